@@ -1,0 +1,86 @@
+// `kvs-infer frames <file|->`: writes the sampled I-frames of an input as images, one JSON line each.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KvsInferError } from '../errors.js';
+import { extractImages, FramePool, IMAGE_CONTENT_TYPES, isImageContentType, type ImageContentType } from '../native/index.js';
+import { openInput } from './input.js';
+import { positiveInteger } from './options.js';
+
+export const framesUsage =
+  'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]';
+
+const EXTENSIONS: Record<ImageContentType, string> = {
+  'image/jpeg': 'jpg',
+  'application/x-image': 'jpg',
+  'image/png': 'png',
+  'image/bmp': 'bmp',
+  'image/gif': 'gif',
+};
+
+export async function frames(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      out: { type: 'string' },
+      every: { type: 'string' },
+      type: { type: 'string', default: 'image/jpeg' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      quality: { type: 'string' },
+      threads: { type: 'string' },
+    },
+  });
+  if (values.out === undefined) throw new KvsInferError('USAGE', '--out DIR is required');
+  const contentType = values.type;
+  if (!isImageContentType(contentType)) {
+    throw new KvsInferError('USAGE', `--type must be one of ${IMAGE_CONTENT_TYPES.join(', ')}, got "${contentType}"`);
+  }
+  const quality = positiveInteger('quality', values.quality);
+  if (quality !== undefined && quality > 100) throw new KvsInferError('USAGE', `--quality must be 1 to 100, got ${quality}`);
+  const output = {
+    contentType,
+    width: positiveInteger('width', values.width),
+    height: positiveInteger('height', values.height),
+    quality,
+  };
+  const inferenceInterval = positiveInteger('every', values.every, 6)!;
+  const source = openInput(positionals[0]);
+  await mkdir(values.out, { recursive: true });
+
+  await using pool = await FramePool.create({ size: positiveInteger('threads', values.threads) });
+  let failed = false;
+  const complain = (error: Error & { code?: string }) => {
+    failed = true;
+    process.stderr.write(`${error.code ?? 'ERROR'}: ${error.message}\n`);
+  };
+  try {
+    for await (const { frame, image, error } of extractImages(source, { pool, inferenceInterval, output, onMediaError: complain })) {
+      const fragment = frame.fragment;
+      if (error) {
+        complain(new KvsInferError((error as { code?: string }).code ?? 'ERROR', `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms: ${error.message}`));
+        continue;
+      }
+      const file = join(values.out, `frame-${String(frame.keyframeIndex).padStart(6, '0')}.${EXTENSIONS[contentType]}`);
+      await writeFile(file, image.data);
+      const line = {
+        fragmentNumber: fragment.fragmentNumber,
+        producerTimestamp: fragment.producerTimestamp,
+        serverTimestamp: fragment.serverTimestamp,
+        timecodeMs: frame.timecodeMs,
+        keyframeIndex: frame.keyframeIndex,
+        file,
+        width: image.width,
+        height: image.height,
+        bytes: image.data.byteLength,
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+  } catch (error) {
+    complain(error as Error);
+  }
+  return failed ? 2 : 0;
+}

@@ -1,0 +1,185 @@
+// The parser on hand-built inputs: the odd things real streams do, and bad input.
+
+import t from 'tap';
+import { MkvParser } from '../../src/media/index.js';
+import { blockGroup, clusterTimecode, ebmlHeader, el, kvsFragment, simpleBlock, tags, unknown, videoTrack, tracks } from '../helpers/ebml-builder.js';
+import { errorsOf, fragmentsOf, framesOf, parseChunks, summarize } from '../helpers/parse.js';
+
+const SEGMENT = 0x18538067;
+const CLUSTER = 0x1f43b675;
+const frame = (n: number) => Buffer.alloc(16, n);
+
+t.test('KVS fragments: tags before and after the cluster land on the same fragment, in arrival order', async (t) => {
+  // Prepare
+  const bytes = Buffer.concat([
+    kvsFragment({ fragmentNumber: '100', serverTimestamp: '1700000000.250', producerTimestamp: '1699999999.5', millisBehindNow: '42', clusterTimecode: 5000, blocks: [simpleBlock(1, 0, true, frame(1)), simpleBlock(1, 33, false, frame(2))] }),
+    kvsFragment({ fragmentNumber: '101', clusterTimecode: 7000, blocks: [simpleBlock(1, 0, true, frame(3))] }),
+  ]);
+
+  // Act
+  const events = parseChunks(bytes);
+
+  // Assess
+  t.same(errorsOf(events), []);
+  t.match(fragmentsOf(events), [
+    { index: 0, fragmentNumber: '100', serverTimestamp: 1700000000250, producerTimestamp: 1699999999500, millisBehindNow: 42, continuationToken: '100', frames: 2, keyframes: 1 },
+    { index: 1, fragmentNumber: '101', serverTimestamp: null, millisBehindNow: 0, frames: 1, keyframes: 1 },
+  ]);
+  t.same(framesOf(events).map((f) => [f.fragment.fragmentNumber, f.timecodeMs, f.keyframe, f.data[0]]), [
+    ['100', 5000, true, 1],
+    ['100', 5033, false, 2],
+    ['101', 7000, true, 3],
+  ]);
+  const order = events.map((e) => e.type);
+  t.same(order, ['tracks', 'frame', 'frame', 'fragment', 'tracks', 'frame', 'fragment'], 'a fragment completes when the next document starts');
+});
+
+t.test('cluster timecodes that go backwards or repeat are taken as they are', async (t) => {
+  const bytes = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT, videoTrack(),
+      el(CLUSTER, clusterTimecode(2000), simpleBlock(1, 0, true, frame(1))),
+      el(CLUSTER, clusterTimecode(1000), simpleBlock(1, -5, true, frame(2))),
+      el(CLUSTER, clusterTimecode(1000), simpleBlock(1, 10, false, frame(3)))),
+  ]);
+  const events = parseChunks(bytes);
+  t.same(errorsOf(events), []);
+  t.same(framesOf(events).map((f) => f.timecodeMs), [2000, 995, 1010]);
+  t.same(fragmentsOf(events).map((f) => [f.index, f.frames]), [[0, 1], [1, 1], [2, 1]], 'one fragment per cluster, in arrival order');
+});
+
+t.test('TimecodeScale is applied to block timecodes', async (t) => {
+  const bytes = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT, el(0x1549a966, el(0x2ad7b1, 100_000)), videoTrack(), unknown(CLUSTER, clusterTimecode(50), simpleBlock(1, 5, true, frame(1)))),
+  ]);
+  t.same(framesOf(parseChunks(bytes)).map((f) => f.timecodeMs), [5.5]);
+});
+
+t.test('BlockGroups: a keyframe unless it has a ReferenceBlock', async (t) => {
+  const bytes = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(0), blockGroup(1, 0, false, frame(1)), blockGroup(1, 40, true, frame(2)), simpleBlock(1, 80, false, frame(3)))),
+  ]);
+  const events = parseChunks(bytes);
+  t.same(framesOf(events).map((f) => [f.keyframe, f.timecodeMs, f.data[0]]), [[true, 0, 1], [false, 40, 2], [false, 80, 3]]);
+  t.match(fragmentsOf(events), [{ frames: 3, keyframes: 1 }]);
+});
+
+t.test('with several tracks, only the video track gives frames', async (t) => {
+  const bytes = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT,
+      tracks({ number: 1, type: 2, codecId: 'A_AAC' }, { number: 2, type: 1, codecId: 'V_MPEGH/ISO/HEVC', width: 1920, height: 1080 }),
+      unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(9)), simpleBlock(2, 0, true, frame(1)), simpleBlock(1, 20, true, frame(9)))),
+  ]);
+  const events = parseChunks(bytes);
+  const tracksEvent = events.find((e) => e.type === 'tracks');
+  t.match(tracksEvent, { video: { number: 2, codecId: 'V_MPEGH/ISO/HEVC', width: 1920, height: 1080 } });
+  t.same(framesOf(events).map((f) => f.data[0]), [1]);
+});
+
+t.test('an error fragment from KVS (tags, no cluster) between two media fragments', async (t) => {
+  const bytes = Buffer.concat([
+    kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1))] }),
+    ebmlHeader(),
+    unknown(SEGMENT, tags({ AWS_KINESISVIDEO_ERROR_CODE: '4000', AWS_KINESISVIDEO_ERROR_ID: 'MISSING_PRODUCER_TIMESTAMP' })),
+    kvsFragment({ fragmentNumber: '3', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(3))] }),
+  ]);
+  const events = parseChunks(bytes);
+  t.same(errorsOf(events), []);
+  t.match(fragmentsOf(events), [
+    { index: 0, fragmentNumber: '1', frames: 1 },
+    { index: 1, fragmentNumber: null, errorCode: '4000', errorId: 'MISSING_PRODUCER_TIMESTAMP', frames: 0 },
+    { index: 2, fragmentNumber: '3', frames: 1 },
+  ]);
+});
+
+t.test('a bad KVS tag value is reported with its fragment and the field left null', async (t) => {
+  const bytes = kvsFragment({ fragmentNumber: '7', serverTimestamp: 'yesterday', clusterTimecode: 0, blocks: [] });
+  const events = parseChunks(bytes);
+  const errors = errorsOf(events);
+  t.equal(errors.length, 1);
+  t.equal(errors[0]!.code, 'MKV_INVALID');
+  t.match(errors[0]!.message, /AWS_KINESISVIDEO_SERVER_TIMESTAMP "yesterday"/);
+  t.equal(errors[0]!.fragment?.fragmentNumber, '7');
+  t.match(fragmentsOf(events), [{ fragmentNumber: '7', serverTimestamp: null }]);
+});
+
+t.test('every split of a hand-built stream gives the same events', async (t) => {
+  const bytes = Buffer.concat([
+    kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1)), blockGroup(1, 5, true, frame(2))] }),
+    kvsFragment({ fragmentNumber: '2', clusterTimecode: 100, blocks: [simpleBlock(1, 0, true, frame(3))] }),
+  ]);
+  const whole = summarize(parseChunks(bytes));
+  for (let size = 1; size <= 64; size++) t.same(summarize(parseChunks(bytes, [size])), whole, `chunks of ${size}`);
+  for (let cut = 1; cut < bytes.length; cut++) t.same(summarize(parseChunks(bytes, [cut, bytes.length])), whole, `one cut at ${cut}`);
+});
+
+t.test('an empty input reports MKV_EMPTY', async (t) => {
+  t.match(errorsOf(parseChunks(Buffer.alloc(0))), [{ code: 'MKV_EMPTY', offset: null }]);
+});
+
+t.test('garbage reports MKV_INVALID at once, at byte 0', async (t) => {
+  const garbage = Buffer.from('this is not a matroska file, it is a text file that goes on for a while '.repeat(1000));
+  const start = process.hrtime.bigint();
+  const events = parseChunks(garbage, [4096]);
+  const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6;
+  t.match(errorsOf(events), [{ code: 'MKV_INVALID', offset: 0 }]);
+  t.equal(errorsOf(events).length, 1, 'reported once, not once per byte');
+  t.ok(elapsedMs < 1000, `took ${elapsedMs.toFixed(1)} ms`);
+});
+
+t.test('corruption inside a fragment is reported with that fragment, and parsing resumes at the next one', async (t) => {
+  // Prepare: the second fragment's cluster holds an element whose id is invalid (a 0x00 byte).
+  const good = (n: string) => kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
+  const bad = kvsFragment({ fragmentNumber: '2', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(2)), Buffer.from([0x00, 0x00, 0x00])] });
+
+  // Act
+  const events = parseChunks(Buffer.concat([good('1'), bad, good('3')]));
+
+  // Assess
+  const errors = errorsOf(events);
+  t.equal(errors.length, 1);
+  t.equal(errors[0]!.code, 'MKV_INVALID');
+  t.equal(errors[0]!.fragment?.fragmentNumber, '2', 'the error names the fragment');
+  t.match(errors[0]!.message, /fragment 2/);
+  t.same(fragmentsOf(events).map((f) => f.fragmentNumber), ['1', '3'], 'the corrupt fragment is skipped, the next one read');
+});
+
+t.test('an element larger than the limit is refused, not buffered', async (t) => {
+  const bytes = kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, Buffer.alloc(5000))] });
+  const errors = errorsOf(parseChunks(bytes, [100], { maxElementSize: 4096 }));
+  t.match(errors, [{ code: 'MKV_INVALID', message: /SimpleBlock of 5004 bytes exceeds the 4096-byte limit/ }]);
+});
+
+t.test('an element that overruns its parent is MKV_INVALID', async (t) => {
+  const track = el(0xae, el(0xd7, 1));
+  // The TrackEntry claims 200 bytes inside a Tracks of 20.
+  const tracksBytes = Buffer.concat([Buffer.from([0x16, 0x54, 0xae, 0x6b, 0x94]), Buffer.from([0xae, 0x40, 0xc8]), track.subarray(0, 17)]);
+  const errors = errorsOf(parseChunks(Buffer.concat([ebmlHeader(), unknown(SEGMENT, tracksBytes)])));
+  t.match(errors, [{ code: 'MKV_INVALID', message: /overruns its Tracks/ }]);
+});
+
+t.test('a KVS fragment cut inside its unknown-size cluster is MKV_TRUNCATED; a plain file is not', async (t) => {
+  const kvs = kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1))] });
+  const cut = kvs.indexOf(Buffer.from([0x12, 0x54, 0xc3, 0x67]), kvs.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75])));
+  const kvsEvents = parseChunks(kvs.subarray(0, cut));
+  t.match(errorsOf(kvsEvents), [{ code: 'MKV_TRUNCATED', message: /Cluster of fragment 1/ }]);
+  t.same(fragmentsOf(kvsEvents), [], 'the unfinished fragment is not delivered');
+
+  const plain = Buffer.concat([ebmlHeader(), unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(1))))]);
+  const plainEvents = parseChunks(plain);
+  t.same(errorsOf(plainEvents), [], 'a live-recorded file ends its unknown-size cluster at the end of input');
+  t.match(fragmentsOf(plainEvents), [{ frames: 1 }]);
+});
+
+t.test('push after end and empty chunks are harmless', async (t) => {
+  const parser = new MkvParser();
+  t.same(parser.push(Buffer.alloc(0)), []);
+  const bytes = kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1))] });
+  t.ok(parser.push(bytes).length > 0);
+  t.match(parser.end(), [{ type: 'fragment' }]);
+  t.same(parser.push(bytes), []);
+  t.same(parser.end(), []);
+});
