@@ -1,0 +1,32 @@
+// Reads tap's JSON report of the last run (on stdin) and prints "N passed, N failed, N skipped"
+// counted from the real results: every assertion, plus any test file that failed without one.
+
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const report = JSON.parse(input);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+
+function walk(suite) {
+  let failedInside = 0;
+  for (const c of suite.cases ?? []) {
+    if (c.skip || c.todo) skipped++;
+    else if (c.ok) passed++;
+    else {
+      failed++;
+      failedInside++;
+    }
+  }
+  for (const child of suite.suites ?? []) failedInside += walk(child);
+  if (suite.skip) skipped++;
+  else if (suite.ok === false && failedInside === 0) {
+    failed++;
+    failedInside++;
+  }
+  return failedInside;
+}
+
+walk(report);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exitCode = failed > 0 ? 1 : 0;
