@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvsInferError } from '../errors.js';
-import { extractImages, FramePool, IMAGE_CONTENT_TYPES, isImageContentType, type ImageContentType } from '../native/index.js';
+import type { MediaError } from '../media/index.js';
+import { extractImages, FramePool, validateImageRequest, type ImageContentType } from '../native/index.js';
 import { openInput } from './input.js';
 import { positiveInteger } from './options.js';
 
@@ -35,33 +36,31 @@ export async function frames(argv: string[]): Promise<number> {
     },
   });
   if (values.out === undefined) throw new KvsInferError('USAGE', '--out DIR is required');
-  const contentType = values.type;
-  if (!isImageContentType(contentType)) {
-    throw new KvsInferError('USAGE', `--type must be one of ${IMAGE_CONTENT_TYPES.join(', ')}, got "${contentType}"`);
-  }
-  const quality = positiveInteger('quality', values.quality);
-  if (quality !== undefined && quality > 100) throw new KvsInferError('USAGE', `--quality must be 1 to 100, got ${quality}`);
+  const contentType = values.type as ImageContentType;
   const output = {
     contentType,
     width: positiveInteger('width', values.width),
     height: positiveInteger('height', values.height),
-    quality,
+    quality: positiveInteger('quality', values.quality),
   };
+  validateImageRequest(output);
   const inferenceInterval = positiveInteger('every', values.every, 6)!;
   const source = openInput(positionals[0]);
   await mkdir(values.out, { recursive: true });
 
   await using pool = await FramePool.create({ size: positiveInteger('threads', values.threads) });
   let failed = false;
-  const complain = (error: Error & { code?: string }) => {
+  const complain = (code: string | undefined, message: string) => {
     failed = true;
-    process.stderr.write(`${error.code ?? 'ERROR'}: ${error.message}\n`);
+    process.stderr.write(`${code ?? 'ERROR'}: ${message}\n`);
   };
   try {
-    for await (const { frame, image, error } of extractImages(source, { pool, inferenceInterval, output, onMediaError: complain })) {
+    const onMediaError = (error: MediaError) => complain(error.code, error.message);
+    for await (const { frame, image, error } of extractImages(source, { pool, inferenceInterval, output, onMediaError })) {
       const fragment = frame.fragment;
       if (error) {
-        complain(new KvsInferError((error as { code?: string }).code ?? 'ERROR', `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms: ${error.message}`));
+        const where = `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms`;
+        complain((error as { code?: string }).code, `${where}: ${error.message}`);
         continue;
       }
       const file = join(values.out, `frame-${String(frame.keyframeIndex).padStart(6, '0')}.${EXTENSIONS[contentType]}`);
@@ -80,7 +79,7 @@ export async function frames(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   } catch (error) {
-    complain(error as Error);
+    complain((error as { code?: string }).code, (error as Error).message);
   }
   return failed ? 2 : 0;
 }

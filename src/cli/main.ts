@@ -27,8 +27,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    process.stderr.write(`${code ?? 'ERROR'}: ${message}\nusage: ${command.usage}\n`);
+    const { code = 'ERROR', message } = error as { code?: string; message: string };
+    process.stderr.write(`${message.startsWith(code) ? message : `${code}: ${message}`}\nusage: ${command.usage}\n`);
     return 1;
   }
 }

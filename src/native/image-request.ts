@@ -1,7 +1,7 @@
 // Checks an ImageRequest before it costs a worker anything, and works out the output size for a picture.
 
 import { FrameError } from './errors.js';
-import { isImageContentType, type ImageRequest } from './types.js';
+import { IMAGE_CONTENT_TYPES, isImageContentType, type ImageRequest } from './types.js';
 
 /** Larger than any camera frame; bounds what a bad config can make a worker allocate. */
 export const MAX_IMAGE_DIMENSION = 16_384;
@@ -9,7 +9,7 @@ export const MAX_IMAGE_DIMENSION = 16_384;
 /** Throws BAD_IMAGE_REQUEST naming the first thing wrong with `request`. */
 export function validateImageRequest(request: ImageRequest): void {
   if (!isImageContentType(request.contentType)) {
-    throw new FrameError('BAD_IMAGE_REQUEST', `unsupported content type "${String(request.contentType)}"`);
+    throw new FrameError('BAD_IMAGE_REQUEST', `unsupported content type "${String(request.contentType)}": use one of ${IMAGE_CONTENT_TYPES.join(', ')}`);
   }
   for (const key of ['width', 'height'] as const) {
     const value = request[key];

@@ -1,5 +1,5 @@
-// The bench/fixtures generator (tested here, beside the pool tests that depend on it): exact frame and
-// keyframe counts, the usual Matroska layout, B-frames, audio, speed.
+// The bench/fixtures generator: exact frame and keyframe counts, the usual Matroska layout,
+// B-frames, audio, speed.
 
 import { createHash } from 'node:crypto';
 import { Demuxer } from 'node-av/api';
