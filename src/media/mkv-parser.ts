@@ -462,7 +462,8 @@ export class MkvParser {
         fragment,
         track: this.video,
         keyframe,
-        timecodeMs: ((this.clusterTimecode + relative) * this.timecodeScale) / 1e6,
+        // Scaled by the ratio, not the product: epoch-millisecond cluster timecodes times 1e6 pass 2^53.
+        timecodeMs: (this.clusterTimecode + relative) * (this.timecodeScale / 1e6),
         data: payload.subarray(headerBytes),
         offset: at,
       },

@@ -111,7 +111,7 @@ t.test('the same options give the same bitstream', async (t) => {
   t.equal(second, first, 'identical video packets');
 });
 
-t.test('bad options are FIXTURE_INVALID_OPTIONS', async (t) => {
+t.test('bad options are CLIP_INVALID_OPTIONS', async (t) => {
   const dir = t.testdir();
   for (const options of [
     { width: 321, height: 240, durationSeconds: 1 },
@@ -120,7 +120,7 @@ t.test('bad options are FIXTURE_INVALID_OPTIONS', async (t) => {
     { width: 320, height: 240, durationSeconds: 1, bitrate: 'fast' },
   ]) {
     const error = await generateFixture({ path: `${dir}/bad.mkv`, ...options }).catch((e: unknown) => e);
-    t.ok(error instanceof KvsInferError && error.code === 'FIXTURE_INVALID_OPTIONS', JSON.stringify(options));
+    t.ok(error instanceof KvsInferError && error.code === 'CLIP_INVALID_OPTIONS', JSON.stringify(options));
   }
 });
 

@@ -1,0 +1,24 @@
+// AWS SDK v3 clients as kvs-infer builds them. Endpoints come from the SDK's standard settings
+// (AWS_ENDPOINT_URL_<SERVICE> variables, which `kvs-infer local` prints) unless given here.
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+export interface ClientOptions {
+  region?: string;
+  /** Overrides the service endpoint (a local server's URL). */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export const dynamoDbClient = (options: ClientOptions = {}): DynamoDBClient => new DynamoDBClient(options);
+
+// Kinesis defaults to an HTTP/2 handler (for SubscribeToShard); PutRecords and the emulator speak HTTP/1.1.
+export const kinesisClient = (options: ClientOptions = {}): KinesisClient => new KinesisClient({ ...options, requestHandler: new NodeHttpHandler() });
+
+export const kinesisVideoClient = (options: ClientOptions = {}): KinesisVideoClient => new KinesisVideoClient(options);
+
+export const sageMakerRuntimeClient = (options: ClientOptions = {}): SageMakerRuntimeClient => new SageMakerRuntimeClient(options);
