@@ -9,9 +9,6 @@ import { extractImages, FramePool, validateImageRequest, type ImageContentType }
 import { openInput } from './input.js';
 import { positiveInteger } from './options.js';
 
-export const framesUsage =
-  'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]';
-
 const EXTENSIONS: Record<ImageContentType, string> = {
   'image/jpeg': 'jpg',
   'application/x-image': 'jpg',

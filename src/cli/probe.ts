@@ -6,8 +6,6 @@ import { openInput } from './input.js';
 
 const TRACK_TYPES: Record<number, string> = { 1: 'video', 2: 'audio', 3: 'complex', 16: 'logo', 17: 'subtitle', 18: 'buttons', 32: 'control', 33: 'metadata' };
 
-export const probeUsage = 'kvs-infer probe <file|->';
-
 export async function probe(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true });
   const tracks = new Map<string, ReturnType<typeof describeTrack>>();

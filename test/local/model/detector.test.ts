@@ -4,9 +4,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import t from 'tap';
+import { demoClip } from '../../../src/local/demo-clip.js';
 import { COCO_LABELS, ModelServer, type Prediction } from '../../../src/local/model/index.js';
 import { extractImages, type FramePool, type ImageContentType } from '../../../src/native/index.js';
 import { capture, capturesSkip } from '../../helpers/fixtures.js';
@@ -58,19 +60,18 @@ t.test('detector backend', async (t) => {
     t.same([...predictions].sort((a, b) => b[1] - a[1]), predictions, 'best first');
   });
 
-  t.test('detection takes a few hundred ms per image (measured)', async (t) => {
-    // Prepare
-    const jpeg = await readFile(SAMPLES);
-    const runs = 5;
+  t.test('finds a person scoring over 0.5 in a frame of the demo clip', async (t) => {
+    // Prepare: the clip `kvs-infer local` serves by default, cached across runs.
+    const clip = await demoClip(join(tmpdir(), 'kvs-infer-test-cache'));
+    const pool = await poolFor(t, { size: 1 });
+    const image = await firstIFrame(pool, clip, 'image/jpeg');
 
     // Act
-    const started = performance.now();
-    for (let i = 0; i < runs; i++) await detect(jpeg, 'image/jpeg');
-    const perImage = (performance.now() - started) / runs;
+    const predictions = await detect(image, 'image/jpeg');
 
     // Assess
-    t.comment(`round trip ${perImage.toFixed(0)} ms per 1280x1158 JPEG; backend mean ${(server.stats.backend.totalMs / server.stats.backend.calls).toFixed(0)} ms`);
-    t.ok(perImage < 3000, `${perImage.toFixed(0)} ms per detection`);
+    const person = bestPerson(predictions);
+    t.ok(person && person[1] > 0.5, `best person ${JSON.stringify(person)}`);
   });
 
   t.test('finds a person scoring over 0.5 in the first I-frame of bezos_vogels.mkv, as JPEG, PNG and BMP', { skip: capturesSkip }, async (t) => {
