@@ -1,0 +1,81 @@
+// `npm run bench:kvs`: how many real-time 1080p 4 Mbps streams the local KVS server replays on one
+// core. The server runs in a child process replaying N looping streams at 1x, one GetMedia reader
+// each; the server's own CPU time over a window gives the streams one core would carry.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateFixture } from './fixtures/index.js';
+
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '100,400,1600' },
+    window: { type: 'string', default: '8' },
+    json: { type: 'string', default: 'bench/results/kvs-replay.json' },
+  },
+});
+const steps = values.streams.split(',').map(Number);
+const windowMs = Number(values.window) * 1000;
+const BITRATE = 4e6;
+
+async function fixture(): Promise<string> {
+  const dir = join(tmpdir(), 'kvs-infer-bench');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, '1080p-4M-gop1-20s.mkv');
+  if (!existsSync(path)) await generateFixture({ path, width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: 20, bitrate: '4M', seed: 7 });
+  return path;
+}
+
+function ask<T>(child: ChildProcess, message: object): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (answer) => resolve(answer as T));
+    child.send(message);
+  });
+}
+
+/** A GetMedia reader that counts the bytes it is sent and throws them away. */
+function reader(url: string, stream: string, counter: { bytes: number }): void {
+  const body = JSON.stringify({ StreamName: stream, StartSelector: { StartSelectorType: 'NOW' } });
+  const req = request(`${url}/getMedia`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    res.on('data', (chunk: Buffer) => (counter.bytes += chunk.length));
+  });
+  req.on('error', () => undefined);
+  req.end(body);
+}
+
+const server = fork(new URL('./kvs-replay-server.js', import.meta.url), [await fixture()], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+await new Promise((resolve) => server.once('message', resolve));
+const counter = { bytes: 0 };
+const rows: { streams: number; cpuPercentOfOneCore: number; deliveredMbps: number; expectedMbps: number; rssMB: number; streamsPerCore: number }[] = [];
+let readers = 0;
+for (const n of steps) {
+  const { url } = await ask<{ url: string }>(server, { streams: n });
+  for (; readers < n; readers++) reader(url, `stream-${readers}`, counter);
+  // Let every stream reach steady state (a fragment a second) before measuring.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const bytesBefore = counter.bytes;
+  const measured = await ask<{ cpuSeconds: number; seconds: number; rssBytes: number }>(server, { measureMs: windowMs });
+  const cpu = measured.cpuSeconds / measured.seconds;
+  const row = {
+    streams: n,
+    cpuPercentOfOneCore: 100 * cpu,
+    deliveredMbps: ((counter.bytes - bytesBefore) * 8) / measured.seconds / 1e6,
+    expectedMbps: (n * BITRATE) / 1e6,
+    rssMB: measured.rssBytes / 1048576,
+    streamsPerCore: n / cpu,
+  };
+  rows.push(row);
+  console.log(
+    `${String(n).padStart(4)} streams: server ${row.cpuPercentOfOneCore.toFixed(1)}% of one core, ${row.deliveredMbps.toFixed(0)} of ${row.expectedMbps.toFixed(0)} Mbit/s delivered, RSS ${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core`,
+  );
+}
+server.disconnect();
+const best = rows.at(-1)!;
+console.log(`\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia reader (at ${best.streams} streams)`);
+await mkdir(join(values.json, '..'), { recursive: true });
+await writeFile(values.json, `${JSON.stringify({ windowSeconds: windowMs / 1000, rows }, null, 2)}\n`);
+process.exit(0);
