@@ -8,5 +8,5 @@ export type { ModelServerStats } from './stats.js';
 export { BackendError, ModelServerError, type BackendErrorCode, type ModelServerErrorCode } from './errors.js';
 export { SAGEMAKER_ERROR_STATUS, type SageMakerErrorName } from './sagemaker-errors.js';
 export { accepts, mediaType } from './container.js';
-export { seededRandom } from './random.js';
+export { seededRandom } from '../random.js';
 export * from './backends/index.js';

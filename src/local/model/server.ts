@@ -9,7 +9,7 @@ import { runContainer, type ContainerReply, type ContainerRequest } from './cont
 import { ModelServerError } from './errors.js';
 import { FaultPlan, parseFaults, type FaultConfig, type FaultKind } from './faults.js';
 import { readBody } from './http-body.js';
-import { seededRandom } from './random.js';
+import { seededRandom } from '../random.js';
 import { modelError, sageMakerError, signedRegion, type EndpointContext, type SageMakerErrorReply } from './sagemaker-errors.js';
 import { emptyStats, snapshotStats, type ModelServerStats } from './stats.js';
 import type { Backend } from './types.js';

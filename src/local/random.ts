@@ -1,4 +1,4 @@
-// A small seeded generator (mulberry32) so that a fault plan replays exactly under a test's seed.
+// A small seeded generator (mulberry32): fault plans and synthetic fixtures replay exactly under a seed.
 
 /** Returns numbers uniform in [0, 1); the same seed gives the same sequence. */
 export function seededRandom(seed: number): () => number {
