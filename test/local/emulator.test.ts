@@ -79,3 +79,20 @@ t.test('Kinesis: a record put is read back from its shard', async (t) => {
   t.equal(Buffer.from(records.Records![0]!.Data!).toString(), '{"version":1}');
   t.equal(records.Records![0]!.PartitionKey, 'camera-1');
 });
+
+t.test('Kinesis: on disk, a stream and its records survive a restart', async (t) => {
+  const path = t.testdir();
+  const first = await Emulator.start('kinesis', { path });
+  const before = kinesisClient(local(first.url));
+  await before.send(new CreateStreamCommand({ StreamName: 'results', ShardCount: 1 }));
+  await before.send(new PutRecordCommand({ StreamName: 'results', PartitionKey: 'k', Data: Buffer.from('kept') }));
+  await first.close();
+
+  const second = await Emulator.start('kinesis', { path });
+  t.teardown(() => second.close());
+  const client = kinesisClient(local(second.url));
+  const shards = await client.send(new ListShardsCommand({ StreamName: 'results' }));
+  const iterator = await client.send(new GetShardIteratorCommand({ StreamName: 'results', ShardId: shards.Shards![0]!.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
+  const records = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
+  t.same(records.Records?.map((r) => Buffer.from(r.Data!).toString()), ['kept']);
+});
