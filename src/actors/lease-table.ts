@@ -1,0 +1,265 @@
+// The DynamoDB lease table (one per application): KCL's item layout, and every take, renew,
+// checkpoint and release a conditional write on `leaseCounter`, so two workers never both hold a lease.
+
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, type TableDescription, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { LeaseError } from './lease-errors.js';
+import type { Checkpoint, Lease, LeaseStore } from './lease-types.js';
+
+export interface LeaseTableOptions {
+  /** The caller owns it (endpoint, retries, destroy); the table only sends through it. */
+  client: DynamoDBClient;
+  tableName: string;
+  /** How long create() waits for a new table to become ACTIVE. Default 120 s. */
+  maxWaitSeconds?: number;
+}
+
+// Names go through placeholders: several KCL attribute names are close to DynamoDB reserved words.
+const NAMES = {
+  '#key': 'leaseKey',
+  '#owner': 'leaseOwner',
+  '#counter': 'leaseCounter',
+  '#checkpoint': 'checkpoint',
+  '#switches': 'ownerSwitchesSinceCheckpoint',
+} as const;
+
+type Names = Partial<Record<keyof typeof NAMES, string>>;
+const names = (...keys: (keyof typeof NAMES)[]): Names => Object.fromEntries(keys.map((k) => [k, NAMES[k]]));
+
+export class LeaseTable implements LeaseStore {
+  readonly tableName: string;
+  readonly #doc: DynamoDBDocumentClient;
+
+  private constructor(client: DynamoDBClient, tableName: string) {
+    this.tableName = tableName;
+    this.#doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  /** Opens the table, creating it (PAY_PER_REQUEST, key `leaseKey`) if missing, once it is ACTIVE. */
+  static async create(options: LeaseTableOptions): Promise<LeaseTable> {
+    const { client, tableName } = options;
+    if (!tableName) throw new LeaseError('BAD_LEASE_OPTIONS', 'LeaseTable needs a tableName');
+    let description = await describe(client, tableName);
+    if (!description) {
+      try {
+        await client.send(
+          new CreateTableCommand({
+            TableName: tableName,
+            KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }],
+            BillingMode: 'PAY_PER_REQUEST',
+          }),
+        );
+      } catch (error) {
+        // Every worker of a new application starts at once; all but one lose this race, which is fine.
+        if (errorName(error) !== 'ResourceInUseException') throw tableFailed(`creating lease table ${tableName}`, error);
+      }
+      description = await describe(client, tableName);
+    }
+    const key = description?.KeySchema;
+    if (description && (key?.length !== 1 || key[0]?.AttributeName !== 'leaseKey' || key[0]?.KeyType !== 'HASH')) {
+      throw new LeaseError('LEASE_TABLE_INVALID', `table ${tableName} exists but is not keyed by leaseKey alone: ${JSON.stringify(key)}`);
+    }
+    if (description?.TableStatus !== 'ACTIVE') {
+      try {
+        // Short delays: a local emulator is ACTIVE at once, and AWS within seconds.
+        await waitUntilTableExists({ client, maxWaitTime: options.maxWaitSeconds ?? 120, minDelay: 1, maxDelay: 5 }, { TableName: tableName });
+      } catch (error) {
+        throw new LeaseError('LEASE_TABLE_INVALID', `lease table ${tableName} did not become ACTIVE`, { cause: error });
+      }
+    }
+    return new LeaseTable(client, tableName);
+  }
+
+  /** Every lease, strongly consistent (expiry is judged on counters, so a stale read would mislead). */
+  async list(): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#send(`listing leases of ${this.tableName}`, null, null, () =>
+        this.#doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: start })),
+      );
+      for (const item of page.Items ?? []) {
+        // An item that is not a lease (hand-edited, another tool's) is skipped rather than crash the worker.
+        const lease = parseLease(item);
+        if (lease) leases.push(lease);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return leases.sort((a, b) => (a.leaseKey < b.leaseKey ? -1 : a.leaseKey > b.leaseKey ? 1 : 0));
+  }
+
+  async get(leaseKey: string): Promise<Lease | undefined> {
+    checkKey(leaseKey);
+    const out = await this.#send(`reading lease ${leaseKey}`, leaseKey, null, () =>
+      this.#doc.send(new GetCommand({ TableName: this.tableName, Key: { leaseKey }, ConsistentRead: true })),
+    );
+    return out.Item ? parseLease(out.Item) : undefined;
+  }
+
+  async createLease(leaseKey: string): Promise<boolean> {
+    checkKey(leaseKey);
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { leaseKey, leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 },
+          ConditionExpression: 'attribute_not_exists(#key)',
+          ExpressionAttributeNames: names('#key'),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw tableFailed(`creating lease ${leaseKey}`, error, leaseKey);
+    }
+  }
+
+  /** Unconditional, as in KCL: a holder finds out at its next renewal (LEASE_LOST, reason 'deleted'). */
+  async deleteLease(leaseKey: string): Promise<void> {
+    checkKey(leaseKey);
+    await this.#send(`deleting lease ${leaseKey}`, leaseKey, null, () =>
+      this.#doc.send(new DeleteCommand({ TableName: this.tableName, Key: { leaseKey } })),
+    );
+  }
+
+  /** Takes (or steals) the lease as read; conditional on its counter alone, since the owner may be anyone. */
+  take(lease: Lease, owner: string): Promise<Lease> {
+    const switched = lease.leaseOwner !== owner ? 1 : 0;
+    return this.#write('take', lease, owner, {
+      UpdateExpression: 'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched',
+      ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
+      ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches'),
+      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter, ':zero': 0, ':switched': switched },
+    }, (current) => current.leaseOwner === owner);
+  }
+
+  renew(lease: Lease, owner: string): Promise<Lease> {
+    return this.#write('renew', lease, owner, {
+      UpdateExpression: 'SET #counter = :next',
+      ConditionExpression: '#counter = :expected AND #owner = :owner',
+      ExpressionAttributeNames: names('#owner', '#counter'),
+      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter },
+    }, (current) => current.leaseOwner === owner);
+  }
+
+  /**
+   * Records progress. As in KCL's updateLease it bumps the counter too: the owner's write proves it
+   * alive like a renewal, and any write racing it on the same counter must fail.
+   */
+  checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint): Promise<Lease> {
+    if (typeof checkpoint?.fragmentNumber !== 'string' || !Number.isFinite(checkpoint.serverTimestamp)) {
+      throw new LeaseError('BAD_LEASE_OPTIONS', `checkpoint of lease ${lease.leaseKey} needs a fragmentNumber string and a numeric serverTimestamp`, {
+        leaseKey: lease.leaseKey,
+        owner,
+      });
+    }
+    const value = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
+    return this.#write('checkpoint', lease, owner, {
+      UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
+      ConditionExpression: '#counter = :expected AND #owner = :owner',
+      ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
+      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter, ':checkpoint': value, ':zero': 0 },
+    }, (current) => current.leaseOwner === owner && current.checkpoint?.fragmentNumber === value.fragmentNumber);
+  }
+
+  /** Hands the lease back (owner removed) so another worker takes it at once instead of after failover. */
+  release(lease: Lease, owner: string): Promise<Lease> {
+    return this.#write('release', lease, owner, {
+      UpdateExpression: 'SET #counter = :next REMOVE #owner',
+      ConditionExpression: '#counter = :expected AND #owner = :owner',
+      ExpressionAttributeNames: names('#owner', '#counter'),
+      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter },
+    }, (current) => current.leaseOwner === undefined);
+  }
+
+  async #write(
+    operation: string,
+    lease: Lease,
+    owner: string,
+    input: Omit<UpdateCommandInput, 'TableName' | 'Key' | 'ReturnValues'>,
+    applied: (current: Lease) => boolean,
+  ): Promise<Lease> {
+    checkKey(lease.leaseKey);
+    if (!owner) throw new LeaseError('BAD_LEASE_OPTIONS', `${operation} of lease ${lease.leaseKey} needs an owner`, { leaseKey: lease.leaseKey });
+    try {
+      const out = await this.#doc.send(new UpdateCommand({ ...input, TableName: this.tableName, Key: { leaseKey: lease.leaseKey }, ReturnValues: 'ALL_NEW' }));
+      const updated = out.Attributes ? parseLease(out.Attributes) : undefined;
+      if (!updated) throw new Error(`UpdateItem returned no lease for ${lease.leaseKey}`);
+      return updated;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw tableFailed(`${operation} of lease ${lease.leaseKey} by ${owner}`, error, lease.leaseKey, owner);
+      const current = await this.get(lease.leaseKey);
+      // The SDK retries a write whose answer was lost; the retry then fails the very condition its first
+      // attempt satisfied. Exactly our write having landed shows as counter+1 with the expected outcome.
+      // A caller replaying a read one write old would pass for such a retry; the coordinator never does,
+      // as it runs one write at a time per lease and always sends the counter the last one returned.
+      if (current && current.leaseCounter === lease.leaseCounter + 1 && applied(current)) return current;
+      const found = current
+        ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${current.leaseCounter}, expected counter ${lease.leaseCounter}`
+        : 'the lease no longer exists';
+      throw new LeaseError('LEASE_LOST', `${operation} of lease ${lease.leaseKey} by ${owner} failed: ${found}`, {
+        leaseKey: lease.leaseKey,
+        owner,
+        current,
+        cause: error,
+      });
+    }
+  }
+
+  async #send<T>(what: string, leaseKey: string | null, owner: string | null, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw tableFailed(what, error, leaseKey, owner);
+    }
+  }
+}
+
+/** The lease an item holds, or undefined for an item that is not one. */
+export function parseLease(item: Record<string, unknown>): Lease | undefined {
+  const { leaseKey, leaseOwner, leaseCounter, checkpoint, ownerSwitchesSinceCheckpoint } = item;
+  if (typeof leaseKey !== 'string' || typeof leaseCounter !== 'number' || !Number.isInteger(leaseCounter)) return undefined;
+  const lease: Lease = {
+    leaseKey,
+    leaseCounter,
+    ownerSwitchesSinceCheckpoint: typeof ownerSwitchesSinceCheckpoint === 'number' ? ownerSwitchesSinceCheckpoint : 0,
+  };
+  if (typeof leaseOwner === 'string' && leaseOwner !== '') lease.leaseOwner = leaseOwner;
+  const cp = checkpoint as Partial<Checkpoint> | undefined;
+  if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
+    lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
+  }
+  return lease;
+}
+
+async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
+  try {
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    throw tableFailed(`describing lease table ${tableName}`, error);
+  }
+}
+
+function checkKey(leaseKey: string): void {
+  if (typeof leaseKey !== 'string' || leaseKey === '') throw new LeaseError('BAD_LEASE_OPTIONS', `a lease key must be a non-empty string, got ${JSON.stringify(leaseKey)}`);
+}
+
+// By name, not instanceof: a second copy of the SDK in node_modules would defeat instanceof.
+const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
+const isConditionFailed = (error: unknown): boolean => errorName(error) === 'ConditionalCheckFailedException';
+
+function tableFailed(what: string, error: unknown, leaseKey: string | null = null, owner: string | null = null): LeaseError {
+  if (error instanceof LeaseError) return error;
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new LeaseError('LEASE_TABLE_FAILED', `${what} failed: ${detail}`, { leaseKey, owner, cause: error });
+}

@@ -1,0 +1,19 @@
+// kvs-infer's configuration: KIT's JSON document (valid as it is) plus kvs-infer's keys with
+// defaults, loaded from a file or an SSM parameter and validated with errors naming the key.
+
+export { loadConfig, parseConfigText, type LoadConfigOptions, type LoadedConfig } from './load.js';
+export { parseConfig, type ParseConfigOptions, type ParsedConfig } from './parse.js';
+export {
+  CONFIG_DEFAULTS,
+  KIT_KEYS,
+  QUEUE_POLICIES,
+  type ConfigOverrides,
+  type ConfigWarning,
+  type KvsInferConfig,
+  type QueuePolicy,
+  type TagFilter,
+} from './schema.js';
+export { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';
+export { redactConfig, REDACTED } from './redact.js';
+export { findJsonSyntaxProblem, type JsonSyntaxProblem } from './json-syntax.js';
+export { ConfigError, type ConfigErrorCode, type ConfigIssue } from './errors.js';

@@ -1,0 +1,160 @@
+// From a parsed JSON document (KIT's, possibly with kvs-infer's keys) to a complete, validated
+// KvsInferConfig: defaults filled in, every bad value reported at once, unknown keys as warnings.
+
+import { IMAGE_CONTENT_TYPES, type ImageContentType } from '../native/types.js';
+import { closestKey } from './closest-key.js';
+import { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import {
+  Invalid,
+  booleanValue,
+  integer,
+  isPlainObject,
+  list,
+  nonEmptyText,
+  oneOf,
+  required,
+  show,
+  text,
+  withDefault,
+  type Rule,
+  type RuleContext,
+} from './rules.js';
+import { CONFIG_DEFAULTS, QUEUE_POLICIES, type ConfigOverrides, type ConfigWarning, type KvsInferConfig, type TagFilter } from './schema.js';
+
+export interface ParseConfigOptions {
+  /** Laid over the document before validation; entries that are undefined are ignored. */
+  overrides?: ConfigOverrides;
+  /** Host facts for the host-dependent defaults; the real host by default. */
+  environment?: ConfigEnvironment;
+  /** Where the document came from, e.g. `config file ./kit.json`; prefixes error messages. */
+  source?: string;
+}
+
+export interface ParsedConfig {
+  config: KvsInferConfig;
+  warnings: ConfigWarning[];
+}
+
+// KVS stream names, as CreateStream accepts them.
+const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,256}$/;
+// appName names the DynamoDB lease table: refuse here what CreateTable would refuse later.
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+// AWS tag keys are 1 to 128 characters; values may be empty.
+const TAG_KEY = /^.{1,128}$/su;
+const TAG_VALUE = /^.{0,256}$/su;
+// Larger than any frame a KVS producer sends; beyond it the resize is surely a typo.
+const MAX_IMAGE_SIDE = 16_384;
+
+const tagFilter: Rule<TagFilter> = (value, key, ctx) => {
+  if (!isPlainObject(value)) throw new Invalid(key, `${key} must be an object like {"key":"Location","values":["Front"]}, got ${show(value)}`);
+  const filterKey = required(text(TAG_KEY, 'a tag key of 1 to 128 characters'))(value['key'], `${key}.key`, ctx);
+  const values = required(list(text(TAG_VALUE, 'a tag value of at most 256 characters'), 'tag values'))(value['values'], `${key}.values`, ctx);
+  // An empty list matches no stream at all: surely not what was meant.
+  if (values.length === 0) throw new Invalid(`${key}.values`, `${key}.values must list at least one tag value, got []`);
+  for (const extra of Object.keys(value)) {
+    if (extra !== 'key' && extra !== 'values') ctx.warn(`${key}.${extra}`, `unknown key "${key}.${extra}" ignored`);
+  }
+  return { key: filterKey, values };
+};
+
+type Fields = { [K in keyof KvsInferConfig]: Rule<KvsInferConfig[K]> };
+
+function fields(env: ConfigEnvironment): Fields {
+  const d = CONFIG_DEFAULTS;
+  const positive = integer(1);
+  return {
+    streamNames: withDefault(list(text(STREAM_NAME, "a stream name (1 to 256 of a-z, A-Z, 0-9, '_', '.', '-')"), 'stream names'), d.streamNames),
+    tagFilters: withDefault(list(tagFilter, 'tag filters'), d.tagFilters),
+    sageMakerEndpoint: required(nonEmptyText),
+    endPointAcceptContentType: withDefault(oneOf<ImageContentType>(IMAGE_CONTENT_TYPES), d.endPointAcceptContentType),
+    kdsStreamName: required(nonEmptyText),
+    inferenceInterval: withDefault(positive, d.inferenceInterval),
+    sageMakerTaskQueueSize: withDefault(positive, d.sageMakerTaskQueueSize),
+    sageMakerTaskThreadPoolSize: withDefault(positive, d.sageMakerTaskThreadPoolSize),
+    sageMakerTaskTimeoutInMilli: withDefault(positive, d.sageMakerTaskTimeoutInMilli),
+    sageMakerTaskThreadPoolName: withDefault(nonEmptyText, d.sageMakerTaskThreadPoolName),
+    appName: withDefault(text(TABLE_NAME, "a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-')"), d.appName),
+    workerId: withDefault(nonEmptyText, defaultWorkerId(env)),
+    failoverTimeMillis: withDefault(positive, d.failoverTimeMillis),
+    maxLeasesPerWorker: withDefault(positive, d.maxLeasesPerWorker),
+    discoveryIntervalMillis: withDefault(positive, d.discoveryIntervalMillis),
+    shutdownTimeoutMillis: withDefault(positive, d.shutdownTimeoutMillis),
+    checkpointIntervalMillis: withDefault(integer(0), d.checkpointIntervalMillis),
+    decodeThreadPoolSize: withDefault(positive, env.cpuCount),
+    imageWidth: withDefault(integer(1, MAX_IMAGE_SIDE), d.imageWidth),
+    imageHeight: withDefault(integer(1, MAX_IMAGE_SIDE), d.imageHeight),
+    jpegQuality: withDefault(integer(1, 100), d.jpegQuality),
+    queuePolicy: withDefault(oneOf(QUEUE_POLICIES), d.queuePolicy),
+    publishFailedFrames: withDefault(booleanValue, d.publishFailedFrames),
+    getMediaReconnectBaseMillis: withDefault(positive, d.getMediaReconnectBaseMillis),
+    getMediaReconnectMaxMillis: withDefault(positive, d.getMediaReconnectMaxMillis),
+  };
+}
+
+/** Rules between keys, checked only when each key involved is valid on its own. */
+function crossChecks(config: KvsInferConfig, valid: (key: keyof KvsInferConfig) => boolean): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (valid('streamNames') && valid('tagFilters') && config.streamNames.length === 0 && config.tagFilters.length === 0) {
+    issues.push({ key: 'streamNames', message: 'streamNames or tagFilters must name at least one stream or tag filter, got neither' });
+  }
+  if (valid('getMediaReconnectBaseMillis') && valid('getMediaReconnectMaxMillis') && config.getMediaReconnectBaseMillis > config.getMediaReconnectMaxMillis) {
+    issues.push({
+      key: 'getMediaReconnectBaseMillis',
+      message: `getMediaReconnectBaseMillis must not exceed getMediaReconnectMaxMillis, got ${config.getMediaReconnectBaseMillis} > ${config.getMediaReconnectMaxMillis}`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * Validates `document` and fills in defaults. Throws ConfigError `BAD_CONFIG` listing every
+ * problem (its `issues` name each key); keys kvs-infer does not know come back as warnings.
+ */
+export function parseConfig(document: unknown, options: ParseConfigOptions = {}): ParsedConfig {
+  const prefix = options.source === undefined ? '' : `${options.source}: `;
+  if (!isPlainObject(document)) {
+    const message = `the configuration must be a JSON object, got ${show(document)}`;
+    throw new ConfigError('BAD_CONFIG', prefix + message, { issues: [{ key: '', message }] });
+  }
+  const merged: Record<string, unknown> = { ...document };
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+
+  const warnings: ConfigWarning[] = [];
+  const ctx: RuleContext = { warn: (key, message) => warnings.push({ key, message }) };
+  const rules = fields(options.environment ?? systemEnvironment());
+  const known = Object.keys(rules);
+  for (const key of Object.keys(merged)) {
+    if (known.includes(key)) continue;
+    const near = closestKey(key, known);
+    warnings.push({ key, message: `unknown key "${key}" ignored${near === undefined ? '' : ` (did you mean "${near}"?)`}` });
+  }
+
+  const issues: ConfigIssue[] = [];
+  const failed = new Set<string>();
+  const config = {} as Record<string, unknown>;
+  for (const [key, rule] of Object.entries(rules) as [keyof KvsInferConfig, Rule<unknown>][]) {
+    try {
+      config[key] = rule(Object.hasOwn(merged, key) ? merged[key] : undefined, key, ctx);
+    } catch (error) {
+      if (!(error instanceof Invalid)) throw error;
+      issues.push({ key: error.key, message: error.message });
+      failed.add(key);
+    }
+  }
+  const result = config as unknown as KvsInferConfig;
+  issues.push(...crossChecks(result, (key) => !failed.has(key)));
+  if (issues.length > 0) {
+    const message = issues.length === 1 ? issues[0]!.message : `${issues.length} problems: ${issues.map((i) => i.message).join('; ')}`;
+    throw new ConfigError('BAD_CONFIG', prefix + message, { issues });
+  }
+
+  const unique = [...new Set(result.streamNames)];
+  if (unique.length !== result.streamNames.length) {
+    warnings.push({ key: 'streamNames', message: 'streamNames lists some streams more than once; each is processed once' });
+    result.streamNames = unique;
+  }
+  return { config: result, warnings };
+}

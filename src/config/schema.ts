@@ -1,0 +1,119 @@
+// What a validated kvs-infer configuration holds: KIT's keys, unchanged in name and meaning, then
+// the keys kvs-infer adds, each with its default. `parseConfig` turns a JSON document into this.
+
+import type { ImageContentType } from '../native/types.js';
+
+/** KIT's tag filter: a stream matches when, for every filter, its tag `key` has one of `values`. */
+export interface TagFilter {
+  key: string;
+  values: string[];
+}
+
+/**
+ * What happens when `sageMakerTaskQueueSize` frames already wait for the endpoint: `backpressure`
+ * pauses reading (no frame lost); `latest` drops the oldest waiting frame of the same stream.
+ */
+export const QUEUE_POLICIES = ['backpressure', 'latest'] as const;
+export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
+
+export interface KvsInferConfig {
+  // KIT's keys.
+  /** Streams processed whether or not they exist yet (see Discovery). */
+  streamNames: string[];
+  tagFilters: TagFilter[];
+  /** SageMaker endpoint name (not ARN). Required. */
+  sageMakerEndpoint: string;
+  endPointAcceptContentType: ImageContentType;
+  /** Kinesis data stream the results go to. Required. */
+  kdsStreamName: string;
+  /** 1 of every `inferenceInterval` I-frames is sent to the endpoint. */
+  inferenceInterval: number;
+  /** Frames waiting for the endpoint, per worker. */
+  sageMakerTaskQueueSize: number;
+  /** Concurrent InvokeEndpoint calls (async I/O in kvs-infer, threads in KIT). */
+  sageMakerTaskThreadPoolSize: number;
+  /** Bound on each InvokeEndpoint attempt. */
+  sageMakerTaskTimeoutInMilli: number;
+  /** KIT's thread name pattern; kvs-infer has no such threads and only uses it as a label (`%d` is the slot). */
+  sageMakerTaskThreadPoolName: string;
+
+  // kvs-infer's keys.
+  /** Names the DynamoDB lease table, as KIT's AppName does. */
+  appName: string;
+  /** This worker's name in the lease table; unique per process. */
+  workerId: string;
+  /** A lease whose counter has not moved for this long (by this worker's clock) is expired. */
+  failoverTimeMillis: number;
+  /** Upper bound on the stream leases one worker holds; undefined for no bound. */
+  maxLeasesPerWorker: number | undefined;
+  discoveryIntervalMillis: number;
+  /** From SIGTERM/SIGINT to exit, inside Fargate's 30 s stop timeout. */
+  shutdownTimeoutMillis: number;
+  /** At most one checkpoint write per stream per this interval; 0 writes whenever the checkpoint advances. */
+  checkpointIntervalMillis: number;
+  /** Worker threads that decode and encode frames. */
+  decodeThreadPoolSize: number;
+  /** Resize before encoding; with only one of the two the other keeps the aspect ratio. */
+  imageWidth: number | undefined;
+  imageHeight: number | undefined;
+  /** 1 to 100, for image/jpeg and application/x-image. */
+  jpegQuality: number;
+  queuePolicy: QueuePolicy;
+  /** A frame that failed inference for good is published with `error` set instead of a result. */
+  publishFailedFrames: boolean;
+  /** First delay before reconnecting GetMedia after a failure; doubles (with jitter) up to the max. */
+  getMediaReconnectBaseMillis: number;
+  getMediaReconnectMaxMillis: number;
+}
+
+/** Keys of KIT's document, in KIT's order. */
+export const KIT_KEYS = [
+  'streamNames',
+  'tagFilters',
+  'sageMakerEndpoint',
+  'endPointAcceptContentType',
+  'kdsStreamName',
+  'inferenceInterval',
+  'sageMakerTaskQueueSize',
+  'sageMakerTaskThreadPoolSize',
+  'sageMakerTaskTimeoutInMilli',
+  'sageMakerTaskThreadPoolName',
+] as const satisfies readonly (keyof KvsInferConfig)[];
+
+/**
+ * Defaults of every key that has one not depending on the host (workerId and
+ * decodeThreadPoolSize come from `ConfigEnvironment`). KIT's own keys default to the values
+ * KIT's CloudFormation template writes, so a document that omits them behaves as KIT did.
+ */
+export const CONFIG_DEFAULTS = {
+  streamNames: [] as string[],
+  tagFilters: [] as TagFilter[],
+  endPointAcceptContentType: 'image/jpeg' as ImageContentType,
+  inferenceInterval: 6,
+  sageMakerTaskQueueSize: 5000,
+  sageMakerTaskThreadPoolSize: 20,
+  sageMakerTaskTimeoutInMilli: 20_000,
+  sageMakerTaskThreadPoolName: 'SageMakerThreadPool-%d',
+  appName: 'kvs-infer',
+  failoverTimeMillis: 10_000,
+  maxLeasesPerWorker: undefined as number | undefined,
+  discoveryIntervalMillis: 60_000,
+  shutdownTimeoutMillis: 25_000,
+  checkpointIntervalMillis: 5_000,
+  imageWidth: undefined as number | undefined,
+  imageHeight: undefined as number | undefined,
+  jpegQuality: 80,
+  queuePolicy: 'backpressure' as QueuePolicy,
+  publishFailedFrames: true,
+  getMediaReconnectBaseMillis: 500,
+  getMediaReconnectMaxMillis: 20_000,
+} satisfies Partial<KvsInferConfig>;
+
+/** What the CLI (`--app-name`, `--worker-id`) or a test lays over the document; undefined entries are ignored. */
+export type ConfigOverrides = { [K in keyof KvsInferConfig]?: unknown };
+
+/** Something worth telling the operator that does not stop the worker, e.g. a key kvs-infer does not know. */
+export interface ConfigWarning {
+  key: string;
+  message: string;
+}

@@ -1,0 +1,35 @@
+// xstate machine definitions: states, events and guards only. The actors in `src/actors/` run them and own the I/O.
+
+export {
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  leaseMachine,
+  reconnectDelayWith,
+  type AcquirerInput,
+  type AcquirerLogic,
+  type AcquirerOutput,
+  type CheckpointerInput,
+  type CheckpointerLogic,
+  type ControlEvent,
+  type LeaseContext,
+  type LeaseCounters,
+  type LeaseEndReason,
+  type LeaseErrorSummary,
+  type LeaseEvent,
+  type LeaseMachine,
+  type LeaseMachineInput,
+  type LeaseMachineOutput,
+  type PipelineEvent,
+  type ReaderEvent,
+  type ReaderInput,
+  type ReaderLogic,
+} from './lease-machine.js';
+export { DEFAULT_BACKOFF, backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
+export { compareFragmentNumbers, isAfter, laterCheckpoint, type Checkpoint } from './checkpoint.js';
+export { LEASE_LOST, LEASE_NOT_HELD, LeaseMachineError, errorCode, isLeaseLost, type LeaseMachineErrorCode } from './errors.js';
+export {
+  describeMachine,
+  type MachineDescription,
+  type MachineEdgeDescription,
+  type MachineNodeDescription,
+} from './describe.js';

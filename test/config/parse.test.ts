@@ -1,0 +1,314 @@
+// parseConfig: KIT's document accepted as it is, defaults filled in, every bad key named with its
+// value, unknown keys as warnings, overrides on top.
+
+import t, { type Test } from 'tap';
+import { CONFIG_DEFAULTS, ConfigError, parseConfig } from '../../src/config/index.js';
+import { IMAGE_CONTENT_TYPES } from '../../src/native/types.js';
+import { env, KIT_JSON } from './helpers.js';
+
+const minimal = { streamNames: ['cam-1'], sageMakerEndpoint: 'ep', kdsStreamName: 'kds' };
+
+function badConfig(t: Test, document: unknown): ConfigError {
+  try {
+    parseConfig(document, { environment: env });
+  } catch (error) {
+    t.type(error, ConfigError);
+    t.equal((error as ConfigError).code, 'BAD_CONFIG');
+    return error as ConfigError;
+  }
+  t.fail('parseConfig accepted a bad document');
+  throw new Error('unreachable');
+}
+
+t.test("KIT's exact document loads unchanged, with every new key at its default and no warning", async (t) => {
+  // Prepare
+  const document = JSON.parse(KIT_JSON) as unknown;
+
+  // Act
+  const { config, warnings } = parseConfig(document, { environment: env });
+
+  // Assess
+  t.same(warnings, []);
+  t.same(config, {
+    streamNames: ['cam-1'],
+    tagFilters: [{ key: 'Location', values: ['Front', 'Parking'] }],
+    sageMakerEndpoint: 'hardhat-endpoint',
+    endPointAcceptContentType: 'image/jpeg',
+    kdsStreamName: 'kit-results',
+    inferenceInterval: 6,
+    sageMakerTaskQueueSize: 5000,
+    sageMakerTaskThreadPoolSize: 20,
+    sageMakerTaskTimeoutInMilli: 20000,
+    sageMakerTaskThreadPoolName: 'SageMakerThreadPool-%d',
+    appName: 'kvs-infer',
+    workerId: 'ip-10-0-0-7-42-abc123',
+    failoverTimeMillis: 10000,
+    maxLeasesPerWorker: undefined,
+    discoveryIntervalMillis: 60000,
+    shutdownTimeoutMillis: 25000,
+    checkpointIntervalMillis: 5000,
+    decodeThreadPoolSize: 3,
+    imageWidth: undefined,
+    imageHeight: undefined,
+    jpegQuality: 80,
+    queuePolicy: 'backpressure',
+    publishFailedFrames: true,
+    getMediaReconnectBaseMillis: 500,
+    getMediaReconnectMaxMillis: 20000,
+  });
+});
+
+t.test("KIT's own keys, when left out, take the values KIT's template writes", async (t) => {
+  // Act
+  const { config } = parseConfig(minimal, { environment: env });
+
+  // Assess
+  t.match(config, {
+    tagFilters: [],
+    endPointAcceptContentType: 'image/jpeg',
+    inferenceInterval: 6,
+    sageMakerTaskQueueSize: 5000,
+    sageMakerTaskThreadPoolSize: 20,
+    sageMakerTaskTimeoutInMilli: 20000,
+    sageMakerTaskThreadPoolName: 'SageMakerThreadPool-%d',
+  });
+  t.equal(config.inferenceInterval, CONFIG_DEFAULTS.inferenceInterval);
+});
+
+t.test('new keys set in the document replace their defaults', async (t) => {
+  // Prepare
+  const document = {
+    ...minimal,
+    appName: 'my-app',
+    workerId: 'w1',
+    failoverTimeMillis: 3000,
+    maxLeasesPerWorker: 4,
+    discoveryIntervalMillis: 5000,
+    shutdownTimeoutMillis: 9000,
+    checkpointIntervalMillis: 0,
+    decodeThreadPoolSize: 8,
+    imageWidth: 640,
+    imageHeight: 360,
+    jpegQuality: 95,
+    queuePolicy: 'latest',
+    publishFailedFrames: false,
+    getMediaReconnectBaseMillis: 100,
+    getMediaReconnectMaxMillis: 100,
+  };
+
+  // Act
+  const { config, warnings } = parseConfig(document, { environment: env });
+
+  // Assess
+  t.same(warnings, []);
+  t.match(config, { ...document });
+});
+
+t.test('JSON null means "use the default", so templates can leave a key empty', async (t) => {
+  // Act
+  const { config } = parseConfig({ ...minimal, maxLeasesPerWorker: null, inferenceInterval: null, imageWidth: null }, { environment: env });
+
+  // Assess
+  t.equal(config.maxLeasesPerWorker, undefined);
+  t.equal(config.inferenceInterval, 6);
+  t.equal(config.imageWidth, undefined);
+});
+
+const badValues: [key: string, value: unknown, expected: string][] = [
+  ['inferenceInterval', 'six', 'inferenceInterval must be a positive integer, got "six"'],
+  ['inferenceInterval', 0, 'inferenceInterval must be a positive integer, got 0'],
+  ['inferenceInterval', 1.5, 'inferenceInterval must be a positive integer, got 1.5'],
+  ['sageMakerTaskQueueSize', -5, 'sageMakerTaskQueueSize must be a positive integer, got -5'],
+  ['sageMakerTaskThreadPoolSize', '20', 'sageMakerTaskThreadPoolSize must be a positive integer, got "20"'],
+  ['sageMakerTaskTimeoutInMilli', true, 'sageMakerTaskTimeoutInMilli must be a positive integer, got true'],
+  ['sageMakerTaskThreadPoolName', '', 'sageMakerTaskThreadPoolName must be a non-empty string, got ""'],
+  ['sageMakerEndpoint', 7, 'sageMakerEndpoint must be a non-empty string, got 7'],
+  ['kdsStreamName', '  ', 'kdsStreamName must be a non-empty string, got "  "'],
+  ['endPointAcceptContentType', 'image/webp', 'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", "image/gif", got "image/webp"'],
+  ['streamNames', 'cam-1', 'streamNames must be an array of stream names, got "cam-1"'],
+  ['streamNames', ['ok', 'has space'], 'streamNames[1] must be a stream name'],
+  ['tagFilters', { key: 'Location', values: ['Front'] }, 'tagFilters must be an array of tag filters, got {"key":"Location","values":["Front"]}'],
+  ['tagFilters', [{ key: 'Location', values: 'Front' }], 'tagFilters[0].values must be an array of tag values, got "Front"'],
+  ['tagFilters', [{ key: 'Location', values: [] }], 'tagFilters[0].values must list at least one tag value, got []'],
+  ['tagFilters', [{ values: ['Front'] }], 'tagFilters[0].key is required'],
+  ['tagFilters', ['Location=Front'], 'tagFilters[0] must be an object like {"key":"Location","values":["Front"]}, got "Location=Front"'],
+  ['appName', 'ab', "appName must be a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-'), got \"ab\""],
+  ['appName', 'my app', 'appName must be a DynamoDB table name'],
+  ['workerId', '', 'workerId must be a non-empty string, got ""'],
+  ['failoverTimeMillis', '10s', 'failoverTimeMillis must be a positive integer, got "10s"'],
+  ['maxLeasesPerWorker', 0, 'maxLeasesPerWorker must be a positive integer, got 0'],
+  ['discoveryIntervalMillis', -1, 'discoveryIntervalMillis must be a positive integer, got -1'],
+  ['shutdownTimeoutMillis', 2.5, 'shutdownTimeoutMillis must be a positive integer, got 2.5'],
+  ['checkpointIntervalMillis', -1, 'checkpointIntervalMillis must be a non-negative integer, got -1'],
+  ['decodeThreadPoolSize', 0, 'decodeThreadPoolSize must be a positive integer, got 0'],
+  ['imageWidth', 0, 'imageWidth must be an integer from 1 to 16384, got 0'],
+  ['imageHeight', 100000, 'imageHeight must be an integer from 1 to 16384, got 100000'],
+  ['jpegQuality', 101, 'jpegQuality must be an integer from 1 to 100, got 101'],
+  ['queuePolicy', 'drop', 'queuePolicy must be one of "backpressure", "latest", got "drop"'],
+  ['publishFailedFrames', 'yes', 'publishFailedFrames must be true or false, got "yes"'],
+  ['getMediaReconnectBaseMillis', 0, 'getMediaReconnectBaseMillis must be a positive integer, got 0'],
+  ['getMediaReconnectMaxMillis', 'x', 'getMediaReconnectMaxMillis must be a positive integer, got "x"'],
+];
+
+t.test('a bad value is refused with BAD_CONFIG and a message naming the key and the value', async (t) => {
+  for (const [key, value, expected] of badValues) {
+    t.test(`${key} = ${JSON.stringify(value)}`, async (t) => {
+      // Prepare
+      const document = { ...JSON.parse(KIT_JSON), [key]: value };
+
+      // Act
+      const error = badConfig(t, document);
+
+      // Assess
+      t.ok(error.message.startsWith(expected), `"${error.message}" starts with "${expected}"`);
+      t.equal(error.issues.length, 1);
+      t.ok(error.issues[0]!.key.startsWith(key), `issue key ${error.issues[0]!.key} names ${key}`);
+    });
+  }
+});
+
+t.test('every image type the pool can write is accepted as endPointAcceptContentType', async (t) => {
+  for (const contentType of IMAGE_CONTENT_TYPES) {
+    t.equal(parseConfig({ ...minimal, endPointAcceptContentType: contentType }, { environment: env }).config.endPointAcceptContentType, contentType);
+  }
+});
+
+t.test('the required endpoint and data stream are named when missing', async (t) => {
+  // Act
+  const error = badConfig(t, { streamNames: ['cam-1'] });
+
+  // Assess
+  t.same(error.issues, [
+    { key: 'sageMakerEndpoint', message: 'sageMakerEndpoint is required' },
+    { key: 'kdsStreamName', message: 'kdsStreamName is required' },
+  ]);
+  t.equal(error.message, '2 problems: sageMakerEndpoint is required; kdsStreamName is required');
+});
+
+t.test('a document naming no stream and no tag filter is refused', async (t) => {
+  // Act: KIT's template writes empty arrays when both parameters are left empty.
+  const error = badConfig(t, { ...minimal, streamNames: [], tagFilters: [] });
+
+  // Assess
+  t.equal(error.message, 'streamNames or tagFilters must name at least one stream or tag filter, got neither');
+  t.equal(error.issues[0]!.key, 'streamNames');
+});
+
+t.test('tag filters alone are enough to name the streams', async (t) => {
+  // Act
+  const { config } = parseConfig({ sageMakerEndpoint: 'ep', kdsStreamName: 'kds', tagFilters: [{ key: 'Location', values: ['Front'] }] }, { environment: env });
+
+  // Assess
+  t.same(config.streamNames, []);
+  t.same(config.tagFilters, [{ key: 'Location', values: ['Front'] }]);
+});
+
+t.test('a reconnect base longer than the reconnect maximum is refused, naming both keys', async (t) => {
+  // Act
+  const error = badConfig(t, { ...minimal, getMediaReconnectBaseMillis: 5000, getMediaReconnectMaxMillis: 1000 });
+
+  // Assess
+  t.equal(error.message, 'getMediaReconnectBaseMillis must not exceed getMediaReconnectMaxMillis, got 5000 > 1000');
+});
+
+t.test('every bad key is reported at once, not only the first', async (t) => {
+  // Act
+  const error = badConfig(t, { ...minimal, inferenceInterval: 'six', jpegQuality: 0, queuePolicy: 'newest' });
+
+  // Assess
+  t.same(
+    error.issues.map((i) => i.key),
+    ['inferenceInterval', 'jpegQuality', 'queuePolicy'],
+  );
+  t.match(error.message, /^3 problems: inferenceInterval must be .*; jpegQuality must be .*; queuePolicy must be/);
+});
+
+t.test('a huge bad value is shown cut short', async (t) => {
+  // Act
+  const error = badConfig(t, { ...minimal, sageMakerTaskThreadPoolName: ['x'.repeat(1000)] });
+
+  // Assess
+  t.ok(error.message.length < 200, `message of ${error.message.length} characters`);
+  t.match(error.message, /\.\.\.$/);
+});
+
+t.test('a document that is not an object is refused', async (t) => {
+  for (const document of [[], 'config', 42, null]) {
+    const error = badConfig(t, document);
+    t.match(error.message, /^the configuration must be a JSON object, got /);
+  }
+});
+
+t.test('unknown keys are kept out of the config and listed as warnings, with the likely intended key', async (t) => {
+  // Prepare: KIT users may carry keys of their own, and typos.
+  const document = { ...JSON.parse(KIT_JSON), ownerTeam: 'video', InferenceInterval: 3, failoverTimeMilis: 5000 };
+
+  // Act
+  const { config, warnings } = parseConfig(document, { environment: env });
+
+  // Assess
+  t.same(warnings, [
+    { key: 'ownerTeam', message: 'unknown key "ownerTeam" ignored' },
+    { key: 'InferenceInterval', message: 'unknown key "InferenceInterval" ignored (did you mean "inferenceInterval"?)' },
+    { key: 'failoverTimeMilis', message: 'unknown key "failoverTimeMilis" ignored (did you mean "failoverTimeMillis"?)' },
+  ]);
+  t.equal(config.inferenceInterval, 6);
+  t.notOk('ownerTeam' in config);
+});
+
+t.test('unknown keys inside a tag filter are warnings too', async (t) => {
+  // Act
+  const { config, warnings } = parseConfig({ ...minimal, tagFilters: [{ key: 'Location', values: ['Front'], comment: 'gate' }] }, { environment: env });
+
+  // Assess
+  t.same(config.tagFilters, [{ key: 'Location', values: ['Front'] }]);
+  t.same(warnings, [{ key: 'tagFilters[0].comment', message: 'unknown key "tagFilters[0].comment" ignored' }]);
+});
+
+t.test('a stream listed twice is processed once, with a warning', async (t) => {
+  // Act
+  const { config, warnings } = parseConfig({ ...minimal, streamNames: ['a', 'b', 'a'] }, { environment: env });
+
+  // Assess
+  t.same(config.streamNames, ['a', 'b']);
+  t.equal(warnings.length, 1);
+  t.equal(warnings[0]!.key, 'streamNames');
+});
+
+t.test('overrides replace document values, undefined overrides are ignored, and bad overrides are named', async (t) => {
+  // Act
+  const { config } = parseConfig({ ...minimal, appName: 'from-doc', workerId: 'doc-worker' }, { environment: env, overrides: { appName: 'from-cli', workerId: undefined } });
+  const bad = (() => {
+    try {
+      parseConfig(minimal, { environment: env, overrides: { workerId: '' } });
+    } catch (error) {
+      return error as ConfigError;
+    }
+    return undefined;
+  })();
+
+  // Assess
+  t.equal(config.appName, 'from-cli');
+  t.equal(config.workerId, 'doc-worker');
+  t.equal(bad?.code, 'BAD_CONFIG');
+  t.equal(bad?.message, 'workerId must be a non-empty string, got ""');
+});
+
+t.test('a source, when given, prefixes the error message', async (t) => {
+  // Act / Assess
+  t.throws(() => parseConfig({ ...minimal, inferenceInterval: 'six' }, { environment: env, source: 'config file kit.json' }), {
+    code: 'BAD_CONFIG',
+    message: 'config file kit.json: inferenceInterval must be a positive integer, got "six"',
+  });
+});
+
+t.test('the real host supplies workerId and decodeThreadPoolSize when no environment is given', async (t) => {
+  // Act
+  const first = parseConfig(minimal).config;
+  const second = parseConfig(minimal).config;
+
+  // Assess: same host and pid, so only the random part tells two workers apart.
+  t.match(first.workerId, new RegExp(`-${process.pid}-[0-9a-f]{6}$`));
+  t.not(first.workerId, second.workerId);
+  t.ok(first.decodeThreadPoolSize >= 1);
+});

@@ -1,0 +1,771 @@
+// The lease machine driven event by event: test doubles for acquirer, reader and checkpointer, a simulated clock.
+
+import t from 'tap';
+import { createActor, SimulatedClock, toPromise } from 'xstate';
+import { KvsInferError } from '../../src/errors.js';
+import { leaseMachine, type Checkpoint, type LeaseMachineOutput } from '../../src/machines/index.js';
+import { cp, leaseLost, settle, startLease, throttled, type Harness } from './lease-harness.js';
+
+const INTERVAL = 5_000;
+// Longer than the interval, so that a periodic timer would fire during draining if it still ran.
+const DRAIN = 12_000;
+
+/** A lease that has been acquired (with `checkpoint`) and is reading. */
+async function reading(options: Parameters<typeof startLease>[0] = {}, checkpoint: Checkpoint | null = cp('100')): Promise<Harness> {
+  const h = startLease({ ...options, input: { checkpointIntervalMs: INTERVAL, drainTimeoutMs: DRAIN, ...options.input } });
+  await h.acquire(checkpoint);
+  return h;
+}
+
+const inWriting = (h: Harness) => h.actor.getSnapshot().matches({ reading: { checkpoints: 'writing' } });
+const inReconnecting = (h: Harness) => h.actor.getSnapshot().matches({ reading: { media: 'reconnecting' } });
+const inStreaming = (h: Harness) => h.actor.getSnapshot().matches({ reading: { media: 'streaming' } });
+const output = (h: Harness) => h.actor.getSnapshot().output as LeaseMachineOutput;
+
+// ---------------------------------------------------------------- acquiring
+
+t.test('acquiring: starts by taking the lease, then reads from after the checkpoint the lease holds', async (t) => {
+  // Prepare
+  const h = startLease();
+
+  // Act
+  const before = h.state();
+  await h.acquire(cp('91343852333181432392682062607743920146264596384', 1_700_000_000_000));
+
+  // Assess
+  t.equal(before, 'acquiring');
+  t.same(h.acquires[0]!.input, { streamName: 'front-door', leaseKey: 'front-door' });
+  t.ok(inStreaming(h), 'reading');
+  t.ok(h.actor.getSnapshot().matches({ reading: { checkpoints: 'idle' } }), 'checkpoint region idle');
+  t.same(h.reader().input, {
+    streamName: 'front-door',
+    leaseKey: 'front-door',
+    resumeAfter: '91343852333181432392682062607743920146264596384',
+    continuationToken: null,
+    attempt: 0,
+  });
+  t.same(h.context().checkpoint, cp('91343852333181432392682062607743920146264596384', 1_700_000_000_000));
+});
+
+t.test('acquiring: a stream never checkpointed is read from its configured start (resumeAfter null)', async (t) => {
+  // Prepare
+  const h = startLease();
+
+  // Act
+  await h.acquire(null);
+
+  // Assess
+  t.equal(h.reader().input.resumeAfter, null);
+});
+
+t.test('acquiring: losing the take to another worker ends in lost, with nothing read', async (t) => {
+  // Prepare
+  const h = startLease();
+
+  // Act
+  h.acquires[0]!.reject(leaseLost());
+  await settle();
+
+  // Assess
+  t.equal(h.state(), 'lost');
+  t.equal(h.actor.getSnapshot().status, 'done');
+  t.equal(output(h).reason, 'lease-lost');
+  t.same(output(h).lastError, { source: 'acquirer', code: 'LEASE_LOST', message: 'conditional check failed: lease owned by worker-b' });
+  t.equal(h.readers.length, 0);
+});
+
+t.test('acquiring: any other take failure ends in released (acquire-failed) so the actor gives the lease back', async (t) => {
+  // Prepare
+  const h = startLease();
+
+  // Act
+  h.acquires[0]!.reject(throttled());
+  await settle();
+
+  // Assess
+  t.equal(h.state(), 'released');
+  t.equal(output(h).reason, 'acquire-failed');
+  t.equal(output(h).lastError?.code, 'THROTTLED');
+  t.equal(h.readers.length, 0);
+});
+
+t.test('acquiring: SHUTDOWN, LEASE_LOST and STREAM_DELETED end the lease before anything is read', async (t) => {
+  for (const [event, state, reason] of [
+    ['SHUTDOWN', 'released', 'shutdown'],
+    ['LEASE_LOST', 'lost', 'lease-lost'],
+    ['STREAM_DELETED', 'released', 'stream-deleted'],
+  ] as const) {
+    // Prepare
+    const h = startLease();
+
+    // Act
+    h.actor.send({ type: event });
+    h.acquires[0]!.resolve({ checkpoint: cp('5') }); // a take that lands late changes nothing
+    await settle();
+
+    // Assess
+    t.equal(h.state(), state, event);
+    t.equal(output(h).reason, reason, event);
+    t.ok(h.acquires[0]!.signal.aborted, `${event}: the take is aborted`);
+    t.equal(h.readers.length + h.writes.length, 0, `${event}: no reader, no write`);
+  }
+});
+
+t.test('the unprovided machine: its writers fail with ACTOR_NOT_PROVIDED instead of pretending to succeed', async (t) => {
+  // Prepare
+  const actor = createActor(leaseMachine, { input: { streamName: 's', leaseKey: 's' }, clock: new SimulatedClock() });
+
+  // Act
+  actor.start();
+  const result = await toPromise(actor);
+
+  // Assess
+  t.equal(result.reason, 'acquire-failed');
+  t.equal(result.lastError?.code, 'ACTOR_NOT_PROVIDED');
+});
+
+t.test('bad options stop the actor with BAD_LEASE_OPTIONS', async (t) => {
+  for (const input of [{ checkpointIntervalMs: 0 }, { drainTimeoutMs: -1 }, { backoff: { baseMs: 1000, maxMs: 10 } }, { backoff: { jitter: 2 } }]) {
+    // Prepare
+    const actor = createActor(leaseMachine, { input: { streamName: 's', leaseKey: 's', ...input } });
+    let failure: unknown;
+    actor.subscribe({ error: (error) => (failure = error) });
+
+    // Act
+    actor.start();
+
+    // Assess
+    t.equal(actor.getSnapshot().status, 'error', JSON.stringify(input));
+    t.match(failure, { code: 'BAD_LEASE_OPTIONS' }, JSON.stringify(input));
+  }
+});
+
+// ---------------------------------------------------------------- periodic checkpoints
+
+t.test('reading: every checkpointIntervalMs the latest completed fragment is written, and the reader keeps running', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('101') });
+  h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('102') });
+
+  // Act
+  h.clock.increment(INTERVAL - 1);
+  const writesBefore = h.writes.length;
+  h.clock.increment(1);
+
+  // Assess
+  t.equal(writesBefore, 0, 'nothing before the interval');
+  t.equal(h.writes.length, 1);
+  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('102'), final: false });
+  t.ok(inWriting(h) && inStreaming(h), 'writing while streaming');
+  t.equal(h.readers.length, 1);
+  t.notOk(h.reader().stopped, 'the reader was not stopped for the write');
+
+  // Act
+  h.write().resolve();
+  await settle();
+
+  // Assess
+  t.same(h.context().checkpoint, cp('102'));
+  t.equal(h.context().pending, null);
+  t.equal(h.context().inFlight, null);
+  t.same(h.context().counters, { fragmentsRead: 0, fragmentsCompleted: 2, reconnects: 0, checkpoints: 1, checkpointFailures: 0 });
+});
+
+t.test('reading: an interval with nothing new writes nothing, and the timer keeps running', async (t) => {
+  // Prepare
+  const h = await reading();
+
+  // Act
+  h.clock.increment(INTERVAL * 3);
+  const idleWrites = h.writes.length;
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.equal(idleWrites, 0);
+  t.equal(h.writes.length, 1);
+  t.same(h.write().input.checkpoint, cp('101'));
+});
+
+t.test('reading: the interval is counted from the end of the last write', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+  h.clock.increment(1_000); // the write takes a second
+  h.write().resolve();
+  await settle();
+  h.complete('102');
+
+  // Act
+  h.clock.increment(INTERVAL - 1);
+  const early = h.writes.length;
+  h.clock.increment(1);
+
+  // Assess
+  t.equal(early, 1);
+  t.equal(h.writes.length, 2);
+});
+
+t.test('CHECKPOINT_NOW writes at once; it is ignored with nothing new, and while a write is in flight', async (t) => {
+  // Prepare
+  const h = await reading();
+
+  // Act
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+  const withNothing = h.writes.length;
+  h.complete('101');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+  const afterRequest = h.writes.length;
+  h.complete('102');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+
+  // Assess
+  t.equal(withNothing, 0);
+  t.equal(afterRequest, 1);
+  t.equal(h.writes.length, 1, 'the second request, during the write, is dropped');
+  t.same(h.write().input.checkpoint, cp('101'));
+});
+
+t.test('completions that arrive during a write stay pending and go in the next write', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+  h.complete('102', '103');
+
+  // Act
+  h.write().resolve();
+  await settle();
+
+  // Assess
+  t.same(h.context().checkpoint, cp('101'));
+  t.same(h.context().pending, cp('103'));
+
+  // Act
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.same(h.write().input.checkpoint, cp('103'));
+});
+
+t.test('the checkpoint never moves backwards: older or repeated completions are ignored', async (t) => {
+  // Prepare: the lease holds 100; "99" sorts after "100" as text, not as a fragment number.
+  const h = await reading({}, cp('100'));
+
+  // Act
+  h.complete('99', '100');
+  const afterOld = h.context().pending;
+  h.complete('1000', '101', '999', '1000');
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.equal(afterOld, null, 'nothing at or before the lease checkpoint is pending');
+  t.same(h.write().input.checkpoint, cp('1000'), 'the highest fragment number, not the latest event');
+  t.equal(h.context().counters.fragmentsCompleted, 1);
+
+  // Act: the write lands; a reader that reconnected replays older fragments
+  h.write().resolve();
+  await settle();
+  h.complete('500', '1000');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+  h.clock.increment(INTERVAL * 2);
+
+  // Assess
+  t.same(h.context().checkpoint, cp('1000'));
+  t.equal(h.context().pending, null);
+  t.equal(h.writes.length, 1, 'nothing older is ever written');
+});
+
+t.test('every written checkpoint is after the one before it, whatever order completions arrive in', async (t) => {
+  // Prepare
+  const h = await reading({}, null);
+  const order = ['3', '1', '2', '7', '5', '6', '4', '12', '9', '10', '8', '11'];
+
+  // Act
+  for (const n of order) {
+    h.complete(n);
+    h.actor.send({ type: 'CHECKPOINT_NOW' });
+    if (inWriting(h)) {
+      h.write().resolve();
+      await settle();
+    }
+  }
+
+  // Assess
+  const written = h.writes.map((w) => Number(w.input.checkpoint.fragmentNumber));
+  t.same(written, [3, 7, 12]);
+  t.same(h.context().checkpoint, cp('12'));
+});
+
+t.test('a failed checkpoint write (not LEASE_LOST) keeps the fragment pending and retries at the next interval', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+
+  // Act
+  h.write().reject(throttled());
+  await settle();
+
+  // Assess
+  t.ok(h.actor.getSnapshot().matches({ reading: { checkpoints: 'idle' } }));
+  t.same(h.context().pending, cp('101'));
+  t.same(h.context().checkpoint, cp('100'));
+  t.equal(h.context().counters.checkpointFailures, 1);
+  t.same(h.context().lastError, { source: 'checkpointer', code: 'THROTTLED', message: 'ProvisionedThroughputExceededException' });
+
+  // Act
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.equal(h.writes.length, 2);
+  t.same(h.write().input.checkpoint, cp('101'));
+});
+
+// ---------------------------------------------------------------- lease lost
+
+t.test('LEASE_LOST from a checkpoint write stops the reader at once and never writes again', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+
+  // Act
+  h.write().reject(leaseLost());
+  await settle();
+  const readerStopped = h.reader().stopped;
+  h.complete('102');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+  h.actor.send({ type: 'SHUTDOWN' });
+  h.actor.send({ type: 'DRAINED' });
+  h.clock.increment(INTERVAL * 10);
+
+  // Assess
+  t.equal(h.state(), 'lost');
+  t.ok(readerStopped);
+  t.equal(h.writes.length, 1);
+  t.equal(h.readers.length, 1);
+  t.equal(output(h).reason, 'lease-lost');
+  t.same(output(h).unwritten, cp('101'));
+  t.equal(output(h).lastError?.source, 'checkpointer');
+});
+
+t.test('LEASE_NOT_HELD from a write (the coordinator already dropped the lease) is a loss too', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.actor.send({ type: 'CHECKPOINT_NOW' });
+
+  // Act
+  h.write().reject(new KvsInferError('LEASE_NOT_HELD', 'worker-a does not hold lease front-door'));
+  await settle();
+  h.clock.increment(INTERVAL * 3);
+
+  // Assess
+  t.equal(h.state(), 'lost');
+  t.ok(h.reader().stopped);
+  t.equal(h.writes.length, 1);
+});
+
+t.test('LEASE_LOST from the coordinator stops the reader in the same step and abandons a write in flight', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+  const write = h.write();
+
+  // Act
+  h.actor.send({ type: 'LEASE_LOST', error: leaseLost() });
+
+  // Assess: synchronously, before any promise settles
+  t.equal(h.state(), 'lost');
+  t.ok(h.reader().stopped, 'reader stopped');
+  t.ok(write.signal.aborted, 'the write was aborted');
+
+  // Act: the abandoned write resolves late; time passes
+  write.resolve();
+  await settle();
+  h.clock.increment(INTERVAL * 10);
+
+  // Assess
+  t.same(h.context().checkpoint, cp('100'), 'a write resolved after the loss is not recorded');
+  t.equal(h.writes.length, 1);
+  t.equal(output(h).lastError?.source, 'coordinator');
+});
+
+t.test('LEASE_LOST while reconnecting, draining or writing the final checkpoint ends in lost with no (further) write', async (t) => {
+  const cases: Array<[string, (h: Harness) => Promise<void>]> = [
+    ['reconnecting', async (h) => h.reader().send({ type: 'READER_FAILED', error: new Error('socket hang up') })],
+    ['draining', async (h) => h.actor.send({ type: 'SHUTDOWN' })],
+    [
+      'checkpointing',
+      async (h) => {
+        h.actor.send({ type: 'SHUTDOWN' });
+        h.actor.send({ type: 'DRAINED' });
+      },
+    ],
+  ];
+  for (const [where, reach] of cases) {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    await reach(h);
+    const writesBefore = h.writes.length;
+
+    // Act
+    h.actor.send({ type: 'LEASE_LOST' });
+    h.clock.increment(60_000);
+    await settle();
+
+    // Assess
+    t.equal(h.state(), 'lost', where);
+    t.equal(h.writes.length, writesBefore, `${where}: no write started after the loss`);
+    t.ok(h.writes.every((w) => w.signal.aborted), `${where}: any write in flight aborted`);
+    t.equal(h.readers.filter((r) => !r.stopped).length, 0, `${where}: no reader left running`);
+  }
+});
+
+// ---------------------------------------------------------------- reconnects
+
+t.test('a GetMedia failure reconnects after a backoff, from after the latest completed fragment', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 200, maxMs: 10_000, jitter: 0 } } });
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  h.complete('101');
+  const first = h.reader();
+
+  // Act
+  first.send({ type: 'READER_FAILED', error: Object.assign(new Error('ECONNRESET'), { code: 'ECONNRESET' }) });
+
+  // Assess
+  t.ok(first.stopped);
+  t.ok(inReconnecting(h));
+  t.same(h.context().lastError, { source: 'reader', code: 'ECONNRESET', message: 'ECONNRESET' });
+
+  // Act
+  h.clock.increment(199);
+  const early = h.readers.length;
+  h.clock.increment(1);
+
+  // Assess
+  t.equal(early, 1, 'no reader before the delay');
+  t.ok(inStreaming(h));
+  t.same(h.reader().input, {
+    streamName: 'front-door',
+    leaseKey: 'front-door',
+    resumeAfter: '101',
+    continuationToken: 'token-101',
+    attempt: 1,
+  });
+  t.equal(h.context().counters.reconnects, 1);
+});
+
+t.test('backoff delays double with each failed reconnect and stop growing at maxMs', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } } });
+  const delays: number[] = [];
+
+  // Act: fail every reader at once and measure, on the simulated clock, how long the next one takes to come
+  for (let i = 0; i < 7; i++) {
+    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+    const count = h.readers.length;
+    let waited = 0;
+    while (h.readers.length === count) {
+      h.clock.increment(10);
+      waited += 10;
+    }
+    delays.push(waited);
+  }
+
+  // Assess
+  t.same(delays, [100, 200, 400, 800, 1_000, 1_000, 1_000]);
+  t.equal(h.context().attempts, 7);
+});
+
+t.test('a fragment read resets the backoff; READER_ENDED reconnects the same way without recording an error', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } } });
+  for (let i = 0; i < 3; i++) {
+    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+    h.clock.increment(1_000);
+  }
+  t.equal(h.context().attempts, 3);
+
+  // Act
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  const afterRead = h.context().attempts;
+  const lastError = h.context().lastError;
+  h.reader().send({ type: 'READER_ENDED' });
+  h.clock.increment(99);
+  const early = inReconnecting(h);
+  h.clock.increment(1);
+
+  // Assess
+  t.equal(afterRead, 0);
+  t.ok(early);
+  t.ok(inStreaming(h), 'back after the base delay');
+  t.same(h.context().lastError, lastError, 'an ended body is not an error');
+  t.equal(h.context().counters.reconnects, 4);
+  t.equal(h.context().counters.fragmentsRead, 1);
+});
+
+t.test('jitter only shortens the delay, within [d * (1 - jitter), d], drawn from the injected random source', async (t) => {
+  for (const [random, expected] of [
+    [() => 0, 800],
+    [() => 0.5, 600],
+    [() => 0.999_999, 400],
+  ] as const) {
+    // Prepare
+    const h = await reading({ random, input: { backoff: { baseMs: 100, maxMs: 800, jitter: 0.5 } } });
+    for (let i = 0; i < 4; i++) {
+      h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+      h.clock.increment(800);
+    }
+
+    // Act: the fifth failure is capped at 800 before jitter
+    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+    h.clock.increment(expected - 1);
+    const early = inReconnecting(h);
+    h.clock.increment(1);
+
+    // Assess
+    t.ok(early, `random ${random()}: still waiting at ${expected - 1} ms`);
+    t.ok(inStreaming(h), `random ${random()}: reconnected at ${expected} ms`);
+  }
+});
+
+t.test('the default jitter (Math.random) stays within its bounds', async (t) => {
+  for (let trial = 0; trial < 20; trial++) {
+    // Prepare
+    const h = await reading({ input: { backoff: { baseMs: 1_000, maxMs: 1_000, jitter: 0.25 } } });
+
+    // Act
+    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+    h.clock.increment(749);
+    const early = inReconnecting(h);
+    h.clock.increment(251);
+
+    // Assess
+    t.ok(early && inStreaming(h), `trial ${trial}`);
+  }
+});
+
+t.test('a checkpoint write in flight survives a reconnect (the regions are parallel)', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 100, jitter: 0 } } });
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+  const write = h.write();
+
+  // Act
+  h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+  write.resolve();
+  await settle();
+
+  // Assess
+  t.notOk(write.signal.aborted);
+  t.same(h.context().checkpoint, cp('101'));
+  t.ok(inReconnecting(h));
+
+  // Act: checkpoints keep their rhythm while reconnecting
+  h.complete('102');
+  h.reader().send({ type: 'READER_FAILED', error: new Error('503') }); // stale: this reader is already stopped
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.equal(h.writes.length, 2);
+});
+
+// ---------------------------------------------------------------- stream deleted
+
+t.test('STREAM_DELETED while reading stops the reader and ends in released with no final checkpoint', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+
+  // Act
+  h.reader().send({ type: 'STREAM_DELETED' });
+  h.clock.increment(INTERVAL * 2);
+
+  // Assess
+  t.equal(h.state(), 'released');
+  t.ok(h.reader().stopped);
+  t.equal(h.writes.length, 0);
+  t.equal(output(h).reason, 'stream-deleted');
+  t.same(output(h).unwritten, cp('101'));
+});
+
+t.test('STREAM_DELETED during draining or the final write ends in released and abandons the write', async (t) => {
+  for (const drained of [false, true]) {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    h.actor.send({ type: 'SHUTDOWN' });
+    if (drained) h.actor.send({ type: 'DRAINED' });
+
+    // Act
+    h.actor.send({ type: 'STREAM_DELETED' });
+    h.clock.increment(DRAIN * 2);
+
+    // Assess
+    t.equal(h.state(), 'released');
+    t.equal(output(h).reason, 'stream-deleted');
+    t.equal(h.writes.length, drained ? 1 : 0);
+    t.ok(h.writes.every((w) => w.signal.aborted));
+  }
+});
+
+// ---------------------------------------------------------------- graceful shutdown
+
+t.test('SHUTDOWN stops the reader, drains, writes the final checkpoint exactly once, then releases', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+
+  // Act
+  h.actor.send({ type: 'SHUTDOWN' });
+
+  // Assess
+  t.equal(h.state(), 'draining');
+  t.ok(h.reader().stopped, 'no new media');
+
+  // Act: frames in flight finish; periodic timers would have fired by now
+  h.complete('102', '103');
+  h.clock.increment(DRAIN - 1);
+  h.actor.send({ type: 'SHUTDOWN' }); // a second signal changes nothing
+  h.actor.send({ type: 'DRAINED' });
+
+  // Assess
+  t.equal(h.state(), 'checkpointing');
+  t.equal(h.writes.length, 1);
+  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('103'), final: true });
+
+  // Act
+  h.write().resolve();
+  h.actor.send({ type: 'DRAINED' });
+  await settle();
+  h.clock.increment(60_000);
+
+  // Assess
+  t.equal(h.state(), 'released');
+  t.equal(h.writes.length, 1, 'exactly one final write');
+  t.equal(h.readers.length, 1);
+  t.same(output(h), {
+    reason: 'shutdown',
+    streamName: 'front-door',
+    leaseKey: 'front-door',
+    checkpoint: cp('103'),
+    unwritten: null,
+    counters: { fragmentsRead: 0, fragmentsCompleted: 3, reconnects: 0, checkpoints: 1, checkpointFailures: 0 },
+    lastError: null,
+    drainTimedOut: false,
+  });
+});
+
+t.test('drain timeout: without DRAINED the final checkpoint is written after drainTimeoutMs', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.actor.send({ type: 'SHUTDOWN' });
+
+  // Act
+  h.clock.increment(DRAIN - 1);
+  const early = h.state();
+  h.clock.increment(1);
+
+  // Assess
+  t.equal(early, 'draining');
+  t.equal(h.state(), 'checkpointing');
+  t.same(h.write().input.checkpoint, cp('101'));
+  t.equal(h.context().drainTimedOut, true);
+
+  // Act
+  h.write().resolve();
+  await settle();
+
+  // Assess
+  t.equal(h.state(), 'released');
+  t.equal(output(h).drainTimedOut, true);
+});
+
+t.test('SHUTDOWN with nothing newer than the stored checkpoint releases without writing', async (t) => {
+  for (const ending of ['DRAINED', 'timeout'] as const) {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    h.actor.send({ type: 'CHECKPOINT_NOW' });
+    h.write().resolve();
+    await settle();
+
+    // Act
+    h.actor.send({ type: 'SHUTDOWN' });
+    if (ending === 'DRAINED') h.actor.send({ type: 'DRAINED' });
+    else h.clock.increment(DRAIN);
+
+    // Assess
+    t.equal(h.state(), 'released', ending);
+    t.equal(h.writes.length, 1, `${ending}: only the periodic write`);
+    t.same(output(h).checkpoint, cp('101'));
+  }
+});
+
+t.test('SHUTDOWN during a periodic write abandons it and the final write carries the same or a newer checkpoint', async (t) => {
+  // Prepare
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+  const periodic = h.write();
+
+  // Act
+  h.actor.send({ type: 'SHUTDOWN' });
+  periodic.resolve();
+  await settle();
+  h.actor.send({ type: 'DRAINED' });
+
+  // Assess
+  t.ok(periodic.signal.aborted);
+  t.equal(h.writes.length, 2);
+  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('101'), final: true });
+});
+
+t.test('SHUTDOWN while reconnecting drains without starting another reader', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 100, jitter: 0 } } });
+  h.complete('101');
+  h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+
+  // Act
+  h.actor.send({ type: 'SHUTDOWN' });
+  h.clock.increment(1_000);
+  h.actor.send({ type: 'DRAINED' });
+
+  // Assess
+  t.equal(h.readers.length, 1);
+  t.equal(h.state(), 'checkpointing');
+});
+
+t.test('a failed final write releases anyway and reports the fragment left unwritten; LEASE_LOST there ends in lost', async (t) => {
+  for (const [error, state] of [
+    [throttled(), 'released'],
+    [leaseLost(), 'lost'],
+  ] as const) {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    h.actor.send({ type: 'SHUTDOWN' });
+    h.actor.send({ type: 'DRAINED' });
+
+    // Act
+    h.write().reject(error);
+    await settle();
+
+    // Assess
+    t.equal(h.state(), state, error.code);
+    t.same(output(h).unwritten, cp('101'), error.code);
+    t.same(output(h).checkpoint, cp('100'), error.code);
+    t.equal(output(h).lastError?.code, error.code);
+    t.equal(h.writes.length, 1, `${error.code}: not retried`);
+  }
+});
