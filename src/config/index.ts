@@ -15,5 +15,4 @@ export {
 } from './schema.js';
 export { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';
 export { redactConfig, REDACTED } from './redact.js';
-export { findJsonSyntaxProblem, type JsonSyntaxProblem } from './json-syntax.js';
 export { ConfigError, type ConfigErrorCode, type ConfigIssue } from './errors.js';

@@ -4,7 +4,6 @@
 import { readFile } from 'node:fs/promises';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from './errors.js';
-import { findJsonSyntaxProblem } from './json-syntax.js';
 import { parseConfig, type ParseConfigOptions, type ParsedConfig } from './parse.js';
 
 export interface LoadConfigOptions extends Omit<ParseConfigOptions, 'source'> {
@@ -29,9 +28,7 @@ export function parseConfigText(text: string, options: ParseConfigOptions & { so
   try {
     document = JSON.parse(body);
   } catch (error) {
-    const problem = findJsonSyntaxProblem(body);
-    const where = problem === undefined ? (error as Error).message : `${problem.reason} at line ${problem.line}, column ${problem.column} (offset ${problem.offset})`;
-    throw new ConfigError('CONFIG_SYNTAX', `${options.source} is not valid JSON: ${where}`, { cause: error });
+    throw new ConfigError('CONFIG_SYNTAX', `${options.source} is not valid JSON: ${withLineAndColumn((error as Error).message, body)}`, { cause: error });
   }
   return parseConfig(document, options);
 }
@@ -72,4 +69,13 @@ async function readSource(options: LoadConfigOptions): Promise<{ text: string; s
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
   const { text, source } = await readSource(options);
   return { ...parseConfigText(text, { overrides: options.overrides, environment: options.environment, source }), source };
+}
+
+/** JSON.parse says "at position N"; people editing a file or a parameter want the line and column too. */
+function withLineAndColumn(message: string, text: string): string {
+  const match = / at position (\d+)/.exec(message);
+  if (!match) return message;
+  const offset = Number(match[1]);
+  const before = text.slice(0, offset).split('\n');
+  return `${message} (line ${before.length}, column ${before.at(-1)!.length + 1})`;
 }

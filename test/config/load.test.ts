@@ -95,18 +95,18 @@ t.test('invalid JSON in an SSM parameter names the parameter and where the JSON 
 
   // Assess
   t.equal(error.code, 'CONFIG_SYNTAX');
-  t.equal(error.message, 'SSM parameter "kit" is not valid JSON: expected a double-quoted property name, found "}" at line 2, column 27 (offset 48)');
+  t.equal(error.message, 'SSM parameter "kit" is not valid JSON: Expected double-quoted property name in JSON at position 48 (line 2, column 27)');
   t.type(error.cause, SyntaxError);
 });
 
-t.test('invalid JSON in a file names the file, line, column and offset', async (t) => {
-  const cases: [text: string, where: string][] = [
-    ['{"streamNames": }', 'expected a value, found "}" at line 1, column 17 (offset 16)'],
-    ['{\n  "inferenceInterval": 6\n  "kdsStreamName": "k"\n}', `expected ',' or '}' after the property value, found "\\"" at line 3, column 3 (offset 29)`],
-    ['{"sageMakerEndpoint": "ep', 'unterminated string at line 1, column 26 (offset 25)'],
-    ['', 'expected a value, found end of input at line 1, column 1 (offset 0)'],
-    ["{'streamNames': []}", `expected a double-quoted property name, found "'" at line 1, column 2 (offset 1)`],
-    ['{"a": tru}', 'expected a value, found "t" at line 1, column 7 (offset 6)'],
+t.test('invalid JSON in a file names the file, the reason and, where JSON.parse gives a position, the line and column', async (t) => {
+  const cases: [text: string, where: RegExp][] = [
+    ['{"streamNames": }', /Unexpected token '}', "{"streamNames": }" is not valid JSON$/],
+    ['{\n  "inferenceInterval": 6\n  "kdsStreamName": "k"\n}', /at position 29 \(line 3, column 3\)$/],
+    ['{"sageMakerEndpoint": "ep', /Unterminated string in JSON at position 25 \(line 1, column 26\)$/],
+    ['', /Unexpected end of JSON input$/],
+    ["{'streamNames': []}", /at position 1 \(line 1, column 2\)$/],
+    ['{"a": tru}', /"{"a": tru}" is not valid JSON$/],
   ];
   for (const [text, where] of cases) {
     // Prepare
@@ -117,7 +117,8 @@ t.test('invalid JSON in a file names the file, line, column and offset', async (
 
     // Assess
     t.equal(error.code, 'CONFIG_SYNTAX');
-    t.equal(error.message, `config file ${file} is not valid JSON: ${where}`);
+    t.ok(error.message.startsWith(`config file ${file} is not valid JSON: `), error.message);
+    t.match(error.message, where);
   }
 });
 
