@@ -1,6 +1,10 @@
-// The actors that own I/O: so far, lease coordination over a DynamoDB table (KCL's scheme) that
-// decides which worker reads which stream and which runs discovery; discovery itself; and the
-// GetMedia reader a lease actor runs.
+// The actors that own I/O: the worker root; lease coordination over a DynamoDB table (KCL's scheme)
+// that decides which worker reads which stream and which runs discovery; discovery itself; and the
+// lease actor that runs one lease machine with its GetMedia reader.
+
+export { Worker, type WorkerConfig, type WorkerOptions } from './worker.js';
+export { LeaseActor, type LeaseActorOptions } from './lease-actor.js';
+export { errorFields, jsonLinesLogger, type LogLevel, type LogRecord, type Logger } from './logger.js';
 
 export { LeaseTable, parseLease, type LeaseTableOptions } from './lease-table.js';
 export {

@@ -251,6 +251,25 @@ export class LeaseCoordinator {
   }
 
   /**
+   * Hands one held lease back (owner cleared) so that another worker takes it at its next pass
+   * instead of after failoverTimeMillis. onLost(key, 'released') fires before the release is written.
+   */
+  release(leaseKey: string): Promise<void> {
+    return this.#withLock(leaseKey, async () => {
+      const entry = this.#held.get(leaseKey);
+      if (!entry) return;
+      this.#drop(leaseKey, 'released');
+      try {
+        await this.#table.release(entry.lease, this.workerId);
+        this.#counters.released++;
+      } catch (error) {
+        // Lost already: the new owner has it, which is what releasing wanted.
+        if (!isLeaseLost(error)) this.#report(error);
+      }
+    });
+  }
+
+  /**
    * Stops taking and the timers, then releases every held lease (owner cleared) so that other
    * workers take them at their next pass instead of after failoverTimeMillis. onLost(key,
    * 'released') fires before each release is written: drain readers and write final checkpoints first.
@@ -259,22 +278,7 @@ export class LeaseCoordinator {
     this.stopTaking();
     this.stop();
     await this.idle();
-    await Promise.all(
-      [...this.#held.keys()].map((key) =>
-        this.#withLock(key, async () => {
-          const entry = this.#held.get(key);
-          if (!entry) return;
-          this.#drop(key, 'released');
-          try {
-            await this.#table.release(entry.lease, this.workerId);
-            this.#counters.released++;
-          } catch (error) {
-            // Lost already: the new owner has it, which is what releasing wanted.
-            if (!isLeaseLost(error)) this.#report(error);
-          }
-        }),
-      ),
-    );
+    await Promise.all([...this.#held.keys()].map((key) => this.release(key)));
   }
 
   async #renew(key: string): Promise<void> {

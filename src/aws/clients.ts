@@ -4,7 +4,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 export interface ClientOptions {
@@ -20,5 +22,10 @@ export const dynamoDbClient = (options: ClientOptions = {}): DynamoDBClient => n
 export const kinesisClient = (options: ClientOptions = {}): KinesisClient => new KinesisClient({ ...options, requestHandler: new NodeHttpHandler() });
 
 export const kinesisVideoClient = (options: ClientOptions = {}): KinesisVideoClient => new KinesisVideoClient(options);
+
+/** GetMedia's client: `endpoint` is the URL GetDataEndpoint answered for the stream. */
+export const kinesisVideoMediaClient = (options: ClientOptions = {}): KinesisVideoMediaClient => new KinesisVideoMediaClient(options);
+
+export const ssmClient = (options: ClientOptions = {}): SSMClient => new SSMClient(options);
 
 export const sageMakerRuntimeClient = (options: ClientOptions = {}): SageMakerRuntimeClient => new SageMakerRuntimeClient(options);

@@ -232,6 +232,26 @@ t.test('shutdown releases every lease and another worker takes them at its next 
   await t.rejects(a.coordinator.checkpoint('stream-0', CP), { code: 'LEASE_NOT_HELD' });
 });
 
+t.test('release hands one lease back, keeps the others, and another worker takes it at its next pass', async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, streams(2));
+  const a = worker(table, 'a');
+  await a.coordinator.runOnce();
+
+  // Act
+  await a.coordinator.release('stream-0');
+  const b = worker(table, 'b');
+  await b.coordinator.runOnce();
+
+  // Assess
+  t.same(a.lost, [{ leaseKey: 'stream-0', reason: 'released' }]);
+  t.same(a.keys(), ['stream-1'], 'the other lease stays held');
+  t.equal(a.coordinator.counters.released, 1);
+  t.same(b.keys(), ['stream-0'], 'taken at b\'s first pass, not after failover');
+  await t.resolves(a.coordinator.release('stream-0'), 'releasing a lease no longer held does nothing');
+});
+
 t.test('stopTaking keeps renewing what is held but takes nothing more', async (t) => {
   // Prepare
   const table = await (await leaseStack(t)).table();

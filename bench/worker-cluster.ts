@@ -1,0 +1,147 @@
+// Real `kvs-infer run` worker processes against an in-process local stack, observed through their
+// JSON log lines: who holds which stream, what each read and checkpointed. Used by the multi-process
+// tests and by `bench/failover.ts`.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LocalStack } from '../src/local/index.js';
+import { generateFixture } from './fixtures/index.js';
+
+export interface ClusterOptions {
+  streams: number;
+  failoverTimeMillis: number;
+  /** Node flags of the children; the caller's own by default (so a TypeScript loader carries over). */
+  execArgv?: string[];
+  /** Entry point of the CLI; the TypeScript source by default. */
+  main?: string;
+}
+
+export interface LogLine {
+  event: string;
+  worker: string;
+  stream?: string;
+  fragmentNumber?: string;
+  /** When this process read the line, epoch ms. */
+  at: number;
+  [field: string]: unknown;
+}
+
+export interface ClusterWorker {
+  id: string;
+  process: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second. */
+async function clip(): Promise<string> {
+  const dir = join(tmpdir(), 'kvs-infer-bench');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, '64x48-gop200ms-4s.mkv');
+  if (!existsSync(path)) await generateFixture({ path, width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
+  return path;
+}
+
+export class WorkerCluster {
+  readonly lines: LogLine[] = [];
+  readonly streams: string[];
+  readonly workers = new Map<string, ClusterWorker>();
+  readonly #stack: LocalStack;
+  readonly #configFile: string;
+  readonly #options: ClusterOptions;
+
+  private constructor(stack: LocalStack, configFile: string, streams: string[], options: ClusterOptions) {
+    this.#stack = stack;
+    this.#configFile = configFile;
+    this.streams = streams;
+    this.#options = options;
+  }
+
+  static async start(options: ClusterOptions): Promise<WorkerCluster> {
+    const file = await clip();
+    const streams = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
+    const stack = await LocalStack.start({ streams: streams.map((name) => ({ name, file })), loop: true, rate: 1, model: 'fixed' });
+    const dir = join(tmpdir(), `kvs-infer-cluster-${process.pid}-${Date.now()}`);
+    await mkdir(dir, { recursive: true });
+    const configFile = join(dir, 'config.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        streamNames: streams,
+        sageMakerEndpoint: 'unused',
+        kdsStreamName: 'unused',
+        appName: `cluster-${Date.now()}`,
+        failoverTimeMillis: options.failoverTimeMillis,
+        discoveryIntervalMillis: 2000,
+        checkpointIntervalMillis: 0,
+        getMediaReconnectBaseMillis: 100,
+        getMediaReconnectMaxMillis: 1000,
+        shutdownTimeoutMillis: 5000,
+      }),
+    );
+    return new WorkerCluster(stack, configFile, streams, options);
+  }
+
+  /** Starts `kvs-infer run` as worker `id`. */
+  spawn(id: string): ClusterWorker {
+    const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id], {
+      env: { ...process.env, ...this.#stack.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as LogLine;
+        this.lines.push({ ...line, at: Date.now() });
+      } catch {
+        // Not one of ours (a library's warning): ignored.
+      }
+    });
+    child.stderr!.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const worker = { id, process: child, exited };
+    this.workers.set(id, worker);
+    return worker;
+  }
+
+  /** Streams each worker holds now, by the acquired / lost / released lines it logged. */
+  holdings(): Map<string, Set<string>> {
+    const held = new Map<string, Set<string>>();
+    for (const line of this.lines) {
+      if (line.stream === undefined) continue;
+      const mine = held.get(line.worker) ?? new Set<string>();
+      held.set(line.worker, mine);
+      if (line.event === 'acquired') mine.add(line.stream);
+      if (line.event === 'lost' || line.event === 'released') mine.delete(line.stream);
+    }
+    return held;
+  }
+
+  /** How many streams each of `ids` holds, in that order. */
+  counts(ids: string[]): number[] {
+    const held = this.holdings();
+    return ids.map((id) => held.get(id)?.size ?? 0);
+  }
+
+  /** Lines of `event` (fragment, checkpoint, ...) by `worker` for `stream`. */
+  find(event: string, worker: string, stream?: string): LogLine[] {
+    return this.lines.filter((l) => l.event === event && l.worker === worker && (stream === undefined || l.stream === stream));
+  }
+
+  async close(): Promise<void> {
+    for (const worker of this.workers.values()) worker.process.kill('SIGKILL');
+    await Promise.all([...this.workers.values()].map((w) => w.exited));
+    await this.#stack.close();
+  }
+}
+
+/** Polls `check` every 50 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

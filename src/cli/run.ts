@@ -1,0 +1,57 @@
+// `kvs-infer run`: the production entrypoint, one worker per process. AWS endpoints come from the
+// SDK's standard variables, so the same command runs against AWS or against `kvs-infer local`.
+
+import { parseArgs } from 'node:util';
+import { jsonLinesLogger, Worker } from '../actors/index.js';
+import { dynamoDbClient, kinesisVideoClient, kinesisVideoMediaClient, ssmClient } from '../aws/clients.js';
+import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      config: { type: 'string' },
+      'ssm-parameter': { type: 'string' },
+      'app-name': { type: 'string' },
+      'worker-id': { type: 'string' },
+    },
+  });
+  const log = jsonLinesLogger();
+  const ssm = values['ssm-parameter'] === undefined ? undefined : ssmClient();
+  const loaded = await loadConfig({
+    file: values.config,
+    ssmParameter: values['ssm-parameter'],
+    ssmClient: ssm,
+    overrides: { appName: values['app-name'], workerId: values['worker-id'] },
+    environment: systemEnvironment(),
+  }).finally(() => ssm?.destroy());
+  const { config } = loaded;
+  log({ level: 'info', event: 'config', worker: config.workerId, source: loaded.source, config: redactConfig(config) });
+  for (const warning of loaded.warnings) log({ level: 'warn', event: 'config-warning', worker: config.workerId, ...warning });
+
+  const dynamodb = dynamoDbClient();
+  const kinesisVideo = kinesisVideoClient();
+  // One data-plane client per endpoint, kept for the life of the worker and destroyed at exit.
+  const mediaClients = new Map<string, ReturnType<typeof kinesisVideoMediaClient>>();
+  const mediaClient = (endpoint: string) => {
+    let client = mediaClients.get(endpoint);
+    if (!client) mediaClients.set(endpoint, (client = kinesisVideoMediaClient({ endpoint })));
+    return client;
+  };
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  try {
+    const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, log });
+    const signal = await stopSignal;
+    log({ level: 'info', event: 'signal', worker: config.workerId, signal });
+    await worker.shutdown();
+    return 0;
+  } finally {
+    dynamodb.destroy();
+    kinesisVideo.destroy();
+    for (const client of mediaClients.values()) client.destroy();
+  }
+}

@@ -1,0 +1,116 @@
+// Shared set-up of the worker tests: a KVS server and a DynamoDB emulator, synthetic fragments,
+// and workers whose JSON log lines are kept, since that is how the tests observe them.
+
+import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
+import type { LogRecord } from '../../src/actors/logger.js';
+import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
+import { dynamoDbClient } from '../../src/aws/clients.js';
+import { Emulator } from '../../src/local/emulator.js';
+import { KvsServer } from '../../src/local/kvs/index.js';
+import type { FragmentInput } from '../../src/local/kvs/types.js';
+import { simpleBlock } from '../helpers/ebml-builder.js';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+const CREDENTIALS = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+
+export function fragment(i: number): FragmentInput {
+  const blocks = Buffer.concat([simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)), simpleBlock(1, 33, false, Buffer.from(`f${i}-1`))]);
+  return { producerTimestamp: 1_700_000_000_000 + i * 1000, durationMs: 1000, tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }], blocks, frames: 2, keyframes: 1 };
+}
+
+export interface TestWorker {
+  worker: Worker;
+  records: LogRecord[];
+  /** Fragment numbers this worker logged as read, by stream, in order. */
+  reads(stream: string): string[];
+}
+
+export interface WorkerStack {
+  kvs: KvsServer;
+  streams: string[];
+  /** Appends one synthetic fragment to every stream, returning their fragment numbers by stream. */
+  appendAll(): Record<string, string>;
+  /** Fragment numbers appended to `stream` so far, in order. */
+  appended(stream: string): string[];
+  /** Appends to every stream every `ms` until the test ends. */
+  feed(ms: number): void;
+  start(workerId: string, config?: Partial<WorkerConfig>): Promise<TestWorker>;
+}
+
+export async function workerStack(t: Teardown, streamCount: number, defaults: Partial<WorkerConfig> = {}): Promise<WorkerStack> {
+  const kvs = await KvsServer.create();
+  const dynamodb = await Emulator.start('dynamodb');
+  const ddb = dynamoDbClient({ endpoint: dynamodb.url, ...CREDENTIALS });
+  const control = new KinesisVideoClient({ endpoint: kvs.url, ...CREDENTIALS });
+  const mediaClients: KinesisVideoMediaClient[] = [];
+  const workers: Worker[] = [];
+  const timers: ReturnType<typeof setInterval>[] = [];
+  t.teardown(async () => {
+    for (const timer of timers) clearInterval(timer);
+    await Promise.allSettled(workers.map((w) => w.shutdown()));
+    for (const client of [ddb, control, ...mediaClients]) client.destroy();
+    await Promise.allSettled([kvs.close(), dynamodb.close()]);
+  });
+  const streams = Array.from({ length: streamCount }, (_, i) => `cam-${i}`);
+  for (const name of streams) kvs.createStream(name);
+  const appended = new Map<string, string[]>(streams.map((s) => [s, []]));
+  let count = 0;
+  const appendAll = () => {
+    const i = count++;
+    const numbers = streams.map((s) => [s, kvs.streamLog(s).append(fragment(i)).fragmentNumber] as const);
+    for (const [s, number] of numbers) appended.get(s)!.push(number);
+    return Object.fromEntries(numbers);
+  };
+  return {
+    kvs,
+    streams,
+    appendAll,
+    appended: (stream) => [...appended.get(stream)!],
+    feed: (ms) => void timers.push(setInterval(appendAll, ms)),
+    async start(workerId, config = {}) {
+      const records: LogRecord[] = [];
+      const worker = await Worker.start({
+        config: {
+          appName: 'kvs-infer-test',
+          workerId,
+          streamNames: streams,
+          tagFilters: [],
+          failoverTimeMillis: 1500,
+          maxLeasesPerWorker: undefined,
+          discoveryIntervalMillis: 1000,
+          shutdownTimeoutMillis: 5000,
+          checkpointIntervalMillis: 0,
+          getMediaReconnectBaseMillis: 100,
+          getMediaReconnectMaxMillis: 1000,
+          ...defaults,
+          ...config,
+        },
+        dynamodb: ddb,
+        kinesisVideo: control,
+        mediaClient: (endpoint) => {
+          const client = new KinesisVideoMediaClient({ endpoint, ...CREDENTIALS });
+          mediaClients.push(client);
+          return client;
+        },
+        log: (record) => void records.push(record),
+        startWhenNew: 'EARLIEST',
+      });
+      workers.push(worker);
+      const reads = (stream: string) => records.filter((r) => r.event === 'fragment' && r.stream === stream).map((r) => r.fragmentNumber as string);
+      return { worker, records, reads };
+    },
+  };
+}
+
+/** Polls `check` every 50 ms until it holds; fails naming `what` after `ms`. */
+export async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

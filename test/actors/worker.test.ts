@@ -1,0 +1,68 @@
+// Workers in-process against the local KVS server and the DynamoDB emulator: every stream read and
+// checkpointed, streams split between workers, and a shutdown handing streams over without rereads.
+
+import t from 'tap';
+import { until, workerStack } from './worker-fixtures.js';
+
+t.test('one worker reads every stream from the start and checkpoints the last fragment read', async (t) => {
+  // Prepare
+  const stack = await workerStack(t, 2);
+  const appended = [stack.appendAll(), stack.appendAll(), stack.appendAll()];
+  // GetMedia's fragments have no size: the parser knows one has ended only when the next begins.
+  stack.appendAll();
+
+  // Act
+  const a = await stack.start('a');
+  await until('every fragment checkpointed', () => stack.streams.every((s) => a.records.some((r) => r.event === 'checkpoint' && r.stream === s && r.fragmentNumber === appended[2]![s])));
+  await a.worker.shutdown();
+
+  // Assess
+  for (const s of stack.streams) t.same(a.reads(s), appended.map((f) => f[s]), `${s}: each fragment read once, in order`);
+  t.same(a.worker.streams, [], 'no lease actor left after shutdown');
+  const released = a.records.filter((r) => r.event === 'released').map((r) => r.stream).sort();
+  t.same(released, stack.streams, 'every stream lease released');
+});
+
+t.test('two workers split four streams two and two', async (t) => {
+  // Prepare
+  const stack = await workerStack(t, 4);
+  stack.feed(200);
+  const a = await stack.start('a');
+  await until('a holds all four', () => a.worker.streams.length === 4);
+
+  // Act
+  const b = await stack.start('b');
+  await until('a 2/2 split', () => a.worker.streams.length === 2 && b.worker.streams.length === 2);
+
+  // Assess
+  t.same([...a.worker.streams, ...b.worker.streams].sort(), stack.streams, 'every stream read by exactly one of them');
+  await until('b reads its streams', () => b.worker.streams.every((s) => b.reads(s).length > 0));
+  t.pass('b reads both of its streams');
+});
+
+t.test('a worker that shuts down hands its streams over and the other resumes just after its checkpoint', async (t) => {
+  // Prepare
+  const stack = await workerStack(t, 2);
+  stack.feed(100);
+  const a = await stack.start('a');
+  await until('a holds both', () => a.worker.streams.length === 2);
+  const b = await stack.start('b');
+  await until('a 1/1 split', () => a.worker.streams.length === 1 && b.worker.streams.length === 1);
+  const [moved] = a.worker.streams;
+  await until('a reads its stream', () => a.reads(moved!).length >= 3);
+
+  // Act
+  const stoppedAt = Date.now();
+  await a.worker.shutdown();
+  await until('b reads the moved stream', () => b.reads(moved!).length >= 3);
+  const tookMillis = Date.now() - stoppedAt;
+
+  // Assess
+  const readByA = a.reads(moved!);
+  const readByB = b.reads(moved!);
+  const finalCheckpoint = a.records.findLast((r) => r.event === 'checkpoint' && r.stream === moved);
+  t.equal(finalCheckpoint?.fragmentNumber, readByA.at(-1), 'a checkpointed the last fragment it read');
+  const all = [...readByA, ...readByB];
+  t.same(all, stack.appended(moved!).slice(0, all.length), 'every fragment read once, in order: b starts just after a\'s checkpoint');
+  t.ok(tookMillis < 1500, `taken over in ${tookMillis} ms, without waiting for failover`);
+});
