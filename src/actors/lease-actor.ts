@@ -1,6 +1,7 @@
 // Runs one lease machine for one held stream lease: supplies its acquirer, GetMedia reader and
 // checkpointer, and hands the lease back when the machine ends, unless another worker has it.
 
+import { setTimeout } from 'node:timers/promises';
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { createActor, fromCallback, fromPromise, toPromise, type Actor, type EventObject } from 'xstate';
@@ -35,6 +36,8 @@ export interface LeaseActorOptions {
   /** 0 writes a checkpoint whenever one more fragment is complete. Default the machine's. */
   checkpointIntervalMillis?: number;
   backoff?: Partial<BackoffPolicy>;
+  /** Waits this long before reading: a stolen lease's old owner is still reading until its next renewal. */
+  handoverDelayMillis?: number;
 }
 
 export class LeaseActor {
@@ -53,7 +56,10 @@ export class LeaseActor {
     this.#eagerCheckpoints = options.checkpointIntervalMillis === 0;
     const machine = leaseMachine.provide({
       actors: {
-        acquirer: fromPromise<AcquirerOutput, AcquirerInput>(async () => ({ checkpoint: options.lease.checkpoint ?? null })),
+        acquirer: fromPromise<AcquirerOutput, AcquirerInput>(async ({ signal }) => {
+          if (options.handoverDelayMillis) await setTimeout(options.handoverDelayMillis, undefined, { signal });
+          return { checkpoint: options.lease.checkpoint ?? null };
+        }),
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);

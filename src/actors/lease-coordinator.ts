@@ -24,8 +24,11 @@ export interface LeaseCoordinatorOptions {
   syncLeaseKey?: string;
   /** Order of candidates, so that workers starting together do not all race for the same lease. */
   random?: () => number;
-  /** A stream lease is now ours; start its reader from `lease.checkpoint`. Not called for the sync lease. */
-  onAcquired?: (lease: Lease) => void | Promise<void>;
+  /**
+   * A stream lease is now ours; start its reader from `lease.checkpoint`. `stolen`: it was taken
+   * from a live worker, which goes on reading until its next renewal fails. Not called for the sync lease.
+   */
+  onAcquired?: (lease: Lease, how: { stolen: boolean }) => void | Promise<void>;
   /** A stream lease is no longer ours: stop its reader at once, it must not checkpoint again. */
   onLost?: (leaseKey: string, reason: LeaseLostReason) => void | Promise<void>;
   /** This worker gained (true) or lost (false) the sync lease, i.e. the duty to run discovery. */
@@ -372,7 +375,7 @@ export class LeaseCoordinator {
     } else {
       this.#counters.taken++;
       if (steal) this.#counters.stolen++;
-      this.#call(() => this.#options.onAcquired?.(copy(taken)));
+      this.#call(() => this.#options.onAcquired?.(copy(taken), { stolen: steal }));
     }
     return true;
   }

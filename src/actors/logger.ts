@@ -12,9 +12,9 @@ export interface LogRecord {
 
 export type Logger = (record: LogRecord) => void;
 
-/** Writes each record as one JSON line; the default writes to stdout. */
+/** Writes each record as one JSON line, stamped with the time; the default writes to stdout. */
 export function jsonLinesLogger(write: (line: string) => void = (line) => void process.stdout.write(line)): Logger {
-  return (record) => write(`${JSON.stringify(record)}\n`);
+  return (record) => write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
 }
 
 /** Code and message of an error, for a log record. */

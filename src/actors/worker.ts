@@ -12,6 +12,9 @@ import { LeaseTable } from './lease-table.js';
 import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from './lease-types.js';
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
 
+/** Beyond the old owner's renewal interval: time for its failing renewal call to return. */
+const HANDOVER_MARGIN_MS = 500;
+
 export type WorkerConfig = Pick<
   KvsInferConfig,
   | 'appName'
@@ -70,7 +73,7 @@ export class Worker {
       clock: options.clock ?? systemClock,
       failoverTimeMillis: config.failoverTimeMillis,
       maxLeasesPerWorker: config.maxLeasesPerWorker,
-      onAcquired: (lease) => this.#spawn(lease),
+      onAcquired: (lease, { stolen }) => this.#spawn(lease, stolen),
       onLost: (leaseKey, reason) => this.#lost(leaseKey, reason),
       onSyncLease: (held) => this.#syncLease(held),
       onError: (error) => this.#error('lease-error', error),
@@ -121,10 +124,13 @@ export class Worker {
     this.#log({ level: outcome === 'done' ? 'info' : 'warn', event: 'worker-stopped', worker: this.workerId, timedOut: outcome === 'timeout', millis: Date.now() - started });
   }
 
-  #spawn(lease: Lease): void {
+  #spawn(lease: Lease, stolen: boolean): void {
     const { config } = this.#options;
     const actor = new LeaseActor({
       lease,
+      // The old owner stops reading when its next renewal fails, at most one renewal interval from
+      // now: only then may this worker read, or both would read the stream at once.
+      handoverDelayMillis: stolen ? this.coordinator.renewIntervalMillis + HANDOVER_MARGIN_MS : 0,
       coordinator: this.coordinator,
       control: this.#options.kinesisVideo,
       mediaClient: this.#options.mediaClient,

@@ -96,7 +96,8 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
           mediaClients.push(client);
           return client;
         },
-        log: (record) => void records.push(record),
+        // Stamped on arrival: both workers share this process's clock, so stamps order their events.
+        log: (record) => void records.push({ ...record, at: performance.now() }),
         startWhenNew: 'EARLIEST',
       });
       workers.push(worker);

@@ -66,3 +66,26 @@ t.test('a worker that shuts down hands its streams over and the other resumes ju
   t.same(all, stack.appended(moved!).slice(0, all.length), 'every fragment read once, in order: b starts just after a\'s checkpoint');
   t.ok(tookMillis < 1500, `taken over in ${tookMillis} ms, without waiting for failover`);
 });
+
+t.test('a stolen lease: its old owner stops reading before the new owner reads', async (t) => {
+  // Prepare: fragments every 100 ms, so a new owner reading at once would overlap the old one.
+  const stack = await workerStack(t, 2);
+  stack.feed(100);
+  const a = await stack.start('a');
+  await until('a reads both', () => stack.streams.every((s) => a.reads(s).length >= 2));
+
+  // Act: b joins and steals one.
+  const b = await stack.start('b');
+  await until('b reads a stolen stream', () => b.worker.streams.length === 1 && b.reads(b.worker.streams[0]!).length >= 2);
+
+  // Assess
+  const [moved] = b.worker.streams;
+  const at = (records: typeof a.records, event: string) => records.filter((r) => r.event === event && r.stream === moved).map((r) => r.at as number);
+  const lostAt = at(a.records, 'lost')[0];
+  const aLastRead = Math.max(...at(a.records, 'fragment'));
+  const bFirstRead = Math.min(...at(b.records, 'fragment'));
+  t.ok(lostAt !== undefined, `a saw ${moved} lost`);
+  t.ok(lostAt! < bFirstRead, `a lost it ${(bFirstRead - lostAt!).toFixed(0)} ms before b read it`);
+  t.ok(aLastRead < bFirstRead, 'a read nothing of it once b had started');
+  t.ok(a.records.every((r) => !(r.event === 'checkpoint' && r.stream === moved && (r.at as number) > lostAt!)), 'a wrote no checkpoint after losing it');
+});
