@@ -103,6 +103,7 @@ export class LeaseActor {
       mediaClient: this.#options.mediaClient,
       streamName: input.streamName,
       resumeAfter: input.resumeAfter,
+      continuationToken: input.continuationToken,
       startWhenNew: this.#options.startWhenNew,
       signal: abort.signal,
     });
@@ -112,7 +113,7 @@ export class LeaseActor {
           // Checked before each event: once the machine stops the reader, nothing more counts as read.
           if (abort.signal.aborted) return;
           if (event.type === 'error') {
-            this.#log('corrupt-fragment', { level: 'warn', ...errorFields(event.error) });
+            this.#log('corrupt-fragment', { level: 'warn', fragmentNumber: event.error.fragment?.fragmentNumber ?? null, offset: event.error.offset, ...errorFields(event.error) });
             continue;
           }
           if (event.type !== 'fragment') continue;

@@ -18,6 +18,11 @@ export interface MediaReaderOptions {
   streamName: string;
   /** The checkpointed fragment number: reading resumes after it. Null: from `startWhenNew`. */
   resumeAfter: string | null;
+  /**
+   * The last continuation token of an earlier connection: preferred on a reconnect (it resumes
+   * after the last fragment sent, complete or not); when KVS refuses it, `resumeAfter` is used.
+   */
+  continuationToken?: string | null;
   /** Where a stream without a checkpoint starts; default NOW, as KIT does. */
   startWhenNew?: 'NOW' | 'EARLIEST';
   signal?: AbortSignal;
@@ -26,15 +31,20 @@ export interface MediaReaderOptions {
 /** The parser's events for the stream, until GetMedia's body ends or the signal aborts. */
 export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenerator<MkvEvent> {
   const { streamName, signal } = options;
-  const selector: StartSelector = options.resumeAfter
+  const fallback: StartSelector = options.resumeAfter
     ? { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: options.resumeAfter }
     : { StartSelectorType: options.startWhenNew ?? 'NOW' };
+  const selector: StartSelector = options.continuationToken ? { StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: options.continuationToken } : fallback;
   let body: AsyncIterable<Uint8Array>;
   try {
     const { DataEndpoint } = await options.control.send(new GetDataEndpointCommand({ StreamName: streamName, APIName: 'GET_MEDIA' }), { abortSignal: signal });
     if (!DataEndpoint) throw new Error('GetDataEndpoint answered no DataEndpoint');
     const media = options.mediaClient(DataEndpoint);
-    const output = await media.send(new GetMediaCommand({ StreamName: streamName, StartSelector: selector }), { abortSignal: signal });
+    const getMedia = (StartSelector: StartSelector) => media.send(new GetMediaCommand({ StreamName: streamName, StartSelector }), { abortSignal: signal });
+    const output = await getMedia(selector).catch((error: Error) => {
+      if (selector === fallback || error.name !== 'InvalidArgumentException') throw error;
+      return getMedia(fallback);
+    });
     body = output.Payload as AsyncIterable<Uint8Array>;
   } catch (error) {
     if (signal?.aborted) return;

@@ -28,6 +28,7 @@ export type WorkerConfig = Pick<
   | 'checkpointIntervalMillis'
   | 'getMediaReconnectBaseMillis'
   | 'getMediaReconnectMaxMillis'
+  | 'startSelectorType'
 >;
 
 export interface WorkerOptions {
@@ -39,8 +40,6 @@ export interface WorkerOptions {
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   /** Default: JSON lines on stdout. */
   log?: Logger;
-  /** Where a stream never checkpointed starts; default NOW, as KIT does. */
-  startWhenNew?: 'NOW' | 'EARLIEST';
   clock?: LeaseClock;
 }
 
@@ -135,7 +134,7 @@ export class Worker {
       control: this.#options.kinesisVideo,
       mediaClient: this.#options.mediaClient,
       log: this.#log,
-      startWhenNew: this.#options.startWhenNew,
+      startWhenNew: config.startSelectorType,
       checkpointIntervalMillis: config.checkpointIntervalMillis,
       backoff: { baseMs: config.getMediaReconnectBaseMillis, maxMs: config.getMediaReconnectMaxMillis },
     });

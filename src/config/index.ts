@@ -7,10 +7,12 @@ export {
   CONFIG_DEFAULTS,
   KIT_KEYS,
   QUEUE_POLICIES,
+  START_SELECTOR_TYPES,
   type ConfigOverrides,
   type ConfigWarning,
   type KvsInferConfig,
   type QueuePolicy,
+  type StartSelectorType,
   type TagFilter,
 } from './schema.js';
 export { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';

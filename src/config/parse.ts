@@ -20,7 +20,7 @@ import {
   type Rule,
   type RuleContext,
 } from './rules.js';
-import { CONFIG_DEFAULTS, QUEUE_POLICIES, type ConfigOverrides, type ConfigWarning, type KvsInferConfig, type TagFilter } from './schema.js';
+import { CONFIG_DEFAULTS, QUEUE_POLICIES, START_SELECTOR_TYPES, type ConfigOverrides, type ConfigWarning, type KvsInferConfig, type TagFilter } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Laid over the document before validation; entries that are undefined are ignored. */
@@ -86,6 +86,7 @@ function fields(env: ConfigEnvironment): Fields {
     imageHeight: withDefault(integer(1, MAX_IMAGE_SIDE), d.imageHeight),
     jpegQuality: withDefault(integer(1, 100), d.jpegQuality),
     queuePolicy: withDefault(oneOf(QUEUE_POLICIES), d.queuePolicy),
+    startSelectorType: withDefault(oneOf(START_SELECTOR_TYPES), d.startSelectorType),
     publishFailedFrames: withDefault(booleanValue, d.publishFailedFrames),
     getMediaReconnectBaseMillis: withDefault(positive, d.getMediaReconnectBaseMillis),
     getMediaReconnectMaxMillis: withDefault(positive, d.getMediaReconnectMaxMillis),

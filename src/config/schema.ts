@@ -16,6 +16,10 @@ export interface TagFilter {
 export const QUEUE_POLICIES = ['backpressure', 'latest'] as const;
 export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
 
+/** Where GetMedia starts on a stream that has no checkpoint yet (KVS StartSelectorType values). */
+export const START_SELECTOR_TYPES = ['NOW', 'EARLIEST'] as const;
+export type StartSelectorType = (typeof START_SELECTOR_TYPES)[number];
+
 export interface KvsInferConfig {
   // KIT's keys.
   /** Streams processed whether or not they exist yet (see Discovery). */
@@ -59,6 +63,8 @@ export interface KvsInferConfig {
   /** 1 to 100, for image/jpeg and application/x-image. */
   jpegQuality: number;
   queuePolicy: QueuePolicy;
+  /** Where a stream never checkpointed starts: NOW, as KIT does, or EARLIEST (the oldest retained fragment). */
+  startSelectorType: StartSelectorType;
   /** A frame that failed inference for good is published with `error` set instead of a result. */
   publishFailedFrames: boolean;
   /** First delay before reconnecting GetMedia after a failure; doubles (with jitter) up to the max. */
@@ -104,6 +110,7 @@ export const CONFIG_DEFAULTS = {
   imageHeight: undefined as number | undefined,
   jpegQuality: 80,
   queuePolicy: 'backpressure' as QueuePolicy,
+  startSelectorType: 'NOW' as StartSelectorType,
   publishFailedFrames: true,
   getMediaReconnectBaseMillis: 500,
   getMediaReconnectMaxMillis: 20_000,

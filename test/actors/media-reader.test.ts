@@ -1,5 +1,5 @@
-// The lease actor's reader against the local KVS server: resumes after a checkpoint, starts at NOW
-// without one, names the stream when it is missing, and stops when aborted.
+// The lease actor's reader against the local KVS server: resumes after a checkpoint (or a
+// continuation token), starts at NOW without one, names the stream when it is missing, and stops when aborted.
 
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
@@ -22,8 +22,8 @@ async function setup(t: Test) {
   server.createStream('cam');
   const log = server.streamLog('cam');
   const control = new KinesisVideoClient(config(server.url));
-  const reader = (resumeAfter: string | null, signal?: AbortSignal) =>
-    readStreamMedia({ control, mediaClient: (endpoint) => new KinesisVideoMediaClient(config(endpoint)), streamName: 'cam', resumeAfter, signal });
+  const reader = (resumeAfter: string | null, signal?: AbortSignal, continuationToken?: string) =>
+    readStreamMedia({ control, mediaClient: (endpoint) => new KinesisVideoMediaClient(config(endpoint)), streamName: 'cam', resumeAfter, continuationToken, signal });
   return { server, log, reader };
 }
 
@@ -47,6 +47,20 @@ t.test('resumes just after the checkpointed fragment', async (t) => {
 
   // Assess
   t.same(read, ['f1-0', 'f1-1', 'f2-0', 'f2-1']);
+});
+
+t.test('on a reconnect, the continuation token wins over the checkpoint; a token KVS refuses falls back to it', async (t) => {
+  // Prepare
+  const { log, reader } = await setup(t);
+  const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
+
+  // Act
+  const byToken = await frames(reader(stored[0]!.fragmentNumber, undefined, stored[1]!.fragmentNumber), 2);
+  const refused = await frames(reader(stored[0]!.fragmentNumber, undefined, 'not-a-token'), 2);
+
+  // Assess
+  t.same(byToken, ['f2-0', 'f2-1'], 'after the fragment the token names');
+  t.same(refused, ['f1-0', 'f1-1'], 'after the checkpoint');
 });
 
 t.test('without a checkpoint, starts with the next fragment to arrive', async (t) => {

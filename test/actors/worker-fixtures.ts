@@ -86,6 +86,7 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
           checkpointIntervalMillis: 0,
           getMediaReconnectBaseMillis: 100,
           getMediaReconnectMaxMillis: 1000,
+          startSelectorType: 'EARLIEST',
           ...defaults,
           ...config,
         },
@@ -98,7 +99,6 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
         },
         // Stamped on arrival: both workers share this process's clock, so stamps order their events.
         log: (record) => void records.push({ ...record, at: performance.now() }),
-        startWhenNew: 'EARLIEST',
       });
       workers.push(worker);
       const reads = (stream: string) => records.filter((r) => r.event === 'fragment' && r.stream === stream).map((r) => r.fragmentNumber as string);
