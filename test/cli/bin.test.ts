@@ -17,5 +17,5 @@ t.test('the kvs-infer bin runs by itself and prints its usage', { skip: existsSy
   const { stdout } = await promisify(execFile)(bin, ['--help']);
 
   // Assess
-  t.match(stdout, /kvs-infer probe[\s\S]*kvs-infer frames[\s\S]*kvs-infer run[\s\S]*kvs-infer local/);
+  for (const command of ['probe', 'frames', 'run', 'local']) t.match(stdout, `kvs-infer ${command} `);
 });
