@@ -3,13 +3,11 @@
 // each; the server's own CPU time over a window gives the streams one core would carry.
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateFixture } from './fixtures/index.js';
+import { cachedFixture } from './fixtures/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,14 +19,6 @@ const { values } = parseArgs({
 const steps = values.streams.split(',').map(Number);
 const windowMs = Number(values.window) * 1000;
 const BITRATE = 4e6;
-
-async function fixture(): Promise<string> {
-  const dir = join(tmpdir(), 'kvs-infer-bench');
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, '1080p-4M-gop1-20s.mkv');
-  if (!existsSync(path)) await generateFixture({ path, width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: 20, bitrate: '4M', seed: 7 });
-  return path;
-}
 
 function ask<T>(child: ChildProcess, message: object): Promise<T> {
   return new Promise((resolve) => {
@@ -47,7 +37,7 @@ function reader(url: string, stream: string, counter: { bytes: number }): void {
   req.end(body);
 }
 
-const server = fork(new URL('./kvs-replay-server.js', import.meta.url), [await fixture()], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const server = fork(new URL('./kvs-replay-server.js', import.meta.url), [await cachedFixture('1080p-4M-gop1-20s.mkv', { width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: 20, bitrate: '4M', seed: 7 })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 await new Promise((resolve) => server.once('message', resolve));
 const counter = { bytes: 0 };
 const rows: { streams: number; cpuPercentOfOneCore: number; deliveredMbps: number; expectedMbps: number; rssMB: number; streamsPerCore: number }[] = [];

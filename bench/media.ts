@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MkvParser } from '../src/media/index.js';
 import { extractImages, FramePool } from '../src/native/index.js';
-import { generateFixture } from './fixtures/index.js';
+import { cachedFixture } from './fixtures/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,17 +35,6 @@ function figure(samples: number[]): Figure {
 }
 
 const show = (f: Figure, unit: string) => `${f.median.toFixed(1)} ${unit} (min ${f.min.toFixed(1)}, max ${f.max.toFixed(1)})`;
-
-/** A 1080p 4 Mbps H.264 clip with an I-frame every second, generated once and kept for later runs. */
-async function fixture(): Promise<string> {
-  await mkdir(values.fixture, { recursive: true });
-  const path = join(values.fixture, `1080p-4M-gop1-${values.seconds}s.mkv`);
-  if (!existsSync(path)) {
-    process.stderr.write(`generating ${path}\n`);
-    await generateFixture({ path, codec: 'h264', width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: Number(values.seconds), bitrate: '4M', seed: 42 });
-  }
-  return path;
-}
 
 function describe(bytes: Buffer) {
   const parser = new MkvParser();
@@ -115,7 +104,8 @@ async function measure(label: string, run: () => Promise<number> | number, unit:
   return result;
 }
 
-const path = await fixture();
+// A 1080p 4 Mbps H.264 clip with an I-frame every second.
+const path = await cachedFixture(`1080p-4M-gop1-${values.seconds}s.mkv`, { codec: 'h264', width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: Number(values.seconds), bitrate: '4M', seed: 42 }, values.fixture);
 const bytes = await readFile(path);
 const info = { path, ...describe(bytes) };
 console.log(`fixture: ${path}, ${info.width}x${info.height} ${info.codecId}, ${info.frames} frames, ${info.keyframes} I-frames, ${(info.bytes / 1e6).toFixed(1)} MB`);

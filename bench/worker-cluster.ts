@@ -3,13 +3,12 @@
 // tests and by `bench/failover.ts`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LocalStack } from '../src/local/index.js';
-import { generateFixture } from './fixtures/index.js';
+import { cachedFixture } from './fixtures/index.js';
 
 export interface ClusterOptions {
   streams: number;
@@ -36,15 +35,6 @@ export interface ClusterWorker {
   exited: Promise<number | null>;
 }
 
-/** A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second. */
-async function clip(): Promise<string> {
-  const dir = join(tmpdir(), 'kvs-infer-bench');
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, '64x48-gop200ms-4s.mkv');
-  if (!existsSync(path)) await generateFixture({ path, width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
-  return path;
-}
-
 export class WorkerCluster {
   readonly lines: LogLine[] = [];
   readonly streams: string[];
@@ -61,7 +51,8 @@ export class WorkerCluster {
   }
 
   static async start(options: ClusterOptions): Promise<WorkerCluster> {
-    const file = await clip();
+    // A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second.
+    const file = await cachedFixture('64x48-gop200ms-4s.mkv', { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
     const streams = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
     const stack = await LocalStack.start({ streams: streams.map((name) => ({ name, file })), loop: true, rate: 1, model: 'fixed' });
     const dir = join(tmpdir(), `kvs-infer-cluster-${process.pid}-${Date.now()}`);
