@@ -1,14 +1,19 @@
 // Real `kvs-infer run` worker processes against an in-process local stack, observed through their
-// JSON log lines: who holds which stream, what each read and checkpointed. Used by the multi-process
-// tests and by `bench/failover.ts`.
+// JSON log lines (who holds which stream, what each read and checkpointed) and through the records
+// they published to the Kinesis emulator. Used by the multi-process tests and by `bench/failover.ts`.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { LocalStack } from '../src/local/index.js';
+import type { InferenceRecord } from '../src/actors/inference-record.js';
+import { kinesisClient } from '../src/aws/clients.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords, type LocalStackOptions } from '../src/local/index.js';
 import { cachedFixture } from './fixtures/index.js';
+
+/** The Kinesis data stream the workers publish to. */
+export const RESULTS_STREAM = 'results';
 
 export interface ClusterOptions {
   streams: number;
@@ -17,6 +22,14 @@ export interface ClusterOptions {
   execArgv?: string[];
   /** Entry point of the CLI; the TypeScript source by default. */
   main?: string;
+  /** Worker configuration keys laid over the cluster's. */
+  config?: Record<string, unknown>;
+  /** Local stack options laid over the cluster's (the fixture looping in real time, the `fixed` model). */
+  stack?: Partial<LocalStackOptions>;
+  /** Length of the fixture clip (64x48, a keyframe every 200 ms), seconds; default 4. */
+  clipSeconds?: number;
+  /** Streams created empty and handed to the workers too; the caller appends their fragments (`cluster.stack.kvs`). */
+  fedStreams?: string[];
 }
 
 export interface LogLine {
@@ -39,12 +52,15 @@ export class WorkerCluster {
   readonly lines: LogLine[] = [];
   readonly streams: string[];
   readonly workers = new Map<string, ClusterWorker>();
-  readonly #stack: LocalStack;
+  /** The fixture every replayed stream plays. */
+  readonly file: string;
+  readonly stack: LocalStack;
   readonly #configFile: string;
   readonly #options: ClusterOptions;
 
-  private constructor(stack: LocalStack, configFile: string, streams: string[], options: ClusterOptions) {
-    this.#stack = stack;
+  private constructor(stack: LocalStack, file: string, configFile: string, streams: string[], options: ClusterOptions) {
+    this.stack = stack;
+    this.file = file;
     this.#configFile = configFile;
     this.streams = streams;
     this.#options = options;
@@ -52,9 +68,13 @@ export class WorkerCluster {
 
   static async start(options: ClusterOptions): Promise<WorkerCluster> {
     // A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second.
-    const file = await cachedFixture('64x48-gop200ms-4s.mkv', { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
-    const streams = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
-    const stack = await LocalStack.start({ streams: streams.map((name) => ({ name, file })), loop: true, rate: 1, model: 'fixed' });
+    const seconds = options.clipSeconds ?? 4;
+    const file = await cachedFixture(`64x48-gop200ms-${seconds}s.mkv`, { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: seconds, bitrate: '100k', seed: 3 });
+    const replayed = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
+    const stack = await LocalStack.start({ streams: replayed.map((name) => ({ name, file })), loop: true, rate: 1, model: 'fixed', dataStreams: [RESULTS_STREAM], ...options.stack });
+    const fed = options.fedStreams ?? [];
+    for (const name of fed) stack.kvs.createStream(name);
+    const streams = [...replayed, ...fed];
     const dir = join(tmpdir(), `kvs-infer-cluster-${process.pid}-${Date.now()}`);
     await mkdir(dir, { recursive: true });
     const configFile = join(dir, 'config.json');
@@ -62,8 +82,10 @@ export class WorkerCluster {
       configFile,
       JSON.stringify({
         streamNames: streams,
-        sageMakerEndpoint: 'unused',
-        kdsStreamName: 'unused',
+        sageMakerEndpoint: 'cluster-endpoint',
+        kdsStreamName: RESULTS_STREAM,
+        decodeThreadPoolSize: 1,
+        sageMakerTaskTimeoutInMilli: 2000,
         appName: `cluster-${Date.now()}`,
         failoverTimeMillis: options.failoverTimeMillis,
         discoveryIntervalMillis: 2000,
@@ -71,15 +93,16 @@ export class WorkerCluster {
         getMediaReconnectBaseMillis: 100,
         getMediaReconnectMaxMillis: 1000,
         shutdownTimeoutMillis: 5000,
+        ...options.config,
       }),
     );
-    return new WorkerCluster(stack, configFile, streams, options);
+    return new WorkerCluster(stack, file, configFile, streams, options);
   }
 
   /** Starts `kvs-infer run` as worker `id`. */
   spawn(id: string): ClusterWorker {
     const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id], {
-      env: { ...process.env, ...this.#stack.env },
+      env: { ...process.env, ...this.stack.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -121,10 +144,21 @@ export class WorkerCluster {
     return this.lines.filter((l) => l.event === event && l.worker === worker && (stream === undefined || l.stream === stream));
   }
 
+  /** Every record published so far, in each shard's order. */
+  async records(): Promise<InferenceRecord[]> {
+    const client = kinesisClient({ endpoint: this.stack.kinesis.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    try {
+      const data = await readAllRecords(client, RESULTS_STREAM);
+      return data.map((bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceRecord);
+    } finally {
+      client.destroy();
+    }
+  }
+
   async close(): Promise<void> {
     for (const worker of this.workers.values()) worker.process.kill('SIGKILL');
     await Promise.all([...this.workers.values()].map((w) => w.exited));
-    await this.#stack.close();
+    await this.stack.close();
   }
 }
 

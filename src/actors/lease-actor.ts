@@ -1,5 +1,6 @@
 // Runs one lease machine for one held stream lease: supplies its acquirer, GetMedia reader and
-// checkpointer, and hands the lease back when the machine ends, unless another worker has it.
+// checkpointer, feeds what is read through the stream's pipeline, whose completed fragments are what
+// gets checkpointed, and hands the lease back when the machine ends, unless another worker has it.
 
 import { setTimeout } from 'node:timers/promises';
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
@@ -20,6 +21,7 @@ import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
 import { errorFields, type Logger } from './logger.js';
 import { readStreamMedia } from './media-reader.js';
+import { StreamPipeline, type PipelineCounters, type PipelineServices } from './stream-pipeline.js';
 
 /** While a write is in flight CHECKPOINT_NOW is dropped; this interval writes what was dropped. */
 const EAGER_CHECKPOINT_FALLBACK_MS = 1_000;
@@ -31,6 +33,8 @@ export interface LeaseActorOptions {
   control: KinesisVideoClient;
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   log: Logger;
+  /** Pool, endpoint and publisher, shared by the worker's streams. */
+  services: PipelineServices;
   /** Where a stream never checkpointed starts; default NOW. */
   startWhenNew?: 'NOW' | 'EARLIEST';
   /** 0 writes a checkpoint whenever one more fragment is complete. Default the machine's. */
@@ -48,12 +52,23 @@ export class LeaseActor {
   readonly #options: LeaseActorOptions;
   readonly #actor: Actor<typeof leaseMachine>;
   readonly #eagerCheckpoints: boolean;
+  readonly #pipeline: StreamPipeline;
   #lostReason: LeaseLostReason | null = null;
 
   constructor(options: LeaseActorOptions) {
     this.#options = options;
     this.streamName = options.lease.leaseKey;
     this.#eagerCheckpoints = options.checkpointIntervalMillis === 0;
+    this.#pipeline = new StreamPipeline({
+      streamName: this.streamName,
+      services: options.services,
+      keyframesSeen: options.lease.checkpoint?.keyframesSeen ?? 0,
+      onComplete: (fragment) => {
+        this.#send({ type: 'FRAGMENT_COMPLETE', ...fragment });
+        if (this.#eagerCheckpoints) this.#send({ type: 'CHECKPOINT_NOW' });
+      },
+      onEvent: (event, { level = 'info', ...fields }) => this.#log(event, { level, ...fields }),
+    });
     const machine = leaseMachine.provide({
       actors: {
         acquirer: fromPromise<AcquirerOutput, AcquirerInput>(async ({ signal }) => {
@@ -63,7 +78,8 @@ export class LeaseActor {
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
-          this.#log('checkpoint', { fragmentNumber: input.checkpoint.fragmentNumber, serverTimestamp: input.checkpoint.serverTimestamp, final: input.final });
+          const { fragmentNumber, serverTimestamp, keyframesSeen } = input.checkpoint;
+          this.#log('checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
         }),
       },
     });
@@ -80,16 +96,27 @@ export class LeaseActor {
     this.#actor.start();
   }
 
+  /** What the stream's pipeline has done so far. */
+  get counters(): Readonly<PipelineCounters> {
+    return this.#pipeline.counters;
+  }
+
+  /** Sampled frames of this stream not yet published (or settled). */
+  get inFlight(): number {
+    return this.#pipeline.outstanding;
+  }
+
   /** The coordinator no longer holds the lease: the reader stops now and nothing more is written. */
   lost(reason: LeaseLostReason): void {
     this.#lostReason ??= reason;
     this.#send({ type: 'LEASE_LOST' });
+    this.#pipeline.abort();
   }
 
-  /** Graceful end: stop reading, write the final checkpoint, release. Nothing is in flight behind the reader yet. */
+  /** Graceful end: stop reading, let what is in flight be published (within the drain timeout), write the final checkpoint, release. */
   shutdown(): void {
     this.#send({ type: 'SHUTDOWN' });
-    this.#send({ type: 'DRAINED' });
+    void this.#pipeline.whenIdle().then(() => this.#send({ type: 'DRAINED' }));
   }
 
   #send(event: Parameters<Actor<typeof leaseMachine>['send']>[0]): void {
@@ -107,23 +134,24 @@ export class LeaseActor {
       startWhenNew: this.#options.startWhenNew,
       signal: abort.signal,
     });
+    this.#pipeline.beginRead();
     void (async () => {
       try {
         for await (const event of events) {
           // Checked before each event: once the machine stops the reader, nothing more counts as read.
           if (abort.signal.aborted) return;
-          if (event.type === 'error') {
-            this.#log('corrupt-fragment', { level: 'warn', fragmentNumber: event.error.fragment?.fragmentNumber ?? null, offset: event.error.offset, ...errorFields(event.error) });
-            continue;
+          try {
+            await this.#pipeline.push(event, abort.signal);
+          } catch (error) {
+            // Aborted while waiting for room: the frame was not taken, and the next reader reads it again.
+            if (abort.signal.aborted) return;
+            throw error;
           }
           if (event.type !== 'fragment') continue;
           const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
           if (fragmentNumber === null || serverTimestamp === null) continue;
           this.#log('fragment', { fragmentNumber, serverTimestamp });
-          // Through the actor, as the pipeline (which outlives readers) will: the fragment is done as soon as read.
           this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, continuationToken });
-          this.#actor.send({ type: 'FRAGMENT_COMPLETE', fragmentNumber, serverTimestamp });
-          if (this.#eagerCheckpoints) this.#actor.send({ type: 'CHECKPOINT_NOW' });
         }
         if (!abort.signal.aborted) sendBack({ type: 'READER_ENDED' });
       } catch (error) {
@@ -146,13 +174,16 @@ export class LeaseActor {
     } catch (error) {
       this.#log('lease-actor-failed', { level: 'error', ...errorFields(error) });
     }
+    // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner reads them again.
+    this.#pipeline.abort();
+    const counters = this.#pipeline.counters;
     if (output?.reason === 'lease-lost') {
-      this.#log('lost', { reason: this.#lostReason ?? 'taken' });
+      this.#log('lost', { reason: this.#lostReason ?? 'taken', counters });
       return output;
     }
     // Released rather than left to expire, so that another worker (or this one) takes it at once.
     await this.#options.coordinator.release(this.streamName);
-    this.#log('released', { reason: output?.reason ?? 'failed', checkpoint: output?.checkpoint?.fragmentNumber ?? null });
+    this.#log('released', { reason: output?.reason ?? 'failed', checkpoint: output?.checkpoint?.fragmentNumber ?? null, drainTimedOut: output?.drainTimedOut ?? false, counters });
     return output;
   }
 

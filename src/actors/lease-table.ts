@@ -162,7 +162,8 @@ export class LeaseTable implements LeaseStore {
         owner,
       });
     }
-    const value = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
+    const value: Checkpoint = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
+    if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
     return this.#write('checkpoint', lease, owner, {
       UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
       ConditionExpression: '#counter = :expected AND #owner = :owner',
@@ -237,6 +238,7 @@ export function parseLease(item: Record<string, unknown>): Lease | undefined {
   const cp = checkpoint as Partial<Checkpoint> | undefined;
   if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
     lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
+    if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0) lease.checkpoint.keyframesSeen = cp.keyframesSeen;
   }
   return lease;
 }

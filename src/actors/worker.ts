@@ -1,16 +1,24 @@
 // The worker root: one per process. Joins the application's lease table, runs discovery while it
-// holds the sync lease, runs a lease actor per held stream lease, and shuts down within a bound.
+// holds the sync lease, runs a lease actor per held stream lease over the shared frame pool, endpoint
+// dispatcher and result publisher, and shuts down within a bound.
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { KvsInferConfig } from '../config/index.js';
+import { FramePool } from '../native/index.js';
 import { Discovery } from './discovery.js';
+import { InferenceDispatcher } from './inference-dispatcher.js';
 import { LeaseActor } from './lease-actor.js';
 import { LeaseCoordinator } from './lease-coordinator.js';
 import { LeaseTable } from './lease-table.js';
 import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from './lease-types.js';
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
+import { ResultPublisher } from './result-publisher.js';
+import { Slots } from './slots.js';
+import { addCounters, newPipelineCounters, type PipelineCounters, type PipelineServices } from './stream-pipeline.js';
 
 /** Beyond the old owner's renewal interval: time for its failing renewal call to return. */
 const HANDOVER_MARGIN_MS = 500;
@@ -29,7 +37,37 @@ export type WorkerConfig = Pick<
   | 'getMediaReconnectBaseMillis'
   | 'getMediaReconnectMaxMillis'
   | 'startSelectorType'
+  | 'sageMakerEndpoint'
+  | 'endPointAcceptContentType'
+  | 'kdsStreamName'
+  | 'inferenceInterval'
+  | 'sageMakerTaskQueueSize'
+  | 'sageMakerTaskThreadPoolSize'
+  | 'sageMakerTaskTimeoutInMilli'
+  | 'sageMakerTaskMaxAttempts'
+  | 'decodeThreadPoolSize'
+  | 'imageWidth'
+  | 'imageHeight'
+  | 'jpegQuality'
+  | 'queuePolicy'
+  | 'publishFailedFrames'
+  | 'statsIntervalMillis'
 >;
+
+export interface WorkerStats {
+  worker: string;
+  /** Streams read right now. */
+  streams: number;
+  totals: PipelineCounters;
+  /** Sampled frames not yet published (or settled), over every stream. */
+  inFlight: number;
+  pool: { queued: number; utilization: number };
+  dispatcher: InferenceDispatcher['stats'];
+  publisher: ResultPublisher['stats'];
+  /** Readers paused because every slot between reading and the endpoint queue is taken. */
+  waitingForSlot: number;
+  rssBytes: number;
+}
 
 export interface WorkerOptions {
   config: WorkerConfig;
@@ -38,6 +76,10 @@ export interface WorkerOptions {
   kinesisVideo: KinesisVideoClient;
   /** The data-plane client for a GetDataEndpoint answer. */
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
+  /** Built with maxAttempts 1: the dispatcher owns retries, with its own timeout per attempt. */
+  sageMakerRuntime: SageMakerRuntimeClient;
+  /** Where the results go (the kdsStreamName data stream). */
+  kinesis: KinesisClient;
   /** Default: JSON lines on stdout. */
   log?: Logger;
   clock?: LeaseClock;
@@ -51,13 +93,47 @@ export class Worker {
   readonly #log: Logger;
   readonly #discovery: Discovery;
   readonly #actors = new Map<string, LeaseActor>();
+  readonly #pool: FramePool;
+  readonly #dispatcher: InferenceDispatcher;
+  readonly #publisher: ResultPublisher;
+  readonly #services: PipelineServices;
+  /** Counters of streams this worker no longer reads, so that the totals never go backwards. */
+  readonly #retired = newPipelineCounters();
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
   #stopping: Promise<void> | undefined;
 
-  private constructor(options: WorkerOptions, table: LeaseTable) {
+  private constructor(options: WorkerOptions, table: LeaseTable, pool: FramePool) {
     const { config } = options;
     this.#options = options;
     this.#log = options.log ?? jsonLinesLogger();
     this.workerId = config.workerId;
+    this.#pool = pool;
+    this.#dispatcher = new InferenceDispatcher({
+      client: options.sageMakerRuntime,
+      endpointName: config.sageMakerEndpoint,
+      concurrency: config.sageMakerTaskThreadPoolSize,
+      queueSize: config.sageMakerTaskQueueSize,
+      timeoutMs: config.sageMakerTaskTimeoutInMilli,
+      maxAttempts: config.sageMakerTaskMaxAttempts,
+      policy: config.queuePolicy,
+    });
+    this.#publisher = new ResultPublisher({
+      client: options.kinesis,
+      streamName: config.kdsStreamName,
+      onError: (error, info) => this.#log({ level: 'warn', event: 'publish-retry', worker: this.workerId, ...info, ...errorFields(error) }),
+    });
+    this.#services = {
+      pool,
+      // Enough to keep every thread busy and its queue full; beyond that a frame waits in its reader.
+      slots: new Slots(pool.size + pool.maxQueue),
+      dispatcher: this.#dispatcher,
+      publisher: this.#publisher,
+      image: { contentType: config.endPointAcceptContentType, width: config.imageWidth, height: config.imageHeight, quality: config.jpegQuality },
+      endpoint: config.sageMakerEndpoint,
+      workerId: config.workerId,
+      inferenceInterval: config.inferenceInterval,
+      publishFailedFrames: config.publishFailedFrames,
+    };
     this.#discovery = new Discovery({
       client: options.kinesisVideo,
       streamNames: config.streamNames,
@@ -79,13 +155,38 @@ export class Worker {
     });
   }
 
-  /** Opens (or creates) the lease table named after appName and starts taking leases. */
+  /** Opens (or creates) the lease table named after appName, starts the frame pool, and starts taking leases. */
   static async start(options: WorkerOptions): Promise<Worker> {
     const table = await LeaseTable.create({ client: options.dynamodb, tableName: options.config.appName });
-    const worker = new Worker(options, table);
+    const pool = await FramePool.create({ size: options.config.decodeThreadPoolSize });
+    const worker = new Worker(options, table, pool);
     worker.coordinator.start();
-    worker.#log({ level: 'info', event: 'worker-started', worker: worker.workerId, table: table.tableName });
+    const { statsIntervalMillis } = options.config;
+    if (statsIntervalMillis > 0) worker.#statsTimer = setInterval(() => worker.#log({ level: 'info', event: 'stats', ...worker.stats() }), statsIntervalMillis).unref();
+    worker.#log({ level: 'info', event: 'worker-started', worker: worker.workerId, table: table.tableName, decodeThreads: pool.size });
     return worker;
+  }
+
+  /** Counters of each stream read right now, by name. */
+  streamCounters(): Map<string, Readonly<PipelineCounters>> {
+    return new Map([...this.#actors].map(([stream, actor]) => [stream, actor.counters]));
+  }
+
+  /** Pipeline counters over every stream this worker has read, and what waits where right now. */
+  stats(): WorkerStats {
+    const totals = addCounters(newPipelineCounters(), this.#retired);
+    for (const actor of this.#actors.values()) addCounters(totals, actor.counters);
+    return {
+      worker: this.workerId,
+      streams: this.#actors.size,
+      totals,
+      inFlight: [...this.#actors.values()].reduce((n, a) => n + a.inFlight, 0),
+      pool: { queued: this.#pool.queueSize, utilization: Math.round(this.#pool.utilization * 1000) / 1000 },
+      dispatcher: this.#dispatcher.stats,
+      publisher: this.#publisher.stats,
+      waitingForSlot: this.#services.slots.waiting,
+      rssBytes: process.memoryUsage.rss(),
+    };
   }
 
   /** Streams this worker reads right now, sorted. */
@@ -119,7 +220,13 @@ export class Worker {
     })();
     const outcome = await Promise.race([work.then(() => 'done' as const), deadline]);
     clearTimeout(timer);
+    clearInterval(this.#statsTimer);
     if (outcome === 'timeout') this.coordinator.stop();
+    // Every lease is released or left to expire by now: nothing in flight can be checkpointed any more.
+    this.#dispatcher.close();
+    await Promise.race([this.#publisher.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await this.#pool.destroy();
+    this.#log({ level: 'info', event: 'stats', ...this.stats() });
     this.#log({ level: outcome === 'done' ? 'info' : 'warn', event: 'worker-stopped', worker: this.workerId, timedOut: outcome === 'timeout', millis: Date.now() - started });
   }
 
@@ -134,13 +241,16 @@ export class Worker {
       control: this.#options.kinesisVideo,
       mediaClient: this.#options.mediaClient,
       log: this.#log,
+      services: this.#services,
       startWhenNew: config.startSelectorType,
       checkpointIntervalMillis: config.checkpointIntervalMillis,
       backoff: { baseMs: config.getMediaReconnectBaseMillis, maxMs: config.getMediaReconnectMaxMillis },
     });
     this.#actors.set(lease.leaseKey, actor);
     void actor.done.finally(() => {
-      if (this.#actors.get(lease.leaseKey) === actor) this.#actors.delete(lease.leaseKey);
+      if (this.#actors.get(lease.leaseKey) !== actor) return;
+      this.#actors.delete(lease.leaseKey);
+      addCounters(this.#retired, actor.counters);
     });
   }
 
@@ -169,3 +279,4 @@ export class Worker {
     this.#log({ level: 'warn', event, worker: this.workerId, ...errorFields(error) });
   }
 }
+

@@ -28,4 +28,5 @@ export const kinesisVideoMediaClient = (options: ClientOptions = {}): KinesisVid
 
 export const ssmClient = (options: ClientOptions = {}): SSMClient => new SSMClient(options);
 
-export const sageMakerRuntimeClient = (options: ClientOptions = {}): SageMakerRuntimeClient => new SageMakerRuntimeClient(options);
+// One attempt per send: the inference dispatcher retries itself, with a timeout per attempt and its own backoff.
+export const sageMakerRuntimeClient = (options: ClientOptions = {}): SageMakerRuntimeClient => new SageMakerRuntimeClient({ ...options, maxAttempts: 1 });

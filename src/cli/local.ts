@@ -6,7 +6,7 @@ import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import { KvsInferError } from '../errors.js';
 import { LocalStack, type LocalStreamSpec } from '../local/index.js';
-import { positiveInteger } from './options.js';
+import { positiveInteger, replayRate, streamSpec } from './options.js';
 
 export async function local(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,11 +24,12 @@ export async function local(argv: string[]): Promise<number> {
       model: { type: 'string', default: 'detector' },
       'fixed-latency': { type: 'string' },
       faults: { type: 'string' },
+      'kinesis-faults': { type: 'string' },
       'data-stream': { type: 'string', multiple: true, default: [] },
       'data-dir': { type: 'string' },
     },
   });
-  const streams = values.stream.map(parseStream);
+  const streams = values.stream.map(streamSpec);
   for (const tag of values.tag) addTag(streams, tag);
   if (values.model !== 'detector' && values.model !== 'fixed') throw new KvsInferError('USAGE', `--model must be detector or fixed, got "${values.model}"`);
   Log.setLevel(AV_LOG_ERROR);
@@ -37,7 +38,7 @@ export async function local(argv: string[]): Promise<number> {
   const stack = await LocalStack.start({
     streams,
     loop: values.loop,
-    rate: parseRate(values.rate),
+    rate: replayRate(values.rate),
     ports: {
       kvs: port('kvs-port', values['kvs-port']),
       model: port('model-port', values['model-port']),
@@ -47,13 +48,14 @@ export async function local(argv: string[]): Promise<number> {
     model: values.model,
     fixedLatencyMs: values['fixed-latency'] === undefined ? undefined : Number(positiveInteger('fixed-latency', values['fixed-latency'])),
     faults: values.faults,
+    kinesisPutRecordsFailureRate: values['kinesis-faults'] === undefined ? undefined : parseFailureRate('kinesis-faults', values['kinesis-faults']),
     dataStreams: values['data-stream'],
     dataDir: values['data-dir'],
     onReplayError: (stream, error) => process.stderr.write(`stream ${stream}: ${(error as { code?: string }).code ?? 'ERROR'}: ${error.message}\n`),
   });
   for (const [name, value] of Object.entries(stack.env)) process.stdout.write(`export ${name}=${value}\n`);
   const described = stack.streams.map((s) => `${s.name} (${s.file})`).join(', ');
-  process.stderr.write(`local stack ready: KVS ${stack.kvs.url}, model ${stack.model.url} (${values.model}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}\nstreams: ${described}\nCtrl-C to stop\n`);
+  process.stderr.write(`local stack ready: KVS ${stack.kvs.url}, model ${stack.model.url} (${values.model}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`}\nstreams: ${described}\nCtrl-C to stop\n`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -61,12 +63,6 @@ export async function local(argv: string[]): Promise<number> {
   });
   await stack.close();
   return 0;
-}
-
-function parseStream(spec: string): LocalStreamSpec {
-  const at = spec.indexOf('=');
-  if (at <= 0 || at === spec.length - 1) throw new KvsInferError('USAGE', `--stream must be NAME=FILE, got "${spec}"`);
-  return { name: spec.slice(0, at), file: spec.slice(at + 1), tags: {} };
 }
 
 function addTag(streams: LocalStreamSpec[], spec: string): void {
@@ -77,10 +73,9 @@ function addTag(streams: LocalStreamSpec[], spec: string): void {
   stream.tags![match[2]!] = match[3]!;
 }
 
-function parseRate(value: string): number | 'max' {
-  if (value === 'max') return 'max';
+function parseFailureRate(name: string, value: string): number {
   const rate = Number(value);
-  if (!(rate > 0 && Number.isFinite(rate))) throw new KvsInferError('USAGE', `--rate must be a positive number or max, got "${value}"`);
+  if (value.trim() === '' || !(rate >= 0 && rate < 1)) throw new KvsInferError('USAGE', `--${name} must be a rate in [0, 1), such as 0.2, got "${value}"`);
   return rate;
 }
 

@@ -3,13 +3,17 @@
 // local stack's model libraries take a while to load). Exit 1 for a usage error, 2 for bad input.
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
+  demo: {
+    usage: 'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed] [--threads N] [--timeout SECONDS]',
+    run: async (argv) => (await import('./demo.js')).demo(argv),
+  },
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },
   frames: {
     usage: 'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]',
     run: async (argv) => (await import('./frames.js')).frames(argv),
   },
   local: {
-    usage: 'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] [--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed] [--fixed-latency MS] [--faults 500=0.2,429=0.1,hang=0.05] [--data-stream NAME ...] [--data-dir DIR]',
+    usage: 'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] [--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed] [--fixed-latency MS] [--faults 500=0.2,429=0.1,hang=0.05] [--kinesis-faults RATE] [--data-stream NAME ...] [--data-dir DIR]',
     run: async (argv) => (await import('./local.js')).local(argv),
   },
   run: {

@@ -1,9 +1,10 @@
-// `kvs-infer run`: the production entrypoint, one worker per process. AWS endpoints come from the
+// `kvs-infer run`: the production entrypoint, one worker per process: reads its streams, infers,
+// publishes and checkpoints until SIGTERM or SIGINT. AWS endpoints come from the
 // SDK's standard variables, so the same command runs against AWS or against `kvs-infer local`.
 
 import { parseArgs } from 'node:util';
 import { jsonLinesLogger, Worker } from '../actors/index.js';
-import { dynamoDbClient, kinesisVideoClient, kinesisVideoMediaClient, ssmClient } from '../aws/clients.js';
+import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient, ssmClient } from '../aws/clients.js';
 import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -32,6 +33,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const dynamodb = dynamoDbClient();
   const kinesisVideo = kinesisVideoClient();
+  const sageMakerRuntime = sageMakerRuntimeClient();
+  const kinesis = kinesisClient();
   // One data-plane client per endpoint, kept for the life of the worker and destroyed at exit.
   const mediaClients = new Map<string, ReturnType<typeof kinesisVideoMediaClient>>();
   const mediaClient = (endpoint: string) => {
@@ -44,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   try {
-    const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, log });
+    const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, sageMakerRuntime, kinesis, log });
     const signal = await stopSignal;
     log({ level: 'info', event: 'signal', worker: config.workerId, signal });
     await worker.shutdown();
@@ -52,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     dynamodb.destroy();
     kinesisVideo.destroy();
+    sageMakerRuntime.destroy();
+    kinesis.destroy();
     for (const client of mediaClients.values()) client.destroy();
   }
 }

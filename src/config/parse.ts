@@ -87,7 +87,9 @@ function fields(env: ConfigEnvironment): Fields {
     jpegQuality: withDefault(integer(1, 100), d.jpegQuality),
     queuePolicy: withDefault(oneOf(QUEUE_POLICIES), d.queuePolicy),
     startSelectorType: withDefault(oneOf(START_SELECTOR_TYPES), d.startSelectorType),
+    sageMakerTaskMaxAttempts: withDefault(integer(1, 20), d.sageMakerTaskMaxAttempts),
     publishFailedFrames: withDefault(booleanValue, d.publishFailedFrames),
+    statsIntervalMillis: withDefault(integer(0), d.statsIntervalMillis),
     getMediaReconnectBaseMillis: withDefault(positive, d.getMediaReconnectBaseMillis),
     getMediaReconnectMaxMillis: withDefault(positive, d.getMediaReconnectMaxMillis),
   };

@@ -65,8 +65,12 @@ export interface KvsInferConfig {
   queuePolicy: QueuePolicy;
   /** Where a stream never checkpointed starts: NOW, as KIT does, or EARLIEST (the oldest retained fragment). */
   startSelectorType: StartSelectorType;
+  /** InvokeEndpoint attempts per frame, the first included; throttling, 5xx, timeouts and connection errors are retried. */
+  sageMakerTaskMaxAttempts: number;
   /** A frame that failed inference for good is published with `error` set instead of a result. */
   publishFailedFrames: boolean;
+  /** How often the worker logs a `stats` line (pipeline counters, queue depths, memory); 0 never. */
+  statsIntervalMillis: number;
   /** First delay before reconnecting GetMedia after a failure; doubles (with jitter) up to the max. */
   getMediaReconnectBaseMillis: number;
   getMediaReconnectMaxMillis: number;
@@ -111,7 +115,9 @@ export const CONFIG_DEFAULTS = {
   jpegQuality: 80,
   queuePolicy: 'backpressure' as QueuePolicy,
   startSelectorType: 'NOW' as StartSelectorType,
+  sageMakerTaskMaxAttempts: 4,
   publishFailedFrames: true,
+  statsIntervalMillis: 60_000,
   getMediaReconnectBaseMillis: 500,
   getMediaReconnectMaxMillis: 20_000,
 } satisfies Partial<KvsInferConfig>;

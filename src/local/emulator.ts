@@ -1,11 +1,15 @@
 // DynamoDB (dynalite) and Kinesis (kinesalite) emulators from npm, run in-process on 127.0.0.1:
 // in memory by default, on disk when given a directory. Tables and streams are ready at once.
+// Kinesis can be made to reject part of each PutRecords call (a fault proxy in front of kinesalite).
 
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { KvsInferError } from '../errors.js';
+import { KinesisFaultProxy } from './kinesis-faults.js';
+import { seededRandom } from './random.js';
 
 export type EmulatorKind = 'dynamodb' | 'kinesis';
 
@@ -14,6 +18,13 @@ export interface EmulatorOptions {
   host?: string;
   /** Keep the data in this directory (created if missing) instead of in memory. */
   path?: string;
+  /**
+   * Kinesis only: chance, [0, 1), that each record of a PutRecords call is rejected with
+   * ProvisionedThroughputExceededException (as a throttled shard does). 0 or unset: the plain emulator.
+   */
+  putRecordsFailureRate?: number;
+  /** Kinesis only: seed of the rejections, so that a run replays exactly; default 1. */
+  seed?: number;
 }
 
 const FACTORIES: Record<EmulatorKind, (path: string | undefined) => Server> = {
@@ -26,32 +37,61 @@ export class Emulator implements AsyncDisposable {
   readonly kind: EmulatorKind;
   readonly url: string;
   readonly #server: Server;
+  readonly #proxy: KinesisFaultProxy | undefined;
 
-  private constructor(kind: EmulatorKind, server: Server, url: string) {
+  private constructor(kind: EmulatorKind, server: Server, url: string, proxy: KinesisFaultProxy | undefined) {
     this.kind = kind;
     this.#server = server;
     this.url = url;
+    this.#proxy = proxy;
   }
 
   static async start(kind: EmulatorKind, options: EmulatorOptions = {}): Promise<Emulator> {
+    const rate = options.putRecordsFailureRate ?? 0;
+    if (kind !== 'kinesis' && (options.putRecordsFailureRate !== undefined || options.seed !== undefined)) {
+      throw new KvsInferError('BAD_CONFIG', `putRecordsFailureRate and seed apply to the kinesis emulator only, not ${kind}`);
+    }
+    if (!(rate >= 0 && rate < 1)) throw new KvsInferError('BAD_CONFIG', `putRecordsFailureRate must be in [0, 1), got ${rate}`);
+    if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new KvsInferError('BAD_CONFIG', `seed must be an integer, got ${options.seed}`);
+
     const host = options.host ?? '127.0.0.1';
     if (options.path) await mkdir(options.path, { recursive: true });
     const server = FACTORIES[kind](options.path);
+    // With faults, kinesalite moves to a free internal port and the proxy takes the public address.
+    const faulty = rate > 0;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => resolve());
+      if (faulty) server.listen(0, '127.0.0.1', () => resolve());
+      else server.listen(options.port ?? 0, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    return new Emulator(kind, server, `http://${host}:${port}`);
+    if (!faulty) return new Emulator(kind, server, `http://${host}:${port}`, undefined);
+    try {
+      const proxy = await KinesisFaultProxy.start({ target: `http://127.0.0.1:${port}`, putRecordsFailureRate: rate, random: seededRandom(options.seed ?? 1), host, port: options.port });
+      return new Emulator(kind, server, proxy.url, proxy);
+    } catch (error) {
+      await closeServer(server);
+      throw error;
+    }
+  }
+
+  /** Records the fault proxy has rejected so far (0 without faults). */
+  get injectedPutRecordFailures(): number {
+    return this.#proxy?.injected ?? 0;
   }
 
   async close(): Promise<void> {
-    // Clients keep connections alive; without this, close() would wait for them to time out.
-    this.#server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#proxy?.close();
+    await closeServer(this.#server);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+async function closeServer(server: Server): Promise<void> {
+  // Clients keep connections alive; without this, close() would wait for them to time out.
+  server.closeAllConnections?.();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

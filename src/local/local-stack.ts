@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   faults?: FaultConfig | string;
   /** Kinesis data streams to create, for results. */
   dataStreams?: string[];
+  /** Chance, [0, 1), that the Kinesis emulator rejects each record of a PutRecords call (throttling); default 0. */
+  kinesisPutRecordsFailureRate?: number;
   /** Keep DynamoDB and Kinesis data in this directory instead of in memory. */
   dataDir?: string;
   /** Where the demo clip is cached. */
@@ -49,6 +51,8 @@ export class LocalStack implements AsyncDisposable {
   readonly dynamodb: Emulator;
   readonly kinesis: Emulator;
   readonly streams: readonly LocalStreamSpec[];
+  /** Settles once every replay has ended: never while one loops; a failed replay counts as ended. */
+  replayed: Promise<void> = Promise.resolve();
 
   private constructor(kvs: KvsServer, model: ModelServer, dynamodb: Emulator, kinesis: Emulator, streams: LocalStreamSpec[]) {
     this.kvs = kvs;
@@ -72,14 +76,15 @@ export class LocalStack implements AsyncDisposable {
       started.push(model);
       const dynamodb = await Emulator.start('dynamodb', { port: options.ports?.dynamodb, host, path: options.dataDir && `${options.dataDir}/dynamodb` });
       started.push(dynamodb);
-      const kinesis = await Emulator.start('kinesis', { port: options.ports?.kinesis, host, path: options.dataDir && `${options.dataDir}/kinesis` });
+      const kinesis = await Emulator.start('kinesis', { port: options.ports?.kinesis, host, path: options.dataDir && `${options.dataDir}/kinesis`, putRecordsFailureRate: options.kinesisPutRecordsFailureRate });
       started.push(kinesis);
       const stack = new LocalStack(kvs, model, dynamodb, kinesis, streams);
       await stack.#createDataStreams(options.dataStreams ?? []);
-      for (const [i, spec] of streams.entries()) {
+      const replays = streams.map((spec, i) => {
         kvs.createStream(spec.name, { tags: spec.tags });
-        kvs.replayFile(spec.name, sources[i]!, { rate: options.rate ?? 1, loop: options.loop ?? demo }).catch((error: Error) => options.onReplayError?.(spec.name, error));
-      }
+        return kvs.replayFile(spec.name, sources[i]!, { rate: options.rate ?? 1, loop: options.loop ?? demo }).catch((error: Error) => options.onReplayError?.(spec.name, error));
+      });
+      stack.replayed = Promise.all(replays).then(() => undefined);
       return stack;
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.close()));

@@ -6,6 +6,11 @@ export interface Checkpoint {
   fragmentNumber: string;
   /** KVS server timestamp of that fragment, epoch milliseconds; kept for the lease table and for lag metrics. */
   serverTimestamp: number;
+  /**
+   * I-frames of the stream counted by the sampler up to the end of this fragment. A new owner resumes the count
+   * from here, so it samples exactly the I-frames the old owner would have; absent on checkpoints written before.
+   */
+  keyframesSeen?: number;
 }
 
 const DIGITS = /^\d+$/;

@@ -81,7 +81,7 @@ export type ReaderEvent =
 /** Sent by the pipeline (the sink behind the reader), which outlives any one reader. */
 export type PipelineEvent =
   /** Every sampled frame of this fragment, and of every fragment before it, has been published. */
-  | { type: 'FRAGMENT_COMPLETE'; fragmentNumber: string; serverTimestamp: number }
+  | { type: 'FRAGMENT_COMPLETE'; fragmentNumber: string; serverTimestamp: number; keyframesSeen?: number }
   /** Nothing is in flight any more; sent after the reader stops on shutdown. */
   | { type: 'DRAINED' };
 
@@ -264,7 +264,11 @@ export const leaseMachine = setup({
     recordCompleted: assign(({ context, event }) => {
       if (event.type !== 'FRAGMENT_COMPLETE') return {};
       return {
-        pending: { fragmentNumber: event.fragmentNumber, serverTimestamp: event.serverTimestamp },
+        pending: {
+          fragmentNumber: event.fragmentNumber,
+          serverTimestamp: event.serverTimestamp,
+          ...(event.keyframesSeen === undefined ? {} : { keyframesSeen: event.keyframesSeen }),
+        },
         counters: { ...context.counters, fragmentsCompleted: context.counters.fragmentsCompleted + 1 },
       };
     }),

@@ -21,6 +21,11 @@ export class IFrameSampler {
     return this.keyframesSeen;
   }
 
+  /** Whether `sample` would pick this frame, without counting it. */
+  wouldSample(frame: { keyframe: boolean }): boolean {
+    return frame.keyframe && this.keyframesSeen % this.interval === 0;
+  }
+
   /** Returns the frame's keyframe index when it is to be inferred on, otherwise null. */
   sample(frame: { keyframe: boolean }): number | null {
     if (!frame.keyframe) return null;

@@ -1,13 +1,16 @@
-// Shared set-up of the worker tests: a KVS server and a DynamoDB emulator, synthetic fragments,
-// and workers whose JSON log lines are kept, since that is how the tests observe them.
+// Shared set-up of the worker tests: a KVS server, the DynamoDB and Kinesis emulators, a `fixed`
+// model server, synthetic fragments (whose frames do not decode: each sampled one is published as a
+// decode failure), and workers whose JSON log lines are kept, since that is how the tests observe them.
 
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { LogRecord } from '../../src/actors/logger.js';
 import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
-import { dynamoDbClient } from '../../src/aws/clients.js';
+import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import { dynamoDbClient, kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
 import { KvsServer } from '../../src/local/kvs/index.js';
+import { ModelServer } from '../../src/local/model/index.js';
 import type { FragmentInput } from '../../src/local/kvs/types.js';
 import { simpleBlock } from '../helpers/ebml-builder.js';
 
@@ -44,16 +47,22 @@ export interface WorkerStack {
 export async function workerStack(t: Teardown, streamCount: number, defaults: Partial<WorkerConfig> = {}): Promise<WorkerStack> {
   const kvs = await KvsServer.create();
   const dynamodb = await Emulator.start('dynamodb');
+  const kinesisEmulator = await Emulator.start('kinesis');
+  const model = await ModelServer.create({ backend: 'fixed' });
   const ddb = dynamoDbClient({ endpoint: dynamodb.url, ...CREDENTIALS });
   const control = new KinesisVideoClient({ endpoint: kvs.url, ...CREDENTIALS });
+  const kinesis = kinesisClient({ endpoint: kinesisEmulator.url, ...CREDENTIALS });
+  const sageMakerRuntime = sageMakerRuntimeClient({ endpoint: model.url, ...CREDENTIALS });
+  await kinesis.send(new CreateStreamCommand({ StreamName: 'results', ShardCount: 1 }));
+  await waitUntilStreamExists({ client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: 'results' });
   const mediaClients: KinesisVideoMediaClient[] = [];
   const workers: Worker[] = [];
   const timers: ReturnType<typeof setInterval>[] = [];
   t.teardown(async () => {
     for (const timer of timers) clearInterval(timer);
     await Promise.allSettled(workers.map((w) => w.shutdown()));
-    for (const client of [ddb, control, ...mediaClients]) client.destroy();
-    await Promise.allSettled([kvs.close(), dynamodb.close()]);
+    for (const client of [ddb, control, kinesis, sageMakerRuntime, ...mediaClients]) client.destroy();
+    await Promise.allSettled([kvs.close(), dynamodb.close(), kinesisEmulator.close(), model.close()]);
   });
   const streams = Array.from({ length: streamCount }, (_, i) => `cam-${i}`);
   for (const name of streams) kvs.createStream(name);
@@ -87,11 +96,28 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
           getMediaReconnectBaseMillis: 100,
           getMediaReconnectMaxMillis: 1000,
           startSelectorType: 'EARLIEST',
+          sageMakerEndpoint: 'test-endpoint',
+          endPointAcceptContentType: 'image/jpeg',
+          kdsStreamName: 'results',
+          inferenceInterval: 1,
+          sageMakerTaskQueueSize: 50,
+          sageMakerTaskThreadPoolSize: 4,
+          sageMakerTaskTimeoutInMilli: 2000,
+          sageMakerTaskMaxAttempts: 2,
+          decodeThreadPoolSize: 1,
+          imageWidth: undefined,
+          imageHeight: undefined,
+          jpegQuality: 80,
+          queuePolicy: 'backpressure',
+          publishFailedFrames: true,
+          statsIntervalMillis: 0,
           ...defaults,
           ...config,
         },
         dynamodb: ddb,
         kinesisVideo: control,
+        sageMakerRuntime,
+        kinesis,
         mediaClient: (endpoint) => {
           const client = new KinesisVideoMediaClient({ endpoint, ...CREDENTIALS });
           mediaClients.push(client);

@@ -53,7 +53,9 @@ t.test("KIT's exact document loads unchanged, with every new key at its default 
     jpegQuality: 80,
     queuePolicy: 'backpressure',
     startSelectorType: 'NOW',
+    sageMakerTaskMaxAttempts: 4,
     publishFailedFrames: true,
+    statsIntervalMillis: 60000,
     getMediaReconnectBaseMillis: 500,
     getMediaReconnectMaxMillis: 20000,
   });
@@ -92,7 +94,9 @@ t.test('new keys set in the document replace their defaults', async (t) => {
     imageHeight: 360,
     jpegQuality: 95,
     queuePolicy: 'latest',
+    sageMakerTaskMaxAttempts: 2,
     publishFailedFrames: false,
+    statsIntervalMillis: 0,
     getMediaReconnectBaseMillis: 100,
     getMediaReconnectMaxMillis: 100,
   };
@@ -148,6 +152,8 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['queuePolicy', 'drop', 'queuePolicy must be one of "backpressure", "latest", got "drop"'],
   ['startSelectorType', 'LATEST', 'startSelectorType must be one of "NOW", "EARLIEST", got "LATEST"'],
   ['publishFailedFrames', 'yes', 'publishFailedFrames must be true or false, got "yes"'],
+  ['sageMakerTaskMaxAttempts', 0, 'sageMakerTaskMaxAttempts must be an integer from 1 to 20, got 0'],
+  ['statsIntervalMillis', -1, 'statsIntervalMillis must be a non-negative integer, got -1'],
   ['getMediaReconnectBaseMillis', 0, 'getMediaReconnectBaseMillis must be a positive integer, got 0'],
   ['getMediaReconnectMaxMillis', 'x', 'getMediaReconnectMaxMillis must be a positive integer, got "x"'],
 ];

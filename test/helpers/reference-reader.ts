@@ -33,6 +33,29 @@ export async function libavCounts(path: string): Promise<{ frames: number; keyfr
   }
 }
 
+/** Presentation times of the video keyframes, ms from the first keyframe, rounded: what a replayed stream's frame timecodes should be. */
+export async function libavKeyframeTimes(path: string): Promise<number[]> {
+  const ctx = new FormatContext();
+  try {
+    if ((await ctx.openInput(path)) < 0) throw new Error(`libavformat cannot open ${path}`);
+    await ctx.findStreamInfo();
+    const video = ctx.streams.find((s) => s.codecpar.codecType === AVMEDIA_TYPE_VIDEO);
+    if (video === undefined) throw new Error(`${path} has no video stream`);
+    const { num, den } = video.timeBase;
+    const packet = new Packet();
+    packet.alloc();
+    const times: number[] = [];
+    while ((await ctx.readFrame(packet)) >= 0) {
+      if (packet.streamIndex === video.index && packet.isKeyframe) times.push((Number(packet.pts) * num * 1000) / den);
+      packet.unref();
+    }
+    packet.free();
+    return times.map((time) => Math.round(time - times[0]!));
+  } finally {
+    await ctx.closeInput();
+  }
+}
+
 /** GetMedia output cut at each EBML header: one file per KVS fragment. */
 export async function splitDocuments(bytes: Buffer, dir: string): Promise<string[]> {
   const magic = Buffer.from([0x1a, 0x45, 0xdf, 0xa3]);

@@ -1,0 +1,101 @@
+// The JSON document published to the Kinesis data stream for every sampled frame: its result, or
+// the error it met for good. `version` changes only when a field changes meaning or disappears.
+
+export const RECORD_VERSION = 1;
+
+/** Where a frame failed for good. */
+export type FailureStage = 'decode' | 'inference' | 'publish';
+
+export interface InferenceRecord {
+  version: typeof RECORD_VERSION;
+  /** `stream/fragmentNumber/frameTimecode`: the same frame always has the same key, for consumers that de-duplicate. */
+  idempotencyKey: string;
+  streamName: string;
+  fragmentNumber: string;
+  /** KVS server timestamp of the fragment (when KVS received it), epoch ms. */
+  serverTimestamp: number;
+  /** Producer timestamp of the fragment, epoch ms; null when the producer sent none. */
+  producerTimestamp: number | null;
+  /** Absolute timecode of the frame in the stream, ms. */
+  frameTimecode: number;
+  /** Position of the frame among the stream's I-frames, counted by the sampler (0 is the first read). */
+  keyframeIndex: number;
+  /** What the frame was sent as (endPointAcceptContentType). */
+  contentType: string;
+  endpoint: string;
+  workerId: string;
+  /** InvokeEndpoint calls made for this frame (0 when it failed before inference). */
+  attempts: number;
+  /** Time of the successful (or last) call, ms. */
+  inferenceLatencyMs: number | null;
+  /** From the fragment's server timestamp to handing this record to the publisher, ms. */
+  ingestToPublishMs: number;
+  /** Epoch ms at which the record was handed to the publisher. */
+  publishedAt: number;
+  /** The endpoint's answer when it is JSON. */
+  result?: unknown;
+  /** The endpoint's answer when it is not JSON, base64. */
+  resultBase64?: string;
+  /** The content type the endpoint answered with. */
+  resultContentType?: string | null;
+  /** Set instead of a result when the frame failed for good. */
+  error?: { stage: FailureStage; code: string; message: string };
+}
+
+export interface FrameIdentity {
+  streamName: string;
+  fragmentNumber: string;
+  serverTimestamp: number;
+  producerTimestamp: number | null;
+  frameTimecode: number;
+  keyframeIndex: number;
+}
+
+export interface RecordContext {
+  contentType: string;
+  endpoint: string;
+  workerId: string;
+  now: number;
+}
+
+export type RecordBody =
+  | { answer: Uint8Array; answerContentType: string | null; attempts: number; inferenceLatencyMs: number }
+  | { error: { stage: FailureStage; code: string; message: string }; attempts: number; inferenceLatencyMs: number | null };
+
+export function idempotencyKey(frame: Pick<FrameIdentity, 'streamName' | 'fragmentNumber' | 'frameTimecode'>): string {
+  return `${frame.streamName}/${frame.fragmentNumber}/${frame.frameTimecode}`;
+}
+
+export function buildRecord(frame: FrameIdentity, context: RecordContext, body: RecordBody): InferenceRecord {
+  const record: InferenceRecord = {
+    version: RECORD_VERSION,
+    idempotencyKey: idempotencyKey(frame),
+    ...frame,
+    contentType: context.contentType,
+    endpoint: context.endpoint,
+    workerId: context.workerId,
+    attempts: body.attempts,
+    inferenceLatencyMs: body.inferenceLatencyMs,
+    ingestToPublishMs: context.now - frame.serverTimestamp,
+    publishedAt: context.now,
+  };
+  if ('error' in body) {
+    record.error = body.error;
+    return record;
+  }
+  record.resultContentType = body.answerContentType;
+  const json = parseJson(body.answer, body.answerContentType);
+  if (json.ok) record.result = json.value;
+  else record.resultBase64 = Buffer.from(body.answer).toString('base64');
+  return record;
+}
+
+/** Endpoints label JSON loosely (application/json, text/plain, none): whatever parses as JSON is JSON, unless it says it is binary. */
+function parseJson(bytes: Uint8Array, contentType: string | null): { ok: true; value: unknown } | { ok: false } {
+  if (contentType !== null && /^(image|video|audio)\/|octet-stream|protobuf/i.test(contentType)) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) };
+  } catch {
+    return { ok: false };
+  }
+}

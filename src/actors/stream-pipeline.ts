@@ -1,0 +1,367 @@
+// One stream's path from parsed GetMedia events to published records: sample, decode and encode in
+// the pool, infer, publish; and the order in which fragments become complete (checkpointable).
+// It outlives any one GetMedia connection of its lease, so a reconnect neither loses nor repeats frames.
+
+import { setMaxListeners } from 'node:events';
+import { compareFragmentNumbers } from '../machines/checkpoint.js';
+import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../media/index.js';
+import type { EncodedImage, FramePool, ImageRequest } from '../native/index.js';
+import type { InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
+import { buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
+import { errorFields } from './logger.js';
+import type { ResultPublisher } from './result-publisher.js';
+import type { Slots } from './slots.js';
+
+/** What every stream of a worker shares. */
+export interface PipelineServices {
+  pool: Pick<FramePool, 'process'>;
+  /** Frames between reading and a place in the endpoint queue, over all streams: full, reading pauses. */
+  slots: Slots;
+  dispatcher: Pick<InferenceDispatcher, 'submit'>;
+  publisher: Pick<ResultPublisher, 'publish'>;
+  image: ImageRequest;
+  endpoint: string;
+  workerId: string;
+  inferenceInterval: number;
+  /** Publish a record with `error` for a frame that failed for good (else it is only counted and logged). */
+  publishFailedFrames: boolean;
+  now?: () => number;
+}
+
+export interface CompletedFragment {
+  fragmentNumber: string;
+  serverTimestamp: number;
+  /** The sampler's count at the end of the fragment, stored with the checkpoint. */
+  keyframesSeen: number;
+}
+
+export interface StreamPipelineOptions {
+  streamName: string;
+  services: PipelineServices;
+  /** The checkpoint's count: the sampler goes on from where the last owner's checkpoint left it. */
+  keyframesSeen: number;
+  /** Called in fragment order, once every sampled frame of the fragment and of all before it is done. */
+  onComplete: (fragment: CompletedFragment) => void;
+  /** For problems worth an operator's attention: corrupt fragments, frames that failed for good. */
+  onEvent: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface PipelineCounters {
+  fragmentsRead: number;
+  fragmentsCompleted: number;
+  corruptFragments: number;
+  /** Fragments given up before their end (the connection broke and the rest never came back). */
+  incompleteFragments: number;
+  frames: number;
+  keyframes: number;
+  sampled: number;
+  /** Frames seen again after a reconnect and not processed twice. */
+  skippedRepeats: number;
+  encoded: number;
+  inferred: number;
+  failed: number;
+  dropped: number;
+  published: number;
+  /** Time a reader spent waiting for a place for its next frame: reading paused by backpressure. */
+  backpressureMs: number;
+}
+
+export function newPipelineCounters(): PipelineCounters {
+  return {
+    fragmentsRead: 0,
+    fragmentsCompleted: 0,
+    corruptFragments: 0,
+    incompleteFragments: 0,
+    frames: 0,
+    keyframes: 0,
+    sampled: 0,
+    skippedRepeats: 0,
+    encoded: 0,
+    inferred: 0,
+    failed: 0,
+    dropped: 0,
+    published: 0,
+    backpressureMs: 0,
+  };
+}
+
+/** Adds `more` into `into`, key by key. */
+export function addCounters(into: PipelineCounters, more: Readonly<PipelineCounters>): PipelineCounters {
+  for (const key of Object.keys(into) as (keyof PipelineCounters)[]) into[key] += more[key];
+  return into;
+}
+
+interface OpenFragment {
+  fragmentNumber: string;
+  serverTimestamp: number;
+  producerTimestamp: number | null;
+  /** Its last byte has been read (or it was given up): no new frames will come. */
+  readDone: boolean;
+  /** Sampled frames not yet published or settled. */
+  outstanding: number;
+  /** Frames of it processed; a reconnect that reads it again skips this many. */
+  framesTaken: number;
+  keyframesSeen: number;
+}
+
+export class StreamPipeline {
+  readonly streamName: string;
+  readonly counters: PipelineCounters = newPipelineCounters();
+
+  readonly #options: StreamPipelineOptions;
+  readonly #services: PipelineServices;
+  readonly #sampler: IFrameSampler;
+  readonly #now: () => number;
+  /** Fragments not yet complete, in stream order. */
+  readonly #open: OpenFragment[] = [];
+  /** The newest fragment read to its end (or given up); anything up to it that is read again is skipped. */
+  #lastReadDone: string | null = null;
+  /** Frames of each fragment seen on the current connection. */
+  #seenThisRead = new Map<string, number>();
+  #currentFragment: string | null = null;
+  #outstanding = 0;
+  readonly #abort = new AbortController();
+  #idle: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(options: StreamPipelineOptions) {
+    this.#options = options;
+    this.#services = options.services;
+    this.streamName = options.streamName;
+    this.#sampler = new IFrameSampler(options.services.inferenceInterval, options.keyframesSeen);
+    this.#now = options.services.now ?? Date.now;
+    // Every frame in flight listens to it (pool, endpoint, publisher): hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.#abort.signal);
+  }
+
+  /** Sampled frames in flight (decoding, waiting for or at the endpoint, publishing). */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** A new GetMedia connection begins: it may start again inside, or before the end of, what was read. */
+  beginRead(): void {
+    this.#seenThisRead = new Map();
+    this.#currentFragment = null;
+  }
+
+  /**
+   * Takes one parser event. Resolves when the pipeline can take the next one: a sampled frame waits for a
+   * place among the worker's slots, which is how a full pipeline pauses reading. Rejects only when `signal`
+   * (the reader's) aborts, with nothing of the frame taken, so the next connection reads it again.
+   */
+  async push(event: MkvEvent, signal?: AbortSignal): Promise<void> {
+    switch (event.type) {
+      case 'frame':
+        return this.#frame(event.frame, signal);
+      case 'fragment': {
+        const { fragmentNumber, serverTimestamp, producerTimestamp } = event.fragment;
+        if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) return;
+        const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
+        this.counters.fragmentsRead++;
+        this.#finishRead(entry);
+        return;
+      }
+      case 'error':
+        return this.#mediaError(event.error);
+      case 'tracks':
+        if (event.video === null) this.#options.onEvent('no-video-track', { level: 'warn' });
+        return;
+    }
+  }
+
+  /** Resolves once nothing is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#outstanding === 0) return Promise.resolve();
+    if (this.#idle === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#idle = { promise, resolve };
+    }
+    return this.#idle.promise;
+  }
+
+  /** The lease is gone or ended: abandon what is in flight; nothing more completes. */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  async #frame(frame: Frame, signal: AbortSignal | undefined): Promise<void> {
+    const { fragmentNumber, serverTimestamp, producerTimestamp } = frame.fragment;
+    // GetMedia always tags fragments; without a number a frame could never be checkpointed.
+    if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) {
+      if (fragmentNumber !== null) this.counters.skippedRepeats++;
+      return;
+    }
+    const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
+    const seen = (this.#seenThisRead.get(fragmentNumber) ?? 0) + 1;
+    this.#seenThisRead.set(fragmentNumber, seen);
+    if (seen <= entry.framesTaken) {
+      this.counters.skippedRepeats++;
+      return;
+    }
+    let release: (() => void) | null = null;
+    if (this.#sampler.wouldSample(frame)) {
+      const waitStarted = performance.now();
+      release = await this.#services.slots.acquire(signal);
+      this.counters.backpressureMs += performance.now() - waitStarted;
+      // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
+      if (this.#abort.signal.aborted || signal?.aborted) {
+        release();
+        signal?.throwIfAborted();
+        return;
+      }
+    }
+    // From here the frame is taken: counted once, never read again by this pipeline.
+    entry.framesTaken++;
+    this.counters.frames++;
+    if (frame.keyframe) this.counters.keyframes++;
+    const keyframeIndex = this.#sampler.sample(frame);
+    entry.keyframesSeen = this.#sampler.seen;
+    if (keyframeIndex === null || release === null) return;
+    this.counters.sampled++;
+    entry.outstanding++;
+    this.#outstanding++;
+    const identity: FrameIdentity = {
+      streamName: this.streamName,
+      fragmentNumber,
+      serverTimestamp,
+      producerTimestamp,
+      frameTimecode: frame.timecodeMs,
+      keyframeIndex,
+    };
+    void this.#process(frame, identity, release).then((accounted) => {
+      if (accounted) this.#settled(entry);
+    });
+  }
+
+  /**
+   * Decode and encode, a place in the endpoint queue, inference, publishing. Resolves true once the frame is
+   * accounted for (published, or failed for good and recorded); false when it was abandoned (the lease or the
+   * worker ending), which leaves its fragment incomplete, so no checkpoint can move past it. Never rejects.
+   */
+  async #process(frame: Frame, identity: FrameIdentity, release: () => void): Promise<boolean> {
+    const signal = this.#abort.signal;
+    const services = this.#services;
+    let image: EncodedImage;
+    try {
+      image = await services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image }, signal);
+    } catch (error) {
+      release();
+      if (signal.aborted) return false;
+      return this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null });
+    }
+    this.counters.encoded++;
+    let outcome: InferenceOutcome;
+    try {
+      const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
+      const { queued, outcome: settled } = services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, signal);
+      // The place stays taken until the endpoint queue has room: that is the backpressure reaching the reader.
+      await queued.finally(release);
+      outcome = await settled;
+    } catch {
+      // Only ABORTED or DISPATCHER_CLOSED: the lease or the worker is ending, and this frame with it.
+      return false;
+    }
+    if (outcome.status === 'dropped') {
+      this.counters.dropped++;
+      return true;
+    }
+    if (outcome.status === 'failed') {
+      return this.#failed(identity, { error: { stage: 'inference', ...codeAndMessage(outcome.error) }, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
+    }
+    this.counters.inferred++;
+    return this.#publish(identity, { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
+  }
+
+  async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>): Promise<boolean> {
+    this.counters.failed++;
+    this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber: identity.fragmentNumber, frameTimecode: identity.frameTimecode, ...body.error, attempts: body.attempts });
+    return this.#services.publishFailedFrames ? this.#publish(identity, body) : true;
+  }
+
+  async #publish(identity: FrameIdentity, body: RecordBody): Promise<boolean> {
+    const services = this.#services;
+    const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
+    try {
+      await services.publisher.publish({ partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) }, this.#abort.signal);
+    } catch (error) {
+      // The publisher gives up on nothing but oversized records; anything else means the lease or the worker is ending.
+      if (this.#abort.signal.aborted || errorFields(error).code !== 'RECORD_TOO_LARGE' || 'error' in body) return false;
+      // An answer too large for a Kinesis record still leaves a trace, so the frame is accounted for.
+      return this.#failed(identity, { error: { stage: 'publish', ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs });
+    }
+    this.counters.published++;
+    return true;
+  }
+
+  #settled(entry: OpenFragment): void {
+    entry.outstanding--;
+    this.#outstanding--;
+    this.#completeReady();
+    if (this.#outstanding === 0 && this.#idle !== null) {
+      this.#idle.resolve();
+      this.#idle = null;
+    }
+  }
+
+  #mediaError(error: MediaError): void {
+    if (error.code !== 'MKV_INVALID') {
+      // MKV_TRUNCATED: the connection ended inside a fragment, which the next connection reads again.
+      // MKV_EMPTY: an empty answer. Neither loses anything.
+      this.#options.onEvent('media-incomplete', { level: 'debug', ...errorFields(error) });
+      return;
+    }
+    this.counters.corruptFragments++;
+    const fragment = error.fragment;
+    this.#options.onEvent('corrupt-fragment', { level: 'warn', fragmentNumber: fragment?.fragmentNumber ?? null, offset: error.offset, ...errorFields(error) });
+    // Skipped: its good frames before the damage go on, and the checkpoint may move past it.
+    if (fragment?.fragmentNumber && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber)) {
+      this.#finishRead(this.#entry(fragment.fragmentNumber, fragment.serverTimestamp, fragment.producerTimestamp));
+    }
+  }
+
+  #isDone(fragmentNumber: string): boolean {
+    return this.#lastReadDone !== null && compareFragmentNumbers(fragmentNumber, this.#lastReadDone) <= 0;
+  }
+
+  #entry(fragmentNumber: string, serverTimestamp: number, producerTimestamp: number | null): OpenFragment {
+    if (this.#currentFragment !== fragmentNumber) {
+      // A later fragment started on this connection: an earlier one still open will not come back on it
+      // (its end was lost with a broken connection, or KVS expired it). Give it up rather than block checkpoints.
+      for (const open of this.#open) {
+        if (!open.readDone && open.fragmentNumber !== fragmentNumber) {
+          this.counters.incompleteFragments++;
+          this.#options.onEvent('fragment-incomplete', { level: 'warn', fragmentNumber: open.fragmentNumber, framesTaken: open.framesTaken });
+          this.#finishRead(open);
+        }
+      }
+      this.#currentFragment = fragmentNumber;
+    }
+    let entry = this.#open.find((f) => f.fragmentNumber === fragmentNumber);
+    if (entry === undefined) {
+      entry = { fragmentNumber, serverTimestamp, producerTimestamp, readDone: false, outstanding: 0, framesTaken: 0, keyframesSeen: this.#sampler.seen };
+      this.#open.push(entry);
+    }
+    return entry;
+  }
+
+  #finishRead(entry: OpenFragment): void {
+    entry.readDone = true;
+    if (this.#lastReadDone === null || compareFragmentNumbers(entry.fragmentNumber, this.#lastReadDone) > 0) this.#lastReadDone = entry.fragmentNumber;
+    this.#completeReady();
+  }
+
+  #completeReady(): void {
+    if (this.#abort.signal.aborted) return;
+    while (this.#open.length > 0 && this.#open[0]!.readDone && this.#open[0]!.outstanding === 0) {
+      const done = this.#open.shift()!;
+      this.counters.fragmentsCompleted++;
+      this.#options.onComplete({ fragmentNumber: done.fragmentNumber, serverTimestamp: done.serverTimestamp, keyframesSeen: done.keyframesSeen });
+    }
+  }
+}
+
+function codeAndMessage(error: unknown): { code: string; message: string } {
+  const { code, message } = errorFields(error);
+  return { code: code ?? 'ERROR', message };
+}
