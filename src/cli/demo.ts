@@ -43,8 +43,7 @@ export async function demo(argv: string[]): Promise<number> {
 
   let streams: LocalStreamSpec[] = values.stream.map(streamSpec);
   if (streams.length === 0) {
-    process.stderr.write('preparing the demo clip (encoded once, then cached)...\n');
-    const clip = await demoClip();
+    const clip = await demoClip(undefined, () => process.stderr.write('encoding the demo clip (once; it is cached)...\n'));
     streams = DEMO_STREAMS.map((name) => ({ name, file: clip }));
   }
   process.stderr.write(`starting the local stack: KVS server, ${values.model === 'detector' ? 'CenterNet COCO detector' : 'fixed'} model server, DynamoDB and Kinesis emulators...\n`);
@@ -83,7 +82,8 @@ export async function demo(argv: string[]): Promise<number> {
     process.stderr.write(`worker ${config.workerId} started (${config.decodeThreadPoolSize} decode threads); replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
 
     const finished = await progress(stack, worker, streams, timeoutMs, elapsed);
-    const counters = worker.streamCounters();
+    const live = worker.streamCounters();
+    const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
     await worker.shutdown();
     const records = (await readAllRecords(clients.kinesis, RESULTS_STREAM)).map((bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceRecord);
     process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);

@@ -34,10 +34,11 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kvs-infer');
 }
 
-/** The path of the demo clip, encoding it first if the cache does not hold it yet. */
-export async function demoClip(cacheDir = defaultCacheDir()): Promise<string> {
+/** The path of the demo clip, encoding it first (after calling `onEncode`) if the cache does not hold it yet. */
+export async function demoClip(cacheDir = defaultCacheDir(), onEncode?: () => void): Promise<string> {
   const path = join(cacheDir, `demo-people-v${VERSION}.mkv`);
   if (existsSync(path)) return path;
+  onEncode?.();
   await mkdir(cacheDir, { recursive: true });
   const photo = await sharp(demoPhotoPath()).extract(REGION).removeAlpha().raw().toBuffer();
   // Written aside and renamed, so a crash or a concurrent start never leaves half a clip in the cache.

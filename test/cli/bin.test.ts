@@ -17,5 +17,5 @@ t.test('the kvs-infer bin runs by itself and prints its usage', { skip: existsSy
   const { stdout } = await promisify(execFile)(bin, ['--help']);
 
   // Assess
-  for (const command of ['probe', 'frames', 'run', 'local']) t.match(stdout, `kvs-infer ${command} `);
+  for (const command of ['demo', 'probe', 'frames', 'run', 'local']) t.match(stdout, `kvs-infer ${command} `);
 });

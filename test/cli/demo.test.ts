@@ -1,0 +1,47 @@
+// `kvs-infer demo` as the README runs it: the local stack and a worker in one process, the real
+// detector on the demo clip, and a summary built from the records read back from Kinesis.
+
+import t from 'tap';
+import { cachedFixture } from '../../bench/fixtures/index.js';
+import { runCli } from '../helpers/cli.js';
+
+t.test('the demo infers every I-frame of both demo cameras with the detector and finds the people in the clip', async (t) => {
+  // Act
+  const started = Date.now();
+  const result = await runCli(['demo']);
+
+  // Assess
+  t.equal(result.code, 0, `exits 0 (${result.stderr.split('\n').slice(-3).join(' | ')})`);
+  t.ok(Date.now() - started < 120_000, `done in ${Math.round((Date.now() - started) / 1000)} s, under 2 minutes`);
+  for (const stream of ['front-door', 'parking-lot']) {
+    const section = result.stdout.slice(result.stdout.indexOf(`stream ${stream}`));
+    // The demo clip: 12 s at a keyframe a second, every I-frame inferred.
+    t.match(section, /I-frames seen 12, sampled 12, inferred 12, failed 0/, `${stream}: all 12 I-frames sampled and inferred`);
+    t.match(section, /published 12 records for 12 frames/, `${stream}: 12 records read back from Kinesis`);
+    t.match(section, /^ {4}person +\d+ +best 0\.\d\d at \[[\d., ]+\]/m, `${stream}: people detected, with an example box`);
+    t.match(section, /inference ms: +p50 \d+ +p90 \d+ +p99 \d+ +max \d+/, `${stream}: inference latency percentiles`);
+  }
+  t.match(result.stdout, /24 records in Kinesis stream kvs-infer-demo-results, \d+ checkpoints written/, 'the closing line counts the records');
+  t.match(result.stderr, /front-door 12\/12 published, 12\/12 I-frames read/, 'progress ends with every frame published');
+});
+
+t.test('the demo runs your own files: --stream NAME=FILE, --every, --rate max, the fixed model', async (t) => {
+  // Prepare: 4 s at a keyframe every 200 ms: 20 I-frames, 1 in 3 sampled
+  const file = await cachedFixture('64x48-gop200ms-4s.mkv', { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
+
+  // Act
+  const result = await runCli(['demo', '--stream', `lobby=${file}`, '--every', '3', '--rate', 'max', '--model', 'fixed']);
+
+  // Assess
+  t.equal(result.code, 0, 'exits 0');
+  t.match(result.stdout, /stream lobby\n {2}fragments read \d+, I-frames seen 20, sampled 7, inferred 7, failed 0\n {2}published 7 records for 7 frames/, 'I-frames 0, 3, ..., 18 inferred and published');
+});
+
+t.test('a --stream whose file cannot be read fails with its name, before anything starts', async (t) => {
+  // Act
+  const result = await runCli(['demo', '--stream', 'lobby=/nonexistent/clip.mkv']);
+
+  // Assess
+  t.not(result.code, 0, 'exits non-zero');
+  t.match(result.stderr, /\/nonexistent\/clip\.mkv/, 'the message names the file');
+});
