@@ -6,10 +6,8 @@ export const RECORD_VERSION = 1;
 /** Where a frame failed for good. */
 export type FailureStage = 'decode' | 'inference' | 'publish';
 
-export interface InferenceRecord {
-  version: typeof RECORD_VERSION;
-  /** `stream/fragmentNumber/frameTimecode`: the same frame always has the same key, for consumers that de-duplicate. */
-  idempotencyKey: string;
+/** Which frame a record is about. */
+export interface FrameIdentity {
   streamName: string;
   fragmentNumber: string;
   /** KVS server timestamp of the fragment (when KVS received it), epoch ms. */
@@ -20,6 +18,12 @@ export interface InferenceRecord {
   frameTimecode: number;
   /** Position of the frame among the stream's I-frames, counted by the sampler (0 is the first read). */
   keyframeIndex: number;
+}
+
+export interface InferenceRecord extends FrameIdentity {
+  version: typeof RECORD_VERSION;
+  /** `stream/fragmentNumber/frameTimecode`: the same frame always has the same key, for consumers that de-duplicate. */
+  idempotencyKey: string;
   /** What the frame was sent as (endPointAcceptContentType). */
   contentType: string;
   endpoint: string;
@@ -40,15 +44,6 @@ export interface InferenceRecord {
   resultContentType?: string | null;
   /** Set instead of a result when the frame failed for good. */
   error?: { stage: FailureStage; code: string; message: string };
-}
-
-export interface FrameIdentity {
-  streamName: string;
-  fragmentNumber: string;
-  serverTimestamp: number;
-  producerTimestamp: number | null;
-  frameTimecode: number;
-  keyframeIndex: number;
 }
 
 export interface RecordContext {

@@ -34,6 +34,15 @@ async function expectedOf(t: Test, cluster: WorkerCluster, streams: string[]): P
 
 const FRAGMENTS = (CLIP_SECONDS * 1000) / 200;
 
+/** One worker over the whole clip on every stream: the records once they cover every sampled I-frame, checked, and the duplicates. */
+async function runOneWorker(t: Test, c: WorkerCluster, what: string, timeoutMs: number) {
+  c.spawn('w1');
+  await replayed(c, c.streams, FRAGMENTS);
+  const expected = await expectedOf(t, c, c.streams);
+  const records = await recordsCovering(c, expected, timeoutMs);
+  return { records, duplicates: assertCovered(t, records, expected, what) };
+}
+
 t.test('(a) clean run: two workers publish every sampled I-frame exactly once and checkpoint behind what they published', async (t) => {
   // Prepare
   const c = await cluster(t, { streams: 4 });
@@ -66,13 +75,9 @@ t.test('(c) endpoint faults: 20% 5xx, 5% hangs, 10% 429: every frame still publi
   });
 
   // Act
-  c.spawn('w1');
-  await replayed(c, c.streams, FRAGMENTS);
-  const expected = await expectedOf(t, c, c.streams);
-  const records = await recordsCovering(c, expected, 60_000);
+  const { records, duplicates } = await runOneWorker(t, c, 'endpoint faults', 60_000);
 
   // Assess
-  const duplicates = assertCovered(t, records, expected, 'endpoint faults');
   t.equal(duplicates.size, 0, 'retries inside the worker publish each frame once');
   const retried = records.filter((r) => r.attempts > 1).length;
   const failed = records.filter((r) => r.error !== undefined);
@@ -87,13 +92,9 @@ t.test('(d) Kinesis rejects part of each PutRecords batch: the failed records ar
   const c = await cluster(t, { stack: { kinesisPutRecordsFailureRate: 0.3 } });
 
   // Act
-  c.spawn('w1');
-  await replayed(c, c.streams, FRAGMENTS);
-  const expected = await expectedOf(t, c, c.streams);
-  const records = await recordsCovering(c, expected, 30_000);
+  const { duplicates } = await runOneWorker(t, c, 'partial PutRecords failures', 30_000);
 
   // Assess
-  const duplicates = assertCovered(t, records, expected, 'partial PutRecords failures');
   t.equal(duplicates.size, 0, 'only the rejected records are sent again');
   t.ok(c.stack.kinesis.injectedPutRecordFailures > 0, `${c.stack.kinesis.injectedPutRecordFailures} records were rejected by the emulator and retried`);
   t.ok(c.lines.some((l) => l.event === 'publish-retry'), 'the worker logged the partial failures');
