@@ -2,6 +2,7 @@
 // fragment of its stream read by the new owner, over several trials; prints median and worst.
 
 import { parseArgs } from 'node:util';
+import { progress } from '../src/cli/progress.js';
 import { WorkerCluster, until } from './worker-cluster.js';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, failover: { type: 'string', default: '1500' } } });
@@ -27,10 +28,13 @@ async function trial(): Promise<number> {
 }
 
 const times: number[] = [];
+const bar = progress('trials');
 for (let i = 0; i < trials; i++) {
+  bar.update(i, trials, i === 0 ? '' : `last ${times.at(-1)} ms`);
   times.push(await trial());
   process.stdout.write(`trial ${i + 1}: ${times.at(-1)} ms\n`);
 }
+bar.stop();
 const sorted = [...times].sort((a, b) => a - b);
 const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
 process.stdout.write(`failoverTimeMillis ${failoverTimeMillis}: median ${median} ms, worst ${sorted.at(-1)} ms over ${trials} trials\n`);

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cachedFixture } from './fixtures/index.js';
+import { progress } from '../src/cli/progress.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +43,9 @@ await new Promise((resolve) => server.once('message', resolve));
 const counter = { bytes: 0 };
 const rows: { streams: number; cpuPercentOfOneCore: number; deliveredMbps: number; expectedMbps: number; rssMB: number; streamsPerCore: number }[] = [];
 let readers = 0;
-for (const n of steps) {
+const bar = progress('stream counts');
+for (const [step, n] of steps.entries()) {
+  bar.update(step, steps.length, `measuring ${n} streams`);
   const { url } = await ask<{ url: string }>(server, { streams: n });
   for (; readers < n; readers++) reader(url, `stream-${readers}`, counter);
   // Let every stream reach steady state (a fragment a second) before measuring.
@@ -63,6 +66,8 @@ for (const n of steps) {
     `${String(n).padStart(4)} streams: server ${row.cpuPercentOfOneCore.toFixed(1)}% of one core, ${row.deliveredMbps.toFixed(0)} of ${row.expectedMbps.toFixed(0)} Mbit/s delivered, RSS ${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core`,
   );
 }
+bar.update(steps.length, steps.length, 'done');
+bar.stop();
 server.disconnect();
 const best = rows.at(-1)!;
 console.log(`\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia reader (at ${best.streams} streams)`);

@@ -9,6 +9,7 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { progress } from '../src/cli/progress.js';
 import { MkvParser } from '../src/media/index.js';
 import { extractImages, FramePool } from '../src/native/index.js';
 import { cachedFixture } from './fixtures/index.js';
@@ -92,13 +93,15 @@ async function ffmpegFramesPerSecond(path: string): Promise<number | null> {
 }
 
 async function measure(label: string, run: () => Promise<number> | number, unit: string): Promise<Figure> {
+  const bar = progress(label);
+  bar.update(0, runs, 'warm-up');
   await run(); // warm-up, excluded
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     samples.push(await run());
-    process.stderr.write(`\r${label}: run ${i + 1}/${runs}`);
+    bar.update(i + 1, runs, 'runs');
   }
-  process.stderr.write('\n');
+  bar.stop();
   const result = figure(samples);
   console.log(`${label}: ${show(result, unit)}`);
   return result;

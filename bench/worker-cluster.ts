@@ -93,15 +93,17 @@ export class WorkerCluster {
         getMediaReconnectBaseMillis: 100,
         getMediaReconnectMaxMillis: 1000,
         shutdownTimeoutMillis: 5000,
+        // The tests follow the `fragment` lines.
+        logLevel: 'debug',
         ...options.config,
       }),
     );
     return new WorkerCluster(stack, file, configFile, streams, options);
   }
 
-  /** Starts `kvs-infer run` as worker `id`. */
-  spawn(id: string): ClusterWorker {
-    const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id], {
+  /** Starts `kvs-infer run` as worker `id`, with `args` added to its command line. */
+  spawn(id: string, args: string[] = []): ClusterWorker {
+    const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id, ...args], {
       env: { ...process.env, ...this.stack.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -17,6 +17,8 @@ import {
   type ReaderEvent,
   type ReaderInput,
 } from '../machines/index.js';
+import { LeaseWatch } from '../debug/lease-watch.js';
+import type { LeaseView } from '../debug/types.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
 import { errorFields, type Logger } from './logger.js';
@@ -53,6 +55,7 @@ export class LeaseActor {
   readonly #actor: Actor<typeof leaseMachine>;
   readonly #eagerCheckpoints: boolean;
   readonly #pipeline: StreamPipeline;
+  readonly #watch = new LeaseWatch();
   #lostReason: LeaseLostReason | null = null;
 
   constructor(options: LeaseActorOptions) {
@@ -78,6 +81,7 @@ export class LeaseActor {
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
+          options.services.metrics.add('CheckpointsWritten');
           const { fragmentNumber, serverTimestamp, keyframesSeen } = input.checkpoint;
           this.#log('checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
         }),
@@ -90,6 +94,7 @@ export class LeaseActor {
         checkpointIntervalMs: this.#eagerCheckpoints ? EAGER_CHECKPOINT_FALLBACK_MS : options.checkpointIntervalMillis,
         backoff: options.backoff,
       },
+      inspect: this.#watch.inspect,
     });
     this.done = this.#finish();
     this.#log('acquired', { checkpoint: options.lease.checkpoint?.fragmentNumber ?? null });
@@ -99,6 +104,23 @@ export class LeaseActor {
   /** What the stream's pipeline has done so far. */
   get counters(): Readonly<PipelineCounters> {
     return this.#pipeline.counters;
+  }
+
+  /** The machine's state, recent transitions and counters, for the debug page. */
+  view(): LeaseView {
+    const view = this.#watch.view(this.streamName);
+    const latency = this.#options.services.metrics.summary('IngestToProcessLatency', { stream: this.streamName });
+    return {
+      ...view,
+      counters: { ...view.counters, ...this.#pipeline.counters },
+      millisBehindNow: this.#pipeline.millisBehindNow,
+      ingestToProcessMs: latency && { p50: Math.round(latency.p50), p99: Math.round(latency.p99), max: Math.round(latency.max) },
+    };
+  }
+
+  /** Runs `listener` after every step of the lease machine; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    return this.#watch.onChange(listener);
   }
 
   /** Sampled frames of this stream not yet published (or settled). */
@@ -125,6 +147,9 @@ export class LeaseActor {
 
   #read(input: ReaderInput, sendBack: (event: ReaderEvent) => void): () => void {
     const abort = new AbortController();
+    const { metrics } = this.#options.services;
+    const labels = { stream: this.streamName };
+    if (input.attempt > 0) metrics.add('GetMediaReconnects', 1, labels);
     const events = readStreamMedia({
       control: this.#options.control,
       mediaClient: this.#options.mediaClient,
@@ -133,6 +158,7 @@ export class LeaseActor {
       continuationToken: input.continuationToken,
       startWhenNew: this.#options.startWhenNew,
       signal: abort.signal,
+      onBytes: (bytes) => metrics.add('BytesRead', bytes, labels),
     });
     this.#pipeline.beginRead();
     void (async () => {
@@ -150,7 +176,7 @@ export class LeaseActor {
           if (event.type !== 'fragment') continue;
           const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
           if (fragmentNumber === null || serverTimestamp === null) continue;
-          this.#log('fragment', { fragmentNumber, serverTimestamp });
+          this.#log('fragment', { level: 'debug', fragmentNumber, serverTimestamp });
           this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, continuationToken });
         }
         if (!abort.signal.aborted) sendBack({ type: 'READER_ENDED' });
@@ -176,6 +202,7 @@ export class LeaseActor {
     }
     // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner reads them again.
     this.#pipeline.abort();
+    this.#options.services.metrics.removeStream(this.streamName);
     const counters = this.#pipeline.counters;
     if (output?.reason === 'lease-lost') {
       this.#log('lost', { reason: this.#lostReason ?? 'taken', counters });

@@ -35,6 +35,8 @@ export interface LeaseCoordinatorOptions {
   onSyncLease?: (held: boolean) => void | Promise<void>;
   /** Errors the background passes and callbacks swallow (DynamoDB unreachable, a throwing callback). */
   onError?: (error: unknown) => void;
+  /** Told of every count as it happens (for metrics); `counters` has the totals. */
+  onCount?: (counter: keyof LeaseCoordinatorCounters) => void;
 }
 
 export interface LeaseCoordinatorCounters {
@@ -89,6 +91,7 @@ export class LeaseCoordinator {
   #renewChain: Promise<unknown> = Promise.resolve();
   #takeChain: Promise<unknown> = Promise.resolve();
   #workers: string[] = [];
+  #scans = 0;
   #taking = true;
   #running = false;
 
@@ -142,6 +145,16 @@ export class LeaseCoordinator {
 
   get counters(): LeaseCoordinatorCounters {
     return { ...this.#counters };
+  }
+
+  #count(counter: keyof LeaseCoordinatorCounters): void {
+    this.#counters[counter]++;
+    this.#options.onCount?.(counter);
+  }
+
+  /** Take passes that listed the table: until the first, this worker does not know what it should hold (readiness). */
+  get scans(): number {
+    return this.#scans;
   }
 
   /** One renewal pass, then one take pass: what start() does on its timers, for tests and tools. */
@@ -264,7 +277,7 @@ export class LeaseCoordinator {
       this.#drop(leaseKey, 'released');
       try {
         await this.#table.release(entry.lease, this.workerId);
-        this.#counters.released++;
+        this.#count('released');
       } catch (error) {
         // Lost already: the new owner has it, which is what releasing wanted.
         if (!isLeaseLost(error)) this.#report(error);
@@ -291,7 +304,7 @@ export class LeaseCoordinator {
     try {
       entry.lease = await this.#table.renew(entry.lease, this.workerId);
       entry.renewedAt = sentAt;
-      this.#counters.renewed++;
+      this.#count('renewed');
     } catch (error) {
       if (isLeaseLost(error)) {
         this.#drop(key, error.current ? 'taken' : 'deleted');
@@ -330,6 +343,7 @@ export class LeaseCoordinator {
     if (sync?.leaseOwner && sync.leaseOwner !== this.workerId && !expired(sync) && !counts.has(sync.leaseOwner)) counts.set(sync.leaseOwner, 0);
     const mine = this.held.length;
     this.#workers = [...counts.keys(), this.workerId].sort(compare);
+    this.#scans++;
 
     const target = Math.min(streams.length === 0 ? 0 : Math.ceil(streams.length / this.#workers.length), this.maxLeasesPerWorker);
     let needed = target - mine;
@@ -373,8 +387,8 @@ export class LeaseCoordinator {
     if (taken.leaseKey === this.syncLeaseKey) {
       this.#call(() => this.#options.onSyncLease?.(true));
     } else {
-      this.#counters.taken++;
-      if (steal) this.#counters.stolen++;
+      this.#count('taken');
+      if (steal) this.#count('stolen');
       this.#call(() => this.#options.onAcquired?.(copy(taken), { stolen: steal }));
     }
     return true;
@@ -399,7 +413,7 @@ export class LeaseCoordinator {
       this.#call(() => this.#options.onSyncLease?.(false));
       return;
     }
-    if (reason !== 'released') this.#counters.lost++;
+    if (reason !== 'released') this.#count('lost');
     this.#call(() => this.#options.onLost?.(key, reason));
   }
 

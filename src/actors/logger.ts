@@ -1,7 +1,8 @@
 // Structured logs: one JSON object per line, which is how operators (CloudWatch Logs) and the
 // multi-process tests observe a worker.
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** One log record; `event` names what happened (fragment, acquired, lost, released, checkpoint, ...). */
 export interface LogRecord {
@@ -12,9 +13,15 @@ export interface LogRecord {
 
 export type Logger = (record: LogRecord) => void;
 
-/** Writes each record as one JSON line, stamped with the time; the default writes to stdout. */
-export function jsonLinesLogger(write: (line: string) => void = (line) => void process.stdout.write(line)): Logger {
-  return (record) => write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+/**
+ * Writes each record at `level` or above as one JSON line, stamped with the time; the default writes to stdout.
+ * `debug` adds a line per fragment read, which at hundreds of streams is more than a log should carry.
+ */
+export function jsonLinesLogger(level: LogLevel = 'info', write: (line: string) => void = (line) => void process.stdout.write(line)): Logger {
+  const least = LOG_LEVELS.indexOf(level);
+  return (record) => {
+    if (LOG_LEVELS.indexOf(record.level) >= least) write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  };
 }
 
 /** Code and message of an error, for a log record. */

@@ -26,6 +26,8 @@ export interface MediaReaderOptions {
   /** Where a stream without a checkpoint starts; default NOW, as KIT does. */
   startWhenNew?: 'NOW' | 'EARLIEST';
   signal?: AbortSignal;
+  /** Told the size of every chunk of the GetMedia body as it arrives. */
+  onBytes?: (bytes: number) => void;
 }
 
 /** The parser's events for the stream, until GetMedia's body ends or the signal aborts. */
@@ -51,10 +53,17 @@ export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenera
     throw failure(streamName, error);
   }
   try {
-    yield* readMkv(body);
+    yield* readMkv(options.onBytes ? counted(body, options.onBytes) : body);
   } catch (error) {
     if (signal?.aborted) return;
     throw failure(streamName, error);
+  }
+}
+
+async function* counted(body: AsyncIterable<Uint8Array>, onBytes: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    onBytes(chunk.byteLength);
+    yield chunk;
   }
 }
 

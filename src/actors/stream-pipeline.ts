@@ -5,6 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../machines/checkpoint.js';
 import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../media/index.js';
+import type { MetricsRegistry } from '../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../native/index.js';
 import type { InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
 import { buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
@@ -19,6 +20,7 @@ export interface PipelineServices {
   slots: Slots;
   dispatcher: Pick<InferenceDispatcher, 'submit'>;
   publisher: Pick<ResultPublisher, 'publish'>;
+  metrics: MetricsRegistry;
   image: ImageRequest;
   endpoint: string;
   workerId: string;
@@ -112,6 +114,8 @@ export class StreamPipeline {
   readonly #services: PipelineServices;
   readonly #sampler: IFrameSampler;
   readonly #now: () => number;
+  readonly #metrics: MetricsRegistry;
+  readonly #labels: { stream: string };
   /** Fragments not yet complete, in stream order. */
   readonly #open: OpenFragment[] = [];
   /** The newest fragment read to its end (or given up); anything up to it that is read again is skipped. */
@@ -120,6 +124,8 @@ export class StreamPipeline {
   #seenThisRead = new Map<string, number>();
   #currentFragment: string | null = null;
   #outstanding = 0;
+  /** KVS's lag of the last fragment read behind the stream's newest, ms. */
+  millisBehindNow: number | null = null;
   readonly #abort = new AbortController();
   #idle: { promise: Promise<void>; resolve: () => void } | null = null;
 
@@ -129,6 +135,8 @@ export class StreamPipeline {
     this.streamName = options.streamName;
     this.#sampler = new IFrameSampler(options.services.inferenceInterval, options.keyframesSeen);
     this.#now = options.services.now ?? Date.now;
+    this.#metrics = options.services.metrics;
+    this.#labels = { stream: options.streamName };
     // Every frame in flight listens to it (pool, endpoint, publisher): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.#abort.signal);
   }
@@ -154,10 +162,13 @@ export class StreamPipeline {
       case 'frame':
         return this.#frame(event.frame, signal);
       case 'fragment': {
-        const { fragmentNumber, serverTimestamp, producerTimestamp } = event.fragment;
+        const { fragmentNumber, serverTimestamp, producerTimestamp, millisBehindNow } = event.fragment;
+        this.millisBehindNow = millisBehindNow ?? this.millisBehindNow;
         if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) return;
         const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
         this.counters.fragmentsRead++;
+        this.#metrics.add('FragmentsRead', 1, this.#labels);
+        if (millisBehindNow !== null) this.#metrics.set('MillisBehindNow', millisBehindNow, this.#labels);
         this.#finishRead(entry);
         return;
       }
@@ -214,11 +225,15 @@ export class StreamPipeline {
     // From here the frame is taken: counted once, never read again by this pipeline.
     entry.framesTaken++;
     this.counters.frames++;
-    if (frame.keyframe) this.counters.keyframes++;
+    if (frame.keyframe) {
+      this.counters.keyframes++;
+      this.#metrics.add('IFramesSeen', 1, this.#labels);
+    }
     const keyframeIndex = this.#sampler.sample(frame);
     entry.keyframesSeen = this.#sampler.seen;
     if (keyframeIndex === null || release === null) return;
     this.counters.sampled++;
+    this.#metrics.add('FramesSampled', 1, this.#labels);
     entry.outstanding++;
     this.#outstanding++;
     const identity: FrameIdentity = {
@@ -251,7 +266,9 @@ export class StreamPipeline {
       return this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null });
     }
     this.counters.encoded++;
+    this.#metrics.add('FramesDecoded', 1, this.#labels);
     let outcome: InferenceOutcome;
+    const submittedAt = Date.now();
     try {
       const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
       const { queued, outcome: settled } = services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, signal);
@@ -264,17 +281,23 @@ export class StreamPipeline {
     }
     if (outcome.status === 'dropped') {
       this.counters.dropped++;
+      this.#metrics.add('FramesDropped', 1, this.#labels);
       return true;
     }
+    // KIT's IngestToProcessLatency: from KVS receiving the fragment to the frame's first call to the endpoint.
+    this.#metrics.observe('IngestToProcessLatency', submittedAt + outcome.queuedMs - identity.serverTimestamp, this.#labels);
     if (outcome.status === 'failed') {
       return this.#failed(identity, { error: { stage: 'inference', ...codeAndMessage(outcome.error) }, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
     }
     this.counters.inferred++;
+    this.#metrics.add('FramesInferred', 1, this.#labels);
+    this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
     return this.#publish(identity, { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
   }
 
   async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>): Promise<boolean> {
     this.counters.failed++;
+    this.#metrics.add('FramesFailed', 1, this.#labels);
     this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber: identity.fragmentNumber, frameTimecode: identity.frameTimecode, ...body.error, attempts: body.attempts });
     return this.#services.publishFailedFrames ? this.#publish(identity, body) : true;
   }
@@ -291,6 +314,8 @@ export class StreamPipeline {
       return this.#failed(identity, { error: { stage: 'publish', ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs });
     }
     this.counters.published++;
+    this.#metrics.add('FramesPublished', 1, this.#labels);
+    this.#metrics.observe('EndToEndLatency', this.#now() - identity.serverTimestamp, this.#labels);
     return true;
   }
 
@@ -312,6 +337,7 @@ export class StreamPipeline {
       return;
     }
     this.counters.corruptFragments++;
+    this.#metrics.add('CorruptFragments', 1, this.#labels);
     const fragment = error.fragment;
     this.#options.onEvent('corrupt-fragment', { level: 'warn', fragmentNumber: fragment?.fragmentNumber ?? null, offset: error.offset, ...errorFields(error) });
     // Skipped: its good frames before the damage go on, and the checkpoint may move past it.

@@ -8,6 +8,8 @@ import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { KvsInferConfig } from '../config/index.js';
+import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
+import { EmfExporter, MetricsRegistry } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
 import { Discovery } from './discovery.js';
 import { InferenceDispatcher } from './inference-dispatcher.js';
@@ -52,6 +54,8 @@ export type WorkerConfig = Pick<
   | 'queuePolicy'
   | 'publishFailedFrames'
   | 'statsIntervalMillis'
+  | 'metricsNamespace'
+  | 'metricsIntervalMillis'
 >;
 
 export interface WorkerStats {
@@ -82,12 +86,23 @@ export interface WorkerOptions {
   kinesis: KinesisClient;
   /** Default: JSON lines on stdout. */
   log?: Logger;
+  /** Where the CloudWatch EMF lines go; default stdout, where the awslogs driver takes them to CloudWatch. */
+  writeMetrics?: (line: string) => void;
   clock?: LeaseClock;
 }
 
-export class Worker {
+const COORDINATOR_METRICS = { taken: 'LeasesTaken', stolen: 'LeasesStolen', lost: 'LeasesLost', renewed: 'LeasesRenewed', released: null } as const;
+
+/** Leases that ended stay on the debug page this long, so that a lease's last steps can be seen. */
+const ENDED_KEPT_MS = 5 * 60_000;
+const ENDED_KEPT_MAX = 20;
+
+export class Worker implements DebugSource {
   readonly workerId: string;
+  readonly startedAt = Date.now();
   readonly coordinator: LeaseCoordinator;
+  /** Every metric the worker exports, for /metrics and the EMF lines. */
+  readonly metrics: MetricsRegistry;
 
   readonly #options: WorkerOptions;
   readonly #log: Logger;
@@ -100,6 +115,9 @@ export class Worker {
   /** Counters of streams this worker no longer reads, so that the totals never go backwards. */
   readonly #retired = newPipelineCounters();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #emf: EmfExporter | undefined;
+  readonly #listeners = new Set<() => void>();
+  readonly #ended: { at: number; view: LeaseView }[] = [];
   #stopping: Promise<void> | undefined;
 
   private constructor(options: WorkerOptions, table: LeaseTable, pool: FramePool) {
@@ -107,6 +125,7 @@ export class Worker {
     this.#options = options;
     this.#log = options.log ?? jsonLinesLogger();
     this.workerId = config.workerId;
+    this.metrics = new MetricsRegistry({ appName: config.appName, workerId: config.workerId });
     this.#pool = pool;
     this.#dispatcher = new InferenceDispatcher({
       client: options.sageMakerRuntime,
@@ -128,6 +147,7 @@ export class Worker {
       slots: new Slots(pool.size + pool.maxQueue),
       dispatcher: this.#dispatcher,
       publisher: this.#publisher,
+      metrics: this.metrics,
       image: { contentType: config.endPointAcceptContentType, width: config.imageWidth, height: config.imageHeight, quality: config.jpegQuality },
       endpoint: config.sageMakerEndpoint,
       workerId: config.workerId,
@@ -152,7 +172,12 @@ export class Worker {
       onLost: (leaseKey, reason) => this.#lost(leaseKey, reason),
       onSyncLease: (held) => this.#syncLease(held),
       onError: (error) => this.#error('lease-error', error),
+      onCount: (counter) => {
+        const metric = COORDINATOR_METRICS[counter];
+        if (metric) this.metrics.add(metric);
+      },
     });
+    this.#registerGauges();
   }
 
   /** Opens (or creates) the lease table named after appName, starts the frame pool, and starts taking leases. */
@@ -161,10 +186,45 @@ export class Worker {
     const pool = await FramePool.create({ size: options.config.decodeThreadPoolSize });
     const worker = new Worker(options, table, pool);
     worker.coordinator.start();
-    const { statsIntervalMillis } = options.config;
+    const { statsIntervalMillis, metricsIntervalMillis, metricsNamespace } = options.config;
     if (statsIntervalMillis > 0) worker.#statsTimer = setInterval(() => worker.#log({ level: 'info', event: 'stats', ...worker.stats() }), statsIntervalMillis).unref();
+    if (metricsIntervalMillis > 0) {
+      const write = options.writeMetrics ?? ((line: string) => void process.stdout.write(line.endsWith('\n') ? line : `${line}\n`));
+      worker.#emf = new EmfExporter({ registry: worker.metrics, namespace: metricsNamespace, intervalMs: metricsIntervalMillis, write, onError: (error) => worker.#error('metrics-failed', error) });
+      worker.#emf.start();
+    }
     worker.#log({ level: 'info', event: 'worker-started', worker: worker.workerId, table: table.tableName, decodeThreads: pool.size });
     return worker;
+  }
+
+  /** The worker and its leases (those that ended recently too), for the debug server. */
+  view(): WorkerView {
+    const now = Date.now();
+    while (this.#ended.length > 0 && (this.#ended.length > ENDED_KEPT_MAX || now - this.#ended[0]!.at > ENDED_KEPT_MS)) this.#ended.shift();
+    const { worker: _, ...stats } = this.stats();
+    return {
+      workerId: this.workerId,
+      appName: this.#options.config.appName,
+      startedAt: this.startedAt,
+      now,
+      ready: this.coordinator.scans > 0 && this.#stopping === undefined,
+      draining: this.#stopping !== undefined,
+      holdsSyncLease: this.coordinator.holdsSyncLease,
+      workers: this.coordinator.workers,
+      leases: [...[...this.#actors.values()].map((a) => a.view()), ...this.#recentlyEnded()].sort((a, b) => a.stream.localeCompare(b.stream)),
+      stats,
+    };
+  }
+
+  /** The last ended lease of each stream this worker does not read now. */
+  #recentlyEnded(): LeaseView[] {
+    const latest = new Map(this.#ended.map((e) => [e.view.stream, e.view]));
+    return [...latest.values()].filter((view) => !this.#actors.has(view.stream));
+  }
+
+  subscribe(onChange: () => void): () => void {
+    this.#listeners.add(onChange);
+    return () => this.#listeners.delete(onChange);
   }
 
   /** Counters of each stream read right now, by name. */
@@ -226,6 +286,8 @@ export class Worker {
     this.#dispatcher.close();
     await Promise.race([this.#publisher.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     await this.#pool.destroy();
+    // The last interval's figures, so that a task's final minute reaches CloudWatch.
+    this.#emf?.stop();
     this.#log({ level: 'info', event: 'stats', ...this.stats() });
     this.#log({ level: outcome === 'done' ? 'info' : 'warn', event: 'worker-stopped', worker: this.workerId, timedOut: outcome === 'timeout', millis: Date.now() - started });
   }
@@ -247,11 +309,31 @@ export class Worker {
       backoff: { baseMs: config.getMediaReconnectBaseMillis, maxMs: config.getMediaReconnectMaxMillis },
     });
     this.#actors.set(lease.leaseKey, actor);
+    actor.onChange(() => this.#changed());
     void actor.done.finally(() => {
-      if (this.#actors.get(lease.leaseKey) !== actor) return;
-      this.#actors.delete(lease.leaseKey);
-      addCounters(this.#retired, actor.counters);
+      this.#ended.push({ at: Date.now(), view: actor.view() });
+      if (this.#actors.get(lease.leaseKey) === actor) {
+        this.#actors.delete(lease.leaseKey);
+        addCounters(this.#retired, actor.counters);
+      }
+      this.#changed();
     });
+  }
+
+  /** Read when metrics are exported: what waits where, right now. */
+  #registerGauges(): void {
+    const m = this.metrics;
+    m.gauge('DecodeQueueDepth', () => this.#pool.queueSize);
+    m.gauge('InferenceQueueDepth', () => this.#dispatcher.stats.waiting);
+    m.gauge('InferenceInFlight', () => this.#dispatcher.stats.inFlight);
+    m.gauge('PoolUtilization', () => this.#pool.utilization * 100);
+    m.gauge('CurrentLeases', () => this.#actors.size);
+    m.gauge('NumWorkers', () => this.coordinator.workers.length);
+    m.gauge('ReadersPaused', () => this.#services.slots.waiting);
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   #lost(leaseKey: string, reason: LeaseLostReason): void {
@@ -265,8 +347,11 @@ export class Worker {
   }
 
   #syncLeases(streams: string[]): void {
+    const started = performance.now();
     this.coordinator.syncStreamLeases(streams).then(
       (result) => {
+        this.metrics.add('LeaseSyncs');
+        this.metrics.observe('LeaseSyncLatency', performance.now() - started);
         if (result.created.length + result.deleted.length > 0) {
           this.#log({ level: 'info', event: 'leases-synced', worker: this.workerId, created: result.created, deleted: result.deleted });
         }

@@ -14,6 +14,7 @@ import { demoClip, LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords, 
 import { COCO_LABELS } from '../local/model/index.js';
 import { renderSummary, summarize } from './demo-summary.js';
 import { positiveInteger, replayRate, streamSpec } from './options.js';
+import { progress } from './progress.js';
 
 const RESULTS_STREAM = 'kvs-infer-demo-results';
 const ENDPOINT = 'kvs-infer-demo-detector';
@@ -68,6 +69,8 @@ export async function demo(argv: string[]): Promise<number> {
         startSelectorType: 'EARLIEST',
         checkpointIntervalMillis: 1000,
         statsIntervalMillis: 0,
+        // The summary says it better than metric lines would.
+        metricsIntervalMillis: 0,
         ...(values.threads === undefined ? {} : { decodeThreadPoolSize: positiveInteger('threads', values.threads) }),
       },
       { environment: systemEnvironment() },
@@ -81,7 +84,7 @@ export async function demo(argv: string[]): Promise<number> {
     const worker = await Worker.start({ config, ...clients, mediaClient: () => media, log });
     process.stderr.write(`worker ${config.workerId} started (${config.decodeThreadPoolSize} decode threads); replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
 
-    const finished = await progress(stack, worker, streams, timeoutMs, elapsed);
+    const finished = await waitForAll(stack, worker, streams, every, timeoutMs, elapsed);
     const live = worker.streamCounters();
     const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
     await worker.shutdown();
@@ -98,34 +101,31 @@ export async function demo(argv: string[]): Promise<number> {
 }
 
 /**
- * Shows progress until every stream's clip has been replayed and every I-frame served has gone through the
- * pipeline; false if `timeoutMs` passes first. One line rewritten in place on a terminal, a line every 5 s otherwise.
+ * Shows progress (frames published of the I-frames served so far) until every stream's clip has been replayed and
+ * every I-frame served has gone through the pipeline; false if `timeoutMs` passes first.
  */
-async function progress(stack: LocalStack, worker: Worker, streams: LocalStreamSpec[], timeoutMs: number, elapsed: () => string): Promise<boolean> {
-  const tty = process.stderr.isTTY === true;
+async function waitForAll(stack: LocalStack, worker: Worker, streams: LocalStreamSpec[], every: number, timeoutMs: number, elapsed: () => string): Promise<boolean> {
+  const bar = progress('published');
   let replayed = false;
   void stack.replayed.then(() => (replayed = true));
   const served = (name: string) => stack.kvs.streamLog(name).list({ type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER }).reduce((n, f) => n + f.keyframes, 0);
   const deadline = Date.now() + timeoutMs;
-  let lastLine = 0;
-  for (;;) {
-    const counters = worker.streamCounters();
-    const done = replayed && worker.stats().inFlight === 0 && streams.every((s) => (counters.get(s.name)?.keyframes ?? -1) === served(s.name));
-    const parts = streams.map((s) => {
-      const c = counters.get(s.name);
-      return `${s.name} ${c?.published ?? 0}/${c?.sampled ?? 0} published, ${c?.keyframes ?? 0}/${served(s.name)} I-frames read`;
-    });
-    const line = `[${elapsed()} s] ${parts.join(' | ')}`;
-    if (tty) process.stderr.write(`\r${line}\x1b[K${done ? '\n' : ''}`);
-    else if (done || Date.now() - lastLine >= 5000) {
-      process.stderr.write(`${line}\n`);
-      lastLine = Date.now();
+  try {
+    for (;;) {
+      const counters = worker.streamCounters();
+      const done = replayed && worker.stats().inFlight === 0 && streams.every((s) => (counters.get(s.name)?.keyframes ?? -1) === served(s.name));
+      const published = streams.reduce((n, s) => n + (counters.get(s.name)?.published ?? 0), 0);
+      const expected = streams.reduce((n, s) => n + Math.ceil(served(s.name) / every), 0);
+      const detail = streams.map((s) => {
+        const c = counters.get(s.name);
+        return `${s.name} ${c?.published ?? 0}/${c?.sampled ?? 0} published, ${c?.keyframes ?? 0}/${served(s.name)} I-frames read`;
+      });
+      bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
+      if (done) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    if (done) return true;
-    if (Date.now() > deadline) {
-      if (tty) process.stderr.write('\n');
-      return false;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  } finally {
+    bar.stop();
   }
 }

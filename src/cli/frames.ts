@@ -1,6 +1,6 @@
 // `kvs-infer frames <file|->`: writes the sampled I-frames of an input as images, one JSON line each.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvsInferError } from '../errors.js';
@@ -8,6 +8,7 @@ import type { MediaError } from '../media/index.js';
 import { extractImages, FramePool, validateImageRequest, type ImageContentType } from '../native/index.js';
 import { openInput } from './input.js';
 import { positiveInteger } from './options.js';
+import { progress } from './progress.js';
 
 const EXTENSIONS: Record<ImageContentType, string> = {
   'image/jpeg': 'jpg',
@@ -46,6 +47,10 @@ export async function frames(argv: string[]): Promise<number> {
   await mkdir(values.out, { recursive: true });
 
   await using pool = await FramePool.create({ size: positiveInteger('threads', values.threads) });
+  // Through the file by the byte offset of each frame written; from standard input only the count is known.
+  const fileMb = positionals[0] === '-' ? null : Math.round((await stat(positionals[0]!)).size / 1e5) / 10;
+  const bar = progress(fileMb === null ? 'images' : 'MB read');
+  let images = 0;
   let failed = false;
   const complain = (code: string | undefined, message: string) => {
     failed = true;
@@ -74,9 +79,14 @@ export async function frames(argv: string[]): Promise<number> {
         bytes: image.data.byteLength,
       };
       process.stdout.write(`${JSON.stringify(line)}\n`);
+      images++;
+      if (fileMb === null) bar.update(images, images);
+      else bar.update(Math.min(fileMb, Math.round(frame.offset / 1e5) / 10), fileMb, `${images} images`);
     }
   } catch (error) {
     complain((error as { code?: string }).code, (error as Error).message);
+  } finally {
+    bar.stop();
   }
   return failed ? 2 : 0;
 }

@@ -16,8 +16,12 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
     usage: 'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] [--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed] [--fixed-latency MS] [--faults 500=0.2,429=0.1,hang=0.05] [--kinesis-faults RATE] [--data-stream NAME ...] [--data-dir DIR]',
     run: async (argv) => (await import('./local.js')).local(argv),
   },
+  machines: {
+    usage: 'kvs-infer machines [--format mermaid|dot|svg] [--out FILE]',
+    run: async (argv) => (await import('./machines.js')).machines(argv),
+  },
   run: {
-    usage: 'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID]',
+    usage: 'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),
   },
 };

@@ -6,6 +6,12 @@ import { parseArgs } from 'node:util';
 import { jsonLinesLogger, Worker } from '../actors/index.js';
 import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient, ssmClient } from '../aws/clients.js';
 import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js';
+import { describeDiagram } from '../debug/machine-diagram.js';
+import { toSvg } from '../debug/machine-svg.js';
+import { DebugServer } from '../debug/server.js';
+import { KvsInferError } from '../errors.js';
+import { leaseMachine } from '../machines/index.js';
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metrics/index.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -16,9 +22,10 @@ export async function run(argv: string[]): Promise<number> {
       'ssm-parameter': { type: 'string' },
       'app-name': { type: 'string' },
       'worker-id': { type: 'string' },
+      'debug-port': { type: 'string' },
+      'debug-host': { type: 'string', default: '127.0.0.1' },
     },
   });
-  const log = jsonLinesLogger();
   const ssm = values['ssm-parameter'] === undefined ? undefined : ssmClient();
   const loaded = await loadConfig({
     file: values.config,
@@ -27,7 +34,10 @@ export async function run(argv: string[]): Promise<number> {
     overrides: { appName: values['app-name'], workerId: values['worker-id'] },
     environment: systemEnvironment(),
   }).finally(() => ssm?.destroy());
+  // Checked before anything starts: 0 picks a free port (the `debug-server` log line says which).
+  const debugPort = values['debug-port'] === undefined ? undefined : port(values['debug-port']);
   const { config } = loaded;
+  const log = jsonLinesLogger(config.logLevel);
   log({ level: 'info', event: 'config', worker: config.workerId, source: loaded.source, config: redactConfig(config) });
   for (const warning of loaded.warnings) log({ level: 'warn', event: 'config-warning', worker: config.workerId, ...warning });
 
@@ -46,17 +56,41 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  let debug: DebugServer | undefined;
   try {
     const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, sageMakerRuntime, kinesis, log });
+    if (debugPort !== undefined) {
+      debug = await startDebugServer(worker, debugPort, values['debug-host']);
+      log({ level: 'info', event: 'debug-server', worker: config.workerId, url: `${debug.url}/debug` });
+    }
     const signal = await stopSignal;
     log({ level: 'info', event: 'signal', worker: config.workerId, signal });
     await worker.shutdown();
     return 0;
   } finally {
+    await debug?.close();
     dynamodb.destroy();
     kinesisVideo.destroy();
     sageMakerRuntime.destroy();
     kinesis.destroy();
     for (const client of mediaClients.values()) client.destroy();
   }
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new KvsInferError('USAGE', `--debug-port must be a port number (0 for any free one), got "${value}"`);
+  return parsed;
+}
+
+async function startDebugServer(worker: Worker, port: number, host: string): Promise<DebugServer> {
+  // Drawn once: the machine's definition does not change while the worker runs.
+  const svg = toSvg(describeDiagram(leaseMachine));
+  return DebugServer.start({
+    source: worker,
+    metrics: () => ({ body: prometheusText(worker.metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
+    machineSvg: () => svg,
+    port,
+    host,
+  });
 }

@@ -1,6 +1,7 @@
 // From a parsed JSON document (KIT's, possibly with kvs-infer's keys) to a complete, validated
 // KvsInferConfig: defaults filled in, every bad value reported at once, unknown keys as warnings.
 
+import { LOG_LEVELS } from '../actors/logger.js';
 import { IMAGE_CONTENT_TYPES, type ImageContentType } from '../native/types.js';
 import { closestKey } from './closest-key.js';
 import { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';
@@ -90,6 +91,9 @@ function fields(env: ConfigEnvironment): Fields {
     sageMakerTaskMaxAttempts: withDefault(integer(1, 20), d.sageMakerTaskMaxAttempts),
     publishFailedFrames: withDefault(booleanValue, d.publishFailedFrames),
     statsIntervalMillis: withDefault(integer(0), d.statsIntervalMillis),
+    logLevel: withDefault(oneOf(LOG_LEVELS), d.logLevel),
+    metricsNamespace: withDefault(text(/^[^:]{1,255}$/, 'a CloudWatch namespace (1 to 255 characters, no colon)'), d.metricsNamespace),
+    metricsIntervalMillis: withDefault(integer(0), d.metricsIntervalMillis),
     getMediaReconnectBaseMillis: withDefault(positive, d.getMediaReconnectBaseMillis),
     getMediaReconnectMaxMillis: withDefault(positive, d.getMediaReconnectMaxMillis),
   };

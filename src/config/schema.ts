@@ -1,6 +1,7 @@
 // What a validated kvs-infer configuration holds: KIT's keys, unchanged in name and meaning, then
 // the keys kvs-infer adds, each with its default. `parseConfig` turns a JSON document into this.
 
+import type { LogLevel } from '../actors/logger.js';
 import type { ImageContentType } from '../native/types.js';
 
 /** KIT's tag filter: a stream matches when, for every filter, its tag `key` has one of `values`. */
@@ -71,6 +72,12 @@ export interface KvsInferConfig {
   publishFailedFrames: boolean;
   /** How often the worker logs a `stats` line (pipeline counters, queue depths, memory); 0 never. */
   statsIntervalMillis: number;
+  /** Log lines below this level are not written; `debug` adds one per fragment read. */
+  logLevel: LogLevel;
+  /** CloudWatch namespace of the Embedded Metric Format lines. */
+  metricsNamespace: string;
+  /** How often EMF metric lines are written to stdout (CloudWatch picks them out of the log); 0 never. */
+  metricsIntervalMillis: number;
   /** First delay before reconnecting GetMedia after a failure; doubles (with jitter) up to the max. */
   getMediaReconnectBaseMillis: number;
   getMediaReconnectMaxMillis: number;
@@ -118,6 +125,9 @@ export const CONFIG_DEFAULTS = {
   sageMakerTaskMaxAttempts: 4,
   publishFailedFrames: true,
   statsIntervalMillis: 60_000,
+  logLevel: 'info' as LogLevel,
+  metricsNamespace: 'KvsInfer',
+  metricsIntervalMillis: 60_000,
   getMediaReconnectBaseMillis: 500,
   getMediaReconnectMaxMillis: 20_000,
 } satisfies Partial<KvsInferConfig>;

@@ -14,6 +14,7 @@ import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, readAllRecords } from '../..
 import { FileSource, FragmentLog, renderGetMediaFragment, type StoredFragment } from '../../src/local/kvs/index.js';
 import { ModelServer, type ModelServerOptions } from '../../src/local/model/index.js';
 import { readMkv, type MkvEvent } from '../../src/media/index.js';
+import { MetricsRegistry } from '../../src/metrics/index.js';
 import { FramePool } from '../../src/native/index.js';
 import { cachedFixture } from '../../bench/fixtures/index.js';
 
@@ -48,6 +49,7 @@ async function rig(t: Test, options: { model?: Partial<ModelServerOptions>; slot
     slots: new Slots(options.slots ?? 5),
     dispatcher,
     publisher,
+    metrics: new MetricsRegistry({ appName: 'pipeline-test', workerId: 'w' }),
     image: { contentType: 'image/jpeg' },
     endpoint: 'ep',
     workerId: 'w',
@@ -76,11 +78,16 @@ function getMedia(fragments: StoredFragment[], cut = 0): Buffer {
   return bytes.subarray(0, bytes.length - cut);
 }
 
+/** The bytes as a GetMedia body delivering them in one chunk. */
+async function* body(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
 /** Pushes one connection's worth of parsed events. */
 async function connection(pipeline: StreamPipeline, bytes: Buffer): Promise<MkvEvent[]> {
   pipeline.beginRead();
   const seen: MkvEvent[] = [];
-  for await (const event of readMkv([bytes])) {
+  for await (const event of readMkv(body(bytes))) {
     seen.push(event);
     await pipeline.push(event);
   }
@@ -178,7 +185,7 @@ t.test('a full endpoint queue pauses the reader: push waits for a place', async 
   // Prepare: one call at a time, 500 ms each, one frame waiting, one place between reader and queue
   const r = await rig(t, { model: { fixedLatencyMs: 500 }, slots: 1, queueSize: 1, concurrency: 1 });
   const events: MkvEvent[] = [];
-  for await (const event of readMkv([getMedia(r.fragments.slice(0, 10))])) events.push(event);
+  for await (const event of readMkv(body(getMedia(r.fragments.slice(0, 10))))) events.push(event);
   r.pipeline.beginRead();
 
   // Act

@@ -111,6 +111,8 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
           queuePolicy: 'backpressure',
           publishFailedFrames: true,
           statsIntervalMillis: 0,
+          metricsNamespace: 'KvsInferTest',
+          metricsIntervalMillis: 0,
           ...defaults,
           ...config,
         },

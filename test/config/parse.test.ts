@@ -56,6 +56,9 @@ t.test("KIT's exact document loads unchanged, with every new key at its default 
     sageMakerTaskMaxAttempts: 4,
     publishFailedFrames: true,
     statsIntervalMillis: 60000,
+    logLevel: 'info',
+    metricsNamespace: 'KvsInfer',
+    metricsIntervalMillis: 60000,
     getMediaReconnectBaseMillis: 500,
     getMediaReconnectMaxMillis: 20000,
   });
@@ -97,6 +100,9 @@ t.test('new keys set in the document replace their defaults', async (t) => {
     sageMakerTaskMaxAttempts: 2,
     publishFailedFrames: false,
     statsIntervalMillis: 0,
+    logLevel: 'debug',
+    metricsNamespace: 'My/App',
+    metricsIntervalMillis: 10000,
     getMediaReconnectBaseMillis: 100,
     getMediaReconnectMaxMillis: 100,
   };
@@ -154,6 +160,8 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['publishFailedFrames', 'yes', 'publishFailedFrames must be true or false, got "yes"'],
   ['sageMakerTaskMaxAttempts', 0, 'sageMakerTaskMaxAttempts must be an integer from 1 to 20, got 0'],
   ['statsIntervalMillis', -1, 'statsIntervalMillis must be a non-negative integer, got -1'],
+  ['logLevel', 'verbose', 'logLevel must be one of "debug", "info", "warn", "error", got "verbose"'],
+  ['metricsNamespace', 'a:b', 'metricsNamespace must be a CloudWatch namespace (1 to 255 characters, no colon), got "a:b"'],
   ['getMediaReconnectBaseMillis', 0, 'getMediaReconnectBaseMillis must be a positive integer, got 0'],
   ['getMediaReconnectMaxMillis', 'x', 'getMediaReconnectMaxMillis must be a positive integer, got "x"'],
 ];

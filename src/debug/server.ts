@@ -1,0 +1,129 @@
+// The worker's debug HTTP server: health and readiness probes, Prometheus metrics, the worker's state
+// as JSON and as server-sent events, and the lease inspector page, whose assets it serves itself (no CDN).
+
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import type { DebugSource } from './types.js';
+
+export interface DebugServerOptions {
+  source: DebugSource;
+  /** Prometheus text exposition of the worker's metrics, and its content type. */
+  metrics: () => { body: string; contentType: string };
+  /** The lease machine's diagram, drawn from its definition. */
+  machineSvg: () => string;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1: the page shows stream names and errors, so it is not served beyond the host unless asked. */
+  host?: string;
+}
+
+const ASSETS = new URL('./assets/', import.meta.url);
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const PAGE_FILES = new Set(['index.html', 'app.js', 'style.css']);
+/** Changes closer together than this reach the page as one event. */
+const EVENT_COALESCE_MS = 100;
+/** A comment line now and then keeps proxies from closing an idle event stream. */
+const HEARTBEAT_MS = 15_000;
+
+export class DebugServer {
+  readonly url: string;
+  readonly #server: Server;
+  readonly #streams = new Set<ServerResponse>();
+
+  private constructor(server: Server, url: string) {
+    this.#server = server;
+    this.url = url;
+  }
+
+  static async start(options: DebugServerOptions): Promise<DebugServer> {
+    const host = options.host ?? '127.0.0.1';
+    let debug: DebugServer | undefined;
+    const server = createServer((req, res) => {
+      debug!.#handle(req, res, options).catch((error: Error) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`debug server: ${error.message}\n`);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    debug = new DebugServer(server, `http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    return debug;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#streams) res.end();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, options: DebugServerOptions): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://debug').pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'only GET\n');
+    switch (path) {
+      case '/healthz':
+        return sendJson(res, 200, { status: 'alive' });
+      case '/readyz': {
+        const view = options.source.view();
+        const reason = view.draining ? 'draining' : view.ready ? null : 'the lease table has not been scanned yet';
+        return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready' } : { status: 'not ready', reason });
+      }
+      case '/metrics': {
+        const { body, contentType } = options.metrics();
+        return send(res, 200, contentType, body);
+      }
+      case '/debug/state':
+        return sendJson(res, 200, options.source.view());
+      case '/debug/events':
+        return this.#events(req, res, options.source);
+      case '/debug/machine.svg':
+        return send(res, 200, 'image/svg+xml; charset=utf-8', options.machineSvg());
+      case '/debug':
+      case '/debug/':
+        return this.#asset(res, 'index.html');
+      default:
+        if (path.startsWith('/debug/') && PAGE_FILES.has(path.slice('/debug/'.length))) return this.#asset(res, path.slice('/debug/'.length));
+        return sendJson(res, 404, { error: `no such page: ${path}` });
+    }
+  }
+
+  async #asset(res: ServerResponse, name: string): Promise<void> {
+    const body = await readFile(new URL(name, ASSETS));
+    send(res, 200, CONTENT_TYPES[extname(name)] ?? 'application/octet-stream', body);
+  }
+
+  /** Server-sent events: the whole view at once, then again after every change (coalesced). */
+  #events(req: IncomingMessage, res: ServerResponse, source: DebugSource): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    const push = () => res.write(`data: ${JSON.stringify(source.view())}\n\n`);
+    push();
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const unsubscribe = source.subscribe(() => {
+      timer ??= setTimeout(() => {
+        timer = null;
+        push();
+      }, EVENT_COALESCE_MS);
+    });
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS).unref();
+    this.#streams.add(res);
+    req.on('close', () => {
+      unsubscribe();
+      if (timer !== null) clearTimeout(timer);
+      clearInterval(heartbeat);
+      this.#streams.delete(res);
+    });
+  }
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string | Uint8Array): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
+}

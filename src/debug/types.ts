@@ -1,0 +1,55 @@
+// What the debug server shows: a plain-data view of one worker and its leases, and where it comes from.
+
+/** One step of a lease machine: the event and the active states before and after it. */
+export interface TransitionView {
+  /** Epoch ms. */
+  at: number;
+  event: string;
+  from: string[];
+  to: string[];
+}
+
+export interface LeaseView {
+  stream: string;
+  /** Active leaf states, as dotted ids with the machine's id first (`lease.reading.media.streaming`). */
+  states: string[];
+  /** `done` once the machine has reached a final state. */
+  status: 'active' | 'done';
+  checkpoint: string | null;
+  /** Completed, not yet written. */
+  pending: string | null;
+  lastError: { source: string; code: string | null; message: string } | null;
+  /** The lease machine's counters and, for a worker's lease, its pipeline's. */
+  counters: Record<string, number>;
+  /** From the last fragment read; null before one. */
+  millisBehindNow: number | null;
+  /** IngestToProcessLatency of the stream, ms; null before a frame reached the endpoint. */
+  ingestToProcessMs: { p50: number; p99: number; max: number } | null;
+  /** Oldest first, at most TRANSITIONS_KEPT. */
+  transitions: TransitionView[];
+}
+
+export interface WorkerView {
+  workerId: string;
+  appName: string;
+  /** Epoch ms. */
+  startedAt: number;
+  now: number;
+  ready: boolean;
+  draining: boolean;
+  holdsSyncLease: boolean;
+  /** Owners of live leases at the last scan of the lease table, this worker included. */
+  workers: string[];
+  leases: LeaseView[];
+  /** Queue depths and totals (the worker's stats). */
+  stats: Record<string, unknown>;
+}
+
+/** What the debug server reads: a worker, or a test's stand-in driving lease machines by hand. */
+export interface DebugSource {
+  view(): WorkerView;
+  /** `onChange` runs after anything in the view changed; returns the unsubscribe function. */
+  subscribe(onChange: () => void): () => void;
+}
+
+export const TRANSITIONS_KEPT = 20;

@@ -1,0 +1,267 @@
+// Every metric the worker exports, once: its CloudWatch name, its Prometheus name, kind, unit and scope.
+// Both exporters and the debug page read this table, so a metric cannot exist in one and not the other.
+
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+export type MetricUnit = 'Count' | 'Bytes' | 'Milliseconds' | 'Percent' | 'None';
+/** Worker metrics carry AppName and WorkerId; stream metrics also the stream, and are dropped with its lease. */
+export type MetricScope = 'worker' | 'stream';
+
+export interface MetricDefinition {
+  readonly name: string;
+  readonly prometheus: string;
+  readonly kind: MetricKind;
+  readonly unit: MetricUnit;
+  readonly scope: MetricScope;
+  readonly help: string;
+}
+
+// KIT's dashboard also has "Lease Count per Worker": here that is CurrentLeases by WorkerId, not a metric of its own.
+export const METRICS = [
+  // Stream scope
+  {
+    name: 'IngestToProcessLatency',
+    prometheus: 'kvs_infer_ingest_to_process_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help: "Time from the fragment's KVS server timestamp to the frame being handed to the endpoint (KIT's definition).",
+  },
+  {
+    name: 'InferenceLatency',
+    prometheus: 'kvs_infer_inference_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help: 'Duration of each successful InvokeEndpoint call.',
+  },
+  {
+    name: 'EndToEndLatency',
+    prometheus: 'kvs_infer_end_to_end_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help: "Time from the fragment's KVS server timestamp to the inference record being published.",
+  },
+  {
+    name: 'FragmentsRead',
+    prometheus: 'kvs_infer_fragments_read_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Fragments read from GetMedia.',
+  },
+  {
+    name: 'BytesRead',
+    prometheus: 'kvs_infer_bytes_read_total',
+    kind: 'counter',
+    unit: 'Bytes',
+    scope: 'stream',
+    help: 'Bytes of media read from GetMedia.',
+  },
+  {
+    name: 'IFramesSeen',
+    prometheus: 'kvs_infer_i_frames_seen_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Key frames found in the fragments read.',
+  },
+  {
+    name: 'FramesSampled',
+    prometheus: 'kvs_infer_frames_sampled_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames chosen by the sampler for inference.',
+  },
+  {
+    name: 'FramesDecoded',
+    prometheus: 'kvs_infer_frames_decoded_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames decoded and encoded to images by the frame pool.',
+  },
+  {
+    name: 'FramesInferred',
+    prometheus: 'kvs_infer_frames_inferred_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames the endpoint answered successfully.',
+  },
+  {
+    name: 'FramesPublished',
+    prometheus: 'kvs_infer_frames_published_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Inference records written to the Kinesis data stream.',
+  },
+  {
+    name: 'FramesFailed',
+    prometheus: 'kvs_infer_frames_failed_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames given up on after decoding, inference or publishing failed.',
+  },
+  {
+    name: 'FramesDropped',
+    prometheus: 'kvs_infer_frames_dropped_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Sampled frames discarded without inference, for example when the lease was lost.',
+  },
+  {
+    name: 'CorruptFragments',
+    prometheus: 'kvs_infer_corrupt_fragments_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Fragments that could not be parsed and were skipped.',
+  },
+  {
+    name: 'GetMediaReconnects',
+    prometheus: 'kvs_infer_get_media_reconnects_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'GetMedia connections reopened after an error or the end of a response.',
+  },
+  {
+    name: 'MillisBehindNow',
+    prometheus: 'kvs_infer_behind_now_ms',
+    kind: 'gauge',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help: 'Time between now and the server timestamp of the last fragment read.',
+  },
+  // Worker scope
+  {
+    name: 'DecodeQueueDepth',
+    prometheus: 'kvs_infer_decode_queue_depth',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Frames waiting for the frame pool.',
+  },
+  {
+    name: 'InferenceQueueDepth',
+    prometheus: 'kvs_infer_inference_queue_depth',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Images waiting for an endpoint call.',
+  },
+  {
+    name: 'InferenceInFlight',
+    prometheus: 'kvs_infer_inference_in_flight',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'InvokeEndpoint calls under way.',
+  },
+  {
+    name: 'PoolUtilization',
+    prometheus: 'kvs_infer_pool_utilization_percent',
+    kind: 'gauge',
+    unit: 'Percent',
+    scope: 'worker',
+    help: 'Share of the frame pool threads busy.',
+  },
+  {
+    name: 'CurrentLeases',
+    prometheus: 'kvs_infer_current_leases',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: "Stream leases held by this worker (KIT's Current Lease Total; by WorkerId, its Lease Count per Worker).",
+  },
+  {
+    name: 'NumWorkers',
+    prometheus: 'kvs_infer_workers',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: "Workers seen in the lease table (KIT's Number of Workers).",
+  },
+  {
+    name: 'ReadersPaused',
+    prometheus: 'kvs_infer_readers_paused',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Media readers waiting for room in the pipeline (backpressure).',
+  },
+  {
+    name: 'LeasesTaken',
+    prometheus: 'kvs_infer_leases_taken_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Stream leases acquired by this worker.',
+  },
+  {
+    name: 'LeasesLost',
+    prometheus: 'kvs_infer_leases_lost_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Stream leases this worker held and found taken or expired.',
+  },
+  {
+    name: 'LeasesStolen',
+    prometheus: 'kvs_infer_leases_stolen_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Stream leases this worker took from another worker to balance the load.',
+  },
+  {
+    name: 'LeasesRenewed',
+    prometheus: 'kvs_infer_leases_renewed_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Lease renewals written by this worker.',
+  },
+  {
+    name: 'CheckpointsWritten',
+    prometheus: 'kvs_infer_checkpoints_written_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Checkpoints written to the lease table.',
+  },
+  {
+    name: 'LeaseSyncs',
+    prometheus: 'kvs_infer_lease_syncs_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: "Stream discovery and lease sync passes (KIT's Lease Sync Metrics).",
+  },
+  {
+    name: 'LeaseSyncLatency',
+    prometheus: 'kvs_infer_lease_sync_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'worker',
+    help: 'Duration of each stream discovery and lease sync pass.',
+  },
+] as const satisfies readonly MetricDefinition[];
+
+type Metric = (typeof METRICS)[number];
+export type MetricName = Metric['name'];
+export type CounterName = Extract<Metric, { kind: 'counter' }>['name'];
+export type GaugeName = Extract<Metric, { kind: 'gauge' }>['name'];
+export type HistogramName = Extract<Metric, { kind: 'histogram' }>['name'];
+
+const BY_NAME: ReadonlyMap<string, MetricDefinition> = new Map(METRICS.map((m) => [m.name, m]));
+
+/** The definition of `name`, or undefined for a name not in the table. */
+export function metricDefinition(name: string): MetricDefinition | undefined {
+  return BY_NAME.get(name);
+}

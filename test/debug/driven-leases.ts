@@ -1,0 +1,73 @@
+// Lease machines a test drives by hand (it settles their acquirer and checkpoint writes, sends their
+// events), watched as a worker watches its own, and served to the debug server as a worker's view.
+
+import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
+import { LeaseWatch } from '../../src/debug/lease-watch.js';
+import type { DebugSource, WorkerView } from '../../src/debug/types.js';
+import { leaseMachine, type AcquirerOutput, type LeaseEvent } from '../../src/machines/index.js';
+
+export class DrivenLease {
+  readonly stream: string;
+  readonly watch = new LeaseWatch();
+  readonly actor: Actor<typeof leaseMachine>;
+  #acquired!: (output: AcquirerOutput) => void;
+  #written: (() => void)[] = [];
+
+  constructor(stream: string) {
+    this.stream = stream;
+    const acquired = new Promise<AcquirerOutput>((resolve) => (this.#acquired = resolve));
+    const machine = leaseMachine.provide({
+      actors: {
+        acquirer: fromPromise(() => acquired),
+        reader: fromCallback(() => () => undefined),
+        checkpointer: fromPromise(() => new Promise<void>((resolve) => this.#written.push(resolve))),
+      },
+    });
+    // A long interval: only the test decides when checkpoints are written.
+    this.actor = createActor(machine, { input: { streamName: stream, leaseKey: stream, checkpointIntervalMs: 3_600_000 }, inspect: this.watch.inspect });
+    this.actor.start();
+  }
+
+  acquire(checkpoint: string | null = null): void {
+    this.#acquired({ checkpoint: checkpoint === null ? null : { fragmentNumber: checkpoint, serverTimestamp: 1_700_000_000_000 } });
+  }
+
+  send(event: LeaseEvent): void {
+    this.actor.send(event);
+  }
+
+  /** Completes the checkpoint write in flight. */
+  finishWrite(): void {
+    this.#written.shift()?.();
+  }
+
+  get states(): string[] {
+    return this.watch.view(this.stream).states;
+  }
+}
+
+/** A worker's view over `leases`, changing as they do. */
+export function drivenSource(leases: DrivenLease[], workerId = 'test-worker'): DebugSource {
+  const startedAt = Date.now();
+  return {
+    view: (): WorkerView => ({
+      workerId,
+      appName: 'debug-test',
+      startedAt,
+      now: Date.now(),
+      ready: true,
+      draining: false,
+      holdsSyncLease: true,
+      workers: [workerId, 'other-worker'],
+      leases: leases.map((l) => l.watch.view(l.stream)),
+      stats: {},
+    }),
+    subscribe(onChange) {
+      const unsubscribes = leases.map((l) => l.watch.onChange(onChange));
+      return () => unsubscribes.forEach((u) => u());
+    },
+  };
+}
+
+/** Waits a tick for the machine's promise actors to settle and the snapshot to follow. */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 20));

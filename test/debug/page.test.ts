@@ -1,0 +1,91 @@
+/// <reference lib="dom" />
+// The lease inspector in headless Chromium: the page loads with no network beyond the worker, draws a
+// state machine per lease, and follows a lease live as the test drives it through acquiring, reading,
+// draining, checkpointing and released, while another lease stays where it is. Saves a screenshot.
+
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { chromium, type Page } from 'playwright-core';
+import t from 'tap';
+import { describeDiagram } from '../../src/debug/machine-diagram.js';
+import { toSvg } from '../../src/debug/machine-svg.js';
+import { DebugServer } from '../../src/debug/server.js';
+import { leaseMachine } from '../../src/machines/index.js';
+import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
+import { DrivenLease, drivenSource, settle } from './driven-leases.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOT = '.tap/artifacts/debug-page.png';
+
+/** The states the page shows for `stream`, once they are `expected`. */
+async function pageShows(page: Page, stream: string, expected: string[]): Promise<string[]> {
+  const card = page.locator(`.lease[data-stream="${stream}"]`);
+  await page.waitForFunction(
+    ([s, want]) => document.querySelector(`.lease[data-stream="${s}"]`)?.getAttribute('data-states') === want,
+    [stream, expected.join(' ')] as const,
+    { timeout: 5000 },
+  );
+  return (await card.locator('svg [data-state].current').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-state')!))).sort();
+}
+
+t.test('the page follows a lease through its states, live and offline', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)` }, async (t) => {
+  // Prepare: two leases the test drives, served as a worker's view
+  const followed = new DrivenLease('front-door');
+  const other = new DrivenLease('parking-lot');
+  const svg = toSvg(describeDiagram(leaseMachine));
+  const server = await DebugServer.start({
+    source: drivenSource([followed, other]),
+    metrics: () => ({ body: prometheusText(new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' })), contentType: PROMETHEUS_CONTENT_TYPE }),
+    machineSvg: () => svg,
+  });
+  t.teardown(() => server.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const requested: string[] = [];
+  // Offline: anything not served by the worker itself is refused, and recorded.
+  await page.route('**/*', (route) => {
+    requested.push(route.request().url());
+    return route.request().url().startsWith(server.url) ? route.continue() : route.abort();
+  });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  // Act, Assess: the page loads and shows both leases acquiring
+  await page.goto(`${server.url}/debug`);
+  t.same(await pageShows(page, 'front-door', ['lease.acquiring']), ['lease.acquiring'], 'front-door: acquiring, highlighted in its diagram');
+  t.same(await pageShows(page, 'parking-lot', ['lease.acquiring']), ['lease.acquiring'], 'parking-lot: acquiring');
+  t.equal(await page.locator('.lease').count(), 2, 'one diagram per lease');
+
+  // Act, Assess: reading (a parallel state: both regions' states are current, the parent active)
+  followed.acquire();
+  await settle();
+  t.same(await pageShows(page, 'front-door', ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle']), ['lease.reading.checkpoints.idle', 'lease.reading.media.streaming'], 'reading: streaming and idle');
+  t.ok(await page.locator('.lease[data-stream="front-door"] svg [data-state="lease.reading"]').evaluate((n) => n.classList.contains('active')), 'reading itself is marked active');
+
+  // Act, Assess: draining, checkpointing, released
+  followed.send({ type: 'FRAGMENT_COMPLETE', fragmentNumber: '91343852333181432392682062607743920146159169392', serverTimestamp: Date.now() });
+  followed.send({ type: 'SHUTDOWN' });
+  t.same(await pageShows(page, 'front-door', ['lease.draining']), ['lease.draining'], 'draining');
+  followed.send({ type: 'DRAINED' });
+  t.same(await pageShows(page, 'front-door', ['lease.checkpointing']), ['lease.checkpointing'], 'checkpointing');
+  followed.finishWrite();
+  await settle();
+  t.same(await pageShows(page, 'front-door', ['lease.released']), ['lease.released'], 'released');
+  t.ok(await page.locator('.lease[data-stream="front-door"]').evaluate((n) => n.classList.contains('done')), 'the ended lease is marked done');
+
+  // Assess: the other lease never moved; the history and the table say what happened
+  t.same(other.states, ['lease.acquiring'], 'parking-lot is still acquiring');
+  t.same(await pageShows(page, 'parking-lot', ['lease.acquiring']), ['lease.acquiring'], 'and the page still shows it so');
+  const history = await page.locator('.lease[data-stream="front-door"] .history li').allTextContents();
+  for (const event of ['SHUTDOWN', 'DRAINED', 'xstate.done.actor.finalCheckpoint']) t.ok(history.some((line) => line.includes(event)), `history shows ${event}`);
+  t.match(await page.locator('#streams tbody tr[data-stream="front-door"]').textContent(), /released/, 'the streams table shows front-door released');
+  t.match(await page.locator('.lease[data-stream="front-door"] .lease-states').textContent(), 'released', 'the card heading says released');
+  t.match(await page.locator('#workers').textContent(), /test-worker.*other-worker/, 'the workers are listed');
+  t.same(errors, [], 'no script errors');
+  t.ok(requested.length >= 4 && requested.every((url) => url.startsWith(server.url)), `all ${requested.length} requests went to the worker itself`);
+
+  await mkdir('.tap/artifacts', { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  t.ok(existsSync(SCREENSHOT), `screenshot saved to ${SCREENSHOT}`);
+});

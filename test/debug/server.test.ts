@@ -1,0 +1,117 @@
+// The debug server over HTTP: probes, metrics a Prometheus parser accepts, the state as JSON and as
+// server-sent events that follow a lease machine, and the page's own assets.
+
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import t, { type Test } from 'tap';
+import { describeDiagram } from '../../src/debug/machine-diagram.js';
+import { toSvg } from '../../src/debug/machine-svg.js';
+import { DebugServer } from '../../src/debug/server.js';
+import type { DebugSource, WorkerView } from '../../src/debug/types.js';
+import { leaseMachine } from '../../src/machines/index.js';
+import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
+import { DrivenLease, drivenSource, settle } from './driven-leases.js';
+
+async function serve(t: Test, source: DebugSource, metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' })): Promise<DebugServer> {
+  const server = await DebugServer.start({
+    source,
+    metrics: () => ({ body: prometheusText(metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
+    machineSvg: () => toSvg(describeDiagram(leaseMachine)),
+  });
+  t.teardown(() => server.close());
+  return server;
+}
+
+/** A source whose readiness the test sets. */
+function withReadiness(source: DebugSource, state: { ready: boolean; draining: boolean }): DebugSource {
+  return { ...source, view: (): WorkerView => ({ ...source.view(), ...state }) };
+}
+
+t.test('probes: alive always; ready only after the first lease scan and not while draining', async (t) => {
+  // Prepare
+  const state = { ready: false, draining: false };
+  const server = await serve(t, withReadiness(drivenSource([]), state));
+  const readyz = async () => {
+    const res = await fetch(`${server.url}/readyz`);
+    return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
+  };
+
+  // Act, Assess
+  t.equal((await fetch(`${server.url}/healthz`)).status, 200, '/healthz is 200');
+  t.same(await readyz(), { status: 503, body: { status: 'not ready', reason: 'the lease table has not been scanned yet' } }, 'not ready before the first scan');
+  state.ready = true;
+  t.same(await readyz(), { status: 200, body: { status: 'ready' } }, 'ready after it');
+  state.draining = true;
+  t.same(await readyz(), { status: 503, body: { status: 'not ready', reason: 'draining' } }, 'not ready while draining');
+});
+
+t.test('/metrics is Prometheus text that a Prometheus parser reads, with the stream as a label', async (t) => {
+  // Prepare
+  const metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' });
+  metrics.add('FramesPublished', 3, { stream: 'front-door' });
+  for (const ms of [120, 180, 240]) metrics.observe('IngestToProcessLatency', ms, { stream: 'front-door' });
+  const server = await serve(t, drivenSource([]), metrics);
+
+  // Act
+  const res = await fetch(`${server.url}/metrics`);
+  const text = await res.text();
+  const families = parsePrometheusTextFormat(text);
+
+  // Assess
+  t.equal(res.headers.get('content-type'), PROMETHEUS_CONTENT_TYPE, 'the exposition format content type');
+  const published = families.find((f) => f.name === 'kvs_infer_frames_published_total');
+  t.equal(published?.type, 'COUNTER', 'a counter family');
+  t.same(published?.metrics, [{ labels: { app: 'debug-test', worker: 'test-worker', stream: 'front-door' }, value: '3' }], 'with its labels and value');
+  const latency = families.find((f) => f.name === 'kvs_infer_ingest_to_process_latency_ms');
+  t.equal(latency?.type, 'SUMMARY', 'latency is a summary');
+  const quantiles = (latency?.metrics[0] as { quantiles?: Record<string, string> } | undefined)?.quantiles ?? {};
+  t.same(Object.keys(quantiles).sort(), ['0.5', '0.9', '0.99'], 'with the three quantiles');
+  t.ok(Math.abs(Number(quantiles['0.5']) - 180) <= 1, `median ${quantiles['0.5']} of 120, 180, 240`);
+  // This parser drops a summary's _sum and _count; they are checked on the text itself.
+  t.match(text, /^kvs_infer_ingest_to_process_latency_ms_count\{[^}]*stream="front-door"[^}]*\} 3$/m, '_count of the three samples');
+  t.match(text, /^kvs_infer_ingest_to_process_latency_ms_sum\{[^}]*\} 540$/m, 'and their _sum');
+});
+
+t.test('/debug/state and /debug/events follow a lease machine as it moves', async (t) => {
+  // Prepare
+  const lease = new DrivenLease('front-door');
+  const server = await serve(t, drivenSource([lease]));
+  const controller = new AbortController();
+  t.teardown(() => controller.abort());
+  const events = await fetch(`${server.url}/debug/events`, { signal: controller.signal });
+  const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  const nextView = async (): Promise<WorkerView> => {
+    while (!buffered.includes('\n\n')) buffered += (await reader.read()).value ?? '';
+    const [message, ...rest] = buffered.split('\n\n');
+    buffered = rest.join('\n\n');
+    return JSON.parse(message!.replace(/^data: /, '')) as WorkerView;
+  };
+
+  // Act, Assess
+  t.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8', 'an event stream');
+  t.same((await nextView()).leases[0]!.states, ['lease.acquiring'], 'the first event is the view as it is');
+  lease.acquire('9134');
+  await settle();
+  t.same((await nextView()).leases[0]!.states, ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle'], 'the next follows the lease into reading');
+  const state = (await (await fetch(`${server.url}/debug/state`)).json()) as WorkerView;
+  t.match(state.leases[0], { stream: 'front-door', checkpoint: '9134', status: 'active' }, '/debug/state has the lease with its checkpoint');
+  t.same(state.leases[0]!.transitions.map((x) => x.event), ['xstate.init', 'xstate.done.actor.acquirer'], 'and its transitions, with the events behind them');
+});
+
+t.test('the page, its assets and the diagram are served by the worker; anything else is 404', async (t) => {
+  // Prepare
+  const server = await serve(t, drivenSource([]));
+  const get = async (path: string) => {
+    const res = await fetch(`${server.url}${path}`);
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  };
+
+  // Act, Assess
+  t.match(await get('/debug'), { status: 200, type: /text\/html/, body: /lease inspector/ }, '/debug is the page');
+  t.match(await get('/debug/app.js'), { status: 200, type: /javascript/ }, 'its script');
+  t.match(await get('/debug/style.css'), { status: 200, type: /text\/css/ }, 'its style sheet');
+  t.match(await get('/debug/machine.svg'), { status: 200, type: /image\/svg\+xml/, body: /data-state="lease\.reading\.media\.streaming"/ }, 'the lease machine diagram');
+  t.match(await get('/debug/../package.json'), { status: 404 }, 'no path escapes the assets');
+  t.match(await get('/nope'), { status: 404 }, 'unknown paths are 404');
+  t.equal((await fetch(`${server.url}/debug/state`, { method: 'POST' })).status, 405, 'only GET');
+});
