@@ -12,6 +12,7 @@ import { parseConfig, systemEnvironment } from '../config/index.js';
 import { KvsInferError } from '../errors.js';
 import { demoClip, LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords, type LocalStreamSpec } from '../local/index.js';
 import { COCO_LABELS } from '../local/model/index.js';
+import { debugPort, startDebugServer } from './debug-server.js';
 import { renderSummary, summarize } from './demo-summary.js';
 import { positiveInteger, replayRate, streamSpec } from './options.js';
 import { progress } from './progress.js';
@@ -32,12 +33,14 @@ export async function demo(argv: string[]): Promise<number> {
       model: { type: 'string', default: 'detector' },
       threads: { type: 'string' },
       timeout: { type: 'string', default: '300' },
+      'debug-port': { type: 'string' },
     },
   });
   if (values.model !== 'detector' && values.model !== 'fixed') throw new KvsInferError('USAGE', `--model must be detector or fixed, got "${values.model}"`);
   const every = positiveInteger('every', values.every)!;
   const timeoutMs = positiveInteger('timeout', values.timeout)! * 1000;
   const rate = replayRate(values.rate);
+  const port = values['debug-port'] === undefined ? undefined : debugPort(values['debug-port']);
   Log.setLevel(AV_LOG_ERROR);
   const started = performance.now();
   const elapsed = () => ((performance.now() - started) / 1000).toFixed(1);
@@ -82,9 +85,12 @@ export async function demo(argv: string[]): Promise<number> {
     };
     // The local KVS server answers GetDataEndpoint with its own URL: one data-plane client serves every stream.
     const worker = await Worker.start({ config, ...clients, mediaClient: () => media, log });
+    const debug = port === undefined ? undefined : await startDebugServer(worker, port, '127.0.0.1');
+    if (debug) process.stderr.write(`lease inspector: ${debug.url}/debug\n`);
     process.stderr.write(`worker ${config.workerId} started (${config.decodeThreadPoolSize} decode threads); replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
 
     const finished = await waitForAll(stack, worker, streams, every, timeoutMs, elapsed);
+    await debug?.close();
     const live = worker.streamCounters();
     const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
     await worker.shutdown();

@@ -4,7 +4,7 @@
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   demo: {
-    usage: 'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed] [--threads N] [--timeout SECONDS]',
+    usage: 'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed] [--threads N] [--timeout SECONDS] [--debug-port P]',
     run: async (argv) => (await import('./demo.js')).demo(argv),
   },
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },

@@ -6,12 +6,8 @@ import { parseArgs } from 'node:util';
 import { jsonLinesLogger, Worker } from '../actors/index.js';
 import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient, ssmClient } from '../aws/clients.js';
 import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js';
-import { describeDiagram } from '../debug/machine-diagram.js';
-import { toSvg } from '../debug/machine-svg.js';
-import { DebugServer } from '../debug/server.js';
-import { KvsInferError } from '../errors.js';
-import { leaseMachine } from '../machines/index.js';
-import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metrics/index.js';
+import type { DebugServer } from '../debug/server.js';
+import { debugPort, startDebugServer } from './debug-server.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -35,7 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     environment: systemEnvironment(),
   }).finally(() => ssm?.destroy());
   // Checked before anything starts: 0 picks a free port (the `debug-server` log line says which).
-  const debugPort = values['debug-port'] === undefined ? undefined : port(values['debug-port']);
+  const port = values['debug-port'] === undefined ? undefined : debugPort(values['debug-port']);
   const { config } = loaded;
   const log = jsonLinesLogger(config.logLevel);
   log({ level: 'info', event: 'config', worker: config.workerId, source: loaded.source, config: redactConfig(config) });
@@ -59,8 +55,8 @@ export async function run(argv: string[]): Promise<number> {
   let debug: DebugServer | undefined;
   try {
     const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, sageMakerRuntime, kinesis, log });
-    if (debugPort !== undefined) {
-      debug = await startDebugServer(worker, debugPort, values['debug-host']);
+    if (port !== undefined) {
+      debug = await startDebugServer(worker, port, values['debug-host']);
       log({ level: 'info', event: 'debug-server', worker: config.workerId, url: `${debug.url}/debug` });
     }
     const signal = await stopSignal;
@@ -77,20 +73,3 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function port(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new KvsInferError('USAGE', `--debug-port must be a port number (0 for any free one), got "${value}"`);
-  return parsed;
-}
-
-async function startDebugServer(worker: Worker, port: number, host: string): Promise<DebugServer> {
-  // Drawn once: the machine's definition does not change while the worker runs.
-  const svg = toSvg(describeDiagram(leaseMachine));
-  return DebugServer.start({
-    source: worker,
-    metrics: () => ({ body: prometheusText(worker.metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
-    machineSvg: () => svg,
-    port,
-    host,
-  });
-}

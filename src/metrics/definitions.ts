@@ -112,7 +112,7 @@ export const METRICS = [
     kind: 'counter',
     unit: 'Count',
     scope: 'stream',
-    help: 'Sampled frames discarded without inference, for example when the lease was lost.',
+    help: 'Sampled frames dropped from the endpoint queue by the `latest` queue policy.',
   },
   {
     name: 'CorruptFragments',
@@ -136,7 +136,7 @@ export const METRICS = [
     kind: 'gauge',
     unit: 'Milliseconds',
     scope: 'stream',
-    help: 'Time between now and the server timestamp of the last fragment read.',
+    help: 'How far the last fragment read is behind the newest fragment of the stream, as GetMedia reports it (MillisBehindNow).',
   },
   // Worker scope
   {
@@ -169,7 +169,7 @@ export const METRICS = [
     kind: 'gauge',
     unit: 'Percent',
     scope: 'worker',
-    help: 'Share of the frame pool threads busy.',
+    help: 'Share of the time of the frame pool threads spent on frames since the worker started.',
   },
   {
     name: 'CurrentLeases',
