@@ -22,10 +22,12 @@ export async function run(argv: string[]): Promise<number> {
       'debug-host': { type: 'string', default: '127.0.0.1' },
     },
   });
-  const ssm = values['ssm-parameter'] === undefined ? undefined : ssmClient();
+  // The container's default: the parameter its task definition names, as KIT's container reads its configuration.
+  const ssmParameter = values['ssm-parameter'] ?? (values.config === undefined ? process.env.KVS_INFER_SSM_PARAMETER : undefined);
+  const ssm = ssmParameter === undefined ? undefined : ssmClient();
   const loaded = await loadConfig({
     file: values.config,
-    ssmParameter: values['ssm-parameter'],
+    ssmParameter,
     ssmClient: ssm,
     overrides: { appName: values['app-name'], workerId: values['worker-id'] },
     environment: systemEnvironment(),

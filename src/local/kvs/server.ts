@@ -2,6 +2,7 @@
 // can use as their endpoint, with methods to create streams and feed them without the API.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { archivedMediaRoutes } from './archived-media.js';
@@ -64,6 +65,8 @@ export class KvsServer {
     this.registry = registry;
     this.#clock = clock;
     this.#maxGetMediaConnections = maxGetMediaConnections;
+    // Every replay listens to it: a stack replaying dozens of streams is expected, not a leak.
+    setMaxListeners(0, this.#closing.signal);
     this.#routes = new Map([...controlPlaneRoutes, ...getMediaRoutes, ...archivedMediaRoutes, ...putMediaRoutes].map((route) => [route.path, route]));
   }
 

@@ -1,0 +1,14 @@
+#!/bin/sh
+# The runtime stage's install, shared by the Dockerfile and the test that reproduces it:
+# unpacks the packed kvs-infer into APP_DIR and installs its production dependencies from the lockfile.
+# Usage: install-runtime.sh PKG_DIR APP_DIR   (PKG_DIR holds kvs-infer-*.tgz and package-lock.json)
+set -eu
+pkg_dir=$1
+app_dir=$2
+mkdir -p "$app_dir"
+tar -xzf "$pkg_dir"/kvs-infer-*.tgz -C "$app_dir" --strip-components=1
+cp "$pkg_dir/package-lock.json" "$app_dir/"
+cd "$app_dir"
+# No install scripts: the native modules (node-av, sharp) come as prebuilt packages, and the
+# package's own prepare (a TypeScript build) has already run: dist/ is in the tarball.
+npm ci --omit=dev --ignore-scripts --no-audit --no-fund
