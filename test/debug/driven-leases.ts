@@ -41,6 +41,11 @@ export class DrivenLease {
     this.#written.shift()?.();
   }
 
+  /** Stops the machine and its timers (an hour-long checkpoint interval would keep the test process alive). */
+  stop(): void {
+    this.actor.stop();
+  }
+
   get states(): string[] {
     return this.watch.view(this.stream).states;
   }

@@ -32,6 +32,7 @@ t.test('the page follows a lease through its states, live and offline', { skip: 
   // Prepare: two leases the test drives, served as a worker's view
   const followed = new DrivenLease('front-door');
   const other = new DrivenLease('parking-lot');
+  t.teardown(() => [followed, other].forEach((lease) => lease.stop()));
   const svg = toSvg(describeDiagram(leaseMachine));
   const server = await DebugServer.start({
     source: drivenSource([followed, other]),

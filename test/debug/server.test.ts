@@ -74,6 +74,7 @@ t.test('/metrics is Prometheus text that a Prometheus parser reads, with the str
 t.test('/debug/state and /debug/events follow a lease machine as it moves', async (t) => {
   // Prepare
   const lease = new DrivenLease('front-door');
+  t.teardown(() => lease.stop());
   const server = await serve(t, drivenSource([lease]));
   const controller = new AbortController();
   t.teardown(() => controller.abort());
