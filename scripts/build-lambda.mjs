@@ -1,5 +1,5 @@
 // Bundles the default Lambda consumer (cfn/lambda/index.ts) into one ESM file, AWS SDK clients included
-// (so their versions are the ones tested, not the runtime's), and zips it as index.mjs for nodejs20.x.
+// (so their versions are the ones tested, not the runtime's), and zips it as index.mjs for the template's Lambda runtime (nodejs24.x; the bundle targets Node 20 and up).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
