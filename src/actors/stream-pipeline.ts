@@ -259,11 +259,17 @@ export class StreamPipeline {
     const services = this.#services;
     let image: EncodedImage;
     try {
-      image = await services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image }, signal);
+      // Not given the abort signal: piscina aborts a running task by terminating its thread, in the middle of a
+      // native decode. A frame takes milliseconds; an abandoned one is finished and dropped below instead.
+      image = await services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image });
     } catch (error) {
       release();
       if (signal.aborted) return false;
       return this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null });
+    }
+    if (signal.aborted) {
+      release();
+      return false;
     }
     this.counters.encoded++;
     this.#metrics.add('FramesDecoded', 1, this.#labels);

@@ -20,6 +20,20 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
     usage: 'kvs-infer machines [--format mermaid|dot|svg] [--out FILE]',
     run: async (argv) => (await import('./machines.js')).machines(argv),
   },
+  bench: {
+    usage: 'kvs-infer bench --scenario media|live|capacity|sweep [options]',
+    run: async (argv) => {
+      // bench/ sits beside src/ in a checkout: dist/bench/cli.js once built, bench/cli.ts under a TypeScript
+      // loader (this module's own extension tells which). The published package holds dist/src only.
+      const [{ existsSync }, { extname }, { fileURLToPath }] = await Promise.all([import('node:fs'), import('node:path'), import('node:url')]);
+      const cli = new URL(`../../bench/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+      if (!existsSync(fileURLToPath(cli))) {
+        const { KvsInferError } = await import('../errors.js');
+        throw new KvsInferError('BENCH_UNAVAILABLE', 'kvs-infer bench runs from a checkout of the repository: the installed package does not include the benchmarks');
+      }
+      return ((await import(cli.href)) as typeof import('../../bench/cli.js')).bench(argv);
+    },
+  },
   run: {
     usage: 'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),

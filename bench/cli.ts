@@ -1,0 +1,197 @@
+// `kvs-infer bench --scenario media|live|capacity|sweep`: runs one benchmark scenario, writes its JSON,
+// Markdown and plots (bench/output.ts) and prints its table and conclusions. Runs from a checkout only.
+
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KvsInferError } from '../src/errors.js';
+import { progress, type Progress } from '../src/cli/progress.js';
+import { markdownBody, writeReport, type WrittenReport } from './output.js';
+import type { BenchReport } from './report.js';
+import type { OnProgress, Resolution } from './scenarios/media.js';
+
+export type { OnProgress } from './scenarios/media.js';
+
+export const SCENARIOS = ['media', 'live', 'capacity', 'sweep'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** What every scenario takes; each uses the options that apply to it and fills in its defaults. */
+export interface ScenarioOptions {
+  streams?: number;
+  durationSeconds?: number;
+  warmupSeconds?: number;
+  inferenceInterval?: number;
+  resolution?: Resolution;
+  bitrate?: string;
+  gopSeconds?: number;
+  files?: string[];
+  runs?: number;
+  boundMs?: number;
+  smoke?: boolean;
+}
+
+export interface BenchArguments {
+  scenario: ScenarioName;
+  options: ScenarioOptions;
+  /** Where the JSON, Markdown and SVGs go; default bench/results. */
+  out: string;
+  /** An extra copy of the JSON, at exactly this path. */
+  json?: string;
+}
+
+export const USAGE =
+  'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] [--inference-interval N] [--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] [--out DIR] [--smoke]';
+
+/** Options the media scenario has no use for: refused rather than silently ignored. */
+const NOT_FOR_MEDIA = ['streams', 'warmup', 'inference-interval', 'bound'] as const;
+
+const usage = (message: string) => new KvsInferError('USAGE', message);
+
+function integer(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || parsed < 1) throw usage(`--${name} must be a positive integer, got "${value}"`);
+  return parsed;
+}
+
+function seconds(name: string, value: string | undefined, options: { zero?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  const valid = value.trim() !== '' && Number.isFinite(parsed) && (options.zero ? parsed >= 0 : parsed > 0);
+  if (!valid) throw usage(`--${name} must be a ${options.zero ? 'non-negative' : 'positive'} number, got "${value}"`);
+  return parsed;
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        scenario: { type: 'string' },
+        streams: { type: 'string' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        'inference-interval': { type: 'string' },
+        resolution: { type: 'string' },
+        bitrate: { type: 'string' },
+        gop: { type: 'string' },
+        runs: { type: 'string' },
+        bound: { type: 'string' },
+        file: { type: 'string', multiple: true },
+        json: { type: 'string' },
+        out: { type: 'string', default: 'bench/results' },
+        smoke: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new KvsInferError('USAGE', (error as Error).message, { cause: error });
+  }
+}
+
+/** Parses and checks the command line; every bad value is a USAGE error naming its option. */
+export function parseBenchArgs(argv: string[]): BenchArguments {
+  const values = parseOptions(argv);
+  const scenario = values.scenario;
+  if (scenario === undefined) throw usage('--scenario is required: media, live, capacity or sweep');
+  if (!(SCENARIOS as readonly string[]).includes(scenario)) throw usage(`--scenario must be media, live, capacity or sweep, got "${scenario}"`);
+  if (values.resolution !== undefined && values.resolution !== '1080p' && values.resolution !== '720p') {
+    throw usage(`--resolution must be 1080p or 720p, got "${values.resolution}"`);
+  }
+  if (values.bitrate !== undefined && !/^\d+(\.\d+)?[kM]?$/.test(values.bitrate)) throw usage(`--bitrate must be bits per second with an optional k or M suffix (4M), got "${values.bitrate}"`);
+  for (const file of values.file ?? []) if (!existsSync(file)) throw usage(`--file ${file}: no such file`);
+  if (values.out === '') throw usage('--out must name a directory');
+  if (values.json === '') throw usage('--json must name a file');
+  if (scenario === 'media') {
+    const given = NOT_FOR_MEDIA.filter((name) => values[name] !== undefined);
+    if (given.length > 0) throw usage(`${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario media`);
+  }
+
+  const options: ScenarioOptions = {
+    streams: integer('streams', values.streams),
+    durationSeconds: seconds('duration', values.duration),
+    warmupSeconds: seconds('warmup', values.warmup, { zero: true }),
+    inferenceInterval: integer('inference-interval', values['inference-interval']),
+    resolution: values.resolution as Resolution | undefined,
+    bitrate: values.bitrate,
+    gopSeconds: seconds('gop', values.gop),
+    files: values.file,
+    runs: integer('runs', values.runs),
+    boundMs: seconds('bound', values.bound),
+    smoke: values.smoke || undefined,
+  };
+  // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.
+  for (const key of Object.keys(options) as (keyof ScenarioOptions)[]) if (options[key] === undefined) delete options[key];
+  return { scenario: scenario as ScenarioName, options, out: values.out, ...(values.json === undefined ? {} : { json: values.json }) };
+}
+
+/** Runs one scenario. live, capacity and sweep come from bench/live/, loaded only when asked for. */
+export async function runScenario(scenario: ScenarioName, options: ScenarioOptions, onProgress: OnProgress): Promise<BenchReport> {
+  if (scenario === 'media') {
+    const { mediaScenario } = await import('./scenarios/media.js');
+    return mediaScenario(options, onProgress);
+  }
+  const live = await import('./live/scenarios.js');
+  if (scenario === 'live') return live.liveScenario(options, onProgress);
+  if (scenario === 'capacity') return live.capacityScenario(options, onProgress);
+  return live.sweepScenario(options, onProgress);
+}
+
+/** One progress() bar per label, the previous one ended when the label changes; a label alone is a line on stderr. */
+export function progressReporter(stream: NodeJS.WriteStream = process.stderr): { onProgress: OnProgress; stop(): void } {
+  let current: { label: string; bar: Progress } | null = null;
+  return {
+    onProgress(label, done, total, detail) {
+      if (done === undefined || total === undefined) {
+        current?.bar.stop();
+        current = null;
+        stream.write(`${label}\n`);
+        return;
+      }
+      if (current?.label !== label) {
+        current?.bar.stop();
+        current = { label, bar: progress(label, { stream }) };
+      }
+      current.bar.update(done, total, detail);
+    },
+    stop() {
+      current?.bar.stop();
+      current = null;
+    },
+  };
+}
+
+export interface BenchRun {
+  report: BenchReport;
+  written: WrittenReport;
+  startedAt: Date;
+  seconds: number;
+}
+
+/** Parses `argv`, runs the scenario with progress on stderr and writes its files. */
+export async function runBench(argv: string[]): Promise<BenchRun> {
+  const args = parseBenchArgs(argv);
+  const reporter = progressReporter();
+  const startedAt = new Date();
+  const start = performance.now();
+  let report: BenchReport;
+  try {
+    report = await runScenario(args.scenario, args.options, reporter.onProgress);
+  } finally {
+    reporter.stop();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const written = await writeReport(report, { startedAt, seconds }, { dir: args.out, ...(args.json === undefined ? {} : { json: args.json }) });
+  return { report, written, startedAt, seconds };
+}
+
+export async function bench(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`usage: ${USAGE}\n`);
+    return 0;
+  }
+  const { report, written } = await runBench(argv);
+  process.stdout.write(`\n${markdownBody(report)}`);
+  for (const path of [written.json, written.markdown, ...written.plots, ...(written.extraJson ? [written.extraJson] : [])]) process.stderr.write(`wrote ${path}\n`);
+  return 0;
+}

@@ -1,0 +1,448 @@
+// The live scenarios of `kvs-infer bench`: `live` (one setting, repeated), `capacity` (streams per worker
+// until a bound breaks) and `sweep` (decode pool x inference concurrency x endpoint latency), each a
+// BenchReport built from `liveRun`s.
+
+import { availableParallelism } from 'node:os';
+import { figure, type BenchReport, type Figure, type PlotSpec } from '../report.js';
+import { held, liveRun, type LiveRunOptions, type LiveRunResult, type Resolution, type WorkerCommand } from './run.js';
+
+/** Options common to the three scenarios; every one has a default (a human run, or a CI-sized one with `smoke`). */
+export interface LiveScenarioOptions {
+  streams?: number;
+  durationSeconds?: number;
+  warmupSeconds?: number;
+  inferenceInterval?: number;
+  resolution?: Resolution;
+  bitrate?: string;
+  gopSeconds?: number;
+  files?: string[];
+  /** Repetitions of each measurement (the figures are medians, with min and max). */
+  runs?: number;
+  /** p99 IngestToProcessLatency a setting must stay under, ms; default 500. */
+  boundMs?: number;
+  decodeThreadPoolSize?: number;
+  inferenceConcurrency?: number;
+  endpointLatencyMs?: number;
+  /** Seconds, not minutes: 2 streams of 720p, 1 I-frame in 1, 3 s window, 2 s warm-up, 1 run. */
+  smoke?: boolean;
+  /** How to start the worker; default the built CLI. */
+  worker?: WorkerCommand;
+  /** Passed through to every run (see LiveRunOptions). */
+  staggerStreams?: boolean;
+  liftSocketLimit?: boolean;
+  config?: Record<string, unknown>;
+}
+
+export interface CapacityOptions extends LiveScenarioOptions {
+  /** Stream counts tried in order until one breaks; default 25, 50, 100, 150, 200, 300, 400. */
+  steps?: number[];
+  /** Bisections between the last count that held and the first that broke; default 2. */
+  bisections?: number;
+}
+
+export interface SweepOptions extends LiveScenarioOptions {
+  /** Default 1..cores. */
+  poolSizes?: number[];
+  /** Default 1, 4, 16. */
+  concurrencies?: number[];
+  /** Default 20 and 200 ms. */
+  endpointLatenciesMs?: number[];
+}
+
+type Progress = (text: string) => void;
+
+interface Resolved {
+  streams: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  inferenceInterval: number;
+  resolution: Resolution;
+  bitrate: string;
+  gopSeconds: number;
+  files: string[] | undefined;
+  runs: number;
+  boundMs: number;
+  decodeThreadPoolSize: number;
+  inferenceConcurrency: number;
+  endpointLatencyMs: number;
+  smoke: boolean;
+}
+
+function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolved {
+  const smoke = options.smoke ?? false;
+  const base: Resolved = smoke
+    ? { streams: 2, durationSeconds: 3, warmupSeconds: 2, inferenceInterval: 1, resolution: '720p', bitrate: '4M', gopSeconds: 1, files: undefined, runs: 1, boundMs: 500, decodeThreadPoolSize: availableParallelism(), inferenceConcurrency: 20, endpointLatencyMs: 0, smoke }
+    : { streams: 50, durationSeconds: 20, warmupSeconds: 10, inferenceInterval: 6, resolution: '1080p', bitrate: '4M', gopSeconds: 1, files: undefined, runs: 1, boundMs: 500, decodeThreadPoolSize: availableParallelism(), inferenceConcurrency: 20, endpointLatencyMs: 0, smoke, ...human };
+  const given = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key in base));
+  return { ...base, ...given } as Resolved;
+}
+
+function runOptions(r: Resolved, options: LiveScenarioOptions, overrides: Partial<LiveRunOptions> = {}): LiveRunOptions {
+  return {
+    streams: r.streams,
+    durationSeconds: r.durationSeconds,
+    warmupSeconds: r.warmupSeconds,
+    inferenceInterval: r.inferenceInterval,
+    resolution: r.resolution,
+    bitrate: r.bitrate,
+    gopSeconds: r.gopSeconds,
+    files: r.files,
+    decodeThreadPoolSize: r.decodeThreadPoolSize,
+    inferenceConcurrency: r.inferenceConcurrency,
+    endpointLatencyMs: r.endpointLatencyMs,
+    worker: options.worker,
+    staggerStreams: options.staggerStreams,
+    liftSocketLimit: options.liftSocketLimit,
+    config: options.config,
+    ...overrides,
+  };
+}
+
+/** What a setting measured over its runs: each figure's median, min and max. */
+export interface Measured {
+  framesPerSecond: Figure;
+  expectedSampledPerSecond: number;
+  p50: Figure;
+  p90: Figure;
+  p99: Figure;
+  max: Figure;
+  dropped: Figure;
+  cpuSecondsPerFrame: Figure;
+  cpuCores: Figure;
+  rssMaxBytes: Figure;
+  bytesPerSecond: Figure;
+  millisBehindNowMax: Figure;
+  durationSeconds: Figure;
+  /** Every run held (see `held`). */
+  held: boolean;
+  why: string;
+  runs: LiveRunResult[];
+}
+
+async function measure(runs: number, options: LiveRunOptions, boundMs: number, onProgress: Progress, label: string): Promise<Measured> {
+  const results: LiveRunResult[] = [];
+  for (let i = 0; i < runs; i++) {
+    const prefix = runs > 1 ? `${label} run ${i + 1}/${runs}` : label;
+    results.push(await liveRun(options, (text) => onProgress(`${prefix}: ${text}`)));
+  }
+  const f = (pick: (r: LiveRunResult) => number) => figure(results.map(pick));
+  const verdicts = results.map((r) => held(r, boundMs));
+  return {
+    framesPerSecond: f((r) => r.framesPerSecond),
+    expectedSampledPerSecond: results[0]!.expectedSampledPerSecond,
+    p50: f((r) => r.ingestToProcessMs.p50),
+    p90: f((r) => r.ingestToProcessMs.p90),
+    p99: f((r) => r.ingestToProcessMs.p99),
+    max: f((r) => r.ingestToProcessMs.max),
+    dropped: f((r) => r.dropped),
+    cpuSecondsPerFrame: f((r) => r.cpuSecondsPerFrame),
+    cpuCores: f((r) => r.cpuCores),
+    rssMaxBytes: f((r) => r.rssMaxBytes),
+    bytesPerSecond: f((r) => r.bytesPerSecond),
+    millisBehindNowMax: f((r) => r.millisBehindNowMax),
+    durationSeconds: f((r) => r.durationSeconds),
+    held: verdicts.every((v) => v.ok),
+    why: verdicts.find((v) => !v.ok)?.why ?? 'held',
+    runs: results,
+  };
+}
+
+const r1 = (n: number) => (Number.isFinite(n) ? Math.round(n * 10) / 10 : n);
+const r0 = (n: number) => (Number.isFinite(n) ? Math.round(n) : n);
+const mb = (bytes: number) => r0(bytes / 1048576);
+const show = (f: Figure, digits = 1, scale = 1) => {
+  const v = (n: number) => (n / scale).toFixed(digits);
+  return f.runs > 1 ? `${v(f.median)} (${v(f.min)}..${v(f.max)})` : v(f.median);
+};
+const what = (r: Resolved) => (r.files?.length ? r.files.join(', ') : `${r.resolution} ${r.bitrate}bps ${r.gopSeconds} s GOP`);
+
+function settingsOf(r: Resolved, options: LiveScenarioOptions, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const worker = options.worker;
+  return { ...r, ...extra, staggerStreams: options.staggerStreams ?? true, liftSocketLimit: options.liftSocketLimit ?? false, worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js', cores: availableParallelism() };
+}
+
+/** `live`: one setting, `runs` times (default 3; smoke 1); figures are medians with min and max. */
+export async function liveScenario(options: LiveScenarioOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+  const r = resolve(options, { runs: 3, durationSeconds: 30 });
+  const m = await measure(r.runs, runOptions(r, options), r.boundMs, onProgress, `live ${r.streams} streams`);
+  const figures = {
+    scenario: 'live' as const,
+    streams: r.streams,
+    durationSeconds: m.durationSeconds.median,
+    framesPerSecond: m.framesPerSecond.median,
+    ingestToProcessMs: { p50: m.p50.median, p90: m.p90.median, p99: m.p99.median, max: m.max.median },
+    dropped: m.dropped.median,
+    cpuSecondsPerFrame: m.cpuSecondsPerFrame.median,
+    rssMaxBytes: m.rssMaxBytes.median,
+    bytesPerSecond: m.bytesPerSecond.median,
+    expectedSampledPerSecond: m.expectedSampledPerSecond,
+    held: m.held,
+    spread: {
+      framesPerSecond: m.framesPerSecond,
+      p50: m.p50,
+      p90: m.p90,
+      p99: m.p99,
+      max: m.max,
+      dropped: m.dropped,
+      cpuSecondsPerFrame: m.cpuSecondsPerFrame,
+      cpuCores: m.cpuCores,
+      rssMaxBytes: m.rssMaxBytes,
+      bytesPerSecond: m.bytesPerSecond,
+      millisBehindNowMax: m.millisBehindNowMax,
+    },
+    runs: m.runs,
+  };
+  const runsNote = r.runs > 1 ? `median (min..max) of ${r.runs} runs` : '1 run';
+  return {
+    scenario: 'live',
+    settings: settingsOf(r, options),
+    figures,
+    table: {
+      columns: ['figure', `value, ${runsNote}`],
+      rows: [
+        ['streams', r.streams],
+        ['frames published per second', `${show(m.framesPerSecond)} (sampled by the fixture: ${m.expectedSampledPerSecond.toFixed(1)})`],
+        ['IngestToProcessLatency p50, ms', show(m.p50, 0)],
+        ['IngestToProcessLatency p90, ms', show(m.p90, 0)],
+        ['IngestToProcessLatency p99, ms', show(m.p99, 0)],
+        ['IngestToProcessLatency max, ms', show(m.max, 0)],
+        ['frames dropped or failed', show(m.dropped, 0)],
+        ['worker CPU, cores', show(m.cpuCores, 2)],
+        ['worker CPU seconds per frame', show(m.cpuSecondsPerFrame, 4)],
+        ['worker RSS max, MB', show(m.rssMaxBytes, 0, 1048576)],
+        ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
+        ['MillisBehindNow max, ms', show(m.millisBehindNowMax, 0)],
+      ],
+    },
+    conclusions: [
+      `${r.streams} live streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${m.framesPerSecond.median.toFixed(1)} frames/s published of ${m.expectedSampledPerSecond.toFixed(1)} sampled, p99 IngestToProcessLatency ${r0(m.p99.median)} ms, ${m.dropped.median} dropped or failed (${runsNote})`,
+      `worker: ${m.cpuCores.median.toFixed(2)} cores, ${(m.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
+      m.held ? `held the ${r.boundMs} ms bound with nothing dropped` : `did not hold: ${m.why}`,
+    ],
+    plots: [],
+  };
+}
+
+/** `capacity`: more streams until p99 passes the bound, a frame drops or fails, or publishing falls behind sampling. */
+export async function capacityScenario(options: CapacityOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+  const r = resolve(options, {});
+  const ladder = options.steps ?? (r.smoke ? [1, 2] : [25, 50, 100, 150, 200, 300, 400]);
+  const bisections = options.bisections ?? (r.smoke ? 0 : 2);
+  const maxSteps = ladder.length + bisections;
+  const steps: { streams: number; m: Measured }[] = [];
+  const step = async (streams: number) => {
+    const m = await measure(r.runs, runOptions(r, options, { streams }), r.boundMs, onProgress, `capacity step ${steps.length + 1}/${maxSteps} (${streams} streams)`);
+    steps.push({ streams, m });
+    return m.held;
+  };
+  let good = 0;
+  let bad: number | undefined;
+  for (const n of ladder) {
+    if (await step(n)) good = n;
+    else {
+      bad = n;
+      break;
+    }
+  }
+  for (let i = 0; i < bisections && bad !== undefined && bad - good > 1; i++) {
+    const mid = Math.round((good + bad) / 2);
+    if (await step(mid)) good = mid;
+    else bad = mid;
+  }
+  steps.sort((a, b) => a.streams - b.streams);
+  const largest = good;
+  const conclusions = [
+    largest > 0
+      ? `largest N that held: ${largest} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames (p99 IngestToProcessLatency < ${r.boundMs} ms, nothing dropped or failed, published >= 95% of sampled)`
+      : `no step held, not even ${ladder[0]} streams`,
+    bad === undefined ? `every step held up to ${largest} streams: the limit is higher (not measured)` : `${bad} streams broke it: ${steps.find((s) => s.streams === bad)!.m.why}`,
+  ];
+  const atLargest = steps.find((s) => s.streams === largest)?.m;
+  if (atLargest) conclusions.push(`at ${largest} streams: ${atLargest.framesPerSecond.median.toFixed(1)} frames/s, p99 ${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ${mb(atLargest.rssMaxBytes.median)} MB`);
+  const plots: PlotSpec[] = [
+    {
+      id: 'capacity-throughput',
+      title: `Frames published per second against live streams (${what(r)}, 1 in ${r.inferenceInterval} I-frames)`,
+      xLabel: 'streams',
+      yLabel: 'frames/s',
+      series: [
+        { name: 'published', points: steps.map((s) => ({ x: s.streams, y: r1(s.m.framesPerSecond.median) })) },
+        { name: 'sampled by the fixture', points: steps.map((s) => ({ x: s.streams, y: r1(s.m.expectedSampledPerSecond) })) },
+      ],
+    },
+    {
+      id: 'capacity-p99',
+      title: `p99 IngestToProcessLatency against live streams (${what(r)})`,
+      xLabel: 'streams',
+      yLabel: 'ms',
+      series: [
+        { name: 'p99', points: steps.map((s) => ({ x: s.streams, y: r0(s.m.p99.median) })) },
+        { name: 'p50', points: steps.map((s) => ({ x: s.streams, y: r0(s.m.p50.median) })) },
+      ],
+      threshold: { y: r.boundMs, label: `bound ${r.boundMs} ms` },
+    },
+  ];
+  return {
+    scenario: 'capacity',
+    settings: settingsOf(r, options, { steps: ladder, bisections }),
+    figures: {
+      largestStreams: largest,
+      firstBrokenStreams: bad ?? null,
+      boundMs: r.boundMs,
+      steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(m) })),
+    },
+    table: {
+      columns: ['streams', 'sampled/s', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'Mbit/s read', 'held'],
+      rows: steps.map(({ streams, m }) => [
+        streams,
+        r1(m.expectedSampledPerSecond),
+        r1(m.framesPerSecond.median),
+        r0(m.p50.median),
+        r0(m.p90.median),
+        r0(m.p99.median),
+        r0(m.max.median),
+        m.dropped.median,
+        Math.round(m.cpuCores.median * 100) / 100,
+        r1(m.cpuSecondsPerFrame.median * 1000),
+        mb(m.rssMaxBytes.median),
+        r1(m.bytesPerSecond.median / 125000),
+        m.held ? 'yes' : `no: ${m.why}`,
+      ]),
+    },
+    conclusions,
+    plots,
+  };
+}
+
+/** The medians of a setting, flat, for JSON. */
+function summary(m: Measured) {
+  return {
+    expectedSampledPerSecond: m.expectedSampledPerSecond,
+    framesPerSecond: m.framesPerSecond.median,
+    ingestToProcessMs: { p50: m.p50.median, p90: m.p90.median, p99: m.p99.median, max: m.max.median },
+    dropped: m.dropped.median,
+    cpuCores: m.cpuCores.median,
+    cpuSecondsPerFrame: m.cpuSecondsPerFrame.median,
+    rssMaxBytes: m.rssMaxBytes.median,
+    bytesPerSecond: m.bytesPerSecond.median,
+    millisBehindNowMax: m.millisBehindNowMax.median,
+    spread: { framesPerSecond: m.framesPerSecond, p99: m.p99 },
+  };
+}
+
+interface Cell {
+  pool: number;
+  concurrency: number;
+  latencyMs: number;
+  m: Measured;
+}
+
+/** The recommendation for one endpoint latency: the smallest pool, then concurrency, that is as good as the best. */
+function recommend(cells: Cell[], latencyMs: number, boundMs: number) {
+  const mine = cells.filter((c) => c.latencyMs === latencyMs);
+  const expected = mine[0]?.m.expectedSampledPerSecond ?? 0;
+  // Little's law: calls in flight = arrival rate x time per call.
+  const littleLaw = (expected * latencyMs) / 1000;
+  const best = Math.max(...mine.map((c) => c.m.framesPerSecond.median));
+  const good = mine.filter((c) => c.m.held && c.m.framesPerSecond.median >= 0.98 * best);
+  if (good.length === 0) return { endpointLatencyMs: latencyMs, decodeThreadPoolSize: null, sageMakerTaskThreadPoolSize: null, littleLaw, bestFramesPerSecond: best, why: `no setting held at ${latencyMs} ms` };
+  // Among those as fast as the best, stay near the best p99 too: a smaller pool that doubles latency is no saving.
+  const bestP99 = Math.min(...good.map((c) => c.m.p99.median));
+  const near = good.filter((c) => c.m.p99.median <= Math.max(bestP99 * 1.25, bestP99 + 50));
+  near.sort((a, b) => a.pool - b.pool || a.concurrency - b.concurrency);
+  const pick = near[0]!;
+  return {
+    endpointLatencyMs: latencyMs,
+    decodeThreadPoolSize: pick.pool,
+    sageMakerTaskThreadPoolSize: pick.concurrency,
+    littleLaw,
+    bestFramesPerSecond: best,
+    framesPerSecond: pick.m.framesPerSecond.median,
+    p99: pick.m.p99.median,
+    bestP99,
+    why: `smallest setting within 2% of the best throughput (${best.toFixed(1)}/s), holding the bound (${boundMs} ms) and within 25% (or 50 ms) of the best p99 (${r0(bestP99)} ms)`,
+  };
+}
+
+/** `sweep`: decode pool size x inference concurrency x endpoint latency at a fixed number of streams. */
+export async function sweepScenario(options: SweepOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+  const r = resolve(options, { streams: 50 });
+  const cores = availableParallelism();
+  const pools = options.poolSizes ?? (r.smoke ? [1, 2] : Array.from({ length: cores }, (_, i) => i + 1));
+  const concurrencies = options.concurrencies ?? (r.smoke ? [4] : [1, 4, 16]);
+  const latencies = options.endpointLatenciesMs ?? (r.smoke ? [20] : [20, 200]);
+  const total = pools.length * concurrencies.length * latencies.length;
+  const cells: Cell[] = [];
+  for (const latencyMs of latencies) {
+    for (const concurrency of concurrencies) {
+      for (const pool of pools) {
+        const label = `sweep ${cells.length + 1}/${total} (pool ${pool}, concurrency ${concurrency}, endpoint ${latencyMs} ms)`;
+        const m = await measure(r.runs, runOptions(r, options, { decodeThreadPoolSize: pool, inferenceConcurrency: concurrency, endpointLatencyMs: latencyMs }), r.boundMs, onProgress, label);
+        cells.push({ pool, concurrency, latencyMs, m });
+      }
+    }
+  }
+  const byLatency = latencies.map((l) => recommend(cells, l, r.boundMs));
+  const pools_ = byLatency.map((b) => b.decodeThreadPoolSize).filter((n): n is number => n !== null);
+  const concs = byLatency.map((b) => b.sageMakerTaskThreadPoolSize).filter((n): n is number => n !== null);
+  const recommended = {
+    // One setting for every endpoint latency measured: the largest of the per-latency picks.
+    decodeThreadPoolSize: pools_.length ? Math.max(...pools_) : null,
+    sageMakerTaskThreadPoolSize: concs.length ? Math.max(...concs) : null,
+    byLatency,
+  };
+  const series = (pick: (m: Measured) => number) =>
+    latencies.flatMap((l) => concurrencies.map((c) => ({ name: `concurrency ${c}, endpoint ${l} ms`, points: cells.filter((x) => x.latencyMs === l && x.concurrency === c).map((x) => ({ x: x.pool, y: pick(x.m) })) })));
+  const expected = cells[0]?.m.expectedSampledPerSecond ?? 0;
+  return {
+    scenario: 'sweep',
+    settings: settingsOf(r, options, { poolSizes: pools, concurrencies, endpointLatenciesMs: latencies }),
+    figures: {
+      streams: r.streams,
+      expectedSampledPerSecond: expected,
+      recommended,
+      cells: cells.map((c) => ({ decodeThreadPoolSize: c.pool, sageMakerTaskThreadPoolSize: c.concurrency, endpointLatencyMs: c.latencyMs, held: c.m.held, why: c.m.why, ...summary(c.m) })),
+    },
+    table: {
+      columns: ['endpoint ms', 'concurrency', 'decode pool', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'held'],
+      rows: cells.map((c) => [
+        c.latencyMs,
+        c.concurrency,
+        c.pool,
+        r1(c.m.framesPerSecond.median),
+        r0(c.m.p50.median),
+        r0(c.m.p90.median),
+        r0(c.m.p99.median),
+        r0(c.m.max.median),
+        c.m.dropped.median,
+        Math.round(c.m.cpuCores.median * 100) / 100,
+        r1(c.m.cpuSecondsPerFrame.median * 1000),
+        mb(c.m.rssMaxBytes.median),
+        c.m.held ? 'yes' : `no: ${c.m.why}`,
+      ]),
+    },
+    conclusions: [
+      `${r.streams} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${expected.toFixed(1)} frames/s to process`,
+      recommended.decodeThreadPoolSize === null
+        ? 'no setting held the bound: nothing to recommend at this load'
+        : `recommended on this machine (${cores} cores): decodeThreadPoolSize ${recommended.decodeThreadPoolSize}, sageMakerTaskThreadPoolSize ${recommended.sageMakerTaskThreadPoolSize}`,
+      ...byLatency.map((b) =>
+        b.decodeThreadPoolSize === null
+          ? `endpoint ${b.endpointLatencyMs} ms: ${b.why}; Little's law needs >= ${b.littleLaw.toFixed(1)} calls in flight`
+          : `endpoint ${b.endpointLatencyMs} ms: pool ${b.decodeThreadPoolSize}, concurrency ${b.sageMakerTaskThreadPoolSize} (${b.framesPerSecond!.toFixed(1)} frames/s, p99 ${r0(b.p99!)} ms; ${b.why}); Little's law: >= ${b.littleLaw.toFixed(1)} calls in flight on average`,
+      ),
+      'rule: sageMakerTaskThreadPoolSize >= frames/s x endpoint latency (s), with headroom for bursts (2x); decodeThreadPoolSize: the cores, unless the sweep shows fewer do as well',
+    ],
+    plots: [
+      { id: 'sweep-throughput', title: `Frames published per second against decode pool size (${r.streams} streams)`, xLabel: 'decodeThreadPoolSize', yLabel: 'frames/s', series: series((m) => r1(m.framesPerSecond.median)) },
+      { id: 'sweep-p99', title: `p99 IngestToProcessLatency against decode pool size (${r.streams} streams)`, xLabel: 'decodeThreadPoolSize', yLabel: 'ms', series: series((m) => r0(m.p99.median)), threshold: { y: r.boundMs, label: `bound ${r.boundMs} ms` } },
+    ],
+  };
+}
+
+/** The three scenarios by name, for the `kvs-infer bench` dispatcher. */
+export const liveScenarios = {
+  live: liveScenario,
+  capacity: capacityScenario,
+  sweep: sweepScenario,
+} as const;

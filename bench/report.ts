@@ -1,0 +1,62 @@
+// What every benchmark scenario hands back to `kvs-infer bench`, which writes it as JSON, as a Markdown
+// table and as plots: the settings it ran with, its figures, and the series worth drawing.
+
+/** A measured quantity over several runs, warm-up excluded. */
+export interface Figure {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+/** One line of a plot: y against x, e.g. p99 IngestToProcessLatency against the number of streams. */
+export interface PlotSeries {
+  name: string;
+  points: { x: number; y: number }[];
+}
+
+export interface PlotSpec {
+  /** File name without extension, e.g. `capacity-p99`. */
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: PlotSeries[];
+  /** A horizontal line to draw (a bound such as 500 ms). */
+  threshold?: { y: number; label: string };
+}
+
+export interface BenchReport {
+  scenario: 'media' | 'live' | 'capacity' | 'sweep';
+  /** The options the scenario ran with, defaults filled in. */
+  settings: Record<string, unknown>;
+  /** The scenario's own figures; for `live` at least the fields of LiveFigures. */
+  figures: Record<string, unknown>;
+  /** Markdown table: header cells, then rows of cells. */
+  table: { columns: string[]; rows: (string | number)[][] };
+  /** One-line conclusions for people (e.g. "largest N that held: 120 streams"). */
+  conclusions: string[];
+  plots: PlotSpec[];
+}
+
+/** What a `live` run measures; the JSON of a `live` run holds at least these. */
+export interface LiveFigures {
+  scenario: 'live';
+  streams: number;
+  durationSeconds: number;
+  /** Frames published per second by the worker, in the measured window. */
+  framesPerSecond: number;
+  /** KIT's IngestToProcessLatency over the measured window (warm-up excluded), from the worker's own metrics. */
+  ingestToProcessMs: { p50: number; p90: number; p99: number; max: number };
+  /** Frames the worker dropped (the `latest` policy) or failed. */
+  dropped: number;
+  cpuSecondsPerFrame: number;
+  rssMaxBytes: number;
+  bytesPerSecond: number;
+}
+
+/** Median, min and max of `samples`. */
+export function figure(samples: number[]): Figure {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)!, runs: sorted.length };
+}
