@@ -6,28 +6,15 @@ import { parseArgs } from 'node:util';
 import { KvsInferError } from '../src/errors.js';
 import { progress, type Progress } from '../src/cli/progress.js';
 import { markdownBody, writeReport, type WrittenReport } from './output.js';
-import type { BenchReport } from './report.js';
-import type { OnProgress, Resolution } from './scenarios/media.js';
+import type { BenchReport, Resolution, ScenarioOptions } from './report.js';
+import type { OnProgress } from './scenarios/media.js';
 
 export type { OnProgress } from './scenarios/media.js';
+export type { ScenarioOptions } from './report.js';
 
 export const SCENARIOS = ['media', 'live', 'capacity', 'sweep'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
-/** What every scenario takes; each uses the options that apply to it and fills in its defaults. */
-export interface ScenarioOptions {
-  streams?: number;
-  durationSeconds?: number;
-  warmupSeconds?: number;
-  inferenceInterval?: number;
-  resolution?: Resolution;
-  bitrate?: string;
-  gopSeconds?: number;
-  files?: string[];
-  runs?: number;
-  boundMs?: number;
-  smoke?: boolean;
-}
 
 export interface BenchArguments {
   scenario: ScenarioName;

@@ -1,6 +1,26 @@
 // What every benchmark scenario hands back to `kvs-infer bench`, which writes it as JSON, as a Markdown
 // table and as plots: the settings it ran with, its figures, and the series worth drawing.
 
+export type Resolution = '1080p' | '720p';
+
+/** What every scenario takes; each uses the options that apply to it and fills in its defaults. */
+export interface ScenarioOptions {
+  streams?: number;
+  durationSeconds?: number;
+  warmupSeconds?: number;
+  inferenceInterval?: number;
+  resolution?: Resolution;
+  bitrate?: string;
+  gopSeconds?: number;
+  files?: string[];
+  /** Repetitions of each measurement (the figures are medians, with min and max). */
+  runs?: number;
+  /** p99 IngestToProcessLatency a setting must stay under, ms; default 500. */
+  boundMs?: number;
+  /** Seconds, not minutes: a CI-sized run. */
+  smoke?: boolean;
+}
+
 /** A measured quantity over several runs, warm-up excluded. */
 export interface Figure {
   median: number;

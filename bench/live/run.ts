@@ -3,19 +3,19 @@
 // EMF lines (latency, frames, bytes) and from /proc (CPU seconds, RSS). The scenarios are built on it.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import hdr from 'hdr-histogram-js';
 import { LocalStack } from '../../src/local/index.js';
 import { FileSource } from '../../src/local/kvs/index.js';
-import type { LiveFigures } from '../report.js';
+import type { EmfDistribution } from '../../src/metrics/index.js';
+import { repoRoot } from '../output.js';
+import type { LiveFigures, Resolution } from '../report.js';
 import { cachedFixture } from '../fixtures/index.js';
 
-export type Resolution = '1080p' | '720p';
 
 /** How to start the worker: the built CLI (default) or the TypeScript source under the caller's loader. */
 export interface WorkerCommand {
@@ -66,12 +66,6 @@ export interface LiveRunOptions {
   config?: Record<string, unknown>;
   /** Write the worker's V8 CPU profile (`--cpu-prof`) into this directory. */
   cpuProfileDir?: string;
-  /**
-   * An experiment, not how users run the worker: preload a module into the worker that lifts Node's
-   * per-agent socket cap (the AWS SDK's NodeHttpHandler defaults to 50 sockets per client, so one GetMedia
-   * client holds at most 50 live streams). Shows what the worker would do once that is fixed in src/aws/.
-   */
-  liftSocketLimit?: boolean;
   /** Time allowed for the worker to take every lease, ms; default 60 000 + 200 per stream. */
   acquireTimeoutMs?: number;
 }
@@ -95,6 +89,8 @@ export interface LiveRunExtras {
   cpuCores: number;
   /** This process's CPU over the window (the local stack: KVS server, model server, emulators), cores. */
   harnessCpuCores: number;
+  /** Everything else the machine ran over the window, cores: well above 0, the figures were measured on a shared machine. */
+  otherCpuCores: number;
   millisBehindNowMax: number;
   /** Worker gauges, max over the window. */
   readersPausedMax: number;
@@ -118,7 +114,6 @@ export interface LiveRunExtras {
     endpointLatencyMs: number;
     metricsIntervalMillis: number;
     staggerStreams: boolean;
-    liftSocketLimit: boolean;
     worker: string;
   };
 }
@@ -128,30 +123,6 @@ export type LiveRunResult = LiveFigures & LiveRunExtras;
 const RESULTS_STREAM = 'bench-results';
 const ENDPOINT = 'bench';
 const KEEP_UP = 0.95;
-
-/** See `liftSocketLimit`: every http(s).Agent made after this loads has no socket cap (the SDK reads `Agent` when it builds one). */
-const UNBOUNDED_SOCKETS = `
-const http = require('node:http');
-const https = require('node:https');
-for (const mod of [http, https]) {
-  const Base = mod.Agent;
-  mod.Agent = class UnboundedAgent extends Base {
-    constructor(options) { super({ ...options, maxSockets: Infinity }); }
-  };
-}
-`;
-
-/** The repository root: the nearest directory above this file holding kvs-infer's package.json (works from bench/ and dist/bench/). */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'kvs-infer') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no kvs-infer package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
 
 /** The built CLI, as users run it (after `npm run build`). */
 export function builtWorker(): WorkerCommand {
@@ -189,19 +160,18 @@ async function cpuSecondsOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / clkTck();
 }
 
+/** Busy CPU seconds of the whole machine (every core), from /proc/stat. */
+async function machineBusySeconds(): Promise<number> {
+  const [user, nice, system, , , irq, softirq, steal] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / clkTck();
+}
+
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-interface Distribution {
-  Values: number[];
-  Counts: number[];
-  Min: number;
-  Max: number;
-  Sum: number;
-  Count: number;
-}
+type Distribution = EmfDistribution;
 
 interface EmfLine {
   Timestamp: number;
@@ -348,11 +318,6 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     );
 
     const nodeArgs = [...command.execArgv, ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])];
-    if (options.liftSocketLimit) {
-      const preload = join(dir, 'unbounded-sockets.cjs');
-      await writeFile(preload, UNBOUNDED_SOCKETS);
-      nodeArgs.push('--require', preload);
-    }
     const spawned = spawn(process.execPath, [...nodeArgs, command.main, 'run', '--config', configFile, '--worker-id', 'bench'], {
       cwd: repoRoot(),
       env: { ...process.env, ...stack.env },
@@ -444,6 +409,7 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     const startedAt = Date.now();
     const cpuStart = await cpuSecondsOf(spawned.pid!);
     const harnessStart = process.cpuUsage();
+    const machineStart = await machineBusySeconds();
     const wallStart = performance.now();
     inWindow = true;
     const windowEnd = startedAt + options.durationSeconds * 1000;
@@ -454,6 +420,7 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     }
     const cpuEnd = await cpuSecondsOf(spawned.pid!);
     const harnessUsage = process.cpuUsage(harnessStart);
+    const machineEnd = await machineBusySeconds();
     const wallSeconds = (performance.now() - wallStart) / 1000;
     rssMaxWindow = Math.max(rssMaxWindow, await rssOf(spawned.pid!));
     inWindow = false;
@@ -501,6 +468,7 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
       endToEndMs: { p50: endToEnd.p50, p90: endToEnd.p90, p99: endToEnd.p99, max: endToEnd.max },
       cpuCores,
       harnessCpuCores: (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds,
+      otherCpuCores: Math.max(0, (machineEnd - machineStart) / wallSeconds - cpuCores - (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds),
       millisBehindNowMax: windowOf.gaugeMax.get('MillisBehindNow') ?? 0,
       readersPausedMax: windowOf.gaugeMax.get('ReadersPaused') ?? 0,
       decodeQueueDepthMax: windowOf.gaugeMax.get('DecodeQueueDepth') ?? 0,
@@ -520,7 +488,6 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
         endpointLatencyMs,
         metricsIntervalMillis,
         staggerStreams: stagger,
-        liftSocketLimit: options.liftSocketLimit ?? false,
         worker: [...command.execArgv, command.main].join(' '),
       },
     };

@@ -3,23 +3,11 @@
 // BenchReport built from `liveRun`s.
 
 import { availableParallelism } from 'node:os';
-import { figure, type BenchReport, type Figure, type PlotSpec } from '../report.js';
-import { held, liveRun, type LiveRunOptions, type LiveRunResult, type Resolution, type WorkerCommand } from './run.js';
+import { figure, type BenchReport, type Figure, type PlotSpec, type Resolution, type ScenarioOptions } from '../report.js';
+import { held, liveRun, type LiveRunOptions, type LiveRunResult, type WorkerCommand } from './run.js';
 
 /** Options common to the three scenarios; every one has a default (a human run, or a CI-sized one with `smoke`). */
-export interface LiveScenarioOptions {
-  streams?: number;
-  durationSeconds?: number;
-  warmupSeconds?: number;
-  inferenceInterval?: number;
-  resolution?: Resolution;
-  bitrate?: string;
-  gopSeconds?: number;
-  files?: string[];
-  /** Repetitions of each measurement (the figures are medians, with min and max). */
-  runs?: number;
-  /** p99 IngestToProcessLatency a setting must stay under, ms; default 500. */
-  boundMs?: number;
+export interface LiveScenarioOptions extends ScenarioOptions {
   decodeThreadPoolSize?: number;
   inferenceConcurrency?: number;
   endpointLatencyMs?: number;
@@ -29,7 +17,6 @@ export interface LiveScenarioOptions {
   worker?: WorkerCommand;
   /** Passed through to every run (see LiveRunOptions). */
   staggerStreams?: boolean;
-  liftSocketLimit?: boolean;
   config?: Record<string, unknown>;
 }
 
@@ -92,7 +79,6 @@ function runOptions(r: Resolved, options: LiveScenarioOptions, overrides: Partia
     endpointLatencyMs: r.endpointLatencyMs,
     worker: options.worker,
     staggerStreams: options.staggerStreams,
-    liftSocketLimit: options.liftSocketLimit,
     config: options.config,
     ...overrides,
   };
@@ -109,6 +95,8 @@ export interface Measured {
   dropped: Figure;
   cpuSecondsPerFrame: Figure;
   cpuCores: Figure;
+  /** CPU the rest of the machine used meanwhile (not the worker, not the local stack), cores. */
+  otherCpuCores: Figure;
   rssMaxBytes: Figure;
   bytesPerSecond: Figure;
   millisBehindNowMax: Figure;
@@ -137,6 +125,7 @@ async function measure(runs: number, options: LiveRunOptions, boundMs: number, o
     dropped: f((r) => r.dropped),
     cpuSecondsPerFrame: f((r) => r.cpuSecondsPerFrame),
     cpuCores: f((r) => r.cpuCores),
+    otherCpuCores: f((r) => r.otherCpuCores),
     rssMaxBytes: f((r) => r.rssMaxBytes),
     bytesPerSecond: f((r) => r.bytesPerSecond),
     millisBehindNowMax: f((r) => r.millisBehindNowMax),
@@ -158,7 +147,7 @@ const what = (r: Resolved) => (r.files?.length ? r.files.join(', ') : `${r.resol
 
 function settingsOf(r: Resolved, options: LiveScenarioOptions, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const worker = options.worker;
-  return { ...r, ...extra, staggerStreams: options.staggerStreams ?? true, liftSocketLimit: options.liftSocketLimit ?? false, worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js', cores: availableParallelism() };
+  return { ...r, ...extra, staggerStreams: options.staggerStreams ?? true, worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js', cores: availableParallelism() };
 }
 
 /** `live`: one setting, `runs` times (default 3; smoke 1); figures are medians with min and max. */
@@ -186,6 +175,7 @@ export async function liveScenario(options: LiveScenarioOptions = {}, onProgress
       dropped: m.dropped,
       cpuSecondsPerFrame: m.cpuSecondsPerFrame,
       cpuCores: m.cpuCores,
+      otherCpuCores: m.otherCpuCores,
       rssMaxBytes: m.rssMaxBytes,
       bytesPerSecond: m.bytesPerSecond,
       millisBehindNowMax: m.millisBehindNowMax,
@@ -212,6 +202,7 @@ export async function liveScenario(options: LiveScenarioOptions = {}, onProgress
         ['worker RSS max, MB', show(m.rssMaxBytes, 0, 1048576)],
         ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
         ['MillisBehindNow max, ms', show(m.millisBehindNowMax, 0)],
+        ['other processes on the machine, cores', show(m.otherCpuCores, 2)],
       ],
     },
     conclusions: [
@@ -292,7 +283,7 @@ export async function capacityScenario(options: CapacityOptions = {}, onProgress
       steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(m) })),
     },
     table: {
-      columns: ['streams', 'sampled/s', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'Mbit/s read', 'held'],
+      columns: ['streams', 'sampled/s', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'Mbit/s read', 'other CPU cores', 'held'],
       rows: steps.map(({ streams, m }) => [
         streams,
         r1(m.expectedSampledPerSecond),
@@ -306,6 +297,7 @@ export async function capacityScenario(options: CapacityOptions = {}, onProgress
         r1(m.cpuSecondsPerFrame.median * 1000),
         mb(m.rssMaxBytes.median),
         r1(m.bytesPerSecond.median / 125000),
+        Math.round(m.otherCpuCores.median * 100) / 100,
         m.held ? 'yes' : `no: ${m.why}`,
       ]),
     },
@@ -322,6 +314,7 @@ function summary(m: Measured) {
     ingestToProcessMs: { p50: m.p50.median, p90: m.p90.median, p99: m.p99.median, max: m.max.median },
     dropped: m.dropped.median,
     cpuCores: m.cpuCores.median,
+    otherCpuCores: m.otherCpuCores.median,
     cpuSecondsPerFrame: m.cpuSecondsPerFrame.median,
     rssMaxBytes: m.rssMaxBytes.median,
     bytesPerSecond: m.bytesPerSecond.median,
@@ -404,7 +397,7 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
       cells: cells.map((c) => ({ decodeThreadPoolSize: c.pool, sageMakerTaskThreadPoolSize: c.concurrency, endpointLatencyMs: c.latencyMs, held: c.m.held, why: c.m.why, ...summary(c.m) })),
     },
     table: {
-      columns: ['endpoint ms', 'concurrency', 'decode pool', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'held'],
+      columns: ['endpoint ms', 'concurrency', 'decode pool', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'other CPU cores', 'held'],
       rows: cells.map((c) => [
         c.latencyMs,
         c.concurrency,
@@ -418,6 +411,7 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
         Math.round(c.m.cpuCores.median * 100) / 100,
         r1(c.m.cpuSecondsPerFrame.median * 1000),
         mb(c.m.rssMaxBytes.median),
+        Math.round(c.m.otherCpuCores.median * 100) / 100,
         c.m.held ? 'yes' : `no: ${c.m.why}`,
       ]),
     },

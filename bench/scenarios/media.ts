@@ -12,9 +12,8 @@ import { MkvParser } from '../../src/media/index.js';
 import { extractImages, FramePool } from '../../src/native/index.js';
 import { cachedFixture } from '../fixtures/index.js';
 import { repoRoot } from '../output.js';
-import { figure, type BenchReport, type Figure } from '../report.js';
+import { figure, type BenchReport, type Figure, type Resolution } from '../report.js';
 
-export type Resolution = '1080p' | '720p';
 
 export interface MediaOptions {
   /** A 3 s 720p clip measured once: checks the scenario runs, measures nothing worth keeping. */
