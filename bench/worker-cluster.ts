@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { InferenceRecord } from '../src/actors/inference-record.js';
 import { kinesisClient } from '../src/aws/clients.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords, type LocalStackOptions } from '../src/local/index.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, parseRecords, readAllRecords, type LocalStackOptions } from '../src/local/index.js';
 import { cachedFixture } from './fixtures/index.js';
 
 /** The Kinesis data stream the workers publish to. */
@@ -150,8 +150,7 @@ export class WorkerCluster {
   async records(): Promise<InferenceRecord[]> {
     const client = kinesisClient({ endpoint: this.stack.kinesis.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     try {
-      const data = await readAllRecords(client, RESULTS_STREAM);
-      return data.map((bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceRecord);
+      return parseRecords<InferenceRecord>(await readAllRecords(client, RESULTS_STREAM));
     } finally {
       client.destroy();
     }

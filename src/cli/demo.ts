@@ -5,12 +5,10 @@
 import { parseArgs } from 'node:util';
 import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
-import { Worker, type LogRecord } from '../actors/index.js';
+import type { LogRecord } from '../actors/index.js';
 import type { InferenceRecord } from '../actors/inference-record.js';
-import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient } from '../aws/clients.js';
-import { parseConfig, systemEnvironment } from '../config/index.js';
 import { KvsInferError } from '../errors.js';
-import { demoClip, LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords, type LocalStreamSpec } from '../local/index.js';
+import { demoClip, LocalStack, parseRecords, readAllRecords, servedKeyframes, startLocalWorker, untilAllProcessed, type LocalStreamSpec } from '../local/index.js';
 import { COCO_LABELS } from '../local/model/index.js';
 import { debugPort, startDebugServer } from './debug-server.js';
 import { renderSummary, summarize } from './demo-summary.js';
@@ -52,16 +50,14 @@ export async function demo(argv: string[]): Promise<number> {
   }
   process.stderr.write(`starting the local stack: KVS server, ${values.model === 'detector' ? 'CenterNet COCO detector' : 'fixed'} model server, DynamoDB and Kinesis emulators...\n`);
   const stack = await LocalStack.start({ streams, loop: false, rate, model: values.model, dataStreams: [RESULTS_STREAM] });
-  const client = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const clients = {
-    dynamodb: dynamoDbClient({ ...client, endpoint: stack.dynamodb.url }),
-    kinesisVideo: kinesisVideoClient({ ...client, endpoint: stack.kvs.url }),
-    sageMakerRuntime: sageMakerRuntimeClient({ ...client, endpoint: stack.model.url }),
-    kinesis: kinesisClient({ ...client, endpoint: stack.kinesis.url }),
-  };
-  const media = kinesisVideoMediaClient({ ...client, endpoint: stack.kvs.url });
   try {
-    const { config } = parseConfig(
+    const logs: LogRecord[] = [];
+    const log = (record: LogRecord) => {
+      logs.push(record);
+      if (record.level === 'warn' || record.level === 'error') process.stderr.write(`${record.level}: ${record.event} ${JSON.stringify({ ...record, level: undefined, event: undefined })}\n`);
+    };
+    const local = await startLocalWorker(
+      stack,
       {
         streamNames: streams.map((s) => s.name),
         sageMakerEndpoint: ENDPOINT,
@@ -76,62 +72,39 @@ export async function demo(argv: string[]): Promise<number> {
         metricsIntervalMillis: 0,
         ...(values.threads === undefined ? {} : { decodeThreadPoolSize: positiveInteger('threads', values.threads) }),
       },
-      { environment: systemEnvironment() },
+      log,
     );
-    const logs: LogRecord[] = [];
-    const log = (record: LogRecord) => {
-      logs.push(record);
-      if (record.level === 'warn' || record.level === 'error') process.stderr.write(`${record.level}: ${record.event} ${JSON.stringify({ ...record, level: undefined, event: undefined })}\n`);
-    };
-    // The local KVS server answers GetDataEndpoint with its own URL: one data-plane client serves every stream.
-    const worker = await Worker.start({ config, ...clients, mediaClient: () => media, log });
-    const debug = port === undefined ? undefined : await startDebugServer(worker, port, '127.0.0.1');
-    if (debug) process.stderr.write(`lease inspector: ${debug.url}/debug\n`);
-    process.stderr.write(`worker ${config.workerId} started (${config.decodeThreadPoolSize} decode threads); replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
+    try {
+      const { worker } = local;
+      const debug = port === undefined ? undefined : await startDebugServer(worker, port, '127.0.0.1');
+      if (debug) process.stderr.write(`lease inspector: ${debug.url}/debug\n`);
+      process.stderr.write(`worker ${worker.workerId} started; replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
 
-    const finished = await waitForAll(stack, worker, streams, every, timeoutMs, elapsed);
-    await debug?.close();
-    const live = worker.streamCounters();
-    const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
-    await worker.shutdown();
-    const records = (await readAllRecords(clients.kinesis, RESULTS_STREAM)).map((bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as InferenceRecord);
-    process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);
-    const checkpoints = logs.filter((l) => l.event === 'checkpoint').length;
-    process.stdout.write(`\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ${checkpoints} checkpoints written, in ${elapsed()} s\n`);
-    if (!finished) process.stderr.write(`gave up waiting after --timeout ${values.timeout} s: the summary covers what was done by then\n`);
-    return finished ? 0 : 2;
-  } finally {
-    for (const c of [...Object.values(clients), media]) c.destroy();
-    await stack.close();
-  }
-}
-
-/**
- * Shows progress (frames published of the I-frames served so far) until every stream's clip has been replayed and
- * every I-frame served has gone through the pipeline; false if `timeoutMs` passes first.
- */
-async function waitForAll(stack: LocalStack, worker: Worker, streams: LocalStreamSpec[], every: number, timeoutMs: number, elapsed: () => string): Promise<boolean> {
-  const bar = progress('published');
-  let replayed = false;
-  void stack.replayed.then(() => (replayed = true));
-  const served = (name: string) => stack.kvs.streamLog(name).list({ type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER }).reduce((n, f) => n + f.keyframes, 0);
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      const counters = worker.streamCounters();
-      const done = replayed && worker.stats().inFlight === 0 && streams.every((s) => (counters.get(s.name)?.keyframes ?? -1) === served(s.name));
-      const published = streams.reduce((n, s) => n + (counters.get(s.name)?.published ?? 0), 0);
-      const expected = streams.reduce((n, s) => n + Math.ceil(served(s.name) / every), 0);
-      const detail = streams.map((s) => {
-        const c = counters.get(s.name);
-        return `${s.name} ${c?.published ?? 0}/${c?.sampled ?? 0} published, ${c?.keyframes ?? 0}/${served(s.name)} I-frames read`;
+      const bar = progress('published');
+      const finished = await untilAllProcessed(stack, worker, streams.map((s) => s.name), timeoutMs, (counters) => {
+        const count = (key: 'published' | 'sampled' | 'keyframes', name: string) => counters.get(name)?.[key] ?? 0;
+        const published = streams.reduce((n, s) => n + count('published', s.name), 0);
+        const expected = streams.reduce((n, s) => n + Math.ceil(servedKeyframes(stack, s.name) / every), 0);
+        const detail = streams.map((s) => `${s.name} ${count('published', s.name)}/${count('sampled', s.name)} published, ${count('keyframes', s.name)}/${servedKeyframes(stack, s.name)} I-frames read`);
+        bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
       });
-      bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
-      if (done) return true;
-      if (Date.now() > deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      bar.stop();
+      await debug?.close();
+      const live = worker.streamCounters();
+      const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
+      await worker.shutdown();
+      const records = parseRecords<InferenceRecord>(await readAllRecords(local.kinesis, RESULTS_STREAM));
+      process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);
+      const checkpoints = logs.filter((l) => l.event === 'checkpoint').length;
+      process.stdout.write(`\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ${checkpoints} checkpoints written, in ${elapsed()} s\n`);
+      if (!finished) process.stderr.write(`gave up waiting after --timeout ${values.timeout} s: the summary covers what was done by then\n`);
+      return finished ? 0 : 2;
+    } finally {
+      // Idempotent: already done on the way out, unless something failed first.
+      await local.worker.shutdown();
+      local.close();
     }
   } finally {
-    bar.stop();
+    await stack.close();
   }
 }

@@ -10,7 +10,7 @@ import { ResultPublisher } from '../../src/actors/result-publisher.js';
 import { Slots } from '../../src/actors/slots.js';
 import { StreamPipeline, type CompletedFragment, type PipelineServices } from '../../src/actors/stream-pipeline.js';
 import { kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
-import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, readAllRecords } from '../../src/local/index.js';
+import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, parseRecords, readAllRecords } from '../../src/local/index.js';
 import { FileSource, FragmentLog, renderGetMediaFragment, type StoredFragment } from '../../src/local/kvs/index.js';
 import { ModelServer, type ModelServerOptions } from '../../src/local/model/index.js';
 import { readMkv, type MkvEvent } from '../../src/media/index.js';
@@ -68,7 +68,7 @@ async function rig(t: Test, options: { model?: Partial<ModelServerOptions>; slot
     sageMaker.destroy();
     await Promise.all([model.close(), kinesisEmulator.close()]);
   });
-  const records = async () => (await readAllRecords(kinesis, 'results')).map((d) => JSON.parse(Buffer.from(d).toString('utf8')) as InferenceRecord);
+  const records = async () => parseRecords<InferenceRecord>(await readAllRecords(kinesis, 'results'));
   return { fragments, pipeline, completed, events, services, records };
 }
 

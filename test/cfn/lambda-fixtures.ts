@@ -2,23 +2,14 @@
 // this process, as `kvs-infer demo` runs them), the Lambda event they make, a local S3, and log capture.
 
 import { createRequire } from 'node:module';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
-import { Worker, type LogRecord } from '../../src/actors/index.js';
-import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
-import { parseConfig, systemEnvironment } from '../../src/config/index.js';
-import { demoClip, LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack } from '../../src/local/index.js';
+import type { LogRecord } from '../../src/actors/index.js';
+import { demoClip, LOCAL_REGION, LocalStack, readAllRecords, startLocalWorker, untilAllProcessed, type StoredRecord } from '../../src/local/index.js';
 
 /** A record as GetRecords returns it. */
-export interface RawRecord {
-  shardId: string;
-  sequenceNumber: string;
-  partitionKey: string;
-  data: Uint8Array;
-  arrival: Date;
-}
+export type RawRecord = StoredRecord;
 
 export interface Published {
   stack: LocalStack;
@@ -34,16 +25,10 @@ export async function publishWithWorker(options: { streams: string[]; model: 'de
   const dataStream = 'kvs-infer-lambda-test-results';
   const clip = await demoClip();
   const stack = await LocalStack.start({ streams: options.streams.map((name) => ({ name, file: clip })), loop: false, rate: 'max', model: options.model, dataStreams: [dataStream] });
-  const client = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const clients = {
-    dynamodb: dynamoDbClient({ ...client, endpoint: stack.dynamodb.url }),
-    kinesisVideo: kinesisVideoClient({ ...client, endpoint: stack.kvs.url }),
-    sageMakerRuntime: sageMakerRuntimeClient({ ...client, endpoint: stack.model.url }),
-    kinesis: kinesisClient({ ...client, endpoint: stack.kinesis.url }),
-  };
-  const media = kinesisVideoMediaClient({ ...client, endpoint: stack.kvs.url });
   try {
-    const { config } = parseConfig(
+    const workerLogs: LogRecord[] = [];
+    const local = await startLocalWorker(
+      stack,
       {
         streamNames: options.streams,
         sageMakerEndpoint: 'kvs-infer-lambda-test',
@@ -56,49 +41,22 @@ export async function publishWithWorker(options: { streams: string[]; model: 'de
         statsIntervalMillis: 0,
         metricsIntervalMillis: 0,
       },
-      { environment: systemEnvironment() },
+      (record) => workerLogs.push(record),
     );
-    const workerLogs: LogRecord[] = [];
-    const worker = await Worker.start({ config, ...clients, mediaClient: () => media, log: (record) => workerLogs.push(record) });
     try {
-      let replayed = false;
-      void stack.replayed.then(() => (replayed = true));
-      const served = (name: string) => stack.kvs.streamLog(name).list({ type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER }).reduce((n, f) => n + f.keyframes, 0);
-      const deadline = Date.now() + options.timeoutMs;
-      for (;;) {
-        const counters = worker.streamCounters();
-        if (replayed && worker.stats().inFlight === 0 && options.streams.every((s) => counters.get(s)?.keyframes === served(s) && counters.get(s)?.published === served(s))) break;
-        if (Date.now() > deadline) throw new Error(`the worker did not publish every I-frame within ${options.timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const done = await untilAllProcessed(stack, local.worker, options.streams, options.timeoutMs);
+      await local.worker.shutdown();
+      if (!done) throw new Error(`the worker did not publish every I-frame within ${options.timeoutMs} ms`);
+      const records = await readAllRecords(local.kinesis, dataStream);
+      return { stack, streams: options.streams, dataStream, records, workerLogs };
     } finally {
-      await worker.shutdown();
+      await local.worker.shutdown();
+      local.close();
     }
-    const records = await readRawRecords(clients.kinesis, dataStream);
-    return { stack, streams: options.streams, dataStream, records, workerLogs };
   } catch (error) {
     await stack.close();
     throw error;
-  } finally {
-    for (const c of [...Object.values(clients), media]) c.destroy();
   }
-}
-
-/** Every record of the stream with what Lambda's event carries of it (readAllRecords keeps the data only). */
-export async function readRawRecords(client: KinesisClient, streamName: string): Promise<RawRecord[]> {
-  const out: RawRecord[] = [];
-  const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: streamName }));
-  for (const shard of Shards) {
-    let { ShardIterator: iterator } = await client.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
-    while (iterator) {
-      const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      const records = page.Records ?? [];
-      for (const r of records) out.push({ shardId: shard.ShardId!, sequenceNumber: r.SequenceNumber!, partitionKey: r.PartitionKey!, data: r.Data!, arrival: r.ApproximateArrivalTimestamp! });
-      if (records.length === 0 || page.MillisBehindLatest === 0) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  return out;
 }
 
 const ACCOUNT = '123456789012';
