@@ -171,7 +171,6 @@ async function rssOf(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-type Distribution = EmfDistribution;
 
 interface EmfLine {
   Timestamp: number;
@@ -228,7 +227,7 @@ function newHistogram() {
 
 /** Adds an EMF distribution's Values/Counts (each value the mean of its group) and returns its Max (0 when absent). */
 function merge(histogram: ReturnType<typeof newHistogram>, value: unknown): number {
-  const d = value as Distribution | undefined;
+  const d = value as EmfDistribution | undefined;
   if (d === undefined || !Array.isArray(d.Values)) return 0;
   d.Values.forEach((v, i) => histogram.recordValueWithCount(Math.min(Math.max(Math.round(v), 1), 3_600_000), d.Counts[i] ?? 1));
   return d.Max;
