@@ -66,8 +66,24 @@ export interface KvsInferConfig {
   queuePolicy: QueuePolicy;
   /** Where a stream never checkpointed starts: NOW, as KIT does, or EARLIEST (the oldest retained fragment). */
   startSelectorType: StartSelectorType;
-  /** InvokeEndpoint attempts per frame, the first included; throttling, 5xx, timeouts and connection errors are retried. */
-  sageMakerTaskMaxAttempts: number;
+  /** Optional cap on InvokeEndpoint attempts per frame, the first included; undefined: only the retry budget bounds them. */
+  sageMakerTaskMaxAttempts: number | undefined;
+  /** How long a frame's transient endpoint faults (throttling, 5xx, timeouts, connection errors) are retried. */
+  sageMakerTaskRetryBudgetMillis: number;
+  /** Byte bound of the images the inference dispatcher holds (waiting, backing off, in flight). */
+  sageMakerTaskQueueBytes: number;
+  /** Deadline of one PutRecords call. */
+  publishTimeoutMillis: number;
+  /** Deadline for opening a connection to any AWS endpoint. */
+  awsConnectTimeoutMillis: number;
+  /** Deadline of a KVS control-plane or SSM call (DynamoDB's is derived from failoverTimeMillis). */
+  awsRequestTimeoutMillis: number;
+  /** A GetMedia body that sends no byte for this long is dropped and read again from its continuation token. */
+  getMediaIdleTimeoutMillis: number;
+  /** Cap of the backoff between tries while a leased stream does not exist. */
+  missingStreamRetryMaxMillis: number;
+  /** /healthz fails once the worker, holding leases and behind, has made no progress for this many failoverTimeMillis. */
+  healthCheckStallFactor: number;
   /** A frame that failed inference for good is published with `error` set instead of a result. */
   publishFailedFrames: boolean;
   /** How often the worker logs a `stats` line (pipeline counters, queue depths, memory); 0 never. */
@@ -122,7 +138,15 @@ export const CONFIG_DEFAULTS = {
   jpegQuality: 80,
   queuePolicy: 'backpressure' as QueuePolicy,
   startSelectorType: 'NOW' as StartSelectorType,
-  sageMakerTaskMaxAttempts: 4,
+  sageMakerTaskMaxAttempts: undefined as number | undefined,
+  sageMakerTaskRetryBudgetMillis: 300_000,
+  sageMakerTaskQueueBytes: 256 * 1024 * 1024,
+  publishTimeoutMillis: 10_000,
+  awsConnectTimeoutMillis: 3_000,
+  awsRequestTimeoutMillis: 10_000,
+  getMediaIdleTimeoutMillis: 20_000,
+  missingStreamRetryMaxMillis: 300_000,
+  healthCheckStallFactor: 6,
   publishFailedFrames: true,
   statsIntervalMillis: 60_000,
   logLevel: 'info' as LogLevel,

@@ -65,12 +65,13 @@ export class DebugServer {
     const path = new URL(req.url ?? '/', 'http://debug').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'only GET\n');
     switch (path) {
-      case '/healthz':
-        return sendJson(res, 200, { status: 'alive' });
+      case '/healthz': {
+        const { stuck } = options.source.view();
+        return sendJson(res, stuck === null ? 200 : 503, stuck === null ? { status: 'alive' } : { status: 'stuck', reason: stuck });
+      }
       case '/readyz': {
-        const view = options.source.view();
-        const reason = view.draining ? 'draining' : view.ready ? null : 'the lease table has not been scanned yet';
-        return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready' } : { status: 'not ready', reason });
+        const { notReady } = options.source.view();
+        return sendJson(res, notReady === null ? 200 : 503, notReady === null ? { status: 'ready' } : { status: 'not ready', reason: notReady });
       }
       case '/metrics': {
         const { body, contentType } = options.metrics();

@@ -36,6 +36,10 @@ export interface WorkerView {
   startedAt: number;
   now: number;
   ready: boolean;
+  /** Why it is not ready (`/readyz` answers 503 with it); null when ready. */
+  notReady: string | null;
+  /** Why it is stuck (`/healthz` answers 503 with it); null when healthy. */
+  stuck: string | null;
   draining: boolean;
   holdsSyncLease: boolean;
   /** Owners of live leases at the last scan of the lease table, this worker included. */

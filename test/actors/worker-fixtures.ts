@@ -6,7 +6,8 @@ import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { LogRecord } from '../../src/actors/logger.js';
 import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
-import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, waitUntilStreamExists, type KinesisClient } from '@aws-sdk/client-kinesis';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbClient, kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
 import { KvsServer } from '../../src/local/kvs/index.js';
@@ -34,6 +35,10 @@ export interface TestWorker {
 
 export interface WorkerStack {
   kvs: KvsServer;
+  /** The workers' DynamoDB client (a test may add middleware to it). */
+  dynamodb: DynamoDBClient;
+  /** A client of the Kinesis emulator the results go to. */
+  kinesis: KinesisClient;
   streams: string[];
   /** Appends one synthetic fragment to every stream, returning their fragment numbers by stream. */
   appendAll(): Record<string, string>;
@@ -41,7 +46,8 @@ export interface WorkerStack {
   appended(stream: string): string[];
   /** Appends to every stream every `ms` until the test ends. */
   feed(ms: number): void;
-  start(workerId: string, config?: Partial<WorkerConfig>): Promise<TestWorker>;
+  /** `kinesis` replaces the workers' Kinesis client (e.g. one aimed at a black hole). */
+  start(workerId: string, config?: Partial<WorkerConfig>, clients?: { kinesis?: KinesisClient }): Promise<TestWorker>;
 }
 
 export async function workerStack(t: Teardown, streamCount: number, defaults: Partial<WorkerConfig> = {}): Promise<WorkerStack> {
@@ -76,11 +82,13 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
   };
   return {
     kvs,
+    dynamodb: ddb,
+    kinesis,
     streams,
     appendAll,
     appended: (stream) => [...appended.get(stream)!],
     feed: (ms) => void timers.push(setInterval(appendAll, ms)),
-    async start(workerId, config = {}) {
+    async start(workerId, config = {}, clients = {}) {
       const records: LogRecord[] = [];
       const worker = await Worker.start({
         config: {
@@ -104,6 +112,12 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
           sageMakerTaskThreadPoolSize: 4,
           sageMakerTaskTimeoutInMilli: 2000,
           sageMakerTaskMaxAttempts: 2,
+          sageMakerTaskRetryBudgetMillis: 10_000,
+          sageMakerTaskQueueBytes: 64 * 1024 * 1024,
+          publishTimeoutMillis: 2000,
+          getMediaIdleTimeoutMillis: 5000,
+          missingStreamRetryMaxMillis: 5000,
+          healthCheckStallFactor: 6,
           decodeThreadPoolSize: 1,
           imageWidth: undefined,
           imageHeight: undefined,
@@ -119,7 +133,7 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
         dynamodb: ddb,
         kinesisVideo: control,
         sageMakerRuntime,
-        kinesis,
+        kinesis: clients.kinesis ?? kinesis,
         mediaClient: (endpoint) => {
           const client = new KinesisVideoMediaClient({ endpoint, ...CREDENTIALS });
           mediaClients.push(client);

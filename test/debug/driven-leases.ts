@@ -61,6 +61,8 @@ export function drivenSource(leases: DrivenLease[], workerId = 'test-worker'): D
       startedAt,
       now: Date.now(),
       ready: true,
+      notReady: null,
+      stuck: null,
       draining: false,
       holdsSyncLease: true,
       workers: [workerId, 'other-worker'],

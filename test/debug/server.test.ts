@@ -21,27 +21,29 @@ async function serve(t: Test, source: DebugSource, metrics = new MetricsRegistry
   return server;
 }
 
-/** A source whose readiness the test sets. */
-function withReadiness(source: DebugSource, state: { ready: boolean; draining: boolean }): DebugSource {
-  return { ...source, view: (): WorkerView => ({ ...source.view(), ...state }) };
+/** A source whose readiness and health the test sets. */
+function withProbes(source: DebugSource, state: { notReady: string | null; stuck: string | null }): DebugSource {
+  return { ...source, view: (): WorkerView => ({ ...source.view(), ...state, ready: state.notReady === null }) };
 }
 
-t.test('probes: alive always; ready only after the first lease scan and not while draining', async (t) => {
+t.test("probes: /readyz and /healthz answer 503 with the worker's reason, 200 without one", async (t) => {
   // Prepare
-  const state = { ready: false, draining: false };
-  const server = await serve(t, withReadiness(drivenSource([]), state));
-  const readyz = async () => {
-    const res = await fetch(`${server.url}/readyz`);
+  const state: { notReady: string | null; stuck: string | null } = { notReady: 'the lease table has not been scanned yet', stuck: null };
+  const server = await serve(t, withProbes(drivenSource([]), state));
+  const probe = async (path: string) => {
+    const res = await fetch(`${server.url}${path}`);
     return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
   };
 
   // Act, Assess
-  t.equal((await fetch(`${server.url}/healthz`)).status, 200, '/healthz is 200');
-  t.same(await readyz(), { status: 503, body: { status: 'not ready', reason: 'the lease table has not been scanned yet' } }, 'not ready before the first scan');
-  state.ready = true;
-  t.same(await readyz(), { status: 200, body: { status: 'ready' } }, 'ready after it');
-  state.draining = true;
-  t.same(await readyz(), { status: 503, body: { status: 'not ready', reason: 'draining' } }, 'not ready while draining');
+  t.same(await probe('/healthz'), { status: 200, body: { status: 'alive' } }, '/healthz is 200 while not stuck');
+  t.same(await probe('/readyz'), { status: 503, body: { status: 'not ready', reason: 'the lease table has not been scanned yet' } }, 'not ready before the first scan');
+  state.notReady = null;
+  t.same(await probe('/readyz'), { status: 200, body: { status: 'ready' } }, 'ready after it');
+  state.notReady = 'data stream results does not exist';
+  t.same(await probe('/readyz'), { status: 503, body: { status: 'not ready', reason: 'data stream results does not exist' } }, 'not ready without its data stream');
+  state.stuck = 'no progress for 60000 ms';
+  t.same(await probe('/healthz'), { status: 503, body: { status: 'stuck', reason: 'no progress for 60000 ms' } }, '/healthz is 503 once stuck');
 });
 
 t.test('/metrics is Prometheus text that a Prometheus parser reads, with the stream as a label', async (t) => {
