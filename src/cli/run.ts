@@ -4,7 +4,8 @@
 
 import { parseArgs } from 'node:util';
 import { jsonLinesLogger, Worker } from '../actors/index.js';
-import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient, ssmClient } from '../aws/clients.js';
+import { ssmClient } from '../aws/clients.js';
+import { workerClients } from '../aws/worker-clients.js';
 import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js';
 import type { DebugServer } from '../debug/server.js';
 import { debugPort, startDebugServer } from './debug-server.js';
@@ -39,24 +40,15 @@ export async function run(argv: string[]): Promise<number> {
   log({ level: 'info', event: 'config', worker: config.workerId, source: loaded.source, config: redactConfig(config) });
   for (const warning of loaded.warnings) log({ level: 'warn', event: 'config-warning', worker: config.workerId, ...warning });
 
-  const dynamodb = dynamoDbClient();
-  const kinesisVideo = kinesisVideoClient();
-  const sageMakerRuntime = sageMakerRuntimeClient();
-  const kinesis = kinesisClient();
-  // One data-plane client per endpoint, kept for the life of the worker and destroyed at exit.
-  const mediaClients = new Map<string, ReturnType<typeof kinesisVideoMediaClient>>();
-  const mediaClient = (endpoint: string) => {
-    let client = mediaClients.get(endpoint);
-    if (!client) mediaClients.set(endpoint, (client = kinesisVideoMediaClient({ endpoint })));
-    return client;
-  };
+  // Deadlines on every call (the SSM client above, built before the configuration exists, has the defaults).
+  const { destroy, ...clients } = workerClients(config);
   const stopSignal = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   let debug: DebugServer | undefined;
   try {
-    const worker = await Worker.start({ config, dynamodb, kinesisVideo, mediaClient, sageMakerRuntime, kinesis, log });
+    const worker = await Worker.start({ config, ...clients, log });
     if (port !== undefined) {
       debug = await startDebugServer(worker, port, values['debug-host']);
       log({ level: 'info', event: 'debug-server', worker: config.workerId, url: `${debug.url}/debug` });
@@ -67,11 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await debug?.close();
-    dynamodb.destroy();
-    kinesisVideo.destroy();
-    sageMakerRuntime.destroy();
-    kinesis.destroy();
-    for (const client of mediaClients.values()) client.destroy();
+    destroy();
   }
 }
 

@@ -3,7 +3,7 @@
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Worker, type Logger, type PipelineCounters } from '../actors/index.js';
-import { dynamoDbClient, kinesisClient, kinesisVideoClient, kinesisVideoMediaClient, sageMakerRuntimeClient } from '../aws/clients.js';
+import { workerClients } from '../aws/worker-clients.js';
 import { parseConfig, systemEnvironment } from '../config/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStack } from './local-stack.js';
 
@@ -17,19 +17,14 @@ export interface LocalWorker {
 
 /** Starts a worker on the stack with the configuration `document` (KIT's keys and kvs-infer's). */
 export async function startLocalWorker(stack: LocalStack, document: Record<string, unknown>, log: Logger): Promise<LocalWorker> {
-  const options = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const clients = {
-    dynamodb: dynamoDbClient({ ...options, endpoint: stack.dynamodb.url }),
-    kinesisVideo: kinesisVideoClient({ ...options, endpoint: stack.kvs.url }),
-    sageMakerRuntime: sageMakerRuntimeClient({ ...options, endpoint: stack.model.url }),
-    kinesis: kinesisClient({ ...options, endpoint: stack.kinesis.url }),
-  };
-  // The local KVS server answers GetDataEndpoint with its own URL: one data-plane client serves every stream.
-  const media = kinesisVideoMediaClient({ ...options, endpoint: stack.kvs.url });
-  const destroy = () => [...Object.values(clients), media].forEach((client) => client.destroy());
+  const { config } = parseConfig(document, { environment: systemEnvironment() });
+  const { destroy, ...clients } = workerClients(
+    config,
+    { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
+    { dynamodb: stack.dynamodb.url, kinesisVideo: stack.kvs.url, sageMakerRuntime: stack.model.url, kinesis: stack.kinesis.url },
+  );
   try {
-    const { config } = parseConfig(document, { environment: systemEnvironment() });
-    const worker = await Worker.start({ config, ...clients, mediaClient: () => media, log });
+    const worker = await Worker.start({ config, ...clients, log });
     return { worker, kinesis: clients.kinesis, close: destroy };
   } catch (error) {
     destroy();

@@ -239,6 +239,12 @@ export class MkvParser {
         continue;
       }
       if (kind === undefined || id === ID.EBML) {
+        // Inside an unknown-size Segment or Cluster (or at the top) nothing else bounds a skip: 9 bytes declaring
+        // a 1 TiB Void would swallow the rest of the connection.
+        if (size > this.maxElementSize && (parent?.end ?? Infinity) === Infinity) {
+          pos = this.fail(`skipped ${describeId(id)} of ${size} bytes exceeds the ${this.maxElementSize}-byte limit`, at, pos);
+          continue;
+        }
         pos += headerBytes;
         this.skipRemaining = size;
         this.skipStart = at;
@@ -469,6 +475,13 @@ export class MkvParser {
       },
     });
   }
+}
+
+/** An element's name and id, for errors about elements the parser does not read. */
+function describeId(id: number): string {
+  const hex = `0x${id.toString(16).toUpperCase()}`;
+  const name = elementName(id);
+  return name === hex ? `element ${hex}` : `${name} (${hex})`;
 }
 
 const decoder = new TextDecoder();

@@ -83,14 +83,14 @@ t.test('an error fragment from KVS (tags, no cluster) between two media fragment
   const bytes = Buffer.concat([
     kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1))] }),
     ebmlHeader(),
-    unknown(SEGMENT, tags({ AWS_KINESISVIDEO_ERROR_CODE: '4000', AWS_KINESISVIDEO_ERROR_ID: 'MISSING_PRODUCER_TIMESTAMP' })),
+    unknown(SEGMENT, tags({ AWS_KINESISVIDEO_ERROR_CODE: 'Requested fragment is not found', AWS_KINESISVIDEO_ERROR_ID: '4000' })),
     kvsFragment({ fragmentNumber: '3', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(3))] }),
   ]);
   const events = parseChunks(bytes);
   t.same(errorsOf(events), []);
   t.match(fragmentsOf(events), [
     { index: 0, fragmentNumber: '1', frames: 1 },
-    { index: 1, fragmentNumber: null, errorCode: '4000', errorId: 'MISSING_PRODUCER_TIMESTAMP', frames: 0 },
+    { index: 1, fragmentNumber: null, errorCode: 'Requested fragment is not found', errorId: '4000', frames: 0 },
     { index: 2, fragmentNumber: '3', frames: 1 },
   ]);
 });
@@ -151,6 +151,29 @@ t.test('an element larger than the limit is refused, not buffered', async (t) =>
   const bytes = kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, Buffer.alloc(5000))] });
   const errors = errorsOf(parseChunks(bytes, [100], { maxElementSize: 4096 }));
   t.match(errors, [{ code: 'MKV_INVALID', message: /SimpleBlock of 5004 bytes exceeds the 4096-byte limit/ }]);
+});
+
+t.test('a skip bomb (9 bytes declaring a 1 TiB Void in an unknown-size cluster) is MKV_INVALID; parsing resumes at the next fragment', async (t) => {
+  // Prepare: 9 bytes (Void id, 8-byte size) declaring 2^40 bytes inside fragment 2's cluster, then fragment 3.
+  const bomb = Buffer.concat([Buffer.from([0xec]), Buffer.from([0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00])]);
+  const good = (n: string) => kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
+  const bad = kvsFragment({ fragmentNumber: '2', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(2)), bomb] });
+  const bytes = Buffer.concat([good('1'), bad, good('3')]);
+  const at = good('1').length + bad.indexOf(bomb);
+
+  // Act
+  const whole = parseChunks(bytes);
+
+  // Assess
+  const message = new RegExp(`skipped element 0xEC of ${2 ** 40} bytes exceeds the ${64 * 1024 * 1024}-byte limit at byte ${at} \\(fragment 2\\)`);
+  t.match(errorsOf(whole), [{ code: 'MKV_INVALID', offset: at, message }]);
+  t.same(fragmentsOf(whole).map((f) => f.fragmentNumber), ['1', '3'], 'fragment 3 is read');
+  t.same(framesOf(whole).map((f) => f.data[0]), [1, 2, 3]);
+  for (const size of [1, 7, 64]) t.same(summarize(parseChunks(bytes, [size])), summarize(whole), `chunks of ${size}`);
+  // An unknown element at the top level is no different; inside a known-size parent the parent bounds it.
+  const topLevel = Buffer.concat([ebmlHeader(), Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0]), good('4')]);
+  t.match(errorsOf(parseChunks(topLevel)), [{ code: 'MKV_INVALID', message: /skipped EBML \(0x1A45DFA3\) of 1099511627776 bytes/ }]);
+  t.same(fragmentsOf(parseChunks(topLevel)).map((f) => f.fragmentNumber), ['4']);
 });
 
 t.test('an element that overruns its parent is MKV_INVALID', async (t) => {

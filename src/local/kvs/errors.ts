@@ -34,3 +34,32 @@ export class KvsApiError extends KvsInferError<KvsApiErrorName> {
     return STATUS[this.code];
   }
 }
+
+/** The descriptions the GetMedia reference gives for its in-band error ids. */
+export const IN_BAND_ERRORS = {
+  3002: 'Error writing to the stream',
+  4000: 'Requested fragment is not found',
+  4500: "Access denied for the stream's KMS key",
+  4501: "Stream's KMS key is disabled",
+  4502: "Validation error on the stream's KMS key",
+  4503: 'KMS key specified in the stream is unavailable',
+  4504: 'Invalid usage of the KMS key specified in the stream',
+  4505: 'Invalid state of the KMS key specified in the stream',
+  4506: 'Unable to find the KMS key specified in the stream',
+  5000: 'Internal error',
+} as const;
+
+/**
+ * An error KVS reports inside a GetMedia body, after a 200: a document whose tags are AWS_KINESISVIDEO_ERROR_ID
+ * (the number, e.g. 4000 fragment not found, 4500-4506 KMS, 5000 internal) and AWS_KINESISVIDEO_ERROR_CODE (its
+ * description), after which the body ends.
+ */
+export class KvsInBandError extends KvsInferError<'GET_MEDIA_IN_BAND'> {
+  readonly errorId: number;
+
+  /** `description` defaults to the one the GetMedia reference gives for the id. */
+  constructor(errorId: number, description?: string) {
+    super('GET_MEDIA_IN_BAND', description ?? IN_BAND_ERRORS[errorId as keyof typeof IN_BAND_ERRORS] ?? `Error ${errorId}`);
+    this.errorId = errorId;
+  }
+}

@@ -1,7 +1,7 @@
 // One stream's fragments, in memory: numbered and timestamped on arrival, retained for a window,
 // listed by timestamp range, and read from any GetMedia start selector, retained then live.
 
-import { KvsApiError } from './errors.js';
+import { KvsApiError, KvsInBandError } from './errors.js';
 import type { FragmentInput, FragmentRange, StartSelector, StoredFragment } from './types.js';
 
 export interface FragmentLogOptions {
@@ -139,15 +139,30 @@ export class FragmentLog {
 
   /**
    * GetMedia's reading order. The selector is checked now (malformed numbers throw InvalidArgumentException,
-   * numbers this log never issued ResourceNotFoundException) and the start is fixed now: NOW means fragments
-   * appended after this call. The iterable yields retained fragments from there, then live ones as they are
-   * appended, and ends when `signal` aborts or the log closes. A reader whose position expires skips to the
-   * oldest retained fragment; it holds nothing but its position, so it never holds up appends or memory.
+   * numbers above any this log issued ResourceNotFoundException, and a fragment no longer retained, expired or
+   * from before the stream was recreated, KvsInBandError 4000, which KVS sends inside the body) and the start is
+   * fixed now: NOW means fragments appended after this call. The iterable yields retained fragments from there,
+   * then live ones as they are appended, and ends when `signal` aborts or the log closes. A reader whose position
+   * expires skips to the oldest retained fragment; it holds nothing but its position, so it never holds up
+   * appends or memory.
    */
   read(selector: StartSelector, signal?: AbortSignal): AsyncIterable<StoredFragment> {
     this.#expire();
     const start = this.#startOf(selector);
     return this.#follow(start.seq, start.from, signal);
+  }
+
+  /**
+   * Drops the oldest `count` retained fragments as if they had aged out (a test's way to put a checkpoint
+   * out of retention without waiting hours); returns how many were dropped.
+   */
+  dropOldest(count: number): number {
+    let dropped = 0;
+    while (dropped < count && this.#retained() > 0) {
+      this.#dropOldest(this.#items[this.#head]!);
+      dropped++;
+    }
+    return dropped;
   }
 
   /** Ends every reader (the stream was deleted) and drops the media. Appending afterwards throws. */
@@ -187,7 +202,7 @@ export class FragmentLog {
     }
   }
 
-  /** Where reading after `value` starts: the first fragment numbered above it (from the oldest when it has expired). */
+  /** Where reading after `value` starts: the first fragment numbered above it, which must still be retained. */
   #after(value: string, what: string): number {
     if (typeof value !== 'string' || !NUMBER_PATTERN.test(value)) {
       throw new KvsApiError('InvalidArgumentException', `${what} ${String(value)} is not a fragment number`);
@@ -196,8 +211,9 @@ export class FragmentLog {
     if (number >= this.#base + BigInt(this.#nextSeq)) {
       throw new KvsApiError('ResourceNotFoundException', `No fragment ${value} in this stream`);
     }
-    if (number < this.#base) return this.#firstSeq;
-    return Math.max(this.#firstSeq, Number(number - this.#base) + 1);
+    // Aged out, or issued before this log began (a stream since recreated): KVS cannot tell what follows it.
+    if (number < this.#base + BigInt(this.#firstSeq)) throw new KvsInBandError(4000);
+    return Number(number - this.#base) + 1;
   }
 
   async *#follow(firstSeq: number, from: ((f: StoredFragment) => boolean) | undefined, signal?: AbortSignal): AsyncGenerator<StoredFragment> {

@@ -1,9 +1,11 @@
 // A stored fragment as KVS sends it: its own EBML document (header, unknown-size Segment, Info,
-// Tracks, the three leading AWS tags, the Cluster) and, for GetMedia, the two trailing tags.
+// Tracks, the three leading AWS tags, the Cluster) and, for GetMedia, the two trailing tags; and the
+// document with the error tags that ends a GetMedia body KVS stops.
 
 import { KVS_TAG } from '../../media/kvs-tags.js';
 import { clusterStart, ebmlHeader, info, segmentStart, tags, tracks } from '../../media/mkv-writer.js';
 import type { TrackInfo } from '../../media/types.js';
+import type { KvsInBandError } from './errors.js';
 import type { StoredFragment } from './types.js';
 
 /** KVS writes its own tags with 4-byte sizes (as in real GetMedia captures), which keeps their layout fixed. */
@@ -66,4 +68,19 @@ export function renderGetMediaFragment(fragment: StoredFragment, millisBehindNow
 /** One fragment of GetMediaForFragmentList: the same document without the trailing tags. */
 export function renderArchivedFragment(fragment: StoredFragment): Uint8Array[] {
   return leading(fragment);
+}
+
+/** The last document of a GetMedia body KVS stops: no media, only the error tags. */
+export function renderGetMediaError(error: KvsInBandError): Uint8Array[] {
+  return [
+    ebmlHeader(),
+    segmentStart(),
+    tags(
+      [
+        [KVS_TAG.errorCode, error.message],
+        [KVS_TAG.errorId, String(error.errorId)],
+      ],
+      KVS_TAG_SIZE,
+    ),
+  ];
 }

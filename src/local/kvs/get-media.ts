@@ -1,13 +1,14 @@
 // GetMedia (@aws-sdk/client-kinesis-video-media): a chunked `video/webm` body of KVS fragments,
-// retained then live, written no faster than the client reads, until it leaves or the stream goes.
+// retained then live, written no faster than the client reads, until it leaves or the stream goes,
+// or until an in-band error stops it (a start fragment no longer retained, or one a test injects).
 
 import type { ServerResponse } from 'node:http';
 import { optionalString, requiredObject, requiredString, requiredTimestamp } from './api-input.js';
-import { KvsApiError } from './errors.js';
-import { renderGetMediaFragment } from './fragment-renderer.js';
+import { KvsApiError, KvsInBandError } from './errors.js';
+import { renderGetMediaError, renderGetMediaFragment } from './fragment-renderer.js';
 import { startStream, writeChunks, type JsonObject } from './http-io.js';
 import type { ApiContext, Route } from './route.js';
-import type { StartSelector } from './types.js';
+import type { StartSelector, StoredFragment } from './types.js';
 
 /** Turns GetMedia's StartSelector member into the log's selector, refusing what KVS refuses. */
 export function parseStartSelector(input: JsonObject): StartSelector {
@@ -38,9 +39,17 @@ async function getMedia(input: JsonObject, ctx: ApiContext, res: ServerResponse)
   if (stream.readers.size >= ctx.maxGetMediaConnections) {
     throw new KvsApiError('ConnectionLimitExceededException', `The stream ${stream.name} already has ${stream.readers.size} GetMedia connections`);
   }
+  // Aborted with a KvsInBandError as its reason, the response ends with that error's tags.
   const reader = new AbortController();
-  // The log validates the selector before the first fragment, so a bad one is still an error response.
-  const fragments = stream.log.read(selector, reader.signal);
+  // The log validates the selector before the first fragment, so a bad one is still an error response;
+  // a start it no longer holds is KVS's in-band error, after a 200.
+  let fragments: AsyncIterable<StoredFragment> | StoredFragment[] = [];
+  try {
+    fragments = stream.log.read(selector, reader.signal);
+  } catch (error) {
+    if (!(error instanceof KvsInBandError)) throw error;
+    reader.abort(error);
+  }
   stream.readers.add(reader);
   const onClose = (): void => reader.abort();
   res.once('close', onClose);
@@ -51,6 +60,8 @@ async function getMedia(input: JsonObject, ctx: ApiContext, res: ServerResponse)
       if (!(await writeChunks(res, renderGetMediaFragment(fragment, millisBehindNow)))) break;
       if (reader.signal.aborted) break;
     }
+    const reason: unknown = reader.signal.reason;
+    if (reason instanceof KvsInBandError) await writeChunks(res, renderGetMediaError(reason));
   } finally {
     stream.readers.delete(reader);
     res.off('close', onClose);

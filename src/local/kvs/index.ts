@@ -16,11 +16,11 @@ export {
 } from './stream-registry.js';
 export { parseStartSelector } from './get-media.js';
 export type { ApiContext, Clock, Route } from './route.js';
-export { KvsApiError, type KvsApiErrorName } from './errors.js';
+export { IN_BAND_ERRORS, KvsApiError, KvsInBandError, type KvsApiErrorName } from './errors.js';
 
 // The media core it serves from.
 export { FragmentLog, type FragmentLogOptions } from './fragment-log.js';
-export { renderGetMediaFragment, renderArchivedFragment, kvsTimestamp } from './fragment-renderer.js';
+export { renderGetMediaFragment, renderGetMediaError, renderArchivedFragment, kvsTimestamp } from './fragment-renderer.js';
 export { FileSource, FileSourceError, type FileSourceErrorCode, type SourceFragment, type ReplayOptions } from './file-source.js';
 export { ingestPutMedia, PUT_MEDIA_ERROR, type PutMediaAck, type PutMediaEventType, type PutMediaOptions } from './put-media.js';
 export type { FragmentInput, FragmentRange, StartSelector, StoredFragment } from './types.js';

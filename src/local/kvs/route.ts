@@ -12,7 +12,7 @@ export interface Clock {
 export interface ApiContext {
   registry: StreamRegistry;
   clock: Clock;
-  /** The server's own base URL, the answer to GetDataEndpoint. */
+  /** The base URL the request came in on (its Host header; else the server's own): the answer to GetDataEndpoint. */
   url: string;
   requestId: string;
   maxGetMediaConnections: number;

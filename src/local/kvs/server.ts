@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { archivedMediaRoutes } from './archived-media.js';
 import { controlPlaneRoutes } from './control-plane.js';
-import { KvsApiError } from './errors.js';
+import { KvsApiError, KvsInBandError } from './errors.js';
 import { FileSource } from './file-source.js';
 import { FragmentLog } from './fragment-log.js';
 import { getMediaRoutes } from './get-media.js';
@@ -115,6 +115,17 @@ export class KvsServer {
   }
 
   /**
+   * Stops every live GetMedia response of a stream as KVS does on a KMS or internal fault: after the fragment
+   * being sent, a document with the in-band error tags (`errorId`, e.g. 4500-4506 KMS, 5000 internal), then the
+   * end of the body. For tests; returns how many responses were stopped.
+   */
+  stopGetMedia(name: string, errorId: number, description?: string): number {
+    const stream = this.registry.resolve(name, undefined);
+    for (const reader of stream.readers) reader.abort(new KvsInBandError(errorId, description));
+    return stream.readers.size;
+  }
+
+  /**
    * Replays a video file (a path, or a FileSource opened once and shared by many streams) into a
    * stream's log, creating the stream when it does not exist. Settles when the replay ends: at the
    * end of the file (never when looping), on abort, when the stream is deleted or the server closes.
@@ -152,7 +163,13 @@ export class KvsServer {
       if (route === undefined) {
         throw new KvsApiError('UnknownOperationException', `No operation is bound to ${req.method} ${path}`);
       }
-      const ctx: ApiContext = { registry: this.registry, clock: this.#clock, url: this.url, requestId, maxGetMediaConnections: this.#maxGetMediaConnections };
+      const ctx: ApiContext = {
+        registry: this.registry,
+        clock: this.#clock,
+        url: requestUrl(req) ?? this.url,
+        requestId,
+        maxGetMediaConnections: this.#maxGetMediaConnections,
+      };
       switch (route.kind) {
         case 'json':
           sendJson(res, requestId, await route.handle(await readJsonBody(req), ctx));
@@ -170,4 +187,16 @@ export class KvsServer {
       sendError(res, requestId, error);
     }
   }
+}
+
+/** A host, or an IPv6 literal in brackets, and an optional port: nothing a URL could be bent with. */
+const HOST_HEADER = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The base URL a request came in on, from its Host header: what GetDataEndpoint answers, so that a client that
+ * reaches the server through a proxy (a test's fault proxy) sends GetMedia through it too. Null without a usable one.
+ */
+function requestUrl(req: IncomingMessage): string | null {
+  const host = req.headers.host;
+  return host !== undefined && HOST_HEADER.test(host) ? `http://${host}` : null;
 }

@@ -9,12 +9,15 @@ import {
   ListStreamsCommand,
   ListTagsForStreamCommand,
   paginateListStreams,
+  KinesisVideoClient,
   TagStreamCommand,
   UntagStreamCommand,
   VersionMismatchException,
 } from '@aws-sdk/client-kinesis-video';
+import { GetMediaCommand, KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
-import { controlClient, ManualClock, startServer, T0 } from './api-helpers.js';
+import { controlClient, ManualClock, readBody, startServer, syntheticFragment, T0 } from './api-helpers.js';
 
 t.test('CreateStream then DescribeStream by name and by ARN report the same stream', async (t) => {
   // Prepare
@@ -179,6 +182,39 @@ t.test('GetDataEndpoint answers the server URL for every data API, and checks st
   );
   await t.rejects(kvs.send(new GetDataEndpointCommand({ StreamName: 'ghost', APIName: 'GET_MEDIA' })), { name: 'ResourceNotFoundException' });
   await t.rejects(kvs.send(new GetDataEndpointCommand({ StreamName: 'cam', APIName: 'NOPE' as 'GET_MEDIA' })), { name: 'InvalidArgumentException' });
+});
+
+t.test('GetDataEndpoint answers the URL the request came in on: GetMedia through a TCP proxy stays on it', async (t) => {
+  // Prepare: a TCP proxy in front of the server, counting the connections it carries.
+  const server = await startServer(t);
+  server.createStream('cam');
+  server.streamLog('cam').append(syntheticFragment(0, T0));
+  let carried = 0;
+  const proxy = createServer((client) => {
+    carried++;
+    const upstream = connect(Number(new URL(server.url).port), '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => proxy.close(resolve)));
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const viaProxy = new KinesisVideoClient({ region: 'us-east-1', endpoint: proxyUrl, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  t.teardown(() => viaProxy.destroy());
+
+  // Act
+  const { DataEndpoint } = await viaProxy.send(new GetDataEndpointCommand({ StreamName: 'cam', APIName: 'GET_MEDIA' }));
+  const controlConnections = carried;
+  const media = new KinesisVideoMediaClient({ region: 'us-east-1', endpoint: DataEndpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  t.teardown(() => media.destroy());
+  const output = await media.send(new GetMediaCommand({ StreamName: 'cam', StartSelector: { StartSelectorType: 'EARLIEST' } }));
+  const read = await readBody(output.Payload as AsyncIterable<Uint8Array> & { destroy(): void }, (r) => r.frames.length === 3);
+
+  // Assess
+  t.equal(DataEndpoint, proxyUrl);
+  t.equal(read.payloads.length, 3, 'the media came through');
+  t.equal(carried, controlConnections + 1, 'GetMedia took a connection of its own through the proxy');
 });
 
 t.test('raw HTTP: malformed JSON, unknown paths and wrong methods answer AWS-shaped errors', async (t) => {

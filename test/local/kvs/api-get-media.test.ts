@@ -149,6 +149,48 @@ t.test('DeleteStream ends a live reader: its body ends after what it had been se
   await t.rejects(getMedia({ StartSelectorType: 'NOW' }), { name: 'ResourceNotFoundException' });
 });
 
+t.test('FRAGMENT_NUMBER after a fragment no longer retained: a 200 whose body is in-band error 4000, then its end', async (t) => {
+  // Prepare: the first two fragments age out.
+  const { getMedia, log, stored } = await setup(t, 4);
+  log.dropOldest(2);
+
+  // Act: no `done` condition, so the body must end by itself.
+  const expired = await readBody(body(await getMedia({ StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: stored[0]!.fragmentNumber })));
+  const token = await readBody(body(await getMedia({ StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: stored[1]!.fragmentNumber })));
+
+  // Assess
+  for (const read of [expired, token]) {
+    t.same(read.frames, [], 'no media');
+    t.match(read.fragments, [{ fragmentNumber: null, errorId: '4000', errorCode: 'Requested fragment is not found' }]);
+  }
+});
+
+t.test('stopGetMedia ends live readers with the in-band error tags after the fragment being sent', async (t) => {
+  // Prepare
+  const { getMedia, log, server, stored } = await setup(t, 2);
+  server.createStream('other');
+  const elsewhere = body(await getMedia({ StartSelectorType: 'NOW' }, 'other'));
+  const output = await getMedia({ StartSelectorType: 'EARLIEST' });
+
+  // Act: once every retained frame has arrived, stop the readers, then append one more fragment.
+  let stopped = 0;
+  const read = await readBody(body(output), (r) => {
+    if (r.frames.length === 6) {
+      stopped = server.stopGetMedia('cam', 4501);
+      log.append(syntheticFragment('after', T0));
+    }
+    // Never done: the loop ends only when the body does.
+    return false;
+  });
+
+  // Assess
+  t.equal(stopped, 1);
+  t.same(read.fragmentNumbers, stored.map((f) => f.fragmentNumber), 'what was sent before, nothing after');
+  t.match(read.fragments.at(-1), { fragmentNumber: null, errorId: '4501', errorCode: "Stream's KMS key is disabled" });
+  t.equal(server.registry.get('other')!.readers.size, 1, 'the other stream is untouched');
+  elsewhere.destroy();
+});
+
 t.test('bad requests answer KVS errors before any media', async (t) => {
   // Prepare
   const { getMedia, media } = await setup(t, 1);

@@ -233,16 +233,38 @@ t.test('bad selectors are refused when read is called, before any iteration', as
   t.throws(() => log.read({ type: 'CONTINUATION_TOKEN', continuationToken: '9'.repeat(60) }), { code: 'ResourceNotFoundException' });
 });
 
-t.test('a well-formed number older than anything retained (expired, or from before a restart) reads from the oldest', async (t) => {
+t.test('a start after a fragment no longer retained (expired, or from before the stream was recreated) is in-band error 4000', async (t) => {
   // Prepare
   const { log, add } = fixture({ retentionMs: 3_000 });
   const all = add(10);
+  const oldest = log.oldest!;
+
+  // Act / Assess
+  const notFound = { code: 'GET_MEDIA_IN_BAND', errorId: 4000, message: 'Requested fragment is not found' };
+  t.throws(() => log.read({ type: 'FRAGMENT_NUMBER', afterFragmentNumber: all[0]!.fragmentNumber }), notFound, 'expired');
+  t.throws(() => log.read({ type: 'CONTINUATION_TOKEN', continuationToken: '42' }), notFound, 'a number from before this log');
+  const predecessor = (BigInt(oldest.fragmentNumber) - 1n).toString();
+  t.throws(() => log.read({ type: 'FRAGMENT_NUMBER', afterFragmentNumber: predecessor }), notFound, 'the one just before the oldest');
+  const afterOldest = await take(log.read({ type: 'FRAGMENT_NUMBER', afterFragmentNumber: oldest.fragmentNumber }), 1);
+  t.same(numbers(afterOldest), numbers([all[all.length - 2]!]), 'the oldest is resumable');
+});
+
+t.test('dropOldest drops retained fragments as retention would, oldest first', async (t) => {
+  // Prepare
+  const { log, add } = fixture();
+  const all = add(5);
 
   // Act
-  const expired = await take(log.read({ type: 'FRAGMENT_NUMBER', afterFragmentNumber: all[0]!.fragmentNumber }), 1);
-  const ancient = await take(log.read({ type: 'CONTINUATION_TOKEN', continuationToken: '42' }), 1);
+  const dropped = log.dropOldest(3);
+  const more = log.dropOldest(10);
 
   // Assess
-  t.same(numbers(expired), numbers([log.oldest!]));
-  t.same(numbers(ancient), numbers([log.oldest!]));
+  t.equal(dropped, 3);
+  t.equal(more, 2, 'no more than there are');
+  t.equal(log.count, 0);
+  t.equal(log.bytes, 0);
+  t.equal(log.memoryBytes, 0);
+  t.throws(() => log.read({ type: 'FRAGMENT_NUMBER', afterFragmentNumber: all[4]!.fragmentNumber }), { errorId: 4000 });
+  const next = add(1);
+  t.same(numbers(await take(log.read({ type: 'EARLIEST' }), 1)), numbers(next), 'numbering goes on');
 });
