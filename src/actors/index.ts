@@ -9,13 +9,14 @@ export { StreamPipeline, type CompletedFragment, type PipelineCounters, type Pip
 export {
   InferenceDispatcher,
   InferenceError,
+  type DispatchHandle,
   type DispatcherOptions,
   type DispatcherStats,
   type InferenceErrorCode,
   type InferenceOutcome,
   type InferenceRequest,
 } from './inference-dispatcher.js';
-export { PublishError, ResultPublisher, type PublishErrorCode, type PublisherOptions, type PublisherStats, type PublishReceipt, type PublishRecord } from './result-publisher.js';
+export { PublishError, ResultPublisher, type PublishErrorCode, type PublishHandle, type PublisherOptions, type PublisherStats, type PublishReceipt, type PublishRecord } from './result-publisher.js';
 export { buildRecord, idempotencyKey, RECORD_VERSION, type FailureStage, type InferenceRecord } from './inference-record.js';
 export { Slots } from './slots.js';
 export { errorFields, jsonLinesLogger, type LogLevel, type LogRecord, type Logger } from './logger.js';

@@ -1,10 +1,14 @@
-// Sends sampled frames to a SageMaker endpoint: a bounded queue in front of a bounded number of
-// concurrent InvokeEndpoint calls, each attempt timed out, failures retried with jittered backoff.
+// Sends sampled frames to a SageMaker endpoint: a bounded number of concurrent InvokeEndpoint calls, each
+// attempt timed out, transient faults retried with capped, fully jittered backoff for a time budget per frame.
+// Every frame holds a place from admission until its answer is handed on (release()), whether it waits for a
+// call, is in one, backs off, or waits for the next stage to take its answer: the places are bounded in count
+// and in bytes, so a failing endpoint or a stalled publisher fills them and the callers wait (backpressure).
 
 import { InvokeEndpointCommand, type InvokeEndpointCommandOutput, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { KvsInferError } from '../errors.js';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../machines/backoff.js';
-import { classifyAttemptFailure, InferenceError, type InferenceErrorCode } from './inference-errors.js';
+import { deferred, type Deferred } from './deferred.js';
+import { classifyAttemptFailure, InferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
 
 export { classifyAttemptFailure, InferenceError, isInferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
 
@@ -40,23 +44,47 @@ export type InferenceOutcome =
   /** Only under policy 'latest': a newer frame of the same stream took its place. */
   | { status: 'dropped'; queuedMs: number };
 
+/** What submit() hands back for one frame. */
+export interface DispatchHandle {
+  /** Resolves once the frame holds a place; rejects only with ABORTED or DISPATCHER_CLOSED. */
+  queued: Promise<void>;
+  /** Settles once the frame is answered, failed for good, or dropped; rejects only with ABORTED or DISPATCHER_CLOSED. */
+  outcome: Promise<InferenceOutcome>;
+  /**
+   * Gives the frame's place back: call it once its answer has been handed on (the publisher took the record),
+   * and in a `finally`, since an answered frame keeps its place until then. Called before the outcome settles,
+   * the place is given back when it does. Idempotent.
+   */
+  release(): void;
+}
+
 export interface DispatcherOptions {
   /**
-   * Must be built with `maxAttempts: 1`: the dispatcher owns retries (and their backoff, and the slot
-   * a retrying frame gives up); SDK retries inside an attempt would escape its timeout and stats.
+   * Must be built with `maxAttempts: 1`: the dispatcher owns retries (and their backoff and budget); SDK
+   * retries inside an attempt would escape its timeout and stats.
    */
   client: SageMakerRuntimeClient;
   endpointName: string;
   /** Max concurrent InvokeEndpoint calls (KIT's sageMakerTaskThreadPoolSize). */
   concurrency: number;
-  /** Max frames waiting for a free call slot (KIT's sageMakerTaskQueueSize); requests being retried (waiting for backoff) do not count as waiting. */
+  /**
+   * With `concurrency`, the count bound: at most queueSize + concurrency frames hold a place (waiting for a
+   * call, in one, backing off, or answered and not yet released). KIT's sageMakerTaskQueueSize.
+   */
   queueSize: number;
+  /**
+   * Byte bound of the frames holding a place (sageMakerTaskQueueBytes): their images, and once answered their
+   * answers instead. Checked when a frame is admitted (a larger image is admitted alone); default 256 MiB.
+   */
+  maxBytes?: number;
   /** Bound on each attempt (KIT's sageMakerTaskTimeoutInMilli): the call is aborted through `client.send(cmd, { abortSignal })`. */
   timeoutMs: number;
   policy: 'backpressure' | 'latest';
-  /** Attempts per frame including the first; default 4. */
+  /** How long after its first attempt a frame's transient faults are still retried (sageMakerTaskRetryBudgetMillis); default 300000; 0: never. */
+  retryBudgetMs?: number;
+  /** Optional cap on attempts per frame, the first included (sageMakerTaskMaxAttempts); default none. */
   maxAttempts?: number;
-  /** Backoff between attempts; default { baseMs: 200, maxMs: 5000, jitter: 0.5 }. */
+  /** Backoff between attempts; default DEFAULT_INFERENCE_BACKOFF. */
   backoff?: Partial<BackoffPolicy>;
   random?: () => number;
   /** Optional Accept header. */
@@ -64,12 +92,20 @@ export interface DispatcherOptions {
 }
 
 export interface DispatcherStats {
-  /** Frames holding a queue place, waiting for a call slot. */
+  /** Frames holding a place, waiting for their first call. */
   waiting: number;
   /** InvokeEndpoint calls running now. */
   inFlight: number;
-  /** Frames between attempts: sleeping out their backoff, or done sleeping and waiting for a slot. */
+  /** Frames between attempts: sleeping out their backoff, or done sleeping and waiting for a call slot. */
   backingOff: number;
+  /** Frames answered (or failed for good) whose place the caller has not released yet: the next stage is full. */
+  awaitingRelease: number;
+  /** Frames holding a place (all of the above): at most queueSize + concurrency. */
+  held: number;
+  /** Bytes of the frames holding a place (images, or answers once answered): at most maxBytes when the last frame was admitted. */
+  heldBytes: number;
+  /** Callers waiting for a place. */
+  pending: number;
   submitted: number;
   /** Attempts started. */
   invocations: number;
@@ -82,31 +118,35 @@ export interface DispatcherStats {
   dropped: number;
 }
 
-export const DEFAULT_MAX_ATTEMPTS = 4;
-export const DEFAULT_INFERENCE_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 5000, jitter: 0.5 };
+export const DEFAULT_RETRY_BUDGET_MS = 300_000;
+export const DEFAULT_QUEUE_BYTES = 256 * 1024 * 1024;
+/**
+ * Full jitter (a delay uniform in [0, min(maxMs, baseMs * 2^n)]), so that frames failing together do not retry
+ * together. The 10 s cap bounds the recovery after the endpoint heals, and the rate at which a worker's held
+ * frames retry against a failing endpoint (about held / 5 s, and never more than `concurrency` calls at once).
+ */
+export const DEFAULT_INFERENCE_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 1 };
 
-type JobState = 'pending' | 'queued' | 'inFlight' | 'backoff' | 'retryReady' | 'done';
+type EndpointFaultCode = Extract<InferenceErrorCode, 'ENDPOINT_TIMEOUT' | 'ENDPOINT_THROTTLED' | 'ENDPOINT_FAILED' | 'ENDPOINT_REJECTED'>;
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
+/** A failed attempt: classified by classifyAttemptFailure, or our own timeout. */
+type AttemptFault = Omit<AttemptFailure, 'code'> & { code: EndpointFaultCode };
 
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
+type JobState = 'pending' | 'queued' | 'inFlight' | 'backoff' | 'retryReady' | 'answered' | 'done';
+
+type FrameAbout = Omit<InferenceRequest, 'body'>;
 
 interface Job {
-  request: InferenceRequest;
+  request: FrameAbout;
+  /** The image, until the frame is answered: then only its answer is kept, until released. */
+  body: Uint8Array | null;
+  /** What it counts in the held bytes: its image, then its answer. */
+  bytes: number;
   state: JobState;
+  /** Counted in the held frames and bytes. */
+  holding: boolean;
+  /** The caller called release(). */
+  released: boolean;
   submittedAt: number;
   queuedMs: number;
   firstStartAt: number;
@@ -131,24 +171,30 @@ export class InferenceDispatcher {
   readonly #client: SageMakerRuntimeClient;
   readonly #endpointName: string;
   readonly #concurrency: number;
-  readonly #queueSize: number;
+  /** queueSize + concurrency: the most frames that hold a place at once. */
+  readonly #capacity: number;
+  readonly #maxBytes: number;
   readonly #timeoutMs: number;
-  readonly #maxAttempts: number;
+  readonly #retryBudgetMs: number;
+  readonly #maxAttempts: number | undefined;
   readonly #policy: 'backpressure' | 'latest';
   readonly #backoff: BackoffPolicy;
   readonly #random: () => number;
   readonly #accept: string | undefined;
 
-  /** Callers waiting for a queue place, in arrival order. Non-empty only while #queue is full. */
+  /** Callers waiting for a place, in arrival order, admitted strictly in that order. */
   readonly #pending: Job[] = [];
-  /** Frames holding a queue place, oldest first. */
+  /** Frames holding a place, waiting for their first call, oldest first. */
   readonly #queue: Job[] = [];
   /** Retries whose backoff is over, served before the queue. */
   readonly #retryReady: Job[] = [];
   /** Every job not yet done, for close(). */
   readonly #live = new Set<Job>();
+  #held = 0;
+  #heldBytes = 0;
   #inFlight = 0;
   #backingOff = 0;
+  #answered = 0;
   #closed = false;
   readonly #counts = { submitted: 0, invocations: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0, dropped: 0 };
 
@@ -159,12 +205,18 @@ export class InferenceDispatcher {
     if (options.policy !== 'backpressure' && options.policy !== 'latest') {
       throw new KvsInferError('BAD_CONFIG', `inference dispatcher: policy must be backpressure or latest, got ${String(options.policy)}`);
     }
+    const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+    if (!(Number.isInteger(budget) && budget >= 0)) {
+      throw new KvsInferError('BAD_CONFIG', `inference dispatcher: retryBudgetMs must be an integer >= 0, got ${String(budget)}`);
+    }
     this.#client = options.client;
     this.#endpointName = options.endpointName;
     this.#concurrency = positiveInteger('concurrency', options.concurrency);
-    this.#queueSize = positiveInteger('queueSize', options.queueSize);
+    this.#capacity = positiveInteger('queueSize', options.queueSize) + this.#concurrency;
+    this.#maxBytes = positiveInteger('maxBytes', options.maxBytes ?? DEFAULT_QUEUE_BYTES);
     this.#timeoutMs = positiveInteger('timeoutMs', options.timeoutMs);
-    this.#maxAttempts = positiveInteger('maxAttempts', options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.#retryBudgetMs = budget;
+    this.#maxAttempts = options.maxAttempts === undefined ? undefined : positiveInteger('maxAttempts', options.maxAttempts);
     this.#policy = options.policy;
     try {
       this.#backoff = resolveBackoff({ ...DEFAULT_INFERENCE_BACKOFF, ...options.backoff });
@@ -176,19 +228,26 @@ export class InferenceDispatcher {
   }
 
   /**
-   * `queued` resolves once the request holds a place in the queue (or a call slot):
-   *  - backpressure: waits while `queueSize` requests are already waiting (FIFO among the waiters);
-   *  - latest: when the queue is full and a request of the SAME stream is waiting, the oldest of those is
-   *    dropped (its outcome resolves `{ status: 'dropped' }`) and this one takes a place at once; otherwise
-   *    it waits like backpressure.
-   * `outcome` settles once the frame is done and rejects only with InferenceError ABORTED or DISPATCHER_CLOSED.
-   * An aborted `signal` removes the request wherever it is (an in-flight call is aborted); the promises
-   * still pending reject with ABORTED. Unobserved rejections of either promise are never unhandled.
+   * `queued` resolves once the frame holds a place: at most queueSize + concurrency frames, and maxBytes of
+   * images, hold one (a frame larger than maxBytes alone):
+   *  - backpressure: waits while there is no room (FIFO among the waiters);
+   *  - latest: when there is no room and frames of the SAME stream wait for their first call, the oldest of
+   *    those are dropped (their outcome resolves `{ status: 'dropped' }`) if that makes room, and this one takes
+   *    a place at once; otherwise it waits like backpressure.
+   * Transient faults are retried while the frame's retry budget (from its first attempt) and attempt cap allow;
+   * other faults fail it at once. The place is given back when the caller calls `release()` (see DispatchHandle).
+   * An aborted `signal` removes the frame wherever it is (an in-flight call is aborted, the place freed); the
+   * promises still pending reject with ABORTED. Unobserved rejections of either promise are never unhandled.
    */
-  submit(request: InferenceRequest, signal?: AbortSignal): { queued: Promise<void>; outcome: Promise<InferenceOutcome> } {
+  submit(frame: InferenceRequest, signal?: AbortSignal): DispatchHandle {
+    const { body, ...request } = frame;
     const job: Job = {
       request,
+      body,
+      bytes: body.byteLength,
       state: 'pending',
+      holding: false,
+      released: false,
       submittedAt: performance.now(),
       queuedMs: 0,
       firstStartAt: 0,
@@ -199,16 +258,16 @@ export class InferenceDispatcher {
       timer: null,
       detach: () => {},
     };
-    const handed = { queued: job.queued.promise, outcome: job.outcome.promise };
+    const handle: DispatchHandle = { queued: job.queued.promise, outcome: job.outcome.promise, release: () => this.#release(job) };
     this.#counts.submitted++;
 
     if (this.#closed) {
       this.#finishWithError(job, 'DISPATCHER_CLOSED', this.#closedMessage(request));
-      return handed;
+      return handle;
     }
     if (signal?.aborted) {
       this.#finishWithError(job, 'ABORTED', this.#abortedMessage(request), signal.reason);
-      return handed;
+      return handle;
     }
     if (signal) {
       const onAbort = () => this.#abort(job, signal.reason);
@@ -217,26 +276,39 @@ export class InferenceDispatcher {
     }
     this.#live.add(job);
 
-    if (this.#pending.length === 0 && this.#queue.length < this.#queueSize) {
-      this.#enqueue(job);
-    } else if (this.#policy === 'latest' && this.#dropOldestOf(request.stream)) {
-      this.#enqueue(job);
+    if (this.#pending.length === 0 && this.#hasRoom(job.bytes)) {
+      this.#admit(job);
+    } else if (this.#policy === 'latest' && this.#dropForRoom(job)) {
+      this.#admit(job);
     } else {
       this.#pending.push(job);
     }
     this.#pump();
-    return handed;
+    return handle;
   }
 
   get stats(): DispatcherStats {
-    return { waiting: this.#queue.length, inFlight: this.#inFlight, backingOff: this.#backingOff + this.#retryReady.length, ...this.#counts };
+    return {
+      waiting: this.#queue.length,
+      inFlight: this.#inFlight,
+      backingOff: this.#backingOff + this.#retryReady.length,
+      awaitingRelease: this.#answered,
+      held: this.#held,
+      heldBytes: this.#heldBytes,
+      pending: this.#pending.length,
+      ...this.#counts,
+    };
   }
 
-  /** Rejects everything waiting or queued with DISPATCHER_CLOSED, aborts in-flight calls; idempotent. */
+  /** Rejects everything not yet answered with DISPATCHER_CLOSED, aborts in-flight calls, frees every place; idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const job of [...this.#live]) {
+      if (job.state === 'answered') {
+        this.#finish(job);
+        continue;
+      }
       const controller = job.controller;
       this.#remove(job);
       this.#finishWithError(job, 'DISPATCHER_CLOSED', this.#closedMessage(job.request));
@@ -244,28 +316,46 @@ export class InferenceDispatcher {
     }
   }
 
-  #enqueue(job: Job): void {
+  /** Whether a frame of `bytes` fits beside `held` frames of `heldBytes`; with nothing held, any frame fits. */
+  #hasRoom(bytes: number, held = this.#held, heldBytes = this.#heldBytes): boolean {
+    return held === 0 || (held < this.#capacity && heldBytes + bytes <= this.#maxBytes);
+  }
+
+  #admit(job: Job): void {
     job.state = 'queued';
+    job.holding = true;
+    this.#held++;
+    this.#heldBytes += job.bytes;
     this.#queue.push(job);
     job.queued.resolve();
   }
 
-  /** Under `latest`: frees the place of the oldest queued frame of `stream`; false when there is none. */
-  #dropOldestOf(stream: string): boolean {
-    const index = this.#queue.findIndex((job) => job.request.stream === stream);
-    if (index < 0) return false;
-    const [dropped] = this.#queue.splice(index, 1);
-    this.#counts.dropped++;
-    this.#settle(dropped!, { status: 'dropped', queuedMs: performance.now() - dropped!.submittedAt });
+  /** Under `latest`: drops the oldest frames of `job`'s stream still waiting for a call, if that makes room for it. */
+  #dropForRoom(job: Job): boolean {
+    const victims: Job[] = [];
+    let held = this.#held;
+    let heldBytes = this.#heldBytes;
+    for (const queued of this.#queue) {
+      if (this.#hasRoom(job.bytes, held, heldBytes)) break;
+      if (queued.request.stream !== job.request.stream) continue;
+      victims.push(queued);
+      held--;
+      heldBytes -= queued.bytes;
+    }
+    if (victims.length === 0 || !this.#hasRoom(job.bytes, held, heldBytes)) return false;
+    for (const victim of victims) {
+      this.#queue.splice(this.#queue.indexOf(victim), 1);
+      this.#counts.dropped++;
+      this.#settle(victim, { status: 'dropped', queuedMs: performance.now() - victim.submittedAt });
+    }
     return true;
   }
 
-  /** Refills the queue from the waiters and the free call slots from retries (they have waited longest), then the queue. */
+  /** Admits waiters while there is room, then fills the free call slots from retries (they have waited longest), then the queue. */
   #pump(): void {
     if (this.#closed) return;
-    for (;;) {
-      while (this.#pending.length > 0 && this.#queue.length < this.#queueSize) this.#enqueue(this.#pending.shift()!);
-      if (this.#inFlight >= this.#concurrency) return;
+    while (this.#pending.length > 0 && this.#hasRoom(this.#pending[0]!.bytes)) this.#admit(this.#pending.shift()!);
+    while (this.#inFlight < this.#concurrency) {
       const job = this.#retryReady.shift() ?? this.#queue.shift();
       if (!job) return;
       void this.#attempt(job);
@@ -289,7 +379,7 @@ export class InferenceDispatcher {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new InferenceError('ENDPOINT_TIMEOUT', `no answer within ${this.#timeoutMs} ms`, { retriable: true }));
+      controller.abort(new InferenceError('ENDPOINT_TIMEOUT', `no answer within ${this.#timeoutMs} ms`, { transient: true }));
     }, this.#timeoutMs);
 
     let answer: InvokeEndpointCommandOutput | undefined;
@@ -297,7 +387,7 @@ export class InferenceDispatcher {
     try {
       const command = new InvokeEndpointCommand({
         EndpointName: this.#endpointName,
-        Body: job.request.body,
+        Body: job.body!,
         ContentType: job.request.contentType,
         ...(this.#accept === undefined ? {} : { Accept: this.#accept }),
       });
@@ -325,29 +415,38 @@ export class InferenceDispatcher {
         });
       } else {
         if (timedOut) this.#counts.timeouts++;
-        const classified = timedOut
-          ? { code: 'ENDPOINT_TIMEOUT' as const, retriable: true, summary: `no answer within ${this.#timeoutMs} ms` }
-          : classifyAttemptFailure(failure);
-        if (classified.retriable && job.attempts < this.#maxAttempts && !this.#closed) {
-          this.#backOff(job);
-        } else {
-          this.#counts.failed++;
-          const attempts = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-          const message = `endpoint ${this.#endpointName} ${VERB[classified.code]} for stream ${job.request.stream} (${job.request.label}) after ${attempts}: ${classified.summary}`;
-          this.#settle(job, {
-            status: 'failed',
-            error: new InferenceError(classified.code, message, { cause: failure, retriable: classified.retriable }),
-            attempts: job.attempts,
-            latencyMs: ended - job.firstStartAt,
-            queuedMs: job.queuedMs,
-          });
-        }
+        const ownTimeout: AttemptFault = { code: 'ENDPOINT_TIMEOUT', transient: true, summary: `no answer within ${this.#timeoutMs} ms` };
+        this.#failedAttempt(job, timedOut ? ownTimeout : classifyAttemptFailure(failure), failure, ended);
       }
     }
     this.#pump();
   }
 
-  #backOff(job: Job): void {
+  /** Backs off a transient fault while the budget and the cap allow (never sleeping past the budget); fails the frame otherwise. */
+  #failedAttempt(job: Job, fault: AttemptFault, cause: unknown, ended: number): void {
+    const spentMs = ended - job.firstStartAt;
+    const capped = this.#maxAttempts !== undefined && job.attempts >= this.#maxAttempts;
+    const leftMs = this.#retryBudgetMs - spentMs;
+    if (fault.transient && !capped && leftMs > 0) {
+      this.#backOff(job, Math.min(backoffDelay(job.attempts, this.#backoff, this.#random), leftMs));
+      return;
+    }
+    this.#counts.failed++;
+    const attempts = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
+    const spent = capped ? ` (the cap of ${this.#maxAttempts} attempts)` : ` over ${Math.round(spentMs)} ms (retry budget ${this.#retryBudgetMs} ms spent)`;
+    const { stream, label } = job.request;
+    const why = fault.transient ? spent : '';
+    const message = `endpoint ${this.#endpointName} ${VERB[fault.code]} for stream ${stream} (${label}) after ${attempts}${why}: ${fault.summary}`;
+    this.#settle(job, {
+      status: 'failed',
+      error: new InferenceError(fault.code, message, { cause, transient: fault.transient }),
+      attempts: job.attempts,
+      latencyMs: ended - job.firstStartAt,
+      queuedMs: job.queuedMs,
+    });
+  }
+
+  #backOff(job: Job, delayMs: number): void {
     job.state = 'backoff';
     this.#backingOff++;
     job.timer = setTimeout(() => {
@@ -356,15 +455,27 @@ export class InferenceDispatcher {
       job.state = 'retryReady';
       this.#retryReady.push(job);
       this.#pump();
-    }, backoffDelay(job.attempts, this.#backoff, this.#random));
+    }, delayMs);
+  }
+
+  #release(job: Job): void {
+    job.released = true;
+    if (job.state !== 'answered') return;
+    this.#finish(job);
+    this.#pump();
   }
 
   #abort(job: Job, reason: unknown): void {
     if (job.state === 'done') return;
-    const controller = job.controller;
-    this.#remove(job);
-    this.#finishWithError(job, 'ABORTED', this.#abortedMessage(job.request), reason);
-    controller?.abort(reason);
+    if (job.state === 'answered') {
+      // The caller's outcome is settled: only the place is left to give back.
+      this.#finish(job);
+    } else {
+      const controller = job.controller;
+      this.#remove(job);
+      this.#finishWithError(job, 'ABORTED', this.#abortedMessage(job.request), reason);
+      controller?.abort(reason);
+    }
     this.#pump();
   }
 
@@ -384,33 +495,55 @@ export class InferenceDispatcher {
     }
   }
 
+  /**
+   * Resolves the outcome; the place stays taken until the caller releases it (a dropped frame's never does).
+   * The image is let go: from now on the place counts the answer's bytes, which wait for the next stage.
+   */
   #settle(job: Job, outcome: InferenceOutcome): void {
+    job.body = null;
+    const bytes = outcome.status === 'ok' ? outcome.body.byteLength : 0;
+    if (job.holding) this.#heldBytes += bytes - job.bytes;
+    job.bytes = bytes;
+    job.queued.resolve();
+    job.outcome.resolve(outcome);
+    if (job.released || outcome.status === 'dropped') {
+      this.#finish(job);
+    } else {
+      job.state = 'answered';
+      this.#answered++;
+    }
+  }
+
+  /** The job is over: its place is given back. */
+  #finish(job: Job): void {
+    if (job.state === 'answered') this.#answered--;
     job.state = 'done';
     job.detach();
     this.#live.delete(job);
-    job.queued.resolve();
-    job.outcome.resolve(outcome);
+    if (job.holding) {
+      job.holding = false;
+      this.#held--;
+      this.#heldBytes -= job.bytes;
+    }
   }
 
   #finishWithError(job: Job, code: Extract<InferenceErrorCode, 'ABORTED' | 'DISPATCHER_CLOSED'>, message: string, cause?: unknown): void {
-    job.state = 'done';
-    job.detach();
-    this.#live.delete(job);
+    this.#finish(job);
     const error = new InferenceError(code, message, cause === undefined ? {} : { cause });
     job.queued.reject(error);
     job.outcome.reject(error);
   }
 
-  #abortedMessage(request: InferenceRequest): string {
+  #abortedMessage(request: FrameAbout): string {
     return `inference on endpoint ${this.#endpointName} for stream ${request.stream} (${request.label}) was aborted`;
   }
 
-  #closedMessage(request: InferenceRequest): string {
+  #closedMessage(request: FrameAbout): string {
     return `the inference dispatcher of endpoint ${this.#endpointName} closed before stream ${request.stream} (${request.label}) was done`;
   }
 }
 
-const VERB: Record<Extract<InferenceErrorCode, 'ENDPOINT_TIMEOUT' | 'ENDPOINT_THROTTLED' | 'ENDPOINT_FAILED' | 'ENDPOINT_REJECTED'>, string> = {
+const VERB: Record<EndpointFaultCode, string> = {
   ENDPOINT_TIMEOUT: 'timed out',
   ENDPOINT_THROTTLED: 'throttled',
   ENDPOINT_FAILED: 'failed',

@@ -1,16 +1,16 @@
 // Errors of the inference dispatcher, and how a failed InvokeEndpoint attempt maps onto them:
-// callers branch on `code`, the dispatcher on `retriable`.
+// callers branch on `code`, the dispatcher on `transient` (retried within the frame's budget, or not at all).
 
 import { KvsInferError } from '../errors.js';
 
 export type InferenceErrorCode =
-  /** An attempt got no answer within the dispatcher's timeoutMs and was aborted. */
+  /** An attempt got no answer within the dispatcher's timeoutMs and was aborted. Transient. */
   | 'ENDPOINT_TIMEOUT'
-  /** ThrottlingException, ModelNotReadyException, HTTP 429. */
+  /** ThrottlingException, ModelNotReadyException, HTTP 429, a ModelError whose container answered 429. Transient. */
   | 'ENDPOINT_THROTTLED'
-  /** A 5xx, a ModelError with a 5xx (or no) original status, a network failure. */
+  /** A 5xx, a ModelError with a 5xx (or no) original status, a connection error. Transient. */
   | 'ENDPOINT_FAILED'
-  /** A 4xx that retrying cannot fix: ValidationError (unknown endpoint, bad body), a ModelError with a 4xx. */
+  /** A 4xx that retrying cannot fix: ValidationError (unknown endpoint, bad body), a ModelError with a 4xx other than 429. */
   | 'ENDPOINT_REJECTED'
   /** The caller's signal aborted the request. */
   | 'ABORTED'
@@ -18,12 +18,12 @@ export type InferenceErrorCode =
   | 'DISPATCHER_CLOSED';
 
 export class InferenceError extends KvsInferError<InferenceErrorCode> {
-  /** Whether another attempt may succeed; the dispatcher has already used its attempts when it reports a failure. */
-  readonly retriable: boolean;
+  /** Whether the fault was transient: when the dispatcher reports one, the frame's retry budget (or attempt cap) is spent. */
+  readonly transient: boolean;
 
-  constructor(code: InferenceErrorCode, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
+  constructor(code: InferenceErrorCode, message: string, options: { cause?: unknown; transient?: boolean } = {}) {
     super(code, message, { cause: options.cause });
-    this.retriable = options.retriable ?? false;
+    this.transient = options.transient ?? false;
   }
 }
 
@@ -31,7 +31,7 @@ export const isInferenceError = (error: unknown): error is InferenceError => err
 
 export interface AttemptFailure {
   code: Extract<InferenceErrorCode, 'ENDPOINT_THROTTLED' | 'ENDPOINT_FAILED' | 'ENDPOINT_REJECTED'>;
-  retriable: boolean;
+  transient: boolean;
   /** `Name: message` of the SDK error, for the InferenceError's message. */
   summary: string;
 }
@@ -42,6 +42,8 @@ const SERVER_NAMES = new Set(['ServiceUnavailable', 'ServiceUnavailableException
 /**
  * Classifies an error thrown by `client.send(InvokeEndpointCommand)` (not our own timeout, which the
  * dispatcher recognises itself) by its name, HTTP status, `$fault`, and a ModelError's OriginalStatusCode.
+ * Transient unless the answer says the request itself is wrong: a frame is worth minutes of retries, and an
+ * error record written for a passing fault is an inference lost for good.
  */
 export function classifyAttemptFailure(error: unknown): AttemptFailure {
   const fields = (typeof error === 'object' && error !== null ? error : {}) as {
@@ -58,19 +60,22 @@ export function classifyAttemptFailure(error: unknown): AttemptFailure {
   const message = typeof fields.message === 'string' ? fields.message : String(error);
   const summary = `${name}${errno}: ${message}`;
 
-  if (THROTTLED_NAMES.has(name) || status === 429) return { code: 'ENDPOINT_THROTTLED', retriable: true, summary };
   if (name === 'ModelError') {
-    // The container's own status decides: its 4xx means this input will never work, its 5xx may pass.
+    // The container's own status decides: its 429 is throttling, its other 4xx mean this input will never work.
+    // Without one, the container did not answer (it crashed, timed out, or is restarting): transient, and a frame
+    // that crashes it every time costs its retry budget, no more.
     const original = fields.OriginalStatusCode;
+    if (original === 429) return { code: 'ENDPOINT_THROTTLED', transient: true, summary };
     const clientSide = typeof original === 'number' && original >= 400 && original < 500;
-    return clientSide ? { code: 'ENDPOINT_REJECTED', retriable: false, summary } : { code: 'ENDPOINT_FAILED', retriable: true, summary };
+    return clientSide ? { code: 'ENDPOINT_REJECTED', transient: false, summary } : { code: 'ENDPOINT_FAILED', transient: true, summary };
   }
+  if (THROTTLED_NAMES.has(name) || status === 429) return { code: 'ENDPOINT_THROTTLED', transient: true, summary };
   if (SERVER_NAMES.has(name) || (status !== undefined && status >= 500) || fields.$fault === 'server') {
-    return { code: 'ENDPOINT_FAILED', retriable: true, summary };
+    return { code: 'ENDPOINT_FAILED', transient: true, summary };
   }
   if (name === 'ValidationError' || (status !== undefined && status >= 400 && status < 500)) {
-    return { code: 'ENDPOINT_REJECTED', retriable: false, summary };
+    return { code: 'ENDPOINT_REJECTED', transient: false, summary };
   }
   // No HTTP answer at all (ECONNRESET, ECONNREFUSED, socket hang up, the handler's TimeoutError) or an odd status.
-  return { code: 'ENDPOINT_FAILED', retriable: true, summary };
+  return { code: 'ENDPOINT_FAILED', transient: true, summary };
 }

@@ -57,6 +57,30 @@ export type RecordBody =
   | { answer: Uint8Array; answerContentType: string | null; attempts: number; inferenceLatencyMs: number }
   | { error: { stage: FailureStage; code: string; message: string }; attempts: number; inferenceLatencyMs: number | null };
 
+/**
+ * An error record's code and message are cut to these many UTF-8 bytes: whatever an endpoint or a decoder says
+ * (a ModelError carries the container's whole answer), the record stays far below Kinesis' 1 MiB, even with every
+ * character escaped 6-fold in JSON, so that a failed frame is always recorded and its fragment can complete.
+ */
+export const MAX_ERROR_MESSAGE_BYTES = 16 * 1024;
+export const MAX_ERROR_CODE_BYTES = 256;
+
+/** The error as recorded and logged: code and message cut to their bounds. */
+export function boundedError(error: { stage: FailureStage; code: string; message: string }): { stage: FailureStage; code: string; message: string } {
+  return { stage: error.stage, code: truncateUtf8(error.code, MAX_ERROR_CODE_BYTES), message: truncateUtf8(error.message, MAX_ERROR_MESSAGE_BYTES) };
+}
+
+/** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), with a note of how much was cut. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= maxBytes) return text;
+  const note = ` ... (${bytes.length} bytes, cut)`;
+  let end = maxBytes - note.length;
+  // Back to the first byte of a character: continuation bytes are 10xxxxxx.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8') + note;
+}
+
 export function idempotencyKey(frame: Pick<FrameIdentity, 'streamName' | 'fragmentNumber' | 'frameTimecode'>): string {
   return `${frame.streamName}/${frame.fragmentNumber}/${frame.frameTimecode}`;
 }
@@ -75,7 +99,7 @@ export function buildRecord(frame: FrameIdentity, context: RecordContext, body: 
     publishedAt: context.now,
   };
   if ('error' in body) {
-    record.error = body.error;
+    record.error = boundedError(body.error);
     return record;
   }
   record.resultContentType = body.answerContentType;

@@ -1,22 +1,48 @@
 // One stream's path from parsed GetMedia events to published records: sample, decode and encode in
 // the pool, infer, publish; and the order in which fragments become complete (checkpointable).
 // It outlives any one GetMedia connection of its lease, so a reconnect neither loses nor repeats frames.
+//
+// What a worker holds in flight. Every sampled frame, from sampling until it is published or failed, holds a
+// place in one stage at least, and each stage, when full, pauses the one before it (a full publisher keeps
+// answered frames in the dispatcher, a full dispatcher keeps encoded frames in their slots, full slots pause
+// GetMedia reading):
+//   slots       S = decodeThreadPoolSize x 5 (the pool's threads and its queue of 4 per thread), DECODE_STAGE_BYTES
+//   dispatcher  Q + T = sageMakerTaskQueueSize + sageMakerTaskThreadPoolSize, sageMakerTaskQueueBytes
+//   publisher   P = 500 records, 5 MiB
+// so frames in flight <= S + Q + T + P, however long the endpoint or Kinesis is away; and memory in flight <=
+//     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive with it)
+//   + S x I           the encoded images of slotted frames waiting for a dispatcher place (I: the largest image,
+//                     width x height x 3 for BMP, far less for JPEG)
+//   + B x 7/3         B = sageMakerTaskQueueBytes of images waiting for or at the endpoint and of answers waiting
+//                     for the publisher (checked when a frame is admitted), and the records built from those
+//                     answers (at most 4/3 of an answer, in base64)
+//   + 2 x 5 MiB x 2   the publisher's records and the answers they were built from, and the bodies of its two calls
+// With the defaults (Q 5000, T 20, B 256 MiB, 2 decode threads, 1080p JPEG, I <= 1 MiB): 64 MiB + 10 MiB +
+// 597 MiB + 20 MiB, about 700 MiB above the idle process, and B x 1 when answers are small JSON.
 
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../machines/checkpoint.js';
 import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../media/index.js';
 import type { MetricsRegistry } from '../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../native/index.js';
-import type { InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
-import { buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
+import type { DispatchHandle, InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
+import { boundedError, buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
 import { errorFields } from './logger.js';
 import type { ResultPublisher } from './result-publisher.js';
 import type { Slots } from './slots.js';
 
+/**
+ * The byte bound of the worker's slots: compressed frames between reading and a place at the endpoint (a 4K
+ * I-frame is a few MB, so only many decode threads on very large frames ever reach it). While a frame waits for
+ * its dispatcher place it also holds its encoded image, which the slots bound by count only (see the README's
+ * memory formula).
+ */
+export const DECODE_STAGE_BYTES = 64 * 1024 * 1024;
+
 /** What every stream of a worker shares. */
 export interface PipelineServices {
   pool: Pick<FramePool, 'process'>;
-  /** Frames between reading and a place in the endpoint queue, over all streams: full, reading pauses. */
+  /** Frames between reading and a place in the endpoint queue, over all streams, by count and compressed bytes: full, reading pauses. */
   slots: Slots;
   dispatcher: Pick<InferenceDispatcher, 'submit'>;
   publisher: Pick<ResultPublisher, 'publish'>;
@@ -44,7 +70,7 @@ export interface StreamPipelineOptions {
   keyframesSeen: number;
   /** Called in fragment order, once every sampled frame of the fragment and of all before it is done. */
   onComplete: (fragment: CompletedFragment) => void;
-  /** For problems worth an operator's attention: corrupt fragments, frames that failed for good. */
+  /** For problems worth an operator's attention: corrupt fragments, frames that failed for good or went unrecorded. */
   onEvent: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -99,6 +125,8 @@ interface OpenFragment {
   producerTimestamp: number | null;
   /** Its last byte has been read (or it was given up): no new frames will come. */
   readDone: boolean;
+  /** The parser reported it corrupt (counted once); when it leaves it for the next fragment, that is its end, not a loss. */
+  corrupt: boolean;
   /** Sampled frames not yet published or settled. */
   outstanding: number;
   /** Frames of it processed; a reconnect that reads it again skips this many. */
@@ -213,7 +241,7 @@ export class StreamPipeline {
     let release: (() => void) | null = null;
     if (this.#sampler.wouldSample(frame)) {
       const waitStarted = performance.now();
-      release = await this.#services.slots.acquire(signal);
+      release = await this.#services.slots.acquire(frame.data.byteLength, signal);
       this.counters.backpressureMs += performance.now() - waitStarted;
       // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
       if (this.#abort.signal.aborted || signal?.aborted) {
@@ -244,80 +272,120 @@ export class StreamPipeline {
       frameTimecode: frame.timecodeMs,
       keyframeIndex,
     };
-    void this.#process(frame, identity, release).then((accounted) => {
-      if (accounted) this.#settled(entry);
-    });
+    // Decode and encode, a place at the endpoint, inference, publishing. Each step lets go of what it no longer
+    // needs (no async frame keeps them): the compressed frame once encoded, the image once answered (the
+    // dispatcher drops it), so a frame waiting for a later stage holds only what that stage bounds.
+    void this.#encode(frame)
+      .then(
+        (image) => this.#infer(identity, this.#submit(identity, image), release),
+        (error: unknown) => this.#encodeFailed(identity, error, release),
+      )
+      .then((accounted) => {
+        if (accounted) this.#settled(entry);
+      });
   }
 
   /**
-   * Decode and encode, a place in the endpoint queue, inference, publishing. Resolves true once the frame is
+   * Not given the abort signal: piscina aborts a running task by terminating its thread, in the middle of a
+   * native decode. A frame takes milliseconds; an abandoned one is finished and dropped after.
+   */
+  #encode(frame: Frame): Promise<EncodedImage> {
+    const services = this.#services;
+    return services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image });
+  }
+
+  /**
+   * Accounts for a frame the pool could not decode or encode (false when the pipeline was abandoned meanwhile).
+   * It keeps its slot until the publisher has taken its error record, so that failing frames cannot pile up.
+   */
+  async #encodeFailed(identity: FrameIdentity, error: unknown, releaseSlot: () => void): Promise<boolean> {
+    try {
+      if (this.#abort.signal.aborted) return false;
+      return await this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null }, releaseSlot);
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  /** Hands the image to the dispatcher (an abandoned pipeline's signal is aborted already: the frame is refused at once). */
+  #submit(identity: FrameIdentity, image: EncodedImage): DispatchHandle {
+    this.counters.encoded++;
+    this.#metrics.add('FramesDecoded', 1, this.#labels);
+    const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
+    return this.#services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, this.#abort.signal);
+  }
+
+  /**
+   * Waits for the frame's dispatcher place (the slot stays taken until then: that is the backpressure reaching
+   * the reader), then its outcome, then hands its record on. The dispatcher place is given back once the
+   * publisher has taken the record: a full publish stage pauses inference. Resolves true once the frame is
    * accounted for (published, or failed for good and recorded); false when it was abandoned (the lease or the
    * worker ending), which leaves its fragment incomplete, so no checkpoint can move past it. Never rejects.
    */
-  async #process(frame: Frame, identity: FrameIdentity, release: () => void): Promise<boolean> {
-    const signal = this.#abort.signal;
-    const services = this.#services;
-    let image: EncodedImage;
+  async #infer(identity: FrameIdentity, handle: DispatchHandle, releaseSlot: () => void): Promise<boolean> {
     try {
-      // Not given the abort signal: piscina aborts a running task by terminating its thread, in the middle of a
-      // native decode. A frame takes milliseconds; an abandoned one is finished and dropped below instead.
-      image = await services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image });
-    } catch (error) {
-      release();
-      if (signal.aborted) return false;
-      return this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null });
+      let outcome: InferenceOutcome;
+      const submittedAt = Date.now();
+      try {
+        await handle.queued.finally(releaseSlot);
+        outcome = await handle.outcome;
+      } catch {
+        // Only ABORTED or DISPATCHER_CLOSED: the lease or the worker is ending, and this frame with it.
+        return false;
+      }
+      if (outcome.status === 'dropped') {
+        this.counters.dropped++;
+        this.#metrics.add('FramesDropped', 1, this.#labels);
+        return true;
+      }
+      // KIT's IngestToProcessLatency: from KVS receiving the fragment to the frame's first call to the endpoint.
+      this.#metrics.observe('IngestToProcessLatency', submittedAt + outcome.queuedMs - identity.serverTimestamp, this.#labels);
+      if (outcome.attempts > 1) this.#metrics.add('InferenceRetries', outcome.attempts - 1, this.#labels);
+      if (outcome.status === 'failed') {
+        const error = { stage: 'inference' as const, ...codeAndMessage(outcome.error) };
+        return await this.#failed(identity, { error, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs }, handle.release);
+      }
+      this.counters.inferred++;
+      this.#metrics.add('FramesInferred', 1, this.#labels);
+      this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
+      const answer = { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs };
+      return await this.#publish(identity, answer, handle.release);
+    } finally {
+      // Given back on every path the publisher did not take the record on (abandoned, dropped, not published).
+      handle.release();
     }
-    if (signal.aborted) {
-      release();
-      return false;
-    }
-    this.counters.encoded++;
-    this.#metrics.add('FramesDecoded', 1, this.#labels);
-    let outcome: InferenceOutcome;
-    const submittedAt = Date.now();
-    try {
-      const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
-      const { queued, outcome: settled } = services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, signal);
-      // The place stays taken until the endpoint queue has room: that is the backpressure reaching the reader.
-      await queued.finally(release);
-      outcome = await settled;
-    } catch {
-      // Only ABORTED or DISPATCHER_CLOSED: the lease or the worker is ending, and this frame with it.
-      return false;
-    }
-    if (outcome.status === 'dropped') {
-      this.counters.dropped++;
-      this.#metrics.add('FramesDropped', 1, this.#labels);
-      return true;
-    }
-    // KIT's IngestToProcessLatency: from KVS receiving the fragment to the frame's first call to the endpoint.
-    this.#metrics.observe('IngestToProcessLatency', submittedAt + outcome.queuedMs - identity.serverTimestamp, this.#labels);
-    if (outcome.status === 'failed') {
-      return this.#failed(identity, { error: { stage: 'inference', ...codeAndMessage(outcome.error) }, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
-    }
-    this.counters.inferred++;
-    this.#metrics.add('FramesInferred', 1, this.#labels);
-    this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
-    return this.#publish(identity, { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs });
   }
 
-  async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>): Promise<boolean> {
+  /** `onTaken`: told once the publisher holds the frame's record; the caller gives back its place in every other case. */
+  async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>, onTaken: () => void): Promise<boolean> {
     this.counters.failed++;
     this.#metrics.add('FramesFailed', 1, this.#labels);
-    this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber: identity.fragmentNumber, frameTimecode: identity.frameTimecode, ...body.error, attempts: body.attempts });
-    return this.#services.publishFailedFrames ? this.#publish(identity, body) : true;
+    const { fragmentNumber, frameTimecode } = identity;
+    this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber, frameTimecode, ...boundedError(body.error), attempts: body.attempts });
+    return this.#services.publishFailedFrames ? this.#publish(identity, body, onTaken) : true;
   }
 
-  async #publish(identity: FrameIdentity, body: RecordBody): Promise<boolean> {
+  async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void): Promise<boolean> {
     const services = this.#services;
     const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
     try {
-      await services.publisher.publish({ partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) }, this.#abort.signal);
+      const { taken, receipt } = services.publisher.publish({ partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) }, this.#abort.signal);
+      // Not on a rejection: a record too large becomes an error record below, which takes the place over.
+      void taken.then(onTaken, () => {});
+      await receipt;
     } catch (error) {
       // The publisher gives up on nothing but oversized records; anything else means the lease or the worker is ending.
-      if (this.#abort.signal.aborted || errorFields(error).code !== 'RECORD_TOO_LARGE' || 'error' in body) return false;
+      if (this.#abort.signal.aborted || errorFields(error).code !== 'RECORD_TOO_LARGE') return false;
+      if ('error' in body) {
+        // Error records are bounded (inference-record.ts) to fit a Kinesis record; one that still does not fit
+        // (a publisher built with a smaller limit) must not hold the fragment open: the frame is failed, unrecorded.
+        const { fragmentNumber, frameTimecode } = identity;
+        this.#options.onEvent('failed-frame-unrecorded', { level: 'error', fragmentNumber, frameTimecode, ...errorFields(error) });
+        return true;
+      }
       // An answer too large for a Kinesis record still leaves a trace, so the frame is accounted for.
-      return this.#failed(identity, { error: { stage: 'publish', ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs });
+      const failure = { error: { stage: 'publish' as const, ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs };
+      return this.#failed(identity, failure, onTaken);
     }
     this.counters.published++;
     this.#metrics.add('FramesPublished', 1, this.#labels);
@@ -335,6 +403,12 @@ export class StreamPipeline {
     }
   }
 
+  /**
+   * MKV_INVALID does not end the fragment here. The parser either goes on inside it (a bad block or tag value
+   * is skipped, and the fragment's later frames and its end still come) or drops it and resyncs at the next
+   * fragment, whose first event gives this one up (#entry): either way the fragment ends when the parser has
+   * left it, and none of its good frames is checkpointed past unread.
+   */
   #mediaError(error: MediaError): void {
     if (error.code !== 'MKV_INVALID') {
       // MKV_TRUNCATED: the connection ended inside a fragment, which the next connection reads again.
@@ -342,14 +416,15 @@ export class StreamPipeline {
       this.#options.onEvent('media-incomplete', { level: 'debug', ...errorFields(error) });
       return;
     }
+    const fragment = error.fragment;
+    const known = fragment?.fragmentNumber != null && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber);
+    const entry = known ? this.#entry(fragment.fragmentNumber!, fragment.serverTimestamp!, fragment.producerTimestamp) : null;
+    // Reported once per fragment, however many of its blocks are bad or however often a reconnect reads it again.
+    if (entry?.corrupt) return;
+    if (entry) entry.corrupt = true;
     this.counters.corruptFragments++;
     this.#metrics.add('CorruptFragments', 1, this.#labels);
-    const fragment = error.fragment;
     this.#options.onEvent('corrupt-fragment', { level: 'warn', fragmentNumber: fragment?.fragmentNumber ?? null, offset: error.offset, ...errorFields(error) });
-    // Skipped: its good frames before the damage go on, and the checkpoint may move past it.
-    if (fragment?.fragmentNumber && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber)) {
-      this.#finishRead(this.#entry(fragment.fragmentNumber, fragment.serverTimestamp, fragment.producerTimestamp));
-    }
   }
 
   #isDone(fragmentNumber: string): boolean {
@@ -362,8 +437,11 @@ export class StreamPipeline {
       // (its end was lost with a broken connection, or KVS expired it). Give it up rather than block checkpoints.
       for (const open of this.#open) {
         if (!open.readDone && open.fragmentNumber !== fragmentNumber) {
-          this.counters.incompleteFragments++;
-          this.#options.onEvent('fragment-incomplete', { level: 'warn', fragmentNumber: open.fragmentNumber, framesTaken: open.framesTaken });
+          // A corrupt fragment the parser dropped ends here, as reported; any other lost its end.
+          if (!open.corrupt) {
+            this.counters.incompleteFragments++;
+            this.#options.onEvent('fragment-incomplete', { level: 'warn', fragmentNumber: open.fragmentNumber, framesTaken: open.framesTaken });
+          }
           this.#finishRead(open);
         }
       }
@@ -371,7 +449,8 @@ export class StreamPipeline {
     }
     let entry = this.#open.find((f) => f.fragmentNumber === fragmentNumber);
     if (entry === undefined) {
-      entry = { fragmentNumber, serverTimestamp, producerTimestamp, readDone: false, outstanding: 0, framesTaken: 0, keyframesSeen: this.#sampler.seen };
+      const keyframesSeen = this.#sampler.seen;
+      entry = { fragmentNumber, serverTimestamp, producerTimestamp, readDone: false, corrupt: false, outstanding: 0, framesTaken: 0, keyframesSeen };
       this.#open.push(entry);
     }
     return entry;

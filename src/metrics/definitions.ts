@@ -115,6 +115,14 @@ export const METRICS = [
     help: 'Sampled frames dropped from the endpoint queue by the `latest` queue policy.',
   },
   {
+    name: 'InferenceRetries',
+    prometheus: 'kvs_infer_inference_retries_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'InvokeEndpoint attempts repeated after a transient fault (throttling, 5xx, timeout, connection error), counted when the frame is done.',
+  },
+  {
     name: 'CorruptFragments',
     prometheus: 'kvs_infer_corrupt_fragments_total',
     kind: 'counter',
@@ -129,6 +137,22 @@ export const METRICS = [
     unit: 'Count',
     scope: 'stream',
     help: 'GetMedia connections reopened after an error or the end of a response.',
+  },
+  {
+    name: 'GetMediaErrors',
+    prometheus: 'kvs_infer_get_media_errors_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'In-band errors GetMedia sent (AWS_KINESISVIDEO_ERROR_ID; the get-media-error log line names the id and code).',
+  },
+  {
+    name: 'CheckpointFallbacks',
+    prometheus: 'kvs_infer_checkpoint_fallbacks_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Checkpoints GetMedia could not resume from (aged out of retention, or the stream was recreated): reading went on from the oldest retained fragment.',
   },
   {
     name: 'MillisBehindNow',

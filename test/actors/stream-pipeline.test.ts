@@ -1,22 +1,24 @@
 // One stream's pipeline on real parts (the frame pool, the model server through the SDK, the Kinesis
 // emulator), fed GetMedia bytes rendered by the local KVS server's renderer: what a reconnect, a corrupt
-// fragment, a lost fragment, an abort and a full endpoint queue do to what is published and completed.
+// fragment, a lost fragment, an abort, a full endpoint queue, a failing endpoint, a stalled publisher and
+// oversized error answers do to what is published and completed.
 
 import t, { type Test } from 'tap';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
-import { InferenceDispatcher } from '../../src/actors/inference-dispatcher.js';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
-import { ResultPublisher } from '../../src/actors/result-publisher.js';
+import { InferenceDispatcher, type DispatcherOptions } from '../../src/actors/inference-dispatcher.js';
+import { MAX_ERROR_MESSAGE_BYTES, type InferenceRecord } from '../../src/actors/inference-record.js';
+import { ResultPublisher, type PublisherOptions } from '../../src/actors/result-publisher.js';
 import { Slots } from '../../src/actors/slots.js';
 import { StreamPipeline, type CompletedFragment, type PipelineServices } from '../../src/actors/stream-pipeline.js';
 import { kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
 import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, parseRecords, readAllRecords } from '../../src/local/index.js';
 import { FileSource, FragmentLog, renderGetMediaFragment, type StoredFragment } from '../../src/local/kvs/index.js';
-import { ModelServer, type ModelServerOptions } from '../../src/local/model/index.js';
+import { BackendError, FixedBackend, ModelServer, type Backend, type ModelServerOptions } from '../../src/local/model/index.js';
 import { readMkv, type MkvEvent } from '../../src/media/index.js';
 import { MetricsRegistry } from '../../src/metrics/index.js';
 import { FramePool } from '../../src/native/index.js';
 import { cachedFixture } from '../../bench/fixtures/index.js';
+import { blackhole, FaultProxy, pass } from '../chaos/fault-proxy.js';
 
 const STREAM = 'cam';
 const INTERVAL = 2;
@@ -28,25 +30,53 @@ interface Rig {
   completed: CompletedFragment[];
   events: string[];
   services: PipelineServices;
+  model: ModelServer;
+  dispatcher: InferenceDispatcher;
+  publisher: ResultPublisher;
+  slots: Slots;
+  /** In front of Kinesis for the publisher's client, when asked for. */
+  proxy: FaultProxy | null;
   records(): Promise<InferenceRecord[]>;
 }
 
+interface RigOptions {
+  model?: Partial<ModelServerOptions>;
+  slots?: number;
+  queueSize?: number;
+  concurrency?: number;
+  dispatcher?: Partial<DispatcherOptions>;
+  publisher?: Partial<PublisherOptions>;
+  /** The publisher reaches Kinesis through a fault proxy (`rig.proxy`). */
+  kinesisProxy?: boolean;
+}
+
 /** 20 fragments of a 4 s clip with a keyframe every 200 ms, a pipeline over real services, and what it reports. */
-async function rig(t: Test, options: { model?: Partial<ModelServerOptions>; slots?: number; queueSize?: number; concurrency?: number } = {}): Promise<Rig> {
+async function rig(t: Test, options: RigOptions = {}): Promise<Rig> {
   const file = await cachedFixture('64x48-gop200ms-4s.mkv', { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: 4, bitrate: '100k', seed: 3 });
   const source = await FileSource.open(file);
   const log = new FragmentLog();
   const fragments = source.fragments.map((_, i) => log.append(source.input(i, 0, 1_700_000_000_000)));
   const [pool, model, kinesisEmulator] = await Promise.all([FramePool.create({ size: 1 }), ModelServer.create({ backend: 'fixed', seed: 1, ...options.model }), Emulator.start('kinesis')]);
   const kinesis = kinesisClient({ ...client, endpoint: kinesisEmulator.url });
+  const proxy = options.kinesisProxy ? await FaultProxy.start(kinesisEmulator.url) : null;
+  const publishing = proxy ? kinesisClient({ ...client, endpoint: proxy.url }) : kinesis;
   const sageMaker = sageMakerRuntimeClient({ ...client, endpoint: model.url });
   await kinesis.send(new CreateStreamCommand({ StreamName: 'results', ShardCount: 1 }));
   await waitUntilStreamExists({ client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: 'results' });
-  const dispatcher = new InferenceDispatcher({ client: sageMaker, endpointName: 'ep', concurrency: options.concurrency ?? 4, queueSize: options.queueSize ?? 50, timeoutMs: 5000, policy: 'backpressure' });
-  const publisher = new ResultPublisher({ client: kinesis, streamName: 'results', lingerMs: 10 });
+  const dispatcher = new InferenceDispatcher({
+    client: sageMaker,
+    endpointName: 'ep',
+    concurrency: options.concurrency ?? 4,
+    queueSize: options.queueSize ?? 50,
+    timeoutMs: 5000,
+    policy: 'backpressure',
+    ...options.dispatcher,
+  });
+  const publisher = new ResultPublisher({ client: publishing, streamName: 'results', lingerMs: 10, ...options.publisher });
+  const slots = new Slots(options.slots ?? 5, 1024 * 1024);
   const services: PipelineServices = {
     pool,
-    slots: new Slots(options.slots ?? 5),
+    slots,
     dispatcher,
     publisher,
     metrics: new MetricsRegistry({ appName: 'pipeline-test', workerId: 'w' }),
@@ -62,14 +92,41 @@ async function rig(t: Test, options: { model?: Partial<ModelServerOptions>; slot
   t.teardown(async () => {
     pipeline.abort();
     dispatcher.close();
+    proxy?.set(pass());
     await publisher.close();
     await pool.destroy();
     kinesis.destroy();
+    publishing.destroy();
     sageMaker.destroy();
-    await Promise.all([model.close(), kinesisEmulator.close()]);
+    await Promise.all([model.close(), kinesisEmulator.close(), proxy?.close()]);
   });
   const records = async () => parseRecords<InferenceRecord>(await readAllRecords(kinesis, 'results'));
-  return { fragments, pipeline, completed, events, services, records };
+  return { fragments, pipeline, completed, events, services, model, dispatcher, publisher, slots, proxy, records };
+}
+
+/** Waits (a bounded, generous time) until `condition` holds. */
+async function until(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A SimpleBlock too short to hold a block header: MKV_INVALID, and the parser goes on with the next block. */
+const TOO_SHORT_BLOCK = Buffer.from([0xa3, 0x82, 0x81, 0x00]);
+
+/** A model that rejects every image as undecodable, with a 2 MiB explanation (a ModelError 400 through SageMaker). */
+async function verboseRejecter(): Promise<Backend> {
+  const fixed = await FixedBackend.create();
+  return {
+    name: 'verbose',
+    contentTypes: fixed.contentTypes,
+    responseContentType: fixed.responseContentType,
+    invoke: async () => {
+      throw new BackendError('UNDECODABLE_INPUT', `cannot decode: ${'é'.repeat(1024 * 1024)}`);
+    },
+  };
 }
 
 /** GetMedia's bytes for `fragments`, optionally cut `cut` bytes before the end (inside the last cluster). */
@@ -163,6 +220,45 @@ t.test('a corrupt fragment is counted and skipped; the fragments after it go on 
   t.same(r.events.filter((e) => e === 'corrupt-fragment'), ['corrupt-fragment'], 'and reported once');
   t.same(records.map((x) => x.idempotencyKey).sort(), sampledKeys(f, new Set([3])).sort(), 'the I-frames of the other fragments sampled and published');
   t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber), 'the corrupt fragment completes too, so checkpoints move past it');
+  t.notOk(r.events.includes('fragment-incomplete'), 'a fragment the parser dropped as corrupt is not also reported incomplete');
+});
+
+t.test('a bad block inside a fragment (the parser goes on past it) does not skip the fragment\'s later frames', async (t) => {
+  // Prepare: fragment 2 (sampled) starts with a block too short to read, before its keyframe
+  const r = await rig(t);
+  const f = r.fragments.slice(0, 6);
+  const damaged = f.map((x, i) => (i === 2 ? { ...x, blocks: Buffer.concat([TOO_SHORT_BLOCK, x.blocks]) } : x));
+
+  // Act
+  const seen = await connection(r.pipeline, getMedia(damaged));
+  await r.pipeline.whenIdle();
+  const records = await r.records();
+
+  // Assess
+  t.ok(seen.some((e) => e.type === 'error' && e.error.code === 'MKV_INVALID'), 'the parser reported the bad block');
+  t.equal(r.pipeline.counters.corruptFragments, 1, 'counted once');
+  t.same(records.map((x) => x.idempotencyKey).sort(), sampledKeys(f).sort(), 'the keyframe after the bad block was sampled and published');
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber), 'every fragment completes, in order');
+  t.equal(r.pipeline.counters.skippedRepeats, 0, 'none of its frames skipped');
+});
+
+t.test('a fragment the parser dropped at the end of a connection stays open until the parser has left it', async (t) => {
+  // Prepare: fragment 3, the last one of the first connection, is corrupt, and so is every read of it
+  const r = await rig(t);
+  const f = r.fragments.slice(0, 6).map((x, i) => (i === 3 ? { ...x, blocks: Buffer.alloc(x.blocks.length) } : x));
+
+  // Act: the next connection resumes after fragment 2 (the last whose end was read) and reads fragment 3 again
+  await connection(r.pipeline, getMedia(f.slice(0, 4)));
+  await r.pipeline.whenIdle();
+  const afterFirst = r.completed.map((c) => c.fragmentNumber);
+  await connection(r.pipeline, getMedia(f.slice(3)));
+  await r.pipeline.whenIdle();
+
+  // Assess
+  t.same(afterFirst, f.slice(0, 3).map((x) => x.fragmentNumber), 'fragment 3 was not completed while the parser could still be inside it');
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber), 'it completes once the next fragment starts');
+  t.equal(r.pipeline.counters.corruptFragments, 1, 'read corrupt twice, counted once');
+  t.equal(r.pipeline.counters.incompleteFragments, 0);
 });
 
 t.test('a fragment whose rest never comes back (expired while reconnecting) is given up instead of blocking checkpoints', async (t) => {
@@ -198,6 +294,110 @@ t.test('a full endpoint queue pauses the reader: push waits for a place', async 
   t.ok(pushed >= 700, `pushing took ${Math.round(pushed)} ms: the reader waited for the endpoint`);
   t.ok(r.pipeline.counters.backpressureMs >= 700, `${Math.round(r.pipeline.counters.backpressureMs)} ms of backpressure counted`);
   t.equal(r.pipeline.counters.published, 5, 'and every frame was published in the end');
+});
+
+t.test('an endpoint failing every call for 2 s: every frame is published with a result, none as an error record', async (t) => {
+  // Prepare
+  const r = await rig(t, { model: { faults: { '500': 1 } }, dispatcher: { backoff: { baseMs: 20, maxMs: 200 } } });
+  const f = r.fragments.slice(0, 10);
+
+  // Act
+  await connection(r.pipeline, getMedia(f));
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const failuresDuringFault = r.model.stats.faults['500'];
+  r.model.setFaults({});
+  await r.pipeline.whenIdle();
+  const records = await r.records();
+
+  // Assess
+  t.ok(failuresDuringFault >= 5, `${failuresDuringFault} calls failed while the endpoint did`);
+  t.same(records.map((x) => x.idempotencyKey).sort(), sampledKeys(f).sort(), 'every sampled frame published');
+  t.same(
+    records.filter((x) => x.error !== undefined),
+    [],
+    'no error record',
+  );
+  t.match(r.pipeline.counters, { inferred: 5, failed: 0, published: 5 });
+  const retries = r.services.metrics.snapshot().series.find((x) => x.definition.name === 'InferenceRetries');
+  t.match(retries, { kind: 'counter', labels: { stream: STREAM }, value: r.model.stats.faults['500'] }, 'every fault absorbed counted as a retry');
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber));
+});
+
+t.test('a stalled publisher pauses inference, decode and reading; in flight stays within the bound; all lands once it heals', async (t) => {
+  // Prepare: Kinesis black-holed; 1 slot, 1 call + 1 queue place, 1 record buffered: at most 1 + 2 + 1 frames in flight
+  const publisher = { maxBufferedRecords: 1, timeoutMs: 500, backoff: { baseMs: 50, maxMs: 200 } };
+  const r = await rig(t, { slots: 1, queueSize: 1, concurrency: 1, kinesisProxy: true, publisher });
+  const f = r.fragments.slice(0, 12);
+  r.proxy!.set(blackhole());
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, r.pipeline.outstanding)), 2);
+  t.teardown(() => clearInterval(sampler));
+
+  // Act
+  const reading = connection(r.pipeline, getMedia(f));
+  await until('the reader to wait for a slot', () => r.slots.waiting === 1 && r.dispatcher.stats.awaitingRelease === 2);
+  const invocations = r.model.stats.invocations;
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const stalled = { dispatcher: r.dispatcher.stats, publisher: r.publisher.stats, slots: r.slots.used, waiting: r.slots.waiting };
+  const outstanding = r.pipeline.outstanding;
+  const invocationsLater = r.model.stats.invocations;
+  r.proxy!.set(pass());
+  await reading;
+  await r.pipeline.whenIdle();
+  clearInterval(sampler);
+  const records = await r.records();
+
+  // Assess
+  t.match(stalled.publisher, { buffered: 1, published: 0 }, 'the publisher holds its one record, unpublished');
+  t.ok(stalled.publisher.callsInFlight <= 1, 'in a hung call, or backing off between two');
+  t.ok(stalled.publisher.timeouts >= 1, `its calls were cut by the deadline: ${stalled.publisher.timeouts}`);
+  t.match(stalled.dispatcher, { held: 2, awaitingRelease: 2, inFlight: 0 }, 'the dispatcher holds two answers it cannot hand on');
+  t.equal(invocationsLater, invocations, 'no call to the endpoint while its answers could not be taken');
+  t.same({ slots: stalled.slots, waiting: stalled.waiting }, { slots: 1, waiting: 1 }, 'a decoded frame holds the slot, the reader waits');
+  t.equal(outstanding, 4, 'in flight: 1 slot + 2 dispatcher places + 1 publisher place');
+  t.ok(peak <= 4, `never more than 4 in flight: ${peak}`);
+  t.same(records.map((x) => x.idempotencyKey).sort(), sampledKeys(f).sort(), 'every sampled frame published once Kinesis came back');
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber));
+});
+
+t.test('an error answer of 2 MiB becomes an error record cut to fit, and the fragment completes', async (t) => {
+  // Prepare
+  const r = await rig(t, { model: { backend: await verboseRejecter() } });
+  const f = r.fragments.slice(0, 4);
+
+  // Act
+  await connection(r.pipeline, getMedia(f));
+  await r.pipeline.whenIdle();
+  const records = await r.records();
+
+  // Assess
+  t.equal(records.length, 2);
+  for (const record of records) {
+    t.match(record.error, { stage: 'inference', code: 'ENDPOINT_REJECTED', message: /ModelError: Received client error \(400\).* \.\.\. \(\d+ bytes, cut\)$/ });
+    t.ok(Buffer.byteLength(record.error!.message) <= MAX_ERROR_MESSAGE_BYTES, `message of ${Buffer.byteLength(record.error!.message)} bytes`);
+  }
+  t.match(r.pipeline.counters, { failed: 2, published: 2 });
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber), 'the fragments complete: checkpoints go on');
+});
+
+t.test('an error record that still does not fit the publisher is accounted without a record, and the fragment completes', async (t) => {
+  // Prepare: a publisher whose records may not pass 2000 bytes
+  const r = await rig(t, { model: { backend: await verboseRejecter() }, publisher: { maxBatchBytes: 2000 } });
+  const f = r.fragments.slice(0, 2);
+
+  // Act
+  await connection(r.pipeline, getMedia(f));
+  await r.pipeline.whenIdle();
+
+  // Assess
+  t.same(await r.records(), []);
+  t.same(
+    r.events.filter((e) => e === 'failed-frame-unrecorded'),
+    ['failed-frame-unrecorded'],
+    'reported',
+  );
+  t.match(r.pipeline.counters, { failed: 1, published: 0 });
+  t.same(r.completed.map((c) => c.fragmentNumber), f.map((x) => x.fragmentNumber));
 });
 
 t.test('abort abandons what is in flight: nothing completes after it', async (t) => {

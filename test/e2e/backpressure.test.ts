@@ -1,7 +1,7 @@
 // Bounded memory under a slow endpoint: 20 live streams feeding 100 I-frames/s into a worker whose
 // endpoint answers in 1 s with 4 calls at a time (4 frames/s). For 2 minutes the worker's RSS stays
 // under a stated bound and flat, and its stats show why: the endpoint queue is full and readers wait
-// (GetMedia paused), nothing is dropped and nothing fails.
+// (GetMedia paused), every stage stays within its bound, nothing is dropped and nothing fails.
 
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
@@ -11,6 +11,10 @@ const STREAMS = 20;
 const RUN_MS = 120_000;
 const QUEUE = 100;
 const CONCURRENCY = 4;
+/** decodeThreadPoolSize 1 (the cluster's): one thread and a pool queue of 4. */
+const SLOTS = 5;
+/** The publisher's buffer. */
+const PUBLISH_BUFFER = 500;
 /** The bound this test states for a worker with 20 readers, a 100-frame endpoint queue and one decode thread. */
 const RSS_BOUND = 300 * 1024 * 1024;
 
@@ -57,6 +61,18 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   t.ok(late.every((s) => s.dispatcher.waiting === QUEUE), `the endpoint queue stays full at ${QUEUE} (backpressure, not growth)`);
   t.ok(late.every((s) => s.waitingForSlot > 0), `readers wait for a place in every late stats line (reading paused): ${late.map((s) => s.waitingForSlot).join(',')}`);
   t.ok(late.every((s) => s.dispatcher.inFlight <= CONCURRENCY), 'never more than sageMakerTaskThreadPoolSize calls in flight');
+  t.ok(
+    stats.every((s) => s.dispatcher.held <= QUEUE + CONCURRENCY && s.dispatcher.heldBytes <= 256 * 1024 * 1024),
+    `the dispatcher never holds more than queue + concurrency frames: ${Math.max(...stats.map((s) => s.dispatcher.held))}`,
+  );
+  t.ok(
+    stats.every((s) => s.publisher.buffered <= PUBLISH_BUFFER),
+    'the publisher never holds more than its buffer',
+  );
+  t.ok(
+    stats.every((s) => s.inFlight <= QUEUE + CONCURRENCY + SLOTS + PUBLISH_BUFFER),
+    `frames in flight within queue + concurrency + slots + ${PUBLISH_BUFFER}: max ${Math.max(...stats.map((s) => s.inFlight))}`,
+  );
   const rate = (last.totals.published - late[0]!.totals.published) / ((Date.parse(String(last.time)) - Date.parse(String(late[0]!.time))) / 1000);
   t.ok(rate > CONCURRENCY * 0.7 && rate <= CONCURRENCY * 1.05, `published at the endpoint's pace: ${rate.toFixed(2)} frames/s for ${CONCURRENCY} calls of 1 s`);
   t.equal(last.totals.dropped + last.totals.failed, 0, 'nothing dropped or failed');
@@ -64,7 +80,9 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
 
 interface StatsLine {
   totals: { published: number; sampled: number; dropped: number; failed: number; backpressureMs: number };
-  dispatcher: { waiting: number; inFlight: number };
+  inFlight: number;
+  dispatcher: { waiting: number; inFlight: number; held: number; heldBytes: number };
+  publisher: { buffered: number };
   waitingForSlot: number;
 }
 

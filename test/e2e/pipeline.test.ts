@@ -67,11 +67,11 @@ t.test('(a) clean run: two workers publish every sampled I-frame exactly once an
   }
 });
 
-t.test('(c) endpoint faults: 20% 5xx, 5% hangs, 10% 429: every frame still published, retried within bounds', async (t) => {
+t.test('(c) endpoint faults: 20% 5xx, 5% hangs, 10% 429: every frame published with its answer, none as an error record', async (t) => {
   // Prepare
   const c = await cluster(t, {
     stack: { faults: { '500': 0.1, '503': 0.1, hang: 0.05, '429': 0.1 } },
-    config: { sageMakerTaskTimeoutInMilli: 800, sageMakerTaskMaxAttempts: 10 },
+    config: { sageMakerTaskTimeoutInMilli: 800 },
   });
 
   // Act
@@ -82,8 +82,8 @@ t.test('(c) endpoint faults: 20% 5xx, 5% hangs, 10% 429: every frame still publi
   const retried = records.filter((r) => r.attempts > 1).length;
   const failed = records.filter((r) => r.error !== undefined);
   t.ok(retried > 0, `${retried} of ${records.length} frames needed more than one attempt`);
-  t.ok(records.every((r) => r.attempts >= 1 && r.attempts <= 10), 'no frame took more than sageMakerTaskMaxAttempts attempts');
-  t.ok(failed.every((r) => r.attempts === 10 && r.error?.stage === 'inference'), `${failed.length} frame(s) failed for good, each after every attempt, published with error set`);
+  t.same(failed, [], 'transient faults cost no inference: no error record');
+  t.ok(records.every((r) => typeof r.result === 'object'), "every record carries the endpoint's answer");
   t.ok(c.stack.model.stats.faults.hang > 0, `${c.stack.model.stats.faults.hang} hung calls timed out and were retried`);
 });
 
