@@ -42,8 +42,12 @@ export interface LeaseActorOptions {
   /** 0 writes a checkpoint whenever one more fragment is complete. Default the machine's. */
   checkpointIntervalMillis?: number;
   backoff?: Partial<BackoffPolicy>;
-  /** Waits this long before reading: a stolen lease's old owner is still reading until its next renewal. */
+  /** Retries while the stream does not exist (the lease is kept meanwhile). Default the machine's: 1 s doubling to 5 min. */
+  missingStreamBackoff?: Partial<BackoffPolicy>;
+  /** Waits this long before reading: until the lease's previous owner has stopped (see the coordinator's onAcquired). */
   handoverDelayMillis?: number;
+  /** A GetMedia body silent this long is dropped and read again from its continuation token; default the reader's (20 s). */
+  getMediaIdleTimeoutMillis?: number;
 }
 
 export class LeaseActor {
@@ -86,6 +90,11 @@ export class LeaseActor {
           this.#log('checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
         }),
       },
+      actions: {
+        // Once per wait; the reader's failure itself is not logged again at every retry.
+        announceStreamMissing: ({ context }) =>
+          this.#log('stream-missing', { level: 'warn', retryInMillis: context.missingRetryMs, attempt: context.missingAttempts }),
+      },
     });
     this.#actor = createActor(machine, {
       input: {
@@ -93,6 +102,7 @@ export class LeaseActor {
         leaseKey: options.lease.leaseKey,
         checkpointIntervalMs: this.#eagerCheckpoints ? EAGER_CHECKPOINT_FALLBACK_MS : options.checkpointIntervalMillis,
         backoff: options.backoff,
+        missingStreamBackoff: options.missingStreamBackoff,
       },
       inspect: this.#watch.inspect,
     });
@@ -159,6 +169,12 @@ export class LeaseActor {
       startWhenNew: this.#options.startWhenNew,
       signal: abort.signal,
       onBytes: (bytes) => metrics.add('BytesRead', bytes, labels),
+      idleTimeoutMs: this.#options.getMediaIdleTimeoutMillis,
+      // In-band GetMedia errors and checkpoints given up: warnings, counted.
+      onNotice: ({ type, ...fields }) => {
+        metrics.add(type === 'get-media-error' ? 'GetMediaErrors' : 'CheckpointFallbacks', 1, labels);
+        this.#log(type, { level: 'warn', ...fields });
+      },
     });
     this.#pipeline.beginRead();
     void (async () => {
@@ -183,7 +199,7 @@ export class LeaseActor {
       } catch (error) {
         if (abort.signal.aborted) return;
         if (errorCode(error) === 'STREAM_NOT_FOUND') {
-          sendBack({ type: 'STREAM_DELETED' });
+          sendBack({ type: 'STREAM_MISSING' });
           return;
         }
         this.#log('reader-failed', { level: 'warn', attempt: input.attempt, ...errorFields(error) });

@@ -1,8 +1,10 @@
-// One worker's side of KCL's lease scheme: renews the leases it holds, takes expired ones, steals one
-// at a time towards an even share, and holds the synchronisation lease that elects the discovery runner.
+// One worker's side of KCL's lease scheme: renews the leases it holds, gives up by itself those it can no
+// longer prove, takes expired ones, steals one at a time towards an even share, and holds the synchronisation
+// lease that elects the discovery runner. What to take and when is decided in lease-planner.ts.
 
 import { LeaseError, isLeaseLost } from './lease-errors.js';
-import { SYNC_LEASE_KEY, type Checkpoint, type Lease, type LeaseClock, type LeaseLostReason, type LeaseStore } from './lease-types.js';
+import { defaultSafetyMargin, lapsed, mayRelease, observe, planTakes, type LeaseObservation, type PlannedTake } from './lease-planner.js';
+import { SYNC_LEASE_KEY, type Checkpoint, type Lease, type LeaseClock, type LeaseLostReason, type LeaseStore, type LeaseWriteOptions } from './lease-types.js';
 
 export interface LeaseCoordinatorOptions {
   table: LeaseStore;
@@ -12,8 +14,13 @@ export interface LeaseCoordinatorOptions {
   clock: LeaseClock;
   /** A lease whose counter has not moved for this long, as seen by this worker, is expired. Default 10000. */
   failoverTimeMillis?: number;
-  /** Default failoverTimeMillis / 3, in whole milliseconds. */
+  /** Default failoverTimeMillis / 3, in whole milliseconds; below failoverTimeMillis / 2 with the default margin. */
   renewIntervalMillis?: number;
+  /**
+   * A held lease whose last successful write was sent failoverTimeMillis minus this long ago is given up
+   * (onLost 'expired'), before any other worker may take it. Default: see defaultSafetyMargin().
+   */
+  safetyMarginMillis?: number;
   /**
    * Period of the list/take/steal pass under start(). A dead worker's leases are taken within
    * failoverTimeMillis + 2 × this of its last renewal. Default min(1000, failoverTimeMillis / 3).
@@ -25,10 +32,11 @@ export interface LeaseCoordinatorOptions {
   /** Order of candidates, so that workers starting together do not all race for the same lease. */
   random?: () => number;
   /**
-   * A stream lease is now ours; start its reader from `lease.checkpoint`. `stolen`: it was taken
-   * from a live worker, which goes on reading until its next renewal fails. Not called for the sync lease.
+   * A stream lease is now ours; start its reader from `lease.checkpoint`, but not before handoverDelayMillis:
+   * a lease `stolen` from a live worker is read by it until its next renewal fails or, cut off from the
+   * table, until it gives the lease up by itself. Not called for the sync lease.
    */
-  onAcquired?: (lease: Lease, how: { stolen: boolean }) => void | Promise<void>;
+  onAcquired?: (lease: Lease, how: { stolen: boolean; handoverDelayMillis: number }) => void | Promise<void>;
   /** A stream lease is no longer ours: stop its reader at once, it must not checkpoint again. */
   onLost?: (leaseKey: string, reason: LeaseLostReason) => void | Promise<void>;
   /** This worker gained (true) or lost (false) the sync lease, i.e. the duty to run discovery. */
@@ -44,7 +52,7 @@ export interface LeaseCoordinatorCounters {
   taken: number;
   /** Of those, taken from a live owner. */
   stolen: number;
-  /** Stream leases lost to another worker, deletion, or failed renewals (not releases). */
+  /** Stream leases lost to another worker, deletion, or expiry (not releases). */
   lost: number;
   renewed: number;
   released: number;
@@ -59,21 +67,23 @@ export interface SyncResult {
 
 interface HeldLease {
   lease: Lease;
-  /** When the last successful write on it was sent: the write landed no earlier, so expiry is judged conservatively. */
+  /** When the last successful write on it was sent: it landed no earlier, so others saw it no earlier. */
   renewedAt: number;
+  /** A renewal is under way: a pass does not queue another behind one that hangs. */
+  renewing: boolean;
+  /** When its handover ends: from then on nobody else can be reading it. */
+  readableAt: number;
+  /** Sending time of the first write since the last success that failed without an answer: it may have landed. */
+  unansweredSince: number | null;
 }
 
-interface Observation {
-  counter: number;
-  owner: string | undefined;
-  /** When this worker first saw the current counter: only our own clock is compared with it. */
-  changedAt: number;
-}
+type TimerKind = 'renew' | 'take' | 'expire';
 
 export class LeaseCoordinator {
   readonly workerId: string;
   readonly failoverTimeMillis: number;
   readonly renewIntervalMillis: number;
+  readonly safetyMarginMillis: number;
   readonly takeIntervalMillis: number;
   readonly maxLeasesPerWorker: number;
   readonly syncLeaseKey: string;
@@ -83,13 +93,12 @@ export class LeaseCoordinator {
   readonly #random: () => number;
   readonly #options: LeaseCoordinatorOptions;
   readonly #held = new Map<string, HeldLease>();
-  readonly #seen = new Map<string, Observation>();
+  #observations = new Map<string, LeaseObservation>();
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  readonly #timers = new Map<'renew' | 'take', unknown>();
+  readonly #timers = new Map<TimerKind, unknown>();
   readonly #counters: LeaseCoordinatorCounters = { taken: 0, stolen: 0, lost: 0, renewed: 0, released: 0 };
-  #renewChain: Promise<unknown> = Promise.resolve();
-  #takeChain: Promise<unknown> = Promise.resolve();
+  readonly #chains = { take: Promise.resolve() as Promise<unknown>, sync: Promise.resolve() as Promise<unknown> };
   #workers: string[] = [];
   #scans = 0;
   #taking = true;
@@ -99,6 +108,7 @@ export class LeaseCoordinator {
     const failover = options.failoverTimeMillis ?? 10_000;
     // Whole milliseconds: timers (and simulated clocks) compare sums of these, where fractions drift.
     const renew = options.renewIntervalMillis ?? Math.max(1, Math.floor(failover / 3));
+    const margin = options.safetyMarginMillis ?? defaultSafetyMargin(failover, renew);
     const take = options.takeIntervalMillis ?? Math.max(1, Math.min(1000, Math.floor(failover / 3)));
     const max = options.maxLeasesPerWorker ?? Number.POSITIVE_INFINITY;
     const bad = (what: string) => new LeaseError('BAD_LEASE_OPTIONS', `LeaseCoordinator: ${what}`);
@@ -106,11 +116,16 @@ export class LeaseCoordinator {
     if (!options.table || !options.clock) throw bad('table and clock are required');
     if (!(failover > 0)) throw bad(`failoverTimeMillis must be positive, got ${failover}`);
     if (!(renew > 0 && renew < failover)) throw bad(`renewIntervalMillis must be positive and below failoverTimeMillis, got ${renew}`);
+    // A lease given up before its next renewal could land would be lost every interval.
+    if (!(margin > 0 && failover - margin > renew)) {
+      throw bad(`safetyMarginMillis must be positive and leave more than renewIntervalMillis (${renew}) of failoverTimeMillis (${failover}), got ${margin}`);
+    }
     if (!(take > 0)) throw bad(`takeIntervalMillis must be positive, got ${take}`);
     if (!(max >= 1) || (Number.isFinite(max) && !Number.isInteger(max))) throw bad(`maxLeasesPerWorker must be a positive integer, got ${max}`);
     this.workerId = options.workerId;
     this.failoverTimeMillis = failover;
     this.renewIntervalMillis = renew;
+    this.safetyMarginMillis = margin;
     this.takeIntervalMillis = take;
     this.maxLeasesPerWorker = max;
     this.syncLeaseKey = options.syncLeaseKey ?? SYNC_LEASE_KEY;
@@ -157,17 +172,45 @@ export class LeaseCoordinator {
     return this.#scans;
   }
 
-  /** One renewal pass, then one take pass: what start() does on its timers, for tests and tools. */
+  /** One renewal pass, the expiry check, then one take pass: what start() does on its timers, for tests and tools. */
   async runOnce(): Promise<void> {
     await this.renewLeases();
+    this.expireLeases();
     await this.takeLeases();
   }
 
-  /** Renews every held lease. A lease found lost is dropped and reported to onLost before this resolves. */
-  renewLeases(): Promise<void> {
-    return this.#serial('renew', async () => {
-      await Promise.all([...this.#held.keys()].map((key) => this.#withLock(key, () => this.#renew(key))));
-    });
+  /**
+   * Renews every held lease whose previous renewal has finished; resolves when the renewals started have.
+   * A lease found lost is dropped and reported to onLost before this resolves. A failed renewal only
+   * reports the error: whether the lease is still ours is expireLeases()' judgement, on the clock alone.
+   */
+  async renewLeases(): Promise<void> {
+    const due = [...this.#held].filter(([, entry]) => !entry.renewing);
+    await Promise.all(
+      due.map(async ([key, entry]) => {
+        entry.renewing = true;
+        try {
+          await this.#withLock(key, () => this.#renew(key, entry));
+        } finally {
+          entry.renewing = false;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Gives up (onLost 'expired') every held lease whose last successful write was sent failoverTimeMillis -
+   * safetyMarginMillis ago or more, whatever its writes in flight: another worker may take it at
+   * failoverTimeMillis after that sending, and this worker must have stopped reading it by then.
+   */
+  expireLeases(): void {
+    const renewedAt = new Map([...this.#held].map(([key, entry]) => [key, entry.renewedAt]));
+    for (const key of lapsed(renewedAt, this.#clock.now(), this.#cutoff)) this.#drop(key, 'expired');
+  }
+
+  /** How long after its last successful write was sent a held lease is given up. */
+  get #cutoff(): number {
+    return this.failoverTimeMillis - this.safetyMarginMillis;
   }
 
   /** Lists the table; takes expired leases up to this worker's share, else steals at most one. */
@@ -175,16 +218,20 @@ export class LeaseCoordinator {
     return this.#serial('take', () => this.#takePass());
   }
 
-  /** Runs renewals every renewIntervalMillis and take passes every takeIntervalMillis, starting with one now. */
+  /**
+   * Runs renewals every renewIntervalMillis, take passes every takeIntervalMillis (starting with one now),
+   * and expireLeases() whenever a held lease's cut-off comes, on its own timer.
+   */
   start(): void {
     if (this.#running) return;
     this.#running = true;
     this.#taking = true;
     this.#schedule('take', 0);
     this.#schedule('renew', this.renewIntervalMillis);
+    this.#armExpiry();
   }
 
-  /** Stops the timers; held leases are kept (and will expire) unless shutdown() releases them. */
+  /** Stops the timers, expiry's included; held leases are kept (and expire for others) unless shutdown() releases them. */
   stop(): void {
     this.#running = false;
     for (const id of this.#timers.values()) this.#clock.clearTimeout(id);
@@ -211,21 +258,14 @@ export class LeaseCoordinator {
       if (!entry || leaseKey === this.syncLeaseKey) {
         throw new LeaseError('LEASE_NOT_HELD', `worker ${this.workerId} does not hold lease ${leaseKey}`, { leaseKey, owner: this.workerId });
       }
-      const sentAt = this.#clock.now();
-      try {
-        entry.lease = await this.#table.checkpoint(entry.lease, this.workerId, checkpoint);
-        entry.renewedAt = sentAt;
-        return copy(entry.lease);
-      } catch (error) {
-        if (isLeaseLost(error)) this.#drop(leaseKey, error.current ? 'taken' : 'deleted');
-        throw error;
-      }
+      return copy(await this.#write(leaseKey, entry, (options) => this.#table.checkpoint(entry.lease, this.workerId, checkpoint, options)));
     });
   }
 
   /**
    * Makes the stream leases match the streams discovery found: creates the missing, deletes the
-   * retired (their checkpoints go with them). Does nothing unless this worker holds the sync lease.
+   * retired (their checkpoints go with them). Does nothing unless this worker holds the sync lease,
+   * and stops if it loses it part way (holdsSyncLease false, with what was done by then).
    */
   syncStreamLeases(desiredStreamKeys: Iterable<string>): Promise<SyncResult> {
     const desired = new Set(desiredStreamKeys);
@@ -234,47 +274,70 @@ export class LeaseCoordinator {
         return Promise.reject(new LeaseError('BAD_LEASE_OPTIONS', `not a usable stream lease key: ${JSON.stringify(key)}`, { leaseKey: String(key) }));
       }
     }
-    return this.#track(
-      this.#withLock(this.syncLeaseKey, async (): Promise<SyncResult> => {
-        const none: SyncResult = { holdsSyncLease: false, created: [], deleted: [] };
-        const sync = this.#held.get(this.syncLeaseKey);
-        if (!sync) return none;
-        const leases = await this.#table.list();
-        // A fresh read of the sync lease: if it moved under us, another worker runs discovery now.
-        const current = leases.find((l) => l.leaseKey === this.syncLeaseKey);
-        if (current?.leaseOwner !== this.workerId || current.leaseCounter !== sync.lease.leaseCounter) {
-          this.#drop(this.syncLeaseKey, current ? 'taken' : 'deleted');
-          return none;
-        }
-        const existing = new Set(leases.map((l) => l.leaseKey).filter((k) => k !== this.syncLeaseKey));
-        const created: string[] = [];
-        const deleted: string[] = [];
-        for (const key of [...desired].sort(compare)) {
-          if (!existing.has(key) && (await this.#table.createLease(key))) created.push(key);
-        }
-        for (const key of [...existing].sort(compare)) {
-          if (desired.has(key)) continue;
-          await this.#withLock(key, async () => {
-            // Our own reader stops before its lease disappears; other holders learn at their next renewal.
-            if (this.#held.has(key)) this.#drop(key, 'deleted');
-            await this.#table.deleteLease(key);
-          });
-          deleted.push(key);
-        }
-        return { holdsSyncLease: true, created, deleted };
-      }),
-    );
+    return this.#serial('sync', async (): Promise<SyncResult> => {
+      const created: string[] = [];
+      const deleted: string[] = [];
+      const sync = this.#held.get(this.syncLeaseKey);
+      // Under the sync lease's lock, so that its own renewal does not move the counter between the read and the
+      // check; the creations and deletions do not hold it, which would hold the renewal up until the lease expired.
+      const leases = sync && (await this.#withLock(this.syncLeaseKey, () => this.#listAsSyncHolder(sync)));
+      if (!leases) return { holdsSyncLease: false, created, deleted };
+      const holds = () => this.#held.get(this.syncLeaseKey) === sync;
+      const existing = new Set(leases.map((l) => l.leaseKey).filter((k) => k !== this.syncLeaseKey));
+      for (const key of [...desired].sort(compare)) {
+        if (!holds()) return { holdsSyncLease: false, created, deleted };
+        if (!existing.has(key) && (await this.#table.createLease(key))) created.push(key);
+      }
+      for (const key of [...existing].sort(compare)) {
+        if (desired.has(key)) continue;
+        if (!holds()) return { holdsSyncLease: false, created, deleted };
+        await this.#withLock(key, async () => {
+          // Our own reader stops before its lease disappears; other holders learn at their next renewal.
+          if (this.#held.has(key)) this.#drop(key, 'deleted');
+          await this.#table.deleteLease(key);
+        });
+        deleted.push(key);
+      }
+      return { holdsSyncLease: true, created, deleted };
+    });
+  }
+
+  /**
+   * Every lease, if the table says the sync lease is still ours (else it is dropped, and null returned).
+   * Strongly consistent, unlike take passes: a stale read could show our sync lease a write behind and drop it
+   * for nothing, and the creations and deletions that follow act on this read with no counter condition.
+   */
+  async #listAsSyncHolder(sync: HeldLease): Promise<Lease[] | null> {
+    if (this.#held.get(this.syncLeaseKey) !== sync) return null;
+    const leases = await this.#table.list({ consistentRead: true });
+    const current = leases.find((l) => l.leaseKey === this.syncLeaseKey);
+    const ours = current !== undefined && current.leaseOwner === this.workerId;
+    // A renewal abandoned unanswered may have landed: ours, one write ahead of what we know. Proven from its sending.
+    if (ours && sync.unansweredSince !== null && current.leaseCounter === sync.lease.leaseCounter + 1) {
+      sync.lease = current;
+      sync.renewedAt = sync.unansweredSince;
+      sync.unansweredSince = null;
+    }
+    // Moved under us otherwise: another worker runs discovery now.
+    if (!ours || current.leaseCounter !== sync.lease.leaseCounter) {
+      this.#dropEntry(this.syncLeaseKey, sync, current ? 'taken' : 'deleted');
+      return null;
+    }
+    return leases;
   }
 
   /**
    * Hands one held lease back (owner cleared) so that another worker takes it at its next pass
    * instead of after failoverTimeMillis. onLost(key, 'released') fires before the release is written.
+   * A lease still in its handover (stolen, its old owner perhaps still reading) is only dropped: released,
+   * it would be read at once by a third worker; left alone, it expires for others after failoverTimeMillis.
    */
   release(leaseKey: string): Promise<void> {
     return this.#withLock(leaseKey, async () => {
       const entry = this.#held.get(leaseKey);
       if (!entry) return;
       this.#drop(leaseKey, 'released');
+      if (!mayRelease(entry.readableAt, this.#clock.now())) return;
       try {
         await this.#table.release(entry.lease, this.workerId);
         this.#count('released');
@@ -297,83 +360,63 @@ export class LeaseCoordinator {
     await Promise.all([...this.#held.keys()].map((key) => this.release(key)));
   }
 
-  async #renew(key: string): Promise<void> {
-    const entry = this.#held.get(key);
-    if (!entry) return;
-    const sentAt = this.#clock.now();
+  async #renew(key: string, entry: HeldLease): Promise<void> {
+    if (this.#held.get(key) !== entry) return;
     try {
-      entry.lease = await this.#table.renew(entry.lease, this.workerId);
-      entry.renewedAt = sentAt;
+      await this.#write(key, entry, (options) => this.#table.renew(entry.lease, this.workerId, options));
       this.#count('renewed');
     } catch (error) {
-      if (isLeaseLost(error)) {
-        this.#drop(key, error.current ? 'taken' : 'deleted');
-        return;
-      }
-      this.#report(error);
-      // Others may take the lease failoverTimeMillis after our last landed write. The next check comes one
-      // interval later, perhaps late by another (timers, slow passes): give the lease up while both still
-      // fit, so that a worker cut off from DynamoDB stops reading before anyone else starts.
-      if (sentAt - entry.renewedAt >= this.failoverTimeMillis - 2 * this.renewIntervalMillis) this.#drop(key, 'expired');
+      if (!isLeaseLost(error)) this.#report(error);
+    }
+  }
+
+  /**
+   * One write on a held lease (renewal or checkpoint), under its lock. Success proves the lease ours from the
+   * write's sending, unless an earlier write failed without an answer (timed out, abandoned): that one may have
+   * landed, and the store then takes it for this one (the condition fails on the counter it moved, to the owner
+   * we are), so the proof only dates from that earlier sending. A LEASE_LOST drops the lease before rethrowing.
+   */
+  async #write(key: string, entry: HeldLease, send: (options: LeaseWriteOptions) => Promise<Lease>): Promise<Lease> {
+    const sentAt = this.#clock.now();
+    try {
+      entry.lease = await this.#bounded(send);
+      entry.renewedAt = entry.unansweredSince ?? sentAt;
+      entry.unansweredSince = null;
+      return entry.lease;
+    } catch (error) {
+      if (isLeaseLost(error)) this.#dropEntry(key, entry, error.current ? 'taken' : 'deleted');
+      else entry.unansweredSince ??= sentAt;
+      throw error;
     }
   }
 
   async #takePass(): Promise<void> {
     if (!this.#taking) return;
-    const leases = await this.#table.list();
+    // Eventually consistent (half the read capacity, every pass of every worker): a lease read a write behind
+    // only makes a take conditional on its stale counter fail, and an observation begun late only delays a take.
+    const leases = await this.#table.list({ consistentRead: false });
     const now = this.#clock.now();
-    this.#observe(leases, now);
-    const expired = (lease: Lease) => {
-      const seen = this.#seen.get(lease.leaseKey);
-      return lease.leaseOwner === undefined || !seen || now - seen.changedAt >= this.failoverTimeMillis;
-    };
-
-    let sync = leases.find((l) => l.leaseKey === this.syncLeaseKey);
-    if (!sync && (await this.#table.createLease(this.syncLeaseKey))) sync = { leaseKey: this.syncLeaseKey, leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 };
-    // The sync lease is outside the balance: never stolen, taken by whoever finds it expired.
-    if (sync && !this.#held.has(sync.leaseKey) && expired(sync)) await this.#take(sync, false);
-    if (!this.#taking) return;
-
-    const streams = leases.filter((l) => l.leaseKey !== this.syncLeaseKey);
-    const counts = new Map<string, number>();
-    for (const lease of streams) {
-      if (lease.leaseOwner && lease.leaseOwner !== this.workerId && !expired(lease)) counts.set(lease.leaseOwner, (counts.get(lease.leaseOwner) ?? 0) + 1);
+    this.#observations = observe(this.#observations, leases, now);
+    const plan = planTakes(
+      { leases, observations: this.#observations, held: new Set(this.#held.keys()), now, self: this.workerId },
+      { failoverTimeMillis: this.failoverTimeMillis, maxLeasesPerWorker: this.maxLeasesPerWorker, syncLeaseKey: this.syncLeaseKey, random: this.#random },
+    );
+    let sync = plan.takeSync;
+    if (plan.createSync && (await this.#table.createLease(this.syncLeaseKey))) {
+      sync = { leaseKey: this.syncLeaseKey, leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 };
     }
-    // A worker holding only the sync lease is a worker too and deserves its share.
-    if (sync?.leaseOwner && sync.leaseOwner !== this.workerId && !expired(sync) && !counts.has(sync.leaseOwner)) counts.set(sync.leaseOwner, 0);
-    const mine = this.held.length;
-    this.#workers = [...counts.keys(), this.workerId].sort(compare);
+    if (sync) await this.#take({ lease: sync, handoverDelayMillis: 0 }, false, now);
+    this.#workers = plan.workers;
     this.#scans++;
-
-    const target = Math.min(streams.length === 0 ? 0 : Math.ceil(streams.length / this.#workers.length), this.maxLeasesPerWorker);
-    let needed = target - mine;
-    if (needed <= 0) return;
-
-    const available = this.#shuffle(streams.filter((l) => !this.#held.has(l.leaseKey) && expired(l)));
-    if (available.length > 0) {
-      for (const lease of available) {
-        if (needed <= 0 || !this.#taking) break;
-        if (await this.#take(lease, false)) needed--;
-      }
-      return;
+    for (const take of plan.take) {
+      if (!this.#taking) return;
+      await this.#take(take, false, now);
     }
-
-    // KCL: steal only when nothing is expired, from the most loaded worker, one lease per pass.
-    let victim: string | undefined;
-    for (const [owner, count] of counts) {
-      const best = victim === undefined ? -1 : counts.get(victim)!;
-      if (count > best || (count === best && compare(owner, victim!) < 0)) victim = owner;
-    }
-    if (victim === undefined) return;
-    const over = counts.get(victim)! - target;
-    // At exactly target the victim can still spare one when we are more than one short: 3/3/1 becomes 2/3/2.
-    if (over > 0 || (over === 0 && needed > 1)) {
-      const [lease] = this.#shuffle(streams.filter((l) => l.leaseOwner === victim && !expired(l)));
-      if (lease) await this.#take(lease, true);
-    }
+    if (plan.steal && this.#taking) await this.#take(plan.steal, true, now);
   }
 
-  async #take(lease: Lease, steal: boolean): Promise<boolean> {
+  /** `plannedAt`: the `now` the handover delay was counted from. */
+  async #take({ lease, handoverDelayMillis }: PlannedTake, stolen: boolean, plannedAt: number): Promise<boolean> {
     const sentAt = this.#clock.now();
     let taken: Lease;
     try {
@@ -383,32 +426,45 @@ export class LeaseCoordinator {
       if (!isLeaseLost(error)) this.#report(error);
       return false;
     }
-    this.#held.set(taken.leaseKey, { lease: taken, renewedAt: sentAt });
+    this.#held.set(taken.leaseKey, { lease: taken, renewedAt: sentAt, renewing: false, readableAt: plannedAt + handoverDelayMillis, unansweredSince: null });
+    // Re-armed, not just armed: a take that was slow to answer may have the earliest cut-off of all.
+    this.#armExpiry();
     if (taken.leaseKey === this.syncLeaseKey) {
       this.#call(() => this.#options.onSyncLease?.(true));
     } else {
       this.#count('taken');
-      if (steal) this.#count('stolen');
-      this.#call(() => this.#options.onAcquired?.(copy(taken), { stolen: steal }));
+      if (stolen) this.#count('stolen');
+      // Counted from the pass's `now`, before the take was sent: waited from here, it ends later still.
+      this.#call(() => this.#options.onAcquired?.(copy(taken), { stolen, handoverDelayMillis }));
     }
     return true;
   }
 
-  #observe(leases: Lease[], now: number): void {
-    const keys = new Set<string>();
-    for (const lease of leases) {
-      keys.add(lease.leaseKey);
-      const seen = this.#seen.get(lease.leaseKey);
-      // A lease first seen counts as renewed now (KCL): a worker that just started steals nothing live.
-      if (!seen || seen.counter !== lease.leaseCounter || seen.owner !== lease.leaseOwner) {
-        this.#seen.set(lease.leaseKey, { counter: lease.leaseCounter, owner: lease.leaseOwner, changedAt: now });
-      }
+  /**
+   * Abandons a renewal or checkpoint still unanswered 90% of a renewal interval after its sending, whatever the
+   * client's own timeouts and retries: the next renewal, due one interval after this one, is then sent on time
+   * instead of waiting behind it, so one lost call costs one interval and no more.
+   */
+  async #bounded<T>(write: (options: LeaseWriteOptions) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    const timer = this.#clock.setTimeout(() => abort.abort(), this.renewIntervalMillis - Math.floor(this.renewIntervalMillis / 10));
+    try {
+      return await write({ abortSignal: abort.signal });
+    } finally {
+      this.#clock.clearTimeout(timer);
     }
-    for (const key of this.#seen.keys()) if (!keys.has(key)) this.#seen.delete(key);
+  }
+
+  /** Drops `key` if `entry` is still what is held: a write begun before a drop and a retake must not drop the retaken lease. */
+  #dropEntry(key: string, entry: HeldLease, reason: LeaseLostReason): void {
+    if (this.#held.get(key) === entry) this.#drop(key, reason);
   }
 
   #drop(key: string, reason: LeaseLostReason): void {
     if (!this.#held.delete(key)) return;
+    // The writes of the dropped lease may still hang: a retaken one must not queue behind them. Its own writes
+    // carry its own counter, so whichever lands first makes the other's condition fail.
+    this.#locks.delete(key);
     if (key === this.syncLeaseKey) {
       this.#call(() => this.#options.onSyncLease?.(false));
       return;
@@ -418,26 +474,52 @@ export class LeaseCoordinator {
   }
 
   #schedule(kind: 'renew' | 'take', delay: number): void {
+    this.#setTimer(kind, delay, () => {
+      if (kind === 'renew') {
+        // Fixed rate: a slow or hung renewal delays neither the next pass nor the other leases' renewals.
+        this.#schedule('renew', this.renewIntervalMillis);
+        void this.renewLeases().catch((error) => this.#report(error));
+        return;
+      }
+      // Tracked up to the rescheduling, so idle() resolves only once the next timer is armed.
+      void this.#track(
+        this.takeLeases()
+          .catch((error) => this.#report(error))
+          .then(() => this.#schedule('take', this.takeIntervalMillis)),
+      );
+    });
+  }
+
+  /**
+   * Arms the expiry timer for the earliest cut-off among held leases. Renewals only move cut-offs later, so a
+   * timer armed for an old one fires early, finds nothing, and re-arms; takes re-arm it.
+   */
+  #armExpiry(): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const entry of this.#held.values()) earliest = Math.min(earliest, entry.renewedAt + this.#cutoff);
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    this.#setTimer('expire', Math.max(0, earliest - this.#clock.now()), () => {
+      this.expireLeases();
+      this.#armExpiry();
+    });
+  }
+
+  #setTimer(kind: TimerKind, delay: number, fire: () => void): void {
     if (!this.#running) return;
     // A pass begun before a stop() and start() finishes into the new run: keep one timer per kind.
     if (this.#timers.has(kind)) this.#clock.clearTimeout(this.#timers.get(kind));
     const id = this.#clock.setTimeout(() => {
       this.#timers.delete(kind);
-      const pass = kind === 'renew' ? this.renewLeases() : this.takeLeases();
-      // Tracked up to the rescheduling, so idle() resolves only once the next timer is armed.
-      void this.#track(
-        pass.catch((error) => this.#report(error)).then(() => this.#schedule(kind, kind === 'renew' ? this.renewIntervalMillis : this.takeIntervalMillis)),
-      );
+      fire();
     }, delay);
     this.#timers.set(kind, id);
   }
 
-  // Passes of one kind never overlap (a second would count leases the first is still taking).
-  #serial(kind: 'renew' | 'take', pass: () => Promise<void>): Promise<void> {
-    const previous = kind === 'renew' ? this.#renewChain : this.#takeChain;
-    const next = previous.catch(() => undefined).then(pass);
-    if (kind === 'renew') this.#renewChain = next;
-    else this.#takeChain = next;
+  // Take passes never overlap (a second would count leases the first is still taking), nor do lease syncs (an
+  // older list of streams would undo a newer one's creations and deletions).
+  #serial<T>(kind: 'take' | 'sync', pass: () => Promise<T>): Promise<T> {
+    const next = this.#chains[kind].catch(() => undefined).then(pass);
+    this.#chains[kind] = next;
     return this.#track(next);
   }
 
@@ -478,13 +560,6 @@ export class LeaseCoordinator {
     }
   }
 
-  #shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = Math.floor(this.#random() * (i + 1));
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
-    return items;
-  }
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

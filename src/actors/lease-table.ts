@@ -12,7 +12,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { LeaseError } from './lease-errors.js';
-import type { Checkpoint, Lease, LeaseStore } from './lease-types.js';
+import type { Checkpoint, Lease, LeaseStore, LeaseWriteOptions } from './lease-types.js';
 
 export interface LeaseTableOptions {
   /** The caller owns it (endpoint, retries, destroy); the table only sends through it. */
@@ -79,13 +79,17 @@ export class LeaseTable implements LeaseStore {
     return new LeaseTable(client, tableName);
   }
 
-  /** Every lease, strongly consistent (expiry is judged on counters, so a stale read would mislead). */
-  async list(): Promise<Lease[]> {
+  /**
+   * Every lease; strongly consistent unless `consistentRead` is false. An eventually consistent Scan costs
+   * half the read capacity and may show a lease a write or two behind: fine for a caller that only acts
+   * through writes conditional on the counter it read, since a stale counter only makes its write fail.
+   */
+  async list({ consistentRead = true }: { consistentRead?: boolean } = {}): Promise<Lease[]> {
     const leases: Lease[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.#send(`listing leases of ${this.tableName}`, null, null, () =>
-        this.#doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: start })),
+        this.#doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: consistentRead, ExclusiveStartKey: start })),
       );
       for (const item of page.Items ?? []) {
         // An item that is not a lease (hand-edited, another tool's) is skipped rather than crash the worker.
@@ -134,7 +138,7 @@ export class LeaseTable implements LeaseStore {
   /** Takes (or steals) the lease as read; conditional on its counter alone, since the owner may be anyone. */
   take(lease: Lease, owner: string): Promise<Lease> {
     const switched = lease.leaseOwner !== owner ? 1 : 0;
-    return this.#write('take', lease, owner, {
+    return this.#write('take', lease, owner, {}, {
       UpdateExpression: 'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched',
       ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
       ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches'),
@@ -142,8 +146,8 @@ export class LeaseTable implements LeaseStore {
     }, (current) => current.leaseOwner === owner);
   }
 
-  renew(lease: Lease, owner: string): Promise<Lease> {
-    return this.#write('renew', lease, owner, {
+  renew(lease: Lease, owner: string, options: LeaseWriteOptions = {}): Promise<Lease> {
+    return this.#write('renew', lease, owner, options, {
       UpdateExpression: 'SET #counter = :next',
       ConditionExpression: '#counter = :expected AND #owner = :owner',
       ExpressionAttributeNames: names('#owner', '#counter'),
@@ -155,7 +159,7 @@ export class LeaseTable implements LeaseStore {
    * Records progress. As in KCL's updateLease it bumps the counter too: the owner's write proves it
    * alive like a renewal, and any write racing it on the same counter must fail.
    */
-  checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint): Promise<Lease> {
+  checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options: LeaseWriteOptions = {}): Promise<Lease> {
     if (typeof checkpoint?.fragmentNumber !== 'string' || !Number.isFinite(checkpoint.serverTimestamp)) {
       throw new LeaseError('BAD_LEASE_OPTIONS', `checkpoint of lease ${lease.leaseKey} needs a fragmentNumber string and a numeric serverTimestamp`, {
         leaseKey: lease.leaseKey,
@@ -164,7 +168,7 @@ export class LeaseTable implements LeaseStore {
     }
     const value: Checkpoint = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
     if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
-    return this.#write('checkpoint', lease, owner, {
+    return this.#write('checkpoint', lease, owner, options, {
       UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
       ConditionExpression: '#counter = :expected AND #owner = :owner',
       ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
@@ -174,7 +178,7 @@ export class LeaseTable implements LeaseStore {
 
   /** Hands the lease back (owner removed) so another worker takes it at once instead of after failover. */
   release(lease: Lease, owner: string): Promise<Lease> {
-    return this.#write('release', lease, owner, {
+    return this.#write('release', lease, owner, {}, {
       UpdateExpression: 'SET #counter = :next REMOVE #owner',
       ConditionExpression: '#counter = :expected AND #owner = :owner',
       ExpressionAttributeNames: names('#owner', '#counter'),
@@ -186,13 +190,15 @@ export class LeaseTable implements LeaseStore {
     operation: string,
     lease: Lease,
     owner: string,
+    { abortSignal }: LeaseWriteOptions,
     input: Omit<UpdateCommandInput, 'TableName' | 'Key' | 'ReturnValues'>,
     applied: (current: Lease) => boolean,
   ): Promise<Lease> {
     checkKey(lease.leaseKey);
     if (!owner) throw new LeaseError('BAD_LEASE_OPTIONS', `${operation} of lease ${lease.leaseKey} needs an owner`, { leaseKey: lease.leaseKey });
     try {
-      const out = await this.#doc.send(new UpdateCommand({ ...input, TableName: this.tableName, Key: { leaseKey: lease.leaseKey }, ReturnValues: 'ALL_NEW' }));
+      const command = new UpdateCommand({ ...input, TableName: this.tableName, Key: { leaseKey: lease.leaseKey }, ReturnValues: 'ALL_NEW' });
+      const out = await this.#doc.send(command, { abortSignal });
       const updated = out.Attributes ? parseLease(out.Attributes) : undefined;
       if (!updated) throw new Error(`UpdateItem returned no lease for ${lease.leaseKey}`);
       return updated;
@@ -201,8 +207,8 @@ export class LeaseTable implements LeaseStore {
       const current = await this.get(lease.leaseKey);
       // The SDK retries a write whose answer was lost; the retry then fails the very condition its first
       // attempt satisfied. Exactly our write having landed shows as counter+1 with the expected outcome.
-      // A caller replaying a read one write old would pass for such a retry; the coordinator never does,
-      // as it runs one write at a time per lease and always sends the counter the last one returned.
+      // An earlier write of the caller's that got no answer (timed out, abandoned) and landed shows the same:
+      // the coordinator, which runs one write at a time per lease, then dates its proof from that one.
       if (current && current.leaseCounter === lease.leaseCounter + 1 && applied(current)) return current;
       const found = current
         ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${current.leaseCounter}, expected counter ${lease.leaseCounter}`

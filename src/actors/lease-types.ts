@@ -23,15 +23,24 @@ export interface Lease {
  * `LeaseError('LEASE_LOST')` when the condition fails.
  */
 export interface LeaseStore {
-  list(): Promise<Lease[]>;
+  /**
+   * Every lease. Strongly consistent unless `consistentRead` is false: an eventually consistent read may be
+   * a write or two behind, which costs half as much and suits callers whose every write is conditional anyway.
+   */
+  list(options?: { consistentRead?: boolean }): Promise<Lease[]>;
   get(leaseKey: string): Promise<Lease | undefined>;
   /** Resolves true if created, false if a lease with this key already existed. */
   createLease(leaseKey: string): Promise<boolean>;
   deleteLease(leaseKey: string): Promise<void>;
   take(lease: Lease, owner: string): Promise<Lease>;
-  renew(lease: Lease, owner: string): Promise<Lease>;
-  checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint): Promise<Lease>;
+  renew(lease: Lease, owner: string, options?: LeaseWriteOptions): Promise<Lease>;
+  checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options?: LeaseWriteOptions): Promise<Lease>;
   release(lease: Lease, owner: string): Promise<Lease>;
+}
+
+export interface LeaseWriteOptions {
+  /** Abandons the write (LEASE_TABLE_FAILED). It may still land: the next write on the lease finds that out. */
+  abortSignal?: AbortSignal;
 }
 
 /** Why a held lease left this worker; the reader for it must stop at once whatever the reason. */
@@ -40,12 +49,18 @@ export type LeaseLostReason =
   | 'taken'
   /** The lease is gone from the table: its stream was retired. */
   | 'deleted'
-  /** Renewals kept failing (DynamoDB unreachable, throttled): given up before others may take it. */
+  /**
+   * No write on it succeeded for failoverTimeMillis minus the safety margin (DynamoDB unreachable, throttled,
+   * a renewal hung): given up before any other worker may take it.
+   */
   | 'expired'
   /** This worker handed it back (shutdown). */
   | 'released';
 
-/** xstate's `Clock` (so `SimulatedClock` fits) plus the current time in epoch milliseconds. */
+/**
+ * xstate's `Clock` (so `SimulatedClock` fits) plus the current time in milliseconds. Only differences of
+ * one clock's own readings are ever used, so `now()` must never step: epoch-like, but monotonic.
+ */
 export interface LeaseClock {
   now(): number;
   setTimeout(fn: () => void, timeout: number): unknown;
@@ -53,7 +68,9 @@ export interface LeaseClock {
 }
 
 export const systemClock: LeaseClock = {
-  now: () => Date.now(),
+  // Monotonic, unlike Date.now(): a wall-clock step (NTP, a VM resumed) would make live leases look expired,
+  // or keep a lease this worker can no longer prove. Epoch-like units only for readable logs and tests.
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, timeout) => setTimeout(fn, timeout),
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
 };

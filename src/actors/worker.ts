@@ -11,6 +11,8 @@ import type { KvsInferConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
 import { EmfExporter, MetricsRegistry } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
+import { backoffDelay } from '../machines/backoff.js';
+import { DataStreamCheck } from './data-stream-check.js';
 import { Discovery } from './discovery.js';
 import { InferenceDispatcher } from './inference-dispatcher.js';
 import { LeaseActor } from './lease-actor.js';
@@ -20,10 +22,7 @@ import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from '
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
 import { ResultPublisher } from './result-publisher.js';
 import { Slots } from './slots.js';
-import { addCounters, newPipelineCounters, type PipelineCounters, type PipelineServices } from './stream-pipeline.js';
-
-/** Beyond the old owner's renewal interval: time for its failing renewal call to return. */
-const HANDOVER_MARGIN_MS = 500;
+import { addCounters, DECODE_STAGE_BYTES, newPipelineCounters, type PipelineCounters, type PipelineServices } from './stream-pipeline.js';
 
 export type WorkerConfig = Pick<
   KvsInferConfig,
@@ -47,6 +46,12 @@ export type WorkerConfig = Pick<
   | 'sageMakerTaskThreadPoolSize'
   | 'sageMakerTaskTimeoutInMilli'
   | 'sageMakerTaskMaxAttempts'
+  | 'sageMakerTaskRetryBudgetMillis'
+  | 'sageMakerTaskQueueBytes'
+  | 'publishTimeoutMillis'
+  | 'getMediaIdleTimeoutMillis'
+  | 'missingStreamRetryMaxMillis'
+  | 'healthCheckStallFactor'
   | 'decodeThreadPoolSize'
   | 'imageWidth'
   | 'imageHeight'
@@ -96,6 +101,10 @@ const COORDINATOR_METRICS = { taken: 'LeasesTaken', stolen: 'LeasesStolen', lost
 /** Leases that ended stay on the debug page this long, so that a lease's last steps can be seen. */
 const ENDED_KEPT_MS = 5 * 60_000;
 const ENDED_KEPT_MAX = 20;
+/** How often progress (for /healthz) and the data stream's writes (for /readyz) are looked at. */
+const WATCH_INTERVAL_MS = 1_000;
+/** A failed lease sync is tried again after 1 s, doubling to 60 s, full jitter, until one succeeds. */
+const SYNC_RETRY = { baseMs: 1_000, maxMs: 60_000, jitter: 1 } as const;
 
 export class Worker implements DebugSource {
   readonly workerId: string;
@@ -119,6 +128,15 @@ export class Worker implements DebugSource {
   readonly #listeners = new Set<() => void>();
   readonly #ended: { at: number; view: LeaseView }[] = [];
   #stopping: Promise<void> | undefined;
+  readonly #dataStream: DataStreamCheck;
+  #watchTimer: ReturnType<typeof setInterval> | undefined;
+  /** The progress total (fragments completed, frames published or dropped) at the last watch, and when it last moved. */
+  #progress = { total: -1, at: performance.now() };
+  #publishedSeen = 0;
+  /** The streams discovery last announced, and the retry of a sync of them that failed. */
+  #desiredStreams: string[] | undefined;
+  #syncAttempt = 0;
+  #syncRetry: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(options: WorkerOptions, table: LeaseTable, pool: FramePool) {
     const { config } = options;
@@ -133,18 +151,24 @@ export class Worker implements DebugSource {
       concurrency: config.sageMakerTaskThreadPoolSize,
       queueSize: config.sageMakerTaskQueueSize,
       timeoutMs: config.sageMakerTaskTimeoutInMilli,
+      maxBytes: config.sageMakerTaskQueueBytes,
+      retryBudgetMs: config.sageMakerTaskRetryBudgetMillis,
       maxAttempts: config.sageMakerTaskMaxAttempts,
       policy: config.queuePolicy,
     });
     this.#publisher = new ResultPublisher({
       client: options.kinesis,
       streamName: config.kdsStreamName,
-      onError: (error, info) => this.#log({ level: 'warn', event: 'publish-retry', worker: this.workerId, ...info, ...errorFields(error) }),
+      timeoutMs: config.publishTimeoutMillis,
+      onError: (error, info) => {
+        this.#dataStream.callFailed(error);
+        this.#log({ level: 'warn', event: 'publish-retry', worker: this.workerId, ...info, ...errorFields(error) });
+      },
     });
     this.#services = {
       pool,
       // Enough to keep every thread busy and its queue full; beyond that a frame waits in its reader.
-      slots: new Slots(pool.size + pool.maxQueue),
+      slots: new Slots(pool.size + pool.maxQueue, DECODE_STAGE_BYTES),
       dispatcher: this.#dispatcher,
       publisher: this.#publisher,
       metrics: this.metrics,
@@ -154,6 +178,15 @@ export class Worker implements DebugSource {
       inferenceInterval: config.inferenceInterval,
       publishFailedFrames: config.publishFailedFrames,
     };
+    this.#dataStream = new DataStreamCheck({
+      client: options.kinesis,
+      streamName: config.kdsStreamName,
+      timeoutMs: config.publishTimeoutMillis,
+      onChange: (problem) =>
+        problem === null
+          ? this.#log({ level: 'info', event: 'data-stream-writable', worker: this.workerId, dataStream: config.kdsStreamName })
+          : this.#log({ level: 'error', event: 'data-stream-unavailable', worker: this.workerId, dataStream: config.kdsStreamName, message: problem }),
+    });
     this.#discovery = new Discovery({
       client: options.kinesisVideo,
       streamNames: config.streamNames,
@@ -168,7 +201,7 @@ export class Worker implements DebugSource {
       clock: options.clock ?? systemClock,
       failoverTimeMillis: config.failoverTimeMillis,
       maxLeasesPerWorker: config.maxLeasesPerWorker,
-      onAcquired: (lease, { stolen }) => this.#spawn(lease, stolen),
+      onAcquired: (lease, { handoverDelayMillis }) => this.#spawn(lease, handoverDelayMillis),
       onLost: (leaseKey, reason) => this.#lost(leaseKey, reason),
       onSyncLease: (held) => this.#syncLease(held),
       onError: (error) => this.#error('lease-error', error),
@@ -186,6 +219,8 @@ export class Worker implements DebugSource {
     const pool = await FramePool.create({ size: options.config.decodeThreadPoolSize });
     const worker = new Worker(options, table, pool);
     worker.coordinator.start();
+    void worker.#dataStream.start();
+    worker.#watchTimer = setInterval(() => worker.#watch(), WATCH_INTERVAL_MS).unref();
     const { statsIntervalMillis, metricsIntervalMillis, metricsNamespace } = options.config;
     if (statsIntervalMillis > 0) worker.#statsTimer = setInterval(() => worker.#log({ level: 'info', event: 'stats', ...worker.stats() }), statsIntervalMillis).unref();
     if (metricsIntervalMillis > 0) {
@@ -202,18 +237,60 @@ export class Worker implements DebugSource {
     const now = Date.now();
     while (this.#ended.length > 0 && (this.#ended.length > ENDED_KEPT_MAX || now - this.#ended[0]!.at > ENDED_KEPT_MS)) this.#ended.shift();
     const { worker: _, ...stats } = this.stats();
+    const notReady = this.notReady;
     return {
       workerId: this.workerId,
       appName: this.#options.config.appName,
       startedAt: this.startedAt,
       now,
-      ready: this.coordinator.scans > 0 && this.#stopping === undefined,
+      ready: notReady === null,
+      notReady,
+      stuck: this.stuck,
       draining: this.#stopping !== undefined,
       holdsSyncLease: this.coordinator.holdsSyncLease,
       workers: this.coordinator.workers,
       leases: [...[...this.#actors.values()].map((a) => a.view()), ...this.#recentlyEnded()].sort((a, b) => a.stream.localeCompare(b.stream)),
       stats,
     };
+  }
+
+  /** Why the worker should take no traffic now (/readyz answers 503 with it), or null when it is ready. */
+  get notReady(): string | null {
+    if (this.#stopping !== undefined) return 'draining';
+    if (this.coordinator.scans === 0) return 'the lease table has not been scanned yet';
+    return this.#dataStream.problem;
+  }
+
+  /**
+   * Why the worker is stuck (/healthz answers 503 with it, so that ECS replaces the task), or null. Stuck: it
+   * holds leases, has work it has not finished (frames in flight, or fragments read and not complete), and
+   * nothing has moved for healthCheckStallFactor x failoverTimeMillis.
+   */
+  get stuck(): string | null {
+    const { healthCheckStallFactor, failoverTimeMillis } = this.#options.config;
+    const limit = healthCheckStallFactor * failoverTimeMillis;
+    const still = performance.now() - this.#progress.at;
+    if (this.#actors.size === 0 || still < limit || !this.#behind()) return null;
+    return `no progress for ${Math.round(still)} ms (limit ${limit}) with ${this.#actors.size} leases held and work outstanding`;
+  }
+
+  #behind(): boolean {
+    for (const actor of this.#actors.values()) {
+      const c = actor.counters;
+      if (actor.inFlight > 0 || c.fragmentsRead > c.fragmentsCompleted) return true;
+    }
+    return false;
+  }
+
+  /** Every second: has anything moved (for /healthz), has the data stream taken records (for /readyz)? */
+  #watch(): void {
+    const totals = this.stats().totals;
+    // Failed frames count once their error record is published, through fragmentsCompleted.
+    const total = totals.fragmentsCompleted + totals.published + totals.dropped;
+    if (total !== this.#progress.total || !this.#behind()) this.#progress = { total, at: performance.now() };
+    const published = this.#publisher.stats.published;
+    if (published > this.#publishedSeen) this.#dataStream.callSucceeded();
+    this.#publishedSeen = published;
   }
 
   /** The last ended lease of each stream this worker does not read now. */
@@ -240,13 +317,19 @@ export class Worker implements DebugSource {
       worker: this.workerId,
       streams: this.#actors.size,
       totals,
-      inFlight: [...this.#actors.values()].reduce((n, a) => n + a.inFlight, 0),
+      inFlight: this.#inFlight(),
       pool: { queued: this.#pool.queueSize, utilization: Math.round(this.#pool.utilization * 1000) / 1000 },
       dispatcher: this.#dispatcher.stats,
       publisher: this.#publisher.stats,
       waitingForSlot: this.#services.slots.waiting,
       rssBytes: process.memoryUsage.rss(),
     };
+  }
+
+  #inFlight(): number {
+    let frames = 0;
+    for (const actor of this.#actors.values()) frames += actor.inFlight;
+    return frames;
   }
 
   /** Streams this worker reads right now, sorted. */
@@ -281,6 +364,9 @@ export class Worker implements DebugSource {
     const outcome = await Promise.race([work.then(() => 'done' as const), deadline]);
     clearTimeout(timer);
     clearInterval(this.#statsTimer);
+    clearInterval(this.#watchTimer);
+    clearTimeout(this.#syncRetry);
+    this.#dataStream.stop();
     if (outcome === 'timeout') this.coordinator.stop();
     // Every lease is released or left to expire by now: nothing in flight can be checkpointed any more.
     this.#dispatcher.close();
@@ -292,13 +378,13 @@ export class Worker implements DebugSource {
     this.#log({ level: outcome === 'done' ? 'info' : 'warn', event: 'worker-stopped', worker: this.workerId, timedOut: outcome === 'timeout', millis: Date.now() - started });
   }
 
-  #spawn(lease: Lease, stolen: boolean): void {
+  #spawn(lease: Lease, handoverDelayMillis: number): void {
     const { config } = this.#options;
     const actor = new LeaseActor({
       lease,
-      // The old owner stops reading when its next renewal fails, at most one renewal interval from
-      // now: only then may this worker read, or both would read the stream at once.
-      handoverDelayMillis: stolen ? this.coordinator.renewIntervalMillis + HANDOVER_MARGIN_MS : 0,
+      // Until the old owner of a stolen lease has stopped, even one cut off from the table (0 otherwise):
+      // reading earlier, both would read the stream at once.
+      handoverDelayMillis,
       coordinator: this.coordinator,
       control: this.#options.kinesisVideo,
       mediaClient: this.#options.mediaClient,
@@ -307,11 +393,15 @@ export class Worker implements DebugSource {
       startWhenNew: config.startSelectorType,
       checkpointIntervalMillis: config.checkpointIntervalMillis,
       backoff: { baseMs: config.getMediaReconnectBaseMillis, maxMs: config.getMediaReconnectMaxMillis },
+      missingStreamBackoff: { maxMs: config.missingStreamRetryMaxMillis },
+      getMediaIdleTimeoutMillis: config.getMediaIdleTimeoutMillis,
     });
     this.#actors.set(lease.leaseKey, actor);
     actor.onChange(() => this.#changed());
     void actor.done.finally(() => {
       this.#ended.push({ at: Date.now(), view: actor.view() });
+      // Bounded here, not when the debug page reads it: a worker nobody looks at must not grow it.
+      if (this.#ended.length > ENDED_KEPT_MAX) this.#ended.splice(0, this.#ended.length - ENDED_KEPT_MAX);
       if (this.#actors.get(lease.leaseKey) === actor) {
         this.#actors.delete(lease.leaseKey);
         addCounters(this.#retired, actor.counters);
@@ -330,6 +420,8 @@ export class Worker implements DebugSource {
     m.gauge('CurrentLeases', () => this.#actors.size);
     m.gauge('NumWorkers', () => this.coordinator.workers.length);
     m.gauge('ReadersPaused', () => this.#services.slots.waiting);
+    m.gauge('FramesInFlight', () => this.#inFlight());
+    m.gauge('BytesInFlight', () => this.#services.slots.usedBytes + this.#dispatcher.stats.heldBytes + this.#publisher.stats.bufferedBytes);
   }
 
   #changed(): void {
@@ -346,7 +438,20 @@ export class Worker implements DebugSource {
     else await this.#discovery.stop();
   }
 
+  /**
+   * Makes the leases match what discovery announced. Discovery announces only changes, so a sync that fails
+   * is tried again (with backoff) until one succeeds, or until a newer list or the loss of the sync lease makes
+   * it moot; otherwise a stream whose lease failed to be created would never be read.
+   */
   #syncLeases(streams: string[]): void {
+    this.#desiredStreams = streams;
+    this.#syncAttempt = 0;
+    clearTimeout(this.#syncRetry);
+    this.#syncRetry = undefined;
+    this.#syncOnce(streams);
+  }
+
+  #syncOnce(streams: string[]): void {
     const started = performance.now();
     this.coordinator.syncStreamLeases(streams).then(
       (result) => {
@@ -356,7 +461,16 @@ export class Worker implements DebugSource {
           this.#log({ level: 'info', event: 'leases-synced', worker: this.workerId, created: result.created, deleted: result.deleted });
         }
       },
-      (error) => this.#error('lease-sync-failed', error),
+      (error) => {
+        const moot = this.#desiredStreams !== streams || this.#stopping !== undefined || !this.coordinator.holdsSyncLease;
+        const retryInMillis = moot ? null : backoffDelay(++this.#syncAttempt, SYNC_RETRY);
+        this.#log({ level: 'warn', event: 'lease-sync-failed', worker: this.workerId, attempt: this.#syncAttempt, retryInMillis, ...errorFields(error) });
+        if (retryInMillis === null) return;
+        this.#syncRetry = setTimeout(() => {
+          this.#syncRetry = undefined;
+          if (this.#desiredStreams === streams) this.#syncOnce(streams);
+        }, retryInMillis);
+      },
     );
   }
 

@@ -9,6 +9,11 @@ import { errorCode, isLeaseLost, LeaseMachineError } from './errors.js';
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
 /** Leaves room, inside the 25 s shutdown bound, for the final checkpoint and the release after draining. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Retries while a leased stream does not exist: 1 s, doubling to 5 minutes. The lease is kept meanwhile, so the
+ * stream does not churn between workers; discovery retires the lease if the stream stops being configured.
+ */
+export const DEFAULT_MISSING_STREAM_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 300_000, jitter: 0.5 };
 
 export interface LeaseMachineInput {
   streamName: string;
@@ -19,6 +24,8 @@ export interface LeaseMachineInput {
   drainTimeoutMs?: number;
   /** GetMedia reconnect backoff; missing fields come from DEFAULT_BACKOFF. */
   backoff?: Partial<BackoffPolicy>;
+  /** Retries while the stream does not exist; missing fields come from DEFAULT_MISSING_STREAM_BACKOFF. */
+  missingStreamBackoff?: Partial<BackoffPolicy>;
 }
 
 // ---- what the supplied actors receive and return ----
@@ -75,8 +82,8 @@ export type ReaderEvent =
   /** GetMedia's body ended without an error (KVS closes idle or long connections); reconnect. */
   | { type: 'READER_ENDED' }
   | { type: 'READER_FAILED'; error: unknown }
-  /** GetMedia said the stream does not exist (ResourceNotFoundException). */
-  | { type: 'STREAM_DELETED' };
+  /** KVS said the stream does not exist (ResourceNotFoundException): not yet created, or deleted. */
+  | { type: 'STREAM_MISSING' };
 
 /** Sent by the pipeline (the sink behind the reader), which outlives any one reader. */
 export type PipelineEvent =
@@ -88,16 +95,15 @@ export type PipelineEvent =
 /** Sent by the lease coordinator, discovery, or the worker's shutdown. */
 export type ControlEvent =
   | { type: 'CHECKPOINT_NOW' }
-  /** A renewal (or any conditional write) found the lease owned by someone else. */
+  /** A renewal (or any conditional write) found the lease owned by someone else, or it expired or was deleted. */
   | { type: 'LEASE_LOST'; error?: unknown }
-  | { type: 'STREAM_DELETED' }
   | { type: 'SHUTDOWN' };
 
 export type LeaseEvent = ReaderEvent | PipelineEvent | ControlEvent;
 
 // ---- context and output ----
 
-export type LeaseEndReason = 'shutdown' | 'stream-deleted' | 'lease-lost' | 'acquire-failed';
+export type LeaseEndReason = 'shutdown' | 'lease-lost' | 'acquire-failed';
 
 /** Errors are kept as plain data so that the debug page can show the context as JSON. */
 export interface LeaseErrorSummary {
@@ -112,6 +118,8 @@ export interface LeaseCounters {
   reconnects: number;
   checkpoints: number;
   checkpointFailures: number;
+  /** Waits begun because the stream did not exist. */
+  streamMissing: number;
 }
 
 export interface LeaseContext {
@@ -126,11 +134,16 @@ export interface LeaseContext {
   continuationToken: string | null;
   /** Reconnects since the last fragment read; drives the backoff. */
   attempts: number;
+  /** Times the stream was found missing since the last fragment read; drives missingStreamBackoff. */
+  missingAttempts: number;
+  /** How long the wait for a missing stream under way lasts; drawn once, on entering it, so that it can be logged. */
+  missingRetryMs: number;
   lastError: LeaseErrorSummary | null;
   counters: LeaseCounters;
   checkpointIntervalMs: number;
   drainTimeoutMs: number;
   backoff: BackoffPolicy;
+  missingStreamBackoff: BackoffPolicy;
   /** Set on every edge into a final state. */
   endReason: LeaseEndReason | null;
   drainTimedOut: boolean;
@@ -167,11 +180,14 @@ function initialContext(input: LeaseMachineInput): LeaseContext {
     inFlight: null,
     continuationToken: null,
     attempts: 0,
+    missingAttempts: 0,
+    missingRetryMs: 0,
     lastError: null,
-    counters: { fragmentsRead: 0, fragmentsCompleted: 0, reconnects: 0, checkpoints: 0, checkpointFailures: 0 },
+    counters: { fragmentsRead: 0, fragmentsCompleted: 0, reconnects: 0, checkpoints: 0, checkpointFailures: 0, streamMissing: 0 },
     checkpointIntervalMs,
     drainTimeoutMs,
     backoff: resolveBackoff(input.backoff),
+    missingStreamBackoff: resolveBackoff({ ...DEFAULT_MISSING_STREAM_BACKOFF, ...input.missingStreamBackoff }),
     endReason: null,
     drainTimedOut: false,
   };
@@ -218,14 +234,11 @@ const recordCompletion = { guard: 'advancesCheckpoint', actions: 'recordComplete
  */
 const loseLease = { target: '#lease.lost', actions: { type: 'recordError', params: { source: 'coordinator' } } } as const;
 
-/** No final checkpoint: the stream's fragments are gone, and discovery retires its lease. */
-const streamDeleted = { target: '#lease.released', actions: { type: 'endWith', params: { reason: 'stream-deleted' } } } as const;
-
 /*
  *  acquiring ──done──▶ reading (parallel) ─────────SHUTDOWN──────────▶ draining ──DRAINED / timeout──▶ checkpointing ──▶ released
- *      │                 media:       streaming ⇄ reconnecting            │   (nothing new: straight to released)     │
+ *      │                 media:       reconnecting ⇄ streaming ⇄ waitingForStream   (nothing new: straight to released)     │
  *      │                 checkpoints: idle ⇄ writing                      │                                           │
- *      └── LEASE_LOST (event, or a write failing LEASE_LOST) from any live state ──▶ lost;  STREAM_DELETED ──▶ released
+ *      └── LEASE_LOST (event, or a write failing LEASE_LOST) from any live state ──▶ lost
  */
 export const leaseMachine = setup({
   types: {
@@ -259,6 +272,7 @@ export const leaseMachine = setup({
     checkpointInterval: ({ context }) => context.checkpointIntervalMs,
     drainTimeout: ({ context }) => context.drainTimeoutMs,
     reconnectDelay: ({ context }) => backoffDelay(context.attempts, context.backoff),
+    missingStreamDelay: ({ context }) => context.missingRetryMs,
   },
   actions: {
     recordCompleted: assign(({ context, event }) => {
@@ -276,6 +290,7 @@ export const leaseMachine = setup({
       if (event.type !== 'FRAGMENT_READ') return {};
       return {
         attempts: 0,
+        missingAttempts: 0,
         continuationToken: event.continuationToken ?? context.continuationToken,
         counters: { ...context.counters, fragmentsRead: context.counters.fragmentsRead + 1 },
       };
@@ -284,6 +299,13 @@ export const leaseMachine = setup({
       attempts: context.attempts + 1,
       counters: { ...context.counters, reconnects: context.counters.reconnects + 1 },
     })),
+    planMissingStreamRetry: assign(({ context }) => ({
+      missingAttempts: context.missingAttempts + 1,
+      missingRetryMs: backoffDelay(context.missingAttempts + 1, context.missingStreamBackoff),
+      counters: { ...context.counters, streamMissing: context.counters.streamMissing + 1 },
+    })),
+    /** Entered waitingForStream (context.missingRetryMs says for how long): the actor provides the log line. */
+    announceStreamMissing: () => undefined,
     recordError: assign(({ event }, params: { source: LeaseErrorSummary['source'] }) => {
       const error = eventError(event);
       // A coordinator's bare LEASE_LOST carries no error; the previous one stays the most useful.
@@ -343,7 +365,6 @@ export const leaseMachine = setup({
       },
       on: {
         LEASE_LOST: loseLease,
-        STREAM_DELETED: streamDeleted,
         SHUTDOWN: { target: 'released', actions: { type: 'endWith', params: { reason: 'shutdown' } } },
       },
     },
@@ -353,7 +374,6 @@ export const leaseMachine = setup({
       type: 'parallel',
       on: {
         LEASE_LOST: loseLease,
-        STREAM_DELETED: streamDeleted,
         FRAGMENT_COMPLETE: recordCompletion,
         SHUTDOWN: { target: 'draining', actions: { type: 'endWith', params: { reason: 'shutdown' } } },
       },
@@ -381,11 +401,17 @@ export const leaseMachine = setup({
                   target: 'reconnecting',
                   actions: ['countReconnect', { type: 'recordError', params: { source: 'reader' } }],
                 },
+                STREAM_MISSING: { target: 'waitingForStream', actions: 'planMissingStreamRetry' },
               },
             },
             reconnecting: {
               description: 'Waits an exponential, jittered, capped delay before a new reader.',
               after: { reconnectDelay: { target: 'streaming' } },
+            },
+            waitingForStream: {
+              description: 'The stream does not exist (yet): keeps the lease, and tries again after a backoff of its own, up to minutes.',
+              entry: 'announceStreamMissing',
+              after: { missingStreamDelay: { target: 'streaming' } },
             },
           },
         },
@@ -438,7 +464,6 @@ export const leaseMachine = setup({
       },
       on: {
         LEASE_LOST: loseLease,
-        STREAM_DELETED: streamDeleted,
         FRAGMENT_COMPLETE: recordCompletion,
         DRAINED: [{ guard: 'canWriteCheckpoint', target: 'checkpointing', actions: 'beginWrite' }, { target: 'released' }],
       },
@@ -446,7 +471,7 @@ export const leaseMachine = setup({
     checkpointing: {
       description: 'Writes the final checkpoint; entered only when there is something newer than the stored one.',
       // Recorded for the output (`unwritten`) only: the final write has already started.
-      on: { LEASE_LOST: loseLease, STREAM_DELETED: streamDeleted, FRAGMENT_COMPLETE: recordCompletion },
+      on: { LEASE_LOST: loseLease, FRAGMENT_COMPLETE: recordCompletion },
       invoke: {
         id: 'finalCheckpoint',
         src: 'checkpointer',

@@ -220,6 +220,22 @@ export const METRICS = [
     help: 'Media readers waiting for room in the pipeline (backpressure).',
   },
   {
+    name: 'FramesInFlight',
+    prometheus: 'kvs_infer_frames_in_flight',
+    kind: 'gauge',
+    unit: 'Count',
+    scope: 'worker',
+    help: 'Sampled frames not yet published or settled, over every stream: bounded by the decode slots, the endpoint stage and the publisher.',
+  },
+  {
+    name: 'BytesInFlight',
+    prometheus: 'kvs_infer_bytes_in_flight',
+    kind: 'gauge',
+    unit: 'Bytes',
+    scope: 'worker',
+    help: 'Bytes the pipeline holds: compressed frames in the decode slots, images and answers in the endpoint stage, records in the publisher.',
+  },
+  {
     name: 'LeasesTaken',
     prometheus: 'kvs_infer_leases_taken_total',
     kind: 'counter',

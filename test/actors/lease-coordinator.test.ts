@@ -1,10 +1,27 @@
 // The lease coordinator against the DynamoDB emulator: renewal, failover judged on each worker's own
-// clock, balancing by stealing one lease per pass, checkpoints, shutdown, the sync lease.
+// clock, self-fencing of leases it can no longer prove, balancing by stealing one lease per pass, checkpoints,
+// shutdown, the sync lease.
 
 import t from 'tap';
 import { LeaseCoordinator } from '../../src/actors/lease-coordinator.js';
 import { LeaseError } from '../../src/actors/lease-errors.js';
-import { FAILOVER, createLeases, delegate, leaseStack, ownersInTable, settle, worker, type Worker } from './lease-fixtures.js';
+import { systemClock } from '../../src/actors/lease-types.js';
+import {
+  FAILOVER,
+  clockFor,
+  createLeases,
+  delegate,
+  leaseStack,
+  ownersInTable,
+  runClocks,
+  settle,
+  timedStore,
+  worker,
+  type CallPlan,
+  type PlannedCall,
+  type TimedStore,
+  type Worker,
+} from './lease-fixtures.js';
 
 const CP = { fragmentNumber: '91343852333181432392682062607743920146264316306', serverTimestamp: 1_700_000_000_123 };
 const streams = (n: number) => Array.from({ length: n }, (_, i) => `stream-${i}`);
@@ -352,38 +369,10 @@ t.test('start() runs take passes and renewals on the injected clock, and stop() 
   t.same(b.errors, []);
 });
 
-t.test('a lease whose renewals keep failing is given up before another worker may take it', async (t) => {
-  // Prepare
-  const table = await (await leaseStack(t)).table();
-  await createLeases(table, ['stream']);
-  let down = false;
-  const flaky = delegate(table, {
-    renew: (lease, owner) =>
-      down ? Promise.reject(new LeaseError('LEASE_TABLE_FAILED', 'network down', { leaseKey: lease.leaseKey, owner })) : table.renew(lease, owner),
-  });
-  const a = worker(flaky, 'a');
-  await a.coordinator.runOnce();
-  down = true;
-
-  // Act
-  a.clock.increment(a.coordinator.renewIntervalMillis);
-  await a.coordinator.renewLeases();
-  const afterOneFailure = a.keys();
-  a.clock.increment(a.coordinator.renewIntervalMillis);
-  await a.coordinator.renewLeases();
-
-  // Assess
-  t.same(afterOneFailure, ['stream'], 'one failed renewal is tolerated');
-  t.equal(a.coordinator.counters.lost, 1);
-  t.same(a.lost, [{ leaseKey: 'stream', reason: 'expired' }]);
-  t.equal(a.coordinator.holdsSyncLease, false);
-  t.ok(a.errors.length >= 2 && a.errors.every((e) => (e as LeaseError).code === 'LEASE_TABLE_FAILED'), 'failures reported to onError');
-});
-
 t.test('bad options are refused with BAD_LEASE_OPTIONS', async (t) => {
   // Prepare
   const table = await (await leaseStack(t)).table();
-  const make = (options: Partial<ConstructorParameters<typeof LeaseCoordinator>[0]>) => () => worker(table, 'a', options);
+  const make = (options: Parameters<typeof worker>[2]) => () => worker(table, 'a', options);
 
   // Act, Assess
   t.throws(make({ workerId: '' }), { code: 'BAD_LEASE_OPTIONS' });
@@ -391,4 +380,392 @@ t.test('bad options are refused with BAD_LEASE_OPTIONS', async (t) => {
   t.throws(make({ renewIntervalMillis: FAILOVER }), { code: 'BAD_LEASE_OPTIONS' });
   t.throws(make({ maxLeasesPerWorker: 0 }), { code: 'BAD_LEASE_OPTIONS' });
   t.throws(make({ maxLeasesPerWorker: 1.5 }), { code: 'BAD_LEASE_OPTIONS' });
+  t.throws(make({ safetyMarginMillis: 0 }), { code: 'BAD_LEASE_OPTIONS' });
+  t.throws(make({ safetyMarginMillis: FAILOVER - 3333 }), { code: 'BAD_LEASE_OPTIONS', message: /leave more than renewIntervalMillis/ });
+  t.throws(make({ renewIntervalMillis: FAILOVER / 2 }), { code: 'BAD_LEASE_OPTIONS' }, 'no margin left for the default');
+  t.equal(worker(table, 'a').coordinator.safetyMarginMillis, 1667, 'default: (failover - 2 x renew) / 2');
+});
+
+// ---------------------------------------------------------------- clock
+
+t.test('the system clock is monotonic: a step of the wall clock does not move it', async (t) => {
+  // Prepare
+  const realNow = Date.now;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const before = systemClock.now();
+
+  // Act
+  const readings: number[] = [];
+  for (const step of [-3_600_000, 86_400_000]) {
+    Date.now = () => realNow() + step;
+    readings.push(systemClock.now());
+  }
+  Date.now = realNow;
+
+  // Assess
+  t.ok(Math.abs(before - realNow()) < 60_000, 'epoch-like: close to the wall clock when nothing stepped');
+  t.ok(readings.every((r) => r >= before && r - before < 1_000), `unmoved by steps of -1 h and +1 day: ${readings.map((r) => r - before).join(', ')} ms`);
+});
+
+t.test('on the system clock, a wall-clock step neither lets another worker take a live lease nor makes its holder give it up', async (t) => {
+  // Prepare
+  const realNow = Date.now;
+  t.teardown(() => {
+    Date.now = realNow;
+  });
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const onSystem = (id: string) =>
+    new LeaseCoordinator({
+      table,
+      workerId: id,
+      clock: systemClock,
+      failoverTimeMillis: FAILOVER,
+      onLost: (key, reason) => void lost.push(`${id}:${key}:${reason}`),
+    });
+  const lost: string[] = [];
+  const holder = onSystem('holder');
+  const other = onSystem('other');
+  await holder.runOnce();
+  await other.runOnce();
+
+  // Act: the wall clock jumps a day ahead (an NTP step, a VM resumed)
+  Date.now = () => realNow() + 86_400_000;
+  holder.expireLeases();
+  await other.runOnce();
+  await holder.runOnce();
+
+  // Assess
+  t.same(holder.held.map((l) => l.leaseKey), ['stream']);
+  t.equal(holder.holdsSyncLease, true);
+  t.same(other.held, [], 'nothing looked expired to the other worker');
+  t.same(lost, []);
+});
+
+// ---------------------------------------------------------------- self-fencing
+
+const RENEW = Math.floor(FAILOVER / 3);
+/** DynamoDB's request timeout as the worker derives it: half the renew interval. */
+const DYNAMODB_TIMEOUT = Math.floor(FAILOVER / 6);
+const MARGIN = Math.floor((FAILOVER - 2 * RENEW) / 2);
+
+interface Timed {
+  w: Worker;
+  store: TimedStore;
+  /** Elapsed time on this worker's clock since the scenario began. */
+  elapsed(): number;
+  /** Each lease given up, with the elapsed time it happened at. */
+  drops: { leaseKey: string; reason: string; at: number }[];
+  /** Each lease taken, with the elapsed time the coordinator reported it at. */
+  takes: { leaseKey: string; stolen: boolean; handoverDelayMillis: number; at: number }[];
+}
+
+/** A worker on a timedStore, started, recording what happens and when on its own clock. */
+function timedWorker(table: Parameters<typeof timedStore>[0], id: string, plan: Parameters<typeof timedStore>[2]): Timed {
+  const clock = clockFor(id);
+  const start = clock.now();
+  const store = timedStore(table, clock, plan);
+  const drops: Timed['drops'] = [];
+  const takes: Timed['takes'] = [];
+  const elapsed = () => clock.now() - start;
+  const w = worker(store, id, {
+    clock,
+    onLost: (leaseKey, reason) => void drops.push({ leaseKey, reason, at: elapsed() }),
+    onAcquired: (lease, how) => void takes.push({ leaseKey: lease.leaseKey, ...how, at: elapsed() }),
+  });
+  return { w, store, elapsed, drops, takes };
+}
+
+/** Calls that answer after 40 ms (a loaded DynamoDB), unless `special` says otherwise. */
+const slow =
+  (special: (call: PlannedCall) => CallPlan | undefined = () => undefined) =>
+  (call: PlannedCall): CallPlan =>
+    special(call) ?? { ms: 40 };
+
+/** The sending time (elapsed) of the last write on `key` that succeeded. */
+function lastWriteSent(x: Timed, key: string): number {
+  const writes = x.store.calls.filter((c) => c.leaseKey === key && c.outcome === 'ok' && ['take', 'renew', 'checkpoint'].includes(c.operation));
+  return writes.at(-1)!.sentAt - (x.w.clock.now() - x.elapsed());
+}
+
+t.test('one failed renewal is tolerated when calls take time, even one that fails only at the DynamoDB timeout', async (t) => {
+  // Prepare: every call takes 40 ms; the third renewal of the stream fails after the request timeout.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const third = (c: PlannedCall): CallPlan | undefined =>
+    c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 3 ? { ms: DYNAMODB_TIMEOUT, outcome: 'fail' } : undefined;
+  const a = timedWorker(table, 'a', slow(third));
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+
+  // Act
+  const heldAt: boolean[] = [];
+  for (let i = 0; i < 8; i++) {
+    await runClocks([a.w.clock], [a.store], RENEW);
+    heldAt.push(a.w.coordinator.holds('stream'));
+  }
+  await runClocks([a.w.clock], [a.store], 100);
+
+  // Assess
+  const renewals = a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream');
+  t.equal(renewals.length, 8);
+  t.same(renewals.map((c) => c.outcome), ['ok', 'ok', 'fail', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  t.same(heldAt, Array(8).fill(true), 'held all along');
+  t.same(a.drops, []);
+  t.equal(a.w.errors.length, 1, 'the failure reported');
+  t.equal(a.w.coordinator.counters.renewed, 2 * 8 - 1, 'the stream and the sync lease, but the failed one');
+});
+
+t.test('a renewal unanswered when the next is due is abandoned, so one lost call (all its retries) costs one interval only', async (t) => {
+  for (const landed of [false, true]) {
+    // Prepare: the second renewal of the stream answers only after 6 s (three attempts timing out), failed or landed.
+    const table = await (await leaseStack(t)).table(landed ? 'landed' : 'failed');
+    await createLeases(table, ['stream']);
+    const second = (c: PlannedCall): CallPlan | undefined =>
+      c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 2 ? { ms: 6_000, outcome: landed ? 'ok' : 'fail' } : undefined;
+    const a = timedWorker(table, 'a', slow(second));
+    a.w.coordinator.start();
+    t.teardown(() => a.w.coordinator.stop());
+
+    // Act
+    await runClocks([a.w.clock], [a.store], 5 * RENEW + 100);
+
+    // Assess
+    const what = landed ? 'landed' : 'failed';
+    const renewals = a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream');
+    t.same(renewals.map((c) => c.outcome), ['ok', 'aborted', 'ok', 'ok', 'ok'], `${what}: abandoned, then renewed at every interval`);
+    t.same(a.drops, [], `${what}: never given up`);
+    t.same(a.w.coordinator.held.map((l) => l.leaseOwner), ['a']);
+    // Landed: the next renewal's condition fails on the counter the abandoned one moved, and the store takes that for it.
+    t.equal((await table.get('stream'))?.leaseCounter, 1 + 4, `${what}: four renewals landed`);
+  }
+});
+
+t.test('a write abandoned but landed, then taken for the next one: the lease counts as proven from the abandoned one only', async (t) => {
+  // Prepare: the second renewal lands but answers only after 6 s; from the fourth on, nothing reaches the table.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const plan = (c: PlannedCall): CallPlan | undefined => {
+    if (c.operation !== 'renew' || c.leaseKey !== 'stream') return undefined;
+    return c.nth === 2 ? { ms: 6_000 } : c.nth >= 4 ? { ms: 40, outcome: 'fail' } : undefined;
+  };
+  const a = timedWorker(table, 'a', slow(plan));
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+
+  // Act
+  await runClocks([a.w.clock], [a.store], 5 * FAILOVER);
+
+  // Assess
+  const renewals = a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream');
+  const abandoned = renewals[1]!.sentAt - (a.w.clock.now() - a.elapsed());
+  t.same(renewals.slice(0, 4).map((c) => c.outcome), ['ok', 'aborted', 'ok', 'fail']);
+  // Others first saw the counter the abandoned renewal moved no earlier than its sending, and may take it failover later.
+  t.equal(a.drops[0]?.reason, 'expired');
+  t.ok(a.drops[0]!.at <= abandoned + FAILOVER - MARGIN + 10, `given up at ${a.drops[0]!.at} ms, the abandoned renewal sent at ${abandoned} ms`);
+});
+
+t.test('a renewal that hangs: the lease is given up at its cut-off, on a timer of its own, before another worker takes it', async (t) => {
+  // Prepare: from its second renewal on, the stream's renewals never answer; the sync lease's renew as usual.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const a = timedWorker(table, 'a', slow((c) => (c.operation === 'renew' && c.leaseKey === 'stream' && c.nth >= 2 ? { outcome: 'hang' } : undefined)));
+  const b = timedWorker(table, 'b', slow());
+  a.w.coordinator.start();
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 200);
+  b.w.coordinator.start();
+  t.teardown(() => {
+    a.w.coordinator.stop();
+    b.w.coordinator.stop();
+  });
+
+  // Act
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 3 * FAILOVER);
+
+  // Assess
+  const [firstTake, secondWrite] = a.store.calls.filter((c) => c.leaseKey === 'stream' && c.operation !== 'list');
+  const sent = secondWrite!.sentAt - (a.w.clock.now() - a.elapsed());
+  const [drop] = a.drops;
+  // Whoever takes it next, a itself included: it too sees the lease expired.
+  const [take] = [...a.takes.slice(1), ...b.takes].filter((x) => x.leaseKey === 'stream').sort((x, y) => x.at - y.at);
+  t.same([firstTake?.operation, secondWrite?.operation, secondWrite?.outcome], ['take', 'renew', 'ok'], 'the first renewal succeeded');
+  t.same(drop && { leaseKey: drop.leaseKey, reason: drop.reason }, { leaseKey: 'stream', reason: 'expired' });
+  const cutoff = sent + FAILOVER - MARGIN;
+  t.ok(drop!.at >= cutoff && drop!.at <= cutoff + 10, `given up at ${drop!.at} ms, its cut-off being ${cutoff} ms`);
+  t.ok(take && take.at >= sent + FAILOVER, `taken again at ${take?.at} ms, failover after the last write was sent`);
+  t.equal(take?.handoverDelayMillis, 0, 'an expired lease is read at once');
+  t.ok(take!.at - drop!.at >= MARGIN - 10, `${take!.at - drop!.at} ms between the holder stopping and the taker reading`);
+  t.equal(a.w.coordinator.holdsSyncLease, true, 'the other lease kept renewing meanwhile');
+  t.ok(a.w.coordinator.counters.renewed >= Math.floor((3 * FAILOVER) / RENEW), `${a.w.coordinator.counters.renewed} renewals despite the hung one`);
+});
+
+t.test('a worker cut off from the table keeps its leases until their cut-off, then gives them up before anyone may take them', async (t) => {
+  // Prepare: after 4 s every call of a fails, fast.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  let cutOff = false;
+  const a = timedWorker(table, 'a', slow(() => (cutOff ? { ms: 5, outcome: 'fail' } : undefined)));
+  const b = timedWorker(table, 'b', slow());
+  a.w.coordinator.start();
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 200);
+  b.w.coordinator.start();
+  t.teardown(() => {
+    a.w.coordinator.stop();
+    b.w.coordinator.stop();
+  });
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 4_000 - 200);
+
+  // Act
+  cutOff = true;
+  const sent = lastWriteSent(a, 'stream');
+  const cutoff = sent + FAILOVER - MARGIN;
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], cutoff - 1 - a.elapsed(), 1);
+  const heldBefore = a.w.keys();
+  const failuresBefore = a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream' && c.outcome === 'fail').length;
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 1, 1);
+  const heldAtCutoff = a.w.keys();
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 2 * FAILOVER);
+
+  // Assess
+  t.same(heldBefore, ['stream'], `held 1 ms before the cut-off, after ${failuresBefore} failed renewals`);
+  t.equal(failuresBefore, 2, 'two failures in a row do not drop it by themselves');
+  t.same(heldAtCutoff, [], 'given up at the cut-off');
+  t.same(a.drops, [{ leaseKey: 'stream', reason: 'expired', at: cutoff }]);
+  t.equal(a.w.coordinator.holdsSyncLease, false, 'the sync lease too');
+  const take = b.takes.find((x) => x.leaseKey === 'stream');
+  t.ok(take && take.at >= sent + FAILOVER, `b took it at ${take?.at} ms, not before ${sent + FAILOVER}`);
+  t.equal(b.w.coordinator.holdsSyncLease, true);
+  t.ok(a.w.errors.length >= 2 && a.w.errors.every((e) => (e as LeaseError).code === 'LEASE_TABLE_FAILED'), 'failures reported to onError');
+});
+
+t.test('a stolen lease: the thief waits until the victim has stopped, even a victim cut off from the table right after', async (t) => {
+  // Prepare: a holds both streams; once b has stolen one, every renewal of a hangs.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['x', 'y']);
+  let partitioned = false;
+  const a = timedWorker(table, 'a', slow((c) => (partitioned && c.operation === 'renew' ? { outcome: 'hang' } : undefined)));
+  const b = timedWorker(table, 'b', slow());
+  a.w.coordinator.start();
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 2_000);
+  b.w.coordinator.start();
+  t.teardown(() => {
+    a.w.coordinator.stop();
+    b.w.coordinator.stop();
+  });
+
+  // Act
+  while (b.takes.length === 0 && b.elapsed() < 3 * FAILOVER) await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 10);
+  partitioned = true;
+  const [steal] = b.takes;
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], FAILOVER);
+
+  // Assess
+  t.ok(steal?.stolen, `b stole ${steal?.leaseKey}`);
+  const sent = lastWriteSent(a, steal!.leaseKey);
+  const readsFrom = steal!.at + steal!.handoverDelayMillis;
+  const drop = a.drops.find((d) => d.leaseKey === steal!.leaseKey);
+  t.same(drop && { reason: drop.reason }, { reason: 'expired' }, 'a never learnt of the steal, and gave the lease up by itself');
+  t.ok(readsFrom >= sent + FAILOVER, `b reads from ${readsFrom} ms, failover after a's last write (${sent} ms)`);
+  t.ok(drop!.at < readsFrom, `a stopped at ${drop!.at} ms, before b reads`);
+  t.ok(steal!.handoverDelayMillis > RENEW + 500, `waits ${steal!.handoverDelayMillis} ms, more than a renewal interval`);
+});
+
+t.test('a stolen lease handed back during its handover is only dropped: a third worker does not read it at once', async (t) => {
+  for (const late of [false, true]) {
+    // Prepare: b steals one of a's two streams; a is still reading it until its next renewal.
+    const table = await (await leaseStack(t)).table(late ? 'late' : 'early');
+    await createLeases(table, ['x', 'y']);
+    const a = worker(table, 'a');
+    const b = worker(table, 'b');
+    await a.coordinator.runOnce();
+    await b.coordinator.runOnce();
+    const [stolen] = b.handovers;
+
+    // Act: b shuts down, during its handover or (control) after it; a third worker starts.
+    if (late) b.clock.increment(stolen!.handoverDelayMillis);
+    await b.coordinator.release(stolen!.leaseKey);
+    const c = worker(table, 'c');
+    await c.coordinator.runOnce();
+
+    // Assess
+    const when = late ? 'after the handover' : 'during the handover';
+    t.ok(stolen?.stolen && stolen.handoverDelayMillis > 0, `b stole ${stolen?.leaseKey}, to read it after ${stolen?.handoverDelayMillis} ms`);
+    t.same(b.lost, [{ leaseKey: stolen!.leaseKey, reason: 'released' }], `${when}: its reader told to stop`);
+    t.equal(b.coordinator.counters.released, late ? 1 : 0, `${when}: release ${late ? '' : 'not '}written`);
+    t.same(c.keys(), late ? [stolen!.leaseKey] : [], `${when}: c ${late ? 'took it at once' : 'took nothing'}`);
+    if (!late) t.equal((await table.get(stolen!.leaseKey))?.leaseOwner, 'b', 'the table still names b: it expires for others after failoverTimeMillis');
+  }
+});
+
+t.test('a slow lease sync does not hold up the renewals of the sync lease, which would then expire', async (t) => {
+  // Prepare: creating a lease takes 4 s (a throttled table, retried): three of them outlast the sync lease's cut-off.
+  const table = await (await leaseStack(t)).table();
+  const a = timedWorker(table, 'a', slow((c) => (c.operation === 'createLease' && c.leaseKey !== '__sync__' ? { ms: 4_000 } : undefined)));
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+  await runClocks([a.w.clock], [a.store], 200);
+
+  // Act
+  const syncing = a.w.coordinator.syncStreamLeases(['s1', 's2', 's3']);
+  let result: unknown;
+  void syncing.then((r) => (result = r));
+  await runClocks([a.w.clock], [a.store], 13_000);
+
+  // Assess
+  t.same(result, { holdsSyncLease: true, created: ['s1', 's2', 's3'], deleted: [] });
+  t.equal(a.w.coordinator.holdsSyncLease, true, 'the sync lease is still held');
+  const syncRenewals = a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === '__sync__' && c.outcome === 'ok');
+  t.ok(syncRenewals.length >= 3, `renewed ${syncRenewals.length} times during the sync`);
+});
+
+t.test('a lease sync stops part way once the sync lease is lost, deleting nothing more', async (t) => {
+  // Prepare: a holds the sync lease and syncs slowly (4 s a creation); its other writes fail from the start of the sync.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['old-1', 'old-2']);
+  let cutOff = false;
+  const a = timedWorker(
+    table,
+    'a',
+    slow((c) => {
+      if (c.operation === 'createLease' && c.leaseKey !== '__sync__') return { ms: 4_000 };
+      return cutOff && ['renew', 'take', 'checkpoint'].includes(c.operation) ? { ms: 40, outcome: 'fail' } : undefined;
+    }),
+  );
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+  await runClocks([a.w.clock], [a.store], 200);
+
+  // Act
+  cutOff = true;
+  let result: unknown;
+  void a.w.coordinator.syncStreamLeases(['n1', 'n2', 'n3', 'n4']).then((r) => (result = r));
+  await runClocks([a.w.clock], [a.store], 14_000);
+
+  // Assess: the sync lease expired at 8.4 s, during the third creation.
+  t.equal(a.w.coordinator.holdsSyncLease, false, 'the sync lease expired while syncing');
+  t.same(result, { holdsSyncLease: false, created: ['n1', 'n2', 'n3'], deleted: [] }, 'stopped at the next step once it was lost');
+  const keys = (await table.list()).map((l) => l.leaseKey).sort();
+  t.same(keys, ['__sync__', 'n1', 'n2', 'n3', 'old-1', 'old-2'], 'nothing deleted by a worker that no longer runs discovery');
+});
+
+// ---------------------------------------------------------------- reads
+
+t.test('take passes list with an eventually consistent Scan; syncStreamLeases reads strongly consistent', async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const reads: (boolean | undefined)[] = [];
+  const a = worker(delegate(table, { list: (options) => (reads.push(options?.consistentRead), table.list(options)) }), 'a');
+
+  // Act
+  await a.coordinator.runOnce();
+  const byTakes = [...reads];
+  reads.length = 0;
+  await a.coordinator.syncStreamLeases(['stream']);
+
+  // Assess
+  t.same(byTakes, [false]);
+  t.same(reads, [true]);
 });

@@ -243,6 +243,49 @@ t.test('list skips items that are not leases and pages through a table larger th
   t.ok(scans > 1, `paged (${scans} Scan requests)`);
 });
 
+t.test('list reads strongly consistent by default, eventually consistent when asked, with the same leases', async (t) => {
+  // Prepare
+  const stack = await leaseStack(t);
+  const table = await stack.table();
+  await table.createLease('stream-a');
+  const consistent: unknown[] = [];
+  stack.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'ScanCommand') consistent.push((args.input as { ConsistentRead?: boolean }).ConsistentRead);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordConsistentRead' },
+  );
+
+  // Act
+  const strong = await table.list();
+  const eventual = await table.list({ consistentRead: false });
+  const explicit = await table.list({ consistentRead: true });
+
+  // Assess
+  t.same(consistent, [true, false, true]);
+  t.same(eventual, strong);
+  t.same(explicit, strong);
+});
+
+t.test('an aborted renewal or checkpoint fails with LEASE_TABLE_FAILED and changes nothing', async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await table.createLease('stream');
+  const taken = await table.take((await table.get('stream'))!, 'w1');
+  const abort = new AbortController();
+  abort.abort();
+
+  // Act
+  const renewal = table.renew(taken, 'w1', { abortSignal: abort.signal });
+  const checkpoint = table.checkpoint(taken, 'w1', CP, { abortSignal: abort.signal });
+
+  // Assess
+  await t.rejects(renewal, { name: 'LeaseError', code: 'LEASE_TABLE_FAILED', leaseKey: 'stream' });
+  await t.rejects(checkpoint, { name: 'LeaseError', code: 'LEASE_TABLE_FAILED', leaseKey: 'stream' });
+  t.same(await table.get('stream'), taken);
+});
+
 t.test('bad keys and checkpoints are refused before any request', async (t) => {
   // Prepare
   const table = await (await leaseStack(t)).table();

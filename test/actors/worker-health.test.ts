@@ -32,19 +32,21 @@ t.test('a missing data stream: not ready, with an error line naming it, until th
 });
 
 t.test('a lease sync that fails is tried again until the lease exists (discovery announces a static list once)', async (t) => {
-  // Prepare: the first creation of cam-0's lease fails as a throttled DynamoDB fails it (all 3 of the SDK's attempts)
+  // Prepare: the first two creations of cam-0's lease fail as a throttled DynamoDB fails them, after the
+  // SDK's own retries (the middleware sits before them, in the initialize step)
   const stack = await workerStack(t, 2);
-  let failures = 3;
+  let failures = 2;
   stack.dynamodb.middlewareStack.add(
     (next, context) => async (args) => {
-      const item = (args.input as { Item?: { leaseKey?: { S?: string } } }).Item;
-      if (context.commandName === 'PutItemCommand' && item?.leaseKey?.S === 'cam-0' && failures > 0) {
+      const key = (args.input as { Item?: { leaseKey?: string | { S?: string } } }).Item?.leaseKey;
+      const isCam0 = key === 'cam-0' || (typeof key === 'object' && key?.S === 'cam-0');
+      if (/^Put(Item)?Command$/.test(context.commandName ?? '') && isCam0 && failures > 0) {
         failures--;
         throw Object.assign(new Error('injected: rate of requests exceeds the allowed throughput'), { name: 'ThrottlingException', $fault: 'client' });
       }
       return next(args);
     },
-    { step: 'finalizeRequest', name: 'injectSyncFailure' },
+    { step: 'initialize', name: 'injectSyncFailure' },
   );
   stack.feed(200);
 
@@ -55,7 +57,7 @@ t.test('a lease sync that fails is tried again until the lease exists (discovery
   await until('cam-0 read', () => worker.streams.includes('cam-0') && records.some((r) => r.event === 'fragment' && r.stream === 'cam-0'), 30_000);
   const failed = records.filter((r) => r.event === 'lease-sync-failed');
   t.equal(failures, 0, 'the injected failures happened');
-  t.ok(failed.length >= 1, `the failed sync was logged (${failed.length} lines)`);
+  t.ok(failed.length >= 2, `the failed syncs were logged (${failed.length} lines)`);
   t.ok(failed.every((r) => typeof r.retryInMillis === 'number'), 'each with when it is tried again');
   t.same(worker.streams, ['cam-0', 'cam-1'], 'both streams are read');
 });
@@ -91,5 +93,5 @@ t.test('/healthz: healthy while frames flow, stuck once Kinesis is a black hole 
   t.equal(worker.stuck, null, 'not stuck at once');
   await until('stuck', () => worker.stuck !== null, 20_000);
   t.match(worker.stuck, /no progress for \d+ ms \(limit 3000\)/, `stuck: ${worker.stuck}`);
-  t.equal(worker.view().stuck, worker.stuck, 'the view (and so /healthz) says it');
+  t.match(worker.view().stuck, /^no progress for \d+ ms/, 'the view (and so /healthz) says it');
 });

@@ -9,7 +9,7 @@ import { describeDiagram, edgeLabel, eventLabel, toDot, toMermaid, type DiagramD
 import { svgStateId, toSvg } from '../../src/debug/machine-svg.js';
 import { describeMachine, leaseMachine } from '../../src/machines/index.js';
 
-const EXTERNAL_EVENTS = ['LEASE_LOST', 'SHUTDOWN', 'DRAINED', 'FRAGMENT_COMPLETE', 'READER_FAILED', 'READER_ENDED', 'STREAM_DELETED', 'CHECKPOINT_NOW'];
+const EXTERNAL_EVENTS = ['LEASE_LOST', 'SHUTDOWN', 'DRAINED', 'FRAGMENT_COMPLETE', 'READER_FAILED', 'READER_ENDED', 'STREAM_MISSING', 'CHECKPOINT_NOW'];
 
 const lease = describeDiagram(leaseMachine);
 const key = (id: string) => id.split('.').at(-1)!;

@@ -56,6 +56,8 @@ export function startLease(options: HarnessOptions = {}) {
   const readers: ReaderDouble[] = [];
   const writes: WriteDouble[] = [];
   const acquires: AcquireDouble[] = [];
+  /** missingRetryMs of each wait for a missing stream, as announced (the actor logs it). */
+  const announcedWaits: number[] = [];
   const machine = leaseMachine.provide({
     actors: {
       acquirer: fromPromise<AcquirerOutput, AcquirerInput>(
@@ -72,6 +74,7 @@ export function startLease(options: HarnessOptions = {}) {
         ({ input, signal }) => new Promise((resolve, reject) => writes.push({ input, resolve, reject, signal })),
       ),
     },
+    actions: { announceStreamMissing: ({ context }) => void announcedWaits.push(context.missingRetryMs) },
     ...(options.random ? { delays: { reconnectDelay: reconnectDelayWith(options.random) } } : {}),
   });
   const actor = createActor(machine, {
@@ -86,6 +89,7 @@ export function startLease(options: HarnessOptions = {}) {
     readers,
     writes,
     acquires,
+    announcedWaits,
     /** The current reader; fails the test with a clear message if there is none. */
     reader(): ReaderDouble {
       const reader = readers.at(-1);

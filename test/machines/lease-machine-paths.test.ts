@@ -35,7 +35,7 @@ function sampleEvents(snapshot: LeaseSnapshot): AnyEventObject[] {
     ...description.edges.map((edge) => edge.event),
     'CHECKPOINT_NOW',
     'LEASE_LOST',
-    'STREAM_DELETED',
+    'STREAM_MISSING',
     'SHUTDOWN',
     'DRAINED',
     'READER_ENDED',
@@ -57,6 +57,7 @@ function abstractState(snapshot: LeaseSnapshot): string {
     pending: context.pending !== null,
     inFlight: context.inFlight !== null,
     attempts: Math.min(context.attempts, 2),
+    missingAttempts: Math.min(context.missingAttempts, 2),
     reason: context.endReason,
     drainTimedOut: context.drainTimedOut,
   });
@@ -201,6 +202,7 @@ t.test('a checkpointer is only ever started by a step from a state where the lea
       '"checkpointing"',
       JSON.stringify({ reading: { media: 'reconnecting', checkpoints: 'writing' } }),
       JSON.stringify({ reading: { media: 'streaming', checkpoints: 'writing' } }),
+      JSON.stringify({ reading: { media: 'waitingForStream', checkpoints: 'writing' } }),
     ],
     'writes start only on entering a writing state',
   );

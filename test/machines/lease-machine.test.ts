@@ -20,6 +20,7 @@ async function reading(options: Parameters<typeof startLease>[0] = {}, checkpoin
 const inWriting = (h: Harness) => h.actor.getSnapshot().matches({ reading: { checkpoints: 'writing' } });
 const inReconnecting = (h: Harness) => h.actor.getSnapshot().matches({ reading: { media: 'reconnecting' } });
 const inStreaming = (h: Harness) => h.actor.getSnapshot().matches({ reading: { media: 'streaming' } });
+const inWaitingForStream = (h: Harness) => h.actor.getSnapshot().matches({ reading: { media: 'waitingForStream' } });
 const output = (h: Harness) => h.actor.getSnapshot().output as LeaseMachineOutput;
 
 // ---------------------------------------------------------------- acquiring
@@ -89,11 +90,10 @@ t.test('acquiring: any other take failure ends in released (acquire-failed) so t
   t.equal(h.readers.length, 0);
 });
 
-t.test('acquiring: SHUTDOWN, LEASE_LOST and STREAM_DELETED end the lease before anything is read', async (t) => {
+t.test('acquiring: SHUTDOWN and LEASE_LOST end the lease before anything is read', async (t) => {
   for (const [event, state, reason] of [
     ['SHUTDOWN', 'released', 'shutdown'],
     ['LEASE_LOST', 'lost', 'lease-lost'],
-    ['STREAM_DELETED', 'released', 'stream-deleted'],
   ] as const) {
     // Prepare
     const h = startLease();
@@ -169,7 +169,7 @@ t.test('reading: every checkpointIntervalMs the latest completed fragment is wri
   t.same(h.context().checkpoint, cp('102'));
   t.equal(h.context().pending, null);
   t.equal(h.context().inFlight, null);
-  t.same(h.context().counters, { fragmentsRead: 0, fragmentsCompleted: 2, reconnects: 0, checkpoints: 1, checkpointFailures: 0 });
+  t.same(h.context().counters, { fragmentsRead: 0, fragmentsCompleted: 2, reconnects: 0, checkpoints: 1, checkpointFailures: 0, streamMissing: 0 });
 });
 
 t.test('reading: an interval with nothing new writes nothing, and the timer keeps running', async (t) => {
@@ -398,6 +398,7 @@ t.test('LEASE_LOST from the coordinator stops the reader in the same step and ab
 t.test('LEASE_LOST while reconnecting, draining or writing the final checkpoint ends in lost with no (further) write', async (t) => {
   const cases: Array<[string, (h: Harness) => Promise<void>]> = [
     ['reconnecting', async (h) => h.reader().send({ type: 'READER_FAILED', error: new Error('socket hang up') })],
+    ['waitingForStream', async (h) => h.reader().send({ type: 'STREAM_MISSING' })],
     ['draining', async (h) => h.actor.send({ type: 'SHUTDOWN' })],
     [
       'checkpointing',
@@ -578,43 +579,99 @@ t.test('a checkpoint write in flight survives a reconnect (the regions are paral
   t.equal(h.writes.length, 2);
 });
 
-// ---------------------------------------------------------------- stream deleted
+// ---------------------------------------------------------------- missing stream
 
-t.test('STREAM_DELETED while reading stops the reader and ends in released with no final checkpoint', async (t) => {
+t.test('STREAM_MISSING keeps the lease: the reader stops, and a new one starts after 1 s (the default base)', async (t) => {
   // Prepare
-  const h = await reading();
+  const h = await reading({ input: { missingStreamBackoff: { jitter: 0 } } });
   h.complete('101');
+  const first = h.reader();
 
   // Act
-  h.reader().send({ type: 'STREAM_DELETED' });
-  h.clock.increment(INTERVAL * 2);
+  first.send({ type: 'STREAM_MISSING' });
+  const waiting = inWaitingForStream(h);
+  h.clock.increment(999);
+  const early = h.readers.length;
+  h.clock.increment(1);
 
   // Assess
-  t.equal(h.state(), 'released');
-  t.ok(h.reader().stopped);
-  t.equal(h.writes.length, 0);
-  t.equal(output(h).reason, 'stream-deleted');
-  t.same(output(h).unwritten, cp('101'));
+  t.ok(waiting, 'waiting for the stream');
+  t.ok(first.stopped, 'the reader stopped');
+  t.equal(early, 1, 'no reader before the delay');
+  t.ok(inStreaming(h), 'reading again after 1000 ms');
+  t.equal(h.reader().input.resumeAfter, '101', 'from after the latest completed fragment');
+  t.equal(h.actor.getSnapshot().status, 'active', 'the lease is neither released nor lost');
+  t.same(h.announcedWaits, [1_000], 'the wait announced once, with its length');
+  t.equal(h.context().counters.streamMissing, 1);
+  t.equal(h.context().counters.reconnects, 0, 'not counted as a reconnect');
 });
 
-t.test('STREAM_DELETED during draining or the final write ends in released and abandons the write', async (t) => {
-  for (const drained of [false, true]) {
-    // Prepare
-    const h = await reading();
-    h.complete('101');
-    h.actor.send({ type: 'SHUTDOWN' });
-    if (drained) h.actor.send({ type: 'DRAINED' });
+t.test('missing-stream waits double up to missingStreamBackoff.maxMs, apart from the reconnect backoff, and a fragment read resets them', async (t) => {
+  // Prepare
+  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 100, jitter: 0 }, missingStreamBackoff: { maxMs: 10_000, jitter: 0 } } });
+  const missing = () => {
+    const count = h.readers.length;
+    h.reader().send({ type: 'STREAM_MISSING' });
+    let waited = 0;
+    while (h.readers.length === count) {
+      h.clock.increment(100);
+      waited += 100;
+    }
+    return waited;
+  };
 
-    // Act
-    h.actor.send({ type: 'STREAM_DELETED' });
-    h.clock.increment(DRAIN * 2);
+  // Act
+  const delays = Array.from({ length: 6 }, missing);
+  h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+  h.clock.increment(100);
+  const afterFailure = missing();
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  const afterRead = missing();
 
-    // Assess
-    t.equal(h.state(), 'released');
-    t.equal(output(h).reason, 'stream-deleted');
-    t.equal(h.writes.length, drained ? 1 : 0);
-    t.ok(h.writes.every((w) => w.signal.aborted));
+  // Assess
+  t.same(delays, [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+  t.equal(afterFailure, 10_000, 'a reconnect in between does not reset the wait');
+  t.equal(afterRead, 1_000, 'a fragment read starts it over');
+  t.same(h.announcedWaits, [...delays, afterFailure, afterRead], 'each wait announced once, with the delay it waited');
+});
+
+t.test('the default missing-stream backoff: jittered within [d / 2, d], capped at 5 minutes', async (t) => {
+  // Prepare
+  const h = await reading();
+
+  // Act
+  for (let i = 0; i < 12; i++) {
+    h.reader().send({ type: 'STREAM_MISSING' });
+    h.clock.increment(h.context().missingRetryMs);
   }
+
+  // Assess
+  const caps = h.announcedWaits.map((_, i) => Math.min(300_000, 1_000 * 2 ** i));
+  t.equal(h.announcedWaits.length, 12);
+  t.ok(h.announcedWaits.every((d, i) => d >= caps[i]! / 2 && d <= caps[i]!), `waits ${h.announcedWaits.join(', ')} within bounds ${caps.join(', ')}`);
+  t.ok(inStreaming(h), 'each wait ends with a new reader');
+  t.equal(h.readers.length, 13);
+});
+
+t.test('while waiting for the stream: checkpoints keep their rhythm, and SHUTDOWN drains without another reader', async (t) => {
+  // Prepare
+  const h = await reading({ input: { missingStreamBackoff: { baseMs: 60_000, maxMs: 60_000 } } });
+  h.complete('101');
+  h.reader().send({ type: 'STREAM_MISSING' });
+
+  // Act
+  h.clock.increment(INTERVAL);
+  const periodic = h.write();
+  periodic.resolve();
+  await settle();
+  h.actor.send({ type: 'SHUTDOWN' });
+  h.clock.increment(120_000);
+
+  // Assess
+  t.same(periodic.input, { leaseKey: 'front-door', checkpoint: cp('101'), final: false });
+  t.equal(h.readers.length, 1, 'no reader started after SHUTDOWN');
+  t.equal(h.state(), 'released', 'drained (timed out) with nothing new, released');
+  t.equal(output(h).reason, 'shutdown');
 });
 
 // ---------------------------------------------------------------- graceful shutdown
@@ -658,7 +715,7 @@ t.test('SHUTDOWN stops the reader, drains, writes the final checkpoint exactly o
     leaseKey: 'front-door',
     checkpoint: cp('103'),
     unwritten: null,
-    counters: { fragmentsRead: 0, fragmentsCompleted: 3, reconnects: 0, checkpoints: 1, checkpointFailures: 0 },
+    counters: { fragmentsRead: 0, fragmentsCompleted: 3, reconnects: 0, checkpoints: 1, checkpointFailures: 0, streamMissing: 0 },
     lastError: null,
     drainTimedOut: false,
   });
