@@ -18,6 +18,7 @@ import { kinesisClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
 import { seededRandom } from '../../src/local/random.js';
 import { blackhole, FaultProxy, pass } from '../chaos/fault-proxy.js';
+import { settled } from '../helpers/settled.js';
 
 const STREAM = 'results';
 const MiB = 1024 * 1024;
@@ -88,17 +89,6 @@ const idle = (counts: Partial<PublisherStats>): PublisherStats => ({
   retriedRecords: 0,
   ...counts,
 });
-
-/** Whether `promise` has settled once pending I/O callbacks ran. */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return done;
-}
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,17 +3,7 @@
 
 import t from 'tap';
 import { Slots } from '../../src/actors/slots.js';
-
-/** Whether `promise` has settled after the current microtasks ran. */
-async function settled(promise: Promise<unknown>): Promise<boolean> {
-  let done = false;
-  void promise.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await new Promise((resolve) => setImmediate(resolve));
-  return done;
-}
+import { settled } from '../helpers/settled.js';
 
 t.test('the count bound: the third acquire of two slots waits for a release', async (t) => {
   // Prepare
