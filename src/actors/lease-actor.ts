@@ -86,8 +86,9 @@ export class LeaseActor {
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
           options.services.metrics.add('CheckpointsWritten');
-          const { fragmentNumber, serverTimestamp, keyframesSeen } = input.checkpoint;
-          this.#log('checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
+          const { fragmentNumber, serverTimestamp, keyframesSeen, inclusive } = input.checkpoint;
+          // Its own event: a `checkpoint` line says every sampled frame up to and including its fragment is published.
+          this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
         }),
       },
       actions: {
@@ -107,7 +108,8 @@ export class LeaseActor {
       inspect: this.#watch.inspect,
     });
     this.done = this.#finish();
-    this.#log('acquired', { checkpoint: options.lease.checkpoint?.fragmentNumber ?? null });
+    const { checkpoint } = options.lease;
+    this.#log('acquired', { checkpoint: checkpoint?.fragmentNumber ?? null, ...(checkpoint?.inclusive ? { inclusive: true } : {}) });
     this.#actor.start();
   }
 
@@ -164,7 +166,7 @@ export class LeaseActor {
       control: this.#options.control,
       mediaClient: this.#options.mediaClient,
       streamName: input.streamName,
-      resumeAfter: input.resumeAfter,
+      resumeFrom: input.resumeFrom,
       continuationToken: input.continuationToken,
       startWhenNew: this.#options.startWhenNew,
       signal: abort.signal,
@@ -193,7 +195,7 @@ export class LeaseActor {
           const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
           if (fragmentNumber === null || serverTimestamp === null) continue;
           this.#log('fragment', { level: 'debug', fragmentNumber, serverTimestamp });
-          this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, continuationToken });
+          this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, serverTimestamp, continuationToken });
         }
         if (!abort.signal.aborted) sendBack({ type: 'READER_ENDED' });
       } catch (error) {

@@ -168,12 +168,13 @@ export class LeaseTable implements LeaseStore {
     }
     const value: Checkpoint = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
     if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
+    if (checkpoint.inclusive === true) value.inclusive = true;
     return this.#write('checkpoint', lease, owner, options, {
       UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
       ConditionExpression: '#counter = :expected AND #owner = :owner',
       ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
       ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter, ':checkpoint': value, ':zero': 0 },
-    }, (current) => current.leaseOwner === owner && current.checkpoint?.fragmentNumber === value.fragmentNumber);
+    }, (current) => current.leaseOwner === owner && sameCheckpoint(current.checkpoint, value));
   }
 
   /** Hands the lease back (owner removed) so another worker takes it at once instead of after failover. */
@@ -245,8 +246,15 @@ export function parseLease(item: Record<string, unknown>): Lease | undefined {
   if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
     lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
     if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0) lease.checkpoint.keyframesSeen = cp.keyframesSeen;
+    // Only `true` counts: anything else reads as a completed fragment, which resumes after it (the older behaviour).
+    if (cp.inclusive === true) lease.checkpoint.inclusive = true;
   }
   return lease;
+}
+
+/** The same position: the same fragment, both inclusive or neither (keyframesSeen follows from the fragment). */
+function sameCheckpoint(a: Checkpoint | undefined, b: Checkpoint): boolean {
+  return a?.fragmentNumber === b.fragmentNumber && a.inclusive === b.inclusive;
 }
 
 async function describe(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {

@@ -12,6 +12,10 @@ export interface Lease {
   leaseOwner?: string;
   /** Bumped by every take, renew, checkpoint and release; every write is conditional on it. */
   leaseCounter: number;
+  /**
+   * Where the next owner resumes: after this fragment, or at it when `inclusive` (the stream's first checkpoint,
+   * written at its first fragment read). Absent until the stream's first checkpoint.
+   */
   checkpoint?: Checkpoint;
   /** Owner changes since the last checkpoint: a stream that keeps moving without progress shows here. */
   ownerSwitchesSinceCheckpoint: number;
@@ -34,6 +38,7 @@ export interface LeaseStore {
   deleteLease(leaseKey: string): Promise<void>;
   take(lease: Lease, owner: string): Promise<Lease>;
   renew(lease: Lease, owner: string, options?: LeaseWriteOptions): Promise<Lease>;
+  /** Stores `checkpoint` (fragmentNumber, serverTimestamp, keyframesSeen and inclusive, as given) on a held lease. */
   checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options?: LeaseWriteOptions): Promise<Lease>;
   release(lease: Lease, owner: string): Promise<Lease>;
 }

@@ -1,12 +1,14 @@
 // Reads one KVS stream as a lease actor does: GetDataEndpoint, then GetMedia from just after the
-// checkpointed fragment (or from now), parsed as it arrives. One connection per call: reconnecting
-// with backoff is the lease machine's decision. Within a call the reader finds a way forward: a start
-// KVS refuses (an expired continuation token, a checkpoint aged out of retention or from a stream since
-// recreated) gives way to the next one, down to the oldest retained fragment, so a stream always moves on.
+// checkpointed fragment (at it, for an inclusive checkpoint; or from now), parsed as it arrives. One
+// connection per call: reconnecting with backoff is the lease machine's decision. Within a call the
+// reader finds a way forward: a start KVS refuses (an expired continuation token, a checkpoint aged out
+// of retention or from a stream since recreated) gives way to the next one, down to the oldest retained
+// fragment, so a stream always moves on.
 
 import { GetDataEndpointCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
 import { KvsInferError } from '../errors.js';
+import { compareFragmentNumbers, type ResumePoint } from '../machines/checkpoint.js';
 import { readMkv, type Fragment, type MkvEvent } from '../media/index.js';
 
 export type MediaReaderErrorCode =
@@ -30,8 +32,8 @@ export type ReaderNotice =
   | { type: 'get-media-error'; errorId: number | null; errorCode: string | null; fragmentNumber: string | null; startSelectorType: string }
   /**
    * The checkpoint could not be resumed, so reading went on from the oldest retained fragment: the fragments
-   * after `checkpoint` and before `firstFragmentNumber` are given up. Sent when the first of those arrives,
-   * or with null fields if the read ends before any does.
+   * after `checkpoint` (from it, for an inclusive one) and before `firstFragmentNumber` are given up. Sent when
+   * the first of those arrives, or with null fields if the read ends before any does.
    */
   | { type: 'checkpoint-unresumable'; checkpoint: string; reason: string; firstFragmentNumber: string | null; firstServerTimestamp: number | null };
 
@@ -40,11 +42,14 @@ export interface MediaReaderOptions {
   /** Builds the data-plane client for the endpoint GetDataEndpoint answers. */
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   streamName: string;
-  /** The checkpointed fragment number: reading resumes after it. Null: from `startWhenNew`. */
-  resumeAfter: string | null;
+  /**
+   * The checkpoint: reading resumes after its fragment (FRAGMENT_NUMBER), or at it when it is inclusive
+   * (SERVER_TIMESTAMP at its server timestamp, skipping any earlier fragment that start brings). Null: from `startWhenNew`.
+   */
+  resumeFrom: ResumePoint | null;
   /**
    * The last continuation token of an earlier connection: preferred on a reconnect (it resumes
-   * after the last fragment sent, complete or not); when KVS refuses it, `resumeAfter` is used.
+   * after the last fragment sent, complete or not); when KVS refuses it, `resumeFrom` is used.
    */
   continuationToken?: string | null;
   /** Where a stream without a checkpoint starts; default NOW, as KIT does. */
@@ -68,6 +73,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
 interface Start {
   kind: 'token' | 'checkpoint' | 'start';
   selector: StartSelector;
+  /** An inclusive checkpoint, started by time: fragments before it are skipped, and the first one kept should be it. */
+  at?: ResumePoint;
 }
 
 /** Thrown by a connection whose start KVS refused, to move on to the next start. */
@@ -94,7 +101,7 @@ export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenera
         return;
       } catch (error) {
         if (error instanceof StartRefused) {
-          if (start.kind === 'checkpoint') givenUp.refused(options.resumeAfter!, error.message);
+          if (start.kind === 'checkpoint') givenUp.refused(options.resumeFrom!.fragmentNumber, error.message);
           continue;
         }
         if (signal?.aborted) return;
@@ -140,7 +147,7 @@ async function* connection(
     });
     let readAny = false;
     for await (const event of readMkv(options.onBytes ? counted(bytes, options.onBytes) : bytes)) {
-      const fragment = event.type === 'fragment' ? event.fragment : event.type === 'frame' ? event.frame.fragment : null;
+      const fragment = fragmentOf(event);
       if (event.type === 'fragment' && (event.fragment.errorId !== null || event.fragment.errorCode !== null)) {
         const { errorCode, fragmentNumber } = event.fragment;
         const errorId = integerOrNull(event.fragment.errorId);
@@ -151,7 +158,11 @@ async function* connection(
         const where = fragmentNumber ? ` at fragment ${fragmentNumber}` : '';
         throw new MediaReaderError('GET_MEDIA_ERROR', `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`);
       }
-      if (fragment?.fragmentNumber != null) {
+      if (start.at && fragment && isBefore(fragment, start.at)) continue;
+      // A parse error names its fragment, but is no proof that media came.
+      if (event.type !== 'error' && fragment?.fragmentNumber != null) {
+        // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without a word.
+        if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber) givenUp.passed(start.at.fragmentNumber);
         readAny = true;
         givenUp.read(fragment);
       }
@@ -189,6 +200,12 @@ class GivenUp {
     this.#report(first);
   }
 
+  /** An inclusive checkpoint resumed by time, whose first fragment read is a later one: the checkpointed one is gone. */
+  passed(checkpoint: string): void {
+    this.#refused = { checkpoint, reason: `fragment ${checkpoint} is no longer retained: reading by its server timestamp began at a later one` };
+    this.#opened = true;
+  }
+
   end(stopped: boolean): void {
     if (!stopped) this.#report(null);
     this.#refused = null;
@@ -207,13 +224,44 @@ function startsOf(options: MediaReaderOptions): Start[] {
   const starts: Start[] = [];
   const token = options.continuationToken;
   if (token) starts.push({ kind: 'token', selector: { StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: token } });
-  if (options.resumeAfter) {
-    starts.push({ kind: 'checkpoint', selector: { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: options.resumeAfter } });
+  const checkpoint = options.resumeFrom;
+  if (checkpoint) {
+    // GetMedia has no "at this fragment number": an inclusive checkpoint is found by its server timestamp.
+    starts.push(
+      checkpoint.inclusive
+        ? { kind: 'checkpoint', selector: { StartSelectorType: 'SERVER_TIMESTAMP', StartTimestamp: new Date(checkpoint.serverTimestamp) }, at: checkpoint }
+        : { kind: 'checkpoint', selector: { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: checkpoint.fragmentNumber } },
+    );
     starts.push({ kind: 'start', selector: { StartSelectorType: 'EARLIEST' } });
   } else {
     starts.push({ kind: 'start', selector: { StartSelectorType: options.startWhenNew ?? 'NOW' } });
   }
   return starts;
+}
+
+/** The fragment an event belongs to, if any. */
+function fragmentOf(event: MkvEvent): Fragment | null {
+  switch (event.type) {
+    case 'fragment':
+      return event.fragment;
+    case 'frame':
+      return event.frame.fragment;
+    case 'error':
+      return event.error.fragment;
+    default:
+      return null;
+  }
+}
+
+/**
+ * True for a fragment before the inclusive checkpoint `at`: KVS starts by time with the fragment that contains it,
+ * which may be an earlier one that overlaps it. Server timestamps grow within a stream; the number breaks a tie.
+ * Later timestamps always pass, so a stream since recreated (numbered anew) is never skipped.
+ */
+function isBefore(fragment: Fragment, at: ResumePoint): boolean {
+  const { fragmentNumber, serverTimestamp } = fragment;
+  if (fragmentNumber === null || serverTimestamp === null) return false;
+  return serverTimestamp < at.serverTimestamp || (serverTimestamp === at.serverTimestamp && compareFragmentNumbers(fragmentNumber, at.fragmentNumber) < 0);
 }
 
 function integerOrNull(value: string | null): number | null {

@@ -1,9 +1,9 @@
 // The lease actor's state machine: one per held lease (one KVS stream), from taking the lease to releasing or losing it.
 // It holds no I/O: the acquirer, reader and checkpointer are supplied by the actor that runs it (`provide({ actors })`).
 
-import { assign, fromCallback, fromPromise, setup, type CallbackActorLogic, type EventObject, type PromiseActorLogic } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, setup, type CallbackActorLogic, type EventObject, type PromiseActorLogic } from 'xstate';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
-import { isAfter, laterCheckpoint, type Checkpoint } from './checkpoint.js';
+import { isAfter, laterCheckpoint, type Checkpoint, type ResumePoint } from './checkpoint.js';
 import { errorCode, isLeaseLost, LeaseMachineError } from './errors.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
@@ -44,15 +44,16 @@ export interface ReaderInput {
   streamName: string;
   leaseKey: string;
   /**
-   * The latest completed fragment (the checkpoint, or newer): start after it with the FRAGMENT_NUMBER selector,
-   * skipping the fragment itself. Null when the stream has never been checkpointed: use the configured start.
+   * The later of the checkpoint and what is pending: usually the latest completed fragment, to start after (the
+   * FRAGMENT_NUMBER selector); for an inclusive one, the fragment to start at, found by its server timestamp.
+   * Null when the stream has no checkpoint and nothing was read yet: use the configured start.
    */
-  resumeAfter: string | null;
+  resumeFrom: ResumePoint | null;
   /**
    * The last continuation token GetMedia sent; null on the first connection. On a reconnect the reader should
    * prefer it (the CONTINUATION_TOKEN selector): fragments read but not yet complete are still in the pipeline,
    * which outlives the reader, so resuming after the last completed one would read them twice. Fall back to
-   * `resumeAfter` if KVS rejects the token, or if the pipeline dropped what was in flight.
+   * `resumeFrom` if KVS rejects the token, or if the pipeline dropped what was in flight.
    */
   continuationToken: string | null;
   /** Reconnects since the last fragment read, 0 on the first connection; for logs. */
@@ -77,8 +78,11 @@ export type CheckpointerLogic = PromiseActorLogic<void, CheckpointerInput>;
 
 /** Sent by the reader (GetMedia) while it runs. */
 export type ReaderEvent =
-  /** A whole fragment arrived from GetMedia: proof the connection works, so the backoff starts over. */
-  | { type: 'FRAGMENT_READ'; fragmentNumber: string; continuationToken: string | null }
+  /**
+   * A whole fragment arrived from GetMedia: proof the connection works, so the backoff starts over. The first one
+   * of a stream with no checkpoint is written at once as the stream's first checkpoint.
+   */
+  | { type: 'FRAGMENT_READ'; fragmentNumber: string; serverTimestamp: number; continuationToken: string | null }
   /** GetMedia's body ended without an error (KVS closes idle or long connections); reconnect. */
   | { type: 'READER_ENDED' }
   | { type: 'READER_FAILED'; error: unknown }
@@ -127,7 +131,10 @@ export interface LeaseContext {
   leaseKey: string;
   /** The last checkpoint known to be in the lease table (written by us, or found when taking the lease). */
   checkpoint: Checkpoint | null;
-  /** The latest completed fragment not yet written; always after `checkpoint` when set. */
+  /**
+   * The latest completed fragment not yet written, or the first fragment read (inclusive) of a stream that has no
+   * checkpoint; always after `checkpoint` when set.
+   */
   pending: Checkpoint | null;
   /** The checkpoint being written right now. */
   inFlight: Checkpoint | null;
@@ -155,7 +162,7 @@ export interface LeaseMachineOutput {
   streamName: string;
   leaseKey: string;
   checkpoint: Checkpoint | null;
-  /** Completed but never written; the next owner reads it again (at-least-once). */
+  /** Pending (completed, or the inclusive first read) but never written; the next owner reads it again (at-least-once). */
   unwritten: Checkpoint | null;
   counters: LeaseCounters;
   lastError: LeaseErrorSummary | null;
@@ -260,12 +267,12 @@ export const leaseMachine = setup({
   },
   guards: {
     advancesCheckpoint: ({ context, event }) =>
-      event.type === 'FRAGMENT_COMPLETE' && isAfter(event.fragmentNumber, laterCheckpoint(context.checkpoint, context.pending)),
+      event.type === 'FRAGMENT_COMPLETE' && isAfter(event, laterCheckpoint(context.checkpoint, context.pending)),
     // Only something after the stored checkpoint is ever written, so a write can never move it backwards.
     // `lost` is final, so nothing follows it; the endReason check makes "never checkpoint after LEASE_LOST"
     // hold here as well, should anyone ever give `lost` a way out.
     canWriteCheckpoint: ({ context }) =>
-      context.pending !== null && isAfter(context.pending.fragmentNumber, context.checkpoint) && context.endReason !== 'lease-lost',
+      context.pending !== null && isAfter(context.pending, context.checkpoint) && context.endReason !== 'lease-lost',
     errorIsLeaseLost: ({ event }) => isLeaseLost(eventError(event)),
   },
   delays: {
@@ -295,6 +302,25 @@ export const leaseMachine = setup({
         counters: { ...context.counters, fragmentsRead: context.counters.fragmentsRead + 1 },
       };
     }),
+    /**
+     * A stream with no checkpoint gets one at its first fragment read, written at once: else a worker that died
+     * before its first periodic checkpoint would leave the next owner to start from the configured start (NOW),
+     * losing everything in between. It is the fragment completed by then, if any; else the fragment read,
+     * inclusive (its frames are not published yet). Once per lease: a failed write is retried by the interval.
+     * Runs before recordRead, which counts the read. Typed by hand: inferred inside setup(), the action set
+     * would refer to itself.
+     */
+    checkpointFirstRead: enqueueActions<LeaseContext, LeaseEvent, undefined, LeaseEvent, never, never, never, never, never>(
+      ({ context, event, enqueue }) => {
+        if (event.type !== 'FRAGMENT_READ' || context.counters.fragmentsRead > 0 || context.checkpoint !== null) return;
+        if (context.pending === null) {
+          const { fragmentNumber, serverTimestamp } = event;
+          enqueue.assign({ pending: { fragmentNumber, serverTimestamp, inclusive: true } });
+        }
+        // A write already in flight (a completion came first) drops it: that write carries the completed fragment.
+        enqueue.raise({ type: 'CHECKPOINT_NOW' });
+      },
+    ),
     countReconnect: assign(({ context }) => ({
       attempts: context.attempts + 1,
       counters: { ...context.counters, reconnects: context.counters.reconnects + 1 },
@@ -315,7 +341,7 @@ export const leaseMachine = setup({
     recordWritten: assign(({ context }) => {
       const checkpoint = laterCheckpoint(context.checkpoint, context.inFlight);
       // Completions that arrived during the write stay pending for the next one.
-      const pending = context.pending !== null && isAfter(context.pending.fragmentNumber, checkpoint) ? context.pending : null;
+      const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
       return {
         checkpoint,
         pending,
@@ -382,20 +408,20 @@ export const leaseMachine = setup({
           initial: 'streaming',
           states: {
             streaming: {
-              description: 'A reader runs GetMedia from after the latest completed fragment.',
+              description: 'A reader runs GetMedia from after the latest completed fragment (or at an inclusive checkpoint).',
               invoke: {
                 id: 'reader',
                 src: 'reader',
                 input: ({ context }) => ({
                   streamName: context.streamName,
                   leaseKey: context.leaseKey,
-                  resumeAfter: laterCheckpoint(context.checkpoint, context.pending)?.fragmentNumber ?? null,
+                  resumeFrom: laterCheckpoint(context.checkpoint, context.pending),
                   continuationToken: context.continuationToken,
                   attempt: context.attempts,
                 }),
               },
               on: {
-                FRAGMENT_READ: { actions: 'recordRead' },
+                FRAGMENT_READ: { actions: ['checkpointFirstRead', 'recordRead'] },
                 READER_ENDED: { target: 'reconnecting', actions: 'countReconnect' },
                 READER_FAILED: {
                   target: 'reconnecting',

@@ -3,7 +3,7 @@
 import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import t from 'tap';
 import { LeaseError } from '../../src/actors/lease-errors.js';
-import { LeaseTable } from '../../src/actors/lease-table.js';
+import { LeaseTable, parseLease } from '../../src/actors/lease-table.js';
 import { leaseStack } from './lease-fixtures.js';
 
 const CP = { fragmentNumber: '91343852333181432392682062607743920146264316306', serverTimestamp: 1_700_000_000_123 };
@@ -131,6 +131,37 @@ t.test('checkpoint stores the checkpoint, bumps the counter and resets the owner
   t.same(checkpointed, { leaseKey: 'stream-a', leaseOwner: 'w1', leaseCounter: 2, checkpoint: CP, ownerSwitchesSinceCheckpoint: 0 });
   await t.rejects(stale, { code: 'LEASE_LOST' });
   t.same((await table.get('stream-a'))?.checkpoint, CP);
+});
+
+t.test('an inclusive checkpoint is stored and read back as inclusive; the plain one at its fragment replaces it', async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await table.createLease('stream-a');
+  const held = await table.take((await table.get('stream-a'))!, 'w1');
+  const at = { ...CP, inclusive: true as const };
+
+  // Act
+  const first = await table.checkpoint(held, 'w1', at);
+  const stored = await table.get('stream-a');
+  const listed = await table.list();
+  const taken = await table.take(await table.release(first, 'w1'), 'w2');
+  const completed = await table.checkpoint(taken, 'w2', { ...CP, keyframesSeen: 1 });
+
+  // Assess
+  t.same(first.checkpoint, at);
+  t.same(stored?.checkpoint, at, 'get reads it back inclusive');
+  t.same(listed[0]?.checkpoint, at, 'so does list');
+  t.same(taken.checkpoint, at, 'the next owner takes it inclusive');
+  t.same((await table.get('stream-a'))?.checkpoint, { ...CP, keyframesSeen: 1 }, 'the plain checkpoint leaves no inclusive flag behind');
+  t.same(completed.checkpoint, { ...CP, keyframesSeen: 1 });
+});
+
+t.test('parseLease reads inclusive only as true: a checkpoint without it, or with another value, resumes after its fragment', async (t) => {
+  const item = (checkpoint: Record<string, unknown>) => parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, ...checkpoint } });
+  t.same(item({ inclusive: true })?.checkpoint, { ...CP, inclusive: true });
+  t.same(item({})?.checkpoint, CP);
+  t.same(item({ inclusive: 'true' })?.checkpoint, CP);
+  t.same(item({ inclusive: false })?.checkpoint, CP);
 });
 
 t.test('release clears the owner, keeps the checkpoint, and lets another worker take the lease', async (t) => {

@@ -9,7 +9,8 @@ import t, { type Test } from 'tap';
 import { readStreamMedia, type MediaReaderOptions, type ReaderNotice } from '../../src/actors/media-reader.js';
 import { kinesisVideoClient } from '../../src/aws/clients.js';
 import { KvsServer } from '../../src/local/kvs/index.js';
-import type { FragmentInput } from '../../src/local/kvs/types.js';
+import type { FragmentInput, StoredFragment } from '../../src/local/kvs/types.js';
+import type { ResumePoint } from '../../src/machines/checkpoint.js';
 import { simpleBlock } from '../helpers/ebml-builder.js';
 
 const config = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
@@ -31,13 +32,19 @@ async function setup(t: Test) {
       control,
       mediaClient: (endpoint) => new KinesisVideoMediaClient(config(endpoint)),
       streamName: 'cam',
-      resumeAfter: null,
+      resumeFrom: null,
       onNotice: (notice) => notices.push(notice),
       ...options,
     });
-  const reader = (resumeAfter: string | null, signal?: AbortSignal, continuationToken?: string) => read({ resumeAfter, signal, continuationToken });
+  const reader = (resumeAfter: string | null, signal?: AbortSignal, continuationToken?: string) =>
+    read({ resumeFrom: resumeAfter === null ? null : after(resumeAfter), signal, continuationToken });
   return { server, log, reader, read, notices };
 }
+
+/** A checkpoint of a completed fragment: reading resumes after it. */
+const after = (fragmentNumber: string): ResumePoint => ({ fragmentNumber, serverTimestamp: 0 });
+/** An inclusive checkpoint: reading resumes at the fragment. */
+const at = (fragment: StoredFragment): ResumePoint => ({ fragmentNumber: fragment.fragmentNumber, serverTimestamp: fragment.serverTimestamp, inclusive: true });
 
 /** Reads to the end (or the error), keeping every frame's payload. */
 async function drain(events: AsyncIterable<{ type: string; frame?: { data: Uint8Array } }>): Promise<{ frames: string[]; error: unknown }> {
@@ -70,6 +77,43 @@ t.test('resumes just after the checkpointed fragment', async (t) => {
 
   // Assess
   t.same(read, ['f1-0', 'f1-1', 'f2-0', 'f2-1']);
+});
+
+t.test('an inclusive checkpoint resumes at its fragment: it is read again, and nothing before it', async (t) => {
+  // Prepare: appended at once, each fragment's second of media overlaps the next one's arrival.
+  const { log, read, notices } = await setup(t);
+  const stored = [0, 1, 2].map((i) => log.append(fragment(i)));
+
+  // Act
+  const again = await frames(read({ resumeFrom: at(stored[1]!) }), 4);
+
+  // Assess
+  t.ok(stored[0]!.serverTimestamp + stored[0]!.durationMs > stored[1]!.serverTimestamp, 'KVS starts that time with fragment 0, which contains it');
+  t.same(again, ['f1-0', 'f1-1', 'f2-0', 'f2-1'], 'from the checkpointed fragment itself');
+  t.same(notices, []);
+});
+
+t.test('an inclusive checkpoint aged out of retention: reading goes on from the oldest retained fragment, and the range given up is reported', async (t) => {
+  // Prepare
+  const { log, read, notices } = await setup(t);
+  const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
+  log.dropOldest(2);
+
+  // Act
+  const resumed = await frames(read({ resumeFrom: at(stored[1]!) }), 2);
+
+  // Assess
+  t.same(resumed, ['f2-0', 'f2-1']);
+  t.match(notices, [
+    {
+      type: 'checkpoint-unresumable',
+      checkpoint: stored[1]!.fragmentNumber,
+      reason: /no longer retained/,
+      firstFragmentNumber: stored[2]!.fragmentNumber,
+      firstServerTimestamp: stored[2]!.serverTimestamp,
+    },
+  ]);
+  t.equal(notices.length, 1);
 });
 
 t.test('on a reconnect, the continuation token wins over the checkpoint; a token KVS refuses falls back to it', async (t) => {
@@ -156,6 +200,8 @@ t.test('a stream recreated under the same name: the old checkpoint gives way to 
   const { server, log, reader, notices } = await setup(t);
   const old = log.append(fragment(0));
   server.deleteStream('cam');
+  // Fragment numbers begin with the creation time in ms: a stream recreated within the same ms would reuse them.
+  await new Promise((resolve) => setTimeout(resolve, 2));
   server.createStream('cam');
   const renewed = server.streamLog('cam').append(fragment(7));
 
@@ -179,7 +225,7 @@ t.test('a checkpoint KVS refuses outright (ResourceNotFoundException) gives way 
 
   // Act
   const read = await frames(reader(beyond), 2);
-  const vanished = await drain(readStream({ resumeAfter: beyond, mediaClient: () => new KinesisVideoMediaClient(config(elsewhere.url)) }));
+  const vanished = await drain(readStream({ resumeFrom: after(beyond), mediaClient: () => new KinesisVideoMediaClient(config(elsewhere.url)) }));
   server.deleteStream('cam');
   const gone = await drain(reader(beyond));
 
@@ -195,7 +241,7 @@ t.test('a fallback with nothing read after it is still reported when the read en
   const { log, read, notices } = await setup(t);
   const stored = [0, 1].map((i) => log.append(fragment(i)));
   log.dropOldest(2);
-  const result = await drain(read({ resumeAfter: stored[1]!.fragmentNumber, idleTimeoutMs: 300 }));
+  const result = await drain(read({ resumeFrom: after(stored[1]!.fragmentNumber), idleTimeoutMs: 300 }));
   t.match(result.error, { code: 'GET_MEDIA_IDLE' });
   t.match(notices.at(-1), { type: 'checkpoint-unresumable', checkpoint: stored[1]!.fragmentNumber, firstFragmentNumber: null });
 });
@@ -245,7 +291,7 @@ t.test('a consumer slower than the idle timeout (backpressure) is not idleness',
 
   // Act: 300 ms per event, against an idle timeout of 150 ms.
   const seen: string[] = [];
-  for await (const event of read({ resumeAfter: stored[0]!.fragmentNumber, idleTimeoutMs: 150 })) {
+  for await (const event of read({ resumeFrom: after(stored[0]!.fragmentNumber), idleTimeoutMs: 150 })) {
     await new Promise((resolve) => setTimeout(resolve, 300));
     if (event.type === 'frame') seen.push(Buffer.from(event.frame.data).toString());
     if (seen.length === 4) break;
@@ -269,7 +315,7 @@ t.test('a black-holed control plane fails GetDataEndpoint at the client deadline
 
   // Act
   const started = performance.now();
-  const result = await drain(readStreamMedia({ control, mediaClient: () => t.fail('no GetMedia') as never, streamName: 'cam', resumeAfter: null }));
+  const result = await drain(readStreamMedia({ control, mediaClient: () => t.fail('no GetMedia') as never, streamName: 'cam', resumeFrom: null }));
 
   // Assess
   t.match(result.error, { code: 'GET_MEDIA_FAILED', message: /stream cam failed: TimeoutError/ });

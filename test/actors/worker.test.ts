@@ -32,22 +32,27 @@ t.test('two workers split four streams two and two', async (t) => {
 
   // Act
   const b = await stack.start('b');
-  await until('a 2/2 split', () => a.worker.streams.length === 2 && b.worker.streams.length === 2);
+  // A lease actor leaves `streams` a moment after its lease is lost (it has stopped reading by then), so the
+  // split is judged on a settled view: two each, every stream on exactly one of them.
+  const split = () => a.worker.streams.length === 2 && b.worker.streams.length === 2 && [...a.worker.streams, ...b.worker.streams].sort().join() === stack.streams.join();
 
   // Assess
-  t.same([...a.worker.streams, ...b.worker.streams].sort(), stack.streams, 'every stream read by exactly one of them');
+  await until('a 2/2 split, every stream read by exactly one of them', split, 20_000);
+  t.pass('two each, every stream read by exactly one of them');
   await until('b reads its streams', () => b.worker.streams.every((s) => b.reads(s).length > 0));
   t.pass('b reads both of its streams');
 });
 
 t.test('a worker that shuts down hands its streams over and the other resumes just after its checkpoint', async (t) => {
   // Prepare
-  const stack = await workerStack(t, 2);
+  // A failover long enough that a hand-over waiting for it could not pass for one that did not, on a loaded machine.
+  const failoverTimeMillis = 4000;
+  const stack = await workerStack(t, 2, { failoverTimeMillis });
   stack.feed(100);
   const a = await stack.start('a');
   await until('a holds both', () => a.worker.streams.length === 2);
   const b = await stack.start('b');
-  await until('a 1/1 split', () => a.worker.streams.length === 1 && b.worker.streams.length === 1);
+  await until('a 1/1 split', () => a.worker.streams.length === 1 && b.worker.streams.length === 1, 20_000);
   const [moved] = a.worker.streams;
   await until('a reads its stream', () => a.reads(moved!).length >= 3);
 
@@ -64,7 +69,7 @@ t.test('a worker that shuts down hands its streams over and the other resumes ju
   t.equal(finalCheckpoint?.fragmentNumber, readByA.at(-1), 'a checkpointed the last fragment it read');
   const all = [...readByA, ...readByB];
   t.same(all, stack.appended(moved!).slice(0, all.length), 'every fragment read once, in order: b starts just after a\'s checkpoint');
-  t.ok(tookMillis < 1500, `taken over in ${tookMillis} ms, without waiting for failover`);
+  t.ok(tookMillis < failoverTimeMillis, `taken over in ${tookMillis} ms, without waiting for failover (${failoverTimeMillis} ms)`);
 });
 
 t.test('a stolen lease: its old owner stops reading before the new owner reads', async (t) => {

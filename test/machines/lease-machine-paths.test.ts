@@ -23,7 +23,7 @@ function sampleEvents(snapshot: LeaseSnapshot): AnyEventObject[] {
   const next = String(Number(pending?.fragmentNumber ?? checkpoint?.fragmentNumber ?? '0') + 1);
   const payloads: Record<string, AnyEventObject[]> = {
     FRAGMENT_COMPLETE: [{ type: 'FRAGMENT_COMPLETE', fragmentNumber: next, serverTimestamp: Number(next) }],
-    FRAGMENT_READ: [{ type: 'FRAGMENT_READ', fragmentNumber: next, continuationToken: `token-${next}` }],
+    FRAGMENT_READ: [{ type: 'FRAGMENT_READ', fragmentNumber: next, serverTimestamp: Number(next), continuationToken: `token-${next}` }],
     READER_FAILED: [{ type: 'READER_FAILED', error: THROTTLED }],
     LEASE_LOST: [{ type: 'LEASE_LOST', error: LOST }],
     'xstate.done.actor.acquirer': [
@@ -56,6 +56,8 @@ function abstractState(snapshot: LeaseSnapshot): string {
     checkpoint: context.checkpoint !== null,
     pending: context.pending !== null,
     inFlight: context.inFlight !== null,
+    // The first fragment read of a stream with no checkpoint writes one: a guard in all but name.
+    read: context.counters.fragmentsRead > 0,
     attempts: Math.min(context.attempts, 2),
     missingAttempts: Math.min(context.missingAttempts, 2),
     reason: context.endReason,

@@ -41,14 +41,14 @@ t.test('acquiring: starts by taking the lease, then reads from after the checkpo
   t.same(h.reader().input, {
     streamName: 'front-door',
     leaseKey: 'front-door',
-    resumeAfter: '91343852333181432392682062607743920146264596384',
+    resumeFrom: cp('91343852333181432392682062607743920146264596384', 1_700_000_000_000),
     continuationToken: null,
     attempt: 0,
   });
   t.same(h.context().checkpoint, cp('91343852333181432392682062607743920146264596384', 1_700_000_000_000));
 });
 
-t.test('acquiring: a stream never checkpointed is read from its configured start (resumeAfter null)', async (t) => {
+t.test('acquiring: a stream never checkpointed is read from its configured start (resumeFrom null)', async (t) => {
   // Prepare
   const h = startLease();
 
@@ -56,7 +56,7 @@ t.test('acquiring: a stream never checkpointed is read from its configured start
   await h.acquire(null);
 
   // Assess
-  t.equal(h.reader().input.resumeAfter, null);
+  t.equal(h.reader().input.resumeFrom, null);
 });
 
 t.test('acquiring: losing the take to another worker ends in lost, with nothing read', async (t) => {
@@ -250,6 +250,99 @@ t.test('completions that arrive during a write stay pending and go in the next w
   t.same(h.write().input.checkpoint, cp('103'));
 });
 
+// ---------------------------------------------------------------- the first checkpoint
+
+const at = (fragmentNumber: string): Checkpoint => ({ ...cp(fragmentNumber), inclusive: true });
+const read = (h: Harness, fragmentNumber: string) =>
+  h.reader().send({ type: 'FRAGMENT_READ', ...cp(fragmentNumber), continuationToken: `token-${fragmentNumber}` });
+
+t.test('a stream with no checkpoint writes its first fragment read at once, inclusive; completing it advances past it', async (t) => {
+  // Prepare
+  const h = await reading({}, null);
+
+  // Act: no time passes
+  read(h, '101');
+
+  // Assess
+  t.ok(inWriting(h) && inStreaming(h), 'written at once, while streaming');
+  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: at('101'), final: false });
+
+  // Act
+  read(h, '102');
+  h.write().resolve();
+  await settle();
+  read(h, '103');
+
+  // Assess
+  t.equal(h.writes.length, 1, 'once: later reads write nothing');
+  t.same(h.context().checkpoint, at('101'));
+  t.equal(h.context().pending, null);
+
+  // Act: the reader fails; its successor resumes at the fragment, should the continuation token be refused
+  h.reader().send({ type: 'READER_FAILED', error: new Error('ECONNRESET') });
+  h.clock.increment(10_000);
+
+  // Assess
+  t.same(h.reader().input.resumeFrom, at('101'));
+
+  // Act
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.same(h.context().pending, cp('101'), 'completing the fragment advances past its inclusive checkpoint');
+  t.equal(h.writes.length, 2);
+  t.same(h.write().input.checkpoint, cp('101'), 'the next write is the plain checkpoint');
+});
+
+t.test('a completion before the first read (a fragment with nothing sampled) is written at once instead, plain', async (t) => {
+  // Prepare
+  const h = await reading({}, null);
+
+  // Act
+  h.complete('101');
+  read(h, '101');
+
+  // Assess
+  t.equal(h.writes.length, 1);
+  t.same(h.write().input.checkpoint, cp('101'));
+});
+
+t.test('a lease with a checkpoint writes nothing at its first read, inclusive or not', async (t) => {
+  for (const checkpoint of [cp('100'), at('101')]) {
+    // Prepare
+    const h = await reading({}, checkpoint);
+
+    // Act
+    read(h, '101');
+    h.complete('101');
+    read(h, '102');
+
+    // Assess
+    t.equal(h.writes.length, 0, `${JSON.stringify(checkpoint)}: no write before the interval`);
+    t.same(h.context().pending, cp('101'), `${JSON.stringify(checkpoint)}: the completion is pending`);
+    h.actor.stop();
+  }
+});
+
+t.test('a failed first write is not repeated at every read: the next interval writes it', async (t) => {
+  // Prepare
+  const h = await reading({}, null);
+  read(h, '101');
+
+  // Act
+  h.write().reject(throttled());
+  await settle();
+  read(h, '102');
+  const afterRead = h.writes.length;
+  h.clock.increment(INTERVAL);
+
+  // Assess
+  t.equal(afterRead, 1, 'no write at the next read');
+  t.equal(h.writes.length, 2);
+  t.same(h.write().input.checkpoint, at('101'), 'the interval writes the first read, still inclusive');
+});
+
 t.test('the checkpoint never moves backwards: older or repeated completions are ignored', async (t) => {
   // Prepare: the lease holds 100; "99" sorts after "100" as text, not as a fragment number.
   const h = await reading({}, cp('100'));
@@ -433,7 +526,7 @@ t.test('LEASE_LOST while reconnecting, draining or writing the final checkpoint 
 t.test('a GetMedia failure reconnects after a backoff, from after the latest completed fragment', async (t) => {
   // Prepare
   const h = await reading({ input: { backoff: { baseMs: 200, maxMs: 10_000, jitter: 0 } } });
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
   h.complete('101');
   const first = h.reader();
 
@@ -456,7 +549,7 @@ t.test('a GetMedia failure reconnects after a backoff, from after the latest com
   t.same(h.reader().input, {
     streamName: 'front-door',
     leaseKey: 'front-door',
-    resumeAfter: '101',
+    resumeFrom: cp('101'),
     continuationToken: 'token-101',
     attempt: 1,
   });
@@ -495,7 +588,7 @@ t.test('a fragment read resets the backoff; READER_ENDED reconnects the same way
   t.equal(h.context().attempts, 3);
 
   // Act
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
   const afterRead = h.context().attempts;
   const lastError = h.context().lastError;
   h.reader().send({ type: 'READER_ENDED' });
@@ -599,7 +692,7 @@ t.test('STREAM_MISSING keeps the lease: the reader stops, and a new one starts a
   t.ok(first.stopped, 'the reader stopped');
   t.equal(early, 1, 'no reader before the delay');
   t.ok(inStreaming(h), 'reading again after 1000 ms');
-  t.equal(h.reader().input.resumeAfter, '101', 'from after the latest completed fragment');
+  t.same(h.reader().input.resumeFrom, cp('101'), 'from after the latest completed fragment');
   t.equal(h.actor.getSnapshot().status, 'active', 'the lease is neither released nor lost');
   t.same(h.announcedWaits, [1_000], 'the wait announced once, with its length');
   t.equal(h.context().counters.streamMissing, 1);
@@ -625,7 +718,7 @@ t.test('missing-stream waits double up to missingStreamBackoff.maxMs, apart from
   h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
   h.clock.increment(100);
   const afterFailure = missing();
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', continuationToken: 'token-101' });
+  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
   const afterRead = missing();
 
   // Assess
