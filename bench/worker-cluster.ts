@@ -101,10 +101,10 @@ export class WorkerCluster {
     return new WorkerCluster(stack, file, configFile, streams, options);
   }
 
-  /** Starts `kvs-infer run` as worker `id`, with `args` added to its command line. */
-  spawn(id: string, args: string[] = []): ClusterWorker {
+  /** Starts `kvs-infer run` as worker `id`, with `args` added to its command line and `env` to its environment. */
+  spawn(id: string, args: string[] = [], env: Record<string, string> = {}): ClusterWorker {
     const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id, ...args], {
-      env: { ...process.env, ...this.stack.env },
+      env: { ...process.env, ...this.stack.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     createInterface({ input: child.stdout! }).on('line', (text) => {

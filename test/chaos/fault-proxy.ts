@@ -24,6 +24,12 @@ export type FaultMode =
   /** Open connections are reset (so keep-alive clients reconnect); each new one gets this answer to its request, then Connection: close. */
   | { kind: 'error'; status: number; body: string; headers: Record<string, string> };
 
+/**
+ * Rewrites bytes the upstream sends, in place, as they pass (one per connection, so it may keep state): tampering
+ * with a response's content rather than its delivery. Lengths never change, so framing stays intact.
+ */
+export type Rewriter = (chunk: Buffer) => void;
+
 export const pass = (): FaultMode => ({ kind: 'pass' });
 export const latency = (ms: number): FaultMode => ({ kind: 'latency', ms });
 export const blackhole = (): FaultMode => ({ kind: 'blackhole' });
@@ -63,11 +69,14 @@ export class FaultProxy {
   /** `http://127.0.0.1:port`, for the AWS_ENDPOINT_URL_* variables. */
   readonly url: string;
   readonly stats: ProxyStats = { accepted: 0, resets: 0, answered: 0, bytesUp: 0, bytesDown: 0 };
+  /** Every mode set, with when (epoch ms): the fault timeline of a scenario. */
+  readonly changes: { at: number; mode: FaultMode }[] = [];
   readonly #server: Server;
   readonly #upstream: { host: string; port: number };
   readonly #links = new Set<Link>();
   readonly #answers = new Set<Socket>();
   #mode: FaultMode = pass();
+  #rewriter: (() => Rewriter) | null = null;
 
   private constructor(server: Server, url: string, upstream: { host: string; port: number }) {
     this.#server = server;
@@ -95,7 +104,14 @@ export class FaultProxy {
   /** Switches mode; open connections follow at once (see FaultMode). */
   set(mode: FaultMode): void {
     this.#mode = mode;
+    this.changes.push({ at: Date.now(), mode });
     for (const link of this.#links) link.apply(mode);
+  }
+
+  /** Gives every connection, open and new, its own rewriter of what the upstream sends (`factory` makes one); null: none. */
+  rewriteDown(factory: (() => Rewriter) | null): void {
+    this.#rewriter = factory;
+    for (const link of this.#links) link.rewriteDown(factory?.() ?? null);
   }
 
   /** `mode` for `ms`, then `pass`; resolves with when the fault began and ended (epoch ms). */
@@ -124,6 +140,7 @@ export class FaultProxy {
       this.#answer(client, mode);
     } else {
       const link = new Link(client, mode, this.#upstream, this.stats);
+      link.rewriteDown(this.#rewriter?.() ?? null);
       this.#links.add(link);
       link.closed.then(() => this.#links.delete(link));
     }
@@ -210,6 +227,10 @@ class Link {
     }
   }
 
+  rewriteDown(rewriter: Rewriter | null): void {
+    this.#down?.rewrite(rewriter);
+  }
+
   /** Both sides reset, as a middlebox that dropped the connection would. */
   reset(): void {
     if (this.#client.destroyed && (this.#upstream?.destroyed ?? true)) return;
@@ -251,6 +272,7 @@ class Pipe {
   #stopped = false;
   #draining = false;
   #onCut: (() => void) | null = null;
+  #rewriter: Rewriter | null = null;
 
   constructor(from: Socket, to: Socket, delay: () => number, count: (bytes: number) => void) {
     this.#from = from;
@@ -259,6 +281,7 @@ class Pipe {
     this.#count = count;
     from.on('data', (chunk: Buffer) => {
       if (this.#stopped) return;
+      this.#rewriter?.(chunk);
       // Never before the chunk ahead of it, so a latency that drops mid-stream does not reorder bytes.
       const due = Math.max(Date.now() + this.#delay(), this.#queue.at(-1)?.due ?? 0);
       this.#queue.push({ chunk, due });
@@ -275,6 +298,10 @@ class Pipe {
       this.#pump();
     });
     to.once('close', () => this.stop());
+  }
+
+  rewrite(rewriter: Rewriter | null): void {
+    this.#rewriter = rewriter;
   }
 
   /** With `on`, the next chunk is forwarded half, then `onCut` runs. */
