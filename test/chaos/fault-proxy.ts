@@ -1,7 +1,7 @@
 // A TCP proxy on 127.0.0.1 in front of one upstream, with faults a test switches on and off: added
-// latency, a black hole, connection resets, mid-response cuts and canned HTTP error answers. The chaos
-// suite puts one in front of every AWS endpoint a worker uses, so the faults look to the worker's SDK
-// clients as they would on a real network.
+// latency, a black hole, connection resets, mid-response cuts, canned HTTP error answers, and bytes from
+// the upstream rewritten on the way. The chaos suite puts one in front of every AWS endpoint a worker uses,
+// so the faults look to the worker's SDK clients as they would on a real network.
 
 import { STATUS_CODES } from 'node:http';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';

@@ -1,0 +1,67 @@
+// Reads the results data stream incrementally: each call fetches only what was published since the last
+// one (a shard iterator kept per shard), so that polling it every second during a long scenario does not
+// load the in-process Kinesis emulator, which the workers under test share.
+
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
+import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import { kinesisClient } from '../../src/aws/clients.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/index.js';
+
+const PAGE = 10_000;
+
+export class ResultsReader {
+  readonly #client: KinesisClient;
+  readonly #streamName: string;
+  /** Next iterator of each shard; empty until the stream exists. */
+  readonly #iterators = new Map<string, string>();
+  readonly #records: InferenceRecord[] = [];
+  #reading: Promise<InferenceRecord[]> | null = null;
+
+  constructor(endpoint: string, streamName: string) {
+    this.#client = kinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    this.#streamName = streamName;
+  }
+
+  /** Every record published so far, in shard order; none while the stream does not exist. Concurrent calls share one read. */
+  records(): Promise<InferenceRecord[]> {
+    this.#reading ??= this.#read().finally(() => (this.#reading = null));
+    return this.#reading;
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+
+  async #read(): Promise<InferenceRecord[]> {
+    if (this.#iterators.size === 0 && !(await this.#open())) return [];
+    for (const [shard, start] of this.#iterators) {
+      let iterator: string | undefined = start;
+      while (iterator) {
+        const page: GetRecordsCommandOutput = await this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: PAGE }));
+        for (const r of page.Records ?? []) this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
+        if (page.NextShardIterator) this.#iterators.set(shard, page.NextShardIterator);
+        // An empty page, or one that reaches the tip, is everything published so far.
+        if ((page.Records ?? []).length === 0 || page.MillisBehindLatest === 0) break;
+        iterator = page.NextShardIterator;
+      }
+    }
+    return [...this.#records];
+  }
+
+  /** Iterators at the start of every shard; false while the stream does not exist. */
+  async #open(): Promise<boolean> {
+    try {
+      const { Shards = [] } = await this.#client.send(new ListShardsCommand({ StreamName: this.#streamName }));
+      for (const shard of Shards) {
+        const { ShardIterator } = await this.#client.send(
+          new GetShardIteratorCommand({ StreamName: this.#streamName, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        );
+        this.#iterators.set(shard.ShardId!, ShardIterator!);
+      }
+      return this.#iterators.size > 0;
+    } catch (error) {
+      if ((error as Error).name === 'ResourceNotFoundException') return false;
+      throw error;
+    }
+  }
+}
