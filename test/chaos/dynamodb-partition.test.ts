@@ -10,8 +10,8 @@ import { blackhole } from './fault-proxy.js';
 import { assertInvariants, assertRecovered, duplicatesIn, printFailureMode } from './invariants.js';
 
 const STREAMS = 4;
-/** Longer than a take-over (failoverTimeMillis 6 s, a 2 s renewal interval, publishing). */
-const FAULT_MS = 20_000;
+/** Longer than a take-over (failoverTimeMillis 10 s, a 3.3 s renewal interval, publishing). */
+const FAULT_MS = 30_000;
 
 t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then healed`, async (t) => {
   // Prepare
