@@ -57,9 +57,6 @@ export const REPLAY_RATE = 0.5;
 /** The fixture clip, looped: 40 fragments of 200 ms, one keyframe each. */
 const CLIP_SECONDS = 8;
 
-/** A checkpoint of a fragment received this recently is "live": a checkpoint interval, a fragment and the pipeline. */
-const LIVE_CHECKPOINT_MS = 6000;
-
 /** Log events too frequent to tell a story. */
 const QUIET_EVENTS = new Set(['fragment', 'checkpoint', 'checkpoint-inclusive', 'stats', 'config']);
 
@@ -163,7 +160,7 @@ export class ChaosCluster {
 
   /**
    * Waits until the workers hold the streams `perWorker` each (by their logs), are reading exactly those (by their
-   * debug servers) and have checkpointed each at the live edge, so that no fault starts in a hand-over or a start-up.
+   * debug servers) and have caught up with each and checkpointed it, so that no fault starts in a hand-over or a start-up.
    */
   async settled(ids: string[], perWorker: number[], ms = 120_000): Promise<void> {
     const reading = () => ids.map((id) => this.monitor.latest(id)?.reading.length ?? 0).join('/');
@@ -171,19 +168,21 @@ export class ChaosCluster {
     await until(`streams held and read ${perWorker.join('/')}`, check, ms).catch((error: Error) => {
       throw new Error(`${error.message} (held: ${this.cluster.counts(ids).join('/')}, reading: ${reading()})`);
     });
-    // Steady state: every stream caught up with live media and checkpointed there by its holder, so that a fault
-    // finds no start-up backlog and its duplicates are its own.
-    const live = (stream: string, held: Map<string, Set<string>>) => {
+    // Steady state: every stream's holder has worked off the backlog it found when it took the stream (a checkpoint of
+    // a fragment received after that), so that a fault finds no start-up backlog and its duplicates are its own.
+    const caughtUp = (stream: string, held: Map<string, Set<string>>) => {
       const holder = ids.find((id) => held.get(id)?.has(stream));
       const since = this.cluster.lines.findLast((l) => l.event === 'acquired' && l.stream === stream && l.worker === holder)?.at ?? Infinity;
-      const recent = Date.now() - LIVE_CHECKPOINT_MS;
-      const mine = (l: LogLine) => l.event === 'checkpoint' && l.stream === stream && l.worker === holder && l.at > since;
-      return this.cluster.lines.some((l) => mine(l) && Number(l.serverTimestamp) >= recent);
+      const mine = (l: LogLine) => l.event === 'checkpoint' && l.stream === stream && l.worker === holder;
+      return this.cluster.lines.some((l) => mine(l) && Number(l.serverTimestamp) >= since);
     };
-    await until('every stream checkpointed live by its holder', () => {
+    const behind = () => {
       const held = this.cluster.holdings();
-      return this.streams.every((s) => live(s, held));
-    }, ms);
+      return this.streams.filter((s) => !caughtUp(s, held));
+    };
+    await until('every stream caught up and checkpointed by its holder', () => behind().length === 0, ms).catch((error: Error) => {
+      throw new Error(`${error.message} (not yet: ${behind().join(', ')})`);
+    });
   }
 
   /** The workers' log lines that tell a story (not per fragment) and every fault set, in order, times from the first. */

@@ -27,7 +27,7 @@ t.test('DynamoDB +1 s per call for one worker: no lease moves', async (t) => {
     {
       fault: 'DynamoDB +1 s per call (one worker)',
       behaviour: 'renewals and checkpoints are slower but land within the lease expiry: no lease moves, publishing goes on',
-      budget: { flowingMs: 5000, liveMs: 10_000 },
+      budget: { flowingMs: 10_000, liveMs: 20_000 },
     },
     () => chaos.proxy('w1', 'dynamodb').window(latency(500), FAULT_MS),
   );

@@ -32,7 +32,8 @@ t.test('GetMedia cut mid-fragment, then black-holed', async (t) => {
     {
       fault: `GetMedia cut mid-fragment (${CUTS} cuts, ${CUT_EVERY_MS / 1000} s apart)`,
       behaviour: 'the reader fails, reconnects with backoff from its continuation token; the partial fragment is read again',
-      budget: { flowingMs: 5000, liveMs: 15_000 },
+      // Stated: a reconnect backoff of at most 1 s per cut; the rest is a loaded machine's slack.
+      budget: { flowingMs: 10_000, liveMs: 20_000 },
     },
     async () => {
       const start = Date.now();
