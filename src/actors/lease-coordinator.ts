@@ -384,8 +384,20 @@ export class LeaseCoordinator {
       entry.unansweredSince = null;
       return entry.lease;
     } catch (error) {
-      if (isLeaseLost(error)) this.#dropEntry(key, entry, error.current ? 'taken' : 'deleted');
-      else entry.unansweredSince ??= sentAt;
+      if (!isLeaseLost(error)) {
+        entry.unansweredSince ??= sentAt;
+        throw error;
+      }
+      // An earlier write that got no answer landed, and was another kind (a renewal, then this checkpoint): still
+      // ours, one write ahead. Proven from that write's sending; this one is sent again on the counter it moved.
+      const current = error.current;
+      if (entry.unansweredSince !== null && current?.leaseOwner === this.workerId && current.leaseCounter === entry.lease.leaseCounter + 1) {
+        entry.lease = current;
+        entry.renewedAt = entry.unansweredSince;
+        entry.unansweredSince = null;
+        return this.#write(key, entry, send);
+      }
+      this.#dropEntry(key, entry, current ? 'taken' : 'deleted');
       throw error;
     }
   }

@@ -23,10 +23,11 @@ export const DEFAULT_SAGEMAKER_TIMEOUT_MS = 60_000;
 const SAGEMAKER_BACKSTOP_GRACE_MS = 1_000;
 
 /**
- * DynamoDB's request timeout for a failover time: half the renew interval (failoverTimeMillis / 3), so that
- * a hung renewal is cut while the next one can still keep the lease; never below 100 ms.
+ * DynamoDB's request timeout for a failover time: 80% of the renew interval (failoverTimeMillis / 3), so that a
+ * hung renewal is cut before the next one is due, while a DynamoDB 1 s slower each way (2666 ms at the default
+ * failover time of 10 s) still renews; never below 100 ms.
  */
-export const dynamoDbRequestTimeoutMs = (failoverTimeMillis: number): number => Math.max(100, Math.floor(failoverTimeMillis / 6));
+export const dynamoDbRequestTimeoutMs = (failoverTimeMillis: number): number => Math.max(100, Math.floor((failoverTimeMillis * 4) / 15));
 
 export interface ClientOptions {
   region?: string;
@@ -79,7 +80,7 @@ function sdkOptions(options: ClientOptions): Omit<ClientOptions, 'connectTimeout
   return rest;
 }
 
-/** The lease table's client. Default request timeout: the one for KCL's default failover time of 10 s (1666 ms). */
+/** The lease table's client. Default request timeout: the one for KCL's default failover time of 10 s (2666 ms). */
 export const dynamoDbClient = (options: ClientOptions = {}): DynamoDBClient =>
   new DynamoDBClient({ ...sdkOptions(options), requestHandler: shortCalls(options, dynamoDbRequestTimeoutMs(10_000)) });
 

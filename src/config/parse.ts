@@ -77,7 +77,7 @@ function fields(env: ConfigEnvironment): Fields {
     sageMakerTaskThreadPoolName: withDefault(nonEmptyText, d.sageMakerTaskThreadPoolName),
     appName: withDefault(text(TABLE_NAME, "a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-')"), d.appName),
     workerId: withDefault(nonEmptyText, defaultWorkerId(env)),
-    // Below a second, renewals (every third of it) and DynamoDB's deadline (a sixth) leave no room for a slow call.
+    // Below a second, renewals (every third of it) and DynamoDB's deadline (80% of a renewal interval) leave no room for a slow call.
     failoverTimeMillis: withDefault(integer(1000, 3_600_000), d.failoverTimeMillis),
     maxLeasesPerWorker: withDefault(positive, d.maxLeasesPerWorker),
     discoveryIntervalMillis: withDefault(integer(1000), d.discoveryIntervalMillis),

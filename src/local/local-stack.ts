@@ -28,6 +28,8 @@ export interface LocalStackOptions {
   model?: 'detector' | 'fixed';
   /** Delay of each `fixed` answer, ms. */
   fixedLatencyMs?: number;
+  /** Size each `fixed` answer is padded to, bytes. */
+  fixedAnswerBytes?: number;
   faults?: FaultConfig | string;
   /** Kinesis data streams to create, for results. */
   dataStreams?: string[];
@@ -72,7 +74,7 @@ export class LocalStack implements AsyncDisposable {
     try {
       const kvs = await KvsServer.create({ port: options.ports?.kvs, host });
       started.push(kvs);
-      const model = await ModelServer.create({ port: options.ports?.model, host, backend: options.model ?? 'detector', fixedLatencyMs: options.fixedLatencyMs, faults: options.faults });
+      const model = await ModelServer.create({ port: options.ports?.model, host, backend: options.model ?? 'detector', fixedLatencyMs: options.fixedLatencyMs, fixedAnswerBytes: options.fixedAnswerBytes, faults: options.faults });
       started.push(model);
       const dynamodb = await Emulator.start('dynamodb', { port: options.ports?.dynamodb, host, path: options.dataDir && `${options.dataDir}/dynamodb` });
       started.push(dynamodb);

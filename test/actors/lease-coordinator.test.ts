@@ -3,6 +3,7 @@
 // shutdown, the sync lease.
 
 import t from 'tap';
+import { dynamoDbRequestTimeoutMs } from '../../src/aws/clients.js';
 import { LeaseCoordinator } from '../../src/actors/lease-coordinator.js';
 import { LeaseError } from '../../src/actors/lease-errors.js';
 import { systemClock } from '../../src/actors/lease-types.js';
@@ -447,8 +448,8 @@ t.test('on the system clock, a wall-clock step neither lets another worker take 
 // ---------------------------------------------------------------- self-fencing
 
 const RENEW = Math.floor(FAILOVER / 3);
-/** DynamoDB's request timeout as the worker derives it: half the renew interval. */
-const DYNAMODB_TIMEOUT = Math.floor(FAILOVER / 6);
+/** DynamoDB's request timeout as the worker derives it. */
+const DYNAMODB_TIMEOUT = dynamoDbRequestTimeoutMs(FAILOVER);
 const MARGIN = Math.floor((FAILOVER - 2 * RENEW) / 2);
 
 interface Timed {
@@ -565,6 +566,31 @@ t.test('a write abandoned but landed, then taken for the next one: the lease cou
   // Others first saw the counter the abandoned renewal moved no earlier than its sending, and may take it failover later.
   t.equal(a.drops[0]?.reason, 'expired');
   t.ok(a.drops[0]!.at <= abandoned + FAILOVER - MARGIN + 10, `given up at ${a.drops[0]!.at} ms, the abandoned renewal sent at ${abandoned} ms`);
+});
+
+t.test('a renewal abandoned but landed, then a checkpoint: still ours, the checkpoint is written on the counter it moved', async (t) => {
+  // Prepare: the second renewal lands but answers only after 6 s, so it is abandoned; a checkpoint waits behind it.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const a = timedWorker(table, 'a', slow((c) => (c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 2 ? { ms: 6_000 } : undefined)));
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+  await runClocks([a.w.clock], [a.store], 2 * RENEW + RENEW / 2);
+
+  // Act
+  const written = a.w.coordinator.checkpoint('stream', CP).catch((error: unknown) => error);
+  await runClocks([a.w.clock], [a.store], RENEW / 2 + 100);
+
+  // Assess
+  const result = await written;
+  t.notOk(result instanceof Error, `the checkpoint is written (${String(result)})`);
+  t.same(a.drops, [], 'never given up');
+  t.ok(a.w.coordinator.holds('stream'));
+  const stored = await table.get('stream');
+  t.equal(stored?.leaseOwner, 'a');
+  t.same(stored?.checkpoint, CP);
+  const writes = a.store.calls.filter((c) => c.leaseKey === 'stream' && ['renew', 'checkpoint'].includes(c.operation));
+  t.same(writes.map((c) => `${c.operation} ${c.outcome}`), ['renew ok', 'renew aborted', 'checkpoint lost', 'checkpoint ok', 'renew ok'], 'refused on the old counter, sent again, renewed after');
 });
 
 t.test('a renewal that hangs: the lease is given up at its cut-off, on a timer of its own, before another worker takes it', async (t) => {

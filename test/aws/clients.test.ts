@@ -168,8 +168,8 @@ t.test('defaults: without deadlines given, every call still has one', async (t) 
   }
 });
 
-t.test('DynamoDB deadline: a sixth of the failover time (half the renew interval), at least 100 ms', async (t) => {
-  t.equal(dynamoDbRequestTimeoutMs(10_000), 1_666);
-  t.equal(dynamoDbRequestTimeoutMs(1_000), 166);
+t.test('DynamoDB deadline: 80% of the renew interval (4/15 of the failover time), at least 100 ms', async (t) => {
+  t.equal(dynamoDbRequestTimeoutMs(10_000), 2_666);
+  t.equal(dynamoDbRequestTimeoutMs(1_000), 266);
   t.equal(dynamoDbRequestTimeoutMs(300), 100);
 });

@@ -16,15 +16,17 @@ export type Service = (typeof SERVICES)[number];
 /**
  * The worker configuration every scenario starts from: timings tuned down so that a fault, a failover and a
  * recovery fit in seconds; every I-frame sampled (each fragment of the fixture holds one), so the oracle is
- * "every fragment up to the checkpoint has a record"; a small endpoint queue, so that the in-flight bound bites.
+ * "every fragment up to the checkpoint has a record"; a small endpoint queue (in frames and bytes), so that the
+ * in-flight bounds bite.
  */
 export const CHAOS_CONFIG = {
-  // The default. DynamoDB's deadline is a sixth of it (1666 ms): the in-process emulator, on a 2-core machine shared
+  // The default. DynamoDB's deadline is 80% of a renewal interval (2666 ms): the in-process emulator, on a 2-core machine shared
   // with other test jobs, misses 500 ms and now and then 1 s, and a worker that cannot renew gives its leases up.
   failoverTimeMillis: 10_000,
   inferenceInterval: 1,
   startSelectorType: 'EARLIEST',
   sageMakerTaskQueueSize: 50,
+  sageMakerTaskQueueBytes: 8 * 1024 * 1024,
   sageMakerTaskThreadPoolSize: 12,
   sageMakerTaskTimeoutInMilli: 2000,
   decodeThreadPoolSize: 1,

@@ -5,6 +5,8 @@
 import type { Test } from 'tap';
 import { until } from '../../bench/worker-cluster.js';
 import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import { DEFAULT_BUFFERED_BYTES } from '../../src/actors/result-publisher.js';
+import { DECODE_STAGE_BYTES } from '../../src/actors/stream-pipeline.js';
 import { keyOf, served } from '../e2e/pipeline-oracle.js';
 import type { ChaosCluster } from './chaos-cluster.js';
 import type { Sample } from './monitor.js';
@@ -23,6 +25,36 @@ const MIB = 1024 * 1024;
 /** The most sampled frames a worker may hold (read, not yet published), however long a fault lasts. */
 function inFlightBound(config: ChaosCluster['config']): number {
   return config.sageMakerTaskQueueSize + config.sageMakerTaskThreadPoolSize + config.decodeThreadPoolSize * SLOTS_PER_DECODE_THREAD + PUBLISH_BATCH;
+}
+
+/**
+ * The README's bound on the memory a worker holds in flight, bytes: the decode stage, S x I of encoded images
+ * waiting for the endpoint stage, (B + (Q + T) x A) x 7/3 in the endpoint stage and the records built from its
+ * answers (answers larger than their images can overshoot B by one answer per place), and the publisher's
+ * records and the bodies of its two calls.
+ */
+export function inFlightMemoryBound(config: ChaosCluster['config'], imageBytes: number, answerBytes: number): number {
+  const slots = config.decodeThreadPoolSize * SLOTS_PER_DECODE_THREAD;
+  const places = config.sageMakerTaskQueueSize + config.sageMakerTaskThreadPoolSize;
+  const endpointStage = config.sageMakerTaskQueueBytes + places * answerBytes;
+  return DECODE_STAGE_BYTES + slots * imageBytes + (endpointStage * 7) / 3 + 4 * DEFAULT_BUFFERED_BYTES;
+}
+
+/**
+ * Each worker's RSS from `start` to `end` stays under its RSS just before (the `before` ms up to `start`, the
+ * process at work with nothing held back) plus the in-flight memory bound.
+ */
+export function assertMemoryBound(t: Test, chaos: ChaosCluster, window: { start: number; end: number; before: number }, boundBytes: number): void {
+  for (const worker of new Set(chaos.monitor.samples.map((s) => s.worker))) {
+    const rss = (from: number, to: number) => Math.max(0, ...chaos.monitor.of(worker, from).filter((s) => s.at < to && s.state).map((s) => s.state!.rssBytes));
+    const baseline = rss(window.start - window.before, window.start);
+    const during = rss(window.start, window.end);
+    t.ok(baseline > 0, `${worker}: RSS sampled before the fault (${Math.round(baseline / MIB)} MiB)`);
+    t.ok(
+      during <= baseline + boundBytes,
+      `${worker}: max RSS during the fault ${Math.round(during / MIB)} MiB <= ${Math.round(baseline / MIB)} MiB before it + the in-flight bound ${Math.round(boundBytes / MIB)} MiB`,
+    );
+  }
 }
 
 /** How long after a fault's end every stream published again; null: not within the budget. */

@@ -14,7 +14,10 @@ t.test('the demo infers every I-frame of both demo cameras with the detector and
   t.equal(result.code, 0, `exits 0 (${result.stderr.split('\n').slice(-3).join(' | ')})`);
   t.ok(Date.now() - started < 120_000, `done in ${Math.round((Date.now() - started) / 1000)} s, under 2 minutes`);
   for (const stream of ['front-door', 'parking-lot']) {
-    const section = result.stdout.slice(result.stdout.indexOf(`stream ${stream}`));
+    // This stream's part of the summary only: up to the next stream's, or the closing line.
+    const from = result.stdout.indexOf(`stream ${stream}\n`);
+    const next = result.stdout.slice(from + 1).search(/^stream |^\n/m);
+    const section = result.stdout.slice(from, next === -1 ? undefined : from + 1 + next);
     // The demo clip: 12 s at a keyframe a second, every I-frame inferred.
     t.match(section, /I-frames seen 12, sampled 12, inferred 12, failed 0/, `${stream}: all 12 I-frames sampled and inferred`);
     t.match(section, /published 12 records for 12 frames/, `${stream}: 12 records read back from Kinesis`);

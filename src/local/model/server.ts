@@ -30,6 +30,8 @@ export interface ModelServerOptions {
   backend: 'detector' | 'fixed' | Backend | (() => Promise<Backend>);
   /** Delay of each `fixed` answer, ms. */
   fixedLatencyMs?: number;
+  /** Size each `fixed` answer is padded to, bytes. */
+  fixedAnswerBytes?: number;
   detector?: DetectorOptions;
   /** Rates, or a spec such as `500=0.2,hang=0.05,latency=0.1:2000`. */
   faults?: FaultConfig | string;
@@ -159,7 +161,7 @@ export class ModelServer implements AsyncDisposable {
         this.#backend = await options.backend();
       } else if (options.backend === 'fixed') {
         const { FixedBackend } = await import('./backends/fixed.js');
-        this.#backend = await FixedBackend.create({ latencyMs: options.fixedLatencyMs ?? 0 });
+        this.#backend = await FixedBackend.create({ latencyMs: options.fixedLatencyMs ?? 0, answerBytes: options.fixedAnswerBytes });
       } else if (options.backend === 'detector') {
         // Loaded on demand so that a fixed-backend server never pulls in TensorFlow.js.
         const { DetectorBackend } = await import('./backends/detector.js');

@@ -81,6 +81,21 @@ t.test('fixed latency delays each answer by at least the configured time', async
   t.ok(server.stats.backend.maxMs >= 145, 'backend time counted');
 });
 
+t.test('fixed answer bytes pads each answer to that size, the prediction unchanged', async (t) => {
+  // Prepare
+  const server = await serverFor(t, { fixedAnswerBytes: 65_536 });
+  const client = clientFor(t, server);
+
+  // Act
+  const answer = await invoke(client);
+
+  // Assess
+  t.equal(answer.Body!.byteLength, 65_536);
+  const parsed = JSON.parse(Buffer.from(answer.Body!).toString());
+  t.same(parsed.prediction, fixedPrediction(JPEG));
+  t.match(parsed.padding, /^x+$/);
+});
+
 t.test('each status fault reaches the SDK as SageMaker would send it', async (t) => {
   const cases = [
     { fault: '500', name: 'InternalFailure', status: 500, fault$: 'server' },

@@ -11,6 +11,8 @@ import type { Prediction } from './centernet-decode.js';
 export interface FixedOptions {
   /** Delay before each answer, ms; default 0. */
   latencyMs?: number;
+  /** Pads each answer (a `padding` field) to this many bytes, as a model with large answers (masks, embeddings) does; default none. */
+  answerBytes?: number;
   /** Accepted request types; default the image types. */
   contentTypes?: readonly string[];
 }
@@ -30,23 +32,34 @@ export class FixedBackend implements Backend {
   readonly contentTypes: readonly string[];
   readonly responseContentType = 'application/json';
   readonly latencyMs: number;
+  readonly answerBytes: number;
 
-  private constructor(latencyMs: number, contentTypes: readonly string[]) {
+  private constructor(latencyMs: number, answerBytes: number, contentTypes: readonly string[]) {
     this.latencyMs = latencyMs;
+    this.answerBytes = answerBytes;
     this.contentTypes = contentTypes;
   }
 
   static async create(options: FixedOptions = {}): Promise<FixedBackend> {
     const latencyMs = options.latencyMs ?? 0;
     if (!(Number.isFinite(latencyMs) && latencyMs >= 0)) throw new ModelServerError('BAD_SERVER_OPTIONS', `fixed latency must be a number of ms >= 0, got ${latencyMs}`);
-    return new FixedBackend(latencyMs, options.contentTypes ?? IMAGE_CONTENT_TYPES);
+    const answerBytes = options.answerBytes ?? 0;
+    if (!(Number.isInteger(answerBytes) && answerBytes >= 0)) throw new ModelServerError('BAD_SERVER_OPTIONS', `fixed answer bytes must be an integer >= 0, got ${answerBytes}`);
+    return new FixedBackend(latencyMs, answerBytes, options.contentTypes ?? IMAGE_CONTENT_TYPES);
   }
 
   /** Echoes the custom attributes, so that tests can see SageMaker forwarding them both ways. */
   async invoke(request: BackendRequest): Promise<BackendResponse> {
     if (this.latencyMs > 0) await sleep(this.latencyMs, undefined, { signal: request.signal });
-    const response: BackendResponse = { body: JSON.stringify({ prediction: fixedPrediction(request.body) }), contentType: this.responseContentType };
+    const response: BackendResponse = { body: this.#answer(fixedPrediction(request.body)), contentType: this.responseContentType };
     if (request.customAttributes !== undefined) response.customAttributes = request.customAttributes;
     return response;
+  }
+
+  #answer(prediction: Prediction[]): string {
+    const plain = JSON.stringify({ prediction });
+    // `,"padding":""` is 13 bytes; the answer is ASCII, so characters are bytes.
+    const pad = this.answerBytes - plain.length - 13;
+    return pad > 0 ? JSON.stringify({ prediction, padding: 'x'.repeat(pad) }) : plain;
   }
 }
