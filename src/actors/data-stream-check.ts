@@ -27,6 +27,11 @@ export class DataStreamCheck {
   #told = false;
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A PutRecords call was refused (access, KMS) and none has landed since: DescribeStreamSummary cannot see
+   * that, so only a call that lands clears it.
+   */
+  #refused = false;
   #stopped = false;
 
   constructor(options: DataStreamCheckOptions) {
@@ -52,12 +57,14 @@ export class DataStreamCheck {
   callFailed(error: unknown): void {
     const name = error instanceof Error ? error.name : '';
     if (!UNWRITABLE.has(name) || this.#stopped) return;
+    this.#refused = true;
     this.#set(`PutRecords to ${this.#options.streamName} failed: ${name}: ${(error as Error).message}`);
     if (this.#timer === undefined) this.#schedule();
   }
 
   /** A PutRecords call landed records: the stream is writable. */
   callSucceeded(): void {
+    this.#refused = false;
     this.#attempt = 0;
     this.#set(null);
   }
@@ -72,7 +79,8 @@ export class DataStreamCheck {
       // UPDATING streams take writes; CREATING and DELETING ones do not.
       if (status === 'ACTIVE' || status === 'UPDATING') {
         this.#attempt = 0;
-        this.#set(null);
+        // The stream exists; a refused PutRecords stands until the publisher's retries land one.
+        if (!this.#refused) this.#set(null);
         return;
       }
       this.#set(`data stream ${streamName} is ${status ?? 'in an unknown state'}`);
@@ -85,6 +93,8 @@ export class DataStreamCheck {
 
   #schedule(): void {
     if (this.#stopped) return;
+    // One recheck at a time: a call failing while a check runs must not start a second loop.
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#check(), Math.max(250, backoffDelay(++this.#attempt, RECHECK)));
     this.#timer.unref();
   }

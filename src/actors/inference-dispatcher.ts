@@ -118,8 +118,8 @@ export interface DispatcherStats {
   dropped: number;
 }
 
-export const DEFAULT_RETRY_BUDGET_MS = 300_000;
-export const DEFAULT_QUEUE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_RETRY_BUDGET_MS = 300_000;
+const DEFAULT_QUEUE_BYTES = 256 * 1024 * 1024;
 /**
  * Full jitter (a delay uniform in [0, min(maxMs, baseMs * 2^n)]), so that frames failing together do not retry
  * together. The 10 s cap bounds the recovery after the endpoint heals, and the rate at which a worker's held

@@ -63,7 +63,7 @@ export type RecordBody =
  * character escaped 6-fold in JSON, so that a failed frame is always recorded and its fragment can complete.
  */
 export const MAX_ERROR_MESSAGE_BYTES = 16 * 1024;
-export const MAX_ERROR_CODE_BYTES = 256;
+const MAX_ERROR_CODE_BYTES = 256;
 
 /** The error as recorded and logged: code and message cut to their bounds. */
 export function boundedError(error: { stage: FailureStage; code: string; message: string }): { stage: FailureStage; code: string; message: string } {

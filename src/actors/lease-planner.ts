@@ -105,7 +105,7 @@ export function handoverDelay(lease: Lease, observations: LeaseObservations, now
  * (NTP slews at most 0.05%). It comes out of the renewals' budget: renewals run every renewIntervalMillis, so
  * after one failed renewal the next success is sent about 2 x renewIntervalMillis after the last one. What is
  * left of failoverTimeMillis is split evenly between the lateness of those two renewal timers and this margin.
- * Defaults (failover 10 s, renew 3333 ms): 1666 ms, so a lease is dropped 8334 ms after its last successful write.
+ * Defaults (failover 10 s, renew 3333 ms): 1667 ms, so a lease is dropped 8333 ms after its last successful write.
  */
 export function defaultSafetyMargin(failoverTimeMillis: number, renewIntervalMillis: number): number {
   return Math.floor((failoverTimeMillis - 2 * renewIntervalMillis) / 2);

@@ -24,7 +24,7 @@ export type MediaReaderErrorCode =
 export class MediaReaderError extends KvsInferError<MediaReaderErrorCode> {}
 
 /** AWS_KINESISVIDEO_ERROR_ID of "requested fragment is not found": the start selector names a fragment KVS no longer has. */
-export const FRAGMENT_NOT_FOUND = 4000;
+const FRAGMENT_NOT_FOUND = 4000;
 
 /** What the reader reports besides parser events, for logs and metrics. */
 export type ReaderNotice =
@@ -67,7 +67,7 @@ export interface MediaReaderOptions {
   onNotice?: (notice: ReaderNotice) => void;
 }
 
-export const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
 
 /** One way to start reading, and what it stands for: tried in order until KVS accepts one. */
 interface Start {

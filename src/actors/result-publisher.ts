@@ -80,11 +80,11 @@ export const MAX_BATCH_RECORDS = 500;
 export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** One full PutRecords call's worth: enough to keep a call going out while the next one fills. */
-export const DEFAULT_BUFFERED_RECORDS = 500;
+const DEFAULT_BUFFERED_RECORDS = 500;
 export const DEFAULT_BUFFERED_BYTES = 5 * 1024 * 1024;
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
+const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 /** Capped exponential backoff with full jitter: throttled workers sharing a stream do not come back in step. */
-export const PUBLISH_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 1 };
+const PUBLISH_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 1 };
 /**
  * Calls running at once. The second one keeps records flowing while one call hangs until its deadline; two
  * calls never carry the same partition key, so the records of a key still go out (and land) one call at a time.

@@ -13,12 +13,14 @@
 //     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive with it)
 //   + S x I           the encoded images of slotted frames waiting for a dispatcher place (I: the largest image,
 //                     width x height x 3 for BMP, far less for JPEG)
-//   + B x 7/3         B = sageMakerTaskQueueBytes of images waiting for or at the endpoint and of answers waiting
-//                     for the publisher (checked when a frame is admitted), and the records built from those
-//                     answers (at most 4/3 of an answer, in base64)
+//   + (B + (Q + T) x A) x 7/3
+//                     B = sageMakerTaskQueueBytes of images waiting for or at the endpoint and of answers waiting
+//                     for the publisher (checked when a frame is admitted, so answers larger than their images
+//                     overshoot it by at most A, the largest answer, per place), and the records built from
+//                     those answers (at most 4/3 of an answer, in base64)
 //   + 2 x 5 MiB x 2   the publisher's records and the answers they were built from, and the bodies of its two calls
-// With the defaults (Q 5000, T 20, B 256 MiB, 2 decode threads, 1080p JPEG, I <= 1 MiB): 64 MiB + 10 MiB +
-// 597 MiB + 20 MiB, about 700 MiB above the idle process, and B x 1 when answers are small JSON.
+// With the defaults (Q 5000, T 20, B 256 MiB, 2 decode threads, 1080p JPEG, I <= 1 MiB, small JSON answers):
+// 64 MiB + 10 MiB + about 620 MiB + 20 MiB, about 700 MiB above the idle process.
 
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../machines/checkpoint.js';

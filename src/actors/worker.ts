@@ -470,6 +470,7 @@ export class Worker implements DebugSource {
           this.#syncRetry = undefined;
           if (this.#desiredStreams === streams) this.#syncOnce(streams);
         }, retryInMillis);
+        this.#syncRetry.unref();
       },
     );
   }

@@ -14,11 +14,11 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 
 /** Connecting to an AWS endpoint takes milliseconds; 3 s is a lost SYN retried twice, then a dead path. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 /** KVS control plane, SSM and Kinesis answer in well under a second; 10 s is a hung call. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** InvokeEndpoint's own limit for a real-time endpoint: the handler's backstop when no per-attempt timeout is given. */
-export const DEFAULT_SAGEMAKER_TIMEOUT_MS = 60_000;
+const DEFAULT_SAGEMAKER_TIMEOUT_MS = 60_000;
 /** Added to the dispatcher's per-attempt timeout, so that its abort (which names the fault) always comes first. */
 const SAGEMAKER_BACKSTOP_GRACE_MS = 1_000;
 

@@ -11,8 +11,9 @@ export interface TagFilter {
 }
 
 /**
- * What happens when `sageMakerTaskQueueSize` frames already wait for the endpoint: `backpressure`
- * pauses reading (no frame lost); `latest` drops the oldest waiting frame of the same stream.
+ * What happens when the endpoint stage has no room for a frame (by count, queue plus calls, or by bytes):
+ * `backpressure` pauses reading (no frame lost); `latest` drops the oldest waiting frames of the same stream
+ * until it fits.
  */
 export const QUEUE_POLICIES = ['backpressure', 'latest'] as const;
 export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
@@ -70,13 +71,13 @@ export interface KvsInferConfig {
   sageMakerTaskMaxAttempts: number | undefined;
   /** How long a frame's transient endpoint faults (throttling, 5xx, timeouts, connection errors) are retried. */
   sageMakerTaskRetryBudgetMillis: number;
-  /** Byte bound of the images the inference dispatcher holds (waiting, backing off, in flight). */
+  /** Byte bound of the images the inference dispatcher holds (waiting, backing off, in flight) and of the answers awaiting the publisher. */
   sageMakerTaskQueueBytes: number;
   /** Deadline of one PutRecords call. */
   publishTimeoutMillis: number;
-  /** Deadline for opening a connection to any AWS endpoint. */
+  /** Deadline for opening a connection to any AWS endpoint the worker calls. */
   awsConnectTimeoutMillis: number;
-  /** Deadline of a KVS control-plane or SSM call (DynamoDB's is derived from failoverTimeMillis). */
+  /** Deadline of a KVS control-plane call (DynamoDB's is derived from failoverTimeMillis). */
   awsRequestTimeoutMillis: number;
   /** A GetMedia body that sends no byte for this long is dropped and read again from its continuation token. */
   getMediaIdleTimeoutMillis: number;

@@ -2,7 +2,7 @@
 // in memory by default, on disk when given a directory. Tables and streams are ready at once.
 // Kinesis can be made to reject part of each PutRecords call (a fault proxy in front of kinesalite).
 
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import dynalite from 'dynalite';
@@ -57,6 +57,10 @@ export class Emulator implements AsyncDisposable {
     const host = options.host ?? '127.0.0.1';
     if (options.path) await mkdir(options.path, { recursive: true });
     const server = FACTORIES[kind](options.path);
+    // A client that leaves mid-request (its deadline passed) makes the request emit 'error' ("aborted"), which
+    // both emulators rethrow from their listener, bringing the whole process down. Their listener replaced once
+    // their handler has run (an I/O error cannot come sooner), the request is only dropped.
+    server.on('request', (request: IncomingMessage) => process.nextTick(() => request.removeAllListeners('error').on('error', () => undefined)));
     // With faults, kinesalite moves to a free internal port and the proxy takes the public address.
     const faulty = rate > 0;
     await new Promise<void>((resolve, reject) => {
@@ -90,8 +94,15 @@ export class Emulator implements AsyncDisposable {
   }
 }
 
+/** How long a closing emulator lets the requests it is working on finish before it cuts their connections. */
+const CLOSE_GRACE_MS = 2000;
+
 async function closeServer(server: Server): Promise<void> {
-  // Clients keep connections alive; without this, close() would wait for them to time out.
-  server.closeAllConnections?.();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Requests under way finish first: the emulator closes its database on 'close', and a write still in progress
+  // would then throw from inside it. Idle keep-alive connections are closed at once, busy ones once answered.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  await closed;
+  clearTimeout(grace);
 }

@@ -13,7 +13,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
  * Retries while a leased stream does not exist: 1 s, doubling to 5 minutes. The lease is kept meanwhile, so the
  * stream does not churn between workers; discovery retires the lease if the stream stops being configured.
  */
-export const DEFAULT_MISSING_STREAM_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 300_000, jitter: 0.5 };
+const DEFAULT_MISSING_STREAM_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 300_000, jitter: 0.5 };
 
 export interface LeaseMachineInput {
   streamName: string;

@@ -2,7 +2,7 @@
 // clock, self-fencing of leases it can no longer prove, balancing by stealing one lease per pass, checkpoints,
 // shutdown, the sync lease.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { dynamoDbRequestTimeoutMs } from '../../src/aws/clients.js';
 import { LeaseCoordinator } from '../../src/actors/lease-coordinator.js';
 import { LeaseError } from '../../src/actors/lease-errors.js';
@@ -485,6 +485,17 @@ const slow =
   (call: PlannedCall): CallPlan =>
     special(call) ?? { ms: 40 };
 
+/** Starts a, then b `leadMs` later (so that a takes first); both stop when `t` ends. */
+async function startInOrder(t: Test, a: Timed, b: Timed, leadMs: number): Promise<void> {
+  a.w.coordinator.start();
+  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], leadMs);
+  b.w.coordinator.start();
+  t.teardown(() => {
+    a.w.coordinator.stop();
+    b.w.coordinator.stop();
+  });
+}
+
 /** The sending time (elapsed) of the last write on `key` that succeeded. */
 function lastWriteSent(x: Timed, key: string): number {
   const writes = x.store.calls.filter((c) => c.leaseKey === key && c.outcome === 'ok' && ['take', 'renew', 'checkpoint'].includes(c.operation));
@@ -599,13 +610,7 @@ t.test('a renewal that hangs: the lease is given up at its cut-off, on a timer o
   await createLeases(table, ['stream']);
   const a = timedWorker(table, 'a', slow((c) => (c.operation === 'renew' && c.leaseKey === 'stream' && c.nth >= 2 ? { outcome: 'hang' } : undefined)));
   const b = timedWorker(table, 'b', slow());
-  a.w.coordinator.start();
-  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 200);
-  b.w.coordinator.start();
-  t.teardown(() => {
-    a.w.coordinator.stop();
-    b.w.coordinator.stop();
-  });
+  await startInOrder(t, a, b, 200);
 
   // Act
   await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 3 * FAILOVER);
@@ -634,13 +639,7 @@ t.test('a worker cut off from the table keeps its leases until their cut-off, th
   let cutOff = false;
   const a = timedWorker(table, 'a', slow(() => (cutOff ? { ms: 5, outcome: 'fail' } : undefined)));
   const b = timedWorker(table, 'b', slow());
-  a.w.coordinator.start();
-  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 200);
-  b.w.coordinator.start();
-  t.teardown(() => {
-    a.w.coordinator.stop();
-    b.w.coordinator.stop();
-  });
+  await startInOrder(t, a, b, 200);
   await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 4_000 - 200);
 
   // Act
@@ -673,13 +672,7 @@ t.test('a stolen lease: the thief waits until the victim has stopped, even a vic
   let partitioned = false;
   const a = timedWorker(table, 'a', slow((c) => (partitioned && c.operation === 'renew' ? { outcome: 'hang' } : undefined)));
   const b = timedWorker(table, 'b', slow());
-  a.w.coordinator.start();
-  await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 2_000);
-  b.w.coordinator.start();
-  t.teardown(() => {
-    a.w.coordinator.stop();
-    b.w.coordinator.stop();
-  });
+  await startInOrder(t, a, b, 2_000);
 
   // Act
   while (b.takes.length === 0 && b.elapsed() < 3 * FAILOVER) await runClocks([a.w.clock, b.w.clock], [a.store, b.store], 10);

@@ -4,7 +4,9 @@
 
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { DataStreamCheck } from '../../src/actors/data-stream-check.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { until, workerStack } from './worker-fixtures.js';
 
@@ -29,6 +31,26 @@ t.test('a missing data stream: not ready, with an error line naming it, until th
   // Assess
   await until('ready once the stream exists', () => worker.notReady === null, 40_000);
   t.ok(records.some((r) => r.event === 'data-stream-writable'), 'a line says it is writable again');
+});
+
+t.test('a PutRecords refused (access, KMS) keeps the data stream unwritable though it exists, until a call lands', async (t) => {
+  // Prepare: the stack's results stream exists, so DescribeStreamSummary finds it ACTIVE.
+  const stack = await workerStack(t, 1);
+  const told: (string | null)[] = [];
+  const check = new DataStreamCheck({ client: stack.kinesis, streamName: 'results', timeoutMs: 3000, onChange: (problem) => told.push(problem) });
+  t.teardown(() => check.stop());
+  await check.start();
+  t.equal(check.problem, null, 'writable at first');
+
+  // Act: a call refused, then time for the recheck it starts (at most 1 s)
+  check.callFailed(Object.assign(new Error('User is not authorized to perform kinesis:PutRecords'), { name: 'AccessDeniedException' }));
+  await sleep(1500);
+
+  // Assess
+  t.match(check.problem, /PutRecords to results failed: AccessDeniedException/, 'still unwritable after the recheck found the stream');
+  t.same(told.slice(1), [check.problem], 'told once, not flipping back and forth');
+  check.callSucceeded();
+  t.equal(check.problem, null, 'writable once a call lands');
 });
 
 t.test('a lease sync that fails is tried again until the lease exists (discovery announces a static list once)', async (t) => {

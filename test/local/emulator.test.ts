@@ -2,6 +2,9 @@
 
 import { ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { dynamoDbClient, kinesisClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
@@ -95,4 +98,27 @@ t.test('Kinesis: on disk, a stream and its records survive a restart', async (t)
   const iterator = await client.send(new GetShardIteratorCommand({ StreamName: 'results', ShardId: shards.Shards![0]!.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
   const records = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
   t.same(records.Records?.map((r) => Buffer.from(r.Data!).toString()), ['kept']);
+});
+
+t.test('a client that leaves mid-request does not bring the process down; the emulators go on answering', async (t) => {
+  for (const kind of ['dynamodb', 'kinesis'] as const) {
+    // Prepare
+    const emulator = await Emulator.start(kind);
+    t.teardown(() => emulator.close());
+    const { hostname, port } = new URL(emulator.url);
+
+    // Act: a request that promises 1000 bytes of body, sends 10 and leaves
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    socket.write(`POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{"Table":`);
+    await sleep(100);
+    socket.destroy();
+    await sleep(100);
+
+    // Assess: an uncaught "aborted" would have failed the test; the emulator still answers
+    const answered = kind === 'dynamodb' ? await createLeaseTable(emulator.url) : kinesisClient(local(emulator.url));
+    if (kind === 'kinesis') await (answered as ReturnType<typeof kinesisClient>).send(new CreateStreamCommand({ StreamName: 'after', ShardCount: 1 }));
+    answered.destroy();
+    t.pass(`${kind}: answered after the client left`);
+  }
 });
