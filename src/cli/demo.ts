@@ -67,9 +67,6 @@ export async function demo(argv: string[]): Promise<number> {
         workerId: 'demo-worker',
         startSelectorType: 'EARLIEST',
         checkpointIntervalMillis: 1000,
-        // One worker, so no one to fail over to; the emulators share this process's event loop with the detector,
-        // which a busy machine can starve for seconds: a long failover keeps the leases through that.
-        failoverTimeMillis: 30_000,
         statsIntervalMillis: 0,
         // The summary says it better than metric lines would.
         metricsIntervalMillis: 0,

@@ -15,9 +15,16 @@ export interface LocalWorker {
   close(): void;
 }
 
+/**
+ * The in-process worker's failover time unless the document sets one. It is alone, so there is no one to fail over
+ * to, and the emulators that answer its renewals share its event loop with the pool's callers and the detector,
+ * which a busy machine can starve for seconds: a long failover keeps its leases through that.
+ */
+const IN_PROCESS_FAILOVER_MS = 30_000;
+
 /** Starts a worker on the stack with the configuration `document` (KIT's keys and kvs-infer's). */
 export async function startLocalWorker(stack: LocalStack, document: Record<string, unknown>, log: Logger): Promise<LocalWorker> {
-  const { config } = parseConfig(document, { environment: systemEnvironment() });
+  const { config } = parseConfig({ failoverTimeMillis: IN_PROCESS_FAILOVER_MS, ...document }, { environment: systemEnvironment() });
   const { destroy, ...clients } = workerClients(
     config,
     { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
