@@ -28,5 +28,11 @@ function walk(suite) {
 }
 
 walk(report);
+// A test file that dies before writing any result (an uncaught error at load) leaves nothing to replay: the test
+// command's own failure, passed in TEST_STATUS, still counts as one.
+if (failed === 0 && (process.env.TEST_STATUS ?? '0') !== '0') {
+  console.log('the test command failed with no failed result on record: a test file died before reporting (see its output)');
+  failed = 1;
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exitCode = failed > 0 ? 1 : 0;
