@@ -11,7 +11,8 @@ t.test('a leased stream that does not exist: the lease is kept, the wait backs o
   // Prepare
   const stack = await workerStack(t, 1);
   stack.feed(200);
-  const { worker, records } = await stack.start('w1', { streamNames: [...stack.streams, MISSING], missingStreamRetryMaxMillis: RETRY_MAX });
+  // The default failover time: the fixture's short one would let a loaded machine's stalls expire the lease, which this is not about.
+  const { worker, records } = await stack.start('w1', { streamNames: [...stack.streams, MISSING], missingStreamRetryMaxMillis: RETRY_MAX, failoverTimeMillis: 10_000 });
   const about = (event: string) => records.filter((r) => r.event === event && r.stream === MISSING);
 
   // Act: four waits in a row, the last ones at the cap
