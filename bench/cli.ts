@@ -25,9 +25,6 @@ export interface BenchArguments {
   json?: string;
 }
 
-export const USAGE =
-  'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] [--inference-interval N] [--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] [--out DIR] [--smoke]';
-
 /** Options the media scenario has no use for: refused rather than silently ignored. */
 const NOT_FOR_MEDIA = ['streams', 'warmup', 'inference-interval', 'bound'] as const;
 
@@ -173,10 +170,6 @@ export async function runBench(argv: string[]): Promise<BenchRun> {
 }
 
 export async function bench(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: ${USAGE}\n`);
-    return 0;
-  }
   const { report, written } = await runBench(argv);
   process.stdout.write(`\n${markdownBody(report)}`);
   for (const path of [written.json, written.markdown, ...written.plots, ...(written.extraJson ? [written.extraJson] : [])]) process.stderr.write(`wrote ${path}\n`);

@@ -1,5 +1,8 @@
 // The JSON document published to the Kinesis data stream for every sampled frame: its result, or
 // the error it met for good. `version` changes only when a field changes meaning or disappears.
+// Each record also carries KIT's fields, in KIT's form, so that a consumer written for KIT reads it too.
+
+import { fragmentMetaData, frameMetaData, type KitSource } from './kit-fields.js';
 
 export const RECORD_VERSION = 1;
 
@@ -18,9 +21,11 @@ export interface FrameIdentity {
   frameTimecode: number;
   /** Position of the frame among the stream's I-frames, counted by the sampler (0 is the first read). */
   keyframeIndex: number;
+  /** What KIT's fragmentMetaData and frameMetaData are made from; not itself in the record. */
+  kit: KitSource;
 }
 
-export interface InferenceRecord extends FrameIdentity {
+export interface InferenceRecord extends Omit<FrameIdentity, 'kit'> {
   version: typeof RECORD_VERSION;
   /** `stream/fragmentNumber/frameTimecode`: the same frame always has the same key, for consumers that de-duplicate. */
   idempotencyKey: string;
@@ -44,6 +49,12 @@ export interface InferenceRecord extends FrameIdentity {
   resultContentType?: string | null;
   /** Set instead of a result when the frame failed for good. */
   error?: { stage: FailureStage; code: string; message: string };
+  /** KIT's: the fragment's metadata as KIT's parser library prints it, `FragmentMetadata(...)`. */
+  fragmentMetaData: string;
+  /** KIT's: the frame's block header as KIT's parser library prints it, `Frame(...)`. */
+  frameMetaData: string;
+  /** KIT's: the endpoint's answer as it came, base64; absent when the frame failed (then `error` says why). */
+  sageMakerOutput?: string;
 }
 
 export interface RecordContext {
@@ -86,10 +97,13 @@ export function idempotencyKey(frame: Pick<FrameIdentity, 'streamName' | 'fragme
 }
 
 export function buildRecord(frame: FrameIdentity, context: RecordContext, body: RecordBody): InferenceRecord {
+  const { kit, ...identity } = frame;
   const record: InferenceRecord = {
     version: RECORD_VERSION,
     idempotencyKey: idempotencyKey(frame),
-    ...frame,
+    ...identity,
+    fragmentMetaData: fragmentMetaData(identity, kit.fragment),
+    frameMetaData: frameMetaData(kit.block),
     contentType: context.contentType,
     endpoint: context.endpoint,
     workerId: context.workerId,
@@ -103,9 +117,11 @@ export function buildRecord(frame: FrameIdentity, context: RecordContext, body: 
     return record;
   }
   record.resultContentType = body.answerContentType;
+  const base64 = Buffer.from(body.answer).toString('base64');
   const json = parseJson(body.answer, body.answerContentType);
   if (json.ok) record.result = json.value;
-  else record.resultBase64 = Buffer.from(body.answer).toString('base64');
+  else record.resultBase64 = base64;
+  record.sageMakerOutput = base64;
   return record;
 }
 

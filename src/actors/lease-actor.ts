@@ -18,6 +18,7 @@ import {
   type ReaderInput,
 } from '../machines/index.js';
 import { LeaseWatch } from '../debug/lease-watch.js';
+import { stageLatencies } from '../debug/stage-latency.js';
 import type { LeaseView } from '../debug/types.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
@@ -121,12 +122,11 @@ export class LeaseActor {
   /** The machine's state, recent transitions and counters, for the debug page. */
   view(): LeaseView {
     const view = this.#watch.view(this.streamName);
-    const latency = this.#options.services.metrics.summary('IngestToProcessLatency', { stream: this.streamName });
     return {
       ...view,
       counters: { ...view.counters, ...this.#pipeline.counters },
       millisBehindNow: this.#pipeline.millisBehindNow,
-      ingestToProcessMs: latency && { p50: Math.round(latency.p50), p99: Math.round(latency.p99), max: Math.round(latency.max) },
+      stages: stageLatencies(this.#options.services.metrics, this.streamName),
     };
   }
 

@@ -13,22 +13,24 @@
 //     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive with it)
 //   + S x I           the encoded images of slotted frames waiting for a dispatcher place (I: the largest image,
 //                     width x height x 3 for BMP, far less for JPEG)
-//   + (B + (Q + T) x A) x 7/3
+//   + (B + (Q + T) x A) x 11/3
 //                     B = sageMakerTaskQueueBytes of images waiting for or at the endpoint and of answers waiting
 //                     for the publisher (checked when a frame is admitted, so answers larger than their images
 //                     overshoot it by at most A, the largest answer, per place), and the records built from
-//                     those answers (at most 4/3 of an answer, in base64)
+//                     those answers (at most 8/3 of an answer: `result` or `resultBase64`, and KIT's base64
+//                     `sageMakerOutput`)
 //   + 2 x 5 MiB x 2   the publisher's records and the answers they were built from, and the bodies of its two calls
 // With the defaults (Q 5000, T 20, B 256 MiB, 2 decode threads, 1080p JPEG, I <= 1 MiB, small JSON answers):
-// 64 MiB + 10 MiB + about 620 MiB + 20 MiB, about 700 MiB above the idle process.
+// 64 MiB + 10 MiB + about 975 MiB + 20 MiB, about 1070 MiB above the idle process.
 
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../machines/checkpoint.js';
 import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../media/index.js';
-import type { MetricsRegistry } from '../metrics/index.js';
+import type { MetricsRegistry, StageMetricName } from '../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../native/index.js';
 import type { DispatchHandle, InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
 import { boundedError, buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
+import { kitSource } from './kit-fields.js';
 import { errorFields } from './logger.js';
 import type { ResultPublisher } from './result-publisher.js';
 import type { Slots } from './slots.js';
@@ -240,11 +242,13 @@ export class StreamPipeline {
       this.counters.skippedRepeats++;
       return;
     }
+    // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage starts.
+    const ingestMs = this.#now() - serverTimestamp;
+    const receivedAt = performance.now();
     let release: (() => void) | null = null;
     if (this.#sampler.wouldSample(frame)) {
-      const waitStarted = performance.now();
       release = await this.#services.slots.acquire(frame.data.byteLength, signal);
-      this.counters.backpressureMs += performance.now() - waitStarted;
+      this.counters.backpressureMs += performance.now() - receivedAt;
       // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
       if (this.#abort.signal.aborted || signal?.aborted) {
         release();
@@ -264,6 +268,7 @@ export class StreamPipeline {
     if (keyframeIndex === null || release === null) return;
     this.counters.sampled++;
     this.#metrics.add('FramesSampled', 1, this.#labels);
+    this.#metrics.observe('IngestToProcessLatency', ingestMs, this.#labels);
     entry.outstanding++;
     this.#outstanding++;
     const identity: FrameIdentity = {
@@ -273,13 +278,14 @@ export class StreamPipeline {
       producerTimestamp,
       frameTimecode: frame.timecodeMs,
       keyframeIndex,
+      kit: kitSource(frame),
     };
     // Decode and encode, a place at the endpoint, inference, publishing. Each step lets go of what it no longer
     // needs (no async frame keeps them): the compressed frame once encoded, the image once answered (the
     // dispatcher drops it), so a frame waiting for a later stage holds only what that stage bounds.
     void this.#encode(frame)
       .then(
-        (image) => this.#infer(identity, this.#submit(identity, image), release),
+        (image) => this.#infer(identity, image, receivedAt, release),
         (error: unknown) => this.#encodeFailed(identity, error, release),
       )
       .then((accounted) => {
@@ -318,16 +324,18 @@ export class StreamPipeline {
   }
 
   /**
-   * Waits for the frame's dispatcher place (the slot stays taken until then: that is the backpressure reaching
-   * the reader), then its outcome, then hands its record on. The dispatcher place is given back once the
-   * publisher has taken the record: a full publish stage pauses inference. Resolves true once the frame is
-   * accounted for (published, or failed for good and recorded); false when it was abandoned (the lease or the
-   * worker ending), which leaves its fragment incomplete, so no checkpoint can move past it. Never rejects.
+   * Submits the decoded frame (`receivedAt`: performance.now() at its receipt), waits for its dispatcher place
+   * (the slot stays taken until then: that is the backpressure reaching the reader), then its outcome, then hands
+   * its record on. The dispatcher place is given back once the publisher has taken the record: a full publish
+   * stage pauses inference. Resolves true once the frame is accounted for (published, or failed for good and
+   * recorded); false when it was abandoned (the lease or the worker ending), which leaves its fragment incomplete,
+   * so no checkpoint can move past it. Never rejects.
    */
-  async #infer(identity: FrameIdentity, handle: DispatchHandle, releaseSlot: () => void): Promise<boolean> {
+  async #infer(identity: FrameIdentity, image: EncodedImage, receivedAt: number, releaseSlot: () => void): Promise<boolean> {
+    const decodedAt = this.#stageEnded('ReceivedToDecodedLatency', receivedAt);
+    const handle = this.#submit(identity, image);
     try {
       let outcome: InferenceOutcome;
-      const submittedAt = Date.now();
       try {
         await handle.queued.finally(releaseSlot);
         outcome = await handle.outcome;
@@ -340,18 +348,19 @@ export class StreamPipeline {
         this.#metrics.add('FramesDropped', 1, this.#labels);
         return true;
       }
-      // KIT's IngestToProcessLatency: from KVS receiving the fragment to the frame's first call to the endpoint.
-      this.#metrics.observe('IngestToProcessLatency', submittedAt + outcome.queuedMs - identity.serverTimestamp, this.#labels);
+      // The dispatcher counts queuedMs from the submit, which follows decodedAt at once.
+      this.#metrics.observe('DecodedToInvokedLatency', outcome.queuedMs, this.#labels);
       if (outcome.attempts > 1) this.#metrics.add('InferenceRetries', outcome.attempts - 1, this.#labels);
       if (outcome.status === 'failed') {
         const error = { stage: 'inference' as const, ...codeAndMessage(outcome.error) };
         return await this.#failed(identity, { error, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs }, handle.release);
       }
+      const inferredAt = this.#stageEnded('InvokedToInferredLatency', decodedAt + outcome.queuedMs);
       this.counters.inferred++;
       this.#metrics.add('FramesInferred', 1, this.#labels);
       this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
       const answer = { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs };
-      return await this.#publish(identity, answer, handle.release);
+      return await this.#publish(identity, answer, handle.release, inferredAt);
     } finally {
       // Given back on every path the publisher did not take the record on (abandoned, dropped, not published).
       handle.release();
@@ -367,7 +376,8 @@ export class StreamPipeline {
     return this.#services.publishFailedFrames ? this.#publish(identity, body, onTaken) : true;
   }
 
-  async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void): Promise<boolean> {
+  /** `inferredAt`: performance.now() at an answered frame's answer, where its last stage starts; null for an error record. */
+  async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void, inferredAt: number | null = null): Promise<boolean> {
     const services = this.#services;
     const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
     try {
@@ -391,8 +401,20 @@ export class StreamPipeline {
     }
     this.counters.published++;
     this.#metrics.add('FramesPublished', 1, this.#labels);
+    if (inferredAt !== null) this.#stageEnded('InferredToPublishedLatency', inferredAt);
     this.#metrics.observe('EndToEndLatency', this.#now() - identity.serverTimestamp, this.#labels);
     return true;
+  }
+
+  /**
+   * Records a stage of a frame that began at `startedAt` and ends now; returns now, where its next stage begins.
+   * On the monotonic clock, so that a wall clock step cannot make a stage negative (only the first, from KVS's
+   * timestamp, needs the wall clock).
+   */
+  #stageEnded(stage: StageMetricName, startedAt: number): number {
+    const now = performance.now();
+    this.#metrics.observe(stage, now - startedAt, this.#labels);
+    return now;
   }
 
   #settled(entry: OpenFragment): void {

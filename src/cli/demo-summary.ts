@@ -30,6 +30,8 @@ export interface StreamSummary {
   published: number;
   distinctFrames: number;
   classes: ClassSummary[];
+  /** Answers not in the Object Detection format (your own container's, say): published, but not counted as detections. */
+  otherAnswers: number;
   inferenceMs: Percentiles | null;
   ingestToPublishMs: Percentiles | null;
 }
@@ -51,6 +53,7 @@ export function summarize(counters: Map<string, Readonly<PipelineCounters>>, rec
       published: mine.length,
       distinctFrames: new Set(mine.map((r) => r.idempotencyKey)).size,
       classes: detections(mine, labels),
+      otherAnswers: mine.filter((r) => r.error === undefined && predictionsOf(r) === null).length,
       inferenceMs: percentiles(mine.flatMap((r) => (r.inferenceLatencyMs === null ? [] : [r.inferenceLatencyMs]))),
       ingestToPublishMs: percentiles(mine.map((r) => r.ingestToPublishMs)),
     };
@@ -61,9 +64,7 @@ export function summarize(counters: Map<string, Readonly<PipelineCounters>>, rec
 function detections(records: InferenceRecord[], labels: readonly string[]): ClassSummary[] {
   const classes = new Map<string, ClassSummary>();
   for (const record of records) {
-    const prediction = (record.result as { prediction?: unknown } | undefined)?.prediction;
-    if (!Array.isArray(prediction)) continue;
-    for (const row of prediction) {
+    for (const row of predictionsOf(record) ?? []) {
       if (!Array.isArray(row) || row.length < 6 || !row.every((v) => typeof v === 'number')) continue;
       const [classId, score, ...box] = row as number[];
       if (score! < MIN_SCORE) continue;
@@ -78,6 +79,12 @@ function detections(records: InferenceRecord[], labels: readonly string[]): Clas
     }
   }
   return [...classes.values()].sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+}
+
+/** The rows of an Object Detection answer; null for any other answer. JSON reads the algorithm's `4.0` class ids as 4. */
+function predictionsOf(record: InferenceRecord): unknown[] | null {
+  const prediction = (record.result as { prediction?: unknown } | undefined)?.prediction;
+  return Array.isArray(prediction) ? prediction : null;
 }
 
 function percentiles(values: number[]): Percentiles | null {
@@ -105,6 +112,7 @@ export function renderSummary(summaries: StreamSummary[]): string {
         lines.push(`    ${c.label.padEnd(14)} ${String(c.count).padStart(4)}   best ${c.best.score.toFixed(2)} at [${box}] (frame ${c.best.frameTimecode} ms)`);
       }
     }
+    if (s.otherAnswers > 0) lines.push(`  answers not in the Object Detection format ({"prediction": [...]}): ${s.otherAnswers}`);
     if (s.inferenceMs) lines.push(`  inference ms:        ${format(s.inferenceMs)}`);
     if (s.ingestToPublishMs) lines.push(`  ingest to publish ms: ${format(s.ingestToPublishMs)}`);
   }

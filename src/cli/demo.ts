@@ -7,12 +7,11 @@ import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import type { LogRecord } from '../actors/index.js';
 import type { InferenceRecord } from '../actors/inference-record.js';
-import { KvsInferError } from '../errors.js';
 import { demoClip, LocalStack, parseRecords, readAllRecords, servedKeyframes, startLocalWorker, untilAllProcessed, type LocalStreamSpec } from '../local/index.js';
 import { COCO_LABELS } from '../local/model/index.js';
 import { debugPort, startDebugServer } from './debug-server.js';
 import { renderSummary, summarize } from './demo-summary.js';
-import { positiveInteger, replayRate, streamSpec } from './options.js';
+import { modelLabel, modelSpec, positiveInteger, replayRate, streamSpec } from './options.js';
 import { progress } from './progress.js';
 
 const RESULTS_STREAM = 'kvs-infer-demo-results';
@@ -34,7 +33,7 @@ export async function demo(argv: string[]): Promise<number> {
       'debug-port': { type: 'string' },
     },
   });
-  if (values.model !== 'detector' && values.model !== 'fixed') throw new KvsInferError('USAGE', `--model must be detector or fixed, got "${values.model}"`);
+  const model = modelSpec(values.model);
   const every = positiveInteger('every', values.every)!;
   const timeoutMs = positiveInteger('timeout', values.timeout)! * 1000;
   const rate = replayRate(values.rate);
@@ -48,8 +47,9 @@ export async function demo(argv: string[]): Promise<number> {
     const clip = await demoClip(undefined, () => process.stderr.write('encoding the demo clip (once; it is cached)...\n'));
     streams = DEMO_STREAMS.map((name) => ({ name, file: clip }));
   }
-  process.stderr.write(`starting the local stack: KVS server, ${values.model === 'detector' ? 'CenterNet COCO detector' : 'fixed'} model server, DynamoDB and Kinesis emulators...\n`);
-  const stack = await LocalStack.start({ streams, loop: false, rate, model: values.model, dataStreams: [RESULTS_STREAM] });
+  const modelServer = model === 'detector' ? 'CenterNet COCO detector model server' : `model server (${modelLabel(model)})`;
+  process.stderr.write(`starting the local stack: KVS server, ${modelServer}, DynamoDB and Kinesis emulators...\n`);
+  const stack = await LocalStack.start({ streams, loop: false, rate, model, dataStreams: [RESULTS_STREAM] });
   try {
     const logs: LogRecord[] = [];
     const log = (record: LogRecord) => {

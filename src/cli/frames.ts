@@ -1,12 +1,12 @@
 // `kvs-infer frames <file|->`: writes the sampled I-frames of an input as images, one JSON line each.
 
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvsInferError } from '../errors.js';
 import type { MediaError } from '../media/index.js';
 import { extractImages, FramePool, validateImageRequest, type ImageContentType } from '../native/index.js';
-import { openInput } from './input.js';
+import { openInput, unwritable } from './files.js';
 import { positiveInteger } from './options.js';
 import { progress } from './progress.js';
 
@@ -43,12 +43,14 @@ export async function frames(argv: string[]): Promise<number> {
   };
   validateImageRequest(output);
   const inferenceInterval = positiveInteger('every', values.every, 6)!;
-  const source = openInput(positionals[0]);
-  await mkdir(values.out, { recursive: true });
+  const input = await openInput(positionals[0]);
+  await mkdir(values.out, { recursive: true }).catch((error: unknown) => {
+    throw unwritable(`--out ${values.out}`, error);
+  });
 
   await using pool = await FramePool.create({ size: positiveInteger('threads', values.threads) });
-  // Through the file by the byte offset of each frame written; from standard input only the count is known.
-  const fileMb = positionals[0] === '-' ? null : Math.round((await stat(positionals[0]!)).size / 1e5) / 10;
+  // Through the file by the byte offset of each frame written; from standard input or a pipe only the count is known.
+  const fileMb = input.bytes === null ? null : Math.round(input.bytes / 1e5) / 10;
   const bar = progress(fileMb === null ? 'images' : 'MB read');
   let images = 0;
   let failed = false;
@@ -58,7 +60,7 @@ export async function frames(argv: string[]): Promise<number> {
   };
   try {
     const onMediaError = (error: MediaError) => complain(error.code, error.message);
-    for await (const { frame, image, error } of extractImages(source, { pool, inferenceInterval, output, onMediaError })) {
+    for await (const { frame, image, error } of extractImages(input.chunks, { pool, inferenceInterval, output, onMediaError })) {
       const fragment = frame.fragment;
       if (error) {
         const where = `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms`;

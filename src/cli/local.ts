@@ -6,7 +6,7 @@ import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import { KvsInferError } from '../errors.js';
 import { LocalStack, type LocalStreamSpec } from '../local/index.js';
-import { positiveInteger, replayRate, streamSpec } from './options.js';
+import { modelLabel, modelSpec, positiveInteger, replayRate, streamSpec } from './options.js';
 
 export async function local(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -31,7 +31,7 @@ export async function local(argv: string[]): Promise<number> {
   });
   const streams = values.stream.map(streamSpec);
   for (const tag of values.tag) addTag(streams, tag);
-  if (values.model !== 'detector' && values.model !== 'fixed') throw new KvsInferError('USAGE', `--model must be detector or fixed, got "${values.model}"`);
+  const model = modelSpec(values.model);
   Log.setLevel(AV_LOG_ERROR);
 
   process.stderr.write(streams.length === 0 ? 'preparing the demo clip (encoded once, then cached)...\n' : '');
@@ -45,7 +45,7 @@ export async function local(argv: string[]): Promise<number> {
       dynamodb: port('dynamodb-port', values['dynamodb-port']),
       kinesis: port('kinesis-port', values['kinesis-port']),
     },
-    model: values.model,
+    model,
     fixedLatencyMs: values['fixed-latency'] === undefined ? undefined : Number(positiveInteger('fixed-latency', values['fixed-latency'])),
     faults: values.faults,
     kinesisPutRecordsFailureRate: values['kinesis-faults'] === undefined ? undefined : parseFailureRate('kinesis-faults', values['kinesis-faults']),
@@ -55,7 +55,9 @@ export async function local(argv: string[]): Promise<number> {
   });
   for (const [name, value] of Object.entries(stack.env)) process.stdout.write(`export ${name}=${value}\n`);
   const described = stack.streams.map((s) => `${s.name} (${s.file})`).join(', ');
-  process.stderr.write(`local stack ready: KVS ${stack.kvs.url}, model ${stack.model.url} (${values.model}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`}\nstreams: ${described}\nCtrl-C to stop\n`);
+  const rejecting = values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`;
+  const servers = `KVS ${stack.kvs.url}, model ${stack.model.url} (${modelLabel(model)}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${rejecting}`;
+  process.stderr.write(`local stack ready: ${servers}\nstreams: ${described}\nCtrl-C to stop\n`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

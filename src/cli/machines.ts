@@ -6,6 +6,7 @@ import { describeDiagram, toDot, toMermaid, type DiagramDescription } from '../d
 import { toSvg } from '../debug/machine-svg.js';
 import { KvsInferError } from '../errors.js';
 import { leaseMachine } from '../machines/index.js';
+import { unwritable } from './files.js';
 
 const FORMATS: Record<string, (description: DiagramDescription) => string> = { mermaid: toMermaid, dot: toDot, svg: toSvg };
 
@@ -23,7 +24,12 @@ export async function machines(argv: string[]): Promise<number> {
     throw new KvsInferError('USAGE', `--format must be one of ${Object.keys(FORMATS).join(', ')}, got "${values.format}"`);
   }
   const text = render(describeDiagram(leaseMachine));
-  if (values.out === undefined) process.stdout.write(text);
-  else await writeFile(values.out, text);
+  if (values.out === undefined) {
+    process.stdout.write(text);
+    return 0;
+  }
+  await writeFile(values.out, text).catch((error: unknown) => {
+    throw unwritable(`--out ${values.out}`, error);
+  });
   return 0;
 }

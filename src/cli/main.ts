@@ -1,10 +1,28 @@
 #!/usr/bin/env node
 // The `kvs-infer` command: dispatches to its subcommands, each loaded only when it runs (the
-// local stack's model libraries take a while to load). Exit 1 for a usage error, 2 for bad input.
+// local stack's model libraries take a while to load), and answers `--help` for each from its usage
+// here. Exit 1 for a usage error, 2 for bad input (a file that cannot be read or written, a bad config).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Error codes for input the command cannot use, as opposed to a command line it cannot parse: one line, exit 2, no usage. */
+const BAD_INPUT = new Set([
+  'INPUT_UNREADABLE',
+  'OUTPUT_UNWRITABLE',
+  'FILE_SOURCE_UNREADABLE',
+  'FILE_SOURCE_UNSUPPORTED',
+  'CONFIG_UNREADABLE',
+  'CONFIG_SYNTAX',
+  'BAD_CONFIG',
+  'CONTAINER_PING_FAILED',
+]);
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   demo: {
-    usage: 'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed] [--threads N] [--timeout SECONDS] [--debug-port P]',
+    usage:
+      'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed|URL] [--threads N] [--timeout SECONDS] [--debug-port P]',
     run: async (argv) => (await import('./demo.js')).demo(argv),
   },
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },
@@ -13,7 +31,10 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
     run: async (argv) => (await import('./frames.js')).frames(argv),
   },
   local: {
-    usage: 'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] [--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed] [--fixed-latency MS] [--faults 500=0.2,429=0.1,hang=0.05] [--kinesis-faults RATE] [--data-stream NAME ...] [--data-dir DIR]',
+    usage:
+      'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] ' +
+      '[--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed|URL] [--fixed-latency MS] ' +
+      '[--faults 500=0.2,429=0.1,hang=0.05] [--kinesis-faults RATE] [--data-stream NAME ...] [--data-dir DIR]',
     run: async (argv) => (await import('./local.js')).local(argv),
   },
   machines: {
@@ -21,11 +42,12 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
     run: async (argv) => (await import('./machines.js')).machines(argv),
   },
   bench: {
-    usage: 'kvs-infer bench --scenario media|live|capacity|sweep [options]',
+    usage:
+      'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] [--inference-interval N] ' +
+      '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] [--out DIR] [--smoke]',
     run: async (argv) => {
       // bench/ sits beside src/ in a checkout: dist/bench/cli.js once built, bench/cli.ts under a TypeScript
       // loader (this module's own extension tells which). The published package holds dist/src only.
-      const [{ existsSync }, { extname }, { fileURLToPath }] = await Promise.all([import('node:fs'), import('node:path'), import('node:url')]);
       const cli = new URL(`../../bench/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
       if (!existsSync(fileURLToPath(cli))) {
         const { KvsInferError } = await import('../errors.js');
@@ -41,7 +63,23 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
 };
 
 function usage(): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`)].join('\n');
+  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`), '  kvs-infer <command> --help', '  kvs-infer --version'].join('\n');
+}
+
+/** The package's version: from the nearest kvs-infer package.json above this module (src/cli/ in a checkout, dist/src/cli/ once built). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    const pkg = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string }) : undefined;
+    if (pkg?.name === 'kvs-infer' && pkg.version !== undefined) return pkg.version;
+  }
+  throw new Error(`no kvs-infer package.json above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** `--help` or `-h` among the options, not after a `--` (past which they would be file names). */
+function asksForHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -50,16 +88,29 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return name === undefined ? 1 : 0;
   }
-  const command = COMMANDS[name];
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
     process.stderr.write(`unknown command "${name}"\n${usage()}\n`);
     return 1;
+  }
+  if (asksForHelp(rest)) {
+    process.stdout.write(`usage: ${command.usage}\n`);
+    return 0;
   }
   try {
     return await command.run(rest);
   } catch (error) {
     const { code = 'ERROR', message } = error as { code?: string; message: string };
-    process.stderr.write(`${message.startsWith(code) ? message : `${code}: ${message}`}\nusage: ${command.usage}\n`);
+    const line = message.startsWith(code) ? message : `${code}: ${message}`;
+    if (BAD_INPUT.has(code)) {
+      process.stderr.write(`${line}\n`);
+      return 2;
+    }
+    process.stderr.write(`${line}\nusage: ${command.usage}\n`);
     return 1;
   }
 }

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { readMkv, type Fragment, type TrackInfo } from '../media/index.js';
-import { openInput } from './input.js';
+import { openInput } from './files.js';
 
 const TRACK_TYPES: Record<number, string> = { 1: 'video', 2: 'audio', 3: 'complex', 16: 'logo', 17: 'subtitle', 18: 'buttons', 32: 'control', 33: 'metadata' };
 
@@ -11,7 +11,8 @@ export async function probe(argv: string[]): Promise<number> {
   const tracks = new Map<string, ReturnType<typeof describeTrack>>();
   const fragments: Fragment[] = [];
   const errors: { code: string; message: string; offset: number | null }[] = [];
-  for await (const event of readMkv(openInput(positionals[0]))) {
+  const input = await openInput(positionals[0]);
+  for await (const event of readMkv(input.chunks)) {
     if (event.type === 'tracks') {
       for (const track of event.tracks) {
         const described = describeTrack(track);

@@ -46,6 +46,26 @@ const TAG_KEY = /^.{1,128}$/su;
 const TAG_VALUE = /^.{0,256}$/su;
 // Larger than any frame a KVS producer sends; beyond it the resize is surely a typo.
 const MAX_IMAGE_SIDE = 16_384;
+// SageMaker's endpoint-name rule (at most 63 characters, letters, digits and inner '-'), in lowercase only, as
+// cfn/template.yaml's AllowedPattern: SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively.
+const ENDPOINT_NAME = /^[a-z0-9](-*[a-z0-9]){0,62}$/;
+const ENDPOINT_NAME_LENGTH = 63;
+
+const endpointName: Rule<string> = (value, key) => {
+  const valid = (name: string) => name.length <= ENDPOINT_NAME_LENGTH && ENDPOINT_NAME.test(name);
+  if (typeof value === 'string' && valid(value)) return value;
+  if (typeof value === 'string' && valid(value.toLowerCase())) {
+    throw new Invalid(
+      key,
+      `${key} must be in lowercase, got ${show(value)}: SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively, ` +
+        'so a role allowed InvokeEndpoint on this name would be denied (the CloudFormation template refuses it too)',
+    );
+  }
+  throw new Invalid(
+    key,
+    `${key} must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, got ${show(value)}`,
+  );
+};
 
 const tagFilter: Rule<TagFilter> = (value, key, ctx) => {
   if (!isPlainObject(value)) throw new Invalid(key, `${key} must be an object like {"key":"Location","values":["Front"]}, got ${show(value)}`);
@@ -67,7 +87,7 @@ function fields(env: ConfigEnvironment): Fields {
   return {
     streamNames: withDefault(list(text(STREAM_NAME, "a stream name (1 to 256 of a-z, A-Z, 0-9, '_', '.', '-')"), 'stream names'), d.streamNames),
     tagFilters: withDefault(list(tagFilter, 'tag filters'), d.tagFilters),
-    sageMakerEndpoint: required(nonEmptyText),
+    sageMakerEndpoint: required(endpointName),
     endPointAcceptContentType: withDefault(oneOf<ImageContentType>(IMAGE_CONTENT_TYPES), d.endPointAcceptContentType),
     kdsStreamName: required(nonEmptyText),
     inferenceInterval: withDefault(positive, d.inferenceInterval),

@@ -27,7 +27,7 @@ export interface KvsInferConfig {
   /** Streams processed whether or not they exist yet (see Discovery). */
   streamNames: string[];
   tagFilters: TagFilter[];
-  /** SageMaker endpoint name (not ARN). Required. */
+  /** SageMaker endpoint name (not ARN), in lowercase as the template requires. Required. */
   sageMakerEndpoint: string;
   endPointAcceptContentType: ImageContentType;
   /** Kinesis data stream the results go to. Required. */

@@ -3,6 +3,7 @@
 
 import type { InspectionEvent, StateValue } from 'xstate';
 import type { LeaseContext } from '../machines/index.js';
+import { stageLatencies } from './stage-latency.js';
 import { TRANSITIONS_KEPT, type LeaseView, type TransitionView } from './types.js';
 
 interface WatchedSnapshot {
@@ -64,7 +65,7 @@ export class LeaseWatch {
       lastError: context?.lastError ?? null,
       counters: { ...(context?.counters ?? {}) },
       millisBehindNow: null,
-      ingestToProcessMs: null,
+      stages: stageLatencies(null, stream),
       transitions: [...this.#transitions],
     };
   }

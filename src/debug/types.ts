@@ -9,6 +9,19 @@ export interface TransitionView {
   to: string[];
 }
 
+/** One stage of a stream's sampled frames (PIPELINE_STAGES), since this worker took the stream's lease. */
+export interface StageLatencyView {
+  /** Its metric, e.g. IngestToProcessLatency. */
+  metric: string;
+  /** Where it starts and ends, e.g. `ingest` and `received`. */
+  from: string;
+  to: string;
+  /** Frames through it; p50 and p99 (ms, rounded) are null while there are none. */
+  count: number;
+  p50: number | null;
+  p99: number | null;
+}
+
 export interface LeaseView {
   stream: string;
   /** Active leaf states, as dotted ids with the machine's id first (`lease.reading.media.streaming`). */
@@ -23,8 +36,8 @@ export interface LeaseView {
   counters: Record<string, number>;
   /** From the last fragment read; null before one. */
   millisBehindNow: number | null;
-  /** IngestToProcessLatency of the stream, ms; null before a frame reached the endpoint. */
-  ingestToProcessMs: { p50: number; p99: number; max: number } | null;
+  /** Each stage of the stream's sampled frames, in a frame's order (KIT's IngestToProcessLatency first). */
+  stages: StageLatencyView[];
   /** Oldest first, at most TRANSITIONS_KEPT. */
   transitions: TransitionView[];
 }

@@ -25,7 +25,8 @@ export interface LocalStackOptions {
   rate?: number | 'max';
   ports?: { kvs?: number; model?: number; dynamodb?: number; kinesis?: number };
   host?: string;
-  model?: 'detector' | 'fixed';
+  /** A built-in model, or the URL of your own model container (its /ping checked at start, each invocation forwarded). Default detector. */
+  model?: 'detector' | 'fixed' | URL;
   /** Delay of each `fixed` answer, ms. */
   fixedLatencyMs?: number;
   /** Size each `fixed` answer is padded to, bytes. */
@@ -83,7 +84,9 @@ export class LocalStack implements AsyncDisposable {
       const stack = new LocalStack(kvs, model, dynamodb, kinesis, streams);
       await stack.#createDataStreams(options.dataStreams ?? []);
       const replays = streams.map((spec, i) => {
-        kvs.createStream(spec.name, { tags: spec.tags });
+        // Archived, as the consumer Lambda's GetMediaForFragmentList needs (retention 0 archives nothing); an hour
+        // bounds what a looping replay holds.
+        kvs.createStream(spec.name, { tags: spec.tags, retentionHours: 1 });
         return kvs.replayFile(spec.name, sources[i]!, { rate: options.rate ?? 1, loop: options.loop ?? demo }).catch((error: Error) => options.onReplayError?.(spec.name, error));
       });
       stack.replayed = Promise.all(replays).then(() => undefined);
@@ -98,6 +101,8 @@ export class LocalStack implements AsyncDisposable {
   get env(): Record<string, string> {
     return {
       AWS_REGION: LOCAL_REGION,
+      // boto3 and the AWS CLI read this one, not AWS_REGION.
+      AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_KINESIS_VIDEO: this.kvs.url,

@@ -455,7 +455,8 @@ export class MkvParser {
       return;
     }
     if (this.video === null || readSize(payload, 0, trackBytes) !== this.video.number) return;
-    if ((payload[trackBytes + 2]! & 0x06) !== 0) {
+    const flags = payload[trackBytes + 2]!;
+    if ((flags & 0x06) !== 0) {
       this.report('MKV_INVALID', `laced video block at byte ${at} is not supported`, at, fragment);
       return;
     }
@@ -470,6 +471,9 @@ export class MkvParser {
         keyframe,
         // Scaled by the ratio, not the product: epoch-millisecond cluster timecodes times 1e6 pass 2^53.
         timecodeMs: (this.clusterTimecode + relative) * (this.timecodeScale / 1e6),
+        blockTimecode: relative,
+        invisible: (flags & 0x08) !== 0,
+        discardable: (flags & 0x01) !== 0,
         data: payload.subarray(headerBytes),
         offset: at,
       },

@@ -48,6 +48,12 @@ export interface Frame {
   keyframe: boolean;
   /** Absolute timecode: cluster timecode + block offset, TimecodeScale applied. */
   timecodeMs: number;
+  /** The block's own timecode as stored: signed 16-bit, relative to its cluster's, TimecodeScale not applied. */
+  blockTimecode: number;
+  /** The block's invisible flag: decode the frame, do not show it. */
+  invisible: boolean;
+  /** The SimpleBlock's discardable flag: a player may drop the frame (reserved, false, in a BlockGroup's Block). */
+  discardable: boolean;
   /** The access unit, a view into the pushed input wherever the block lay within one chunk. */
   data: Uint8Array;
   /** Byte offset of the block element in the input. */

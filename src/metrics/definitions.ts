@@ -18,13 +18,56 @@ export interface MetricDefinition {
 // KIT's dashboard also has "Lease Count per Worker": here that is CurrentLeases by WorkerId, not a metric of its own.
 export const METRICS = [
   // Stream scope
+  // A sampled frame's path as five stages, in order (PIPELINE_STAGES below); each frame's stages add up to its EndToEndLatency.
   {
     name: 'IngestToProcessLatency',
     prometheus: 'kvs_infer_ingest_to_process_latency_ms',
     kind: 'histogram',
     unit: 'Milliseconds',
     scope: 'stream',
-    help: "Time from the fragment's KVS server timestamp to the frame being handed to the endpoint (KIT's definition).",
+    help:
+      "KIT's definition, per sampled frame: time from KVS ingest (the fragment's server timestamp) to the worker receiving the frame parsed from GetMedia " +
+      "(after any backpressure pause of reading, before the frame's own wait for a decode slot).",
+  },
+  {
+    name: 'ReceivedToDecodedLatency',
+    prometheus: 'kvs_infer_received_to_decoded_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help:
+      'Time from the worker receiving a sampled frame to its image being ready: ' +
+      "the wait for a decode slot (reading paused meanwhile), the frame pool's queue, decoding and encoding.",
+  },
+  {
+    name: 'DecodedToInvokedLatency',
+    prometheus: 'kvs_infer_decoded_to_invoked_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help:
+      "Time from a frame's image being ready to the first InvokeEndpoint call for it: " +
+      'the wait for a place in the endpoint queue (holding its decode slot), then in that queue for a free call.',
+  },
+  {
+    name: 'InvokedToInferredLatency',
+    prometheus: 'kvs_infer_invoked_to_inferred_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help:
+      'Time from the first InvokeEndpoint call for a frame to its successful answer, ' +
+      'retries and their backoff included (InferenceLatency is the successful call alone).',
+  },
+  {
+    name: 'InferredToPublishedLatency',
+    prometheus: 'kvs_infer_inferred_to_published_latency_ms',
+    kind: 'histogram',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help:
+      "Time from a frame's answer to Kinesis accepting its inference record: the wait for a place in the publisher (holding its endpoint place), " +
+      "the batch's linger, PutRecords with its retries, and the stream's earlier records.",
   },
   {
     name: 'InferenceLatency',
@@ -40,7 +83,9 @@ export const METRICS = [
     kind: 'histogram',
     unit: 'Milliseconds',
     scope: 'stream',
-    help: "Time from the fragment's KVS server timestamp to the inference record being published.",
+    help:
+      "Time from the fragment's KVS server timestamp to Kinesis accepting the frame's record (error records included); " +
+      'for an answered frame, the sum of its five stages.',
   },
   {
     name: 'FragmentsRead',
@@ -298,6 +343,17 @@ export type MetricName = Metric['name'];
 export type CounterName = Extract<Metric, { kind: 'counter' }>['name'];
 export type GaugeName = Extract<Metric, { kind: 'gauge' }>['name'];
 export type HistogramName = Extract<Metric, { kind: 'histogram' }>['name'];
+
+/** The stages of a sampled frame's path, in order: each ends where the next begins (the debug page shows them so). */
+export const PIPELINE_STAGES = [
+  { metric: 'IngestToProcessLatency', from: 'ingest', to: 'received' },
+  { metric: 'ReceivedToDecodedLatency', from: 'received', to: 'decoded' },
+  { metric: 'DecodedToInvokedLatency', from: 'decoded', to: 'endpoint called' },
+  { metric: 'InvokedToInferredLatency', from: 'endpoint called', to: 'inferred' },
+  { metric: 'InferredToPublishedLatency', from: 'inferred', to: 'published' },
+] as const satisfies readonly { metric: HistogramName; from: string; to: string }[];
+
+export type StageMetricName = (typeof PIPELINE_STAGES)[number]['metric'];
 
 const BY_NAME: ReadonlyMap<string, MetricDefinition> = new Map(METRICS.map((m) => [m.name, m]));
 

@@ -31,7 +31,7 @@ export interface EmfDistribution {
 }
 
 export class LatencyHistogram {
-  // Packed counts: a few KB per empty histogram instead of ~54 KB, and each stream holds six of them.
+  // Packed counts: a few KB per empty histogram instead of ~54 KB, and each stream holds sixteen (eight latencies, each twice).
   readonly #hdr: InstanceType<typeof hdr.JsHistogram>;
   #count = 0;
   #sum = 0;

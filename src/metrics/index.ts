@@ -2,6 +2,7 @@
 
 export {
   METRICS,
+  PIPELINE_STAGES,
   metricDefinition,
   type CounterName,
   type GaugeName,
@@ -11,6 +12,7 @@ export {
   type MetricName,
   type MetricScope,
   type MetricUnit,
+  type StageMetricName,
 } from './definitions.js';
 export { LatencyHistogram, MAX_EMF_VALUES, MAX_LATENCY_MS, type EmfDistribution, type LatencySummary } from './histogram.js';
 export {

@@ -1,7 +1,7 @@
 // One stream's pipeline on real parts (the frame pool, the model server through the SDK, the Kinesis
 // emulator), fed GetMedia bytes rendered by the local KVS server's renderer: what a reconnect, a corrupt
 // fragment, a lost fragment, an abort, a full endpoint queue, a failing endpoint, a stalled publisher and
-// oversized error answers do to what is published and completed.
+// oversized error answers do to what is published and completed; and the latency of each stage of a frame.
 
 import t, { type Test } from 'tap';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
@@ -15,10 +15,11 @@ import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, parseRecords, readAllRecords
 import { FileSource, FragmentLog, renderGetMediaFragment, type StoredFragment } from '../../src/local/kvs/index.js';
 import { BackendError, FixedBackend, ModelServer, type Backend, type ModelServerOptions } from '../../src/local/model/index.js';
 import { readMkv, type MkvEvent } from '../../src/media/index.js';
-import { MetricsRegistry } from '../../src/metrics/index.js';
+import { METRICS, MetricsRegistry, PIPELINE_STAGES, emfDocuments, prometheusText, type HistogramName, type LatencySummary } from '../../src/metrics/index.js';
 import { FramePool } from '../../src/native/index.js';
 import { cachedFixture } from '../../bench/fixtures/index.js';
 import { blackhole, FaultProxy, pass } from '../chaos/fault-proxy.js';
+import { emfErrors } from '../metrics/emf-validator.js';
 
 const STREAM = 'cam';
 const INTERVAL = 2;
@@ -294,6 +295,58 @@ t.test('a full endpoint queue pauses the reader: push waits for a place', async 
   t.ok(pushed >= 700, `pushing took ${Math.round(pushed)} ms: the reader waited for the endpoint`);
   t.ok(r.pipeline.counters.backpressureMs >= 700, `${Math.round(r.pipeline.counters.backpressureMs)} ms of backpressure counted`);
   t.equal(r.pipeline.counters.published, 5, 'and every frame was published in the end');
+});
+
+t.test('each stage of a frame is measured where it starts and ends, the stages add up to the whole, and both exporters carry them', async (t) => {
+  // Prepare: one slot, one call at a time of 200 ms and one queue place, so frames wait for a slot and for the endpoint
+  const r = await rig(t, { model: { fixedLatencyMs: 200 }, slots: 1, queueSize: 1, concurrency: 1 });
+  const f = r.fragments.slice(0, 10);
+
+  // Act
+  const pushStarted = Date.now();
+  await connection(r.pipeline, getMedia(f));
+  const pushEnded = Date.now();
+  await r.pipeline.whenIdle();
+  const latency = (name: HistogramName): LatencySummary => {
+    const summary = r.services.metrics.summary(name, { stream: STREAM });
+    if (summary === null) throw new Error(`no ${name} was recorded`);
+    return summary;
+  };
+  const ingest = latency('IngestToProcessLatency');
+  const decoded = latency('ReceivedToDecodedLatency');
+  const invoked = latency('DecodedToInvokedLatency');
+  const inferred = latency('InvokedToInferredLatency');
+  const published = latency('InferredToPublishedLatency');
+  const endToEnd = latency('EndToEndLatency');
+
+  // Assess: every published frame went through every stage once
+  t.equal(r.pipeline.counters.published, 5, 'five frames published');
+  t.same([ingest, decoded, invoked, inferred, published, endToEnd].map((x) => x.count), [5, 5, 5, 5, 5, 5], 'five samples in every stage and in the whole');
+  // KIT's IngestToProcessLatency ends where the worker receives the frame, during the pushes, not at the endpoint
+  const ingested = f.map((x) => x.serverTimestamp);
+  t.ok(ingest.min >= pushStarted - Math.max(...ingested), `ingest → received ${ingest.min} ms, at least from the latest ingest to the first push`);
+  t.ok(ingest.max <= pushEnded - Math.min(...ingested), `ingest → received ${ingest.max} ms, at most from the earliest ingest to the last push`);
+  // Each stage holds the wait the rig made for it
+  t.ok(decoded.max >= 150, `received → decoded holds the wait for the one slot: up to ${Math.round(decoded.max)} ms`);
+  t.ok(invoked.max >= 150, `decoded → endpoint called holds the wait for the one call: up to ${Math.round(invoked.max)} ms`);
+  t.ok(inferred.min >= 195, `endpoint called → inferred holds the 200 ms call: at least ${Math.round(inferred.min)} ms`);
+  t.ok(inferred.sum >= latency('InferenceLatency').sum - 5, 'and is never shorter than the call itself (InferenceLatency)');
+  t.ok(published.min >= 5 && published.max < 10_000, `inferred → published holds the linger and PutRecords: ${Math.round(published.min)} to ${Math.round(published.max)} ms`);
+  // A frame's stages follow one another with neither gap nor overlap: they add up to its EndToEndLatency (each
+  // stage is recorded as at least 1 ms and two are on the wall clock: a few ms per frame either way)
+  const stages = [ingest, decoded, invoked, inferred, published].reduce((sum, x) => sum + x.sum, 0);
+  t.ok(Math.abs(stages - endToEnd.sum) <= 5 * 8, `the stages add up to ${Math.round(stages)} ms, the whole to ${Math.round(endToEnd.sum)} ms`);
+  t.ok(endToEnd.min >= ingest.min + inferred.min - 2, 'no frame took less end to end than its shortest ingest and inference together');
+
+  // Act, Assess: both exporters carry every stage of the stream
+  const text = prometheusText(r.services.metrics);
+  const streamDocuments = emfDocuments(r.services.metrics, { namespace: 'KvsInfer', timestamp: Date.now() }).filter((d) => d.StreamName === STREAM);
+  t.same(streamDocuments.flatMap((d) => emfErrors(JSON.stringify(d))), [], 'valid EMF');
+  for (const { metric } of PIPELINE_STAGES) {
+    const prometheus = METRICS.find((m) => m.name === metric)!.prometheus;
+    t.match(text, new RegExp(`^${prometheus}_count\\{[^}]*stream="${STREAM}"[^}]*\\} 5$`, 'm'), `Prometheus: ${prometheus} of 5 frames`);
+    t.match(streamDocuments.find((d) => metric in d)?.[metric], { Count: 5 }, `EMF: ${metric} of 5 frames`);
+  }
 });
 
 t.test('an endpoint failing every call for 2 s: every frame is published with a result, none as an error record', async (t) => {

@@ -92,5 +92,7 @@ t.test('a stolen lease: its old owner stops reading before the new owner reads',
   t.ok(lostAt !== undefined, `a saw ${moved} lost`);
   t.ok(lostAt! < bFirstRead, `a lost it ${(bFirstRead - lostAt!).toFixed(0)} ms before b read it`);
   t.ok(aLastRead < bFirstRead, 'a read nothing of it once b had started');
-  t.ok(a.records.every((r) => !(r.event === 'checkpoint' && r.stream === moved && (r.at as number) > lostAt!)), 'a wrote no checkpoint after losing it');
+  // A checkpoint write already under way when a gave the lease up may still land (b's take, conditional on the
+  // counter, then waits for it); none may once b reads.
+  t.ok(a.records.every((r) => !(r.event === 'checkpoint' && r.stream === moved && (r.at as number) > bFirstRead)), 'a wrote no checkpoint once b read it');
 });

@@ -1,5 +1,6 @@
-// Fixtures of the Lambda consumer tests: records a real worker published (local stack, one worker in
-// this process, as `kvs-infer demo` runs them), the Lambda event they make, a local S3, and log capture.
+// Fixtures of the consumer tests (the project's Lambda, a KIT-style one): records a real worker published
+// (local stack, one worker in this process, as `kvs-infer demo` runs them), the Lambda event they make, a
+// local S3, and log capture.
 
 import { createRequire } from 'node:module';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
@@ -19,12 +20,22 @@ export interface Published {
   workerLogs: LogRecord[];
 }
 
+export interface PublishOptions {
+  streams: string[];
+  model: 'detector' | 'fixed';
+  timeoutMs: number;
+  /** The `fixed` model's answers padded to this size, bytes. */
+  fixedAnswerBytes?: number;
+}
+
 /** Starts the local stack on the demo clip, lets one worker publish every I-frame of every stream, and reads the records back. */
-export async function publishWithWorker(options: { streams: string[]; model: 'detector' | 'fixed'; timeoutMs: number }): Promise<Published> {
+export async function publishWithWorker(options: PublishOptions): Promise<Published> {
   Log.setLevel(AV_LOG_ERROR);
   const dataStream = 'kvs-infer-lambda-test-results';
   const clip = await demoClip();
-  const stack = await LocalStack.start({ streams: options.streams.map((name) => ({ name, file: clip })), loop: false, rate: 'max', model: options.model, dataStreams: [dataStream] });
+  const streams = options.streams.map((name) => ({ name, file: clip }));
+  const { model, fixedAnswerBytes } = options;
+  const stack = await LocalStack.start({ streams, loop: false, rate: 'max', model, fixedAnswerBytes, dataStreams: [dataStream] });
   try {
     const workerLogs: LogRecord[] = [];
     const local = await startLocalWorker(

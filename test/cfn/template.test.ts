@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { parseConfigText } from '../../src/config/index.js';
-import { METRICS } from '../../src/metrics/definitions.js';
+import { METRICS, PIPELINE_STAGES, metricDefinition } from '../../src/metrics/definitions.js';
 import {
   checkProperties,
   evaluate,
@@ -462,12 +462,17 @@ t.test('the lease table, the data stream, the Lambda and its event source', asyn
   t.ok(Number(mapping.MaximumRetryAttempts) >= 0 && Number(mapping.MaximumRetryAttempts) <= 10000);
 });
 
+type DashboardBody = { widgets: Array<{ type: string; properties: JsonObject; x: number; y: number; width: number; height: number }> };
+
+/** The dashboard's body as CloudFormation renders it for AppName my-app. */
+function renderedDashboard(): { text: string; body: DashboardBody } {
+  const text = evaluate(template.Resources.Dashboard!.Properties!.DashboardBody!, context({ AppName: 'my-app' })) as string;
+  return { text, body: JSON.parse(text) as DashboardBody };
+}
+
 t.test('the dashboard is JSON once rendered, and reads only metrics the worker writes, with their dimensions', async (t) => {
-  const dashboard = template.Resources.Dashboard!.Properties!;
-  const ctx = context({ AppName: 'my-app' });
-  const text = evaluate(dashboard.DashboardBody!, ctx) as string;
+  const { text, body } = renderedDashboard();
   t.notMatch(text, /\$\{/, 'every ${} is substituted');
-  const body = JSON.parse(text) as { widgets: Array<{ type: string; properties: JsonObject; x: number; y: number; width: number; height: number }> };
   t.ok(Array.isArray(body.widgets) && body.widgets.length > 0);
 
   const titles = body.widgets.map((w) => w.properties.title);
@@ -495,6 +500,29 @@ t.test('the dashboard is JSON once rendered, and reads only metrics the worker w
   t.ok(metricProblem('LeaseCountPerWorker', ['AppName', 'WorkerId']));
   t.ok(metricProblem('CurrentLeases', ['AppName']));
   t.ok(metricProblem('FramesFailed', ['AppName', 'WorkerId']));
+});
+
+t.test("KIT's latency widget and the latency alarm read KIT's IngestToProcessLatency; another widget shows each stage's p99", async (t) => {
+  const { body } = renderedDashboard();
+  const widget = (title: string) => body.widgets.filter((w) => w.properties.title === title);
+  const names = (title: string) => dashboardMetrics({ widgets: widget(title) }).map((u) => u.name);
+
+  t.match(metricDefinition('IngestToProcessLatency')?.help, /^KIT's definition/, "the worker's IngestToProcessLatency is KIT's");
+  t.same(names('IngestToProcessLatency'), ['IngestToProcessLatency', 'IngestToProcessLatency'], "KIT's widget reads it alone (p50, p99)");
+  t.equal(template.Resources.IngestLatencyAlarm!.Properties!.MetricName, 'IngestToProcessLatency', 'and so does the alarm');
+  t.same(names('Latency by stage (p99)'), [...PIPELINE_STAGES.map((s) => s.metric), 'EndToEndLatency'], 'every stage in order, then the whole');
+  t.match(widget('Latency by stage (p99)')[0]?.properties, { stat: 'p99', period: 60 });
+});
+
+t.test("the template's descriptions name the Node.js the Lambda runs on, and no other", async (t) => {
+  const runtime = template.Resources.ConsumerFunction!.Properties!.Runtime as string;
+  const version = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
+  const descriptions = [template.Description, ...[...Object.values(template.Parameters), ...Object.values(template.Outputs)].map((x) => x.Description)];
+  const named = descriptions.flatMap((d) => [...String(d ?? '').matchAll(/\bnode(?:\.?js)?\s*v?(\d+)/gi)].map((m) => m[1]));
+
+  t.ok(version, `${runtime} is a Node.js runtime`);
+  t.match(template.Parameters.LambdaFunctionKey!.Description, runtime, "the zip's parameter names the runtime");
+  t.same([...new Set(named)], [version], `every Node.js version named is ${version}`);
 });
 
 t.test('alarms: latency p99 > 5 s for 5 of 5 minutes, failed frames, Lambda errors; e-mail only when given', async (t) => {

@@ -29,15 +29,15 @@ function inFlightBound(config: ChaosCluster['config']): number {
 
 /**
  * The README's bound on the memory a worker holds in flight, bytes: the decode stage, S x I of encoded images
- * waiting for the endpoint stage, (B + (Q + T) x A) x 7/3 in the endpoint stage and the records built from its
- * answers (answers larger than their images can overshoot B by one answer per place), and the publisher's
- * records and the bodies of its two calls.
+ * waiting for the endpoint stage, (B + (Q + T) x A) x 11/3 in the endpoint stage and the records built from its
+ * answers (at most 8/3 of an answer each; answers larger than their images can overshoot B by one answer per place),
+ * and the publisher's records and the bodies of its two calls.
  */
 export function inFlightMemoryBound(config: ChaosCluster['config'], imageBytes: number, answerBytes: number): number {
   const slots = config.decodeThreadPoolSize * SLOTS_PER_DECODE_THREAD;
   const places = config.sageMakerTaskQueueSize + config.sageMakerTaskThreadPoolSize;
   const endpointStage = config.sageMakerTaskQueueBytes + places * answerBytes;
-  return DECODE_STAGE_BYTES + slots * imageBytes + (endpointStage * 7) / 3 + 4 * DEFAULT_BUFFERED_BYTES;
+  return DECODE_STAGE_BYTES + slots * imageBytes + (endpointStage * 11) / 3 + 4 * DEFAULT_BUFFERED_BYTES;
 }
 
 /**

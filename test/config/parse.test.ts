@@ -4,6 +4,7 @@
 import t, { type Test } from 'tap';
 import { CONFIG_DEFAULTS, ConfigError, parseConfig } from '../../src/config/index.js';
 import { IMAGE_CONTENT_TYPES } from '../../src/native/types.js';
+import { loadTemplate } from '../cfn/template-helpers.js';
 import { env, KIT_JSON } from './helpers.js';
 
 const minimal = { streamNames: ['cam-1'], sageMakerEndpoint: 'ep', kdsStreamName: 'kds' };
@@ -141,6 +142,9 @@ t.test('JSON null means "use the default", so templates can leave a key empty', 
   t.equal(config.imageWidth, undefined);
 });
 
+const ENDPOINT_NAME_RULE =
+  "sageMakerEndpoint must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit";
+
 const badValues: [key: string, value: unknown, expected: string][] = [
   ['inferenceInterval', 'six', 'inferenceInterval must be a positive integer, got "six"'],
   ['inferenceInterval', 0, 'inferenceInterval must be a positive integer, got 0'],
@@ -149,7 +153,10 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['sageMakerTaskThreadPoolSize', '20', 'sageMakerTaskThreadPoolSize must be a positive integer, got "20"'],
   ['sageMakerTaskTimeoutInMilli', true, 'sageMakerTaskTimeoutInMilli must be a positive integer, got true'],
   ['sageMakerTaskThreadPoolName', '', 'sageMakerTaskThreadPoolName must be a non-empty string, got ""'],
-  ['sageMakerEndpoint', 7, 'sageMakerEndpoint must be a non-empty string, got 7'],
+  ['sageMakerEndpoint', 7, `${ENDPOINT_NAME_RULE}, got 7`],
+  ['sageMakerEndpoint', '', `${ENDPOINT_NAME_RULE}, got ""`],
+  ['sageMakerEndpoint', 'my_endpoint', `${ENDPOINT_NAME_RULE}, got "my_endpoint"`],
+  ['sageMakerEndpoint', 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep', ENDPOINT_NAME_RULE],
   ['kdsStreamName', '  ', 'kdsStreamName must be a non-empty string, got "  "'],
   ['endPointAcceptContentType', 'image/webp', 'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", "image/gif", got "image/webp"'],
   ['streamNames', 'cam-1', 'streamNames must be an array of stream names, got "cam-1"'],
@@ -212,6 +219,38 @@ t.test('every image type the pool can write is accepted as endPointAcceptContent
   for (const contentType of IMAGE_CONTENT_TYPES) {
     t.equal(parseConfig({ ...minimal, endPointAcceptContentType: contentType }, { environment: env }).config.endPointAcceptContentType, contentType);
   }
+});
+
+t.test('a mixed-case sageMakerEndpoint is refused, naming the key and why', async (t) => {
+  // Act
+  const error = badConfig(t, { ...minimal, sageMakerEndpoint: 'Hardhat-Endpoint' });
+
+  // Assess
+  t.same(error.issues.map((i) => i.key), ['sageMakerEndpoint']);
+  t.equal(
+    error.message,
+    'sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively, ' +
+      'so a role allowed InvokeEndpoint on this name would be denied (the CloudFormation template refuses it too)',
+  );
+});
+
+t.test("sageMakerEndpoint accepts exactly the names the template's AllowedPattern accepts, within SageMaker's 63 characters", async (t) => {
+  // Prepare
+  const allowed = new RegExp(String(loadTemplate().Parameters['SageMakerEndpoint']!['AllowedPattern']));
+  const names = ['hardhat-endpoint', 'ep', '7', 'a--b', 'x'.repeat(63), 'Hardhat-Endpoint', 'EP', 'my_endpoint', '-ep', 'ep-', 'my.endpoint', ''];
+  const accepted = (name: string) => {
+    try {
+      return parseConfig({ ...minimal, sageMakerEndpoint: name }, { environment: env }).config.sageMakerEndpoint === name;
+    } catch (error) {
+      if ((error as ConfigError).code !== 'BAD_CONFIG') throw error;
+      return false;
+    }
+  };
+
+  // Act / Assess
+  for (const name of names) t.equal(accepted(name), allowed.test(name), `${JSON.stringify(name)}: as the template decides`);
+  t.equal(accepted('x'.repeat(64)), false, "64 characters: over SageMaker's limit");
+  t.equal(accepted('a-'.repeat(40) + 'a'), false, "81 characters, which the template's pattern lets through: over SageMaker's limit");
 });
 
 t.test('the required endpoint and data stream are named when missing', async (t) => {

@@ -3,8 +3,10 @@
 
 import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
 import { LeaseWatch } from '../../src/debug/lease-watch.js';
+import { stageLatencies } from '../../src/debug/stage-latency.js';
 import type { DebugSource, WorkerView } from '../../src/debug/types.js';
 import { leaseMachine, type AcquirerOutput, type LeaseEvent } from '../../src/machines/index.js';
+import type { MetricsRegistry } from '../../src/metrics/index.js';
 
 export class DrivenLease {
   readonly stream: string;
@@ -51,8 +53,8 @@ export class DrivenLease {
   }
 }
 
-/** A worker's view over `leases`, changing as they do. */
-export function drivenSource(leases: DrivenLease[], workerId = 'test-worker'): DebugSource {
+/** A worker's view over `leases`, changing as they do, with their stage latencies from `metrics` as a worker's. */
+export function drivenSource(leases: DrivenLease[], metrics: MetricsRegistry | null = null, workerId = 'test-worker'): DebugSource {
   const startedAt = Date.now();
   return {
     view: (): WorkerView => ({
@@ -66,7 +68,7 @@ export function drivenSource(leases: DrivenLease[], workerId = 'test-worker'): D
       draining: false,
       holdsSyncLease: true,
       workers: [workerId, 'other-worker'],
-      leases: leases.map((l) => l.watch.view(l.stream)),
+      leases: leases.map((l) => ({ ...l.watch.view(l.stream), stages: stageLatencies(metrics, l.stream) })),
       stats: {},
     }),
     subscribe(onChange) {

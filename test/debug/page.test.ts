@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // The lease inspector in headless Chromium: the page loads with no network beyond the worker, draws a
 // state machine per lease, and follows a lease live as the test drives it through acquiring, reading,
-// draining, checkpointing and released, while another lease stays where it is. Saves a screenshot.
+// draining, checkpointing and released, while another lease stays where it is; its stage latency table
+// shows p50 / p99 of every stage from the worker's metrics, and follows them. Saves a screenshot.
 
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { describeDiagram } from '../../src/debug/machine-diagram.js';
 import { toSvg } from '../../src/debug/machine-svg.js';
 import { DebugServer } from '../../src/debug/server.js';
 import { leaseMachine } from '../../src/machines/index.js';
-import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
+import { MetricsRegistry, PIPELINE_STAGES, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
 import { DrivenLease, drivenSource, settle } from './driven-leases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,15 +29,27 @@ async function pageShows(page: Page, stream: string, expected: string[]): Promis
   return (await card.locator('svg [data-state].current').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-state')!))).sort();
 }
 
+/** The stage latency cells the page shows for `stream`, by metric, once the first stage's cell reads `first`. */
+async function stagesShown(page: Page, stream: string, first: string): Promise<Record<string, string>> {
+  const row = `#stages tbody tr[data-stream="${stream}"]`;
+  await page.waitForFunction(([r, want]) => document.querySelector(`${r} td[data-metric]`)?.textContent === want, [row, first] as const, { timeout: 5000 });
+  const cells = await page.locator(`${row} td[data-metric]`).evaluateAll((nodes) => nodes.map((n) => [n.getAttribute('data-metric')!, n.textContent!]));
+  return Object.fromEntries(cells);
+}
+
 t.test('the page follows a lease through its states, live and offline', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)` }, async (t) => {
-  // Prepare: two leases the test drives, served as a worker's view
+  // Prepare: two leases the test drives, served as a worker's view; front-door's frames went through every stage
+  // (stage i: 10i, 20i and 30i ms), parking-lot's through none
   const followed = new DrivenLease('front-door');
   const other = new DrivenLease('parking-lot');
   t.teardown(() => [followed, other].forEach((lease) => lease.stop()));
+  const metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' });
+  t.teardown(() => metrics.destroy());
+  PIPELINE_STAGES.forEach(({ metric }, i) => [10, 20, 30].forEach((ms) => metrics.observe(metric, ms * (i + 1), { stream: 'front-door' })));
   const svg = toSvg(describeDiagram(leaseMachine));
   const server = await DebugServer.start({
-    source: drivenSource([followed, other]),
-    metrics: () => ({ body: prometheusText(new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' })), contentType: PROMETHEUS_CONTENT_TYPE }),
+    source: drivenSource([followed, other], metrics),
+    metrics: () => ({ body: prometheusText(metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
     machineSvg: () => svg,
   });
   t.teardown(() => server.close());
@@ -58,11 +71,25 @@ t.test('the page follows a lease through its states, live and offline', { skip: 
   t.same(await pageShows(page, 'parking-lot', ['lease.acquiring']), ['lease.acquiring'], 'parking-lot: acquiring');
   t.equal(await page.locator('.lease').count(), 2, 'one diagram per lease');
 
-  // Act, Assess: reading (a parallel state: both regions' states are current, the parent active)
+  // Assess: the stage latency table, one column per stage in a frame's order, named by its metric
+  const heads = await page.locator('#stages thead th').allTextContents();
+  t.same(heads, ['stream', ...PIPELINE_STAGES.map((s) => `${s.from} → ${s.to}${s.metric}`)], 'a column per stage, in order, with its metric');
+  t.same(
+    await stagesShown(page, 'front-door', '20 / 30'),
+    Object.fromEntries(PIPELINE_STAGES.map(({ metric }, i) => [metric, `${20 * (i + 1)} / ${30 * (i + 1)}`])),
+    'front-door: p50 / p99 of every stage',
+  );
+  t.same(Object.values(await stagesShown(page, 'parking-lot', '—')), PIPELINE_STAGES.map(() => '—'), 'parking-lot: no frame yet, no values');
+
+  // Act, Assess: reading (a parallel state: both regions' states are current, the parent active); meanwhile ten
+  // frames took 5 s from ingest to the worker, which the table shows with the lease's next change
+  for (let i = 0; i < 10; i++) metrics.observe('IngestToProcessLatency', 5000, { stream: 'front-door' });
   followed.acquire();
   await settle();
   t.same(await pageShows(page, 'front-door', ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle']), ['lease.reading.checkpoints.idle', 'lease.reading.media.streaming'], 'reading: streaming and idle');
   t.ok(await page.locator('.lease[data-stream="front-door"] svg [data-state="lease.reading"]').evaluate((n) => n.classList.contains('active')), 'reading itself is marked active');
+  const followedStages = await stagesShown(page, 'front-door', '5000 / 5000');
+  t.match(followedStages, { IngestToProcessLatency: '5000 / 5000', ReceivedToDecodedLatency: '40 / 60' }, 'the table follows the metrics');
 
   // Act, Assess: draining, checkpointing, released
   followed.send({ type: 'FRAGMENT_COMPLETE', fragmentNumber: '91343852333181432392682062607743920146159169392', serverTimestamp: Date.now() });

@@ -62,8 +62,9 @@ export function tags(entries: Record<string, string>): Buffer {
   return el(0x1254c367, el(0x7373, ...Object.entries(entries).map(([name, value]) => el(0x67c8, el(0x45a3, name), el(0x4487, value)))));
 }
 
-export function simpleBlock(track: number, relativeTimecode: number, keyframe: boolean, data: Uint8Array): Buffer {
-  const header = Buffer.from([0x80 | track, 0, 0, keyframe ? 0x80 : 0]);
+/** `flags`: more SimpleBlock flag bits (0x08 invisible, 0x01 discardable, 0x06 lacing). */
+export function simpleBlock(track: number, relativeTimecode: number, keyframe: boolean, data: Uint8Array, flags = 0): Buffer {
+  const header = Buffer.from([0x80 | track, 0, 0, (keyframe ? 0x80 : 0) | flags]);
   header.writeInt16BE(relativeTimecode, 1);
   return el(0xa3, header, data);
 }

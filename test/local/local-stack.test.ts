@@ -90,7 +90,7 @@ t.test('kvs-infer local prints variables the SDK reads, and stops cleanly on SIG
 
   // Assess
   t.same(Object.keys(env).sort(), [
-    'AWS_ACCESS_KEY_ID', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_ENDPOINT_URL_KINESIS_VIDEO',
+    'AWS_ACCESS_KEY_ID', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_ENDPOINT_URL_KINESIS_VIDEO',
     'AWS_ENDPOINT_URL_KINESIS_VIDEO_ARCHIVED_MEDIA', 'AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA', 'AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY',
   ]);
   t.ok(Object.entries(env).filter(([k]) => k.startsWith('AWS_ENDPOINT_URL_')).every(([, url]) => url.startsWith('http://127.0.0.1:')), 'loopback only');
@@ -101,8 +101,8 @@ t.test('kvs-infer local prints variables the SDK reads, and stops cleanly on SIG
 t.test('kvs-infer local refuses bad options naming them', async (t) => {
   const run = (...args: string[]) => promisify(execFile)(process.execPath, [...process.execArgv, CLI, 'local', ...args]).then(() => null, (e: { code: number; stderr: string }) => e);
   t.match(await run('--stream', 'nofile'), { code: 1, stderr: /--stream must be NAME=FILE, got "nofile"/ });
-  t.match(await run('--stream', 'a=x.mkv', '--tag', 'b:K=V'), { code: 1, stderr: /names stream "b", which no --stream gives/ });
+  t.match(await run('--stream', `a=${CLI}`, '--tag', 'b:K=V'), { code: 1, stderr: /names stream "b", which no --stream gives/ });
   t.match(await run('--rate', 'fast'), { code: 1, stderr: /--rate must be a positive number or max/ });
   t.match(await run('--faults', '500=2'), { code: 1, stderr: /500/ });
-  t.match(await run('--stream', 'a=/nonexistent.mkv'), { code: 1, stderr: /\/nonexistent\.mkv/ });
+  t.match(await run('--stream', 'a=/nonexistent.mkv'), { code: 2, stderr: /\/nonexistent\.mkv/ });
 });

@@ -66,6 +66,35 @@ t.test('BlockGroups: a keyframe unless it has a ReferenceBlock', async (t) => {
   t.match(fragmentsOf(events), [{ frames: 3, keyframes: 1 }]);
 });
 
+t.test('each frame keeps its block header: the relative int16 timecode, invisible and discardable', async (t) => {
+  // Prepare: negative and extreme relative timecodes, each flag alone, and a BlockGroup (no discardable bit there)
+  const bytes = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(40_000),
+      simpleBlock(1, -32768, true, frame(1)),
+      simpleBlock(1, 32767, false, frame(2), 0x08),
+      simpleBlock(1, -1, false, frame(3), 0x01),
+      simpleBlock(1, 0, true, frame(4), 0x09),
+      blockGroup(1, 7, true, frame(5)))),
+  ]);
+
+  // Act
+  const events = parseChunks(bytes);
+
+  // Assess
+  t.same(errorsOf(events), []);
+  t.same(
+    framesOf(events).map((f) => [f.data[0], f.blockTimecode, f.timecodeMs, f.keyframe, f.invisible, f.discardable]),
+    [
+      [1, -32768, 7232, true, false, false],
+      [2, 32767, 72767, false, true, false],
+      [3, -1, 39999, false, false, true],
+      [4, 0, 40000, true, true, true],
+      [5, 7, 40007, false, false, false],
+    ],
+  );
+});
+
 t.test('with several tracks, only the video track gives frames', async (t) => {
   const bytes = Buffer.concat([
     ebmlHeader(),

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
-import { METRICS, MetricsRegistry, emfDocuments, type SeriesSnapshot } from '../../src/metrics/index.js';
+import { METRICS, MetricsRegistry, PIPELINE_STAGES, emfDocuments, metricDefinition, type SeriesSnapshot } from '../../src/metrics/index.js';
 
 const newRegistry = (): MetricsRegistry => new MetricsRegistry({ appName: 'app', workerId: 'w-1' });
 
@@ -30,8 +30,33 @@ t.test('the table names every metric once, in both conventions, with a one-sente
   }
   t.same(
     METRICS.filter((m) => m.kind === 'histogram').map((m) => m.name),
-    ['IngestToProcessLatency', 'InferenceLatency', 'EndToEndLatency', 'LeaseSyncLatency'],
+    [
+      'IngestToProcessLatency',
+      'ReceivedToDecodedLatency',
+      'DecodedToInvokedLatency',
+      'InvokedToInferredLatency',
+      'InferredToPublishedLatency',
+      'InferenceLatency',
+      'EndToEndLatency',
+      'LeaseSyncLatency',
+    ],
   );
+});
+
+t.test("a frame's stages: stream histograms in ms, each starting where the one before ends, each naming the wait it holds", async (t) => {
+  // Act
+  const definitions = PIPELINE_STAGES.map((s) => metricDefinition(s.metric));
+
+  // Assess
+  t.same(
+    PIPELINE_STAGES.map((s) => `${s.from} → ${s.to}`),
+    ['ingest → received', 'received → decoded', 'decoded → endpoint called', 'endpoint called → inferred', 'inferred → published'],
+  );
+  t.equal(PIPELINE_STAGES[0].metric, 'IngestToProcessLatency', "KIT's metric is the first stage");
+  for (const d of definitions) t.match(d, { kind: 'histogram', unit: 'Milliseconds', scope: 'stream' }, `${d?.name}: a stream histogram in ms`);
+  const waits = ['backpressure pause of reading', 'wait for a decode slot', 'place in the endpoint queue', 'retries and their backoff', 'publisher'];
+  definitions.forEach((d, i) => t.ok(d?.help.includes(waits[i]!), `${d?.name} names what it holds: ${waits[i]}`));
+  t.match(metricDefinition('IngestToProcessLatency')?.help, /^KIT's definition.*server timestamp.*receiving the frame/, "IngestToProcessLatency is KIT's");
 });
 
 t.test('writes to the wrong kind, an unknown name or the wrong scope throw BAD_METRIC', async (t) => {

@@ -30,18 +30,32 @@ function renderWorker(view) {
 function renderStreams(view) {
   const rows = view.leases.map((lease) => {
     const c = lease.counters;
-    const latency = lease.ingestToProcessMs ? `${lease.ingestToProcessMs.p50} / ${lease.ingestToProcessMs.p99} ms` : '—';
     const cells = [
       el('td', { textContent: lease.stream }),
       el('td', { textContent: lease.states.map(leaf).join(', ') }),
       el('td', { textContent: short(lease.checkpoint), title: lease.checkpoint ?? '' }),
       el('td', { className: 'num', textContent: ms(lease.millisBehindNow) }),
-      el('td', { className: 'num', textContent: latency }),
       ...['sampled', 'published', 'failed', 'dropped', 'reconnects'].map((key) => el('td', { className: 'num', textContent: String(c[key] ?? 0) })),
     ];
     return el('tr', { dataset: { stream: lease.stream } }, cells);
   });
   document.querySelector('#streams tbody').replaceChildren(...rows);
+}
+
+// One column per stage of a frame's path, as the worker lists them (every lease lists the same), named by its metric.
+function renderStages(view) {
+  const stages = view.leases[0]?.stages ?? [];
+  const heads = stages.map((s) => el('th', { className: 'num' }, [`${s.from} → ${s.to}`, el('br'), el('code', { textContent: s.metric })]));
+  document.querySelector('#stages thead').replaceChildren(el('tr', {}, [el('th', { textContent: 'stream' }), ...heads]));
+  const rows = view.leases.map((lease) =>
+    el('tr', { dataset: { stream: lease.stream } }, [
+      el('td', { textContent: lease.stream }),
+      ...lease.stages.map((s) =>
+        el('td', { className: 'num', dataset: { metric: s.metric }, title: `${s.count} frames`, textContent: s.count === 0 ? '—' : `${s.p50} / ${s.p99}` }),
+      ),
+    ]),
+  );
+  document.querySelector('#stages tbody').replaceChildren(...rows);
 }
 
 function card(stream) {
@@ -89,6 +103,7 @@ function renderLease(lease) {
 function render(view) {
   renderWorker(view);
   renderStreams(view);
+  renderStages(view);
   const streams = new Set(view.leases.map((l) => l.stream));
   for (const [stream, entry] of cards) {
     if (!streams.has(stream)) {

@@ -1,5 +1,6 @@
 // Archived media (@aws-sdk/client-kinesis-video-archived-media): ListFragments over a timestamp
-// range, and GetMediaForFragmentList, which sends chosen fragments as one `video/webm` body.
+// range, and GetMediaForFragmentList, which sends chosen fragments as one `video/webm` body. Both see
+// the archive only: a stream with DataRetentionInHours 0 has none, whatever its host buffer holds.
 
 import type { ServerResponse } from 'node:http';
 import {
@@ -51,7 +52,8 @@ function listFragments(input: JsonObject, ctx: ApiContext): JsonObject {
   const stream = ctx.registry.resolve(optionalString(input, 'StreamName'), optionalString(input, 'StreamARN'));
   const maxResults = optionalInteger(input, 'MaxResults', 1, MAX_FRAGMENTS) ?? MAX_FRAGMENTS;
   const after = decodeToken(optionalString(input, 'NextToken'));
-  let fragments = stream.log.list(parseRange(input));
+  const range = parseRange(input);
+  let fragments = stream.archived ? stream.log.list(range) : [];
   if (after !== undefined) {
     const afterNumber = BigInt(after);
     fragments = fragments.filter((f) => BigInt(f.fragmentNumber) > afterNumber);
@@ -69,6 +71,10 @@ async function getMediaForFragmentList(input: JsonObject, ctx: ApiContext, res: 
   }
   // Every fragment is looked up before the response starts, so that a missing one is a clean 404.
   const fragments = numbers.map((number) => {
+    if (!stream.archived) {
+      const why = 'the stream archives nothing (DataRetentionInHours 0)';
+      throw new KvsApiError('ResourceNotFoundException', `Fragment ${number} of stream ${stream.name} was not found: ${why}`);
+    }
     const fragment = /^\d+$/.test(number) ? stream.log.get(number) : undefined;
     if (fragment === undefined) throw new KvsApiError('ResourceNotFoundException', `Fragment ${number} of stream ${stream.name} was not found`);
     return fragment;

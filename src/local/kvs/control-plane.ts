@@ -15,6 +15,7 @@ import {
 import { KvsApiError } from './errors.js';
 import type { JsonObject } from './http-io.js';
 import type { ApiContext, Route } from './route.js';
+import { checkRequestTags, checkTagKeys } from './stream-constraints.js';
 import { validateTags, type KvsStream } from './stream-registry.js';
 
 /** GetDataEndpoint's APIName values; every one is served (or refused per operation) by this server. */
@@ -54,12 +55,14 @@ function named(input: JsonObject, ctx: ApiContext): KvsStream {
 }
 
 function createStream(input: JsonObject, ctx: ApiContext): JsonObject {
+  const tags = optionalStringMap(input, 'Tags');
+  if (tags !== undefined) checkRequestTags(tags);
   const stream = ctx.registry.create(requiredString(input, 'StreamName'), {
     deviceName: optionalString(input, 'DeviceName'),
     mediaType: optionalString(input, 'MediaType'),
     kmsKeyId: optionalString(input, 'KmsKeyId'),
     retentionHours: optionalInteger(input, 'DataRetentionInHours', 0, 87600),
-    tags: optionalStringMap(input, 'Tags'),
+    tags,
   });
   return { StreamARN: stream.arn };
 }
@@ -93,9 +96,11 @@ function listTagsForStream(input: JsonObject, ctx: ApiContext): JsonObject {
 }
 
 function tagStream(input: JsonObject, ctx: ApiContext): JsonObject {
-  const stream = named(input, ctx);
+  // The request is validated before the stream is looked up, as the model's constraints are.
   const tags = optionalStringMap(input, 'Tags');
-  if (tags === undefined || tags.size === 0) throw new KvsApiError('InvalidArgumentException', 'Tags is required');
+  if (tags === undefined) throw new KvsApiError('InvalidArgumentException', 'Tags is required');
+  checkRequestTags(tags);
+  const stream = named(input, ctx);
   const merged = new Map([...stream.tags, ...tags]);
   validateTags(merged);
   for (const [key, value] of tags) stream.tags.set(key, value);
@@ -103,9 +108,10 @@ function tagStream(input: JsonObject, ctx: ApiContext): JsonObject {
 }
 
 function untagStream(input: JsonObject, ctx: ApiContext): JsonObject {
-  const stream = named(input, ctx);
   const keys = optionalStringList(input, 'TagKeyList');
-  if (keys === undefined || keys.length === 0) throw new KvsApiError('InvalidArgumentException', 'TagKeyList is required');
+  if (keys === undefined) throw new KvsApiError('InvalidArgumentException', 'TagKeyList is required');
+  checkTagKeys(keys);
+  const stream = named(input, ctx);
   for (const key of keys) stream.tags.delete(key);
   return {};
 }

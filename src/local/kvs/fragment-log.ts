@@ -19,6 +19,11 @@ export interface FragmentLogOptions {
    * (distinct `blocks` buffers: a looped file's fragments share theirs) exceeds it. Default 512 MiB.
    */
   maxMemoryBytes?: number;
+  /**
+   * Cap on the size of the fragments held (their `sizeBytes`, each counted: what a KVS buffer stores), oldest
+   * dropped first. Default none: only the memory cap applies.
+   */
+  maxBytes?: number;
   /** Cap on the fragments held, whatever their age; default 200,000 (over 2 days of 1-second fragments). */
   maxFragments?: number;
 }
@@ -36,6 +41,7 @@ export class FragmentLog {
   readonly #retentionMs: number;
   readonly #clock: () => number;
   readonly #maxMemoryBytes: number;
+  readonly #maxBytes: number;
   readonly #maxFragments: number;
   /** The number of sequence 0; fragment `seq` has number `#base + seq`, so lookups by number are O(1). */
   readonly #base: bigint;
@@ -56,6 +62,7 @@ export class FragmentLog {
     this.#retentionMs = options.retentionMs ?? DAY_MS;
     this.#clock = options.clock ?? Date.now;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? 512 * 1024 * 1024;
+    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.#maxFragments = options.maxFragments ?? 200_000;
     if (options.firstFragmentNumber !== undefined) {
       if (!NUMBER_PATTERN.test(options.firstFragmentNumber)) {
@@ -273,7 +280,7 @@ export class FragmentLog {
     const horizon = this.#clock() - this.#retentionMs;
     while (this.#retained() > 0) {
       const oldest = this.#items[this.#head]!;
-      const over = this.#memoryBytes > this.#maxMemoryBytes || this.#retained() > this.#maxFragments;
+      const over = this.#memoryBytes > this.#maxMemoryBytes || this.#bytes > this.#maxBytes || this.#retained() > this.#maxFragments;
       if (!(oldest.serverTimestamp < horizon || (over && this.#retained() > 1))) break;
       this.#dropOldest(oldest);
     }

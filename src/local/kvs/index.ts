@@ -22,5 +22,5 @@ export { IN_BAND_ERRORS, KvsApiError, KvsInBandError, type KvsApiErrorName } fro
 export { FragmentLog, type FragmentLogOptions } from './fragment-log.js';
 export { renderGetMediaFragment, renderGetMediaError, renderArchivedFragment, kvsTimestamp } from './fragment-renderer.js';
 export { FileSource, FileSourceError, type FileSourceErrorCode, type SourceFragment, type ReplayOptions } from './file-source.js';
-export { ingestPutMedia, PUT_MEDIA_ERROR, type PutMediaAck, type PutMediaEventType, type PutMediaOptions } from './put-media.js';
+export { ingestPutMedia, PUT_MEDIA_ERROR, type PutMediaAck, type PutMediaErrorCode, type PutMediaEventType, type PutMediaOptions } from './put-media.js';
 export type { FragmentInput, FragmentRange, StartSelector, StoredFragment } from './types.js';

@@ -1,5 +1,6 @@
 // PutMedia over HTTP, as KVS producers call it (no SDK v3 client exists): a chunked MKV request
 // body in, a chunked body of JSON acknowledgements out, one per line, as fragments land in the log.
+// One connection per stream at a time, as on KVS.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KvsApiError } from './errors.js';
@@ -24,12 +25,22 @@ async function putMedia(req: IncomingMessage, res: ServerResponse, ctx: ApiConte
   if (producerStartTimestamp !== undefined && !(Number.isFinite(producerStartTimestamp) && producerStartTimestamp >= 0)) {
     throw new KvsApiError('InvalidArgumentException', `x-amzn-producer-start-timestamp must be epoch seconds, got ${start}`);
   }
-  startStream(res, ctx.requestId, 'application/json');
-  const clock = ctx.clock;
-  for await (const ack of ingestPutMedia(req, stream.log, { timecodeType, producerStartTimestamp, clock: () => clock.now() })) {
-    if (!(await writeChunks(res, [Buffer.from(`${JSON.stringify(ack)}\n`)]))) return;
+  // KVS throttles the latest of concurrent PutMedia connections to a stream (service quotas: 1 per stream).
+  if (stream.producing) {
+    throw new KvsApiError('ConnectionLimitExceededException', `The stream ${stream.name} already has a PutMedia connection; KVS allows one per stream`);
   }
-  res.end();
+  stream.producing = true;
+  try {
+    startStream(res, ctx.requestId, 'application/json');
+    const clock = ctx.clock;
+    const options = { timecodeType, producerStartTimestamp, persisted: stream.archived, clock: () => clock.now() } as const;
+    for await (const ack of ingestPutMedia(req, stream.log, options)) {
+      if (!(await writeChunks(res, [Buffer.from(`${JSON.stringify(ack)}\n`)]))) return;
+    }
+    res.end();
+  } finally {
+    stream.producing = false;
+  }
 }
 
 export const putMediaRoutes: Route[] = [{ path: '/putMedia', kind: 'raw', handle: putMedia }];

@@ -8,24 +8,29 @@ import type { FragmentLog } from './fragment-log.js';
 
 export type PutMediaEventType = 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE';
 
+/** The ErrorCodes of PutMedia ERROR acknowledgements that this server raises, with their ErrorIds (PutMedia reference). */
+export const PUT_MEDIA_ERROR = {
+  STREAM_READ_ERROR: 4000,
+  MAX_FRAGMENT_SIZE_REACHED: 4001,
+  MAX_FRAGMENT_DURATION_REACHED: 4002,
+  FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS: 4004,
+  INVALID_MKV_DATA: 4006,
+  STREAM_NOT_ACTIVE: 4008,
+  MORE_THAN_ALLOWED_TRACKS_FOUND: 4012,
+} as const;
+
+export type PutMediaErrorCode = keyof typeof PUT_MEDIA_ERROR;
+
 /** One acknowledgement, as KVS streams them back (one JSON object per line). */
 export interface PutMediaAck {
   EventType: PutMediaEventType;
   /** The fragment's timecode as the producer sent it (its first frame's), in ms. */
   FragmentTimecode: number;
   FragmentNumber?: string;
+  /** ERROR acks: the code's name and number, both sent by KVS. */
+  ErrorCode?: PutMediaErrorCode;
   ErrorId?: number;
 }
-
-/** The ErrorIds of KVS PutMedia ERROR acknowledgements that this server can raise. */
-export const PUT_MEDIA_ERROR = {
-  STREAM_READ_ERROR: 4000,
-  FRAGMENT_SIZE_REACHED: 4001,
-  FRAGMENT_DURATION_REACHED: 4002,
-  FRAGMENT_TIMECODE_NOT_MONOTONIC: 4004,
-  INVALID_MKV_DATA: 4006,
-  STREAM_NOT_ACTIVE: 4008,
-} as const;
 
 export interface PutMediaOptions {
   /** x-amzn-fragment-timecode-type: cluster timecodes are epoch ms (ABSOLUTE) or ms since producerStartTimestamp (RELATIVE). */
@@ -35,10 +40,18 @@ export interface PutMediaOptions {
   clock?: () => number;
   /** KVS refuses fragments over 50 MB. */
   maxFragmentBytes?: number;
+  /** Whether the stream archives (DataRetentionInHours above 0): only then does KVS ack PERSISTED. Default true. */
+  persisted?: boolean;
 }
 
-/** A SimpleBlock timecode is a signed 16-bit offset from its cluster's. */
-const MAX_FRAGMENT_MS = 32_767;
+/**
+ * The longest span of frame timecodes in a fragment: 10 s in the PutMedia reference (ErrorId 4002) and in the KVS
+ * team's answers on the producer SDK's issues; the service quotas page says 20 s. The stricter one, so that what
+ * passes here passes on AWS.
+ */
+const MAX_FRAGMENT_MS = 10_000;
+/** Tracks a producer's MKV may declare (service quotas). */
+const MAX_TRACKS = 3;
 
 interface PendingFragment {
   /** Producer timecode of the first frame, ms. */
@@ -51,21 +64,22 @@ interface PendingFragment {
 /** Thrown inside ingest to end it with an ERROR ack. */
 class IngestFailure {
   constructor(
-    readonly errorId: number,
+    readonly code: PutMediaErrorCode,
     readonly timecode: number,
   ) {}
 }
 
 /**
  * Reads `body` to its end, appending each completed fragment to `log`, and yields the acks: BUFFERING when
- * a fragment starts, RECEIVED and PERSISTED once it is in the log (a fragment is complete when the next
- * one starts, or the body ends). The first problem yields one ERROR ack and ends ingest; fragments already
+ * a fragment starts, RECEIVED and (when `persisted`) PERSISTED once it is in the log (a fragment is complete when
+ * the next one starts, or the body ends). The first problem yields one ERROR ack and ends ingest; fragments already
  * acked stay. Only video is kept (audio blocks are dropped); frames before the first keyframe are dropped.
  */
 export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: FragmentLog, options: PutMediaOptions): AsyncGenerator<PutMediaAck> {
   const clock = options.clock ?? Date.now;
   const producerStart = options.timecodeType === 'RELATIVE' ? (options.producerStartTimestamp ?? clock()) : 0;
   const maxFragmentBytes = options.maxFragmentBytes ?? 50 * 1024 * 1024;
+  const persisted = options.persisted ?? true;
   const parser = new MkvParser();
   let tracks: TrackInfo[] | null = null;
   let cluster: Fragment | null = null;
@@ -84,7 +98,7 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
     // The last fragment's end is not sent: count one more (average) frame interval after its latest frame.
     const durationMs = nextTimecode ?? latest + (latest - fragment.timecode) / Math.max(1, fragment.frames.length - 1);
     const blocks: BlockSpec[] = fragment.frames.map((f) => ({ track: 1, timecode: f.timecodeMs - fragment.timecode, keyframe: f.keyframe, data: f.data }));
-    if (log.closed) throw new IngestFailure(PUT_MEDIA_ERROR.STREAM_NOT_ACTIVE, fragment.timecode);
+    if (log.closed) throw new IngestFailure('STREAM_NOT_ACTIVE', fragment.timecode);
     const stored = log.append({
       producerTimestamp: producerStart + fragment.timecode,
       clusterTimecode: fragment.timecode,
@@ -95,17 +109,18 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
       keyframes: fragment.frames.filter((f) => f.keyframe).length,
     });
     acks.push({ EventType: 'RECEIVED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
-    acks.push({ EventType: 'PERSISTED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
+    if (persisted) acks.push({ EventType: 'PERSISTED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
   };
 
   const handle = (events: MkvEvent[]): void => {
     for (const event of events) {
       switch (event.type) {
         case 'error':
-          throw new IngestFailure(PUT_MEDIA_ERROR.INVALID_MKV_DATA, state.pending?.timecode ?? 0);
+          throw new IngestFailure('INVALID_MKV_DATA', state.pending?.timecode ?? 0);
         case 'tracks': {
           const video = event.video;
-          if (video === null) throw new IngestFailure(PUT_MEDIA_ERROR.INVALID_MKV_DATA, state.pending?.timecode ?? 0);
+          if (event.tracks.length > MAX_TRACKS) throw new IngestFailure('MORE_THAN_ALLOWED_TRACKS_FOUND', state.pending?.timecode ?? 0);
+          if (video === null) throw new IngestFailure('INVALID_MKV_DATA', state.pending?.timecode ?? 0);
           // One array per session, so that GetMedia renders its header once for all of them.
           tracks = [{ ...video, number: 1 }];
           break;
@@ -118,18 +133,16 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
           if (firstOfCluster && frame.keyframe) {
             // The previous fragment is complete whatever this one turns out to be.
             complete(timecodeMs);
-            if (timecodeMs <= previousTimecode) throw new IngestFailure(PUT_MEDIA_ERROR.FRAGMENT_TIMECODE_NOT_MONOTONIC, timecodeMs);
+            if (timecodeMs <= previousTimecode) throw new IngestFailure('FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS', timecodeMs);
             previousTimecode = timecodeMs;
             state.pending = { timecode: timecodeMs, tracks: tracks!, frames: [], bytes: 0 };
             acks.push({ EventType: 'BUFFERING', FragmentTimecode: timecodeMs });
           }
           const current: PendingFragment | null = state.pending;
           if (current === null) break;
-          if (Math.abs(timecodeMs - current.timecode) > MAX_FRAGMENT_MS) {
-            throw new IngestFailure(PUT_MEDIA_ERROR.FRAGMENT_DURATION_REACHED, current.timecode);
-          }
+          if (Math.abs(timecodeMs - current.timecode) > MAX_FRAGMENT_MS) throw new IngestFailure('MAX_FRAGMENT_DURATION_REACHED', current.timecode);
           current.bytes += frame.data.length;
-          if (current.bytes > maxFragmentBytes) throw new IngestFailure(PUT_MEDIA_ERROR.FRAGMENT_SIZE_REACHED, current.timecode);
+          if (current.bytes > maxFragmentBytes) throw new IngestFailure('MAX_FRAGMENT_SIZE_REACHED', current.timecode);
           current.frames.push({ timecodeMs, keyframe: frame.keyframe, data: frame.data });
           break;
         }
@@ -148,7 +161,7 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
     } catch (error) {
       if (error instanceof IngestFailure) throw error;
       // The body broke off (client gone, socket error): what was complete is kept.
-      throw new IngestFailure(PUT_MEDIA_ERROR.STREAM_READ_ERROR, state.pending?.timecode ?? 0);
+      throw new IngestFailure('STREAM_READ_ERROR', state.pending?.timecode ?? 0);
     }
     handle(parser.end());
     complete(null);
@@ -156,7 +169,7 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
   } catch (error) {
     if (!(error instanceof IngestFailure)) throw error;
     yield* drain(acks);
-    yield { EventType: 'ERROR', FragmentTimecode: error.timecode, ErrorId: error.errorId };
+    yield { EventType: 'ERROR', FragmentTimecode: error.timecode, ErrorCode: error.code, ErrorId: PUT_MEDIA_ERROR[error.code] };
   }
 }
 

@@ -23,8 +23,8 @@ export interface KvsServerOptions {
   host?: string;
   clock?: Clock;
   /**
-   * How long every stream's log keeps fragments, whatever its DataRetentionInHours. By default a
-   * stream keeps its DataRetentionInHours, or 10 minutes when that is 0.
+   * How long every stream's log keeps fragments, whatever its DataRetentionInHours. By default a stream keeps its
+   * DataRetentionInHours; with 0 it archives nothing and GetMedia reads KVS's host buffer: 5 minutes, 200 MB.
    */
   retentionMs?: number;
   /** Cap on the media each stream's log holds (oldest dropped first); the log's default is 512 MiB. Set it for many streams. */
@@ -45,8 +45,11 @@ export interface ReplayFileOptions {
 
 const systemClock: Clock = { now: () => Date.now() };
 
-/** What a stream with DataRetentionInHours 0 still keeps, as KVS does for live readers. */
-const DEFAULT_RETENTION_MS = 10 * 60 * 1000;
+/**
+ * What a stream with DataRetentionInHours 0 still holds for GetMedia: KVS's host buffer, which drops fragments after
+ * 5 minutes or beyond 200 MB (CreateStream reference).
+ */
+const HOST_BUFFER = { retentionMs: 5 * 60 * 1000, maxBytes: 200 * 1024 * 1024 } as const;
 
 export class KvsServer {
   readonly url: string;
@@ -77,7 +80,8 @@ export class KvsServer {
       createLog: ({ retentionHours }) =>
         new FragmentLog({
           clock: () => clock.now(),
-          retentionMs: options.retentionMs ?? (retentionHours > 0 ? retentionHours * 3_600_000 : DEFAULT_RETENTION_MS),
+          retentionMs: options.retentionMs ?? (retentionHours > 0 ? retentionHours * 3_600_000 : HOST_BUFFER.retentionMs),
+          maxBytes: retentionHours > 0 ? undefined : HOST_BUFFER.maxBytes,
           maxMemoryBytes: options.maxLogMemoryBytes,
         }),
     });
@@ -115,13 +119,15 @@ export class KvsServer {
   }
 
   /**
-   * Stops every live GetMedia response of a stream as KVS does on a KMS or internal fault: after the fragment
-   * being sent, a document with the in-band error tags (`errorId`, e.g. 4500-4506 KMS, 5000 internal), then the
-   * end of the body. For tests; returns how many responses were stopped.
+   * Injects an in-band GetMedia error, for tests: stops every live GetMedia response of a stream as KVS does on a
+   * KMS or internal fault. After the fragment being sent comes a document with the error tags (`errorId`, e.g.
+   * 3002 write error, 4500-4506 KMS, 5000 internal; `description` defaults to the GetMedia reference's, and is
+   * required for an id it does not list), then the end of the body. Returns how many responses were stopped.
    */
   stopGetMedia(name: string, errorId: number, description?: string): number {
     const stream = this.registry.resolve(name, undefined);
-    for (const reader of stream.readers) reader.abort(new KvsInBandError(errorId, description));
+    const error = new KvsInBandError(errorId, description);
+    for (const reader of stream.readers) reader.abort(error);
     return stream.readers.size;
   }
 

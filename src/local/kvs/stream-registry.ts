@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { KvsApiError } from './errors.js';
 import type { FragmentLog } from './fragment-log.js';
+import { checkString, checkTagMap } from './stream-constraints.js';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -12,11 +13,12 @@ export const DEFAULT_KMS_KEY_ID = `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:
 /** KVS's limit on tags per stream. */
 export const MAX_TAGS_PER_STREAM = 50;
 
-const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,256}$/;
-
 export interface StreamOptions {
   tags?: Record<string, string> | Map<string, string>;
-  /** DataRetentionInHours as DescribeStream reports it. Default 0, as in KVS. */
+  /**
+   * DataRetentionInHours as DescribeStream reports it. Default 0, as in KVS: nothing is archived (ListFragments and
+   * GetMediaForFragmentList find nothing, PutMedia sends no PERSISTED ack); GetMedia reads the host buffer.
+   */
   retentionHours?: number;
   mediaType?: string;
   kmsKeyId?: string;
@@ -48,6 +50,8 @@ export class KvsStream {
   readonly tags: Map<string, string>;
   /** One controller per live GetMedia response; aborting it ends that response. */
   readonly readers = new Set<AbortController>();
+  /** Whether a PutMedia connection is feeding the stream: KVS takes one at a time. */
+  producing = false;
 
   constructor(name: string, creationTime: number, log: FragmentLog, options: StreamOptions) {
     this.name = name;
@@ -62,15 +66,18 @@ export class KvsStream {
     this.retentionHours = options.retentionHours ?? 0;
     this.tags = new Map(options.tags instanceof Map ? options.tags : Object.entries(options.tags ?? {}));
   }
+
+  /** Whether KVS persists what the stream receives: only with a DataRetentionInHours above 0. */
+  get archived(): boolean {
+    return this.retentionHours > 0;
+  }
 }
 
-export function validateTags(tags: Map<string, string>): void {
-  for (const [key, value] of tags) {
-    if (key.length < 1 || key.length > 128) throw new KvsApiError('InvalidArgumentException', `tag key "${key}" must be 1 to 128 characters`);
-    if (value.length > 256) throw new KvsApiError('InvalidArgumentException', `the value of tag "${key}" exceeds 256 characters`);
-  }
+/** Checks the tags a stream would hold: each against the API model, and at most 50 of them. */
+export function validateTags(tags: ReadonlyMap<string, string>): void {
+  checkTagMap(tags);
   if (tags.size > MAX_TAGS_PER_STREAM) {
-    throw new KvsApiError('TagsPerResourceExceededLimitException', `a stream can have at most ${MAX_TAGS_PER_STREAM} tags`);
+    throw new KvsApiError('TagsPerResourceExceededLimitException', `a stream can have at most ${MAX_TAGS_PER_STREAM} tags, this one would have ${tags.size}`);
   }
 }
 
@@ -90,9 +97,10 @@ export class StreamRegistry {
   }
 
   create(name: string, options: StreamOptions = {}): KvsStream {
-    if (!STREAM_NAME.test(name)) {
-      throw new KvsApiError('InvalidArgumentException', `StreamName "${name}" must be 1 to 256 characters of a-z, A-Z, 0-9, '_', '.', '-'`);
-    }
+    checkString('StreamName', 'streamName', name);
+    if (options.deviceName !== undefined) checkString('DeviceName', 'deviceName', options.deviceName);
+    if (options.mediaType !== undefined) checkString('MediaType', 'mediaType', options.mediaType);
+    if (options.kmsKeyId !== undefined) checkString('KmsKeyId', 'kmsKeyId', options.kmsKeyId);
     const retentionHours = options.retentionHours ?? 0;
     if (!Number.isInteger(retentionHours) || retentionHours < 0 || retentionHours > 87600) {
       throw new KvsApiError('InvalidArgumentException', 'DataRetentionInHours must be an integer from 0 to 87600');

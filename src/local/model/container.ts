@@ -13,9 +13,10 @@ export interface ContainerRequest {
   signal: AbortSignal;
 }
 
-export type ContainerReply =
-  | ({ status: 200 } & BackendResponse)
-  | { status: number; contentType: 'application/json'; body: string; customAttributes?: undefined };
+/** What a container answered `POST /invocations`: an in-process backend's 200 or error, or a remote container's answer. */
+export interface ContainerReply extends BackendResponse {
+  status: number;
+}
 
 const failure = (status: number, type: string, message: string): ContainerReply => ({
   status,

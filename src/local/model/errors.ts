@@ -11,6 +11,12 @@ export type ModelServerErrorCode =
   | 'BAD_SERVER_OPTIONS'
   /** A backend failed to load its model (files missing, runtime failed to start). */
   | 'BACKEND_LOAD_FAILED'
+  /** `GET /ping` of a model container given by URL failed or answered non-2xx at start; the message names the URL. */
+  | 'CONTAINER_PING_FAILED'
+  /** A model container given by URL gave no answer to an invocation: refused, reset, or cut off mid-answer. */
+  | 'CONTAINER_UNREACHABLE'
+  /** A model container given by URL did not answer an invocation within the invocation timeout. */
+  | 'CONTAINER_TIMEOUT'
   | 'SERVER_CLOSED';
 
 export class ModelServerError extends KvsInferError<ModelServerErrorCode> {}

@@ -6,10 +6,14 @@ import { ModelServerError } from './errors.js';
 /**
  * `500` InternalFailure, `503` ServiceUnavailable, `424` ModelError (the container answered 500),
  * `429` ModelNotReadyException (the SDK's modelled 429), `throttle` ThrottlingException "Rate exceeded"
- * (400, unmodelled), `latency` an extra delay before a normal answer, `hang` no answer at all,
- * `malformed` a 200 whose body is cut in half. On /invocations a status fault is that status as it is.
+ * (400, unmodelled), `latency` an extra delay before a normal answer, `hang` a container that never answers,
+ * which SageMaker ends with its ModelError at the invocation timeout (60 s), `malformed` a 200 whose body is
+ * cut in half, `blackhole` no answer at all, ever: the connection stays open until the client gives up (for
+ * client timeout tests). On /invocations a status fault is that status as it is, and `hang` is a blackhole,
+ * since the 60 s cut is SageMaker's, not the container's.
  */
-export const FAULT_KINDS = ['500', '503', '424', '429', 'throttle', 'latency', 'hang', 'malformed'] as const;
+// Appended kinds go last: a seed's draws keep their meaning for the kinds before them.
+export const FAULT_KINDS = ['500', '503', '424', '429', 'throttle', 'latency', 'hang', 'malformed', 'blackhole'] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

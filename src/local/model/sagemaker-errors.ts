@@ -39,9 +39,12 @@ export interface EndpointContext {
   region: string;
 }
 
-/** ModelError as SageMaker words it: "Received client error (415) from primary with message ...". */
+/**
+ * ModelError as SageMaker words it: "Received client error (415) from primary with message ...". Status 0 is
+ * no HTTP answer at all (the container timed out or could not be reached), which SageMaker calls a server error.
+ */
 export function modelError(where: EndpointContext, originalStatus: number, originalMessage: string): SageMakerErrorReply {
-  const side = originalStatus >= 500 ? 'server' : 'client';
+  const side = originalStatus >= 400 && originalStatus < 500 ? 'client' : 'server';
   const group = `/aws/sagemaker/Endpoints/${where.endpointName}`;
   const console = `https://${where.region}.console.aws.amazon.com/cloudwatch/home?region=${where.region}#logEventViewer:group=${group}`;
   return {
@@ -54,6 +57,21 @@ export function modelError(where: EndpointContext, originalStatus: number, origi
       LogStreamArn: `arn:aws:logs:${where.region}:${where.accountId}:log-group:${group}`,
     },
   };
+}
+
+/** SageMaker's answer when the container has not answered within the invocation timeout (60 s on AWS). */
+export const invocationTimedOut = (where: EndpointContext): SageMakerErrorReply =>
+  modelError(
+    where,
+    0,
+    'Your invocation timed out while waiting for a response from container primary. ' +
+      'Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.',
+  );
+
+/** A ValidationError for the request fields that break the API model's constraints, worded as AWS words them. */
+export function constraintViolations(violations: readonly string[]): SageMakerErrorReply {
+  const count = `${violations.length} validation error${violations.length === 1 ? '' : 's'} detected`;
+  return sageMakerError('ValidationError', `${count}: ${violations.join('; ')}`);
 }
 
 /** The region of a SigV4-signed request (from its credential scope), so messages match the caller's. */

@@ -12,8 +12,10 @@ export interface ModelServerStats {
   answered: number;
   /** Refused by the SageMaker front before reaching the model: unknown endpoint, empty or oversize body, model not ready. */
   rejected: number;
-  /** The model container answered an error of its own (415, 406, 400, 500), not an injected one. */
+  /** The model container answered an error of its own (415, 406, 400, 500) or could not be reached; injected faults not counted. */
   modelErrors: number;
+  /** Cut at the invocation timeout: a `hang`, or a container too slow (a ModelError on SageMaker's path). */
+  timedOut: number;
   /** Injected faults by kind. */
   faults: Record<FaultKind, number>;
   /** Invocations being handled now, hung ones included. */
@@ -30,6 +32,7 @@ export function emptyStats(): ModelServerStats {
     answered: 0,
     rejected: 0,
     modelErrors: 0,
+    timedOut: 0,
     faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
     inFlight: 0,
     backend: { calls: 0, totalMs: 0, maxMs: 0 },

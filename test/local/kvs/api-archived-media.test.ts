@@ -7,9 +7,11 @@ import {
   paginateListFragments,
   type KinesisVideoArchivedMediaClient,
 } from '@aws-sdk/client-kinesis-video-archived-media';
+import { CreateStreamCommand } from '@aws-sdk/client-kinesis-video';
+import { GetMediaCommand } from '@aws-sdk/client-kinesis-video-media';
 import t, { type Test } from 'tap';
 import type { StoredFragment } from '../../../src/local/kvs/types.js';
-import { archivedClient, controlClient, ManualClock, readBody, startServer, syntheticFragment, T0 } from './api-helpers.js';
+import { archivedClient, controlClient, ManualClock, mediaClient, readBody, startServer, syntheticFragment, T0 } from './api-helpers.js';
 
 type Body = AsyncIterable<Uint8Array> & { destroy(): void };
 
@@ -135,4 +137,36 @@ t.test('GetMediaForFragmentList of an unknown fragment is ResourceNotFoundExcept
   );
   await t.rejects(archived.send(new GetMediaForFragmentListCommand({ StreamName: 'cam', Fragments: [] })), { name: 'InvalidArgumentException' });
   await t.rejects(archived.send(new GetMediaForFragmentListCommand({ StreamName: 'ghost', Fragments: ['1'] })), { name: 'ResourceNotFoundException' });
+});
+
+t.test('a stream with DataRetentionInHours 0 archives nothing: ListFragments and GetMediaForFragmentList find nothing, GetMedia reads it', async (t) => {
+  // Prepare: created through the SDK with retention 0 (KVS's default), fed three fragments.
+  const clock = new ManualClock();
+  const server = await startServer(t, { clock });
+  const control = controlClient(t, server);
+  await control.send(new CreateStreamCommand({ StreamName: 'live', DataRetentionInHours: 0 }));
+  const log = server.streamLog('live');
+  const stored = [0, 1, 2].map((i) => {
+    const fragment = log.append(syntheticFragment(i, T0 + i * 1000));
+    clock.advance(1000);
+    return fragment;
+  });
+  const archived = await archivedClient(t, control, 'live');
+  const media = await mediaClient(t, control, 'live');
+
+  // Act
+  const all = await archived.send(new ListFragmentsCommand({ StreamName: 'live' }));
+  const range = { StartTimestamp: new Date(T0 - 1000), EndTimestamp: new Date(T0 + 5000) };
+  const selector = { FragmentSelectorType: 'SERVER_TIMESTAMP', TimestampRange: range } as const;
+  const inRange = await archived.send(new ListFragmentsCommand({ StreamName: 'live', FragmentSelector: selector }));
+  const fetch = new GetMediaForFragmentListCommand({ StreamName: 'live', Fragments: [stored[0]!.fragmentNumber] });
+  const fetched = await archived.send(fetch).catch((e: unknown) => e);
+  const output = await media.send(new GetMediaCommand({ StreamName: 'live', StartSelector: { StartSelectorType: 'EARLIEST' } }));
+  const live = await readBody(output.Payload as unknown as Body, (r) => r.frames.length === 9);
+
+  // Assess
+  t.same(all.Fragments, []);
+  t.same(inRange.Fragments, []);
+  t.match(fetched, { name: 'ResourceNotFoundException', message: /Fragment \d+ of stream live was not found: .*DataRetentionInHours 0/ });
+  t.same(live.fragmentNumbers, stored.map((f) => f.fragmentNumber), 'GetMedia reads the host buffer all the same');
 });

@@ -144,6 +144,75 @@ t.test('more than 50 tags on a stream is TagsPerResourceExceededLimitException, 
   await t.rejects(kvs.send(new TagStreamCommand({ StreamName: 'ghost', Tags: { a: '1' } })), { name: 'ResourceNotFoundException' });
 });
 
+t.test('CreateStream checks MediaType, DeviceName, KmsKeyId and tags against the API model, naming the member refused', async (t) => {
+  // Prepare
+  const server = await startServer(t);
+  const kvs = controlClient(t, server);
+  const create = (input: Omit<ConstructorParameters<typeof CreateStreamCommand>[0], 'StreamName'>, name = 'cam') =>
+    kvs.send(new CreateStreamCommand({ StreamName: name, ...input }));
+  const invalid = (member: string, constraint: RegExp) => ({
+    name: 'InvalidArgumentException',
+    $metadata: { httpStatusCode: 400 },
+    message: new RegExp(`^1 validation error detected: Value '.*' at '${member}' failed to satisfy constraint: ${constraint.source}`),
+  });
+
+  // Act + Assess: refused
+  await t.rejects(create({ MediaType: 'h264' }), invalid('mediaType', /Member must satisfy regular expression pattern: \^\[\\w/));
+  await t.rejects(create({ MediaType: 'video/h264;audio/aac' }), invalid('mediaType', /Member must satisfy regular expression pattern/));
+  await t.rejects(create({ MediaType: `video/${'x'.repeat(123)}` }), invalid('mediaType', /Member must have length less than or equal to 128/));
+  await t.rejects(create({ DeviceName: 'front door' }), invalid('deviceName', /Member must satisfy regular expression pattern/));
+  await t.rejects(create({ KmsKeyId: 'k'.repeat(2049) }), invalid('kmsKeyId', /Member must have length less than or equal to 2048/));
+  const mapKeys = 'Map keys must satisfy constraint: \\[Member must';
+  await t.rejects(create({ Tags: { 'cost#centre': 'a' } }), invalid('tags', new RegExp(`${mapKeys} satisfy regular expression pattern`)));
+  await t.rejects(create({ Tags: { ['k'.repeat(129)]: 'a' } }), invalid('tags', new RegExp(`${mapKeys} have length less than or equal to 128`)));
+  await t.rejects(create({ Tags: { Owner: 'ops;dev' } }), invalid('tags.Owner', /Member must satisfy regular expression pattern/));
+  await t.rejects(create({ Tags: { Owner: 'o'.repeat(257) } }), invalid('tags.Owner', /Member must have length less than or equal to 256/));
+  await t.rejects(create({ Tags: {} }), invalid('tags', /Member must have length greater than or equal to 1/));
+  const fiftyOne = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+  await t.rejects(create({ Tags: fiftyOne }), invalid('tags', /Member must have length less than or equal to 50/));
+  t.equal(server.registry.size, 0, 'no stream was created');
+
+  // ... and accepted: a list of media types; letters of any script, spaces, and the punctuation the pattern allows;
+  // lengths counted in characters (128 astral letters are 256 UTF-16 units).
+  const tags = { 'Ort Zürich': 'Bahnhof: Gleis 3 / Süd', ['𝒳'.repeat(128)]: '=+-@.:_' };
+  await create({ MediaType: 'video/h264,audio/aac', DeviceName: 'cam-1_a.b', Tags: tags });
+  const { Tags } = await kvs.send(new ListTagsForStreamCommand({ StreamName: 'cam' }));
+  t.same(Tags, tags);
+});
+
+t.test('TagStream and UntagStream check tags against the API model before looking up the stream; nothing is applied', async (t) => {
+  // Prepare
+  const server = await startServer(t);
+  const kvs = controlClient(t, server);
+  await kvs.send(new CreateStreamCommand({ StreamName: 'cam', Tags: { Location: 'Front' } }));
+
+  // Act
+  const badKey = await kvs.send(new TagStreamCommand({ StreamName: 'cam', Tags: { Camera: 'c7', 'bad!': 'x' } })).catch((e: unknown) => e);
+  const ghost = await kvs.send(new TagStreamCommand({ StreamName: 'ghost', Tags: { 'bad!': 'x' } })).catch((e: unknown) => e);
+  const noKeys = await kvs.send(new UntagStreamCommand({ StreamName: 'cam', TagKeyList: [] })).catch((e: unknown) => e);
+  const untagBad = new UntagStreamCommand({ StreamName: 'cam', TagKeyList: ['Location', 'bad!'] });
+  const badListedKey = await kvs.send(untagBad).catch((e: unknown) => e);
+  const { Tags } = await kvs.send(new ListTagsForStreamCommand({ StreamName: 'cam' }));
+
+  // Assess
+  t.match(badKey, { name: 'InvalidArgumentException', message: /Value 'bad!' at 'tags' failed to satisfy constraint: Map keys must satisfy/ });
+  t.match(ghost, { name: 'InvalidArgumentException', message: /at 'tags'/ });
+  t.match(noKeys, { name: 'InvalidArgumentException', message: /Value '\[\]' at 'tagKeyList' failed to satisfy constraint: Member must have length greater/ });
+  t.match(badListedKey, { name: 'InvalidArgumentException', message: /Value 'bad!' at 'tagKeyList.member' failed to satisfy constraint/ });
+  t.same(Tags, { Location: 'Front' }, 'neither the good tag of a refused request was added, nor a key removed');
+});
+
+t.test("streams the server creates itself (the local stack's) are checked the same way", async (t) => {
+  // Prepare
+  const server = await startServer(t);
+
+  // Act + Assess
+  t.throws(() => server.createStream('cam', { tags: { 'cost#centre': 'a' } }), { code: 'InvalidArgumentException', message: /at 'tags'/ });
+  t.throws(() => server.createStream('cam', { mediaType: 'h264' }), { code: 'InvalidArgumentException', message: /at 'mediaType'/ });
+  t.throws(() => server.createStream('a stream'), { code: 'InvalidArgumentException', message: /Value 'a stream' at 'streamName'/ });
+  t.equal(server.registry.size, 0);
+});
+
 t.test('DeleteStream checks CurrentVersion, then removes the stream', async (t) => {
   // Prepare
   const server = await startServer(t);

@@ -5,7 +5,8 @@ import { DeleteStreamCommand } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, type GetMediaCommandOutput, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
 import t, { type Test } from 'tap';
 import { simpleBlock } from '../../helpers/ebml-builder.js';
-import { controlClient, eventually, ManualClock, mediaClient, readBody, startServer, syntheticFragment, T0 } from './api-helpers.js';
+import type { StoredFragment } from '../../../src/local/kvs/types.js';
+import { controlClient, eventually, ManualClock, mediaClient, readBody, startServer, syntheticFragment, T0, type ReadResult } from './api-helpers.js';
 
 type Body = AsyncIterable<Uint8Array> & { destroy(): void; pause(): void };
 
@@ -189,6 +190,88 @@ t.test('stopGetMedia ends live readers with the in-band error tags after the fra
   t.match(read.fragments.at(-1), { fragmentNumber: null, errorId: '4501', errorCode: "Stream's KMS key is disabled" });
   t.equal(server.registry.get('other')!.readers.size, 1, 'the other stream is untouched');
   elsewhere.destroy();
+});
+
+t.test('stopGetMedia injects any in-band error: a listed id with its reference description, another with the one given', async (t) => {
+  // Prepare: two live readers of `cam`.
+  const { getMedia, server } = await setup(t, 1);
+  const outputs = await Promise.all([0, 1].map(() => getMedia({ StartSelectorType: 'EARLIEST' })));
+  const reads = outputs.map((output) => readBody(body(output)));
+  await eventually(() => server.registry.get('cam')!.readers.size === 2);
+
+  // Act
+  const internal = server.stopGetMedia('cam', 5000);
+  const [first] = await Promise.all(reads);
+  const again = await getMedia({ StartSelectorType: 'EARLIEST' });
+  const reading = readBody(body(again));
+  await eventually(() => server.registry.get('cam')!.readers.size === 1);
+  const custom = server.stopGetMedia('cam', 3999, 'Throttled by the test');
+  const second = await reading;
+
+  // Assess
+  t.equal(internal, 2);
+  t.match(first.fragments.at(-1), { fragmentNumber: null, errorId: '5000', errorCode: 'Internal error' });
+  t.equal(custom, 1);
+  t.match(second.fragments.at(-1), { errorId: '3999', errorCode: 'Throttled by the test' });
+  t.throws(() => server.stopGetMedia('cam', 3999), { message: /3999 is not one the GetMedia reference lists: give its description/ });
+  t.throws(() => server.stopGetMedia('cam', 4000.5), { message: /non-negative integer, got 4000.5/ });
+});
+
+t.test('a stream with DataRetentionInHours 0 serves GetMedia from the host buffer: 5 minutes, then in-band 4000 for what left it', async (t) => {
+  // Prepare: the same fragments, 4 and then 1 more minute apart, into a 0-retention stream and a 1-hour one.
+  const clock = new ManualClock();
+  const server = await startServer(t, { clock });
+  const control = controlClient(t, server);
+  server.createStream('live');
+  server.createStream('kept', { retentionHours: 1 });
+  const stored: Record<string, StoredFragment[]> = { live: [], kept: [] };
+  for (const [i, pause] of [240_000, 61_000, 0].entries()) {
+    for (const name of ['live', 'kept']) stored[name]!.push(server.streamLog(name).append(syntheticFragment(i, T0 + i * 1000)));
+    clock.advance(pause);
+  }
+  const media = await mediaClient(t, control, 'live');
+  const read = (StreamName: string, StartSelector: StartSelector, done?: (r: ReadResult) => boolean) =>
+    media.send(new GetMediaCommand({ StreamName, StartSelector })).then((output) => readBody(body(output), done));
+
+  // Act: 5 min 1 s after the first fragment arrived.
+  const live = await read('live', { StartSelectorType: 'EARLIEST' }, (r) => r.frames.length === 6);
+  const kept = await read('kept', { StartSelectorType: 'EARLIEST' }, (r) => r.frames.length === 9);
+  const afterFirst = { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: stored.live![0]!.fragmentNumber } as const;
+  const gone = await read('live', afterFirst);
+
+  // Assess
+  t.same(live.fragmentNumbers, stored.live!.slice(1).map((f) => f.fragmentNumber), 'the first fragment left the 5-minute buffer');
+  t.same(kept.fragmentNumbers, stored.kept!.map((f) => f.fragmentNumber), 'a retained stream still has it');
+  t.match(gone.fragments, [{ fragmentNumber: null, errorId: '4000', errorCode: 'Requested fragment is not found' }]);
+});
+
+t.test('the host buffer of a stream with DataRetentionInHours 0 holds 200 MB: the oldest fragments leave it first', async (t) => {
+  // Prepare: 201 fragments sharing one 1 MiB buffer (so 1 MiB of memory), each counted whole, as KVS buffers it.
+  const clock = new ManualClock();
+  const server = await startServer(t, { clock });
+  const control = controlClient(t, server);
+  const blocks = simpleBlock(1, 0, true, Buffer.alloc(1024 * 1024, 7));
+  const stored: Record<string, StoredFragment[]> = { live: [], kept: [] };
+  server.createStream('live');
+  server.createStream('kept', { retentionHours: 1 });
+  for (let i = 0; i < 201; i++) {
+    for (const name of ['live', 'kept']) stored[name]!.push(server.streamLog(name).append({ ...syntheticFragment(i, T0 + i * 1000, 1), blocks }));
+  }
+  const media = await mediaClient(t, control, 'live');
+  const first = (StreamName: string) =>
+    media
+      .send(new GetMediaCommand({ StreamName, StartSelector: { StartSelectorType: 'EARLIEST' } }))
+      .then((output) => readBody(body(output), (r) => r.frames.length === 1));
+
+  // Act
+  const live = await first('live');
+  const kept = await first('kept');
+
+  // Assess
+  const held = Math.floor((200 * 1024 * 1024) / blocks.length);
+  t.equal(held, 199, 'a fragment is 1 MiB and a few bytes');
+  t.same(live.fragmentNumbers, [stored.live![201 - held]!.fragmentNumber]);
+  t.same(kept.fragmentNumbers, [stored.kept![0]!.fragmentNumber]);
 });
 
 t.test('bad requests answer KVS errors before any media', async (t) => {

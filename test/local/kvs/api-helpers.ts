@@ -1,5 +1,5 @@
 // Shared setup for the local KVS API tests: a server on a free port, the real SDK clients pointed
-// at it the way a service finds its data endpoint, synthetic fragments, and GetMedia body readers.
+// at it the way a service finds its data endpoint, synthetic fragments and producer MKVs, and GetMedia body readers.
 
 import { GetDataEndpointCommand, KinesisVideoClient, type APIName } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { readMkv, type Fragment, type Frame, type TrackInfo } from '../../../src/media/index.js';
 import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/server.js';
 import type { FragmentInput } from '../../../src/local/kvs/types.js';
-import { simpleBlock } from '../../helpers/ebml-builder.js';
+import { clusterTimecode, ebmlHeader, simpleBlock, tracks, unknown } from '../../helpers/ebml-builder.js';
 
 /** Any fixed instant: tests move time by hand. */
 export const T0 = 1_700_000_000_000;
@@ -88,6 +88,17 @@ export function syntheticFragment(tag: string | number, producerTimestamp: numbe
     frames,
     keyframes: 1,
   };
+}
+
+/** A producer's MKV by hand: one Segment with these tracks, then one cluster per entry of frame offsets (ms). */
+export function producerMkv(trackCount: number, clusters: { timecode: number; offsets: number[] }[]): Buffer {
+  const declared = Array.from({ length: trackCount }, (_, i) =>
+    i === 0 ? { number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', width: 64, height: 48 } : { number: i + 1, type: 2, codecId: 'A_AAC' },
+  );
+  const clusterBytes = clusters.map(({ timecode, offsets }) =>
+    unknown(0x1f43b675, clusterTimecode(timecode), ...offsets.map((offset, i) => simpleBlock(1, offset, i === 0, Buffer.from(`frame ${timecode + offset}`)))),
+  );
+  return Buffer.concat([ebmlHeader(), unknown(0x18538067, tracks(...declared), ...clusterBytes)]);
 }
 
 export interface ReadResult {

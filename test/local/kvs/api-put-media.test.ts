@@ -4,13 +4,14 @@
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CreateStreamCommand } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand } from '@aws-sdk/client-kinesis-video-media';
 import t from 'tap';
 import { generateFixture } from '../../../bench/fixtures/index.js';
-import { controlClient, dataEndpoint, mediaClient, readBody, startServer } from './api-helpers.js';
+import { controlClient, dataEndpoint, eventually, mediaClient, producerMkv, readBody, startServer } from './api-helpers.js';
 
 type Body = AsyncIterable<Uint8Array> & { destroy(): void };
 
@@ -33,10 +34,11 @@ interface PutMediaResponse {
   lines: unknown[];
 }
 
-/** POSTs a file as a chunked PutMedia body, the way the KVS producer SDK streams it. */
-function putMedia(endpoint: string, headers: Record<string, string>, path: string): Promise<PutMediaResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${endpoint}/putMedia`, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
+/** Opens a chunked PutMedia request, the way the KVS producer SDK streams one: the caller writes the body and ends it. */
+function openPutMedia(endpoint: string, headers: Record<string, string>): { req: ClientRequest; response: Promise<PutMediaResponse> } {
+  const req = request(`${endpoint}/putMedia`, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } });
+  const response = new Promise<PutMediaResponse>((resolve, reject) => {
+    req.on('response', (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -53,8 +55,15 @@ function putMedia(endpoint: string, headers: Record<string, string>, path: strin
       res.on('error', reject);
     });
     req.on('error', reject);
-    createReadStream(path, { highWaterMark: 16 * 1024 }).pipe(req);
   });
+  return { req, response };
+}
+
+/** POSTs a file as a chunked PutMedia body. */
+function putMedia(endpoint: string, headers: Record<string, string>, path: string): Promise<PutMediaResponse> {
+  const { req, response } = openPutMedia(endpoint, headers);
+  createReadStream(path, { highWaterMark: 16 * 1024 }).pipe(req);
+  return response;
 }
 
 t.test('PutMedia of an H.264 file acks each fragment; GetMedia EARLIEST returns its frames, and ffprobe accepts them', async (t) => {
@@ -63,7 +72,7 @@ t.test('PutMedia of an H.264 file acks each fragment; GetMedia EARLIEST returns 
   const fixture = await generateFixture({ path: join(dir, 'in.mkv'), width: 160, height: 120, fps: 10, gopSeconds: 1, durationSeconds: 3 });
   const server = await startServer(t);
   const control = controlClient(t, server);
-  server.createStream('cam');
+  server.createStream('cam', { retentionHours: 24 });
   const endpoint = await dataEndpoint(control, 'cam', 'PUT_MEDIA');
   const producerStart = 1_700_000_000_000;
 
@@ -139,6 +148,88 @@ t.test('PutMedia refuses an unknown stream and a missing timecode type with AWS 
   t.equal(noType.status, 400);
   t.equal(noType.headers['x-amzn-errortype'], 'InvalidArgumentException');
   t.match(noType.lines, [{ message: /x-amzn-fragment-timecode-type/ }]);
+});
+
+/** PutMedia headers for `stream`, RELATIVE timecodes from a fixed producer start. */
+const producerHeaders = (stream: string): Record<string, string> => ({
+  'x-amzn-stream-name': stream,
+  'x-amzn-fragment-timecode-type': 'RELATIVE',
+  'x-amzn-producer-start-timestamp': '1700000000',
+});
+
+const ackTypes = (response: PutMediaResponse): unknown[] => (response.lines as { EventType: string }[]).map((ack) => ack.EventType);
+
+t.test('a second concurrent PutMedia on a stream is ConnectionLimitExceededException; the next one after the first ends is taken', async (t) => {
+  // Prepare: a producer holds `cam` open, its whole clip sent but the body not ended; `other` has no producer.
+  const clip = producerMkv(1, [
+    { timecode: 0, offsets: [0, 40] },
+    { timecode: 1000, offsets: [0, 40] },
+  ]);
+  const path = join(t.testdir({ 'clip.mkv': clip }), 'clip.mkv');
+  const server = await startServer(t);
+  server.createStream('cam', { retentionHours: 24 });
+  server.createStream('other', { retentionHours: 24 });
+  const first = openPutMedia(server.url, producerHeaders('cam'));
+  first.req.write(clip);
+  await eventually(() => server.registry.get('cam')!.producing);
+
+  // Act
+  const second = await putMedia(server.url, producerHeaders('cam'), path);
+  const elsewhere = await putMedia(server.url, producerHeaders('other'), path);
+  first.req.end();
+  const firstDone = await first.response;
+  const next = await putMedia(server.url, producerHeaders('cam'), path);
+
+  // Assess
+  t.equal(second.status, 400);
+  t.equal(second.headers['x-amzn-errortype'], 'ConnectionLimitExceededException');
+  t.match(second.lines, [{ message: /stream cam already has a PutMedia connection/ }]);
+  const persistedTwice = ['BUFFERING', 'RECEIVED', 'PERSISTED', 'BUFFERING', 'RECEIVED', 'PERSISTED'];
+  t.same(ackTypes(elsewhere), persistedTwice, 'another stream takes its own producer meanwhile');
+  t.same(ackTypes(firstDone), persistedTwice, 'the first connection is unaffected');
+  t.same(ackTypes(next), persistedTwice);
+  t.equal(server.streamLog('cam').count, 4, 'the refused connection added nothing');
+});
+
+t.test('PutMedia to a stream with DataRetentionInHours 0 acks RECEIVED, never PERSISTED; GetMedia still reads the fragments', async (t) => {
+  // Prepare: the stream created through the SDK without a retention, as KVS defaults it.
+  const clip = producerMkv(1, [
+    { timecode: 0, offsets: [0, 40] },
+    { timecode: 1000, offsets: [0, 40] },
+  ]);
+  const path = join(t.testdir({ 'clip.mkv': clip }), 'clip.mkv');
+  const server = await startServer(t);
+  const control = controlClient(t, server);
+  await control.send(new CreateStreamCommand({ StreamName: 'live-only' }));
+
+  // Act
+  const put = await putMedia(await dataEndpoint(control, 'live-only', 'PUT_MEDIA'), producerHeaders('live-only'), path);
+  const media = await mediaClient(t, control, 'live-only');
+  const output = await media.send(new GetMediaCommand({ StreamName: 'live-only', StartSelector: { StartSelectorType: 'EARLIEST' } }));
+  const read = await readBody(output.Payload as unknown as Body, (r) => r.frames.length === 4);
+
+  // Assess
+  t.same(ackTypes(put), ['BUFFERING', 'RECEIVED', 'BUFFERING', 'RECEIVED']);
+  t.same(read.payloads, ['frame 0', 'frame 40', 'frame 1000', 'frame 1040']);
+});
+
+t.test('a fragment spanning more than 10 s is answered with the ERROR ack KVS sends: ErrorCode MAX_FRAGMENT_DURATION_REACHED, ErrorId 4002', async (t) => {
+  // Prepare: the second fragment's frames span 10.5 s.
+  const clip = producerMkv(1, [
+    { timecode: 0, offsets: [0, 1000] },
+    { timecode: 2000, offsets: [0, 10_500] },
+  ]);
+  const path = join(t.testdir({ 'clip.mkv': clip }), 'clip.mkv');
+  const server = await startServer(t);
+  server.createStream('cam', { retentionHours: 24 });
+
+  // Act
+  const put = await putMedia(server.url, producerHeaders('cam'), path);
+
+  // Assess
+  t.equal(put.status, 200);
+  t.same(put.lines.at(-1), { EventType: 'ERROR', FragmentTimecode: 2000, ErrorCode: 'MAX_FRAGMENT_DURATION_REACHED', ErrorId: 4002 });
+  t.equal(server.streamLog('cam').count, 1, 'the fragment before it is kept');
 });
 
 t.test('replayFile feeds a stream from a file; a live GetMedia sees its fragments as they are appended', async (t) => {

@@ -62,12 +62,13 @@ t.test('appends get strictly increasing 47-digit numbers, the server timestamp f
   t.equal(log.get('not a number'), undefined);
 });
 
-t.test('fragments older than the retention window are dropped; memory and count caps drop the oldest first', async (t) => {
+t.test('fragments older than the retention window are dropped; memory, size and count caps drop the oldest first', async (t) => {
   // Prepare
   const aged = fixture({ retentionMs: 10_000 });
   const capped = fixture({ maxMemoryBytes: 250 });
   const counted = fixture({ maxFragments: 5 });
   const shared = fixture({ maxMemoryBytes: 250 });
+  const sized = fixture({ maxBytes: 250 });
   const blocks = new Uint8Array(100);
 
   // Act
@@ -75,6 +76,7 @@ t.test('fragments older than the retention window are dropped; memory and count 
   capped.add(5);
   counted.add(8);
   for (let i = 0; i < 10; i++) shared.log.append(input(i, 1000, blocks));
+  for (let i = 0; i < 10; i++) sized.log.append(input(i, 1000, blocks));
 
   // Assess
   t.equal(aged.log.count, 10, '10 seconds of 1-second fragments');
@@ -85,6 +87,7 @@ t.test('fragments older than the retention window are dropped; memory and count 
   t.same([capped.log.count, capped.log.memoryBytes], [2, 200]);
   t.equal(counted.log.count, 5);
   t.same([shared.log.count, shared.log.memoryBytes, shared.log.bytes], [10, 100, 1000], 'a shared block buffer counts once against memory');
+  t.same([sized.log.count, sized.log.bytes], [2, 200], 'but once per fragment against the size cap');
 });
 
 t.test('list returns the retained fragments whose server or producer timestamp is in the inclusive range, in order', async (t) => {

@@ -9,6 +9,7 @@ import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
 import { renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';
 import { ingestPutMedia, type PutMediaAck } from '../../../src/local/kvs/put-media.js';
 import { errorsOf, framesOf, parseChunks } from '../../helpers/parse.js';
+import { producerMkv } from './api-helpers.js';
 
 async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
@@ -84,7 +85,7 @@ t.test('garbage is answered with one ERROR ack, ErrorId 4006, and nothing reache
   const acks = await collect(ingestPutMedia(chunks(garbage, 512), log, { timecodeType: 'RELATIVE' }));
 
   // Assess
-  t.same(acks, [{ EventType: 'ERROR', FragmentTimecode: 0, ErrorId: 4006 }]);
+  t.same(acks, [{ EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'INVALID_MKV_DATA', ErrorId: 4006 }]);
   t.equal(log.count, 0);
 });
 
@@ -100,7 +101,8 @@ t.test('a stream cut inside a fragment keeps the complete fragments and ends wit
   const persisted = acks.filter((a) => a.EventType === 'PERSISTED');
   t.ok(persisted.length >= 1 && persisted.length < 4, `${persisted.length} fragments complete before the cut`);
   t.equal(log.count, persisted.length);
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: persisted.length * 1000, ErrorId: 4006 });
+  const fragmentTimecode = persisted.length * 1000;
+  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: fragmentTimecode, ErrorCode: 'INVALID_MKV_DATA', ErrorId: 4006 });
   t.same(errorsOf(parseChunks(Buffer.concat(log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).flatMap((f) => renderGetMediaFragment(f, 0))))), []);
 });
 
@@ -112,7 +114,7 @@ t.test('timecodes that go back (the same clip sent twice) are refused with ERROR
   const acks = await collect(ingestPutMedia(chunks(Buffer.concat([clip, clip]), 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
 
   // Assess
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorId: 4004 });
+  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS', ErrorId: 4004 });
   t.equal(log.count, 4, 'the first pass is kept');
 });
 
@@ -125,7 +127,7 @@ t.test('a deleted stream ends ingest with ERROR 4008', async (t) => {
   const acks = await collect(ingestPutMedia(chunks(clip, 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
 
   // Assess
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorId: 4008 });
+  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'STREAM_NOT_ACTIVE', ErrorId: 4008 });
 });
 
 t.test('a body that fails mid-way ends with ERROR 4000 after the acks of what was complete', async (t) => {
@@ -140,7 +142,48 @@ t.test('a body that fails mid-way ends with ERROR 4000 after the acks of what wa
   const acks = await collect(ingestPutMedia(broken(), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
 
   // Assess
-  t.equal(acks.at(-1)!.ErrorId, 4000);
+  t.match(acks.at(-1), { EventType: 'ERROR', ErrorCode: 'STREAM_READ_ERROR', ErrorId: 4000 });
   t.equal(acks.filter((a) => a.EventType === 'PERSISTED').length, log.count);
   t.ok(log.count >= 2);
+});
+
+t.test('a fragment whose frames span more than 10 s is refused with ERROR 4002; one spanning exactly 10 s is kept', async (t) => {
+  // Prepare: the first fragment's frames span 10 s, the second's 10.001 s.
+  const log = new FragmentLog();
+  const mkv = producerMkv(1, [
+    { timecode: 0, offsets: [0, 5000, 10_000] },
+    { timecode: 11_000, offsets: [0, 5000, 10_001] },
+  ]);
+
+  // Act
+  const acks = await collect(ingestPutMedia(chunks(mkv, 4096), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
+
+  // Assess
+  t.same(acks.map((a) => [a.EventType, a.FragmentTimecode]), [['BUFFERING', 0], ['RECEIVED', 0], ['PERSISTED', 0], ['BUFFERING', 11_000], ['ERROR', 11_000]]);
+  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 11_000, ErrorCode: 'MAX_FRAGMENT_DURATION_REACHED', ErrorId: 4002 });
+  t.same(log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).map((f) => f.frames), [3], 'only the first fragment is kept');
+});
+
+t.test('more than 3 tracks is refused with ERROR 4012 before any fragment', async (t) => {
+  // Prepare
+  const log = new FragmentLog();
+
+  // Act
+  const acks = await collect(ingestPutMedia(chunks(producerMkv(4, [{ timecode: 0, offsets: [0, 40] }]), 4096), log, { timecodeType: 'RELATIVE' }));
+
+  // Assess
+  t.same(acks, [{ EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'MORE_THAN_ALLOWED_TRACKS_FOUND', ErrorId: 4012 }]);
+  t.equal(log.count, 0);
+});
+
+t.test('a stream that archives nothing gets RECEIVED but no PERSISTED acks', async (t) => {
+  // Prepare
+  const log = new FragmentLog();
+
+  // Act
+  const acks = await collect(ingestPutMedia(chunks(clip, 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0, persisted: false }));
+
+  // Assess
+  t.same(acks.map((a) => a.EventType), ['BUFFERING', ...Array(3).fill(['RECEIVED', 'BUFFERING']).flat(), 'RECEIVED']);
+  t.equal(log.count, 4, 'the fragments are in the log all the same, for GetMedia');
 });

@@ -60,6 +60,18 @@ t.test('detector backend', async (t) => {
     t.same([...predictions].sort((a, b) => b[1] - a[1]), predictions, 'best first');
   });
 
+  t.test('writes every number as a float, class ids `0.0`, as the built-in Object Detection algorithm does', async (t) => {
+    // Act
+    const answer = await client.send(new InvokeEndpointCommand({ EndpointName: 'centernet', ContentType: 'image/jpeg', Body: await readFile(SAMPLES) }));
+
+    // Assess
+    const text = Buffer.from(answer.Body!).toString();
+    const rows = [...text.matchAll(/\[([^[\]]+)\]/g)].map((match) => match[1]!.split(', '));
+    t.equal(rows.length, (JSON.parse(text) as { prediction: Prediction[] }).prediction.length, `one row per detection: ${text.slice(0, 80)}...`);
+    t.ok(rows.every((row) => /^\d+\.0$/.test(row[0]!)), 'every class id a whole float');
+    t.ok(rows.every((row) => row.length === 6 && row.every((value) => !/^-?\d+$/.test(value))), 'no number written as an integer');
+  });
+
   t.test('finds a person scoring over 0.5 in a frame of the demo clip', async (t) => {
     // Prepare: the clip `kvs-infer local` serves by default, cached across runs.
     const clip = await demoClip(join(tmpdir(), 'kvs-infer-test-cache'));

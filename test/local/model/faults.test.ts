@@ -15,7 +15,7 @@ t.test('parseFaults reads rates, the latency spike length, and blanks', async (t
 
 t.test('parseFaults names the bad token and says what is wrong', async (t) => {
   const cases: [string, RegExp][] = [
-    ['500=0.2,boom=0.1', /bad fault token "boom=0\.1": unknown kind "boom" \(known: 500, 503, 424, 429, throttle, latency, hang, malformed\)/],
+    ['500=0.2,boom=0.1', /bad fault token "boom=0\.1": unknown kind "boom" \(known: 500, 503, 424, 429, throttle, latency, hang, malformed, blackhole\)/],
     ['500', /bad fault token "500": expected kind=rate/],
     ['500=0.2,,429=0.1', /bad fault token "": expected kind=rate/],
     ['500=abc', /bad fault token "500=abc": rate must be a number from 0 to 1, got "abc"/],

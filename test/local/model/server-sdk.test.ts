@@ -4,7 +4,8 @@
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import t, { type Test } from 'tap';
-import { fixedPrediction, MAX_PAYLOAD_BYTES, ModelServer, type ModelServerOptions } from '../../../src/local/model/index.js';
+import { fixedPrediction, MAX_PAYLOAD_BYTES, ModelServer, objectDetectionJson, type Backend, type ModelServerOptions } from '../../../src/local/model/index.js';
+import { failure } from '../../helpers/rejection.js';
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
 
@@ -30,16 +31,6 @@ function clientFor(t: Test, server: ModelServer, config: Partial<SageMakerRuntim
 const invoke = (client: SageMakerRuntimeClient, body: Uint8Array = JPEG, extra: Partial<InvokeEndpointCommand['input']> = {}) =>
   client.send(new InvokeEndpointCommand({ EndpointName: 'kit-endpoint', ContentType: 'image/jpeg', Body: body, ...extra }));
 
-/** The rejection of `promise`, which must reject. */
-async function failure(promise: Promise<unknown>): Promise<Error & Record<string, any>> {
-  const error = await promise.then(
-    () => null,
-    (error: unknown) => error as Error & Record<string, any>,
-  );
-  if (!error) throw new Error('expected the call to fail');
-  return error;
-}
-
 t.test('fixed backend: the SDK gets the hash-derived prediction, content type, variant and custom attributes', async (t) => {
   // Prepare
   const server = await serverFor(t);
@@ -60,6 +51,7 @@ t.test('fixed backend: the SDK gets the hash-derived prediction, content type, v
   t.same(answer, { prediction: fixedPrediction(JPEG) });
   const [classId, score, xmin, ymin, xmax, ymax] = answer.prediction[0];
   t.ok(Number.isInteger(classId) && classId >= 0 && classId < 80, 'a COCO class index');
+  t.match(Buffer.from(first.Body!).toString(), /^\{"prediction": \[\[\d+\.0, 0\.\d+, /, 'the class id a float, as the built-in algorithm writes it');
   t.ok(score >= 0.5 && score <= 1 && xmin < xmax && ymin < ymax && xmax <= 1 && ymax <= 1, 'a plausible normalised box');
   t.notSame(JSON.parse(Buffer.from(second.Body!).toString()), answer, 'another body, another answer');
   t.equal(second.CustomAttributes, undefined);
@@ -182,14 +174,14 @@ t.test('a malformed answer is a 200 whose body is not JSON', async (t) => {
   t.equal(answer.$metadata.httpStatusCode, 200);
   t.equal(answer.ContentType, 'application/json');
   const text = Buffer.from(answer.Body!).toString();
-  t.ok(JSON.stringify({ prediction: fixedPrediction(JPEG) }).startsWith(text), 'a prefix of the real answer');
+  t.ok(objectDetectionJson(fixedPrediction(JPEG)).startsWith(text), 'a prefix of the real answer');
   t.throws(() => JSON.parse(text), SyntaxError);
   t.match(server.stats, { answered: 0, faults: { malformed: 1 } });
 });
 
-t.test('a hung request ends in the SDK TimeoutError of requestTimeout (with throwOnRequestTimeout)', async (t) => {
+t.test('a black-holed request ends in the SDK TimeoutError of requestTimeout (with throwOnRequestTimeout)', async (t) => {
   // Prepare
-  const server = await serverFor(t, { faults: { hang: 1 } });
+  const server = await serverFor(t, { faults: { blackhole: 1 }, invocationTimeoutMs: 50 });
   const client = clientFor(t, server, { requestHandler: new NodeHttpHandler({ requestTimeout: 300, throwOnRequestTimeout: true }) });
 
   // Act
@@ -200,15 +192,16 @@ t.test('a hung request ends in the SDK TimeoutError of requestTimeout (with thro
   // Assess
   t.equal(error.name, 'TimeoutError');
   t.ok(elapsed >= 295 && elapsed < 2000, `gave up after ${elapsed.toFixed(0)} ms`);
-  t.equal(server.stats.faults.hang, 1);
+  t.equal(server.stats.faults.blackhole, 1);
+  t.equal(server.stats.timedOut, 0, 'a blackhole outlives the invocation timeout');
   // The server notices the client left and stops counting the request as in flight.
   for (let i = 0; i < 50 && server.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   t.equal(server.stats.inFlight, 0);
 });
 
-t.test('requestTimeout alone only warns in this SDK: a hung request outlives it', async (t) => {
+t.test('requestTimeout alone only warns in this SDK: a black-holed request outlives it', async (t) => {
   // Prepare
-  const server = await serverFor(t, { faults: { hang: 1 } });
+  const server = await serverFor(t, { faults: { blackhole: 1 } });
   const warnings: string[] = [];
   const logger = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error() {} };
   const client = clientFor(t, server, { requestHandler: new NodeHttpHandler({ requestTimeout: 100, logger }) });
@@ -266,16 +259,116 @@ t.test('SageMaker refusals: unsupported type, empty body, oversize body, unknown
   t.match(server.stats, { invocations: 6, answered: 1, rejected: 3, modelErrors: 2 });
 });
 
-t.test('any endpoint name is served by default, URL-encoded names included', async (t) => {
+t.test("any endpoint name SageMaker allows is served by default; others are refused with the API model's constraint", async (t) => {
   // Prepare
   const server = await serverFor(t);
   const client = clientFor(t, server);
+  const longest = `a${'-b'.repeat(31)}`;
 
   // Act
-  const answer = await invoke(client, JPEG, { EndpointName: 'some name/with slash' });
+  const served = await Promise.all(['e', 'kit-endpoint', 'A--9', longest].map((name) => invoke(client, JPEG, { EndpointName: name })));
+  const spaced = await failure(invoke(client, JPEG, { EndpointName: 'some name/with slash' }));
+  const dashed = await failure(invoke(client, JPEG, { EndpointName: 'endpoint-' }));
+  const long = await failure(invoke(client, JPEG, { EndpointName: `${longest}c` }));
 
   // Assess
-  t.equal(answer.$metadata.httpStatusCode, 200);
+  t.equal(longest.length, 63);
+  t.same(served.map((answer) => answer.$metadata.httpStatusCode), [200, 200, 200, 200]);
+  const pattern = 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*';
+  t.match(spaced, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+  t.equal(spaced.message, `1 validation error detected: Value 'some name/with slash' at 'endpointName' failed to satisfy constraint: ${pattern}`);
+  t.equal(dashed.message, `1 validation error detected: Value 'endpoint-' at 'endpointName' failed to satisfy constraint: ${pattern}`);
+  const lengthOver = (max: number) => `failed to satisfy constraint: Member must have length less than or equal to ${max}`;
+  t.equal(long.message, `1 validation error detected: Value '${longest}c' at 'endpointName' ${lengthOver(63)}`);
+  t.match(server.stats, { answered: 4, rejected: 3 });
+});
+
+t.test('CustomAttributes up to 1024 characters reach the model; longer ones are a ValidationError, with every other violation', async (t) => {
+  // Prepare
+  const server = await serverFor(t);
+  const client = clientFor(t, server);
+  const limit = 'x'.repeat(1024);
+
+  // Act
+  const atLimit = await invoke(client, JPEG, { CustomAttributes: limit });
+  const over = await failure(invoke(client, JPEG, { CustomAttributes: `${limit}y` }));
+  const both = await failure(invoke(client, JPEG, { EndpointName: 'bad_name', CustomAttributes: `${limit}y` }));
+
+  // Assess
+  t.equal(atLimit.CustomAttributes, limit, 'passed to the model and back');
+  t.match(over, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+  const lengthOver = 'failed to satisfy constraint: Member must have length less than or equal to 1024';
+  t.equal(over.message, `1 validation error detected: Value '${limit}y' at 'customAttributes' ${lengthOver}`);
+  t.match(both.message, /^2 validation errors detected: Value 'bad_name' at 'endpointName' failed .*; Value 'x+y' at 'customAttributes' failed /);
+  t.ok(both.message.endsWith(lengthOver), 'every violation in one message');
+  t.equal(server.stats.backend.calls, 1, 'only the valid request reached the model');
+});
+
+t.test("TargetVariant: the endpoint's variant is served; another is a ValidationError, as is a name outside the pattern", async (t) => {
+  // Prepare
+  const server = await serverFor(t, { variantName: 'Blue' });
+  const client = clientFor(t, server);
+
+  // Act
+  const blue = await invoke(client, JPEG, { TargetVariant: 'Blue' });
+  const green = await failure(invoke(client, JPEG, { TargetVariant: 'Green' }));
+  const bad = await failure(invoke(client, JPEG, { TargetVariant: 'no_such' }));
+
+  // Assess
+  t.equal(blue.InvokedProductionVariant, 'Blue');
+  t.match(green, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: /Green .*endpoint kit-endpoint/ });
+  t.match(bad.message, /^1 validation error detected: Value 'no_such' at 'targetVariant' failed to satisfy constraint: Member must satisfy regular expression/);
+  t.match(server.stats, { answered: 1, rejected: 2 });
+});
+
+t.test("a hang becomes SageMaker's ModelError at the invocation timeout, as AWS answers at 60 s", async (t) => {
+  // Prepare
+  const server = await serverFor(t, { faults: { hang: 1 }, invocationTimeoutMs: 300, accountId: '111122223333' });
+  const client = clientFor(t, server);
+
+  // Act
+  const started = performance.now();
+  const error = await failure(invoke(client));
+  const elapsed = performance.now() - started;
+
+  // Assess
+  t.ok(error instanceof ModelError, 'the SDK built its ModelError class');
+  t.match(error, { OriginalStatusCode: 0, $metadata: { httpStatusCode: 424 }, $fault: 'client' });
+  t.equal(
+    error.OriginalMessage,
+    'Your invocation timed out while waiting for a response from container primary. ' +
+      'Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.',
+  );
+  t.match(error.message, /^Received server error \(0\) from primary with message "Your invocation timed out .*"\. See https:\/\/.* in account 111122223333 /);
+  t.ok(elapsed >= 290 && elapsed < 5000, `answered after ${elapsed.toFixed(0)} ms`);
+  t.match(server.stats, { faults: { hang: 1 }, timedOut: 1, answered: 0, inFlight: 0 });
+});
+
+t.test('the invocation timeout cuts a latency spike and a model that ignores its abort signal alike', async (t) => {
+  // Prepare
+  const slowModel: Backend = {
+    name: 'slow',
+    contentTypes: ['image/jpeg'],
+    responseContentType: 'application/json',
+    invoke: () => new Promise((resolve) => setTimeout(() => resolve({ body: '{}', contentType: 'application/json' }), 3000)),
+  };
+  const spiky = await serverFor(t, { faults: 'latency=1:3000', invocationTimeoutMs: 200 });
+  const slow = await serverFor(t, { backend: slowModel, invocationTimeoutMs: 200 });
+  const quick = await serverFor(t, { invocationTimeoutMs: 200 });
+
+  // Act
+  const started = performance.now();
+  const [spike, stuck] = await Promise.all([failure(invoke(clientFor(t, spiky))), failure(invoke(clientFor(t, slow)))]);
+  const elapsed = performance.now() - started;
+  const answered = await invoke(clientFor(t, quick));
+
+  // Assess
+  t.match(spike, { name: 'ModelError', OriginalStatusCode: 0, OriginalMessage: /^Your invocation timed out/ });
+  t.match(stuck, { name: 'ModelError', OriginalStatusCode: 0, OriginalMessage: /^Your invocation timed out/ });
+  t.ok(elapsed < 2500, `both answered after ${elapsed.toFixed(0)} ms, not after the model's 3 s`);
+  t.equal(answered.$metadata.httpStatusCode, 200, 'a model within the timeout answers as ever');
+  const zero = ModelServer.create({ backend: 'fixed', invocationTimeoutMs: 0 });
+  await t.rejects(zero, { code: 'BAD_SERVER_OPTIONS', message: /invocationTimeoutMs must be a positive integer/ });
 });
 
 t.test('the same seed replays the same faults; setFaults changes them for later requests', async (t) => {

@@ -1,5 +1,6 @@
 // The `detector` backend: @vladmandic/human's CenterNet (MobileNetV3, COCO, 512x512) on tfjs + wasm,
-// answering in SageMaker's built-in Object Detection format `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax], ...]}`.
+// answering in SageMaker's built-in Object Detection format `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax], ...]}`,
+// every number a float as that algorithm sends them (class ids `4.0`).
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +12,7 @@ import { BackendError, ModelServerError } from '../errors.js';
 import type { Backend, BackendRequest, BackendResponse } from '../types.js';
 import { decodeCenterNet, type DecodeOptions, type Prediction } from './centernet-decode.js';
 import { imageToModelInput } from './image-input.js';
+import { objectDetectionJson } from './object-detection.js';
 import { loadGraphModelFromFile, startWasmBackend } from './tfjs-wasm.js';
 
 export interface DetectorOptions {
@@ -74,7 +76,7 @@ export class DetectorBackend implements Backend {
 
   async invoke(request: BackendRequest): Promise<BackendResponse> {
     const predictions = await this.detect(request.body);
-    return { body: JSON.stringify({ prediction: predictions }), contentType: this.responseContentType };
+    return { body: objectDetectionJson(predictions), contentType: this.responseContentType };
   }
 
   /** Detections in one image, best first. */

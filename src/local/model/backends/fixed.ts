@@ -1,5 +1,5 @@
-// The `fixed` backend: no model, an answer in the Object Detection format derived from a hash of
-// the body (so tests can tell requests apart and predict the answer), after a configurable delay.
+// The `fixed` backend: no model, an answer in the Object Detection format (floats, as the built-in algorithm writes
+// them) derived from a hash of the body (so tests can tell requests apart and predict the answer), after a configurable delay.
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,6 +7,7 @@ import { IMAGE_CONTENT_TYPES } from '../../../native/types.js';
 import { ModelServerError } from '../errors.js';
 import type { Backend, BackendRequest, BackendResponse } from '../types.js';
 import type { Prediction } from './centernet-decode.js';
+import { objectDetectionJson } from './object-detection.js';
 
 export interface FixedOptions {
   /** Delay before each answer, ms; default 0. */
@@ -57,9 +58,9 @@ export class FixedBackend implements Backend {
   }
 
   #answer(prediction: Prediction[]): string {
-    const plain = JSON.stringify({ prediction });
-    // `,"padding":""` is 13 bytes; the answer is ASCII, so characters are bytes.
-    const pad = this.answerBytes - plain.length - 13;
-    return pad > 0 ? JSON.stringify({ prediction, padding: 'x'.repeat(pad) }) : plain;
+    const plain = objectDetectionJson(prediction);
+    // The answer is ASCII, so characters are bytes; an empty padding field says how many it adds itself.
+    const pad = this.answerBytes - objectDetectionJson(prediction, { padding: '' }).length;
+    return pad > 0 ? objectDetectionJson(prediction, { padding: 'x'.repeat(pad) }) : plain;
   }
 }

@@ -4,5 +4,6 @@
 export { DetectorBackend, defaultCenterNetPath, type DetectorOptions } from './detector.js';
 export { FixedBackend, fixedPrediction, type FixedOptions } from './fixed.js';
 export { COCO_LABELS, type CocoLabel } from './coco-labels.js';
+export { objectDetectionJson } from './object-detection.js';
 export { decodeCenterNet, nonMaxSuppression, iou, type DecodeOptions, type Prediction } from './centernet-decode.js';
 export { decodeBmp, isBmp, type RgbPicture } from './bmp.js';
