@@ -7,7 +7,13 @@ import type { InferenceRecord } from '../../src/actors/inference-record.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/index.js';
 
-const PAGE = 10_000;
+/**
+ * Records per GetRecords: a scenario's records can be large (32 KiB answers make 75 KiB records), and the emulator
+ * builds a whole page at once, on the event loop the workers' PutRecords wait on.
+ */
+const PAGE = 200;
+/** The emulator, loaded by the workers under test, can take seconds for a page; this reader is not what is tested. */
+const READ_TIMEOUT_MS = 60_000;
 
 export class ResultsReader {
   readonly #client: KinesisClient;
@@ -18,7 +24,7 @@ export class ResultsReader {
   #reading: Promise<InferenceRecord[]> | null = null;
 
   constructor(endpoint: string, streamName: string) {
-    this.#client = kinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    this.#client = kinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: READ_TIMEOUT_MS });
     this.#streamName = streamName;
   }
 

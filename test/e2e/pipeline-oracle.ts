@@ -73,7 +73,8 @@ export function assertCovered(t: Test, records: InferenceRecord[], expected: Exp
 
 /**
  * Asserts that every duplicate is of a frame after the checkpoint its later publisher started from (the
- * `acquired` line it logged last before publishing it): the only duplicates at-least-once allows.
+ * `acquired` line it logged last before publishing it), or at it when it was inclusive: the only duplicates
+ * at-least-once allows.
  */
 export function assertDuplicatesAfterCheckpoints(t: Test, duplicates: Map<string, InferenceRecord[]>, lines: LogLine[], what: string): void {
   const early: string[] = [];
@@ -83,7 +84,10 @@ export function assertDuplicatesAfterCheckpoints(t: Test, duplicates: Map<string
         .filter((l) => l.event === 'acquired' && l.worker === copy.workerId && l.stream === copy.streamName && Date.parse(String(l.time)) <= copy.publishedAt)
         .at(-1);
       const checkpoint = (acquired?.checkpoint as string | null | undefined) ?? null;
-      if (checkpoint !== null && BigInt(copy.fragmentNumber) <= BigInt(checkpoint)) early.push(`${copy.idempotencyKey} by ${copy.workerId} (resumed after ${checkpoint})`);
+      // An inclusive checkpoint (the first one, written at a stream's first fragment read) resumes at its fragment.
+      const inclusive = acquired?.inclusive === true;
+      const before = checkpoint !== null && (inclusive ? BigInt(copy.fragmentNumber) < BigInt(checkpoint) : BigInt(copy.fragmentNumber) <= BigInt(checkpoint));
+      if (before) early.push(`${copy.idempotencyKey} by ${copy.workerId} (resumed ${inclusive ? 'at' : 'after'} ${checkpoint})`);
     }
   }
   const count = [...duplicates.values()].reduce((n, copies) => n + copies.length - 1, 0);
