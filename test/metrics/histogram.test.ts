@@ -1,4 +1,4 @@
-// LatencyHistogram: percentiles within hdr's 3 significant digits, clamping, and drain() into EMF's <= 100 values.
+// LatencyHistogram: percentiles within hdr's 2 significant digits (1%), clamping, and drain() into EMF's <= 100 values.
 
 import t from 'tap';
 import { LatencyHistogram, MAX_LATENCY_MS } from '../../src/metrics/index.js';
@@ -30,9 +30,9 @@ t.test('a uniform 1..10000 gives p50 ~ 5000, p90 ~ 9000, p99 ~ 9900 and exact co
   t.equal(s.sum, 50_005_000);
   t.equal(s.min, 1);
   t.equal(s.max, 10_000);
-  t.ok(within(s.p50, 5_000, 0.001), `p50 ${s.p50}`);
-  t.ok(within(s.p90, 9_000, 0.001), `p90 ${s.p90}`);
-  t.ok(within(s.p99, 9_900, 0.001), `p99 ${s.p99}`);
+  t.ok(within(s.p50, 5_000, 0.01), `p50 ${s.p50}`);
+  t.ok(within(s.p90, 9_000, 0.01), `p90 ${s.p90}`);
+  t.ok(within(s.p99, 9_900, 0.01), `p99 ${s.p99}`);
   t.equal(h.percentile(100), 10_000, 'p100 is the exact max, not the top of its hdr bucket');
 });
 
@@ -49,7 +49,7 @@ t.test('a bimodal distribution puts the median in the fast mode and the tail in 
   t.ok(h.percentile(50) >= 10 && h.percentile(50) <= 30, `p50 ${h.percentile(50)}`);
   t.ok(h.percentile(90) <= 30, `p90 ${h.percentile(90)} is the last fast sample`);
   t.ok(h.percentile(95) >= 1_000 && h.percentile(95) <= 1_101, `p95 ${h.percentile(95)}`);
-  t.ok(within(h.percentile(99), 1_090, 0.002), `p99 ${h.percentile(99)}`);
+  t.ok(within(h.percentile(99), 1_090, 0.01), `p99 ${h.percentile(99)}`);
 });
 
 t.test('a constant reads as itself at every percentile, fractions included', async (t) => {
