@@ -20,6 +20,8 @@ export class ResultsReader {
   readonly #streamName: string;
   /** Next iterator of each shard; empty until the stream exists. */
   readonly #iterators = new Map<string, string>();
+  /** Sequence number of the last record read from each shard. */
+  readonly #lastSequence = new Map<string, string>();
   readonly #records: InferenceRecord[] = [];
   #reading: Promise<InferenceRecord[]> | null = null;
 
@@ -40,18 +42,38 @@ export class ResultsReader {
 
   async #read(): Promise<InferenceRecord[]> {
     if (this.#iterators.size === 0 && !(await this.#open())) return [];
-    for (const [shard, start] of this.#iterators) {
-      let iterator: string | undefined = start;
-      while (iterator) {
-        const page: GetRecordsCommandOutput = await this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: PAGE }));
-        for (const r of page.Records ?? []) this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
+    for (const shard of this.#iterators.keys()) {
+      for (;;) {
+        const page = await this.#page(shard);
+        const records = page.Records ?? [];
+        for (const r of records) this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
+        if (records.length > 0) this.#lastSequence.set(shard, records.at(-1)!.SequenceNumber!);
         if (page.NextShardIterator) this.#iterators.set(shard, page.NextShardIterator);
-        // An empty page, or one that reaches the tip, is everything published so far.
-        if ((page.Records ?? []).length === 0 || page.MillisBehindLatest === 0) break;
-        iterator = page.NextShardIterator;
+        // The emulator answers a full page while more records follow, a short one at the tip (its MillisBehindLatest
+        // is always 0, so it cannot tell).
+        if (records.length < PAGE || !page.NextShardIterator) break;
       }
     }
     return [...this.#records];
+  }
+
+  /** The next page of `shard`; an iterator left unused for 5 minutes (expired) is replaced by one after the last record read. */
+  async #page(shard: string): Promise<GetRecordsCommandOutput> {
+    try {
+      return await this.#client.send(new GetRecordsCommand({ ShardIterator: this.#iterators.get(shard), Limit: PAGE }));
+    } catch (error) {
+      if ((error as Error).name !== 'ExpiredIteratorException') throw error;
+      const last = this.#lastSequence.get(shard);
+      const { ShardIterator } = await this.#client.send(
+        new GetShardIteratorCommand({
+          StreamName: this.#streamName,
+          ShardId: shard,
+          ...(last === undefined ? { ShardIteratorType: 'TRIM_HORIZON' } : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last }),
+        }),
+      );
+      this.#iterators.set(shard, ShardIterator!);
+      return this.#client.send(new GetRecordsCommand({ ShardIterator, Limit: PAGE }));
+    }
   }
 
   /** Iterators at the start of every shard; false while the stream does not exist. */
