@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { progress } from '../src/cli/progress.js';
-import { WorkerCluster, until } from './worker-cluster.js';
+import { WorkerCluster, until } from '../src/local/worker-cluster.js';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, failover: { type: 'string', default: '1500' } } });
 const trials = Number(values.trials);

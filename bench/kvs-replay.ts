@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cachedFixture } from './fixtures/index.js';
+import { cachedFixture } from '../src/local/fixtures/index.js';
 import { progress } from '../src/cli/progress.js';
 
 const { values } = parseArgs({

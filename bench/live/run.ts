@@ -14,7 +14,7 @@ import { FileSource } from '../../src/local/kvs/index.js';
 import type { EmfDistribution } from '../../src/metrics/index.js';
 import { repoRoot } from '../output.js';
 import type { LiveFigures, Resolution } from '../report.js';
-import { cachedFixture } from '../fixtures/index.js';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 
 
 /** How to start the worker: the built CLI (default) or the TypeScript source under the caller's loader. */

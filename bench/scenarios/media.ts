@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { MkvParser } from '../../src/media/index.js';
 import { extractImages, FramePool } from '../../src/native/index.js';
-import { cachedFixture } from '../fixtures/index.js';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { repoRoot } from '../output.js';
 import { figure, type BenchReport, type Figure, type Resolution } from '../report.js';
 

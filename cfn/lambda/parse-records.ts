@@ -2,7 +2,7 @@
 // JSON, and the few fields the consumer cannot do without. A bad record is reported, never thrown.
 
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 
 /** The record version this consumer was written for; newer ones are read on a best-effort basis. */
 export const KNOWN_RECORD_VERSION = 1;

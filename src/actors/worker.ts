@@ -11,18 +11,18 @@ import type { KvsInferConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
 import { EmfExporter, MetricsRegistry } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
-import { backoffDelay } from '../machines/backoff.js';
-import { DataStreamCheck } from './data-stream-check.js';
-import { Discovery } from './discovery.js';
-import { InferenceDispatcher } from './inference-dispatcher.js';
-import { LeaseActor } from './lease-actor.js';
-import { LeaseCoordinator } from './lease-coordinator.js';
-import { LeaseTable } from './lease-table.js';
-import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from './lease-types.js';
+import { backoffDelay } from '../aws/backoff.js';
+import { DataStreamCheck } from './pipeline/data-stream-check.js';
+import { Discovery } from './lease/discovery.js';
+import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
+import { LeaseActor } from './lease/lease-actor.js';
+import { LeaseCoordinator } from './lease/lease-coordinator.js';
+import { LeaseTable } from './lease/lease-table.js';
+import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from './lease/lease-types.js';
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
-import { ResultPublisher } from './result-publisher.js';
-import { Slots } from './slots.js';
-import { addCounters, DECODE_STAGE_BYTES, newPipelineCounters, type PipelineCounters, type PipelineServices } from './stream-pipeline.js';
+import { ResultPublisher } from './pipeline/result-publisher.js';
+import { Slots } from './pipeline/slots.js';
+import { addCounters, DECODE_STAGE_BYTES, newPipelineCounters, type PipelineCounters, type PipelineServices } from './pipeline/stream-pipeline.js';
 
 export type WorkerConfig = Pick<
   KvsInferConfig,

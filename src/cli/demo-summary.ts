@@ -2,8 +2,8 @@
 // the worker's counters and the records read back from Kinesis), detections by class, latency percentiles.
 
 import hdr from 'hdr-histogram-js';
-import type { InferenceRecord } from '../actors/inference-record.js';
-import type { PipelineCounters } from '../actors/stream-pipeline.js';
+import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
+import type { PipelineCounters } from '../actors/pipeline/stream-pipeline.js';
 
 export interface Percentiles {
   p50: number;

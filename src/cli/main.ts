@@ -4,20 +4,10 @@
 // here. Exit 1 for a usage error, 2 for bad input (a file that cannot be read or written, a bad config).
 
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** Error codes for input the command cannot use, as opposed to a command line it cannot parse: one line, exit 2, no usage. */
-const BAD_INPUT = new Set([
-  'INPUT_UNREADABLE',
-  'OUTPUT_UNWRITABLE',
-  'FILE_SOURCE_UNREADABLE',
-  'FILE_SOURCE_UNSUPPORTED',
-  'CONFIG_UNREADABLE',
-  'CONFIG_SYNTAX',
-  'BAD_CONFIG',
-  'CONTAINER_PING_FAILED',
-]);
+import { bench, BENCH_USAGE } from './bench.js';
+import { reportFailure } from './failure.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   demo: {
@@ -41,21 +31,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
     usage: 'kvs-infer machines [--format mermaid|dot|svg] [--out FILE]',
     run: async (argv) => (await import('./machines.js')).machines(argv),
   },
-  bench: {
-    usage:
-      'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] [--inference-interval N] ' +
-      '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] [--out DIR] [--smoke]',
-    run: async (argv) => {
-      // bench/ sits beside src/ in a checkout: dist/bench/cli.js once built, bench/cli.ts under a TypeScript
-      // loader (this module's own extension tells which). The published package holds dist/src only.
-      const cli = new URL(`../../bench/cli${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-      if (!existsSync(fileURLToPath(cli))) {
-        const { KvsInferError } = await import('../errors.js');
-        throw new KvsInferError('BENCH_UNAVAILABLE', 'kvs-infer bench runs from a checkout of the repository: the installed package does not include the benchmarks');
-      }
-      return ((await import(cli.href)) as typeof import('../../bench/cli.js')).bench(argv);
-    },
-  },
+  bench: { usage: BENCH_USAGE, run: bench },
   run: {
     usage: 'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),
@@ -104,14 +80,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    const { code = 'ERROR', message } = error as { code?: string; message: string };
-    const line = message.startsWith(code) ? message : `${code}: ${message}`;
-    if (BAD_INPUT.has(code)) {
-      process.stderr.write(`${line}\n`);
-      return 2;
-    }
-    process.stderr.write(`${line}\nusage: ${command.usage}\n`);
-    return 1;
+    return reportFailure(error, command.usage);
   }
 }
 

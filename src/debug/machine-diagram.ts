@@ -2,7 +2,7 @@
 // a laid-out SVG in machine-svg.ts. Shared by both: the state tree, which edges are drawn, and their labels.
 
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { describeMachine, type MachineDescription, type MachineEdgeDescription, type MachineNodeDescription } from '../machines/describe.js';
+import { describeMachine, type MachineDescription, type MachineEdgeDescription, type MachineNodeDescription } from './machine-description.js';
 
 export interface DiagramNode extends MachineNodeDescription {
   /** Id of the child entered first, for a compound state; absent when the description does not say. */

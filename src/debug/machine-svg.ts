@@ -2,7 +2,7 @@
 // can restyle with CSS (`.state.active > rect`), transitions as labelled paths with arrowheads.
 
 import dagre from '@dagrejs/dagre';
-import type { MachineEdgeDescription } from '../machines/describe.js';
+import type { MachineEdgeDescription } from './machine-description.js';
 import {
   drawnEdges,
   edgeLabel,

@@ -24,12 +24,4 @@ export {
   type ReaderInput,
   type ReaderLogic,
 } from './lease-machine.js';
-export { DEFAULT_BACKOFF, backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
-export { compareFragmentNumbers, isAfter, laterCheckpoint, type Checkpoint } from './checkpoint.js';
 export { LEASE_LOST, LEASE_NOT_HELD, LeaseMachineError, errorCode, isLeaseLost, type LeaseMachineErrorCode } from './errors.js';
-export {
-  describeMachine,
-  type MachineDescription,
-  type MachineEdgeDescription,
-  type MachineNodeDescription,
-} from './describe.js';

@@ -2,8 +2,8 @@
 // It holds no I/O: the acquirer, reader and checkpointer are supplied by the actor that runs it (`provide({ actors })`).
 
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type CallbackActorLogic, type EventObject, type PromiseActorLogic } from 'xstate';
-import { backoffDelay, resolveBackoff, type BackoffPolicy } from './backoff.js';
-import { isAfter, laterCheckpoint, type Checkpoint, type ResumePoint } from './checkpoint.js';
+import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../aws/backoff.js';
+import { isAfter, laterCheckpoint, type Checkpoint, type ResumePoint } from '../media/checkpoint.js';
 import { errorCode, isLeaseLost, LeaseMachineError } from './errors.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
@@ -169,6 +169,15 @@ export interface LeaseMachineOutput {
   drainTimedOut: boolean;
 }
 
+/** A backoff of the machine's input, a bad one refused like any other bad lease option. */
+function leaseBackoff(leaseKey: string, partial: Partial<BackoffPolicy> | undefined): BackoffPolicy {
+  try {
+    return resolveBackoff(partial);
+  } catch (error) {
+    throw new LeaseMachineError('BAD_LEASE_OPTIONS', `lease ${leaseKey}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function initialContext(input: LeaseMachineInput): LeaseContext {
   const checkpointIntervalMs = input.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
   const drainTimeoutMs = input.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -193,8 +202,8 @@ function initialContext(input: LeaseMachineInput): LeaseContext {
     counters: { fragmentsRead: 0, fragmentsCompleted: 0, reconnects: 0, checkpoints: 0, checkpointFailures: 0, streamMissing: 0 },
     checkpointIntervalMs,
     drainTimeoutMs,
-    backoff: resolveBackoff(input.backoff),
-    missingStreamBackoff: resolveBackoff({ ...DEFAULT_MISSING_STREAM_BACKOFF, ...input.missingStreamBackoff }),
+    backoff: leaseBackoff(input.leaseKey, input.backoff),
+    missingStreamBackoff: leaseBackoff(input.leaseKey, { ...DEFAULT_MISSING_STREAM_BACKOFF, ...input.missingStreamBackoff }),
     endReason: null,
     drainTimedOut: false,
   };

@@ -6,7 +6,7 @@ import { CreateStreamCommand } from '@aws-sdk/client-kinesis';
 import { createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { DataStreamCheck } from '../../src/actors/data-stream-check.js';
+import { DataStreamCheck } from '../../src/actors/pipeline/data-stream-check.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { until, workerStack } from './worker-fixtures.js';
 

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
-import { MAX_RECORD_BYTES } from '../../src/actors/result-publisher.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
+import { MAX_RECORD_BYTES } from '../../src/actors/pipeline/result-publisher.js';
 import { kinesisEvent, publishWithWorker, type Published } from './lambda-fixtures.js';
 
 const execFileAsync = promisify(execFile);

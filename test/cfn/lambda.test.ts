@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import t, { type Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { COCO_LABELS } from '../../src/local/model/backends/coco-labels.js';
 import { readMkv, type Fragment } from '../../src/media/index.js';
 import { describeFrame, MAX_RESULT_CHARS } from '../../cfn/lambda/describe.js';

@@ -3,8 +3,8 @@
 // polled by a Monitor. The scenarios drive the proxies; invariants.ts checks what came out.
 
 import type { Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
-import { RESULTS_STREAM, WorkerCluster, until, type ClusterOptions, type LogLine } from '../../bench/worker-cluster.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
+import { RESULTS_STREAM, WorkerCluster, until, type ClusterOptions, type LogLine } from '../../src/local/worker-cluster.js';
 import { describeMode, FaultProxy, type FaultMode } from './fault-proxy.js';
 import { Monitor } from './monitor.js';
 import { ResultsReader } from './results-reader.js';

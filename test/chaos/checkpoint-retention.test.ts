@@ -4,7 +4,7 @@
 // range given up, and the stream makes progress again.
 
 import t from 'tap';
-import { until } from '../../bench/worker-cluster.js';
+import { until } from '../../src/local/worker-cluster.js';
 import { served } from '../e2e/pipeline-oracle.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { assertInvariants, faultPhase } from './invariants.js';

@@ -4,7 +4,7 @@
 // is a stream read by both.
 
 import t from 'tap';
-import { until } from '../../bench/worker-cluster.js';
+import { until } from '../../src/local/worker-cluster.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { blackhole } from './fault-proxy.js';
 import { assertInvariants, assertRecovered, duplicatesIn, printFailureMode } from './invariants.js';

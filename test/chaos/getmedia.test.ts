@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { until } from '../../bench/worker-cluster.js';
+import { until } from '../../src/local/worker-cluster.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { blackhole, cut, pass } from './fault-proxy.js';
 import { assertInvariants, faultPhase } from './invariants.js';

@@ -3,10 +3,10 @@
 // no error record for a transient fault. Each scenario ends with one `FAILURE-MODE |` line for the README.
 
 import type { Test } from 'tap';
-import { until } from '../../bench/worker-cluster.js';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
-import { DEFAULT_BUFFERED_BYTES } from '../../src/actors/result-publisher.js';
-import { DECODE_STAGE_BYTES } from '../../src/actors/stream-pipeline.js';
+import { until } from '../../src/local/worker-cluster.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
+import { DEFAULT_BUFFERED_BYTES } from '../../src/actors/pipeline/result-publisher.js';
+import { DECODE_STAGE_BYTES } from '../../src/actors/pipeline/stream-pipeline.js';
 import { keyOf, served } from '../e2e/pipeline-oracle.js';
 import type { ChaosCluster } from './chaos-cluster.js';
 import type { Sample } from './monitor.js';

@@ -5,7 +5,7 @@
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { RESULTS_STREAM, until } from '../../bench/worker-cluster.js';
+import { RESULTS_STREAM, until } from '../../src/local/worker-cluster.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/index.js';
 import { ChaosCluster } from './chaos-cluster.js';

@@ -3,7 +3,7 @@
 // load the in-process Kinesis emulator, which the workers under test share.
 
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/index.js';
 

@@ -4,7 +4,7 @@
 // and the stream goes on with the next fragment, as do the others.
 
 import t from 'tap';
-import { until } from '../../bench/worker-cluster.js';
+import { until } from '../../src/local/worker-cluster.js';
 import { served } from '../e2e/pipeline-oracle.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { ClusterBomb } from './cluster-bomb.js';

@@ -2,7 +2,7 @@
 // detector on the demo clip, and a summary built from the records read back from Kinesis.
 
 import t from 'tap';
-import { cachedFixture } from '../../bench/fixtures/index.js';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { runCli } from '../helpers/cli.js';
 import { TestContainer } from '../helpers/model-container.js';
 

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
-import { generateFixture } from '../../bench/fixtures/index.js';
+import { generateFixture } from '../../src/local/fixtures/index.js';
 import { runCli } from '../helpers/cli.js';
 
 t.test('writes every 2nd I-frame as a resized PNG and describes each on a JSON line', async (t) => {

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import t from 'tap';
-import { cachedFixture } from '../../bench/fixtures/index.js';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { modelSpec } from '../../src/cli/options.js';
 import { runCli } from '../helpers/cli.js';
 import { deadUrl, TestContainer } from '../helpers/model-container.js';

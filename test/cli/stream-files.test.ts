@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { generateFixture } from '../../bench/fixtures/index.js';
+import { generateFixture } from '../../src/local/fixtures/index.js';
 import { runCli } from '../helpers/cli.js';
 import { assertBadFile, unreadablePaths } from './file-errors.js';
 

@@ -7,7 +7,8 @@ import t from 'tap';
 import { createMachine } from 'xstate';
 import { describeDiagram, edgeLabel, eventLabel, toDot, toMermaid, type DiagramDescription } from '../../src/debug/machine-diagram.js';
 import { svgStateId, toSvg } from '../../src/debug/machine-svg.js';
-import { describeMachine, leaseMachine } from '../../src/machines/index.js';
+import { describeMachine } from '../../src/debug/machine-description.js';
+import { leaseMachine } from '../../src/machines/index.js';
 
 const EXTERNAL_EVENTS = ['LEASE_LOST', 'SHUTDOWN', 'DRAINED', 'FRAGMENT_COMPLETE', 'READER_FAILED', 'READER_ENDED', 'STREAM_MISSING', 'CHECKPOINT_NOW'];
 

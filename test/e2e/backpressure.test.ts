@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { WorkerCluster, until, type LogLine } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until, type LogLine } from '../../src/local/worker-cluster.js';
 
 const STREAMS = 20;
 const RUN_MS = 120_000;

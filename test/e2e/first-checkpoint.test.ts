@@ -3,7 +3,7 @@
 // and nothing read in between is lost. Real worker processes (`kvs-infer run`) on a live stream of the local stack.
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
 import { served } from './pipeline-oracle.js';
 
 // Generous for a loaded 2-core machine: a worker that cannot renew in time gives its lease up by itself.

@@ -2,7 +2,7 @@
 // one of them. (Under the AWS SDK's default handler, GetMedia number 51 waited for a socket for ever.)
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
 
 const STREAMS = 60;
 

@@ -2,7 +2,7 @@
 // and the CloudWatch Embedded Metric Format lines it writes to stdout among its logs.
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
 import type { WorkerView } from '../../src/debug/types.js';
 import { emfErrors } from '../metrics/emf-validator.js';
 

@@ -3,7 +3,7 @@
 // frames after the checkpoint the survivor resumed from, and the test says how many there were.
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
 import { assertCovered, assertDuplicatesAfterCheckpoints, expectedFrames, recordsCovering, served } from './pipeline-oracle.js';
 
 const INTERVAL = 3;

@@ -2,9 +2,9 @@
 // fragment log and an independent demux of the clip, and the check of the records read back from Kinesis.
 
 import type { Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/inference-record.js';
+import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import type { StoredFragment } from '../../src/local/kvs/types.js';
-import type { LogLine, WorkerCluster } from '../../bench/worker-cluster.js';
+import type { LogLine, WorkerCluster } from '../../src/local/worker-cluster.js';
 import { libavKeyframeTimes } from '../helpers/reference-reader.js';
 
 export interface ExpectedFrame {

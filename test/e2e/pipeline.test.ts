@@ -4,7 +4,7 @@
 // corrupt fragment in one stream. Records are read back from the Kinesis emulator.
 
 import t, { type Test } from 'tap';
-import { WorkerCluster, until, type ClusterOptions } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until, type ClusterOptions } from '../../src/local/worker-cluster.js';
 import { assertCovered, assertDuplicatesAfterCheckpoints, expectedFrames, recordsCovering, served, type ExpectedFrame } from './pipeline-oracle.js';
 
 const INTERVAL = 2;

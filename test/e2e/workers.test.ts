@@ -3,7 +3,7 @@
 // their checkpoints; SIGTERM moves them at once with no fragment read twice; a fourth worker takes its share.
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../bench/worker-cluster.js';
+import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
 
 const FAILOVER = 1500;
 

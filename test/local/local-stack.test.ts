@@ -11,7 +11,7 @@ import { GetDataEndpointCommand, ListStreamsCommand, ListTagsForStreamCommand } 
 import { GetMediaCommand, KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import t from 'tap';
-import { generateFixture } from '../../bench/fixtures/index.js';
+import { generateFixture } from '../../src/local/fixtures/index.js';
 import { dynamoDbClient, kinesisClient, kinesisVideoClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
 import { readMkv } from '../../src/media/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack } from '../../src/local/index.js';

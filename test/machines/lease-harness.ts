@@ -7,11 +7,11 @@ import {
   reconnectDelayWith,
   type AcquirerInput,
   type AcquirerOutput,
-  type Checkpoint,
   type CheckpointerInput,
   type LeaseMachineInput,
   type ReaderInput,
 } from '../../src/machines/index.js';
+import type { Checkpoint } from '../../src/media/checkpoint.js';
 
 export interface ReaderDouble {
   input: ReaderInput;

@@ -4,7 +4,8 @@
 import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getSimplePaths, getStateNodes, toDirectedGraph } from '@xstate/graph';
 import t from 'tap';
 import { transition, type AnyEventObject, type SnapshotFrom } from 'xstate';
-import { describeMachine, leaseMachine, type LeaseEvent } from '../../src/machines/index.js';
+import { describeMachine } from '../../src/debug/machine-description.js';
+import { leaseMachine, type LeaseEvent } from '../../src/machines/index.js';
 
 type LeaseSnapshot = SnapshotFrom<typeof leaseMachine>;
 

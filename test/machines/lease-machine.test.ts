@@ -3,7 +3,8 @@
 import t from 'tap';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { KvsInferError } from '../../src/errors.js';
-import { leaseMachine, type Checkpoint, type LeaseMachineOutput } from '../../src/machines/index.js';
+import { leaseMachine, type LeaseMachineOutput } from '../../src/machines/index.js';
+import type { Checkpoint } from '../../src/media/checkpoint.js';
 import { cp, leaseLost, settle, startLease, throttled, type Harness } from './lease-harness.js';
 
 const INTERVAL = 5_000;

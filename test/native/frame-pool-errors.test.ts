@@ -1,7 +1,7 @@
 // FramePool failures: each reaches the caller as a FrameError with a stable code, and the pool carries on.
 
 import t from 'tap';
-import { generateFixture } from '../../bench/fixtures/index.js';
+import { generateFixture } from '../../src/local/fixtures/index.js';
 import { FrameError, FramePool, type FrameErrorCode, type FrameTask } from '../../src/native/index.js';
 import { poolFor } from './helpers/pool.js';
 import { referenceKeyframes } from './helpers/reference-decode.js';

@@ -1,7 +1,7 @@
 // FramePool output checked pixel by pixel against an independent decode of the same keyframes.
 
 import t, { type Test } from 'tap';
-import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../bench/fixtures/index.js';
+import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../src/local/fixtures/index.js';
 import type { ImageRequest } from '../../src/native/index.js';
 import { poolFor } from './helpers/pool.js';
 import { decodeImage, psnr, referenceKeyframes, type ReferenceKeyframe, type RgbImage } from './helpers/reference-decode.js';

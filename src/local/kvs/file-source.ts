@@ -5,7 +5,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_LOG_QUIET, AV_NOPTS_VALUE, AVERROR_EOF, AVMEDIA_TYPE_VIDEO } from 'node-av/constants';
 import { FFmpegError, FormatContext, Log, Packet, type Stream } from 'node-av/lib';
 import { KvsInferError } from '../../errors.js';
-import { simpleBlocks, type BlockSpec } from '../../media/mkv-writer.js';
+import { simpleBlocks, type BlockSpec } from './mkv-writer.js';
 import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../media/types.js';
 import type { FragmentLog } from './fragment-log.js';
 import type { FragmentInput } from './types.js';

@@ -3,7 +3,7 @@
 // document with the error tags that ends a GetMedia body KVS stops.
 
 import { KVS_TAG } from '../../media/kvs-tags.js';
-import { clusterStart, ebmlHeader, info, segmentStart, tags, tracks } from '../../media/mkv-writer.js';
+import { clusterStart, ebmlHeader, info, segmentStart, tags, tracks } from './mkv-writer.js';
 import type { TrackInfo } from '../../media/types.js';
 import type { KvsInBandError } from './errors.js';
 import type { StoredFragment } from './types.js';

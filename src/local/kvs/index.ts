@@ -24,3 +24,5 @@ export { renderGetMediaFragment, renderGetMediaError, renderArchivedFragment, kv
 export { FileSource, FileSourceError, type FileSourceErrorCode, type SourceFragment, type ReplayOptions } from './file-source.js';
 export { ingestPutMedia, PUT_MEDIA_ERROR, type PutMediaAck, type PutMediaErrorCode, type PutMediaEventType, type PutMediaOptions } from './put-media.js';
 export type { FragmentInput, FragmentRange, StartSelector, StoredFragment } from './types.js';
+export * as mkvWriter from './mkv-writer.js';
+export { MkvWriteError, type BlockSpec, type MkvWriteErrorCode } from './mkv-writer.js';

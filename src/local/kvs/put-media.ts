@@ -2,7 +2,7 @@
 // arrives, cut into fragments at clusters that start with a keyframe, appended to the log, and acked.
 
 import { MkvParser, type MkvEvent } from '../../media/mkv-parser.js';
-import { simpleBlocks, type BlockSpec } from '../../media/mkv-writer.js';
+import { simpleBlocks, type BlockSpec } from './mkv-writer.js';
 import type { Fragment, TrackInfo } from '../../media/types.js';
 import type { FragmentLog } from './fragment-log.js';
 

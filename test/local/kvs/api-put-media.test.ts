@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { CreateStreamCommand } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand } from '@aws-sdk/client-kinesis-video-media';
 import t from 'tap';
-import { generateFixture } from '../../../bench/fixtures/index.js';
+import { generateFixture } from '../../../src/local/fixtures/index.js';
 import { controlClient, dataEndpoint, eventually, mediaClient, producerMkv, readBody, startServer } from './api-helpers.js';
 
 type Body = AsyncIterable<Uint8Array> & { destroy(): void };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AV_LOG_QUIET, AVMEDIA_TYPE_VIDEO } from 'node-av/constants';
 import { FormatContext, Log, Packet } from 'node-av/lib';
 import t from 'tap';
-import { generateFixture, type FixtureInfo } from '../../../bench/fixtures/generate.js';
+import { generateFixture, type FixtureInfo } from '../../../src/local/fixtures/generate.js';
 import { FileSource } from '../../../src/local/kvs/file-source.js';
 import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
 import { renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';

@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { simpleBlocks } from '../../../src/media/mkv-writer.js';
+import { simpleBlocks } from '../../../src/local/kvs/mkv-writer.js';
 import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../../src/media/types.js';
 import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
 import { kvsTimestamp, renderArchivedFragment, renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';

@@ -17,7 +17,7 @@ import {
   uintElement,
   UNKNOWN,
   type BlockSpec,
-} from '../../../src/media/mkv-writer.js';
+} from '../../../src/local/kvs/mkv-writer.js';
 import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../../src/media/types.js';
 import { capture, capturesSkip } from '../../helpers/fixtures.js';
 import { errorsOf, fragmentsOf, framesOf, parseChunks } from '../../helpers/parse.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { generateFixture } from '../../../bench/fixtures/generate.js';
+import { generateFixture } from '../../../src/local/fixtures/generate.js';
 import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
 import { renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';
 import { ingestPutMedia, type PutMediaAck } from '../../../src/local/kvs/put-media.js';

@@ -1,0 +1,263 @@
+// Discovery: which streams the application processes — the configured names plus the streams whose
+// tags match every tag filter — re-resolved on an interval; the lease coordinator follows its changes.
+
+import { ListStreamsCommand, ListTagsForStreamCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import type { TagFilter } from '../../config/index.js';
+import { KvsInferError } from '../../errors.js';
+
+export type DiscoveryErrorCode =
+  /** A Kinesis Video call failed; the previous list is kept. */
+  | 'DISCOVERY_FAILED'
+  /** `onChange` threw during a timed refresh; it is called again at the next one. */
+  | 'DISCOVERY_LISTENER_FAILED';
+
+export class DiscoveryError extends KvsInferError<DiscoveryErrorCode> {}
+
+/** The subset of the timer functions Discovery uses, so that tests drive the interval by hand. */
+export interface DiscoveryTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface DiscoveryOptions {
+  client: Pick<KinesisVideoClient, 'send'>;
+  /**
+   * Always in the list, whether or not the stream exists (yet): KIT processes the names it is given,
+   * and a camera provisioned after the worker started is read as soon as its stream appears,
+   * without waiting for the next refresh. The reader copes with a stream that does not exist.
+   */
+  streamNames?: readonly string[];
+  /** A stream matches when, for every filter, its tag `key` has one of `values`. None: no AWS calls at all. */
+  tagFilters?: readonly TagFilter[];
+  /** Between the end of one timed refresh and the start of the next. */
+  intervalMillis: number;
+  /** Called with the sorted list after the first successful refresh (after each start()), then whenever it changes. */
+  onChange(streams: string[]): void;
+  /** A refresh that failed (the previous list stays), or an `onChange` that threw in a timed refresh. */
+  onError(error: DiscoveryError): void;
+  /** Default: the global timers, unref'd so that discovery alone does not keep the process alive. */
+  timers?: DiscoveryTimers;
+  /** ListStreams MaxResults; default: the service's (10000). */
+  pageSize?: number;
+  /** ListTagsForStream calls in flight at once; default 5, well inside KVS's per-account rate limits. */
+  tagConcurrency?: number;
+}
+
+interface ListedStream {
+  name: string;
+  arn: string;
+}
+
+const DEFAULT_TAG_CONCURRENCY = 5;
+
+const systemTimers: DiscoveryTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+const errorName = (error: unknown): string => (error instanceof Error ? error.name : 'Error');
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+export function matchesTagFilters(tags: Readonly<Record<string, string>>, filters: readonly TagFilter[]): boolean {
+  return filters.every((filter) => Object.hasOwn(tags, filter.key) && filter.values.includes(tags[filter.key]!));
+}
+
+export class Discovery {
+  readonly #client: Pick<KinesisVideoClient, 'send'>;
+  readonly #names: readonly string[];
+  readonly #filters: readonly TagFilter[];
+  readonly #intervalMillis: number;
+  readonly #onChange: (streams: string[]) => void;
+  readonly #onError: (error: DiscoveryError) => void;
+  readonly #timers: DiscoveryTimers;
+  readonly #pageSize: number | undefined;
+  readonly #tagConcurrency: number;
+
+  /** The list last handed to onChange; undefined until the first successful refresh. */
+  #current: string[] | undefined;
+  /** Refreshes run one after another, so that a manual refresh never interleaves with a timed one. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Aborted by stop(), so that a long tag scan does not hold up shutdown. */
+  #abort = new AbortController();
+  #timer: unknown;
+  /** Bumped by start() and stop(): a refresh that ends after stop() must not schedule another. */
+  #generation = 0;
+  #running = false;
+  /** Set by start(): whoever runs discovery anew (e.g. a worker that regained the sync lease) hears the list even if unchanged. */
+  #announce = true;
+
+  constructor(options: DiscoveryOptions) {
+    if (!Number.isSafeInteger(options.intervalMillis) || options.intervalMillis <= 0) {
+      throw new RangeError(`intervalMillis must be a positive integer, got ${options.intervalMillis}`);
+    }
+    this.#client = options.client;
+    this.#names = [...(options.streamNames ?? [])];
+    this.#filters = (options.tagFilters ?? []).map((f) => ({ key: f.key, values: [...f.values] }));
+    this.#intervalMillis = options.intervalMillis;
+    this.#onChange = options.onChange;
+    this.#onError = options.onError;
+    this.#timers = options.timers ?? systemTimers;
+    this.#pageSize = options.pageSize;
+    this.#tagConcurrency = Math.max(1, options.tagConcurrency ?? DEFAULT_TAG_CONCURRENCY);
+  }
+
+  /** The last list resolved (sorted); empty before the first successful refresh. */
+  get streams(): readonly string[] {
+    return this.#current ?? [];
+  }
+
+  /**
+   * Resolves the list now and returns it; calls onChange first when it changed. AWS errors do not
+   * reject: they go to onError and the previous list is returned. An onChange that throws rejects.
+   */
+  refresh(): Promise<string[]> {
+    const run = this.#queue.then(() => this.#refreshOnce());
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Refreshes now, then `intervalMillis` after each refresh ends; the first result is always announced. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#announce = true;
+    this.#tick(++this.#generation);
+  }
+
+  /** No refresh starts after this; one in flight is aborted, and no onChange follows once this settles. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#generation++;
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const inFlight = this.#abort;
+    this.#abort = new AbortController();
+    inFlight.abort();
+    await this.#queue;
+  }
+
+  #tick(generation: number): void {
+    this.#timer = undefined;
+    this.refresh()
+      .catch((error: unknown) => {
+        this.#onError(new DiscoveryError('DISCOVERY_LISTENER_FAILED', `onChange threw: ${errorMessage(error)}`, { cause: error }));
+      })
+      .finally(() => {
+        if (this.#running && generation === this.#generation) {
+          this.#timer = this.#timers.setTimeout(() => this.#tick(generation), this.#intervalMillis);
+        }
+      });
+  }
+
+  async #refreshOnce(): Promise<string[]> {
+    const signal = this.#abort.signal;
+    let found: string[];
+    try {
+      found = await this.#resolve(signal);
+    } catch (error) {
+      if (!signal.aborted) {
+        const kept = this.#current?.length ?? 0;
+        this.#onError(
+          new DiscoveryError('DISCOVERY_FAILED', `${errorMessage(error)}; keeping the previous ${kept} stream${kept === 1 ? '' : 's'}`, {
+            cause: error instanceof DiscoveryError ? error.cause : error,
+          }),
+        );
+      }
+      return [...this.streams];
+    }
+    if (signal.aborted) return [...this.streams];
+    // The first result is always announced: the coordinator needs it to retire the leases of
+    // streams that disappeared while no worker ran, even when the result is empty.
+    if (this.#announce || !sameList(this.#current ?? [], found)) {
+      // Recorded only once the listener took it, so that a listener that threw hears it again.
+      this.#onChange([...found]);
+      this.#current = found;
+      this.#announce = false;
+    }
+    return [...found];
+  }
+
+  async #resolve(signal: AbortSignal): Promise<string[]> {
+    const names = new Set(this.#names);
+    if (this.#filters.length > 0) {
+      const listed = await this.#listStreams(signal);
+      const matched = await this.#mapBounded(listed, signal, (stream, s) => this.#matches(stream, s));
+      listed.forEach((stream, i) => {
+        if (matched[i]) names.add(stream.name);
+      });
+    }
+    return [...names].sort();
+  }
+
+  /** Names the operation in the error, which the SDK's own message does not. */
+  async #call<T>(operation: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      throw new DiscoveryError('DISCOVERY_FAILED', `${operation} failed: ${errorName(error)}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async #listStreams(signal: AbortSignal): Promise<ListedStream[]> {
+    const streams: ListedStream[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#call('ListStreams', () =>
+        this.#client.send(new ListStreamsCommand({ MaxResults: this.#pageSize, NextToken: nextToken }), { abortSignal: signal }),
+      );
+      for (const info of page.StreamInfoList ?? []) {
+        // A stream being deleted is gone for our purposes: its lease should be retired, not renewed.
+        if (info.StreamName === undefined || info.StreamARN === undefined || info.Status === 'DELETING') continue;
+        streams.push({ name: info.StreamName, arn: info.StreamARN });
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken !== undefined);
+    return streams;
+  }
+
+  async #matches(stream: ListedStream, signal: AbortSignal): Promise<boolean> {
+    const tags: Record<string, string> = {};
+    let nextToken: string | undefined;
+    try {
+      do {
+        // By ARN: a stream deleted and re-created under the same name since ListStreams is another stream.
+        const page = await this.#call('ListTagsForStream', () =>
+          this.#client.send(new ListTagsForStreamCommand({ StreamARN: stream.arn, NextToken: nextToken }), { abortSignal: signal }),
+        );
+        Object.assign(tags, page.Tags ?? {});
+        nextToken = page.NextToken || undefined;
+      } while (nextToken !== undefined);
+    } catch (error) {
+      // Deleted between ListStreams and now: not a failure, just not a match.
+      if (error instanceof DiscoveryError && errorName(error.cause) === 'ResourceNotFoundException') return false;
+      throw error;
+    }
+    return matchesTagFilters(tags, this.#filters);
+  }
+
+  /** `fn` over `items` with at most tagConcurrency in flight; the first failure aborts the rest. */
+  async #mapBounded<T, R>(items: readonly T[], outer: AbortSignal, fn: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+    const failed = new AbortController();
+    const signal = AbortSignal.any([outer, failed.signal]);
+    const results: R[] = new Array<R>(items.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length && !signal.aborted) {
+        const i = next++;
+        results[i] = await fn(items[i]!, signal);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.#tagConcurrency, items.length) }, worker));
+    } catch (error) {
+      failed.abort();
+      throw error;
+    }
+    if (outer.aborted) throw new DiscoveryError('DISCOVERY_FAILED', 'aborted');
+    return results;
+  }
+}

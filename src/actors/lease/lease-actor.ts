@@ -1,0 +1,238 @@
+// Runs one lease machine for one held stream lease: supplies its acquirer, GetMedia reader and
+// checkpointer, feeds what is read through the stream's pipeline, whose completed fragments are what
+// gets checkpointed, and hands the lease back when the machine ends, unless another worker has it.
+
+import { setTimeout } from 'node:timers/promises';
+import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
+import { createActor, fromCallback, fromPromise, toPromise, type Actor, type EventObject } from 'xstate';
+import {
+  errorCode,
+  leaseMachine,
+  type AcquirerInput,
+  type AcquirerOutput,
+  type CheckpointerInput,
+  type LeaseMachineOutput,
+  type ReaderEvent,
+  type ReaderInput,
+} from '../../machines/index.js';
+import type { BackoffPolicy } from '../../aws/backoff.js';
+import { LeaseWatch } from '../../debug/lease-watch.js';
+import { stageLatencies } from '../../debug/stage-latency.js';
+import type { LeaseView } from '../../debug/types.js';
+import type { LeaseCoordinator } from './lease-coordinator.js';
+import type { Lease, LeaseLostReason } from './lease-types.js';
+import { errorFields, type Logger } from '../logger.js';
+import { readStreamMedia } from '../pipeline/media-reader.js';
+import { StreamPipeline, type PipelineCounters, type PipelineServices } from '../pipeline/stream-pipeline.js';
+
+/** While a write is in flight CHECKPOINT_NOW is dropped; this interval writes what was dropped. */
+const EAGER_CHECKPOINT_FALLBACK_MS = 1_000;
+
+export interface LeaseActorOptions {
+  /** The lease as the coordinator handed it over in onAcquired: its key is the stream name. */
+  lease: Lease;
+  coordinator: Pick<LeaseCoordinator, 'workerId' | 'checkpoint' | 'release'>;
+  control: KinesisVideoClient;
+  mediaClient: (endpoint: string) => KinesisVideoMediaClient;
+  log: Logger;
+  /** Pool, endpoint and publisher, shared by the worker's streams. */
+  services: PipelineServices;
+  /** Where a stream never checkpointed starts; default NOW. */
+  startWhenNew?: 'NOW' | 'EARLIEST';
+  /** 0 writes a checkpoint whenever one more fragment is complete. Default the machine's. */
+  checkpointIntervalMillis?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Retries while the stream does not exist (the lease is kept meanwhile). Default the machine's: 1 s doubling to 5 min. */
+  missingStreamBackoff?: Partial<BackoffPolicy>;
+  /** Waits this long before reading: until the lease's previous owner has stopped (see the coordinator's onAcquired). */
+  handoverDelayMillis?: number;
+  /** A GetMedia body silent this long is dropped and read again from its continuation token; default the reader's (20 s). */
+  getMediaIdleTimeoutMillis?: number;
+}
+
+export class LeaseActor {
+  readonly streamName: string;
+  /** Settles once the machine has ended and, unless the lease was lost, the lease is released. */
+  readonly done: Promise<LeaseMachineOutput | null>;
+
+  readonly #options: LeaseActorOptions;
+  readonly #actor: Actor<typeof leaseMachine>;
+  readonly #eagerCheckpoints: boolean;
+  readonly #pipeline: StreamPipeline;
+  readonly #watch = new LeaseWatch();
+  #lostReason: LeaseLostReason | null = null;
+
+  constructor(options: LeaseActorOptions) {
+    this.#options = options;
+    this.streamName = options.lease.leaseKey;
+    this.#eagerCheckpoints = options.checkpointIntervalMillis === 0;
+    this.#pipeline = new StreamPipeline({
+      streamName: this.streamName,
+      services: options.services,
+      keyframesSeen: options.lease.checkpoint?.keyframesSeen ?? 0,
+      onComplete: (fragment) => {
+        this.#send({ type: 'FRAGMENT_COMPLETE', ...fragment });
+        if (this.#eagerCheckpoints) this.#send({ type: 'CHECKPOINT_NOW' });
+      },
+      onEvent: (event, { level = 'info', ...fields }) => this.#log(event, { level, ...fields }),
+    });
+    const machine = leaseMachine.provide({
+      actors: {
+        acquirer: fromPromise<AcquirerOutput, AcquirerInput>(async ({ signal }) => {
+          if (options.handoverDelayMillis) await setTimeout(options.handoverDelayMillis, undefined, { signal });
+          return { checkpoint: options.lease.checkpoint ?? null };
+        }),
+        reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
+        checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
+          await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
+          options.services.metrics.add('CheckpointsWritten');
+          const { fragmentNumber, serverTimestamp, keyframesSeen, inclusive } = input.checkpoint;
+          // Its own event: a `checkpoint` line says every sampled frame up to and including its fragment is published.
+          this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
+        }),
+      },
+      actions: {
+        // Once per wait; the reader's failure itself is not logged again at every retry.
+        announceStreamMissing: ({ context }) =>
+          this.#log('stream-missing', { level: 'warn', retryInMillis: context.missingRetryMs, attempt: context.missingAttempts }),
+      },
+    });
+    this.#actor = createActor(machine, {
+      input: {
+        streamName: this.streamName,
+        leaseKey: options.lease.leaseKey,
+        checkpointIntervalMs: this.#eagerCheckpoints ? EAGER_CHECKPOINT_FALLBACK_MS : options.checkpointIntervalMillis,
+        backoff: options.backoff,
+        missingStreamBackoff: options.missingStreamBackoff,
+      },
+      inspect: this.#watch.inspect,
+    });
+    this.done = this.#finish();
+    const { checkpoint } = options.lease;
+    this.#log('acquired', { checkpoint: checkpoint?.fragmentNumber ?? null, ...(checkpoint?.inclusive ? { inclusive: true } : {}) });
+    this.#actor.start();
+  }
+
+  /** What the stream's pipeline has done so far. */
+  get counters(): Readonly<PipelineCounters> {
+    return this.#pipeline.counters;
+  }
+
+  /** The machine's state, recent transitions and counters, for the debug page. */
+  view(): LeaseView {
+    const view = this.#watch.view(this.streamName);
+    return {
+      ...view,
+      counters: { ...view.counters, ...this.#pipeline.counters },
+      millisBehindNow: this.#pipeline.millisBehindNow,
+      stages: stageLatencies(this.#options.services.metrics, this.streamName),
+    };
+  }
+
+  /** Runs `listener` after every step of the lease machine; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    return this.#watch.onChange(listener);
+  }
+
+  /** Sampled frames of this stream not yet published (or settled). */
+  get inFlight(): number {
+    return this.#pipeline.outstanding;
+  }
+
+  /** The coordinator no longer holds the lease: the reader stops now and nothing more is written. */
+  lost(reason: LeaseLostReason): void {
+    this.#lostReason ??= reason;
+    this.#send({ type: 'LEASE_LOST' });
+    this.#pipeline.abort();
+  }
+
+  /** Graceful end: stop reading, let what is in flight be published (within the drain timeout), write the final checkpoint, release. */
+  shutdown(): void {
+    this.#send({ type: 'SHUTDOWN' });
+    void this.#pipeline.whenIdle().then(() => this.#send({ type: 'DRAINED' }));
+  }
+
+  #send(event: Parameters<Actor<typeof leaseMachine>['send']>[0]): void {
+    if (this.#actor.getSnapshot().status === 'active') this.#actor.send(event);
+  }
+
+  #read(input: ReaderInput, sendBack: (event: ReaderEvent) => void): () => void {
+    const abort = new AbortController();
+    const { metrics } = this.#options.services;
+    const labels = { stream: this.streamName };
+    if (input.attempt > 0) metrics.add('GetMediaReconnects', 1, labels);
+    const events = readStreamMedia({
+      control: this.#options.control,
+      mediaClient: this.#options.mediaClient,
+      streamName: input.streamName,
+      resumeFrom: input.resumeFrom,
+      continuationToken: input.continuationToken,
+      startWhenNew: this.#options.startWhenNew,
+      signal: abort.signal,
+      onBytes: (bytes) => metrics.add('BytesRead', bytes, labels),
+      idleTimeoutMs: this.#options.getMediaIdleTimeoutMillis,
+      // In-band GetMedia errors and checkpoints given up: warnings, counted.
+      onNotice: ({ type, ...fields }) => {
+        metrics.add(type === 'get-media-error' ? 'GetMediaErrors' : 'CheckpointFallbacks', 1, labels);
+        this.#log(type, { level: 'warn', ...fields });
+      },
+    });
+    this.#pipeline.beginRead();
+    void (async () => {
+      try {
+        for await (const event of events) {
+          // Checked before each event: once the machine stops the reader, nothing more counts as read.
+          if (abort.signal.aborted) return;
+          try {
+            await this.#pipeline.push(event, abort.signal);
+          } catch (error) {
+            // Aborted while waiting for room: the frame was not taken, and the next reader reads it again.
+            if (abort.signal.aborted) return;
+            throw error;
+          }
+          if (event.type !== 'fragment') continue;
+          const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
+          if (fragmentNumber === null || serverTimestamp === null) continue;
+          this.#log('fragment', { level: 'debug', fragmentNumber, serverTimestamp });
+          this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, serverTimestamp, continuationToken });
+        }
+        if (!abort.signal.aborted) sendBack({ type: 'READER_ENDED' });
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        if (errorCode(error) === 'STREAM_NOT_FOUND') {
+          sendBack({ type: 'STREAM_MISSING' });
+          return;
+        }
+        this.#log('reader-failed', { level: 'warn', attempt: input.attempt, ...errorFields(error) });
+        sendBack({ type: 'READER_FAILED', error });
+      }
+    })();
+    return () => abort.abort();
+  }
+
+  async #finish(): Promise<LeaseMachineOutput | null> {
+    let output: LeaseMachineOutput | null = null;
+    try {
+      output = await toPromise(this.#actor);
+    } catch (error) {
+      this.#log('lease-actor-failed', { level: 'error', ...errorFields(error) });
+    }
+    // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner reads them again.
+    this.#pipeline.abort();
+    this.#options.services.metrics.removeStream(this.streamName);
+    const counters = this.#pipeline.counters;
+    if (output?.reason === 'lease-lost') {
+      this.#log('lost', { reason: this.#lostReason ?? 'taken', counters });
+      return output;
+    }
+    // Released rather than left to expire, so that another worker (or this one) takes it at once.
+    await this.#options.coordinator.release(this.streamName);
+    this.#log('released', { reason: output?.reason ?? 'failed', checkpoint: output?.checkpoint?.fragmentNumber ?? null, drainTimedOut: output?.drainTimedOut ?? false, counters });
+    return output;
+  }
+
+  #log(event: string, fields: Record<string, unknown> = {}): void {
+    this.#options.log({ level: 'info', event, worker: this.#options.coordinator.workerId, stream: this.streamName, ...fields });
+  }
+}

@@ -1,0 +1,312 @@
+// Reads one KVS stream as a lease actor does: GetDataEndpoint, then GetMedia from just after the
+// checkpointed fragment (at it, for an inclusive checkpoint; or from now), parsed as it arrives. One
+// connection per call: reconnecting with backoff is the lease machine's decision. Within a call the
+// reader finds a way forward: a start KVS refuses (an expired continuation token, a checkpoint aged out
+// of retention or from a stream since recreated) gives way to the next one, down to the oldest retained
+// fragment, so a stream always moves on.
+
+import { GetDataEndpointCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
+import { KvsInferError } from '../../errors.js';
+import { compareFragmentNumbers } from '../../media/fragment-number.js';
+import type { ResumePoint } from '../../media/checkpoint.js';
+import { readMkv, type Fragment, type MkvEvent } from '../../media/index.js';
+
+export type MediaReaderErrorCode =
+  /** The stream does not exist (GetDataEndpoint or GetMedia answered ResourceNotFoundException). */
+  | 'STREAM_NOT_FOUND'
+  /** GetDataEndpoint or GetMedia failed, or the body broke off (network error, deadline, 5xx). */
+  | 'GET_MEDIA_FAILED'
+  /** The body sent no byte for idleTimeoutMs while the reader waited for one. */
+  | 'GET_MEDIA_IDLE'
+  /** KVS stopped the body with in-band error tags (AWS_KINESISVIDEO_ERROR_ID / _CODE). */
+  | 'GET_MEDIA_ERROR';
+
+export class MediaReaderError extends KvsInferError<MediaReaderErrorCode> {}
+
+/** AWS_KINESISVIDEO_ERROR_ID of "requested fragment is not found": the start selector names a fragment KVS no longer has. */
+const FRAGMENT_NOT_FOUND = 4000;
+
+/** What the reader reports besides parser events, for logs and metrics. */
+export type ReaderNotice =
+  /** KVS sent in-band error tags; GetMedia stops after them. */
+  | { type: 'get-media-error'; errorId: number | null; errorCode: string | null; fragmentNumber: string | null; startSelectorType: string }
+  /**
+   * The checkpoint could not be resumed, so reading went on from the oldest retained fragment: the fragments
+   * after `checkpoint` (from it, for an inclusive one) and before `firstFragmentNumber` are given up. Sent when
+   * the first of those arrives, or with null fields if the read ends before any does.
+   */
+  | { type: 'checkpoint-unresumable'; checkpoint: string; reason: string; firstFragmentNumber: string | null; firstServerTimestamp: number | null };
+
+export interface MediaReaderOptions {
+  control: KinesisVideoClient;
+  /** Builds the data-plane client for the endpoint GetDataEndpoint answers. */
+  mediaClient: (endpoint: string) => KinesisVideoMediaClient;
+  streamName: string;
+  /**
+   * The checkpoint: reading resumes after its fragment (FRAGMENT_NUMBER), or at it when it is inclusive
+   * (SERVER_TIMESTAMP at its server timestamp, skipping any earlier fragment that start brings). Null: from `startWhenNew`.
+   */
+  resumeFrom: ResumePoint | null;
+  /**
+   * The last continuation token of an earlier connection: preferred on a reconnect (it resumes
+   * after the last fragment sent, complete or not); when KVS refuses it, `resumeFrom` is used.
+   */
+  continuationToken?: string | null;
+  /** Where a stream without a checkpoint starts; default NOW, as KIT does. */
+  startWhenNew?: 'NOW' | 'EARLIEST';
+  signal?: AbortSignal;
+  /** Told the size of every chunk of the GetMedia body as it arrives. */
+  onBytes?: (bytes: number) => void;
+  /**
+   * A body that sends no byte for this long, while the reader waits for one, is dropped (GET_MEDIA_IDLE) so that
+   * the lease machine reconnects with the continuation token. Time the consumer takes (backpressure) does not
+   * count. Default 20000 (getMediaIdleTimeoutMillis).
+   */
+  idleTimeoutMs?: number;
+  /** Told of in-band GetMedia errors and of a checkpoint given up, as they happen. */
+  onNotice?: (notice: ReaderNotice) => void;
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
+
+/** One way to start reading, and what it stands for: tried in order until KVS accepts one. */
+interface Start {
+  kind: 'token' | 'checkpoint' | 'start';
+  selector: StartSelector;
+  /** An inclusive checkpoint, started by time: fragments before it are skipped, and the first one kept should be it. */
+  at?: ResumePoint;
+}
+
+/** Thrown by a connection whose start KVS refused, to move on to the next start. */
+class StartRefused extends Error {}
+
+/** The parser's events for the stream, until GetMedia's body ends or the signal aborts. */
+export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenerator<MkvEvent> {
+  const { streamName, signal } = options;
+  let media: KinesisVideoMediaClient;
+  try {
+    const { DataEndpoint } = await options.control.send(new GetDataEndpointCommand({ StreamName: streamName, APIName: 'GET_MEDIA' }), { abortSignal: signal });
+    if (!DataEndpoint) throw new Error('GetDataEndpoint answered no DataEndpoint');
+    media = options.mediaClient(DataEndpoint);
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw failure(streamName, error);
+  }
+  const starts = startsOf(options);
+  const givenUp = new GivenUp(options.onNotice);
+  try {
+    for (const [i, start] of starts.entries()) {
+      try {
+        yield* connection(media, start, i === starts.length - 1, givenUp, options);
+        return;
+      } catch (error) {
+        if (error instanceof StartRefused) {
+          if (start.kind === 'checkpoint') givenUp.refused(options.resumeFrom!.fragmentNumber, error.message);
+          continue;
+        }
+        if (signal?.aborted) return;
+        throw error instanceof MediaReaderError ? error : failure(streamName, error);
+      }
+    }
+  } finally {
+    givenUp.end(signal?.aborted ?? false);
+  }
+}
+
+/**
+ * One GetMedia connection from `start`, its events until the body ends. Throws StartRefused when KVS refuses
+ * the start (an error answer, or in-band 4000 before any media), unless it is the `last` one to try.
+ */
+async function* connection(
+  media: KinesisVideoMediaClient,
+  start: Start,
+  last: boolean,
+  givenUp: GivenUp,
+  options: MediaReaderOptions,
+): AsyncGenerator<MkvEvent> {
+  const { streamName, signal, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS } = options;
+  const startSelectorType = start.selector.StartSelectorType!;
+  const controller = new AbortController();
+  const abortSignal = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+  try {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      const output = await media.send(new GetMediaCommand({ StreamName: streamName, StartSelector: start.selector }), { abortSignal });
+      body = output.Payload as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      const { name, message } = error as Error;
+      // The last start names no fragment: a refusal of it is the stream's problem (STREAM_NOT_FOUND), not the start's.
+      if (!last && (name === 'InvalidArgumentException' || name === 'ResourceNotFoundException')) throw new StartRefused(`${name}: ${message}`);
+      throw error;
+    }
+    if (!body) throw new Error('GetMedia answered no body');
+    givenUp.opened();
+    const bytes = idleGuarded(body, idleTimeoutMs, () => {
+      controller.abort();
+      return new MediaReaderError('GET_MEDIA_IDLE', `GetMedia of stream ${streamName} sent no byte for ${idleTimeoutMs} ms`);
+    });
+    let readAny = false;
+    for await (const event of readMkv(options.onBytes ? counted(bytes, options.onBytes) : bytes)) {
+      const fragment = fragmentOf(event);
+      if (event.type === 'fragment' && (event.fragment.errorId !== null || event.fragment.errorCode !== null)) {
+        const { errorCode, fragmentNumber } = event.fragment;
+        const errorId = integerOrNull(event.fragment.errorId);
+        options.onNotice?.({ type: 'get-media-error', errorId, errorCode, fragmentNumber, startSelectorType });
+        const what = `error ${errorId ?? event.fragment.errorId} (${errorCode ?? 'no code'})`;
+        // Not found before any media: the start names a fragment KVS no longer has.
+        if (errorId === FRAGMENT_NOT_FOUND && !readAny && !last) throw new StartRefused(`in-band ${what}`);
+        const where = fragmentNumber ? ` at fragment ${fragmentNumber}` : '';
+        throw new MediaReaderError('GET_MEDIA_ERROR', `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`);
+      }
+      if (start.at && fragment && isBefore(fragment, start.at)) continue;
+      // A parse error names its fragment, but is no proof that media came.
+      if (event.type !== 'error' && fragment?.fragmentNumber != null) {
+        // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without a word.
+        if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber) givenUp.passed(start.at.fragmentNumber);
+        readAny = true;
+        givenUp.read(fragment);
+      }
+      yield event;
+    }
+  } finally {
+    // Lets go of the connection when the consumer stops early or a start is refused mid-body.
+    controller.abort();
+  }
+}
+
+/**
+ * A checkpoint KVS refused, reported once reading has gone on from a later start: with the first fragment
+ * read instead, or with none when the read ends before one (unless it was stopped: its owner is gone).
+ */
+class GivenUp {
+  readonly #notify: ((notice: ReaderNotice) => void) | undefined;
+  #refused: { checkpoint: string; reason: string } | null = null;
+  #opened = false;
+
+  constructor(notify: ((notice: ReaderNotice) => void) | undefined) {
+    this.#notify = notify;
+  }
+
+  refused(checkpoint: string, reason: string): void {
+    this.#refused = { checkpoint, reason };
+  }
+
+  /** A later start was accepted: the fallback happened (a refusal followed by none is the stream's problem). */
+  opened(): void {
+    if (this.#refused !== null) this.#opened = true;
+  }
+
+  read(first: Fragment): void {
+    this.#report(first);
+  }
+
+  /** An inclusive checkpoint resumed by time, whose first fragment read is a later one: the checkpointed one is gone. */
+  passed(checkpoint: string): void {
+    this.#refused = { checkpoint, reason: `fragment ${checkpoint} is no longer retained: reading by its server timestamp began at a later one` };
+    this.#opened = true;
+  }
+
+  end(stopped: boolean): void {
+    if (!stopped) this.#report(null);
+    this.#refused = null;
+  }
+
+  #report(first: Fragment | null): void {
+    if (this.#refused === null || !this.#opened) return;
+    const firstFragmentNumber = first?.fragmentNumber ?? null;
+    this.#notify?.({ type: 'checkpoint-unresumable', ...this.#refused, firstFragmentNumber, firstServerTimestamp: first?.serverTimestamp ?? null });
+    this.#refused = null;
+  }
+}
+
+/** The starts to try in order: the token, the checkpoint, then the oldest retained fragment; or the configured start. */
+function startsOf(options: MediaReaderOptions): Start[] {
+  const starts: Start[] = [];
+  const token = options.continuationToken;
+  if (token) starts.push({ kind: 'token', selector: { StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: token } });
+  const checkpoint = options.resumeFrom;
+  if (checkpoint) {
+    // GetMedia has no "at this fragment number": an inclusive checkpoint is found by its server timestamp.
+    starts.push(
+      checkpoint.inclusive
+        ? { kind: 'checkpoint', selector: { StartSelectorType: 'SERVER_TIMESTAMP', StartTimestamp: new Date(checkpoint.serverTimestamp) }, at: checkpoint }
+        : { kind: 'checkpoint', selector: { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: checkpoint.fragmentNumber } },
+    );
+    starts.push({ kind: 'start', selector: { StartSelectorType: 'EARLIEST' } });
+  } else {
+    starts.push({ kind: 'start', selector: { StartSelectorType: options.startWhenNew ?? 'NOW' } });
+  }
+  return starts;
+}
+
+/** The fragment an event belongs to, if any. */
+function fragmentOf(event: MkvEvent): Fragment | null {
+  switch (event.type) {
+    case 'fragment':
+      return event.fragment;
+    case 'frame':
+      return event.frame.fragment;
+    case 'error':
+      return event.error.fragment;
+    default:
+      return null;
+  }
+}
+
+/**
+ * True for a fragment before the inclusive checkpoint `at`: KVS starts by time with the fragment that contains it,
+ * which may be an earlier one that overlaps it. Server timestamps grow within a stream; the number breaks a tie.
+ * Later timestamps always pass, so a stream since recreated (numbered anew) is never skipped.
+ */
+function isBefore(fragment: Fragment, at: ResumePoint): boolean {
+  const { fragmentNumber, serverTimestamp } = fragment;
+  if (fragmentNumber === null || serverTimestamp === null) return false;
+  return serverTimestamp < at.serverTimestamp || (serverTimestamp === at.serverTimestamp && compareFragmentNumbers(fragmentNumber, at.fragmentNumber) < 0);
+}
+
+function integerOrNull(value: string | null): number | null {
+  return value !== null && /^\d{1,9}$/.test(value) ? Number(value) : null;
+}
+
+/**
+ * The body's chunks; rejects with `onIdle()` when one takes longer than `idleMs` to come. The clock runs only
+ * while this waits for the network, never while the consumer holds a chunk.
+ */
+async function* idleGuarded(body: AsyncIterable<Uint8Array>, idleMs: number, onIdle: () => Error): AsyncGenerator<Uint8Array> {
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onIdle()), idleMs);
+      });
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await Promise.race([iterator.next(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Not awaited: after an idle timeout the body's pending read settles only once its socket is destroyed.
+    void iterator.return?.()?.catch(() => {});
+  }
+}
+
+async function* counted(body: AsyncIterable<Uint8Array>, onBytes: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    onBytes(chunk.byteLength);
+    yield chunk;
+  }
+}
+
+function failure(streamName: string, error: unknown): MediaReaderError {
+  const name = (error as Error).name;
+  if (name === 'ResourceNotFoundException') {
+    return new MediaReaderError('STREAM_NOT_FOUND', `stream ${streamName} does not exist`, { cause: error });
+  }
+  return new MediaReaderError('GET_MEDIA_FAILED', `GetMedia of stream ${streamName} failed: ${name}: ${(error as Error).message}`, { cause: error });
+}

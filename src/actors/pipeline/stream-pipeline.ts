@@ -1,0 +1,502 @@
+// One stream's path from parsed GetMedia events to published records: sample, decode and encode in
+// the pool, infer, publish; and the order in which fragments become complete (checkpointable).
+// It outlives any one GetMedia connection of its lease, so a reconnect neither loses nor repeats frames.
+//
+// What a worker holds in flight. Every sampled frame, from sampling until it is published or failed, holds a
+// place in one stage at least, and each stage, when full, pauses the one before it (a full publisher keeps
+// answered frames in the dispatcher, a full dispatcher keeps encoded frames in their slots, full slots pause
+// GetMedia reading):
+//   slots       S = decodeThreadPoolSize x 5 (the pool's threads and its queue of 4 per thread), DECODE_STAGE_BYTES
+//   dispatcher  Q + T = sageMakerTaskQueueSize + sageMakerTaskThreadPoolSize, sageMakerTaskQueueBytes
+//   publisher   P = 500 records, 5 MiB
+// so frames in flight <= S + Q + T + P, however long the endpoint or Kinesis is away; and memory in flight <=
+//     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive with it)
+//   + S x I           the encoded images of slotted frames waiting for a dispatcher place (I: the largest image,
+//                     width x height x 3 for BMP, far less for JPEG)
+//   + (B + (Q + T) x A) x 11/3
+//                     B = sageMakerTaskQueueBytes of images waiting for or at the endpoint and of answers waiting
+//                     for the publisher (checked when a frame is admitted, so answers larger than their images
+//                     overshoot it by at most A, the largest answer, per place), and the records built from
+//                     those answers (at most 8/3 of an answer: `result` or `resultBase64`, and KIT's base64
+//                     `sageMakerOutput`)
+//   + 2 x 5 MiB x 2   the publisher's records and the answers they were built from, and the bodies of its two calls
+// With the defaults (Q 5000, T 20, B 256 MiB, 2 decode threads, 1080p JPEG, I <= 1 MiB, small JSON answers):
+// 64 MiB + 10 MiB + about 975 MiB + 20 MiB, about 1070 MiB above the idle process.
+
+import { setMaxListeners } from 'node:events';
+import { compareFragmentNumbers } from '../../media/fragment-number.js';
+import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../../media/index.js';
+import type { MetricsRegistry, StageMetricName } from '../../metrics/index.js';
+import type { EncodedImage, FramePool, ImageRequest } from '../../native/index.js';
+import type { DispatchHandle, InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
+import { boundedError, buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
+import { kitSource } from './kit-fields.js';
+import { errorFields } from '../logger.js';
+import type { ResultPublisher } from './result-publisher.js';
+import type { Slots } from './slots.js';
+
+/**
+ * The byte bound of the worker's slots: compressed frames between reading and a place at the endpoint (a 4K
+ * I-frame is a few MB, so only many decode threads on very large frames ever reach it). While a frame waits for
+ * its dispatcher place it also holds its encoded image, which the slots bound by count only (see the README's
+ * memory formula).
+ */
+export const DECODE_STAGE_BYTES = 64 * 1024 * 1024;
+
+/** What every stream of a worker shares. */
+export interface PipelineServices {
+  pool: Pick<FramePool, 'process'>;
+  /** Frames between reading and a place in the endpoint queue, over all streams, by count and compressed bytes: full, reading pauses. */
+  slots: Slots;
+  dispatcher: Pick<InferenceDispatcher, 'submit'>;
+  publisher: Pick<ResultPublisher, 'publish'>;
+  metrics: MetricsRegistry;
+  image: ImageRequest;
+  endpoint: string;
+  workerId: string;
+  inferenceInterval: number;
+  /** Publish a record with `error` for a frame that failed for good (else it is only counted and logged). */
+  publishFailedFrames: boolean;
+  now?: () => number;
+}
+
+export interface CompletedFragment {
+  fragmentNumber: string;
+  serverTimestamp: number;
+  /** The sampler's count at the end of the fragment, stored with the checkpoint. */
+  keyframesSeen: number;
+}
+
+export interface StreamPipelineOptions {
+  streamName: string;
+  services: PipelineServices;
+  /** The checkpoint's count: the sampler goes on from where the last owner's checkpoint left it. */
+  keyframesSeen: number;
+  /** Called in fragment order, once every sampled frame of the fragment and of all before it is done. */
+  onComplete: (fragment: CompletedFragment) => void;
+  /** For problems worth an operator's attention: corrupt fragments, frames that failed for good or went unrecorded. */
+  onEvent: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export interface PipelineCounters {
+  fragmentsRead: number;
+  fragmentsCompleted: number;
+  corruptFragments: number;
+  /** Fragments given up before their end (the connection broke and the rest never came back). */
+  incompleteFragments: number;
+  frames: number;
+  keyframes: number;
+  sampled: number;
+  /** Frames seen again after a reconnect and not processed twice. */
+  skippedRepeats: number;
+  encoded: number;
+  inferred: number;
+  failed: number;
+  dropped: number;
+  published: number;
+  /** Time a reader spent waiting for a place for its next frame: reading paused by backpressure. */
+  backpressureMs: number;
+}
+
+export function newPipelineCounters(): PipelineCounters {
+  return {
+    fragmentsRead: 0,
+    fragmentsCompleted: 0,
+    corruptFragments: 0,
+    incompleteFragments: 0,
+    frames: 0,
+    keyframes: 0,
+    sampled: 0,
+    skippedRepeats: 0,
+    encoded: 0,
+    inferred: 0,
+    failed: 0,
+    dropped: 0,
+    published: 0,
+    backpressureMs: 0,
+  };
+}
+
+/** Adds `more` into `into`, key by key. */
+export function addCounters(into: PipelineCounters, more: Readonly<PipelineCounters>): PipelineCounters {
+  for (const key of Object.keys(into) as (keyof PipelineCounters)[]) into[key] += more[key];
+  return into;
+}
+
+interface OpenFragment {
+  fragmentNumber: string;
+  serverTimestamp: number;
+  producerTimestamp: number | null;
+  /** Its last byte has been read (or it was given up): no new frames will come. */
+  readDone: boolean;
+  /** The parser reported it corrupt (counted once); when it leaves it for the next fragment, that is its end, not a loss. */
+  corrupt: boolean;
+  /** Sampled frames not yet published or settled. */
+  outstanding: number;
+  /** Frames of it processed; a reconnect that reads it again skips this many. */
+  framesTaken: number;
+  keyframesSeen: number;
+}
+
+export class StreamPipeline {
+  readonly streamName: string;
+  readonly counters: PipelineCounters = newPipelineCounters();
+
+  readonly #options: StreamPipelineOptions;
+  readonly #services: PipelineServices;
+  readonly #sampler: IFrameSampler;
+  readonly #now: () => number;
+  readonly #metrics: MetricsRegistry;
+  readonly #labels: { stream: string };
+  /** Fragments not yet complete, in stream order. */
+  readonly #open: OpenFragment[] = [];
+  /** The newest fragment read to its end (or given up); anything up to it that is read again is skipped. */
+  #lastReadDone: string | null = null;
+  /** Frames of each fragment seen on the current connection. */
+  #seenThisRead = new Map<string, number>();
+  #currentFragment: string | null = null;
+  #outstanding = 0;
+  /** KVS's lag of the last fragment read behind the stream's newest, ms. */
+  millisBehindNow: number | null = null;
+  readonly #abort = new AbortController();
+  #idle: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  constructor(options: StreamPipelineOptions) {
+    this.#options = options;
+    this.#services = options.services;
+    this.streamName = options.streamName;
+    this.#sampler = new IFrameSampler(options.services.inferenceInterval, options.keyframesSeen);
+    this.#now = options.services.now ?? Date.now;
+    this.#metrics = options.services.metrics;
+    this.#labels = { stream: options.streamName };
+    // Every frame in flight listens to it (pool, endpoint, publisher): hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.#abort.signal);
+  }
+
+  /** Sampled frames in flight (decoding, waiting for or at the endpoint, publishing). */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** A new GetMedia connection begins: it may start again inside, or before the end of, what was read. */
+  beginRead(): void {
+    this.#seenThisRead = new Map();
+    this.#currentFragment = null;
+  }
+
+  /**
+   * Takes one parser event. Resolves when the pipeline can take the next one: a sampled frame waits for a
+   * place among the worker's slots, which is how a full pipeline pauses reading. Rejects only when `signal`
+   * (the reader's) aborts, with nothing of the frame taken, so the next connection reads it again.
+   */
+  async push(event: MkvEvent, signal?: AbortSignal): Promise<void> {
+    switch (event.type) {
+      case 'frame':
+        return this.#frame(event.frame, signal);
+      case 'fragment': {
+        const { fragmentNumber, serverTimestamp, producerTimestamp, millisBehindNow } = event.fragment;
+        this.millisBehindNow = millisBehindNow ?? this.millisBehindNow;
+        if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) return;
+        const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
+        this.counters.fragmentsRead++;
+        this.#metrics.add('FragmentsRead', 1, this.#labels);
+        if (millisBehindNow !== null) this.#metrics.set('MillisBehindNow', millisBehindNow, this.#labels);
+        this.#finishRead(entry);
+        return;
+      }
+      case 'error':
+        return this.#mediaError(event.error);
+      case 'tracks':
+        if (event.video === null) this.#options.onEvent('no-video-track', { level: 'warn' });
+        return;
+    }
+  }
+
+  /** Resolves once nothing is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.#outstanding === 0) return Promise.resolve();
+    if (this.#idle === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#idle = { promise, resolve };
+    }
+    return this.#idle.promise;
+  }
+
+  /** The lease is gone or ended: abandon what is in flight; nothing more completes. */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  async #frame(frame: Frame, signal: AbortSignal | undefined): Promise<void> {
+    const { fragmentNumber, serverTimestamp, producerTimestamp } = frame.fragment;
+    // GetMedia always tags fragments; without a number a frame could never be checkpointed.
+    if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) {
+      if (fragmentNumber !== null) this.counters.skippedRepeats++;
+      return;
+    }
+    const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
+    const seen = (this.#seenThisRead.get(fragmentNumber) ?? 0) + 1;
+    this.#seenThisRead.set(fragmentNumber, seen);
+    if (seen <= entry.framesTaken) {
+      this.counters.skippedRepeats++;
+      return;
+    }
+    // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage starts.
+    const ingestMs = this.#now() - serverTimestamp;
+    const receivedAt = performance.now();
+    let release: (() => void) | null = null;
+    if (this.#sampler.wouldSample(frame)) {
+      release = await this.#services.slots.acquire(frame.data.byteLength, signal);
+      this.counters.backpressureMs += performance.now() - receivedAt;
+      // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
+      if (this.#abort.signal.aborted || signal?.aborted) {
+        release();
+        signal?.throwIfAborted();
+        return;
+      }
+    }
+    // From here the frame is taken: counted once, never read again by this pipeline.
+    entry.framesTaken++;
+    this.counters.frames++;
+    if (frame.keyframe) {
+      this.counters.keyframes++;
+      this.#metrics.add('IFramesSeen', 1, this.#labels);
+    }
+    const keyframeIndex = this.#sampler.sample(frame);
+    entry.keyframesSeen = this.#sampler.seen;
+    if (keyframeIndex === null || release === null) return;
+    this.counters.sampled++;
+    this.#metrics.add('FramesSampled', 1, this.#labels);
+    this.#metrics.observe('IngestToProcessLatency', ingestMs, this.#labels);
+    entry.outstanding++;
+    this.#outstanding++;
+    const identity: FrameIdentity = {
+      streamName: this.streamName,
+      fragmentNumber,
+      serverTimestamp,
+      producerTimestamp,
+      frameTimecode: frame.timecodeMs,
+      keyframeIndex,
+      kit: kitSource(frame),
+    };
+    // Decode and encode, a place at the endpoint, inference, publishing. Each step lets go of what it no longer
+    // needs (no async frame keeps them): the compressed frame once encoded, the image once answered (the
+    // dispatcher drops it), so a frame waiting for a later stage holds only what that stage bounds.
+    void this.#encode(frame)
+      .then(
+        (image) => this.#infer(identity, image, receivedAt, release),
+        (error: unknown) => this.#encodeFailed(identity, error, release),
+      )
+      .then((accounted) => {
+        if (accounted) this.#settled(entry);
+      });
+  }
+
+  /**
+   * Not given the abort signal: piscina aborts a running task by terminating its thread, in the middle of a
+   * native decode. A frame takes milliseconds; an abandoned one is finished and dropped after.
+   */
+  #encode(frame: Frame): Promise<EncodedImage> {
+    const services = this.#services;
+    return services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image });
+  }
+
+  /**
+   * Accounts for a frame the pool could not decode or encode (false when the pipeline was abandoned meanwhile).
+   * It keeps its slot until the publisher has taken its error record, so that failing frames cannot pile up.
+   */
+  async #encodeFailed(identity: FrameIdentity, error: unknown, releaseSlot: () => void): Promise<boolean> {
+    try {
+      if (this.#abort.signal.aborted) return false;
+      return await this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null }, releaseSlot);
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  /** Hands the image to the dispatcher (an abandoned pipeline's signal is aborted already: the frame is refused at once). */
+  #submit(identity: FrameIdentity, image: EncodedImage): DispatchHandle {
+    this.counters.encoded++;
+    this.#metrics.add('FramesDecoded', 1, this.#labels);
+    const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
+    return this.#services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, this.#abort.signal);
+  }
+
+  /**
+   * Submits the decoded frame (`receivedAt`: performance.now() at its receipt), waits for its dispatcher place
+   * (the slot stays taken until then: that is the backpressure reaching the reader), then its outcome, then hands
+   * its record on. The dispatcher place is given back once the publisher has taken the record: a full publish
+   * stage pauses inference. Resolves true once the frame is accounted for (published, or failed for good and
+   * recorded); false when it was abandoned (the lease or the worker ending), which leaves its fragment incomplete,
+   * so no checkpoint can move past it. Never rejects.
+   */
+  async #infer(identity: FrameIdentity, image: EncodedImage, receivedAt: number, releaseSlot: () => void): Promise<boolean> {
+    const decodedAt = this.#stageEnded('ReceivedToDecodedLatency', receivedAt);
+    const handle = this.#submit(identity, image);
+    try {
+      let outcome: InferenceOutcome;
+      try {
+        await handle.queued.finally(releaseSlot);
+        outcome = await handle.outcome;
+      } catch {
+        // Only ABORTED or DISPATCHER_CLOSED: the lease or the worker is ending, and this frame with it.
+        return false;
+      }
+      if (outcome.status === 'dropped') {
+        this.counters.dropped++;
+        this.#metrics.add('FramesDropped', 1, this.#labels);
+        return true;
+      }
+      // The dispatcher counts queuedMs from the submit, which follows decodedAt at once.
+      this.#metrics.observe('DecodedToInvokedLatency', outcome.queuedMs, this.#labels);
+      if (outcome.attempts > 1) this.#metrics.add('InferenceRetries', outcome.attempts - 1, this.#labels);
+      if (outcome.status === 'failed') {
+        const error = { stage: 'inference' as const, ...codeAndMessage(outcome.error) };
+        return await this.#failed(identity, { error, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs }, handle.release);
+      }
+      const inferredAt = this.#stageEnded('InvokedToInferredLatency', decodedAt + outcome.queuedMs);
+      this.counters.inferred++;
+      this.#metrics.add('FramesInferred', 1, this.#labels);
+      this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
+      const answer = { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs };
+      return await this.#publish(identity, answer, handle.release, inferredAt);
+    } finally {
+      // Given back on every path the publisher did not take the record on (abandoned, dropped, not published).
+      handle.release();
+    }
+  }
+
+  /** `onTaken`: told once the publisher holds the frame's record; the caller gives back its place in every other case. */
+  async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>, onTaken: () => void): Promise<boolean> {
+    this.counters.failed++;
+    this.#metrics.add('FramesFailed', 1, this.#labels);
+    const { fragmentNumber, frameTimecode } = identity;
+    this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber, frameTimecode, ...boundedError(body.error), attempts: body.attempts });
+    return this.#services.publishFailedFrames ? this.#publish(identity, body, onTaken) : true;
+  }
+
+  /** `inferredAt`: performance.now() at an answered frame's answer, where its last stage starts; null for an error record. */
+  async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void, inferredAt: number | null = null): Promise<boolean> {
+    const services = this.#services;
+    const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
+    try {
+      const { taken, receipt } = services.publisher.publish({ partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) }, this.#abort.signal);
+      // Not on a rejection: a record too large becomes an error record below, which takes the place over.
+      void taken.then(onTaken, () => {});
+      await receipt;
+    } catch (error) {
+      // The publisher gives up on nothing but oversized records; anything else means the lease or the worker is ending.
+      if (this.#abort.signal.aborted || errorFields(error).code !== 'RECORD_TOO_LARGE') return false;
+      if ('error' in body) {
+        // Error records are bounded (inference-record.ts) to fit a Kinesis record; one that still does not fit
+        // (a publisher built with a smaller limit) must not hold the fragment open: the frame is failed, unrecorded.
+        const { fragmentNumber, frameTimecode } = identity;
+        this.#options.onEvent('failed-frame-unrecorded', { level: 'error', fragmentNumber, frameTimecode, ...errorFields(error) });
+        return true;
+      }
+      // An answer too large for a Kinesis record still leaves a trace, so the frame is accounted for.
+      const failure = { error: { stage: 'publish' as const, ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs };
+      return this.#failed(identity, failure, onTaken);
+    }
+    this.counters.published++;
+    this.#metrics.add('FramesPublished', 1, this.#labels);
+    if (inferredAt !== null) this.#stageEnded('InferredToPublishedLatency', inferredAt);
+    this.#metrics.observe('EndToEndLatency', this.#now() - identity.serverTimestamp, this.#labels);
+    return true;
+  }
+
+  /**
+   * Records a stage of a frame that began at `startedAt` and ends now; returns now, where its next stage begins.
+   * On the monotonic clock, so that a wall clock step cannot make a stage negative (only the first, from KVS's
+   * timestamp, needs the wall clock).
+   */
+  #stageEnded(stage: StageMetricName, startedAt: number): number {
+    const now = performance.now();
+    this.#metrics.observe(stage, now - startedAt, this.#labels);
+    return now;
+  }
+
+  #settled(entry: OpenFragment): void {
+    entry.outstanding--;
+    this.#outstanding--;
+    this.#completeReady();
+    if (this.#outstanding === 0 && this.#idle !== null) {
+      this.#idle.resolve();
+      this.#idle = null;
+    }
+  }
+
+  /**
+   * MKV_INVALID does not end the fragment here. The parser either goes on inside it (a bad block or tag value
+   * is skipped, and the fragment's later frames and its end still come) or drops it and resyncs at the next
+   * fragment, whose first event gives this one up (#entry): either way the fragment ends when the parser has
+   * left it, and none of its good frames is checkpointed past unread.
+   */
+  #mediaError(error: MediaError): void {
+    if (error.code !== 'MKV_INVALID') {
+      // MKV_TRUNCATED: the connection ended inside a fragment, which the next connection reads again.
+      // MKV_EMPTY: an empty answer. Neither loses anything.
+      this.#options.onEvent('media-incomplete', { level: 'debug', ...errorFields(error) });
+      return;
+    }
+    const fragment = error.fragment;
+    const known = fragment?.fragmentNumber != null && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber);
+    const entry = known ? this.#entry(fragment.fragmentNumber!, fragment.serverTimestamp!, fragment.producerTimestamp) : null;
+    // Reported once per fragment, however many of its blocks are bad or however often a reconnect reads it again.
+    if (entry?.corrupt) return;
+    if (entry) entry.corrupt = true;
+    this.counters.corruptFragments++;
+    this.#metrics.add('CorruptFragments', 1, this.#labels);
+    this.#options.onEvent('corrupt-fragment', { level: 'warn', fragmentNumber: fragment?.fragmentNumber ?? null, offset: error.offset, ...errorFields(error) });
+  }
+
+  #isDone(fragmentNumber: string): boolean {
+    return this.#lastReadDone !== null && compareFragmentNumbers(fragmentNumber, this.#lastReadDone) <= 0;
+  }
+
+  #entry(fragmentNumber: string, serverTimestamp: number, producerTimestamp: number | null): OpenFragment {
+    if (this.#currentFragment !== fragmentNumber) {
+      // A later fragment started on this connection: an earlier one still open will not come back on it
+      // (its end was lost with a broken connection, or KVS expired it). Give it up rather than block checkpoints.
+      for (const open of this.#open) {
+        if (!open.readDone && open.fragmentNumber !== fragmentNumber) {
+          // A corrupt fragment the parser dropped ends here, as reported; any other lost its end.
+          if (!open.corrupt) {
+            this.counters.incompleteFragments++;
+            this.#options.onEvent('fragment-incomplete', { level: 'warn', fragmentNumber: open.fragmentNumber, framesTaken: open.framesTaken });
+          }
+          this.#finishRead(open);
+        }
+      }
+      this.#currentFragment = fragmentNumber;
+    }
+    let entry = this.#open.find((f) => f.fragmentNumber === fragmentNumber);
+    if (entry === undefined) {
+      const keyframesSeen = this.#sampler.seen;
+      entry = { fragmentNumber, serverTimestamp, producerTimestamp, readDone: false, corrupt: false, outstanding: 0, framesTaken: 0, keyframesSeen };
+      this.#open.push(entry);
+    }
+    return entry;
+  }
+
+  #finishRead(entry: OpenFragment): void {
+    entry.readDone = true;
+    if (this.#lastReadDone === null || compareFragmentNumbers(entry.fragmentNumber, this.#lastReadDone) > 0) this.#lastReadDone = entry.fragmentNumber;
+    this.#completeReady();
+  }
+
+  #completeReady(): void {
+    if (this.#abort.signal.aborted) return;
+    while (this.#open.length > 0 && this.#open[0]!.readDone && this.#open[0]!.outstanding === 0) {
+      const done = this.#open.shift()!;
+      this.counters.fragmentsCompleted++;
+      this.#options.onComplete({ fragmentNumber: done.fragmentNumber, serverTimestamp: done.serverTimestamp, keyframesSeen: done.keyframesSeen });
+    }
+  }
+}
+
+function codeAndMessage(error: unknown): { code: string; message: string } {
+  const { code, message } = errorFields(error);
+  return { code: code ?? 'ERROR', message };
+}

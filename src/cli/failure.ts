@@ -1,0 +1,27 @@
+// How a command that failed ends: one line naming the error's code on stderr, and an exit code. Shared by
+// `kvs-infer` and the bench program it starts, so both answer a bad command line the same way.
+
+/** Error codes for input the command cannot use, as opposed to a command line it cannot parse: one line, exit 2, no usage. */
+const BAD_INPUT = new Set([
+  'INPUT_UNREADABLE',
+  'OUTPUT_UNWRITABLE',
+  'FILE_SOURCE_UNREADABLE',
+  'FILE_SOURCE_UNSUPPORTED',
+  'CONFIG_UNREADABLE',
+  'CONFIG_SYNTAX',
+  'BAD_CONFIG',
+  'CONTAINER_PING_FAILED',
+  'LOCAL_STACK_NOT_INSTALLED',
+]);
+
+/** Writes `error` to stderr (with `usage` unless the input was at fault) and returns the exit code: 2 for bad input, else 1. */
+export function reportFailure(error: unknown, usage: string): number {
+  const { code = 'ERROR', message } = error as { code?: string; message: string };
+  const line = message.startsWith(code) ? message : `${code}: ${message}`;
+  if (BAD_INPUT.has(code)) {
+    process.stderr.write(`${line}\n`);
+    return 2;
+  }
+  process.stderr.write(`${line}\nusage: ${usage}\n`);
+  return 1;
+}
