@@ -6,11 +6,11 @@ import { parseArgs } from 'node:util';
 import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import type { LogRecord } from '../actors/index.js';
-import type { InferenceRecord } from '../actors/inference-record.js';
-import { demoClip, LocalStack, parseRecords, readAllRecords, servedKeyframes, startLocalWorker, untilAllProcessed, type LocalStreamSpec } from '../local/index.js';
-import { COCO_LABELS } from '../local/model/index.js';
+import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
+import type { LocalStreamSpec } from '../local/index.js';
 import { debugPort, startDebugServer } from './debug-server.js';
 import { renderSummary, summarize } from './demo-summary.js';
+import { checkLocalStackInstalled } from './local-stack-check.js';
 import { modelLabel, modelSpec, positiveInteger, replayRate, streamSpec } from './options.js';
 import { progress } from './progress.js';
 
@@ -38,6 +38,11 @@ export async function demo(argv: string[]): Promise<number> {
   const timeoutMs = positiveInteger('timeout', values.timeout)! * 1000;
   const rate = replayRate(values.rate);
   const port = values['debug-port'] === undefined ? undefined : debugPort(values['debug-port']);
+  // Imported once checked: a production install leaves out the local stack's packages.
+  checkLocalStackInstalled('demo');
+  const { demoClip, LocalStack, parseRecords, readAllRecords, servedKeyframes, startLocalWorker, untilAllProcessed } =
+    await import('../local/index.js');
+  const { COCO_LABELS } = await import('../local/model/index.js');
   Log.setLevel(AV_LOG_ERROR);
   const started = performance.now();
   const elapsed = () => ((performance.now() - started) / 1000).toFixed(1);

@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import { KvsInferError } from '../errors.js';
-import { LocalStack, type LocalStreamSpec } from '../local/index.js';
+import type { LocalStreamSpec } from '../local/index.js';
+import { checkLocalStackInstalled } from './local-stack-check.js';
 import { modelLabel, modelSpec, positiveInteger, replayRate, streamSpec } from './options.js';
 
 export async function local(argv: string[]): Promise<number> {
@@ -32,6 +33,9 @@ export async function local(argv: string[]): Promise<number> {
   const streams = values.stream.map(streamSpec);
   for (const tag of values.tag) addTag(streams, tag);
   const model = modelSpec(values.model);
+  // Imported once checked: a production install leaves out the local stack's packages.
+  checkLocalStackInstalled('local');
+  const { LocalStack } = await import('../local/index.js');
   Log.setLevel(AV_LOG_ERROR);
 
   process.stderr.write(streams.length === 0 ? 'preparing the demo clip (encoded once, then cached)...\n' : '');
