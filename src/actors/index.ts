@@ -22,6 +22,7 @@ export { Slots } from './pipeline/slots.js';
 export { errorFields, jsonLinesLogger, type LogLevel, type LogRecord, type Logger } from './logger.js';
 
 export { LeaseTable, parseLease, type LeaseTableOptions } from './lease/lease-table.js';
+export { systemClock, type Clock } from './clock.js';
 export {
   LeaseCoordinator,
   type LeaseCoordinatorCounters,
@@ -33,10 +34,8 @@ export { Discovery, DiscoveryError, matchesTagFilters, type DiscoveryErrorCode, 
 export { MediaReaderError, readStreamMedia, type MediaReaderErrorCode, type MediaReaderOptions } from './pipeline/media-reader.js';
 export {
   SYNC_LEASE_KEY,
-  systemClock,
   type Checkpoint,
   type Lease,
-  type LeaseClock,
   type LeaseLostReason,
   type LeaseStore,
 } from './lease/lease-types.js';

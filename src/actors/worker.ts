@@ -18,7 +18,8 @@ import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
 import { LeaseActor } from './lease/lease-actor.js';
 import { LeaseCoordinator } from './lease/lease-coordinator.js';
 import { LeaseTable } from './lease/lease-table.js';
-import { systemClock, type Lease, type LeaseClock, type LeaseLostReason } from './lease/lease-types.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Lease, LeaseLostReason } from './lease/lease-types.js';
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
 import { ResultPublisher } from './pipeline/result-publisher.js';
 import { Slots } from './pipeline/slots.js';
@@ -93,7 +94,8 @@ export interface WorkerOptions {
   log?: Logger;
   /** Where the CloudWatch EMF lines go; default stdout, where the awslogs driver takes them to CloudWatch. */
   writeMetrics?: (line: string) => void;
-  clock?: LeaseClock;
+  /** The one monotonic clock of leases, lease machines and pipelines; default the system's. */
+  clock?: Clock;
 }
 
 const COORDINATOR_METRICS = { taken: 'LeasesTaken', stolen: 'LeasesStolen', lost: 'LeasesLost', renewed: 'LeasesRenewed', released: null } as const;
@@ -177,6 +179,7 @@ export class Worker implements DebugSource {
       workerId: config.workerId,
       inferenceInterval: config.inferenceInterval,
       publishFailedFrames: config.publishFailedFrames,
+      clock: options.clock ?? systemClock,
     };
     this.#dataStream = new DataStreamCheck({
       client: options.kinesis,
@@ -198,7 +201,7 @@ export class Worker implements DebugSource {
     this.coordinator = new LeaseCoordinator({
       table,
       workerId: config.workerId,
-      clock: options.clock ?? systemClock,
+      clock: this.#services.clock,
       failoverTimeMillis: config.failoverTimeMillis,
       maxLeasesPerWorker: config.maxLeasesPerWorker,
       onAcquired: (lease, { handoverDelayMillis }) => this.#spawn(lease, handoverDelayMillis),

@@ -4,6 +4,7 @@
 
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
+import type { Clock } from '../../src/actors/clock.js';
 import type { LogRecord } from '../../src/actors/logger.js';
 import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
 import { CreateStreamCommand, waitUntilStreamExists, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -46,8 +47,8 @@ export interface WorkerStack {
   appended(stream: string): string[];
   /** Appends to every stream every `ms` until the test ends. */
   feed(ms: number): void;
-  /** `kinesis` replaces the workers' Kinesis client (e.g. one aimed at a black hole). */
-  start(workerId: string, config?: Partial<WorkerConfig>, clients?: { kinesis?: KinesisClient }): Promise<TestWorker>;
+  /** `kinesis` replaces the workers' Kinesis client (e.g. one aimed at a black hole); `clock` the system clock. */
+  start(workerId: string, config?: Partial<WorkerConfig>, clients?: { kinesis?: KinesisClient; clock?: Clock }): Promise<TestWorker>;
 }
 
 export async function workerStack(t: Teardown, streamCount: number, defaults: Partial<WorkerConfig> = {}): Promise<WorkerStack> {
@@ -134,6 +135,7 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
         kinesisVideo: control,
         sageMakerRuntime,
         kinesis: clients.kinesis ?? kinesis,
+        ...(clients.clock ? { clock: clients.clock } : {}),
         mediaClient: (endpoint) => {
           const client = new KinesisVideoMediaClient({ endpoint, ...CREDENTIALS });
           mediaClients.push(client);

@@ -1,7 +1,7 @@
 // Runs the lease machine on a simulated clock with test doubles for its three I/O actors, which a test drives by hand.
 
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyEventObject, type EventObject } from 'xstate';
-import { KvsInferError } from '../../src/errors.js';
+import { LeaseError } from '../../src/actors/lease/lease-errors.js';
 import {
   leaseMachine,
   reconnectDelayWith,
@@ -35,8 +35,8 @@ export interface AcquireDouble extends Deferred<AcquirerOutput> {
   input: AcquirerInput;
 }
 
-export const leaseLost = (): KvsInferError => new KvsInferError('LEASE_LOST', 'conditional check failed: lease owned by worker-b');
-export const throttled = (): KvsInferError => new KvsInferError('THROTTLED', 'ProvisionedThroughputExceededException');
+export const leaseLost = (): LeaseError => new LeaseError('LEASE_LOST', 'conditional check failed: lease owned by worker-b');
+export const throttled = (): LeaseError => new LeaseError('LEASE_TABLE_FAILED', 'ProvisionedThroughputExceededException');
 export const cp = (fragmentNumber: string, serverTimestamp = Number(fragmentNumber.slice(-6))): Checkpoint => ({
   fragmentNumber,
   serverTimestamp,

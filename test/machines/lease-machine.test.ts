@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
-import { KvsInferError } from '../../src/errors.js';
+import { LeaseError } from '../../src/actors/lease/lease-errors.js';
 import { leaseMachine, type LeaseMachineOutput } from '../../src/machines/index.js';
 import type { Checkpoint } from '../../src/media/checkpoint.js';
 import { cp, leaseLost, settle, startLease, throttled, type Harness } from './lease-harness.js';
@@ -87,7 +87,7 @@ t.test('acquiring: any other take failure ends in released (acquire-failed) so t
   // Assess
   t.equal(h.state(), 'released');
   t.equal(output(h).reason, 'acquire-failed');
-  t.equal(output(h).lastError?.code, 'THROTTLED');
+  t.equal(output(h).lastError?.code, 'LEASE_TABLE_FAILED');
   t.equal(h.readers.length, 0);
 });
 
@@ -408,7 +408,7 @@ t.test('a failed checkpoint write (not LEASE_LOST) keeps the fragment pending an
   t.same(h.context().pending, cp('101'));
   t.same(h.context().checkpoint, cp('100'));
   t.equal(h.context().counters.checkpointFailures, 1);
-  t.same(h.context().lastError, { source: 'checkpointer', code: 'THROTTLED', message: 'ProvisionedThroughputExceededException' });
+  t.same(h.context().lastError, { source: 'checkpointer', code: 'LEASE_TABLE_FAILED', message: 'ProvisionedThroughputExceededException' });
 
   // Act
   h.clock.increment(INTERVAL);
@@ -453,7 +453,7 @@ t.test('LEASE_NOT_HELD from a write (the coordinator already dropped the lease) 
   h.actor.send({ type: 'CHECKPOINT_NOW' });
 
   // Act
-  h.write().reject(new KvsInferError('LEASE_NOT_HELD', 'worker-a does not hold lease front-door'));
+  h.write().reject(new LeaseError('LEASE_NOT_HELD', 'worker-a does not hold lease front-door'));
   await settle();
   h.clock.increment(INTERVAL * 3);
 

@@ -2,7 +2,6 @@
 // checkpointer, feeds what is read through the stream's pipeline, whose completed fragments are what
 // gets checkpointed, and hands the lease back when the machine ends, unless another worker has it.
 
-import { setTimeout } from 'node:timers/promises';
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { createActor, fromCallback, fromPromise, toPromise, type Actor, type EventObject } from 'xstate';
@@ -22,6 +21,7 @@ import { stageLatencies } from '../../debug/stage-latency.js';
 import type { LeaseView } from '../../debug/types.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
+import { onAbort } from '../deferred.js';
 import { errorFields, type Logger } from '../logger.js';
 import { readStreamMedia } from '../pipeline/media-reader.js';
 import { StreamPipeline, type PipelineCounters, type PipelineServices } from '../pipeline/stream-pipeline.js';
@@ -80,7 +80,7 @@ export class LeaseActor {
     const machine = leaseMachine.provide({
       actors: {
         acquirer: fromPromise<AcquirerOutput, AcquirerInput>(async ({ signal }) => {
-          if (options.handoverDelayMillis) await setTimeout(options.handoverDelayMillis, undefined, { signal });
+          if (options.handoverDelayMillis) await this.#wait(options.handoverDelayMillis, signal);
           return { checkpoint: options.lease.checkpoint ?? null };
         }),
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
@@ -107,6 +107,8 @@ export class LeaseActor {
         missingStreamBackoff: options.missingStreamBackoff,
       },
       inspect: this.#watch.inspect,
+      // The worker's clock, so the machine's timers (checkpoint interval, drain timeout, backoffs) run on it.
+      clock: options.services.clock,
     });
     this.done = this.#finish();
     const { checkpoint } = options.lease;
@@ -151,6 +153,21 @@ export class LeaseActor {
   shutdown(): void {
     this.#send({ type: 'SHUTDOWN' });
     void this.#pipeline.whenIdle().then(() => this.#send({ type: 'DRAINED' }));
+  }
+
+  /** `ms` of the worker's clock; rejects with the signal's reason when aborted first. */
+  #wait(ms: number, signal: AbortSignal): Promise<void> {
+    const { clock } = this.#options.services;
+    return new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        detach();
+        resolve();
+      }, ms);
+      const detach = onAbort(signal, (reason) => {
+        clock.clearTimeout(timer);
+        reject(reason);
+      });
+    });
   }
 
   #send(event: Parameters<Actor<typeof leaseMachine>['send']>[0]): void {

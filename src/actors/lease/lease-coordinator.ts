@@ -4,14 +4,15 @@
 
 import { LeaseError, isLeaseLost } from './lease-errors.js';
 import { defaultSafetyMargin, lapsed, mayRelease, observe, planTakes, type LeaseObservation, type PlannedTake } from './lease-planner.js';
-import { SYNC_LEASE_KEY, type Checkpoint, type Lease, type LeaseClock, type LeaseLostReason, type LeaseStore, type LeaseWriteOptions } from './lease-types.js';
+import type { Clock } from '../clock.js';
+import { SYNC_LEASE_KEY, type Checkpoint, type Lease, type LeaseLostReason, type LeaseStore, type LeaseWriteOptions } from './lease-types.js';
 
 export interface LeaseCoordinatorOptions {
   table: LeaseStore;
   /** Unique per process (KCL uses host + UUID): two processes sharing an id would share leases. */
   workerId: string;
   /** Drives expiry judgement and the start() timers; xstate's SimulatedClock fits for tests. */
-  clock: LeaseClock;
+  clock: Clock;
   /** A lease whose counter has not moved for this long, as seen by this worker, is expired. Default 10000. */
   failoverTimeMillis?: number;
   /** Default failoverTimeMillis / 3, in whole milliseconds; below failoverTimeMillis / 2 with the default margin. */
@@ -89,7 +90,7 @@ export class LeaseCoordinator {
   readonly syncLeaseKey: string;
 
   readonly #table: LeaseStore;
-  readonly #clock: LeaseClock;
+  readonly #clock: Clock;
   readonly #random: () => number;
   readonly #options: LeaseCoordinatorOptions;
   readonly #held = new Map<string, HeldLease>();

@@ -1,5 +1,4 @@
-// The shapes the lease table stores and the coordinator hands out (KCL attribute names), and the
-// clock the coordinator runs on: xstate's Clock plus now(), so one clock drives leases and machines.
+// The shapes the lease table stores and the coordinator hands out (KCL attribute names).
 
 import type { Checkpoint } from '../../media/checkpoint.js';
 
@@ -61,24 +60,6 @@ export type LeaseLostReason =
   | 'expired'
   /** This worker handed it back (shutdown). */
   | 'released';
-
-/**
- * xstate's `Clock` (so `SimulatedClock` fits) plus the current time in milliseconds. Only differences of
- * one clock's own readings are ever used, so `now()` must never step: epoch-like, but monotonic.
- */
-export interface LeaseClock {
-  now(): number;
-  setTimeout(fn: () => void, timeout: number): unknown;
-  clearTimeout(id: unknown): void;
-}
-
-export const systemClock: LeaseClock = {
-  // Monotonic, unlike Date.now(): a wall-clock step (NTP, a VM resumed) would make live leases look expired,
-  // or keep a lease this worker can no longer prove. Epoch-like units only for readable logs and tests.
-  now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (fn, timeout) => setTimeout(fn, timeout),
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
 
 /** The lease whose holder alone runs discovery (KIT's "lease for synchronization"). */
 export const SYNC_LEASE_KEY = '__sync__';

@@ -7,7 +7,7 @@
 import { InvokeEndpointCommand, type InvokeEndpointCommandOutput, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { KvsInferError } from '../../errors.js';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../../aws/backoff.js';
-import { deferred, type Deferred } from '../deferred.js';
+import { deferred, onAbort, type Deferred } from '../deferred.js';
 import { classifyAttemptFailure, InferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
 
 export { classifyAttemptFailure, InferenceError, isInferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
@@ -269,11 +269,7 @@ export class InferenceDispatcher {
       this.#finishWithError(job, 'ABORTED', this.#abortedMessage(request), signal.reason);
       return handle;
     }
-    if (signal) {
-      const onAbort = () => this.#abort(job, signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.detach = () => signal.removeEventListener('abort', onAbort);
-    }
+    job.detach = onAbort(signal, (reason) => this.#abort(job, reason));
     this.#live.add(job);
 
     if (this.#pending.length === 0 && this.#hasRoom(job.bytes)) {

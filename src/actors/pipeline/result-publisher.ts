@@ -6,9 +6,15 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { KvsInferError } from '../../errors.js';
 import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../../aws/backoff.js';
-import { deferred, type Deferred } from '../deferred.js';
+import { deferred, onAbort, type Deferred } from '../deferred.js';
 
-export type PublishErrorCode = 'RECORD_TOO_LARGE' | 'ABORTED' | 'PUBLISHER_CLOSED' | 'PUBLISH_TIMEOUT';
+export type PublishErrorCode =
+  | 'RECORD_TOO_LARGE'
+  | 'ABORTED'
+  | 'PUBLISHER_CLOSED'
+  | 'PUBLISH_TIMEOUT'
+  /** Some records of a PutRecords call failed (throttled, internal); they are retried. Reported, never thrown. */
+  | 'PUT_RECORDS_PARTIAL_FAILURE';
 
 export class PublishError extends KvsInferError<PublishErrorCode> {}
 
@@ -190,11 +196,7 @@ export class ResultPublisher {
       );
     }
     const entry: Entry = { record, bytes, queuedAt: 0, state: 'waiting', holding: false, inCall: false, attempts: 0, taken: deferred(), done: deferred() };
-    if (signal) {
-      const onAbort = () => this.#abort(entry, signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      entry.detach = () => signal.removeEventListener('abort', onAbort);
-    }
+    entry.detach = onAbort(signal, (reason) => this.#abort(entry, reason));
     if (this.#waiting.length === 0 && this.#hasRoom(bytes)) this.#take(entry);
     else this.#waiting.push(entry);
     this.#pump();
@@ -384,7 +386,7 @@ export class ResultPublisher {
       // failure lands the records after a failed one first. Putting the failed records at the front of the next
       // call, and never having a key in two calls at once, keeps each key's order as close as Kinesis allows.
       this.#queue = [...failed, ...this.#queue];
-      const detail = callError ?? new KvsInferError('PUT_RECORDS_PARTIAL_FAILURE', `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed (${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`);
+      const detail = callError ?? new PublishError('PUT_RECORDS_PARTIAL_FAILURE', `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed (${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`);
       this.#report(detail, { records: batch.length, failed: failedCount, attempt: this.#failureStreak });
       this.#backoffTimer ??= setTimeout(() => {
         this.#backoffTimer = undefined;

@@ -2,12 +2,13 @@
 // holds between reading and the endpoint queue, so that a full pipeline pauses GetMedia instead of growing.
 
 import { KvsInferError } from '../../errors.js';
+import { onAbort } from '../deferred.js';
 
 interface Waiter {
   bytes: number;
   grant: () => void;
-  signal?: AbortSignal;
-  onAbort: () => void;
+  /** Removes its abort listener once granted. */
+  detach: () => void;
 }
 
 export class Slots {
@@ -46,19 +47,14 @@ export class Slots {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#waiters.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        bytes,
-        signal,
-        grant: () => resolve(this.#take(bytes)),
-        onAbort: () => {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          reject(signal!.reason);
-          // The head may have been all that kept smaller ones behind it waiting.
-          this.#grant();
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      const waiter: Waiter = { bytes, grant: () => resolve(this.#take(bytes)), detach: () => {} };
       this.#waiters.push(waiter);
+      waiter.detach = onAbort(signal, (reason) => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(reason);
+        // The head may have been all that kept smaller ones behind it waiting.
+        this.#grant();
+      });
     });
   }
 
@@ -83,7 +79,7 @@ export class Slots {
   #grant(): void {
     while (this.#waiters.length > 0 && this.#fits(this.#waiters[0]!.bytes)) {
       const next = this.#waiters.shift()!;
-      next.signal?.removeEventListener('abort', next.onAbort);
+      next.detach();
       next.grant();
     }
   }

@@ -34,6 +34,7 @@ import { kitSource } from './kit-fields.js';
 import { errorFields } from '../logger.js';
 import type { ResultPublisher } from './result-publisher.js';
 import type { Slots } from './slots.js';
+import type { Clock } from '../clock.js';
 
 /**
  * The byte bound of the worker's slots: compressed frames between reading and a place at the endpoint (a 4K
@@ -57,6 +58,9 @@ export interface PipelineServices {
   inferenceInterval: number;
   /** Publish a record with `error` for a frame that failed for good (else it is only counted and logged). */
   publishFailedFrames: boolean;
+  /** The worker's monotonic clock: stage durations and backpressure time; the lease actors' machines and waits run on it too. */
+  clock: Clock;
+  /** Wall clock, epoch ms (default Date.now): records' publishedAt and latencies from KVS's server timestamps. */
   now?: () => number;
 }
 
@@ -244,11 +248,11 @@ export class StreamPipeline {
     }
     // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage starts.
     const ingestMs = this.#now() - serverTimestamp;
-    const receivedAt = performance.now();
+    const receivedAt = this.#services.clock.now();
     let release: (() => void) | null = null;
     if (this.#sampler.wouldSample(frame)) {
       release = await this.#services.slots.acquire(frame.data.byteLength, signal);
-      this.counters.backpressureMs += performance.now() - receivedAt;
+      this.counters.backpressureMs += this.#services.clock.now() - receivedAt;
       // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
       if (this.#abort.signal.aborted || signal?.aborted) {
         release();
@@ -324,7 +328,7 @@ export class StreamPipeline {
   }
 
   /**
-   * Submits the decoded frame (`receivedAt`: performance.now() at its receipt), waits for its dispatcher place
+   * Submits the decoded frame (`receivedAt`: the clock's now() at its receipt), waits for its dispatcher place
    * (the slot stays taken until then: that is the backpressure reaching the reader), then its outcome, then hands
    * its record on. The dispatcher place is given back once the publisher has taken the record: a full publish
    * stage pauses inference. Resolves true once the frame is accounted for (published, or failed for good and
@@ -376,7 +380,7 @@ export class StreamPipeline {
     return this.#services.publishFailedFrames ? this.#publish(identity, body, onTaken) : true;
   }
 
-  /** `inferredAt`: performance.now() at an answered frame's answer, where its last stage starts; null for an error record. */
+  /** `inferredAt`: the clock's now() at an answered frame's answer, where its last stage starts; null for an error record. */
   async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void, inferredAt: number | null = null): Promise<boolean> {
     const services = this.#services;
     const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
@@ -412,7 +416,7 @@ export class StreamPipeline {
    * timestamp, needs the wall clock).
    */
   #stageEnded(stage: StageMetricName, startedAt: number): number {
-    const now = performance.now();
+    const now = this.#services.clock.now();
     this.#metrics.observe(stage, now - startedAt, this.#labels);
     return now;
   }

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { dynamoDbRequestTimeoutMs } from '../../../src/aws/clients.js';
 import { LeaseCoordinator } from '../../../src/actors/lease/lease-coordinator.js';
 import { LeaseError } from '../../../src/actors/lease/lease-errors.js';
-import { systemClock } from '../../../src/actors/lease/lease-types.js';
+import { systemClock } from '../../../src/actors/clock.js';
 import {
   FAILOVER,
   clockFor,

@@ -5,6 +5,7 @@
 
 import t, { type Test } from 'tap';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import { systemClock } from '../../../src/actors/clock.js';
 import { InferenceDispatcher, type DispatcherOptions } from '../../../src/actors/pipeline/inference-dispatcher.js';
 import { MAX_ERROR_MESSAGE_BYTES, type InferenceRecord } from '../../../src/actors/pipeline/inference-record.js';
 import { ResultPublisher, type PublisherOptions } from '../../../src/actors/pipeline/result-publisher.js';
@@ -86,6 +87,7 @@ async function rig(t: Test, options: RigOptions = {}): Promise<Rig> {
     workerId: 'w',
     inferenceInterval: INTERVAL,
     publishFailedFrames: true,
+    clock: systemClock,
   };
   const completed: CompletedFragment[] = [];
   const events: string[] = [];
