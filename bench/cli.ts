@@ -3,18 +3,17 @@
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { type Progress, progress } from '../src/cli/progress.js';
 import { KvsInferError } from '../src/errors.js';
-import { progress, type Progress } from '../src/cli/progress.js';
-import { markdownBody, writeReport, type WrittenReport } from './output.js';
+import { markdownBody, type WrittenReport, writeReport } from './output.js';
 import type { BenchReport, Resolution, ScenarioOptions } from './report.js';
 import type { OnProgress } from './scenarios/media.js';
 
-export type { OnProgress } from './scenarios/media.js';
 export type { ScenarioOptions } from './report.js';
+export type { OnProgress } from './scenarios/media.js';
 
 export const SCENARIOS = ['media', 'live', 'capacity', 'sweep'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-
 
 export interface BenchArguments {
   scenario: ScenarioName;
@@ -78,17 +77,22 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
   const values = parseOptions(argv);
   const scenario = values.scenario;
   if (scenario === undefined) throw usage('--scenario is required: media, live, capacity or sweep');
-  if (!(SCENARIOS as readonly string[]).includes(scenario)) throw usage(`--scenario must be media, live, capacity or sweep, got "${scenario}"`);
+  if (!(SCENARIOS as readonly string[]).includes(scenario))
+    throw usage(`--scenario must be media, live, capacity or sweep, got "${scenario}"`);
   if (values.resolution !== undefined && values.resolution !== '1080p' && values.resolution !== '720p') {
     throw usage(`--resolution must be 1080p or 720p, got "${values.resolution}"`);
   }
-  if (values.bitrate !== undefined && !/^\d+(\.\d+)?[kM]?$/.test(values.bitrate)) throw usage(`--bitrate must be bits per second with an optional k or M suffix (4M), got "${values.bitrate}"`);
+  if (values.bitrate !== undefined && !/^\d+(\.\d+)?[kM]?$/.test(values.bitrate))
+    throw usage(`--bitrate must be bits per second with an optional k or M suffix (4M), got "${values.bitrate}"`);
   for (const file of values.file ?? []) if (!existsSync(file)) throw usage(`--file ${file}: no such file`);
   if (values.out === '') throw usage('--out must name a directory');
   if (values.json === '') throw usage('--json must name a file');
   if (scenario === 'media') {
     const given = NOT_FOR_MEDIA.filter((name) => values[name] !== undefined);
-    if (given.length > 0) throw usage(`${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario media`);
+    if (given.length > 0)
+      throw usage(
+        `${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario media`,
+      );
   }
 
   const options: ScenarioOptions = {
@@ -105,12 +109,22 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     smoke: values.smoke || undefined,
   };
   // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.
-  for (const key of Object.keys(options) as (keyof ScenarioOptions)[]) if (options[key] === undefined) delete options[key];
-  return { scenario: scenario as ScenarioName, options, out: values.out, ...(values.json === undefined ? {} : { json: values.json }) };
+  for (const key of Object.keys(options) as (keyof ScenarioOptions)[])
+    if (options[key] === undefined) delete options[key];
+  return {
+    scenario: scenario as ScenarioName,
+    options,
+    out: values.out,
+    ...(values.json === undefined ? {} : { json: values.json }),
+  };
 }
 
 /** Runs one scenario. live, capacity and sweep come from bench/live/, loaded only when asked for. */
-export async function runScenario(scenario: ScenarioName, options: ScenarioOptions, onProgress: OnProgress): Promise<BenchReport> {
+export async function runScenario(
+  scenario: ScenarioName,
+  options: ScenarioOptions,
+  onProgress: OnProgress,
+): Promise<BenchReport> {
   if (scenario === 'media') {
     const { mediaScenario } = await import('./scenarios/media.js');
     return mediaScenario(options, onProgress);
@@ -122,7 +136,10 @@ export async function runScenario(scenario: ScenarioName, options: ScenarioOptio
 }
 
 /** One progress() bar per label, the previous one ended when the label changes; a label alone is a line on stderr. */
-export function progressReporter(stream: NodeJS.WriteStream = process.stderr): { onProgress: OnProgress; stop(): void } {
+export function progressReporter(stream: NodeJS.WriteStream = process.stderr): {
+  onProgress: OnProgress;
+  stop(): void;
+} {
   let current: { label: string; bar: Progress } | null = null;
   return {
     onProgress(label, done, total, detail) {
@@ -165,13 +182,23 @@ export async function runBench(argv: string[]): Promise<BenchRun> {
     reporter.stop();
   }
   const seconds = (performance.now() - start) / 1000;
-  const written = await writeReport(report, { startedAt, seconds }, { dir: args.out, ...(args.json === undefined ? {} : { json: args.json }) });
+  const written = await writeReport(
+    report,
+    { startedAt, seconds },
+    { dir: args.out, ...(args.json === undefined ? {} : { json: args.json }) },
+  );
   return { report, written, startedAt, seconds };
 }
 
 export async function bench(argv: string[]): Promise<number> {
   const { report, written } = await runBench(argv);
   process.stdout.write(`\n${markdownBody(report)}`);
-  for (const path of [written.json, written.markdown, ...written.plots, ...(written.extraJson ? [written.extraJson] : [])]) process.stderr.write(`wrote ${path}\n`);
+  for (const path of [
+    written.json,
+    written.markdown,
+    ...written.plots,
+    ...(written.extraJson ? [written.extraJson] : []),
+  ])
+    process.stderr.write(`wrote ${path}\n`);
   return 0;
 }

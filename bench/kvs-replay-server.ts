@@ -11,14 +11,19 @@ let streams = 0;
 
 process.on('message', async (request: Request) => {
   if ('streams' in request) {
-    for (; streams < request.streams; streams++) void server.replayFile(`stream-${streams}`, source, { rate: 1, loop: true });
+    for (; streams < request.streams; streams++)
+      void server.replayFile(`stream-${streams}`, source, { rate: 1, loop: true });
     process.send!({ url: server.url, streams });
   } else {
     const before = process.cpuUsage();
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, request.measureMs));
     const used = process.cpuUsage(before);
-    process.send!({ cpuSeconds: (used.user + used.system) / 1e6, seconds: (performance.now() - started) / 1000, rssBytes: process.memoryUsage().rss });
+    process.send!({
+      cpuSeconds: (used.user + used.system) / 1e6,
+      seconds: (performance.now() - started) / 1000,
+      rssBytes: process.memoryUsage().rss,
+    });
   }
 });
 process.on('disconnect', () => void server.close().then(() => process.exit(0)));

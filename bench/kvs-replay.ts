@@ -2,13 +2,13 @@
 // core. The server runs in a child process replaying N looping streams at 1x, one GetMedia reader
 // each; the server's own CPU time over a window gives the streams one core would carry.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cachedFixture } from '../src/local/fixtures/index.js';
 import { progress } from '../src/cli/progress.js';
+import { cachedFixture } from '../src/local/fixtures/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,10 +38,31 @@ function reader(url: string, stream: string, counter: { bytes: number }): void {
   req.end(body);
 }
 
-const server = fork(new URL('./kvs-replay-server.js', import.meta.url), [await cachedFixture('1080p-4M-gop1-20s.mkv', { width: 1920, height: 1080, fps: 30, gopSeconds: 1, durationSeconds: 20, bitrate: '4M', seed: 7 })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const server = fork(
+  new URL('./kvs-replay-server.js', import.meta.url),
+  [
+    await cachedFixture('1080p-4M-gop1-20s.mkv', {
+      width: 1920,
+      height: 1080,
+      fps: 30,
+      gopSeconds: 1,
+      durationSeconds: 20,
+      bitrate: '4M',
+      seed: 7,
+    }),
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+);
 await new Promise((resolve) => server.once('message', resolve));
 const counter = { bytes: 0 };
-const rows: { streams: number; cpuPercentOfOneCore: number; deliveredMbps: number; expectedMbps: number; rssMB: number; streamsPerCore: number }[] = [];
+const rows: {
+  streams: number;
+  cpuPercentOfOneCore: number;
+  deliveredMbps: number;
+  expectedMbps: number;
+  rssMB: number;
+  streamsPerCore: number;
+}[] = [];
 let readers = 0;
 const bar = progress('stream counts');
 for (const [step, n] of steps.entries()) {
@@ -51,7 +72,9 @@ for (const [step, n] of steps.entries()) {
   // Let every stream reach steady state (a fragment a second) before measuring.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const bytesBefore = counter.bytes;
-  const measured = await ask<{ cpuSeconds: number; seconds: number; rssBytes: number }>(server, { measureMs: windowMs });
+  const measured = await ask<{ cpuSeconds: number; seconds: number; rssBytes: number }>(server, {
+    measureMs: windowMs,
+  });
   const cpu = measured.cpuSeconds / measured.seconds;
   const row = {
     streams: n,
@@ -70,7 +93,9 @@ bar.update(steps.length, steps.length, 'done');
 bar.stop();
 server.disconnect();
 const best = rows.at(-1)!;
-console.log(`\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia reader (at ${best.streams} streams)`);
+console.log(
+  `\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia reader (at ${best.streams} streams)`,
+);
 await mkdir(join(values.json, '..'), { recursive: true });
 await writeFile(values.json, `${JSON.stringify({ windowSeconds: windowMs / 1000, rows }, null, 2)}\n`);
 process.exit(0);

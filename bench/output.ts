@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, totalmem, type as osType, release, arch } from 'node:os';
+import { arch, availableParallelism, cpus, type as osType, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderPlot } from './plot.js';
@@ -55,7 +55,10 @@ export interface WrittenReport {
   extraJson?: string;
 }
 
-/** The checkout's root: the nearest directory above this module whose package.json is kvs-infer's (works from bench/ and from dist/bench/). */
+/**
+ * The checkout's root: the nearest directory above this module whose package.json is kvs-infer's (works from bench/ and
+ * from dist/bench/).
+ */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
@@ -76,7 +79,12 @@ function readJson(path: string): Record<string, unknown> | null {
 }
 
 export function machine(): Machine {
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), memoryBytes: totalmem(), os: `${osType()} ${release()} ${arch()}` };
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryBytes: totalmem(),
+    os: `${osType()} ${release()} ${arch()}`,
+  };
 }
 
 /** `ffmpeg -version`'s version, or null when there is no ffmpeg on the PATH. */
@@ -136,8 +144,15 @@ export function reportFile(report: BenchReport, meta: RunMetadata, m = machine()
   };
 }
 
-/** Writes `<dir>/<scenario>.json`, `<dir>/<scenario>.md` and `<dir>/<plot id>.svg`, and the JSON to `json` too when given. */
-export async function writeReport(report: BenchReport, meta: RunMetadata, options: { dir: string; json?: string }): Promise<WrittenReport> {
+/**
+ * Writes `<dir>/<scenario>.json`, `<dir>/<scenario>.md` and `<dir>/<plot id>.svg`, and the JSON to `json` too when
+ * given.
+ */
+export async function writeReport(
+  report: BenchReport,
+  meta: RunMetadata,
+  options: { dir: string; json?: string },
+): Promise<WrittenReport> {
   const file = reportFile(report, meta);
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
@@ -151,7 +166,16 @@ export async function writeReport(report: BenchReport, meta: RunMetadata, option
   const images = report.plots.map((plot) => `![${plot.title}](${plot.id}.svg)`).join('\n\n');
   await writeFile(
     markdown,
-    [`# ${report.scenario}`, '', `${describeMachine(file.machine, file.versions)}.`, '', `Settings: ${settings}. Started ${file.startedAt}, ${meta.seconds.toFixed(0)} s.`, '', markdownBody(report), images ? `${images}\n` : ''].join('\n'),
+    [
+      `# ${report.scenario}`,
+      '',
+      `${describeMachine(file.machine, file.versions)}.`,
+      '',
+      `Settings: ${settings}. Started ${file.startedAt}, ${meta.seconds.toFixed(0)} s.`,
+      '',
+      markdownBody(report),
+      images ? `${images}\n` : '',
+    ].join('\n'),
   );
   const plots: string[] = [];
   for (const plot of report.plots) {

@@ -7,10 +7,26 @@ const WIDTH = 760;
 const HEIGHT = 440;
 const MARGIN = { left: 76, right: 200, top: 48, bottom: 60 };
 /** Tableau 10: distinguishable, and fine for the common colour-vision deficiencies. */
-const COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const COLOURS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 export function escapeXml(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&apos;');
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&apos;');
 }
 
 interface Axis {
@@ -76,10 +92,14 @@ export function renderPlot(spec: PlotSpec): string {
   const bottom = MARGIN.top + plotHeight;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<title>${escapeXml(spec.title)}</title>`);
   out.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
-  out.push(`<text class="title" x="${WIDTH / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(spec.title)}</text>`);
+  out.push(
+    `<text class="title" x="${WIDTH / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(spec.title)}</text>`,
+  );
 
   // Grid and ticks.
   out.push('<g class="x-ticks">');
@@ -87,7 +107,9 @@ export function renderPlot(spec: PlotSpec): string {
     const x = num(px(tick));
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="#e6e6e6"/>`);
     out.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 5}" stroke="#333333"/>`);
-    out.push(`<text class="tick" data-value="${tick}" x="${x}" y="${bottom + 19}" text-anchor="middle">${label(tick, xAxis.decimals)}</text>`);
+    out.push(
+      `<text class="tick" data-value="${tick}" x="${x}" y="${bottom + 19}" text-anchor="middle">${label(tick, xAxis.decimals)}</text>`,
+    );
   }
   out.push('</g>');
   out.push('<g class="y-ticks">');
@@ -95,23 +117,33 @@ export function renderPlot(spec: PlotSpec): string {
     const y = num(py(tick));
     out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#e6e6e6"/>`);
     out.push(`<line x1="${left - 5}" y1="${y}" x2="${left}" y2="${y}" stroke="#333333"/>`);
-    out.push(`<text class="tick" data-value="${tick}" x="${left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${label(tick, yAxis.decimals)}</text>`);
+    out.push(
+      `<text class="tick" data-value="${tick}" x="${left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${label(tick, yAxis.decimals)}</text>`,
+    );
   }
   out.push('</g>');
 
   // Axes and their labels.
   out.push(`<line class="x-axis" x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333333"/>`);
   out.push(`<line class="y-axis" x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333333"/>`);
-  out.push(`<text class="x-label" x="${num((left + right) / 2)}" y="${HEIGHT - 16}" text-anchor="middle" font-size="13">${escapeXml(spec.xLabel)}</text>`);
+  out.push(
+    `<text class="x-label" x="${num((left + right) / 2)}" y="${HEIGHT - 16}" text-anchor="middle" font-size="13">${escapeXml(spec.xLabel)}</text>`,
+  );
   const yMid = num((top + bottom) / 2);
-  out.push(`<text class="y-label" x="18" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${yMid})">${escapeXml(spec.yLabel)}</text>`);
+  out.push(
+    `<text class="y-label" x="18" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${yMid})">${escapeXml(spec.yLabel)}</text>`,
+  );
 
   // Threshold under the series, so that points on it stay visible.
   if (spec.threshold && Number.isFinite(spec.threshold.y)) {
     const y = num(py(spec.threshold.y));
     out.push(`<g class="threshold" data-value="${spec.threshold.y}">`);
-    out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${right - 4}" y="${num(py(spec.threshold.y) - 6)}" text-anchor="end" fill="#555555">${escapeXml(spec.threshold.label)}</text>`);
+    out.push(
+      `<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    );
+    out.push(
+      `<text x="${right - 4}" y="${num(py(spec.threshold.y) - 6)}" text-anchor="end" fill="#555555">${escapeXml(spec.threshold.label)}</text>`,
+    );
     out.push('</g>');
   }
 
@@ -120,7 +152,9 @@ export function renderPlot(spec: PlotSpec): string {
     const colour = COLOURS[index % COLOURS.length]!;
     const points = series.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
     out.push(`<g class="series" data-name="${escapeXml(series.name)}">`);
-    out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.map((p) => `${num(px(p.x))},${num(py(p.y))}`).join(' ')}"/>`);
+    out.push(
+      `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.map((p) => `${num(px(p.x))},${num(py(p.y))}`).join(' ')}"/>`,
+    );
     for (const p of points) out.push(`<circle cx="${num(px(p.x))}" cy="${num(py(p.y))}" r="3.5" fill="${colour}"/>`);
     out.push('</g>');
   });
@@ -137,7 +171,9 @@ export function renderPlot(spec: PlotSpec): string {
   });
   if (spec.threshold) {
     const y = top + 10 + spec.series.length * 22;
-    out.push(`<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    );
     out.push(`<text x="${legendX + 30}" y="${y}" dominant-baseline="middle">${escapeXml(spec.threshold.label)}</text>`);
   }
   out.push('</g>');

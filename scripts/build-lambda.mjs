@@ -1,5 +1,6 @@
 // Bundles the default Lambda consumer (cfn/lambda/index.ts) into one ESM file, AWS SDK clients included
-// (so their versions are the ones tested, not the runtime's), and zips it as index.mjs for the template's Lambda runtime (nodejs24.x; the bundle targets Node 20 and up).
+// (so their versions are the ones tested, not the runtime's), and zips it as index.mjs for the template's Lambda
+// runtime (nodejs24.x; the bundle targets Node 20 and up).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -39,10 +40,17 @@ const code = result.outputFiles[0].contents;
 
 await mkdir(outDir, { recursive: true });
 const zip = new yazl.ZipFile();
-zip.addBuffer(Buffer.from(code), 'index.mjs', { mtime: MTIME, forceDosTimestamp: true, mode: 0o100644, compressionLevel: 9 });
+zip.addBuffer(Buffer.from(code), 'index.mjs', {
+  mtime: MTIME,
+  forceDosTimestamp: true,
+  mode: 0o100644,
+  compressionLevel: 9,
+});
 zip.end();
 const chunks = [];
 for await (const chunk of zip.outputStream) chunks.push(chunk);
 const bytes = Buffer.concat(chunks);
 await writeFile(zipPath, bytes);
-process.stdout.write(`${relative(process.cwd(), zipPath) || zipPath} ${bytes.length} bytes (index.mjs ${code.length} bytes)\n`);
+process.stdout.write(
+  `${relative(process.cwd(), zipPath) || zipPath} ${bytes.length} bytes (index.mjs ${code.length} bytes)\n`,
+);

@@ -9,13 +9,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import hdr from 'hdr-histogram-js';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { LocalStack } from '../../src/local/index.js';
 import { FileSource } from '../../src/local/kvs/index.js';
 import type { EmfDistribution } from '../../src/metrics/index.js';
 import { repoRoot } from '../output.js';
 import type { LiveFigures, Resolution } from '../report.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
-
 
 /** How to start the worker: the built CLI (default) or the TypeScript source under the caller's loader. */
 export interface WorkerCommand {
@@ -89,7 +88,10 @@ export interface LiveRunExtras {
   cpuCores: number;
   /** This process's CPU over the window (the local stack: KVS server, model server, emulators), cores. */
   harnessCpuCores: number;
-  /** Everything else the machine ran over the window, cores: well above 0, the figures were measured on a shared machine. */
+  /**
+   * Everything else the machine ran over the window, cores: well above 0, the figures were measured on a shared
+   * machine.
+   */
   otherCpuCores: number;
   millisBehindNowMax: number;
   /** Worker gauges, max over the window. */
@@ -135,9 +137,22 @@ export function sourceWorker(): WorkerCommand {
 }
 
 /** The generated fixture for a resolution, bitrate and GOP (fixed seed), cached across runs. */
-export async function liveFixture(resolution: Resolution = '1080p', bitrate = '4M', gopSeconds = 1, durationSeconds = 20): Promise<string> {
+export async function liveFixture(
+  resolution: Resolution = '1080p',
+  bitrate = '4M',
+  gopSeconds = 1,
+  durationSeconds = 20,
+): Promise<string> {
   const [width, height] = resolution === '1080p' ? [1920, 1080] : [1280, 720];
-  return cachedFixture(`${resolution}-${bitrate}-gop${gopSeconds}-${durationSeconds}s.mkv`, { width, height, fps: 30, gopSeconds, durationSeconds, bitrate, seed: 7 });
+  return cachedFixture(`${resolution}-${bitrate}-gop${gopSeconds}-${durationSeconds}s.mkv`, {
+    width,
+    height,
+    fps: 30,
+    gopSeconds,
+    durationSeconds,
+    bitrate,
+    seed: 7,
+  });
 }
 
 let clockTicks: number | undefined;
@@ -162,7 +177,12 @@ async function cpuSecondsOf(pid: number): Promise<number> {
 
 /** Busy CPU seconds of the whole machine (every core), from /proc/stat. */
 async function machineBusySeconds(): Promise<number> {
-  const [user, nice, system, , , irq, softirq, steal] = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = (await readFile('/proc/stat', 'utf8'))
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / clkTck();
 }
 
@@ -170,7 +190,6 @@ async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
-
 
 interface EmfLine {
   Timestamp: number;
@@ -196,7 +215,8 @@ class Window {
       }
       this.ingestMax = Math.max(this.ingestMax, merge(this.#ingest, line.IngestToProcessLatency));
       this.endToEndMax = Math.max(this.endToEndMax, merge(this.#endToEnd, line.EndToEndLatency));
-      if (typeof line.MillisBehindNow === 'number') this.gaugeMax.set('MillisBehindNow', Math.max(this.gaugeMax.get('MillisBehindNow') ?? 0, line.MillisBehindNow));
+      if (typeof line.MillisBehindNow === 'number')
+        this.gaugeMax.set('MillisBehindNow', Math.max(this.gaugeMax.get('MillisBehindNow') ?? 0, line.MillisBehindNow));
       return;
     }
     for (const name of ['ReadersPaused', 'DecodeQueueDepth', 'InferenceQueueDepth', 'PoolUtilization']) {
@@ -222,14 +242,21 @@ class Window {
 }
 
 function newHistogram() {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
 }
 
 /** Adds an EMF distribution's Values/Counts (each value the mean of its group) and returns its Max (0 when absent). */
 function merge(histogram: ReturnType<typeof newHistogram>, value: unknown): number {
   const d = value as EmfDistribution | undefined;
   if (d === undefined || !Array.isArray(d.Values)) return 0;
-  d.Values.forEach((v, i) => histogram.recordValueWithCount(Math.min(Math.max(Math.round(v), 1), 3_600_000), d.Counts[i] ?? 1));
+  d.Values.forEach((v, i) =>
+    histogram.recordValueWithCount(Math.min(Math.max(Math.round(v), 1), 3_600_000), d.Counts[i] ?? 1),
+  );
   return d.Max;
 }
 
@@ -247,10 +274,15 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * One live run, warm-up excluded. Always stops the worker (SIGTERM, then SIGKILL after 15 s) and closes
  * the stack, also on error.
  */
-export async function liveRun(options: LiveRunOptions, onProgress: (text: string) => void = () => undefined): Promise<LiveRunResult> {
+export async function liveRun(
+  options: LiveRunOptions,
+  onProgress: (text: string) => void = () => undefined,
+): Promise<LiveRunResult> {
   const streams = options.streams;
-  if (!(Number.isInteger(streams) && streams >= 1)) throw new RangeError(`streams must be a positive integer, got ${streams}`);
-  if (!(options.durationSeconds > 0)) throw new RangeError(`durationSeconds must be positive, got ${options.durationSeconds}`);
+  if (!(Number.isInteger(streams) && streams >= 1))
+    throw new RangeError(`streams must be a positive integer, got ${streams}`);
+  if (!(options.durationSeconds > 0))
+    throw new RangeError(`durationSeconds must be positive, got ${options.durationSeconds}`);
   const warmupSeconds = options.warmupSeconds ?? 10;
   const inferenceInterval = options.inferenceInterval ?? 6;
   const decodeThreadPoolSize = options.decodeThreadPoolSize ?? availableParallelism();
@@ -260,10 +292,13 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
   const metricsIntervalMillis = options.metricsIntervalMillis ?? 1000;
   const stagger = options.staggerStreams ?? true;
   const command = options.worker ?? builtWorker();
-  if (!existsSync(command.main)) throw new Error(`${command.main} does not exist (run \`npm run build\` first, or pass worker: sourceWorker())`);
+  if (!existsSync(command.main))
+    throw new Error(`${command.main} does not exist (run \`npm run build\` first, or pass worker: sourceWorker())`);
 
   onProgress('preparing the fixture');
-  const files = options.files?.length ? options.files : [await liveFixture(options.resolution, options.bitrate, options.gopSeconds, options.fixtureSeconds)];
+  const files = options.files?.length
+    ? options.files
+    : [await liveFixture(options.resolution, options.bitrate, options.gopSeconds, options.fixtureSeconds)];
   const sources = await Promise.all(files.map((f) => FileSource.open(f)));
   // I-frames per second of each stream (the streams cycle through the files).
   const iFramesPerSecond = (s: FileSource) => s.fragments.reduce((n, f) => n + f.keyframes, 0) / (s.durationMs / 1000);
@@ -280,7 +315,9 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     // The first stream goes through LocalStack.start (no streams would mean the demo clip); the rest are created
     // empty and replayed below, when the worker reads them, unless not staggered.
     const stack = await LocalStack.start({
-      streams: stagger ? [{ name: names[0]!, file: files[0]! }] : names.map((name, i) => ({ name, file: files[i % files.length]! })),
+      streams: stagger
+        ? [{ name: names[0]!, file: files[0]! }]
+        : names.map((name, i) => ({ name, file: files[i % files.length]! })),
       loop: true,
       rate: 1,
       model: 'fixed',
@@ -316,12 +353,19 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
       }),
     );
 
-    const nodeArgs = [...command.execArgv, ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [])];
-    const spawned = spawn(process.execPath, [...nodeArgs, command.main, 'run', '--config', configFile, '--worker-id', 'bench'], {
-      cwd: repoRoot(),
-      env: { ...process.env, ...stack.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const nodeArgs = [
+      ...command.execArgv,
+      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+    ];
+    const spawned = spawn(
+      process.execPath,
+      [...nodeArgs, command.main, 'run', '--config', configFile, '--worker-id', 'bench'],
+      {
+        cwd: repoRoot(),
+        env: { ...process.env, ...stack.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     exited = new Promise((resolve) => spawned.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
     let exitedEarly = false;
     void exited.then(() => (exitedEarly = true));
@@ -360,10 +404,14 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
         return;
       }
       if (line.event === 'acquired' && typeof line.stream === 'string') acquired.add(line.stream);
-      if (line.level === 'error' && errors.length < 10) errors.push(`${String(line.event)}: ${String(line.code ?? '')} ${String(line.message ?? '')}`.trim());
+      if (line.level === 'error' && errors.length < 10)
+        errors.push(`${String(line.event)}: ${String(line.code ?? '')} ${String(line.message ?? '')}`.trim());
     });
     const alive = () => {
-      if (exitedEarly) throw new Error(`the worker exited early (code ${spawned.exitCode}); its stderr ended with:\n${stderrTail.join('\n')}\nerrors: ${errors.join('; ')}`);
+      if (exitedEarly)
+        throw new Error(
+          `the worker exited early (code ${spawned.exitCode}); its stderr ended with:\n${stderrTail.join('\n')}\nerrors: ${errors.join('; ')}`,
+        );
     };
 
     let rssMaxWhole = 0;
@@ -383,7 +431,10 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     const acquireDeadline = Date.now() + (options.acquireTimeoutMs ?? 60_000 + 200 * streams);
     while (acquired.size < streams) {
       alive();
-      if (Date.now() > acquireDeadline) throw new Error(`the worker held ${acquired.size} of ${streams} leases after ${options.acquireTimeoutMs ?? 60_000 + 200 * streams} ms`);
+      if (Date.now() > acquireDeadline)
+        throw new Error(
+          `the worker held ${acquired.size} of ${streams} leases after ${options.acquireTimeoutMs ?? 60_000 + 200 * streams} ms`,
+        );
       onProgress(`worker taking leases: ${acquired.size}/${streams}`);
       await sleep(200);
     }
@@ -394,7 +445,13 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
       const periodMs = (inferenceInterval * 1000) / meanIFrameRate;
       names.slice(1).forEach((name, k) => {
         const i = k + 1;
-        const timer = setTimeout(() => void stack.kvs.replayFile(name, sources[i % sources.length]!, { rate: 1, loop: true }).catch(() => undefined), (i / streams) * periodMs);
+        const timer = setTimeout(
+          () =>
+            void stack.kvs
+              .replayFile(name, sources[i % sources.length]!, { rate: 1, loop: true })
+              .catch(() => undefined),
+          (i / streams) * periodMs,
+        );
         cleanup.push(async () => clearTimeout(timer));
       });
     }
@@ -414,7 +471,9 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     const windowEnd = startedAt + options.durationSeconds * 1000;
     while (Date.now() < windowEnd) {
       alive();
-      onProgress(`measuring ${Math.round(options.durationSeconds - (windowEnd - Date.now()) / 1000)}/${options.durationSeconds} s`);
+      onProgress(
+        `measuring ${Math.round(options.durationSeconds - (windowEnd - Date.now()) / 1000)}/${options.durationSeconds} s`,
+      );
       await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
     }
     const cpuEnd = await cpuSecondsOf(spawned.pid!);
@@ -433,7 +492,8 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
     const before = times.filter((t) => t <= startedAt).at(-1);
     const last = times.find((t) => t >= windowEnd) ?? times.at(-1);
     const included = times.filter((t) => t > (before ?? startedAt) && last !== undefined && t <= last);
-    if (included.length === 0 || last === undefined) throw new Error(`the worker wrote no EMF lines in the window (flushes at ${times.join(', ')})`);
+    if (included.length === 0 || last === undefined)
+      throw new Error(`the worker wrote no EMF lines in the window (flushes at ${times.join(', ')})`);
     // The intervals span from the flush before the first included one to the last included one.
     const spanStart = before ?? included[0]! - metricsIntervalMillis;
     const seconds = (last - spanStart) / 1000;
@@ -467,7 +527,12 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
       endToEndMs: { p50: endToEnd.p50, p90: endToEnd.p90, p99: endToEnd.p99, max: endToEnd.max },
       cpuCores,
       harnessCpuCores: (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds,
-      otherCpuCores: Math.max(0, (machineEnd - machineStart) / wallSeconds - cpuCores - (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds),
+      otherCpuCores: Math.max(
+        0,
+        (machineEnd - machineStart) / wallSeconds -
+          cpuCores -
+          (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds,
+      ),
       millisBehindNowMax: windowOf.gaugeMax.get('MillisBehindNow') ?? 0,
       readersPausedMax: windowOf.gaugeMax.get('ReadersPaused') ?? 0,
       decodeQueueDepthMax: windowOf.gaugeMax.get('DecodeQueueDepth') ?? 0,
@@ -500,8 +565,12 @@ export async function liveRun(options: LiveRunOptions, onProgress: (text: string
 /** Whether a run held: p99 under `boundMs`, nothing dropped or failed, and publishing kept up with sampling. */
 export function held(run: LiveRunResult, boundMs: number): { ok: boolean; why: string } {
   const reasons: string[] = [];
-  if (!(run.ingestToProcessMs.p99 < boundMs)) reasons.push(`p99 ${Math.round(run.ingestToProcessMs.p99)} ms >= ${boundMs} ms`);
+  if (!(run.ingestToProcessMs.p99 < boundMs))
+    reasons.push(`p99 ${Math.round(run.ingestToProcessMs.p99)} ms >= ${boundMs} ms`);
   if (run.dropped > 0) reasons.push(`${run.dropped} frames dropped or failed`);
-  if (!run.keptUp) reasons.push(`published ${run.framesPerSecond.toFixed(1)}/s < 95% of ${run.expectedSampledPerSecond.toFixed(1)}/s sampled`);
+  if (!run.keptUp)
+    reasons.push(
+      `published ${run.framesPerSecond.toFixed(1)}/s < 95% of ${run.expectedSampledPerSecond.toFixed(1)}/s sampled`,
+    );
   return { ok: reasons.length === 0, why: reasons.length === 0 ? 'held' : reasons.join('; ') };
 }

@@ -3,8 +3,15 @@
 // BenchReport built from `liveRun`s.
 
 import { availableParallelism } from 'node:os';
-import { figure, type BenchReport, type Figure, type PlotSpec, type Resolution, type ScenarioOptions } from '../report.js';
-import { held, liveRun, type LiveRunOptions, type LiveRunResult, type WorkerCommand } from './run.js';
+import {
+  type BenchReport,
+  type Figure,
+  figure,
+  type PlotSpec,
+  type Resolution,
+  type ScenarioOptions,
+} from '../report.js';
+import { held, type LiveRunOptions, type LiveRunResult, liveRun, type WorkerCommand } from './run.js';
 
 /** Options common to the three scenarios; every one has a default (a human run, or a CI-sized one with `smoke`). */
 export interface LiveScenarioOptions extends ScenarioOptions {
@@ -58,13 +65,50 @@ interface Resolved {
 function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolved {
   const smoke = options.smoke ?? false;
   const base: Resolved = smoke
-    ? { streams: 2, durationSeconds: 3, warmupSeconds: 2, inferenceInterval: 1, resolution: '720p', bitrate: '4M', gopSeconds: 1, files: undefined, runs: 1, boundMs: 500, decodeThreadPoolSize: availableParallelism(), inferenceConcurrency: 20, endpointLatencyMs: 0, smoke }
-    : { streams: 50, durationSeconds: 20, warmupSeconds: 10, inferenceInterval: 6, resolution: '1080p', bitrate: '4M', gopSeconds: 1, files: undefined, runs: 1, boundMs: 500, decodeThreadPoolSize: availableParallelism(), inferenceConcurrency: 20, endpointLatencyMs: 0, smoke, ...human };
-  const given = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key in base));
+    ? {
+        streams: 2,
+        durationSeconds: 3,
+        warmupSeconds: 2,
+        inferenceInterval: 1,
+        resolution: '720p',
+        bitrate: '4M',
+        gopSeconds: 1,
+        files: undefined,
+        runs: 1,
+        boundMs: 500,
+        decodeThreadPoolSize: availableParallelism(),
+        inferenceConcurrency: 20,
+        endpointLatencyMs: 0,
+        smoke,
+      }
+    : {
+        streams: 50,
+        durationSeconds: 20,
+        warmupSeconds: 10,
+        inferenceInterval: 6,
+        resolution: '1080p',
+        bitrate: '4M',
+        gopSeconds: 1,
+        files: undefined,
+        runs: 1,
+        boundMs: 500,
+        decodeThreadPoolSize: availableParallelism(),
+        inferenceConcurrency: 20,
+        endpointLatencyMs: 0,
+        smoke,
+        ...human,
+      };
+  const given = Object.fromEntries(
+    Object.entries(options).filter(([key, value]) => value !== undefined && key in base),
+  );
   return { ...base, ...given } as Resolved;
 }
 
-function runOptions(r: Resolved, options: LiveScenarioOptions, overrides: Partial<LiveRunOptions> = {}): LiveRunOptions {
+function runOptions(
+  r: Resolved,
+  options: LiveScenarioOptions,
+  overrides: Partial<LiveRunOptions> = {},
+): LiveRunOptions {
   return {
     streams: r.streams,
     durationSeconds: r.durationSeconds,
@@ -107,7 +151,13 @@ export interface Measured {
   runs: LiveRunResult[];
 }
 
-async function measure(runs: number, options: LiveRunOptions, boundMs: number, onProgress: Progress, label: string): Promise<Measured> {
+async function measure(
+  runs: number,
+  options: LiveRunOptions,
+  boundMs: number,
+  onProgress: Progress,
+  label: string,
+): Promise<Measured> {
   const results: LiveRunResult[] = [];
   for (let i = 0; i < runs; i++) {
     const prefix = runs > 1 ? `${label} run ${i + 1}/${runs}` : label;
@@ -143,15 +193,29 @@ const show = (f: Figure, digits = 1, scale = 1) => {
   const v = (n: number) => (n / scale).toFixed(digits);
   return f.runs > 1 ? `${v(f.median)} (${v(f.min)}..${v(f.max)})` : v(f.median);
 };
-const what = (r: Resolved) => (r.files?.length ? r.files.join(', ') : `${r.resolution} ${r.bitrate}bps ${r.gopSeconds} s GOP`);
+const what = (r: Resolved) =>
+  r.files?.length ? r.files.join(', ') : `${r.resolution} ${r.bitrate}bps ${r.gopSeconds} s GOP`;
 
-function settingsOf(r: Resolved, options: LiveScenarioOptions, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function settingsOf(
+  r: Resolved,
+  options: LiveScenarioOptions,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const worker = options.worker;
-  return { ...r, ...extra, staggerStreams: options.staggerStreams ?? true, worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js', cores: availableParallelism() };
+  return {
+    ...r,
+    ...extra,
+    staggerStreams: options.staggerStreams ?? true,
+    worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js',
+    cores: availableParallelism(),
+  };
 }
 
 /** `live`: one setting, `runs` times (default 3; smoke 1); figures are medians with min and max. */
-export async function liveScenario(options: LiveScenarioOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+export async function liveScenario(
+  options: LiveScenarioOptions = {},
+  onProgress: Progress = () => undefined,
+): Promise<BenchReport> {
   const r = resolve(options, { runs: 3, durationSeconds: 30 });
   const m = await measure(r.runs, runOptions(r, options), r.boundMs, onProgress, `live ${r.streams} streams`);
   const figures = {
@@ -191,7 +255,10 @@ export async function liveScenario(options: LiveScenarioOptions = {}, onProgress
       columns: ['figure', `value, ${runsNote}`],
       rows: [
         ['streams', r.streams],
-        ['frames published per second', `${show(m.framesPerSecond)} (sampled by the fixture: ${m.expectedSampledPerSecond.toFixed(1)})`],
+        [
+          'frames published per second',
+          `${show(m.framesPerSecond)} (sampled by the fixture: ${m.expectedSampledPerSecond.toFixed(1)})`,
+        ],
         ['IngestToProcessLatency p50, ms', show(m.p50, 0)],
         ['IngestToProcessLatency p90, ms', show(m.p90, 0)],
         ['IngestToProcessLatency p99, ms', show(m.p99, 0)],
@@ -215,14 +282,23 @@ export async function liveScenario(options: LiveScenarioOptions = {}, onProgress
 }
 
 /** `capacity`: more streams until p99 passes the bound, a frame drops or fails, or publishing falls behind sampling. */
-export async function capacityScenario(options: CapacityOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+export async function capacityScenario(
+  options: CapacityOptions = {},
+  onProgress: Progress = () => undefined,
+): Promise<BenchReport> {
   const r = resolve(options, {});
   const ladder = options.steps ?? (r.smoke ? [1, 2] : [25, 50, 100, 150, 200, 300, 400]);
   const bisections = options.bisections ?? (r.smoke ? 0 : 2);
   const maxSteps = ladder.length + bisections;
   const steps: { streams: number; m: Measured }[] = [];
   const step = async (streams: number) => {
-    const m = await measure(r.runs, runOptions(r, options, { streams }), r.boundMs, onProgress, `capacity step ${steps.length + 1}/${maxSteps} (${streams} streams)`);
+    const m = await measure(
+      r.runs,
+      runOptions(r, options, { streams }),
+      r.boundMs,
+      onProgress,
+      `capacity step ${steps.length + 1}/${maxSteps} (${streams} streams)`,
+    );
     steps.push({ streams, m });
     return m.held;
   };
@@ -246,10 +322,15 @@ export async function capacityScenario(options: CapacityOptions = {}, onProgress
     largest > 0
       ? `largest N that held: ${largest} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames (p99 IngestToProcessLatency < ${r.boundMs} ms, nothing dropped or failed, published >= 95% of sampled)`
       : `no step held, not even ${ladder[0]} streams`,
-    bad === undefined ? `every step held up to ${largest} streams: the limit is higher (not measured)` : `${bad} streams broke it: ${steps.find((s) => s.streams === bad)!.m.why}`,
+    bad === undefined
+      ? `every step held up to ${largest} streams: the limit is higher (not measured)`
+      : `${bad} streams broke it: ${steps.find((s) => s.streams === bad)!.m.why}`,
   ];
   const atLargest = steps.find((s) => s.streams === largest)?.m;
-  if (atLargest) conclusions.push(`at ${largest} streams: ${atLargest.framesPerSecond.median.toFixed(1)} frames/s, p99 ${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ${mb(atLargest.rssMaxBytes.median)} MB`);
+  if (atLargest)
+    conclusions.push(
+      `at ${largest} streams: ${atLargest.framesPerSecond.median.toFixed(1)} frames/s, p99 ${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ${mb(atLargest.rssMaxBytes.median)} MB`,
+    );
   const plots: PlotSpec[] = [
     {
       id: 'capacity-throughput',
@@ -258,7 +339,10 @@ export async function capacityScenario(options: CapacityOptions = {}, onProgress
       yLabel: 'frames/s',
       series: [
         { name: 'published', points: steps.map((s) => ({ x: s.streams, y: r1(s.m.framesPerSecond.median) })) },
-        { name: 'sampled by the fixture', points: steps.map((s) => ({ x: s.streams, y: r1(s.m.expectedSampledPerSecond) })) },
+        {
+          name: 'sampled by the fixture',
+          points: steps.map((s) => ({ x: s.streams, y: r1(s.m.expectedSampledPerSecond) })),
+        },
       ],
     },
     {
@@ -283,7 +367,22 @@ export async function capacityScenario(options: CapacityOptions = {}, onProgress
       steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(m) })),
     },
     table: {
-      columns: ['streams', 'sampled/s', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'Mbit/s read', 'other CPU cores', 'held'],
+      columns: [
+        'streams',
+        'sampled/s',
+        'published/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'dropped+failed',
+        'CPU cores',
+        'CPU ms/frame',
+        'RSS MB',
+        'Mbit/s read',
+        'other CPU cores',
+        'held',
+      ],
       rows: steps.map(({ streams, m }) => [
         streams,
         r1(m.expectedSampledPerSecond),
@@ -338,7 +437,15 @@ function recommend(cells: Cell[], latencyMs: number, boundMs: number) {
   const littleLaw = (expected * latencyMs) / 1000;
   const best = Math.max(...mine.map((c) => c.m.framesPerSecond.median));
   const good = mine.filter((c) => c.m.held && c.m.framesPerSecond.median >= 0.98 * best);
-  if (good.length === 0) return { endpointLatencyMs: latencyMs, decodeThreadPoolSize: null, sageMakerTaskThreadPoolSize: null, littleLaw, bestFramesPerSecond: best, why: `no setting held at ${latencyMs} ms` };
+  if (good.length === 0)
+    return {
+      endpointLatencyMs: latencyMs,
+      decodeThreadPoolSize: null,
+      sageMakerTaskThreadPoolSize: null,
+      littleLaw,
+      bestFramesPerSecond: best,
+      why: `no setting held at ${latencyMs} ms`,
+    };
   // Among those as fast as the best, stay near the best p99 too: a smaller pool that doubles latency is no saving.
   const bestP99 = Math.min(...good.map((c) => c.m.p99.median));
   const near = good.filter((c) => c.m.p99.median <= Math.max(bestP99 * 1.25, bestP99 + 50));
@@ -358,7 +465,10 @@ function recommend(cells: Cell[], latencyMs: number, boundMs: number) {
 }
 
 /** `sweep`: decode pool size x inference concurrency x endpoint latency at a fixed number of streams. */
-export async function sweepScenario(options: SweepOptions = {}, onProgress: Progress = () => undefined): Promise<BenchReport> {
+export async function sweepScenario(
+  options: SweepOptions = {},
+  onProgress: Progress = () => undefined,
+): Promise<BenchReport> {
   const r = resolve(options, { streams: 50 });
   const cores = availableParallelism();
   const pools = options.poolSizes ?? (r.smoke ? [1, 2] : Array.from({ length: cores }, (_, i) => i + 1));
@@ -370,7 +480,17 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
     for (const concurrency of concurrencies) {
       for (const pool of pools) {
         const label = `sweep ${cells.length + 1}/${total} (pool ${pool}, concurrency ${concurrency}, endpoint ${latencyMs} ms)`;
-        const m = await measure(r.runs, runOptions(r, options, { decodeThreadPoolSize: pool, inferenceConcurrency: concurrency, endpointLatencyMs: latencyMs }), r.boundMs, onProgress, label);
+        const m = await measure(
+          r.runs,
+          runOptions(r, options, {
+            decodeThreadPoolSize: pool,
+            inferenceConcurrency: concurrency,
+            endpointLatencyMs: latencyMs,
+          }),
+          r.boundMs,
+          onProgress,
+          label,
+        );
         cells.push({ pool, concurrency, latencyMs, m });
       }
     }
@@ -385,7 +505,12 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
     byLatency,
   };
   const series = (pick: (m: Measured) => number) =>
-    latencies.flatMap((l) => concurrencies.map((c) => ({ name: `concurrency ${c}, endpoint ${l} ms`, points: cells.filter((x) => x.latencyMs === l && x.concurrency === c).map((x) => ({ x: x.pool, y: pick(x.m) })) })));
+    latencies.flatMap((l) =>
+      concurrencies.map((c) => ({
+        name: `concurrency ${c}, endpoint ${l} ms`,
+        points: cells.filter((x) => x.latencyMs === l && x.concurrency === c).map((x) => ({ x: x.pool, y: pick(x.m) })),
+      })),
+    );
   const expected = cells[0]?.m.expectedSampledPerSecond ?? 0;
   return {
     scenario: 'sweep',
@@ -394,10 +519,32 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
       streams: r.streams,
       expectedSampledPerSecond: expected,
       recommended,
-      cells: cells.map((c) => ({ decodeThreadPoolSize: c.pool, sageMakerTaskThreadPoolSize: c.concurrency, endpointLatencyMs: c.latencyMs, held: c.m.held, why: c.m.why, ...summary(c.m) })),
+      cells: cells.map((c) => ({
+        decodeThreadPoolSize: c.pool,
+        sageMakerTaskThreadPoolSize: c.concurrency,
+        endpointLatencyMs: c.latencyMs,
+        held: c.m.held,
+        why: c.m.why,
+        ...summary(c.m),
+      })),
     },
     table: {
-      columns: ['endpoint ms', 'concurrency', 'decode pool', 'published/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'dropped+failed', 'CPU cores', 'CPU ms/frame', 'RSS MB', 'other CPU cores', 'held'],
+      columns: [
+        'endpoint ms',
+        'concurrency',
+        'decode pool',
+        'published/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'dropped+failed',
+        'CPU cores',
+        'CPU ms/frame',
+        'RSS MB',
+        'other CPU cores',
+        'held',
+      ],
       rows: cells.map((c) => [
         c.latencyMs,
         c.concurrency,
@@ -428,8 +575,21 @@ export async function sweepScenario(options: SweepOptions = {}, onProgress: Prog
       'rule: sageMakerTaskThreadPoolSize >= frames/s x endpoint latency (s), with headroom for bursts (2x); decodeThreadPoolSize: the cores, unless the sweep shows fewer do as well',
     ],
     plots: [
-      { id: 'sweep-throughput', title: `Frames published per second against decode pool size (${r.streams} streams)`, xLabel: 'decodeThreadPoolSize', yLabel: 'frames/s', series: series((m) => r1(m.framesPerSecond.median)) },
-      { id: 'sweep-p99', title: `p99 IngestToProcessLatency against decode pool size (${r.streams} streams)`, xLabel: 'decodeThreadPoolSize', yLabel: 'ms', series: series((m) => r0(m.p99.median)), threshold: { y: r.boundMs, label: `bound ${r.boundMs} ms` } },
+      {
+        id: 'sweep-throughput',
+        title: `Frames published per second against decode pool size (${r.streams} streams)`,
+        xLabel: 'decodeThreadPoolSize',
+        yLabel: 'frames/s',
+        series: series((m) => r1(m.framesPerSecond.median)),
+      },
+      {
+        id: 'sweep-p99',
+        title: `p99 IngestToProcessLatency against decode pool size (${r.streams} streams)`,
+        xLabel: 'decodeThreadPoolSize',
+        yLabel: 'ms',
+        series: series((m) => r0(m.p99.median)),
+        threshold: { y: r.boundMs, label: `bound ${r.boundMs} ms` },
+      },
     ],
   };
 }

@@ -8,12 +8,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { MkvParser } from '../../src/media/index.js';
 import { extractImages, FramePool } from '../../src/native/index.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { repoRoot } from '../output.js';
-import { figure, type BenchReport, type Figure, type Resolution } from '../report.js';
-
+import { type BenchReport, type Figure, figure, type Resolution } from '../report.js';
 
 export interface MediaOptions {
   /** A 3 s 720p clip measured once: checks the scenario runs, measures nothing worth keeping. */
@@ -42,7 +41,10 @@ export interface MediaOptions {
  */
 export type OnProgress = (label: string, done?: number, total?: number, detail?: string) => void;
 
-const SIZES: Record<Resolution, { width: number; height: number }> = { '1080p': { width: 1920, height: 1080 }, '720p': { width: 1280, height: 720 } };
+const SIZES: Record<Resolution, { width: number; height: number }> = {
+  '1080p': { width: 1920, height: 1080 },
+  '720p': { width: 1280, height: 720 },
+};
 const SEED = 42;
 
 interface FileInfo {
@@ -60,7 +62,15 @@ function describe(path: string, bytes: Buffer): FileInfo {
   const events = [...parser.push(bytes), ...parser.end()];
   const frames = events.flatMap((e) => (e.type === 'frame' ? [e.frame] : []));
   const track = frames[0]?.track;
-  return { path, bytes: bytes.length, width: track?.width ?? null, height: track?.height ?? null, codecId: track?.codecId ?? null, frames: frames.length, keyframes: frames.filter((f) => f.keyframe).length };
+  return {
+    path,
+    bytes: bytes.length,
+    width: track?.width ?? null,
+    height: track?.height ?? null,
+    codecId: track?.codecId ?? null,
+    frames: frames.length,
+    keyframes: frames.filter((f) => f.keyframe).length,
+  };
 }
 
 /** Parser alone, one core: every event produced, nothing decoded; repeated over `targetBytes` at least. */
@@ -89,7 +99,11 @@ async function poolFramesPerSecond(pool: FramePool, files: Buffer[]): Promise<nu
   let images = 0;
   const start = process.hrtime.bigint();
   for (const bytes of files) {
-    for await (const result of extractImages(fileChunks(bytes), { pool, inferenceInterval: 1, output: { contentType: 'image/jpeg', quality: 80 } })) {
+    for await (const result of extractImages(fileChunks(bytes), {
+      pool,
+      inferenceInterval: 1,
+      output: { contentType: 'image/jpeg', quality: 80 },
+    })) {
       if (result.error) throw result.error;
       images++;
     }
@@ -109,7 +123,25 @@ async function ffmpegFramesPerSecond(paths: string[]): Promise<number> {
     const out = await mkdtemp(join(tmpdir(), 'kvs-infer-ffmpeg-'));
     try {
       const start = process.hrtime.bigint();
-      const result = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-skip_frame', 'nokey', '-i', path, '-an', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '3', '-f', 'image2', join(out, '%06d.jpg')]);
+      const result = spawnSync('ffmpeg', [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-skip_frame',
+        'nokey',
+        '-i',
+        path,
+        '-an',
+        '-fps_mode',
+        'passthrough',
+        '-c:v',
+        'mjpeg',
+        '-q:v',
+        '3',
+        '-f',
+        'image2',
+        join(out, '%06d.jpg'),
+      ]);
       seconds += Number(process.hrtime.bigint() - start) / 1e9;
       if (result.status !== 0) throw new Error(`ffmpeg failed on ${path}: ${result.stderr.toString()}`);
       images += (await readdir(out)).length;
@@ -133,7 +165,10 @@ const fixed = (value: number, digits = 1) => {
   return text.replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
 };
 
-export async function mediaScenario(options: MediaOptions = {}, onProgress: OnProgress = () => {}): Promise<BenchReport> {
+export async function mediaScenario(
+  options: MediaOptions = {},
+  onProgress: OnProgress = () => {},
+): Promise<BenchReport> {
   const smoke = options.smoke ?? false;
   const runs = options.runs ?? (smoke ? 1 : 5);
   const resolution = options.resolution ?? (smoke ? '720p' : '1080p');
@@ -161,7 +196,13 @@ export async function mediaScenario(options: MediaOptions = {}, onProgress: OnPr
     const { width, height } = SIZES[resolution];
     const name = `${resolution}-${bitrate}-gop${gopSeconds}-${durationSeconds}s.mkv`;
     onProgress(`clip ${name}`, 0, 1, 'encoding when not cached');
-    paths = [await cachedFixture(name, { codec: 'h264', width, height, fps: 30, gopSeconds, durationSeconds, bitrate, seed: SEED }, options.fixtureDir)];
+    paths = [
+      await cachedFixture(
+        name,
+        { codec: 'h264', width, height, fps: 30, gopSeconds, durationSeconds, bitrate, seed: SEED },
+        options.fixtureDir,
+      ),
+    ];
     onProgress(`clip ${name}`, 1, 1);
   }
   const contents = await Promise.all(paths.map((path) => readFile(path)));
@@ -170,23 +211,41 @@ export async function mediaScenario(options: MediaOptions = {}, onProgress: OnPr
 
   const parserByFile: Figure[] = [];
   for (const [i, bytes] of contents.entries()) {
-    parserByFile.push(await measure(`parser, one core, ${basename(paths[i]!)}`, () => parserMegabytesPerSecond(bytes, parserTargetBytes), 'MB/s'));
+    parserByFile.push(
+      await measure(
+        `parser, one core, ${basename(paths[i]!)}`,
+        () => parserMegabytesPerSecond(bytes, parserTargetBytes),
+        'MB/s',
+      ),
+    );
   }
   // Smaller frames mean more elements per megabyte: the real 640x360 GetMedia capture, when present.
   const capturePath = join(repoRoot(), '..', 'shared', 'fixtures', 'kvs-getmedia', 'output_get_media.mkv');
   const capture = options.files === undefined && existsSync(capturePath) ? await readFile(capturePath) : null;
-  const parserOnCapture = capture && (await measure('parser, one core, output_get_media.mkv', () => parserMegabytesPerSecond(capture, parserTargetBytes), 'MB/s'));
+  const parserOnCapture =
+    capture &&
+    (await measure(
+      'parser, one core, output_get_media.mkv',
+      () => parserMegabytesPerSecond(capture, parserTargetBytes),
+      'MB/s',
+    ));
 
   const framesPerSecond: Record<string, Figure> = {};
   for (const size of poolSizes) {
     const pool = await FramePool.create({ size });
     try {
-      framesPerSecond[size] = await measure(`parse + decode + JPEG, pool of ${size}`, () => poolFramesPerSecond(pool, contents), 'I-frames/s');
+      framesPerSecond[size] = await measure(
+        `parse + decode + JPEG, pool of ${size}`,
+        () => poolFramesPerSecond(pool, contents),
+        'I-frames/s',
+      );
     } finally {
       await pool.destroy();
     }
   }
-  const ffmpeg = hasFfmpeg() ? await measure('ffmpeg -skip_frame nokey -c:v mjpeg', () => ffmpegFramesPerSecond(paths), 'I-frames/s') : null;
+  const ffmpeg = hasFfmpeg()
+    ? await measure('ffmpeg -skip_frame nokey -c:v mjpeg', () => ffmpegFramesPerSecond(paths), 'I-frames/s')
+    : null;
 
   const smallest = Math.min(...poolSizes);
   const largest = Math.max(...poolSizes);
@@ -196,11 +255,14 @@ export async function mediaScenario(options: MediaOptions = {}, onProgress: OnPr
   const fullPoolVsFfmpeg = ffmpeg ? full.median / ffmpeg.median : null;
   const iFrames = infos.reduce((sum, info) => sum + info.keyframes, 0);
 
-  const describeFile = (info: FileInfo) => `${basename(info.path)} (${info.width}x${info.height}, ${(info.bytes / 1e6).toFixed(1)} MB)`;
+  const describeFile = (info: FileInfo) =>
+    `${basename(info.path)} (${info.width}x${info.height}, ${(info.bytes / 1e6).toFixed(1)} MB)`;
   const row = (label: string, f: Figure) => [label, fixed(f.median), fixed(f.min), fixed(f.max)];
   const rows: (string | number)[][] = [
     ...infos.map((info, i) => row(`parser, one core, ${describeFile(info)}, MB/s`, parserByFile[i]!)),
-    ...(parserOnCapture ? [row('parser, one core, output_get_media.mkv (640x360 capture), MB/s', parserOnCapture)] : []),
+    ...(parserOnCapture
+      ? [row('parser, one core, output_get_media.mkv (640x360 capture), MB/s', parserOnCapture)]
+      : []),
     ...poolSizes.map((size) => row(`parse + decode + JPEG, pool of ${size}, I-frames/s`, framesPerSecond[size]!)),
     ...(ffmpeg ? [row('ffmpeg -skip_frame nokey -c:v mjpeg, I-frames/s', ffmpeg)] : []),
     [`scaling from ${smallest} to ${largest} pool threads`, `${scaling.toFixed(2)}x`, '', ''],
@@ -210,7 +272,11 @@ export async function mediaScenario(options: MediaOptions = {}, onProgress: OnPr
   const conclusions = [
     `The parser reads ${fixed(parserByFile[0]!.median, 0)} MB/s on one core, on ${describeFile(infos[0]!)}.`,
     `A pool of ${largest} turns ${fixed(full.median)} I-frames/s into JPEG, ${scaling.toFixed(2)}x a pool of ${smallest} (${fixed(one.median)} I-frames/s).`,
-    ...(ffmpeg && fullPoolVsFfmpeg !== null ? [`That is ${fullPoolVsFfmpeg.toFixed(2)}x the ffmpeg command line doing the same job (${fixed(ffmpeg.median)} I-frames/s).`] : ['ffmpeg is not on the PATH: no comparison with its command line.']),
+    ...(ffmpeg && fullPoolVsFfmpeg !== null
+      ? [
+          `That is ${fullPoolVsFfmpeg.toFixed(2)}x the ffmpeg command line doing the same job (${fixed(ffmpeg.median)} I-frames/s).`,
+        ]
+      : ['ffmpeg is not on the PATH: no comparison with its command line.']),
     ...(smoke ? ['Smoke run: a tiny clip measured once; these figures only show that the scenario runs.'] : []),
   ];
 
@@ -244,8 +310,18 @@ export async function mediaScenario(options: MediaOptions = {}, onProgress: OnPr
         xLabel: 'pool threads',
         yLabel: 'I-frames per second',
         series: [
-          { name: 'kvs-infer pool, median', points: poolSizes.map((size) => ({ x: size, y: framesPerSecond[size]!.median })) },
-          ...(poolSizes.length > 1 ? [{ name: `linear scaling from ${smallest}`, points: poolSizes.map((size) => ({ x: size, y: (one.median * size) / smallest })) }] : []),
+          {
+            name: 'kvs-infer pool, median',
+            points: poolSizes.map((size) => ({ x: size, y: framesPerSecond[size]!.median })),
+          },
+          ...(poolSizes.length > 1
+            ? [
+                {
+                  name: `linear scaling from ${smallest}`,
+                  points: poolSizes.map((size) => ({ x: size, y: (one.median * size) / smallest })),
+                },
+              ]
+            : []),
         ],
         ...(ffmpeg ? { threshold: { y: ffmpeg.median, label: `ffmpeg CLI, ${fixed(ffmpeg.median)} I-frames/s` } } : {}),
       },

@@ -1,8 +1,8 @@
 // The AWS clients of a Lambda container, built once at cold start. Endpoints come from the SDK's
 // standard settings (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_KINESIS_VIDEO, ...), as in production.
 
-import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StoreClients } from './store-fragments.js';
 

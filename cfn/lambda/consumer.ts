@@ -5,7 +5,7 @@ import type { KinesisStreamBatchItemFailure, KinesisStreamBatchResponse, Kinesis
 import { describeFrame } from './describe.js';
 import type { Log } from './log.js';
 import { KNOWN_RECORD_VERSION, parseKinesisRecord } from './parse-records.js';
-import { FragmentStore, type FragmentGroup, type StoreClients } from './store-fragments.js';
+import { type FragmentGroup, FragmentStore, type StoreClients } from './store-fragments.js';
 
 export interface ConsumerSettings {
   /** Detections scoring less are neither logged nor stored. */
@@ -18,11 +18,14 @@ export const DEFAULT_MIN_SCORE = 0.5;
 /** Fragments fetched and stored at once. */
 export const STORE_CONCURRENCY = 4;
 
-/** MIN_SCORE and RESULTS_BUCKET; a MIN_SCORE that is not a number in [0, 1] fails every invocation, loudly, until fixed. */
+/**
+ * MIN_SCORE and RESULTS_BUCKET; a MIN_SCORE that is not a number in [0, 1] fails every invocation, loudly, until fixed.
+ */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): ConsumerSettings {
   const raw = env.MIN_SCORE?.trim();
   const minScore = raw === undefined || raw === '' ? DEFAULT_MIN_SCORE : Number(raw);
-  if (!(Number.isFinite(minScore) && minScore >= 0 && minScore <= 1)) throw new Error(`MIN_SCORE must be a number from 0 to 1, got "${env.MIN_SCORE}"`);
+  if (!(Number.isFinite(minScore) && minScore >= 0 && minScore <= 1))
+    throw new Error(`MIN_SCORE must be a number from 0 to 1, got "${env.MIN_SCORE}"`);
   const bucket = env.RESULTS_BUCKET?.trim();
   return { minScore, resultsBucket: bucket === undefined || bucket === '' ? null : bucket };
 }
@@ -46,13 +49,26 @@ export function createConsumer(options: ConsumerOptions): KinesisConsumer {
       if (!outcome.ok) {
         // Retrying cannot fix it, and throwing would retry the whole batch until the record expires.
         skipped++;
-        log({ level: 'warn', event: 'bad-record', sequenceNumber: outcome.sequenceNumber, partitionKey: kinesisRecord.kinesis.partitionKey, reason: outcome.reason });
+        log({
+          level: 'warn',
+          event: 'bad-record',
+          sequenceNumber: outcome.sequenceNumber,
+          partitionKey: kinesisRecord.kinesis.partitionKey,
+          reason: outcome.reason,
+        });
         continue;
       }
       const { parsed } = outcome;
       const { record } = parsed;
       if (record.version !== KNOWN_RECORD_VERSION) {
-        log({ level: 'warn', event: 'unknown-record-version', version: record.version, known: KNOWN_RECORD_VERSION, sequenceNumber: parsed.sequenceNumber, stream: record.streamName });
+        log({
+          level: 'warn',
+          event: 'unknown-record-version',
+          version: record.version,
+          known: KNOWN_RECORD_VERSION,
+          sequenceNumber: parsed.sequenceNumber,
+          stream: record.streamName,
+        });
       }
       const { detections, line } = describeFrame(parsed, settings.minScore);
       log(line);
@@ -75,11 +91,28 @@ export function createConsumer(options: ConsumerOptions): KinesisConsumer {
         try {
           const document = await store.store(group);
           stored++;
-          log({ level: 'info', event: 'fragment-stored', stream: group.stream, fragmentNumber: group.fragmentNumber, bucket: settings.resultsBucket, key: document.media.key, mediaBytes: document.media.bytes, frames: document.frames.length });
+          log({
+            level: 'info',
+            event: 'fragment-stored',
+            stream: group.stream,
+            fragmentNumber: group.fragmentNumber,
+            bucket: settings.resultsBucket,
+            key: document.media.key,
+            mediaBytes: document.media.bytes,
+            frames: document.frames.length,
+          });
         } catch (error) {
           failed.push(group);
           const { name, message } = error as Error;
-          log({ level: 'error', event: 'fragment-store-failed', stream: group.stream, fragmentNumber: group.fragmentNumber, bucket: settings.resultsBucket, error: { name, message }, sequenceNumbers: group.sequenceNumbers });
+          log({
+            level: 'error',
+            event: 'fragment-store-failed',
+            stream: group.stream,
+            fragmentNumber: group.fragmentNumber,
+            bucket: settings.resultsBucket,
+            error: { name, message },
+            sequenceNumbers: group.sequenceNumbers,
+          });
         }
       });
     }

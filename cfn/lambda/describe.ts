@@ -25,7 +25,12 @@ export function detectionsOf(result: unknown, minScore: number): Detection[] | n
   if (typeof result !== 'object' || result === null) return null;
   const prediction = (result as { prediction?: unknown }).prediction;
   if (!Array.isArray(prediction)) return null;
-  const rows = prediction.filter((row): row is number[] => Array.isArray(row) && row.length >= 6 && row.slice(0, 6).every((v) => typeof v === 'number' && Number.isFinite(v)));
+  const rows = prediction.filter(
+    (row): row is number[] =>
+      Array.isArray(row) &&
+      row.length >= 6 &&
+      row.slice(0, 6).every((v) => typeof v === 'number' && Number.isFinite(v)),
+  );
   if (rows.length !== prediction.length) return null;
   return rows
     .filter((row) => row[1]! >= minScore)
@@ -45,7 +50,8 @@ export interface FrameDescription {
 }
 
 /** An epoch-ms timestamp as ISO 8601; null when there is none. */
-export const isoTime = (ms: unknown): string | null => (typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null);
+export const isoTime = (ms: unknown): string | null =>
+  typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 
 export function describeFrame({ sequenceNumber, record }: ParsedRecord, minScore: number): FrameDescription {
   const line: LogLine = {
@@ -65,11 +71,17 @@ export function describeFrame({ sequenceNumber, record }: ParsedRecord, minScore
   }
   if (record.resultBase64 !== undefined) {
     const bytes = typeof record.resultBase64 === 'string' ? Buffer.byteLength(record.resultBase64, 'base64') : null;
-    return { detections: null, line: { ...line, resultContentType: record.resultContentType ?? null, resultBase64Bytes: bytes } };
+    return {
+      detections: null,
+      line: { ...line, resultContentType: record.resultContentType ?? null, resultBase64Bytes: bytes },
+    };
   }
   const detections = detectionsOf(record.result, minScore);
   if (detections !== null) return { detections, line: { ...line, detections } };
   const text = JSON.stringify(record.result ?? null);
-  const result = text.length <= MAX_RESULT_CHARS ? { result: record.result ?? null } : { resultTruncated: text.slice(0, MAX_RESULT_CHARS), resultChars: text.length };
+  const result =
+    text.length <= MAX_RESULT_CHARS
+      ? { result: record.result ?? null }
+      : { resultTruncated: text.slice(0, MAX_RESULT_CHARS), resultChars: text.length };
   return { detections: null, line: { ...line, resultContentType: record.resultContentType ?? null, ...result } };
 }

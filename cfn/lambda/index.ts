@@ -6,9 +6,13 @@ import { clientsFromEnv } from './clients.js';
 import { createConsumer, settingsFromEnv } from './consumer.js';
 import { stdoutLog } from './log.js';
 
-export { createConsumer, settingsFromEnv, type ConsumerOptions, type ConsumerSettings } from './consumer.js';
+export { type ConsumerOptions, type ConsumerSettings, createConsumer, settingsFromEnv } from './consumer.js';
 
-const consume = createConsumer({ ...clientsFromEnv(process.env), log: stdoutLog, settings: () => settingsFromEnv(process.env) });
+const consume = createConsumer({
+  ...clientsFromEnv(process.env),
+  log: stdoutLog,
+  settings: () => settingsFromEnv(process.env),
+});
 
 export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
   return consume(event);

@@ -1,10 +1,13 @@
 // Keeps the media of fragments where something was detected, as KIT's blog extension does: the fragment
 // from GetMediaForFragmentList as s3://BUCKET/<stream>/<fragment>.mkv, its records and detections as .json.
 
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetDataEndpointCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
-import { GetMediaForFragmentListCommand, type KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
-import { isoTime, type Detection } from './describe.js';
+import {
+  GetMediaForFragmentListCommand,
+  type KinesisVideoArchivedMediaClient,
+} from '@aws-sdk/client-kinesis-video-archived-media';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type Detection, isoTime } from './describe.js';
 import type { ConsumedRecord } from './parse-records.js';
 
 export interface StoredFrame {
@@ -28,7 +31,9 @@ export interface FragmentDocument {
   serverTime: string | null;
   producerTime: string | null;
   media: { key: string; bytes: number; contentType: string };
-  /** Every frame of the fragment seen so far (across batches and retries, one per idempotencyKey), in timecode order. */
+  /**
+   * Every frame of the fragment seen so far (across batches and retries, one per idempotencyKey), in timecode order.
+   */
   frames: StoredFrame[];
 }
 
@@ -39,7 +44,8 @@ export interface StoreClients {
   s3: S3Client;
 }
 
-export const fragmentKey = (stream: string, fragmentNumber: string, extension: 'mkv' | 'json') => `${stream}/${fragmentNumber}.${extension}`;
+export const fragmentKey = (stream: string, fragmentNumber: string, extension: 'mkv' | 'json') =>
+  `${stream}/${fragmentNumber}.${extension}`;
 
 /** Stores fragments to `bucket`; one per invocation, since it caches each stream's data endpoint for that long. */
 export class FragmentStore {
@@ -58,7 +64,9 @@ export class FragmentStore {
     const mediaKey = fragmentKey(group.stream, group.fragmentNumber, 'mkv');
     // KVS answers video/webm; the objects are named .mkv, which is what players open.
     const contentType = 'video/x-matroska';
-    await this.#clients.s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: mediaKey, Body: media, ContentType: contentType }));
+    await this.#clients.s3.send(
+      new PutObjectCommand({ Bucket: this.#bucket, Key: mediaKey, Body: media, ContentType: contentType }),
+    );
     const jsonKey = fragmentKey(group.stream, group.fragmentNumber, 'json');
     // A fragment's frames may arrive over several batches (or again on a retry): keep them all, once each.
     const frames = mergeFrames(await this.#previousFrames(jsonKey), group.frames);
@@ -71,14 +79,24 @@ export class FragmentStore {
       media: { key: mediaKey, bytes: media.byteLength, contentType },
       frames,
     };
-    await this.#clients.s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: jsonKey, Body: JSON.stringify(document), ContentType: 'application/json' }));
+    await this.#clients.s3.send(
+      new PutObjectCommand({
+        Bucket: this.#bucket,
+        Key: jsonKey,
+        Body: JSON.stringify(document),
+        ContentType: 'application/json',
+      }),
+    );
     return document;
   }
 
   async #media(stream: string, fragmentNumber: string): Promise<Uint8Array> {
     const client = this.#clients.archivedMedia(await this.#endpoint(stream));
-    const answer = await client.send(new GetMediaForFragmentListCommand({ StreamName: stream, Fragments: [fragmentNumber] }));
-    if (answer.Payload === undefined) throw new Error(`GetMediaForFragmentList sent no payload for ${stream} fragment ${fragmentNumber}`);
+    const answer = await client.send(
+      new GetMediaForFragmentListCommand({ StreamName: stream, Fragments: [fragmentNumber] }),
+    );
+    if (answer.Payload === undefined)
+      throw new Error(`GetMediaForFragmentList sent no payload for ${stream} fragment ${fragmentNumber}`);
     return answer.Payload.transformToByteArray();
   }
 
@@ -86,10 +104,12 @@ export class FragmentStore {
   #endpoint(stream: string): Promise<string> {
     let endpoint = this.#endpoints.get(stream);
     if (endpoint === undefined) {
-      endpoint = this.#clients.kinesisVideo.send(new GetDataEndpointCommand({ StreamName: stream, APIName: 'GET_MEDIA_FOR_FRAGMENT_LIST' })).then(({ DataEndpoint }) => {
-        if (DataEndpoint === undefined) throw new Error(`GetDataEndpoint sent no DataEndpoint for ${stream}`);
-        return DataEndpoint;
-      });
+      endpoint = this.#clients.kinesisVideo
+        .send(new GetDataEndpointCommand({ StreamName: stream, APIName: 'GET_MEDIA_FOR_FRAGMENT_LIST' }))
+        .then(({ DataEndpoint }) => {
+          if (DataEndpoint === undefined) throw new Error(`GetDataEndpoint sent no DataEndpoint for ${stream}`);
+          return DataEndpoint;
+        });
       this.#endpoints.set(stream, endpoint);
     }
     return endpoint;
@@ -121,4 +141,3 @@ function mergeFrames(previous: StoredFrame[], current: StoredFrame[]): StoredFra
   for (const frame of [...previous, ...current]) byKey.set(frameKey(frame), frame);
   return [...byKey.values()].sort((a, b) => (a.record.frameTimecode ?? 0) - (b.record.frameTimecode ?? 0));
 }
-

@@ -7,23 +7,29 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { backoffDelay } from '../aws/backoff.js';
 import type { KvsInferConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
 import { EmfExporter, MetricsRegistry } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
-import { backoffDelay } from '../aws/backoff.js';
-import { DataStreamCheck } from './pipeline/data-stream-check.js';
+import { type Clock, systemClock } from './clock.js';
 import { Discovery } from './lease/discovery.js';
-import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
 import { LeaseActor } from './lease/lease-actor.js';
 import { LeaseCoordinator } from './lease/lease-coordinator.js';
 import { LeaseTable } from './lease/lease-table.js';
-import { systemClock, type Clock } from './clock.js';
 import type { Lease, LeaseLostReason } from './lease/lease-types.js';
 import { errorFields, jsonLinesLogger, type Logger } from './logger.js';
+import { DataStreamCheck } from './pipeline/data-stream-check.js';
+import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
 import { ResultPublisher } from './pipeline/result-publisher.js';
 import { Slots } from './pipeline/slots.js';
-import { addCounters, DECODE_STAGE_BYTES, newPipelineCounters, type PipelineCounters, type PipelineServices } from './pipeline/stream-pipeline.js';
+import {
+  addCounters,
+  DECODE_STAGE_BYTES,
+  newPipelineCounters,
+  type PipelineCounters,
+  type PipelineServices,
+} from './pipeline/stream-pipeline.js';
 
 export type WorkerConfig = Pick<
   KvsInferConfig,
@@ -98,7 +104,13 @@ export interface WorkerOptions {
   clock?: Clock;
 }
 
-const COORDINATOR_METRICS = { taken: 'LeasesTaken', stolen: 'LeasesStolen', lost: 'LeasesLost', renewed: 'LeasesRenewed', released: null } as const;
+const COORDINATOR_METRICS = {
+  taken: 'LeasesTaken',
+  stolen: 'LeasesStolen',
+  lost: 'LeasesLost',
+  renewed: 'LeasesRenewed',
+  released: null,
+} as const;
 
 /** Leases that ended stay on the debug page this long, so that a lease's last steps can be seen. */
 const ENDED_KEPT_MS = 5 * 60_000;
@@ -132,7 +144,9 @@ export class Worker implements DebugSource {
   #stopping: Promise<void> | undefined;
   readonly #dataStream: DataStreamCheck;
   #watchTimer: ReturnType<typeof setInterval> | undefined;
-  /** The progress total (fragments completed, frames published or dropped) at the last watch, and when it last moved. */
+  /**
+   * The progress total (fragments completed, frames published or dropped) at the last watch, and when it last moved.
+   */
   #progress = { total: -1, at: performance.now() };
   #publishedSeen = 0;
   /** The streams discovery last announced, and the retry of a sync of them that failed. */
@@ -174,7 +188,12 @@ export class Worker implements DebugSource {
       dispatcher: this.#dispatcher,
       publisher: this.#publisher,
       metrics: this.metrics,
-      image: { contentType: config.endPointAcceptContentType, width: config.imageWidth, height: config.imageHeight, quality: config.jpegQuality },
+      image: {
+        contentType: config.endPointAcceptContentType,
+        width: config.imageWidth,
+        height: config.imageHeight,
+        quality: config.jpegQuality,
+      },
       endpoint: config.sageMakerEndpoint,
       workerId: config.workerId,
       inferenceInterval: config.inferenceInterval,
@@ -187,8 +206,19 @@ export class Worker implements DebugSource {
       timeoutMs: config.publishTimeoutMillis,
       onChange: (problem) =>
         problem === null
-          ? this.#log({ level: 'info', event: 'data-stream-writable', worker: this.workerId, dataStream: config.kdsStreamName })
-          : this.#log({ level: 'error', event: 'data-stream-unavailable', worker: this.workerId, dataStream: config.kdsStreamName, message: problem }),
+          ? this.#log({
+              level: 'info',
+              event: 'data-stream-writable',
+              worker: this.workerId,
+              dataStream: config.kdsStreamName,
+            })
+          : this.#log({
+              level: 'error',
+              event: 'data-stream-unavailable',
+              worker: this.workerId,
+              dataStream: config.kdsStreamName,
+              message: problem,
+            }),
     });
     this.#discovery = new Discovery({
       client: options.kinesisVideo,
@@ -225,20 +255,38 @@ export class Worker implements DebugSource {
     void worker.#dataStream.start();
     worker.#watchTimer = setInterval(() => worker.#watch(), WATCH_INTERVAL_MS).unref();
     const { statsIntervalMillis, metricsIntervalMillis, metricsNamespace } = options.config;
-    if (statsIntervalMillis > 0) worker.#statsTimer = setInterval(() => worker.#log({ level: 'info', event: 'stats', ...worker.stats() }), statsIntervalMillis).unref();
+    if (statsIntervalMillis > 0)
+      worker.#statsTimer = setInterval(
+        () => worker.#log({ level: 'info', event: 'stats', ...worker.stats() }),
+        statsIntervalMillis,
+      ).unref();
     if (metricsIntervalMillis > 0) {
-      const write = options.writeMetrics ?? ((line: string) => void process.stdout.write(line.endsWith('\n') ? line : `${line}\n`));
-      worker.#emf = new EmfExporter({ registry: worker.metrics, namespace: metricsNamespace, intervalMs: metricsIntervalMillis, write, onError: (error) => worker.#error('metrics-failed', error) });
+      const write =
+        options.writeMetrics ?? ((line: string) => void process.stdout.write(line.endsWith('\n') ? line : `${line}\n`));
+      worker.#emf = new EmfExporter({
+        registry: worker.metrics,
+        namespace: metricsNamespace,
+        intervalMs: metricsIntervalMillis,
+        write,
+        onError: (error) => worker.#error('metrics-failed', error),
+      });
       worker.#emf.start();
     }
-    worker.#log({ level: 'info', event: 'worker-started', worker: worker.workerId, table: table.tableName, decodeThreads: pool.size });
+    worker.#log({
+      level: 'info',
+      event: 'worker-started',
+      worker: worker.workerId,
+      table: table.tableName,
+      decodeThreads: pool.size,
+    });
     return worker;
   }
 
   /** The worker and its leases (those that ended recently too), for the debug server. */
   view(): WorkerView {
     const now = Date.now();
-    while (this.#ended.length > 0 && (this.#ended.length > ENDED_KEPT_MAX || now - this.#ended[0]!.at > ENDED_KEPT_MS)) this.#ended.shift();
+    while (this.#ended.length > 0 && (this.#ended.length > ENDED_KEPT_MAX || now - this.#ended[0]!.at > ENDED_KEPT_MS))
+      this.#ended.shift();
     const { worker: _, ...stats } = this.stats();
     const notReady = this.notReady;
     return {
@@ -252,7 +300,9 @@ export class Worker implements DebugSource {
       draining: this.#stopping !== undefined,
       holdsSyncLease: this.coordinator.holdsSyncLease,
       workers: this.coordinator.workers,
-      leases: [...[...this.#actors.values()].map((a) => a.view()), ...this.#recentlyEnded()].sort((a, b) => a.stream.localeCompare(b.stream)),
+      leases: [...[...this.#actors.values()].map((a) => a.view()), ...this.#recentlyEnded()].sort((a, b) =>
+        a.stream.localeCompare(b.stream),
+      ),
       stats,
     };
   }
@@ -378,7 +428,13 @@ export class Worker implements DebugSource {
     // The last interval's figures, so that a task's final minute reaches CloudWatch.
     this.#emf?.stop();
     this.#log({ level: 'info', event: 'stats', ...this.stats() });
-    this.#log({ level: outcome === 'done' ? 'info' : 'warn', event: 'worker-stopped', worker: this.workerId, timedOut: outcome === 'timeout', millis: Date.now() - started });
+    this.#log({
+      level: outcome === 'done' ? 'info' : 'warn',
+      event: 'worker-stopped',
+      worker: this.workerId,
+      timedOut: outcome === 'timeout',
+      millis: Date.now() - started,
+    });
   }
 
   #spawn(lease: Lease, handoverDelayMillis: number): void {
@@ -424,7 +480,10 @@ export class Worker implements DebugSource {
     m.gauge('NumWorkers', () => this.coordinator.workers.length);
     m.gauge('ReadersPaused', () => this.#services.slots.waiting);
     m.gauge('FramesInFlight', () => this.#inFlight());
-    m.gauge('BytesInFlight', () => this.#services.slots.usedBytes + this.#dispatcher.stats.heldBytes + this.#publisher.stats.bufferedBytes);
+    m.gauge(
+      'BytesInFlight',
+      () => this.#services.slots.usedBytes + this.#dispatcher.stats.heldBytes + this.#publisher.stats.bufferedBytes,
+    );
   }
 
   #changed(): void {
@@ -461,13 +520,27 @@ export class Worker implements DebugSource {
         this.metrics.add('LeaseSyncs');
         this.metrics.observe('LeaseSyncLatency', performance.now() - started);
         if (result.created.length + result.deleted.length > 0) {
-          this.#log({ level: 'info', event: 'leases-synced', worker: this.workerId, created: result.created, deleted: result.deleted });
+          this.#log({
+            level: 'info',
+            event: 'leases-synced',
+            worker: this.workerId,
+            created: result.created,
+            deleted: result.deleted,
+          });
         }
       },
       (error) => {
-        const moot = this.#desiredStreams !== streams || this.#stopping !== undefined || !this.coordinator.holdsSyncLease;
+        const moot =
+          this.#desiredStreams !== streams || this.#stopping !== undefined || !this.coordinator.holdsSyncLease;
         const retryInMillis = moot ? null : backoffDelay(++this.#syncAttempt, SYNC_RETRY);
-        this.#log({ level: 'warn', event: 'lease-sync-failed', worker: this.workerId, attempt: this.#syncAttempt, retryInMillis, ...errorFields(error) });
+        this.#log({
+          level: 'warn',
+          event: 'lease-sync-failed',
+          worker: this.workerId,
+          attempt: this.#syncAttempt,
+          retryInMillis,
+          ...errorFields(error),
+        });
         if (retryInMillis === null) return;
         this.#syncRetry = setTimeout(() => {
           this.#syncRetry = undefined;
@@ -482,4 +555,3 @@ export class Worker implements DebugSource {
     this.#log({ level: 'warn', event, worker: this.workerId, ...errorFields(error) });
   }
 }
-

@@ -40,7 +40,10 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
 export function resolveBackoff(partial: Partial<BackoffPolicy> | undefined): BackoffPolicy {
   const policy = { ...DEFAULT_BACKOFF, ...partial };
   if (!(policy.baseMs >= 0) || !(policy.maxMs >= policy.baseMs) || !(policy.jitter >= 0 && policy.jitter <= 1)) {
-    throw new BackoffError('BAD_BACKOFF', `backoff needs 0 <= baseMs <= maxMs and 0 <= jitter <= 1, got ${JSON.stringify(policy)}`);
+    throw new BackoffError(
+      'BAD_BACKOFF',
+      `backoff needs 0 <= baseMs <= maxMs and 0 <= jitter <= 1, got ${JSON.stringify(policy)}`,
+    );
   }
   return policy;
 }

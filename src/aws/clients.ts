@@ -3,6 +3,8 @@
 // Every client has a deadline on connecting and on each request: a black-holed connection (accepted,
 // never answered, as a network partition looks to a client) fails the call instead of hanging it.
 
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
@@ -10,8 +12,6 @@ import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 
 /** Connecting to an AWS endpoint takes milliseconds; 3 s is a lost SYN retried twice, then a dead path. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
@@ -27,7 +27,8 @@ const SAGEMAKER_BACKSTOP_GRACE_MS = 1_000;
  * hung renewal is cut before the next one is due, while a DynamoDB 1 s slower each way (2666 ms at the default
  * failover time of 10 s) still renews; never below 100 ms.
  */
-export const dynamoDbRequestTimeoutMs = (failoverTimeMillis: number): number => Math.max(100, Math.floor((failoverTimeMillis * 4) / 15));
+export const dynamoDbRequestTimeoutMs = (failoverTimeMillis: number): number =>
+  Math.max(100, Math.floor((failoverTimeMillis * 4) / 15));
 
 export interface ClientOptions {
   region?: string;
@@ -48,14 +49,23 @@ interface HandlerOptions {
   defaultRequestTimeoutMs: number;
   /** Added to the request timeout: a backstop behind a deadline the caller enforces itself. Default 0. */
   graceMs?: number;
-  /** Sockets per client: 50 (the SDK's default) where hung sockets are cut by the deadline, Infinity where kvs-infer bounds the calls itself. */
+  /**
+   * Sockets per client: 50 (the SDK's default) where hung sockets are cut by the deadline, Infinity where kvs-infer
+   * bounds the calls itself.
+   */
   maxSockets: number;
-  /** False for a streamed body that the reader paces (GetMedia): a paused reader leaves the socket silent, and its own idle timeout applies. */
+  /**
+   * False for a streamed body that the reader paces (GetMedia): a paused reader leaves the socket silent, and its own
+   * idle timeout applies.
+   */
   idleTimeout: boolean;
 }
 
 /** A keep-alive handler whose calls fail with a TimeoutError at their deadline rather than hang. */
-function handler(options: ClientOptions, { defaultRequestTimeoutMs, graceMs = 0, maxSockets, idleTimeout }: HandlerOptions): NodeHttpHandler {
+function handler(
+  options: ClientOptions,
+  { defaultRequestTimeoutMs, graceMs = 0, maxSockets, idleTimeout }: HandlerOptions,
+): NodeHttpHandler {
   const requestTimeout = (options.requestTimeoutMs ?? defaultRequestTimeoutMs) + graceMs;
   const agent = { keepAlive: true, maxSockets };
   return new NodeHttpHandler({
@@ -86,7 +96,8 @@ export const dynamoDbClient = (options: ClientOptions = {}): DynamoDBClient =>
 
 // Kinesis defaults to an HTTP/2 handler (for SubscribeToShard); PutRecords and the emulator speak HTTP/1.1.
 // The publisher aborts each PutRecords at its own deadline; this one is the backstop for every call.
-export const kinesisClient = (options: ClientOptions = {}): KinesisClient => new KinesisClient({ ...sdkOptions(options), requestHandler: shortCalls(options) });
+export const kinesisClient = (options: ClientOptions = {}): KinesisClient =>
+  new KinesisClient({ ...sdkOptions(options), requestHandler: shortCalls(options) });
 
 /** KVS control plane: discovery (ListStreams, ListTagsForStream) and GetDataEndpoint before each GetMedia. */
 export const kinesisVideoClient = (options: ClientOptions = {}): KinesisVideoClient =>
@@ -101,10 +112,15 @@ export const kinesisVideoClient = (options: ClientOptions = {}): KinesisVideoCli
 export const kinesisVideoMediaClient = (options: ClientOptions = {}): KinesisVideoMediaClient =>
   new KinesisVideoMediaClient({
     ...sdkOptions(options),
-    requestHandler: handler(options, { defaultRequestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS, maxSockets: Infinity, idleTimeout: false }),
+    requestHandler: handler(options, {
+      defaultRequestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      maxSockets: Infinity,
+      idleTimeout: false,
+    }),
   });
 
-export const ssmClient = (options: ClientOptions = {}): SSMClient => new SSMClient({ ...sdkOptions(options), requestHandler: shortCalls(options) });
+export const ssmClient = (options: ClientOptions = {}): SSMClient =>
+  new SSMClient({ ...sdkOptions(options), requestHandler: shortCalls(options) });
 
 /**
  * One attempt per send: the inference dispatcher retries itself, with a timeout per attempt and its own backoff.

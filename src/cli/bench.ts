@@ -19,7 +19,10 @@ export const BENCH_USAGE =
 export async function bench(argv: string[]): Promise<number> {
   const main = fileURLToPath(new URL(`../../bench/main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   if (!existsSync(main)) {
-    throw new KvsInferError('BENCH_UNAVAILABLE', 'kvs-infer bench runs from a checkout of the repository: the installed package does not include the benchmarks');
+    throw new KvsInferError(
+      'BENCH_UNAVAILABLE',
+      'kvs-infer bench runs from a checkout of the repository: the installed package does not include the benchmarks',
+    );
   }
   const child = spawn(process.execPath, [...process.execArgv, main, ...argv], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {

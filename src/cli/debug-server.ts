@@ -11,7 +11,8 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from '../metrics/index.js';
 /** `--debug-port`: a port number, 0 for any free one. */
 export function debugPort(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new KvsInferError('USAGE', `--debug-port must be a port number (0 for any free one), got "${value}"`);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new KvsInferError('USAGE', `--debug-port must be a port number (0 for any free one), got "${value}"`);
   return parsed;
 }
 

@@ -30,7 +30,9 @@ export interface StreamSummary {
   published: number;
   distinctFrames: number;
   classes: ClassSummary[];
-  /** Answers not in the Object Detection format (your own container's, say): published, but not counted as detections. */
+  /**
+   * Answers not in the Object Detection format (your own container's, say): published, but not counted as detections.
+   */
   otherAnswers: number;
   inferenceMs: Percentiles | null;
   ingestToPublishMs: Percentiles | null;
@@ -40,7 +42,11 @@ export interface StreamSummary {
 export const MIN_SCORE = 0.3;
 
 /** One summary per stream in `counters`, from the records published for it. */
-export function summarize(counters: Map<string, Readonly<PipelineCounters>>, records: InferenceRecord[], labels: readonly string[]): StreamSummary[] {
+export function summarize(
+  counters: Map<string, Readonly<PipelineCounters>>,
+  records: InferenceRecord[],
+  labels: readonly string[],
+): StreamSummary[] {
   return [...counters].map(([stream, c]) => {
     const mine = records.filter((r) => r.streamName === stream);
     return {
@@ -60,7 +66,10 @@ export function summarize(counters: Map<string, Readonly<PipelineCounters>>, rec
   });
 }
 
-/** Counts SageMaker Object Detection answers, `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax], ...]}`, by class name. */
+/**
+ * Counts SageMaker Object Detection answers, `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax], ...]}`, by
+ * class name.
+ */
 function detections(records: InferenceRecord[], labels: readonly string[]): ClassSummary[] {
   const classes = new Map<string, ClassSummary>();
   for (const record of records) {
@@ -70,7 +79,12 @@ function detections(records: InferenceRecord[], labels: readonly string[]): Clas
       if (score! < MIN_SCORE) continue;
       const label = labels[classId!] ?? `class ${classId}`;
       const seen = classes.get(label);
-      const candidate = { score: score!, box: box.slice(0, 4), fragmentNumber: record.fragmentNumber, frameTimecode: record.frameTimecode };
+      const candidate = {
+        score: score!,
+        box: box.slice(0, 4),
+        fragmentNumber: record.fragmentNumber,
+        frameTimecode: record.frameTimecode,
+      };
       if (seen === undefined) classes.set(label, { label, count: 1, best: candidate });
       else {
         seen.count++;
@@ -81,7 +95,9 @@ function detections(records: InferenceRecord[], labels: readonly string[]): Clas
   return [...classes.values()].sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
 }
 
-/** The rows of an Object Detection answer; null for any other answer. JSON reads the algorithm's `4.0` class ids as 4. */
+/**
+ * The rows of an Object Detection answer; null for any other answer. JSON reads the algorithm's `4.0` class ids as 4.
+ */
 function predictionsOf(record: InferenceRecord): unknown[] | null {
   const prediction = (record.result as { prediction?: unknown } | undefined)?.prediction;
   return Array.isArray(prediction) ? prediction : null;
@@ -89,7 +105,11 @@ function predictionsOf(record: InferenceRecord): unknown[] | null {
 
 function percentiles(values: number[]): Percentiles | null {
   if (values.length === 0) return null;
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 3 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000,
+    numberOfSignificantValueDigits: 3,
+  });
   for (const value of values) histogram.recordValue(Math.max(1, Math.round(value)));
   const at = (p: number) => histogram.getValueAtPercentile(p);
   const summary = { p50: at(50), p90: at(90), p99: at(99), max: histogram.maxValue };
@@ -102,17 +122,22 @@ export function renderSummary(summaries: StreamSummary[]): string {
   const lines: string[] = [];
   for (const s of summaries) {
     lines.push(`stream ${s.stream}`);
-    lines.push(`  fragments read ${s.fragmentsRead}, I-frames seen ${s.keyframes}, sampled ${s.sampled}, inferred ${s.inferred}, failed ${s.failed}`);
+    lines.push(
+      `  fragments read ${s.fragmentsRead}, I-frames seen ${s.keyframes}, sampled ${s.sampled}, inferred ${s.inferred}, failed ${s.failed}`,
+    );
     lines.push(`  published ${s.published} records for ${s.distinctFrames} frames`);
     if (s.classes.length === 0) lines.push(`  detections (score >= ${MIN_SCORE}): none`);
     else {
       lines.push(`  detections (score >= ${MIN_SCORE}):`);
       for (const c of s.classes) {
         const box = c.best.box.map((v) => v.toFixed(2)).join(', ');
-        lines.push(`    ${c.label.padEnd(14)} ${String(c.count).padStart(4)}   best ${c.best.score.toFixed(2)} at [${box}] (frame ${c.best.frameTimecode} ms)`);
+        lines.push(
+          `    ${c.label.padEnd(14)} ${String(c.count).padStart(4)}   best ${c.best.score.toFixed(2)} at [${box}] (frame ${c.best.frameTimecode} ms)`,
+        );
       }
     }
-    if (s.otherAnswers > 0) lines.push(`  answers not in the Object Detection format ({"prediction": [...]}): ${s.otherAnswers}`);
+    if (s.otherAnswers > 0)
+      lines.push(`  answers not in the Object Detection format ({"prediction": [...]}): ${s.otherAnswers}`);
     if (s.inferenceMs) lines.push(`  inference ms:        ${format(s.inferenceMs)}`);
     if (s.ingestToPublishMs) lines.push(`  ingest to publish ms: ${format(s.ingestToPublishMs)}`);
   }

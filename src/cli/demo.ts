@@ -49,17 +49,23 @@ export async function demo(argv: string[]): Promise<number> {
 
   let streams: LocalStreamSpec[] = values.stream.map(streamSpec);
   if (streams.length === 0) {
-    const clip = await demoClip(undefined, () => process.stderr.write('encoding the demo clip (once; it is cached)...\n'));
+    const clip = await demoClip(undefined, () =>
+      process.stderr.write('encoding the demo clip (once; it is cached)...\n'),
+    );
     streams = DEMO_STREAMS.map((name) => ({ name, file: clip }));
   }
-  const modelServer = model === 'detector' ? 'CenterNet COCO detector model server' : `model server (${modelLabel(model)})`;
+  const modelServer =
+    model === 'detector' ? 'CenterNet COCO detector model server' : `model server (${modelLabel(model)})`;
   process.stderr.write(`starting the local stack: KVS server, ${modelServer}, DynamoDB and Kinesis emulators...\n`);
   const stack = await LocalStack.start({ streams, loop: false, rate, model, dataStreams: [RESULTS_STREAM] });
   try {
     const logs: LogRecord[] = [];
     const log = (record: LogRecord) => {
       logs.push(record);
-      if (record.level === 'warn' || record.level === 'error') process.stderr.write(`${record.level}: ${record.event} ${JSON.stringify({ ...record, level: undefined, event: undefined })}\n`);
+      if (record.level === 'warn' || record.level === 'error')
+        process.stderr.write(
+          `${record.level}: ${record.event} ${JSON.stringify({ ...record, level: undefined, event: undefined })}\n`,
+        );
     };
     const local = await startLocalWorker(
       stack,
@@ -83,26 +89,44 @@ export async function demo(argv: string[]): Promise<number> {
       const { worker } = local;
       const debug = port === undefined ? undefined : await startDebugServer(worker, port, '127.0.0.1');
       if (debug) process.stderr.write(`lease inspector: ${debug.url}/debug\n`);
-      process.stderr.write(`worker ${worker.workerId} started; replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`);
+      process.stderr.write(
+        `worker ${worker.workerId} started; replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`,
+      );
 
       const bar = progress('published');
-      const finished = await untilAllProcessed(stack, worker, streams.map((s) => s.name), timeoutMs, (counters) => {
-        const count = (key: 'published' | 'sampled' | 'keyframes', name: string) => counters.get(name)?.[key] ?? 0;
-        const published = streams.reduce((n, s) => n + count('published', s.name), 0);
-        const expected = streams.reduce((n, s) => n + Math.ceil(servedKeyframes(stack, s.name) / every), 0);
-        const detail = streams.map((s) => `${s.name} ${count('published', s.name)}/${count('sampled', s.name)} published, ${count('keyframes', s.name)}/${servedKeyframes(stack, s.name)} I-frames read`);
-        bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
-      });
+      const finished = await untilAllProcessed(
+        stack,
+        worker,
+        streams.map((s) => s.name),
+        timeoutMs,
+        (counters) => {
+          const count = (key: 'published' | 'sampled' | 'keyframes', name: string) => counters.get(name)?.[key] ?? 0;
+          const published = streams.reduce((n, s) => n + count('published', s.name), 0);
+          const expected = streams.reduce((n, s) => n + Math.ceil(servedKeyframes(stack, s.name) / every), 0);
+          const detail = streams.map(
+            (s) =>
+              `${s.name} ${count('published', s.name)}/${count('sampled', s.name)} published, ${count('keyframes', s.name)}/${servedKeyframes(stack, s.name)} I-frames read`,
+          );
+          bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
+        },
+      );
       bar.stop();
       await debug?.close();
       const live = worker.streamCounters();
-      const counters = new Map(streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])));
+      const counters = new Map(
+        streams.flatMap((s) => (live.has(s.name) ? [[s.name, live.get(s.name)!] as const] : [])),
+      );
       await worker.shutdown();
       const records = parseRecords<InferenceRecord>(await readAllRecords(local.kinesis, RESULTS_STREAM));
       process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);
       const checkpoints = logs.filter((l) => l.event === 'checkpoint').length;
-      process.stdout.write(`\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ${checkpoints} checkpoints written, in ${elapsed()} s\n`);
-      if (!finished) process.stderr.write(`gave up waiting after --timeout ${values.timeout} s: the summary covers what was done by then\n`);
+      process.stdout.write(
+        `\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ${checkpoints} checkpoints written, in ${elapsed()} s\n`,
+      );
+      if (!finished)
+        process.stderr.write(
+          `gave up waiting after --timeout ${values.timeout} s: the summary covers what was done by then\n`,
+        );
       return finished ? 0 : 2;
     } finally {
       // Idempotent: already done on the way out, unless something failed first.

@@ -1,7 +1,10 @@
 // How a command that failed ends: one line naming the error's code on stderr, and an exit code. Shared by
 // `kvs-infer` and the bench program it starts, so both answer a bad command line the same way.
 
-/** Error codes for input the command cannot use, as opposed to a command line it cannot parse: one line, exit 2, no usage. */
+/**
+ * Error codes for input the command cannot use, as opposed to a command line it cannot parse: one line, exit 2, no
+ * usage.
+ */
 const BAD_INPUT = new Set([
   'INPUT_UNREADABLE',
   'OUTPUT_UNWRITABLE',
@@ -14,7 +17,10 @@ const BAD_INPUT = new Set([
   'LOCAL_STACK_NOT_INSTALLED',
 ]);
 
-/** Writes `error` to stderr (with `usage` unless the input was at fault) and returns the exit code: 2 for bad input, else 1. */
+/**
+ * Writes `error` to stderr (with `usage` unless the input was at fault) and returns the exit code: 2 for bad input,
+ * else 1.
+ */
 export function reportFailure(error: unknown, usage: string): number {
   const { code = 'ERROR', message } = error as { code?: string; message: string };
   const line = message.startsWith(code) ? message : `${code}: ${message}`;

@@ -3,7 +3,7 @@
 // rather than a stream's unhandled 'error' event or a bare errno.
 
 import { accessSync, constants, statSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { KvsInferError } from '../errors.js';
 
 /** An opened input: its bytes, and its size when it is a regular file (null for standard input or a pipe). */
@@ -34,7 +34,9 @@ function unreadable(given: string, why: string, cause?: unknown): KvsInferError 
   return new KvsInferError('INPUT_UNREADABLE', `${given}: ${why}`, { cause });
 }
 
-/** Opens a command's input: a file path, or `-` for standard input. A file that cannot be read throws INPUT_UNREADABLE. */
+/**
+ * Opens a command's input: a file path, or `-` for standard input. A file that cannot be read throws INPUT_UNREADABLE.
+ */
 export async function openInput(path: string | undefined): Promise<Input> {
   if (path === undefined) throw new KvsInferError('USAGE', 'missing input: a file path, or - for standard input');
   if (path === '-') return { chunks: process.stdin, bytes: null };
@@ -69,7 +71,10 @@ export function checkReadable(path: string, given: string): void {
   if (directory) throw unreadable(given, REASONS.EISDIR!);
 }
 
-/** OUTPUT_UNWRITABLE for a failed write (or mkdir); `given`: the file as the command line gave it, e.g. `--out lease.svg`. */
+/**
+ * OUTPUT_UNWRITABLE for a failed write (or mkdir); `given`: the file as the command line gave it, e.g. `--out
+ * lease.svg`.
+ */
 export function unwritable(given: string, error: unknown): KvsInferError {
   return new KvsInferError('OUTPUT_UNWRITABLE', `${given}: ${reason(error)}`, { cause: error });
 }

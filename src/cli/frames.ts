@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KvsInferError } from '../errors.js';
 import type { MediaError } from '../media/index.js';
-import { extractImages, FramePool, validateImageRequest, type ImageContentType } from '../native/index.js';
+import { extractImages, FramePool, type ImageContentType, validateImageRequest } from '../native/index.js';
 import { openInput, unwritable } from './files.js';
 import { positiveInteger } from './options.js';
 import { progress } from './progress.js';
@@ -60,7 +60,12 @@ export async function frames(argv: string[]): Promise<number> {
   };
   try {
     const onMediaError = (error: MediaError) => complain(error.code, error.message);
-    for await (const { frame, image, error } of extractImages(input.chunks, { pool, inferenceInterval, output, onMediaError })) {
+    for await (const { frame, image, error } of extractImages(input.chunks, {
+      pool,
+      inferenceInterval,
+      output,
+      onMediaError,
+    })) {
       const fragment = frame.fragment;
       if (error) {
         const where = `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms`;

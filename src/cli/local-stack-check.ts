@@ -5,7 +5,10 @@
 import { createRequire } from 'node:module';
 import { KvsInferError } from '../errors.js';
 
-/** The packages only the local stack needs, with their ranges in package.json's devDependencies (a test holds the two equal). */
+/**
+ * The packages only the local stack needs, with their ranges in package.json's devDependencies (a test holds the two
+ * equal).
+ */
 export const LOCAL_STACK_PACKAGES: Readonly<Record<string, string>> = {
   '@tensorflow/tfjs-backend-wasm': '^4.22.0',
   '@tensorflow/tfjs-converter': '^4.22.0',
@@ -18,9 +21,10 @@ export const LOCAL_STACK_PACKAGES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Throws LOCAL_STACK_NOT_INSTALLED, naming each missing package and how to install it, unless all of LOCAL_STACK_PACKAGES
- * resolve. How: `npm install --include=dev` (the lockfile's versions). Naming the packages to npm would not do: they are
- * devDependencies, which npm leaves out under NODE_ENV=production (the container's) and installs all of otherwise.
+ * Throws LOCAL_STACK_NOT_INSTALLED, naming each missing package and how to install it, unless all of
+ * LOCAL_STACK_PACKAGES resolve. How: `npm install --include=dev` (the lockfile's versions). Naming the packages to npm
+ * would not do: they are devDependencies, which npm leaves out under NODE_ENV=production (the container's) and installs
+ * all of otherwise.
  */
 export function checkLocalStackInstalled(command: string): void {
   const require = createRequire(import.meta.url);

@@ -50,16 +50,22 @@ export async function local(argv: string[]): Promise<number> {
       kinesis: port('kinesis-port', values['kinesis-port']),
     },
     model,
-    fixedLatencyMs: values['fixed-latency'] === undefined ? undefined : Number(positiveInteger('fixed-latency', values['fixed-latency'])),
+    fixedLatencyMs:
+      values['fixed-latency'] === undefined
+        ? undefined
+        : Number(positiveInteger('fixed-latency', values['fixed-latency'])),
     faults: values.faults,
-    kinesisPutRecordsFailureRate: values['kinesis-faults'] === undefined ? undefined : parseFailureRate('kinesis-faults', values['kinesis-faults']),
+    kinesisPutRecordsFailureRate:
+      values['kinesis-faults'] === undefined ? undefined : parseFailureRate('kinesis-faults', values['kinesis-faults']),
     dataStreams: values['data-stream'],
     dataDir: values['data-dir'],
-    onReplayError: (stream, error) => process.stderr.write(`stream ${stream}: ${(error as { code?: string }).code ?? 'ERROR'}: ${error.message}\n`),
+    onReplayError: (stream, error) =>
+      process.stderr.write(`stream ${stream}: ${(error as { code?: string }).code ?? 'ERROR'}: ${error.message}\n`),
   });
   for (const [name, value] of Object.entries(stack.env)) process.stdout.write(`export ${name}=${value}\n`);
   const described = stack.streams.map((s) => `${s.name} (${s.file})`).join(', ');
-  const rejecting = values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`;
+  const rejecting =
+    values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`;
   const servers = `KVS ${stack.kvs.url}, model ${stack.model.url} (${modelLabel(model)}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${rejecting}`;
   process.stderr.write(`local stack ready: ${servers}\nstreams: ${described}\nCtrl-C to stop\n`);
 
@@ -81,12 +87,14 @@ function addTag(streams: LocalStreamSpec[], spec: string): void {
 
 function parseFailureRate(name: string, value: string): number {
   const rate = Number(value);
-  if (value.trim() === '' || !(rate >= 0 && rate < 1)) throw new KvsInferError('USAGE', `--${name} must be a rate in [0, 1), such as 0.2, got "${value}"`);
+  if (value.trim() === '' || !(rate >= 0 && rate < 1))
+    throw new KvsInferError('USAGE', `--${name} must be a rate in [0, 1), such as 0.2, got "${value}"`);
   return rate;
 }
 
 function port(name: string, value: string | undefined): number | undefined {
   const parsed = positiveInteger(name, value);
-  if (parsed !== undefined && parsed > 65535) throw new KvsInferError('USAGE', `--${name} must be a port number, got ${parsed}`);
+  if (parsed !== undefined && parsed > 65535)
+    throw new KvsInferError('USAGE', `--${name} must be a port number, got ${parsed}`);
   return parsed;
 }

@@ -2,13 +2,17 @@
 
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { describeDiagram, toDot, toMermaid, type DiagramDescription } from '../debug/machine-diagram.js';
+import { type DiagramDescription, describeDiagram, toDot, toMermaid } from '../debug/machine-diagram.js';
 import { toSvg } from '../debug/machine-svg.js';
 import { KvsInferError } from '../errors.js';
 import { leaseMachine } from '../machines/index.js';
 import { unwritable } from './files.js';
 
-const FORMATS: Record<string, (description: DiagramDescription) => string> = { mermaid: toMermaid, dot: toDot, svg: toSvg };
+const FORMATS: Record<string, (description: DiagramDescription) => string> = {
+  mermaid: toMermaid,
+  dot: toDot,
+  svg: toSvg,
+};
 
 export async function machines(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -21,7 +25,10 @@ export async function machines(argv: string[]): Promise<number> {
   });
   const render = Object.hasOwn(FORMATS, values.format) ? FORMATS[values.format] : undefined;
   if (render === undefined) {
-    throw new KvsInferError('USAGE', `--format must be one of ${Object.keys(FORMATS).join(', ')}, got "${values.format}"`);
+    throw new KvsInferError(
+      'USAGE',
+      `--format must be one of ${Object.keys(FORMATS).join(', ')}, got "${values.format}"`,
+    );
   }
   const text = render(describeDiagram(leaseMachine));
   if (values.out === undefined) {

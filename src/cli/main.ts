@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bench, BENCH_USAGE } from './bench.js';
+import { BENCH_USAGE, bench } from './bench.js';
 import { reportFailure } from './failure.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
@@ -17,7 +17,8 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   },
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },
   frames: {
-    usage: 'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]',
+    usage:
+      'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]',
     run: async (argv) => (await import('./frames.js')).frames(argv),
   },
   local: {
@@ -33,20 +34,31 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   },
   bench: { usage: BENCH_USAGE, run: bench },
   run: {
-    usage: 'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
+    usage:
+      'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),
   },
 };
 
 function usage(): string {
-  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`), '  kvs-infer <command> --help', '  kvs-infer --version'].join('\n');
+  return [
+    'usage:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage}`),
+    '  kvs-infer <command> --help',
+    '  kvs-infer --version',
+  ].join('\n');
 }
 
-/** The package's version: from the nearest kvs-infer package.json above this module (src/cli/ in a checkout, dist/src/cli/ once built). */
+/**
+ * The package's version: from the nearest kvs-infer package.json above this module (src/cli/ in a checkout,
+ * dist/src/cli/ once built).
+ */
 function version(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    const pkg = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string }) : undefined;
+    const pkg = existsSync(manifest)
+      ? (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; version?: string })
+      : undefined;
     if (pkg?.name === 'kvs-infer' && pkg.version !== undefined) return pkg.version;
   }
   throw new Error(`no kvs-infer package.json above ${fileURLToPath(import.meta.url)}`);

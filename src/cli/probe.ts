@@ -1,10 +1,19 @@
 // `kvs-infer probe <file|->`: one JSON document describing the tracks, fragments and errors of an input.
 
 import { parseArgs } from 'node:util';
-import { readMkv, type Fragment, type TrackInfo } from '../media/index.js';
+import { type Fragment, readMkv, type TrackInfo } from '../media/index.js';
 import { openInput } from './files.js';
 
-const TRACK_TYPES: Record<number, string> = { 1: 'video', 2: 'audio', 3: 'complex', 16: 'logo', 17: 'subtitle', 18: 'buttons', 32: 'control', 33: 'metadata' };
+const TRACK_TYPES: Record<number, string> = {
+  1: 'video',
+  2: 'audio',
+  3: 'complex',
+  16: 'logo',
+  17: 'subtitle',
+  18: 'buttons',
+  32: 'control',
+  33: 'metadata',
+};
 
 export async function probe(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true });

@@ -24,7 +24,13 @@ export function progress(label: string, options: ProgressOptions = {}): Progress
 
 function terminalBar(label: string, stream: NodeJS.WriteStream): Progress {
   const bar = new cliProgress.SingleBar(
-    { stream, format: `${label} [{bar}] {value}/{total} {detail}`, hideCursor: true, clearOnComplete: false, barsize: 30 },
+    {
+      stream,
+      format: `${label} [{bar}] {value}/{total} {detail}`,
+      hideCursor: true,
+      clearOnComplete: false,
+      barsize: 30,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

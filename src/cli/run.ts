@@ -24,7 +24,8 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   // The container's default: the parameter its task definition names, as KIT's container reads its configuration.
-  const ssmParameter = values['ssm-parameter'] ?? (values.config === undefined ? process.env.KVS_INFER_SSM_PARAMETER : undefined);
+  const ssmParameter =
+    values['ssm-parameter'] ?? (values.config === undefined ? process.env.KVS_INFER_SSM_PARAMETER : undefined);
   const ssm = ssmParameter === undefined ? undefined : ssmClient();
   const loaded = await loadConfig({
     file: values.config,
@@ -38,7 +39,8 @@ export async function run(argv: string[]): Promise<number> {
   const { config } = loaded;
   const log = jsonLinesLogger(config.logLevel);
   log({ level: 'info', event: 'config', worker: config.workerId, source: loaded.source, config: redactConfig(config) });
-  for (const warning of loaded.warnings) log({ level: 'warn', event: 'config-warning', worker: config.workerId, ...warning });
+  for (const warning of loaded.warnings)
+    log({ level: 'warn', event: 'config-warning', worker: config.workerId, ...warning });
 
   // Deadlines on every call (the SSM client above, built before the configuration exists, has the defaults).
   const { destroy, ...clients } = workerClients(config);
@@ -62,4 +64,3 @@ export async function run(argv: string[]): Promise<number> {
     destroy();
   }
 }
-

@@ -1,7 +1,9 @@
 // "Did you mean ...?" for unknown config keys: a misspelt key is otherwise silently ignored and
 // its default used, which is the hardest config mistake to notice.
 
-/** Edit distance (insert, delete, substitute), case-insensitive: `InferenceInterval` is one mistake away from nothing. */
+/**
+ * Edit distance (insert, delete, substitute), case-insensitive: `InferenceInterval` is one mistake away from nothing.
+ */
 function distance(a: string, b: string): number {
   const x = a.toLowerCase();
   const y = b.toLowerCase();

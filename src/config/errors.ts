@@ -23,7 +23,11 @@ export class ConfigError extends KvsInferError<ConfigErrorCode> {
   /** For BAD_CONFIG, every problem found; empty for the other codes. */
   readonly issues: readonly ConfigIssue[];
 
-  constructor(code: ConfigErrorCode, message: string, options: { cause?: unknown; issues?: readonly ConfigIssue[] } = {}) {
+  constructor(
+    code: ConfigErrorCode,
+    message: string,
+    options: { cause?: unknown; issues?: readonly ConfigIssue[] } = {},
+  ) {
     super(code, message, { cause: options.cause });
     this.issues = options.issues ?? [];
   }

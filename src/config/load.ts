@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { ConfigError } from './errors.js';
-import { parseConfig, type ParseConfigOptions, type ParsedConfig } from './parse.js';
+import { type ParseConfigOptions, type ParsedConfig, parseConfig } from './parse.js';
 
 export interface LoadConfigOptions extends Omit<ParseConfigOptions, 'source'> {
   /** A JSON file; exactly one of `file` and `ssmParameter`. */
@@ -28,7 +28,11 @@ export function parseConfigText(text: string, options: ParseConfigOptions & { so
   try {
     document = JSON.parse(body);
   } catch (error) {
-    throw new ConfigError('CONFIG_SYNTAX', `${options.source} is not valid JSON: ${withLineAndColumn((error as Error).message, body)}`, { cause: error });
+    throw new ConfigError(
+      'CONFIG_SYNTAX',
+      `${options.source} is not valid JSON: ${withLineAndColumn((error as Error).message, body)}`,
+      { cause: error },
+    );
   }
   return parseConfig(document, options);
 }
@@ -43,7 +47,9 @@ async function readSource(options: LoadConfigOptions): Promise<{ text: string; s
     try {
       return { text: await readFile(file, 'utf8'), source };
     } catch (error) {
-      throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${source}: ${(error as Error).message}`, { cause: error });
+      throw new ConfigError('CONFIG_UNREADABLE', `cannot read ${source}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   const source = `SSM parameter "${ssmParameter}"`;
@@ -55,7 +61,10 @@ async function readSource(options: LoadConfigOptions): Promise<{ text: string; s
     value = answer.Parameter?.Value;
   } catch (error) {
     const name = (error as Error).name;
-    const message = name === 'ParameterNotFound' ? `${source} does not exist` : `cannot read ${source}: ${name}: ${(error as Error).message}`;
+    const message =
+      name === 'ParameterNotFound'
+        ? `${source} does not exist`
+        : `cannot read ${source}: ${name}: ${(error as Error).message}`;
     throw new ConfigError('CONFIG_UNREADABLE', message, { cause: error });
   }
   if (value === undefined) throw new ConfigError('CONFIG_UNREADABLE', `${source} has no value`);
@@ -68,7 +77,10 @@ async function readSource(options: LoadConfigOptions): Promise<{ text: string; s
  */
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
   const { text, source } = await readSource(options);
-  return { ...parseConfigText(text, { overrides: options.overrides, environment: options.environment, source }), source };
+  return {
+    ...parseConfigText(text, { overrides: options.overrides, environment: options.environment, source }),
+    source,
+  };
 }
 
 /** JSON.parse says "at position N"; people editing a file or a parameter want the line and column too. */

@@ -4,24 +4,32 @@
 import { LOG_LEVELS } from '../actors/logger.js';
 import { IMAGE_CONTENT_TYPES, type ImageContentType } from '../native/types.js';
 import { closestKey } from './closest-key.js';
-import { defaultWorkerId, systemEnvironment, type ConfigEnvironment } from './environment.js';
+import { type ConfigEnvironment, defaultWorkerId, systemEnvironment } from './environment.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
-  Invalid,
   booleanValue,
+  Invalid,
   integer,
   isPlainObject,
   list,
   nonEmptyText,
   oneOf,
+  type Rule,
+  type RuleContext,
   required,
   show,
   text,
   withDefault,
-  type Rule,
-  type RuleContext,
 } from './rules.js';
-import { CONFIG_DEFAULTS, QUEUE_POLICIES, START_SELECTOR_TYPES, type ConfigOverrides, type ConfigWarning, type KvsInferConfig, type TagFilter } from './schema.js';
+import {
+  CONFIG_DEFAULTS,
+  type ConfigOverrides,
+  type ConfigWarning,
+  type KvsInferConfig,
+  QUEUE_POLICIES,
+  START_SELECTOR_TYPES,
+  type TagFilter,
+} from './schema.js';
 
 export interface ParseConfigOptions {
   /** Laid over the document before validation; entries that are undefined are ignored. */
@@ -47,7 +55,8 @@ const TAG_VALUE = /^.{0,256}$/su;
 // Larger than any frame a KVS producer sends; beyond it the resize is surely a typo.
 const MAX_IMAGE_SIDE = 16_384;
 // SageMaker's endpoint-name rule (at most 63 characters, letters, digits and inner '-'), in lowercase only, as
-// cfn/template.yaml's AllowedPattern: SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively.
+// cfn/template.yaml's AllowedPattern: SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs
+// case-sensitively.
 const ENDPOINT_NAME = /^[a-z0-9](-*[a-z0-9]){0,62}$/;
 const ENDPOINT_NAME_LENGTH = 63;
 
@@ -68,9 +77,14 @@ const endpointName: Rule<string> = (value, key) => {
 };
 
 const tagFilter: Rule<TagFilter> = (value, key, ctx) => {
-  if (!isPlainObject(value)) throw new Invalid(key, `${key} must be an object like {"key":"Location","values":["Front"]}, got ${show(value)}`);
-  const filterKey = required(text(TAG_KEY, 'a tag key of 1 to 128 characters'))(value['key'], `${key}.key`, ctx);
-  const values = required(list(text(TAG_VALUE, 'a tag value of at most 256 characters'), 'tag values'))(value['values'], `${key}.values`, ctx);
+  if (!isPlainObject(value))
+    throw new Invalid(key, `${key} must be an object like {"key":"Location","values":["Front"]}, got ${show(value)}`);
+  const filterKey = required(text(TAG_KEY, 'a tag key of 1 to 128 characters'))(value.key, `${key}.key`, ctx);
+  const values = required(list(text(TAG_VALUE, 'a tag value of at most 256 characters'), 'tag values'))(
+    value.values,
+    `${key}.values`,
+    ctx,
+  );
   // An empty list matches no stream at all: surely not what was meant.
   if (values.length === 0) throw new Invalid(`${key}.values`, `${key}.values must list at least one tag value, got []`);
   for (const extra of Object.keys(value)) {
@@ -85,7 +99,10 @@ function fields(env: ConfigEnvironment): Fields {
   const d = CONFIG_DEFAULTS;
   const positive = integer(1);
   return {
-    streamNames: withDefault(list(text(STREAM_NAME, "a stream name (1 to 256 of a-z, A-Z, 0-9, '_', '.', '-')"), 'stream names'), d.streamNames),
+    streamNames: withDefault(
+      list(text(STREAM_NAME, "a stream name (1 to 256 of a-z, A-Z, 0-9, '_', '.', '-')"), 'stream names'),
+      d.streamNames,
+    ),
     tagFilters: withDefault(list(tagFilter, 'tag filters'), d.tagFilters),
     sageMakerEndpoint: required(endpointName),
     endPointAcceptContentType: withDefault(oneOf<ImageContentType>(IMAGE_CONTENT_TYPES), d.endPointAcceptContentType),
@@ -95,9 +112,13 @@ function fields(env: ConfigEnvironment): Fields {
     sageMakerTaskThreadPoolSize: withDefault(positive, d.sageMakerTaskThreadPoolSize),
     sageMakerTaskTimeoutInMilli: withDefault(positive, d.sageMakerTaskTimeoutInMilli),
     sageMakerTaskThreadPoolName: withDefault(nonEmptyText, d.sageMakerTaskThreadPoolName),
-    appName: withDefault(text(TABLE_NAME, "a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-')"), d.appName),
+    appName: withDefault(
+      text(TABLE_NAME, "a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-')"),
+      d.appName,
+    ),
     workerId: withDefault(nonEmptyText, defaultWorkerId(env)),
-    // Below a second, renewals (every third of it) and DynamoDB's deadline (80% of a renewal interval) leave no room for a slow call.
+    // Below a second, renewals (every third of it) and DynamoDB's deadline (80% of a renewal interval) leave no room
+    // for a slow call.
     failoverTimeMillis: withDefault(integer(1000, 3_600_000), d.failoverTimeMillis),
     maxLeasesPerWorker: withDefault(positive, d.maxLeasesPerWorker),
     discoveryIntervalMillis: withDefault(integer(1000), d.discoveryIntervalMillis),
@@ -121,7 +142,10 @@ function fields(env: ConfigEnvironment): Fields {
     publishFailedFrames: withDefault(booleanValue, d.publishFailedFrames),
     statsIntervalMillis: withDefault(integer(0), d.statsIntervalMillis),
     logLevel: withDefault(oneOf(LOG_LEVELS), d.logLevel),
-    metricsNamespace: withDefault(text(/^[^:]{1,255}$/, 'a CloudWatch namespace (1 to 255 characters, no colon)'), d.metricsNamespace),
+    metricsNamespace: withDefault(
+      text(/^[^:]{1,255}$/, 'a CloudWatch namespace (1 to 255 characters, no colon)'),
+      d.metricsNamespace,
+    ),
     metricsIntervalMillis: withDefault(integer(0), d.metricsIntervalMillis),
     getMediaReconnectBaseMillis: withDefault(integer(1, 600_000), d.getMediaReconnectBaseMillis),
     getMediaReconnectMaxMillis: withDefault(integer(1, 3_600_000), d.getMediaReconnectMaxMillis),
@@ -131,10 +155,22 @@ function fields(env: ConfigEnvironment): Fields {
 /** Rules between keys, checked only when each key involved is valid on its own. */
 function crossChecks(config: KvsInferConfig, valid: (key: keyof KvsInferConfig) => boolean): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  if (valid('streamNames') && valid('tagFilters') && config.streamNames.length === 0 && config.tagFilters.length === 0) {
-    issues.push({ key: 'streamNames', message: 'streamNames or tagFilters must name at least one stream or tag filter, got neither' });
+  if (
+    valid('streamNames') &&
+    valid('tagFilters') &&
+    config.streamNames.length === 0 &&
+    config.tagFilters.length === 0
+  ) {
+    issues.push({
+      key: 'streamNames',
+      message: 'streamNames or tagFilters must name at least one stream or tag filter, got neither',
+    });
   }
-  if (valid('getMediaReconnectBaseMillis') && valid('getMediaReconnectMaxMillis') && config.getMediaReconnectBaseMillis > config.getMediaReconnectMaxMillis) {
+  if (
+    valid('getMediaReconnectBaseMillis') &&
+    valid('getMediaReconnectMaxMillis') &&
+    config.getMediaReconnectBaseMillis > config.getMediaReconnectMaxMillis
+  ) {
     issues.push({
       key: 'getMediaReconnectBaseMillis',
       message: `getMediaReconnectBaseMillis must not exceed getMediaReconnectMaxMillis, got ${config.getMediaReconnectBaseMillis} > ${config.getMediaReconnectMaxMillis}`,
@@ -165,7 +201,10 @@ export function parseConfig(document: unknown, options: ParseConfigOptions = {})
   for (const key of Object.keys(merged)) {
     if (known.includes(key)) continue;
     const near = closestKey(key, known);
-    warnings.push({ key, message: `unknown key "${key}" ignored${near === undefined ? '' : ` (did you mean "${near}"?)`}` });
+    warnings.push({
+      key,
+      message: `unknown key "${key}" ignored${near === undefined ? '' : ` (did you mean "${near}"?)`}`,
+    });
   }
 
   const issues: ConfigIssue[] = [];
@@ -183,13 +222,19 @@ export function parseConfig(document: unknown, options: ParseConfigOptions = {})
   const result = config as unknown as KvsInferConfig;
   issues.push(...crossChecks(result, (key) => !failed.has(key)));
   if (issues.length > 0) {
-    const message = issues.length === 1 ? issues[0]!.message : `${issues.length} problems: ${issues.map((i) => i.message).join('; ')}`;
+    const message =
+      issues.length === 1
+        ? issues[0]!.message
+        : `${issues.length} problems: ${issues.map((i) => i.message).join('; ')}`;
     throw new ConfigError('BAD_CONFIG', prefix + message, { issues });
   }
 
   const unique = [...new Set(result.streamNames)];
   if (unique.length !== result.streamNames.length) {
-    warnings.push({ key: 'streamNames', message: 'streamNames lists some streams more than once; each is processed once' });
+    warnings.push({
+      key: 'streamNames',
+      message: 'streamNames lists some streams more than once; each is processed once',
+    });
     result.streamNames = unique;
   }
   return { config: result, warnings };

@@ -24,7 +24,8 @@ const SHOWN_CHARS = 60;
 export function show(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'number' || typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
+    text =
+      typeof value === 'number' || typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }
@@ -48,9 +49,16 @@ export const required =
 
 export function integer(min: number, max?: number): Rule<number> {
   const what =
-    max !== undefined ? `an integer from ${min} to ${max}` : min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
+    max !== undefined
+      ? `an integer from ${min} to ${max}`
+      : min === 1
+        ? 'a positive integer'
+        : min === 0
+          ? 'a non-negative integer'
+          : `an integer of at least ${min}`;
   return (value, key) => {
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && (max === undefined || value <= max)) return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && (max === undefined || value <= max))
+      return value;
     throw new Invalid(key, `${key} must be ${what}, got ${show(value)}`);
   };
 }
@@ -76,7 +84,10 @@ export const nonEmptyText: Rule<string> = (value, key) => {
 export function oneOf<const T extends string>(choices: readonly T[]): Rule<T> {
   return (value, key) => {
     if ((choices as readonly unknown[]).includes(value)) return value as T;
-    throw new Invalid(key, `${key} must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${show(value)}`);
+    throw new Invalid(
+      key,
+      `${key} must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}, got ${show(value)}`,
+    );
   };
 }
 

@@ -67,11 +67,17 @@ export interface KvsInferConfig {
   queuePolicy: QueuePolicy;
   /** Where a stream never checkpointed starts: NOW, as KIT does, or EARLIEST (the oldest retained fragment). */
   startSelectorType: StartSelectorType;
-  /** Optional cap on InvokeEndpoint attempts per frame, the first included; undefined: only the retry budget bounds them. */
+  /**
+   * Optional cap on InvokeEndpoint attempts per frame, the first included; undefined: only the retry budget bounds
+   * them.
+   */
   sageMakerTaskMaxAttempts: number | undefined;
   /** How long a frame's transient endpoint faults (throttling, 5xx, timeouts, connection errors) are retried. */
   sageMakerTaskRetryBudgetMillis: number;
-  /** Byte bound of the images the inference dispatcher holds (waiting, backing off, in flight) and of the answers awaiting the publisher. */
+  /**
+   * Byte bound of the images the inference dispatcher holds (waiting, backing off, in flight) and of the answers
+   * awaiting the publisher.
+   */
   sageMakerTaskQueueBytes: number;
   /** Deadline of one PutRecords call. */
   publishTimeoutMillis: number;
@@ -83,7 +89,9 @@ export interface KvsInferConfig {
   getMediaIdleTimeoutMillis: number;
   /** Cap of the backoff between tries while a leased stream does not exist. */
   missingStreamRetryMaxMillis: number;
-  /** /healthz fails once the worker, holding leases and behind, has made no progress for this many failoverTimeMillis. */
+  /**
+   * /healthz fails once the worker, holding leases and behind, has made no progress for this many failoverTimeMillis.
+   */
   healthCheckStallFactor: number;
   /** A frame that failed inference for good is published with `error` set instead of a result. */
   publishFailedFrames: boolean;

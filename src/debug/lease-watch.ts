@@ -4,7 +4,7 @@
 import type { InspectionEvent, StateValue } from 'xstate';
 import type { LeaseContext } from '../machines/index.js';
 import { stageLatencies } from './stage-latency.js';
-import { TRANSITIONS_KEPT, type LeaseView, type TransitionView } from './types.js';
+import { type LeaseView, TRANSITIONS_KEPT, type TransitionView } from './types.js';
 
 interface WatchedSnapshot {
   value: StateValue;
@@ -12,7 +12,10 @@ interface WatchedSnapshot {
   context: LeaseContext;
 }
 
-/** Active leaf states of a state value, as dotted paths below the root: `{ reading: { media: 'streaming' } }` → `reading.media.streaming`. */
+/**
+ * Active leaf states of a state value, as dotted paths below the root: `{ reading: { media: 'streaming' } }` →
+ * `reading.media.streaming`.
+ */
 export function activePaths(value: StateValue): string[] {
   if (typeof value === 'string') return [value];
   return Object.entries(value).flatMap(([key, child]) => {
@@ -31,7 +34,9 @@ export class LeaseWatch {
     this.#machineId = machineId;
   }
 
-  /** Pass as `createActor(machine, { inspect })`; only the lease machine's own snapshots are kept, not its children's. */
+  /**
+   * Pass as `createActor(machine, { inspect })`; only the lease machine's own snapshots are kept, not its children's.
+   */
   readonly inspect = (event: InspectionEvent): void => {
     // The lease machine is the root of its actor system; its invoked readers and writers are not watched.
     if (event.type !== '@xstate.snapshot' || event.actorRef.sessionId !== event.rootId) return;
@@ -52,7 +57,9 @@ export class LeaseWatch {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The machine's part of the view; the caller adds what it knows beyond the machine (pipeline counters, lag, latency). */
+  /**
+   * The machine's part of the view; the caller adds what it knows beyond the machine (pipeline counters, lag, latency).
+   */
   view(stream: string): LeaseView {
     const snapshot = this.#snapshot;
     const context = snapshot?.context;

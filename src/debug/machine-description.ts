@@ -17,7 +17,10 @@ export interface MachineEdgeDescription {
   source: string;
   /** The source itself for a transition with no target (it only runs actions). */
   target: string;
-  /** The event type; delays appear as `xstate.after.<delay>.<state id>`, actor results as `xstate.done|error.actor.<id>`. */
+  /**
+   * The event type; delays appear as `xstate.after.<delay>.<state id>`, actor results as
+   * `xstate.done|error.actor.<id>`.
+   */
   event: string;
   guard: string | null;
 }
@@ -54,7 +57,12 @@ export function describeMachine(machine: AnyStateMachine): MachineDescription {
       for (const transition of transitions) {
         const targets: readonly AnyStateNode[] = transition.target ?? [node];
         for (const target of targets) {
-          edges.push({ source: node.id, target: target.id, event: transition.eventType, guard: guardName(transition.guard) });
+          edges.push({
+            source: node.id,
+            target: target.id,
+            event: transition.eventType,
+            guard: guardName(transition.guard),
+          });
         }
       }
     }

@@ -2,7 +2,12 @@
 // a laid-out SVG in machine-svg.ts. Shared by both: the state tree, which edges are drawn, and their labels.
 
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { describeMachine, type MachineDescription, type MachineEdgeDescription, type MachineNodeDescription } from './machine-description.js';
+import {
+  describeMachine,
+  type MachineDescription,
+  type MachineEdgeDescription,
+  type MachineNodeDescription,
+} from './machine-description.js';
 
 export interface DiagramNode extends MachineNodeDescription {
   /** Id of the child entered first, for a compound state; absent when the description does not say. */
@@ -38,7 +43,10 @@ export function describeDiagram(machine: AnyStateMachine): DiagramDescription {
   visit(machine.root);
   return {
     ...description,
-    nodes: description.nodes.map((node) => ({ ...node, initial: node.type === 'compound' ? (initials.get(node.id) ?? null) : null })),
+    nodes: description.nodes.map((node) => ({
+      ...node,
+      initial: node.type === 'compound' ? (initials.get(node.id) ?? null) : null,
+    })),
   };
 }
 
@@ -71,7 +79,8 @@ export function stateTree(description: DiagramDescription): StateTree {
     node.parent !== null && node.id.startsWith(`${node.parent}.`) ? node.id.slice(node.parent.length + 1) : node.id;
   const path = (id: string): DiagramNode[] => {
     const chain: DiagramNode[] = [];
-    for (let node = byId.get(id); node !== undefined; node = node.parent === null ? undefined : byId.get(node.parent)) chain.unshift(node);
+    for (let node = byId.get(id); node !== undefined; node = node.parent === null ? undefined : byId.get(node.parent))
+      chain.unshift(node);
     return chain;
   };
   return { root, byId, children, key, path };
@@ -126,12 +135,28 @@ export function edgeLabel(edge: MachineEdgeDescription): string {
 
 /** The external events a machine reacts to: every event type that is not one of xstate's own. */
 export function externalEvents(description: DiagramDescription): string[] {
-  return [...new Set(description.edges.map((edge) => edge.event).filter((event) => !event.startsWith('xstate.')))].sort();
+  return [
+    ...new Set(description.edges.map((edge) => edge.event).filter((event) => !event.startsWith('xstate.'))),
+  ].sort();
 }
 
 // ---- Mermaid ----
 
-const MERMAID_RESERVED = new Set(['state', 'note', 'end', 'direction', 'class', 'classdef', 'style', 'as', 'left', 'right', 'of', 'hide', 'scale']);
+const MERMAID_RESERVED = new Set([
+  'state',
+  'note',
+  'end',
+  'direction',
+  'class',
+  'classdef',
+  'style',
+  'as',
+  'left',
+  'right',
+  'of',
+  'hide',
+  'scale',
+]);
 
 function mermaidIds(tree: StateTree, description: DiagramDescription): Map<string, string> {
   const counts = new Map<string, number>();
@@ -141,9 +166,17 @@ function mermaidIds(tree: StateTree, description: DiagramDescription): Map<strin
   for (const node of description.nodes) {
     if (node === tree.root) continue;
     const key = tree.key(node);
-    const plain = /^[A-Za-z][A-Za-z0-9_]*$/.test(key) && !MERMAID_RESERVED.has(key.toLowerCase()) && counts.get(key) === 1;
+    const plain =
+      /^[A-Za-z][A-Za-z0-9_]*$/.test(key) && !MERMAID_RESERVED.has(key.toLowerCase()) && counts.get(key) === 1;
     // Mermaid's state ids are global to the diagram, so a name used twice (two regions' `idle`) takes its path.
-    let id = plain ? key : `s_${tree.path(node.id).slice(1).map((n) => tree.key(n)).join('_').replace(/[^A-Za-z0-9_]/g, '_')}`;
+    let id = plain
+      ? key
+      : `s_${tree
+          .path(node.id)
+          .slice(1)
+          .map((n) => tree.key(n))
+          .join('_')
+          .replace(/[^A-Za-z0-9_]/g, '_')}`;
     while (taken.has(id)) id = `${id}_`;
     taken.add(id);
     ids.set(node.id, id);
@@ -195,8 +228,11 @@ export function toMermaid(description: DiagramDescription, options: DiagramOptio
     }
     out.push(...declarations);
     // A parallel state's children are its regions, which Mermaid separates with `--`.
-    regions.forEach((region, i) => out.push(...(i > 0 && container.type === 'parallel' ? [`${pad}--`] : []), ...region));
-    for (const edge of edges) out.push(`${pad}${id(edge.source)} --> ${id(edge.target)} : ${mermaidText(edgeLabel(edge))}`);
+    regions.forEach((region, i) =>
+      out.push(...(i > 0 && container.type === 'parallel' ? [`${pad}--`] : []), ...region),
+    );
+    for (const edge of edges)
+      out.push(`${pad}${id(edge.source)} --> ${id(edge.target)} : ${mermaidText(edgeLabel(edge))}`);
     for (const child of children) if (child.type === 'final') out.push(`${pad}${id(child.id)} --> [*]`);
     return out;
   };

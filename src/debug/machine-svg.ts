@@ -4,14 +4,14 @@
 import dagre from '@dagrejs/dagre';
 import type { MachineEdgeDescription } from './machine-description.js';
 import {
-  drawnEdges,
-  edgeLabel,
-  initialChild,
-  stateTree,
   type DiagramDescription,
   type DiagramNode,
   type DiagramOptions,
+  drawnEdges,
+  edgeLabel,
+  initialChild,
   type StateTree,
+  stateTree,
 } from './machine-diagram.js';
 
 interface Point {
@@ -48,7 +48,7 @@ const LABEL_HEIGHT = 15;
 function textWidth(text: string, size: number): number {
   let ems = 0;
   for (const char of text) {
-    if (/[ijlI.,:;'|!() \[\]]/.test(char)) ems += 0.32;
+    if (/[ijlI.,:;'|!() [\]]/.test(char)) ems += 0.32;
     else if (/[A-Z_mwMW]/.test(char)) ems += 0.72;
     else ems += GLYPH;
   }
@@ -61,7 +61,12 @@ function num(value: number): string {
 }
 
 function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
 export function svgStateId(stateId: string): string {
@@ -87,14 +92,18 @@ function invokeLine(node: DiagramNode): string | null {
 
 function atomicSize(tree: StateTree, node: DiagramNode): { width: number; height: number } {
   const invoke = invokeLine(node);
-  const width = Math.max(textWidth(tree.key(node), NAME_SIZE), invoke === null ? 0 : textWidth(invoke, SMALL_SIZE)) + 24;
+  const width =
+    Math.max(textWidth(tree.key(node), NAME_SIZE), invoke === null ? 0 : textWidth(invoke, SMALL_SIZE)) + 24;
   return { width: Math.max(width, 72), height: invoke === null ? 34 : 48 };
 }
 
 /** Cuts `points` where they first enter `box` from outside; unchanged when they start inside it. */
 function clipEntering(points: Point[], box: Box): Point[] {
   const inside = (p: Point): boolean =>
-    p.x > box.x - box.width / 2 && p.x < box.x + box.width / 2 && p.y > box.y - box.height / 2 && p.y < box.y + box.height / 2;
+    p.x > box.x - box.width / 2 &&
+    p.x < box.x + box.width / 2 &&
+    p.y > box.y - box.height / 2 &&
+    p.y < box.y + box.height / 2;
   if (points.length < 2 || inside(points[0]!)) return points;
   for (let i = 0; i + 1 < points.length; i++) {
     const a = points[i]!;
@@ -171,7 +180,12 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
   // The node an edge attaches to in the layout, for a state at either end.
   const entry = (id: string): string => (isContainer(tree.byId.get(id)!) ? labelNode(id) : id);
   const leave = (id: string): string => (isContainer(tree.byId.get(id)!) ? exitNode(id) : id);
-  const layoutEdge = (v: string, w: string, name: string, label: { width?: number; height?: number; weight?: number }): void => {
+  const layoutEdge = (
+    v: string,
+    w: string,
+    name: string,
+    label: { width?: number; height?: number; weight?: number },
+  ): void => {
     graph.setEdge(v, w, { minlen: 1, weight: 1, labelpos: 'c', width: 0, height: 0, ...label }, name);
   };
 
@@ -233,7 +247,8 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
     bundle.edges.push(edge);
   }
   for (const bundle of bundles) {
-    const width = Math.max(...bundle.edges.map((edge) => textWidth(edgeLabel(edge), SMALL_SIZE) + 8)) + (bundle.self ? LOOP : 0);
+    const width =
+      Math.max(...bundle.edges.map((edge) => textWidth(edgeLabel(edge), SMALL_SIZE) + 8)) + (bundle.self ? LOOP : 0);
     layoutEdge(bundle.v, bundle.w, bundle.name, { width, height: LABEL_HEIGHT * bundle.edges.length });
   }
 
@@ -250,19 +265,27 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
     const pad = '  '.repeat(depth);
     const b = box(node.id);
     const region = node.parent !== null && tree.byId.get(node.parent)?.type === 'parallel' ? ' data-region="true"' : '';
-    const out = [`${pad}<g id="${xml(svgStateId(node.id))}" class="state state-${node.type}" data-state="${xml(node.id)}"${region}>`];
+    const out = [
+      `${pad}<g id="${xml(svgStateId(node.id))}" class="state state-${node.type}" data-state="${xml(node.id)}"${region}>`,
+    ];
     if (node.description !== null) out.push(`${pad}  <title>${xml(node.description)}</title>`);
     if (isContainer(node)) {
       const label = box(labelNode(node.id));
       out.push(`${pad}  ${rect(b)}`);
-      out.push(`${pad}  <text class="state-label" x="${num(label.x)}" y="${num(label.y)}">${xml(containerLabel(tree, node))}</text>`);
+      out.push(
+        `${pad}  <text class="state-label" x="${num(label.x)}" y="${num(label.y)}">${xml(containerLabel(tree, node))}</text>`,
+      );
       for (const child of tree.children.get(node.id) ?? []) out.push(...drawState(child, depth + 1));
     } else {
       out.push(`${pad}  ${rect(b, node.type === 'final' ? ' class="outer"' : '')}`);
-      if (node.type === 'final') out.push(`${pad}  ${rect({ ...b, width: b.width - 6, height: b.height - 6 }, ' class="inner"')}`);
+      if (node.type === 'final')
+        out.push(`${pad}  ${rect({ ...b, width: b.width - 6, height: b.height - 6 }, ' class="inner"')}`);
       const invoke = invokeLine(node);
-      out.push(`${pad}  <text class="state-name" x="${num(b.x)}" y="${num(invoke === null ? b.y : b.y - 7)}">${xml(tree.key(node))}</text>`);
-      if (invoke !== null) out.push(`${pad}  <text class="state-invoke" x="${num(b.x)}" y="${num(b.y + 10)}">${xml(invoke)}</text>`);
+      out.push(
+        `${pad}  <text class="state-name" x="${num(b.x)}" y="${num(invoke === null ? b.y : b.y - 7)}">${xml(tree.key(node))}</text>`,
+      );
+      if (invoke !== null)
+        out.push(`${pad}  <text class="state-invoke" x="${num(b.x)}" y="${num(b.y + 10)}">${xml(invoke)}</text>`);
     }
     out.push(`${pad}</g>`);
     return out;

@@ -20,7 +20,11 @@ export interface DebugServerOptions {
 }
 
 const ASSETS = new URL('./assets/', import.meta.url);
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 const PAGE_FILES = new Set(['index.html', 'app.js', 'style.css']);
 /** Changes closer together than this reach the page as one event. */
 const EVENT_COALESCE_MS = 100;
@@ -67,11 +71,19 @@ export class DebugServer {
     switch (path) {
       case '/healthz': {
         const { stuck } = options.source.view();
-        return sendJson(res, stuck === null ? 200 : 503, stuck === null ? { status: 'alive' } : { status: 'stuck', reason: stuck });
+        return sendJson(
+          res,
+          stuck === null ? 200 : 503,
+          stuck === null ? { status: 'alive' } : { status: 'stuck', reason: stuck },
+        );
       }
       case '/readyz': {
         const { notReady } = options.source.view();
-        return sendJson(res, notReady === null ? 200 : 503, notReady === null ? { status: 'ready' } : { status: 'not ready', reason: notReady });
+        return sendJson(
+          res,
+          notReady === null ? 200 : 503,
+          notReady === null ? { status: 'ready' } : { status: 'not ready', reason: notReady },
+        );
       }
       case '/metrics': {
         const { body, contentType } = options.metrics();
@@ -87,7 +99,8 @@ export class DebugServer {
       case '/debug/':
         return this.#asset(res, 'index.html');
       default:
-        if (path.startsWith('/debug/') && PAGE_FILES.has(path.slice('/debug/'.length))) return this.#asset(res, path.slice('/debug/'.length));
+        if (path.startsWith('/debug/') && PAGE_FILES.has(path.slice('/debug/'.length)))
+          return this.#asset(res, path.slice('/debug/'.length));
         return sendJson(res, 404, { error: `no such page: ${path}` });
     }
   }
@@ -99,7 +112,11 @@ export class DebugServer {
 
   /** Server-sent events: the whole view at once, then again after every change (coalesced). */
   #events(req: IncomingMessage, res: ServerResponse, source: DebugSource): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
     const push = () => res.write(`data: ${JSON.stringify(source.view())}\n\n`);
     push();
     let timer: ReturnType<typeof setTimeout> | null = null;

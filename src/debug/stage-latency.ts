@@ -1,6 +1,6 @@
 // The latency of each stage of a stream's sampled frames, for the debug view, read from the worker's metrics.
 
-import { PIPELINE_STAGES, type MetricsRegistry } from '../metrics/index.js';
+import { type MetricsRegistry, PIPELINE_STAGES } from '../metrics/index.js';
 import type { StageLatencyView } from './types.js';
 
 /** Every stage of `stream`, in a frame's order; without `metrics` (a lease machine alone) or a sample, no values. */

@@ -2,7 +2,6 @@
 // laid out as FFmpeg's matroska muxer writes them: avcC/hvcC CodecPrivate, length-prefixed NAL units.
 // The demo clip and the test and benchmark fixtures are made with it.
 
-import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, Rational, type Stream } from 'node-av/lib';
 import {
   AV_CHANNEL_LAYOUT_STEREO,
   AV_CODEC_FLAG_GLOBAL_HEADER,
@@ -18,6 +17,7 @@ import {
   FF_ENCODER_LIBX264,
   FF_ENCODER_LIBX265,
 } from 'node-av/constants';
+import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, Rational, type Stream } from 'node-av/lib';
 import { KvsInferError } from '../errors.js';
 
 export type ClipCodec = 'h264' | 'hevc';
@@ -67,9 +67,21 @@ const ENCODERS = {
   // veryfast keeps libx264's default B-frames (3, adaptive) and CABAC, so the bitstream looks like real-world H.264.
   // No macroblock-tree ratecontrol: with it, repeated encodes in one process differ (x264 seems to read memory it
   // never wrote), and cameras' hardware encoders do without it anyway.
-  h264: { encoder: FF_ENCODER_LIBX264, codecId: 'V_MPEG4/ISO/AVC', preset: 'veryfast', paramsKey: 'x264-params', extra: 'mbtree=0:log=-1' },
+  h264: {
+    encoder: FF_ENCODER_LIBX264,
+    codecId: 'V_MPEG4/ISO/AVC',
+    preset: 'veryfast',
+    paramsKey: 'x264-params',
+    extra: 'mbtree=0:log=-1',
+  },
   // x265 defaults to open GOPs; close them so every keyframe decodes on its own.
-  hevc: { encoder: FF_ENCODER_LIBX265, codecId: 'V_MPEGH/ISO/HEVC', preset: 'ultrafast', paramsKey: 'x265-params', extra: 'open-gop=0:log-level=error' },
+  hevc: {
+    encoder: FF_ENCODER_LIBX265,
+    codecId: 'V_MPEGH/ISO/HEVC',
+    preset: 'ultrafast',
+    paramsKey: 'x265-params',
+    extra: 'open-gop=0:log-level=error',
+  },
 } as const;
 
 const AUDIO_RATE = 48_000;
@@ -97,7 +109,8 @@ export async function encodeClip(options: ClipOptions): Promise<ClipInfo> {
 
     const [video, audio] = videoless ? [undefined, tracks[0]] : [tracks[0], tracks[1]];
     if (video) {
-      if (!options.picture) throw new KvsInferError<ClipErrorCode>('CLIP_INVALID_OPTIONS', 'a clip with video needs a picture source');
+      if (!options.picture)
+        throw new KvsInferError<ClipErrorCode>('CLIP_INVALID_OPTIONS', 'a clip with video needs a picture source');
       for (let i = 0; i < frames; i++) {
         // Audio up to the end of this frame first, so the muxer's interleaving queue stays short.
         if (audio) encodeAudioUntil(audio, (i + 1) / fps, output, packet);
@@ -157,7 +170,8 @@ function validate(options: ClipOptions, fps: number, videoless: boolean): void {
 function openVideo(output: FormatContext, options: ClipOptions, codec: ClipCodec, fps: number, gop: number): Track {
   const spec = ENCODERS[codec];
   const encoder = Codec.findEncoderByName(spec.encoder);
-  if (!encoder) throw new KvsInferError<ClipErrorCode>('CLIP_ENCODE_FAILED', `${spec.encoder} is not in this FFmpeg build`);
+  if (!encoder)
+    throw new KvsInferError<ClipErrorCode>('CLIP_ENCODE_FAILED', `${spec.encoder} is not in this FFmpeg build`);
   const context = new CodecContext();
   context.allocContext3(encoder);
   context.width = options.width;
@@ -167,7 +181,8 @@ function openVideo(output: FormatContext, options: ClipOptions, codec: ClipCodec
   context.framerate = new Rational(fps, 1);
   context.gopSize = gop;
   context.bitRate = parseBitrate(options.bitrate ?? '1M');
-  // A fixed thread count, not auto: the encoders' output depends on it, and fixtures should not depend on the core count.
+  // A fixed thread count, not auto: the encoders' output depends on it, and fixtures should not depend on the core
+  // count.
   context.threadCount = 4;
   if (options.colorspace === 'bt709') {
     context.colorSpace = AVCOL_SPC_BT709;
@@ -179,7 +194,10 @@ function openVideo(output: FormatContext, options: ClipOptions, codec: ClipCodec
   // Options go on the context rather than through open2's dictionary: node-av 6.1.1 double-frees that dictionary.
   check(context.setOption('preset', spec.preset), 'setting the preset');
   // No scenecut keyframes, so the keyframe count is exactly ceil(frames / gop).
-  check(context.setOption(spec.paramsKey, `keyint=${gop}:min-keyint=${gop}:scenecut=0:${spec.extra}`), `setting ${spec.paramsKey}`);
+  check(
+    context.setOption(spec.paramsKey, `keyint=${gop}:min-keyint=${gop}:scenecut=0:${spec.extra}`),
+    `setting ${spec.paramsKey}`,
+  );
   check(context.open2Sync(encoder, null), `opening ${spec.encoder}`);
   return addTrack(output, context, videoFrame(options));
 }

@@ -44,7 +44,17 @@ export async function demoClip(cacheDir = defaultCacheDir(), onEncode?: () => vo
   // Written aside and renamed, so a crash or a concurrent start never leaves half a clip in the cache.
   const partial = `${path}.${process.pid}.partial`;
   try {
-    await encodeClip({ path: partial, codec: 'h264', width: WIDTH, height: HEIGHT, fps: FPS, gopSeconds: 1, durationSeconds: SECONDS, bitrate: '3M', picture: (i) => panFrame(photo, i) });
+    await encodeClip({
+      path: partial,
+      codec: 'h264',
+      width: WIDTH,
+      height: HEIGHT,
+      fps: FPS,
+      gopSeconds: 1,
+      durationSeconds: SECONDS,
+      bitrate: '3M',
+      picture: (i) => panFrame(photo, i),
+    });
     await rename(partial, path);
   } finally {
     await rm(partial, { force: true });

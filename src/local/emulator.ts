@@ -2,9 +2,9 @@
 // in memory by default, on disk when given a directory. Tables and streams are ready at once.
 // Kinesis can be made to reject part of each PutRecords call (a fault proxy in front of kinesalite).
 
+import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir } from 'node:fs/promises';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import { KvsInferError } from '../errors.js';
@@ -49,10 +49,15 @@ export class Emulator implements AsyncDisposable {
   static async start(kind: EmulatorKind, options: EmulatorOptions = {}): Promise<Emulator> {
     const rate = options.putRecordsFailureRate ?? 0;
     if (kind !== 'kinesis' && (options.putRecordsFailureRate !== undefined || options.seed !== undefined)) {
-      throw new KvsInferError('BAD_CONFIG', `putRecordsFailureRate and seed apply to the kinesis emulator only, not ${kind}`);
+      throw new KvsInferError(
+        'BAD_CONFIG',
+        `putRecordsFailureRate and seed apply to the kinesis emulator only, not ${kind}`,
+      );
     }
-    if (!(rate >= 0 && rate < 1)) throw new KvsInferError('BAD_CONFIG', `putRecordsFailureRate must be in [0, 1), got ${rate}`);
-    if (options.seed !== undefined && !Number.isInteger(options.seed)) throw new KvsInferError('BAD_CONFIG', `seed must be an integer, got ${options.seed}`);
+    if (!(rate >= 0 && rate < 1))
+      throw new KvsInferError('BAD_CONFIG', `putRecordsFailureRate must be in [0, 1), got ${rate}`);
+    if (options.seed !== undefined && !Number.isInteger(options.seed))
+      throw new KvsInferError('BAD_CONFIG', `seed must be an integer, got ${options.seed}`);
 
     const host = options.host ?? '127.0.0.1';
     if (options.path) await mkdir(options.path, { recursive: true });
@@ -60,7 +65,9 @@ export class Emulator implements AsyncDisposable {
     // A client that leaves mid-request (its deadline passed) makes the request emit 'error' ("aborted"), which
     // both emulators rethrow from their listener, bringing the whole process down. Their listener replaced once
     // their handler has run (an I/O error cannot come sooner), the request is only dropped.
-    server.on('request', (request: IncomingMessage) => process.nextTick(() => request.removeAllListeners('error').on('error', () => undefined)));
+    server.on('request', (request: IncomingMessage) =>
+      process.nextTick(() => request.removeAllListeners('error').on('error', () => undefined)),
+    );
     // With faults, kinesalite moves to a free internal port and the proxy takes the public address.
     const faulty = rate > 0;
     await new Promise<void>((resolve, reject) => {
@@ -71,7 +78,13 @@ export class Emulator implements AsyncDisposable {
     const { port } = server.address() as AddressInfo;
     if (!faulty) return new Emulator(kind, server, `http://${host}:${port}`, undefined);
     try {
-      const proxy = await KinesisFaultProxy.start({ target: `http://127.0.0.1:${port}`, putRecordsFailureRate: rate, random: seededRandom(options.seed ?? 1), host, port: options.port });
+      const proxy = await KinesisFaultProxy.start({
+        target: `http://127.0.0.1:${port}`,
+        putRecordsFailureRate: rate,
+        random: seededRandom(options.seed ?? 1),
+        host,
+        port: options.port,
+      });
       return new Emulator(kind, server, proxy.url, proxy);
     } catch (error) {
       await closeServer(server);

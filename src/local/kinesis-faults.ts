@@ -2,7 +2,7 @@
 // call, the way Kinesis throttles a hot shard, so that partial-failure retries can be tested end to end.
 
 import { randomUUID } from 'node:crypto';
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface KinesisFaultProxyOptions {
@@ -67,12 +67,18 @@ export class KinesisFaultProxy {
     this.#agent.destroy();
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse, target: URL, options: KinesisFaultProxyOptions): Promise<void> {
+  async #handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    options: KinesisFaultProxyOptions,
+  ): Promise<void> {
     const body = await readBody(req);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     // The JS SDK v3 sends awsJson1_1. Clients that send CBOR (the Java SDK's default) pass through
     // untouched: decoding CBOR would need a dependency for a case no test here has.
-    const parsed = req.headers['x-amz-target'] === PUT_RECORDS && contentType === AMZ_JSON ? parseJson(body) : undefined;
+    const parsed =
+      req.headers['x-amz-target'] === PUT_RECORDS && contentType === AMZ_JSON ? parseJson(body) : undefined;
     const records = parsed?.Records;
     if (!parsed || !Array.isArray(records) || records.length === 0 || options.putRecordsFailureRate <= 0) {
       const upstream = await forward(req, body, target, this.#agent);
@@ -94,7 +100,12 @@ export class KinesisFaultProxy {
     let headers: Headers = { 'content-type': AMZ_JSON, 'x-amzn-requestid': randomUUID() };
     // All rejected: kinesalite is not called, as Kinesis throttling a call writes nothing.
     if (accepted.length > 0) {
-      const upstream = await forward(req, Buffer.from(JSON.stringify({ ...parsed, Records: accepted })), target, this.#agent);
+      const upstream = await forward(
+        req,
+        Buffer.from(JSON.stringify({ ...parsed, Records: accepted })),
+        target,
+        this.#agent,
+      );
       const result = upstream.status === 200 ? (parseJson(upstream.body) as PutRecordsResult | undefined) : undefined;
       if (!result || !Array.isArray(result.Records)) {
         // A whole-call error (no such stream, bad request) is the answer, injected or not.
@@ -109,7 +120,9 @@ export class KinesisFaultProxy {
 
     let next = 0;
     const merged = rejected.map((isRejected) => (isRejected ? throttled : upstreamResults[next++]));
-    const answer = Buffer.from(JSON.stringify({ FailedRecordCount: records.length - accepted.length + upstreamFailed, Records: merged }));
+    const answer = Buffer.from(
+      JSON.stringify({ FailedRecordCount: records.length - accepted.length + upstreamFailed, Records: merged }),
+    );
     res.writeHead(200, { ...headers, 'content-length': String(answer.length) });
     res.end(answer);
   }
@@ -121,15 +134,24 @@ interface Upstream {
   body: Buffer;
 }
 
-/** Sends the request on to kinesalite with `body` (which may differ from what the client sent: no signature is checked). */
+/**
+ * Sends the request on to kinesalite with `body` (which may differ from what the client sent: no signature is checked).
+ */
 function forward(req: IncomingMessage, body: Buffer, target: URL, agent: Agent): Promise<Upstream> {
   return new Promise((resolve, reject) => {
     const headers = withoutHopByHop({ ...req.headers, host: target.host, 'content-length': String(body.length) });
-    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent }, (res) => {
-      readBody(res).then((responseBody) => {
-        resolve({ status: res.statusCode ?? 502, headers: withoutHopByHop({ ...res.headers, 'content-length': String(responseBody.length) }), body: responseBody });
-      }, reject);
-    });
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
+      (res) => {
+        readBody(res).then((responseBody) => {
+          resolve({
+            status: res.statusCode ?? 502,
+            headers: withoutHopByHop({ ...res.headers, 'content-length': String(responseBody.length) }),
+            body: responseBody,
+          });
+        }, reject);
+      },
+    );
     upstream.once('error', reject);
     upstream.end(body);
   });
@@ -139,7 +161,12 @@ type Headers = Record<string, string | string[] | undefined>;
 
 /** Each side of the proxy has its own connection, so these headers stay on theirs. */
 function withoutHopByHop(headers: Headers): Headers {
-  const { connection: _connection, 'keep-alive': _keepAlive, 'transfer-encoding': _transferEncoding, ...rest } = headers;
+  const {
+    connection: _connection,
+    'keep-alive': _keepAlive,
+    'transfer-encoding': _transferEncoding,
+    ...rest
+  } = headers;
   return rest;
 }
 

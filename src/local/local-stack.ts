@@ -7,7 +7,7 @@ import { KvsInferError } from '../errors.js';
 import { demoClip } from './demo-clip.js';
 import { Emulator } from './emulator.js';
 import { FileSource, KvsServer } from './kvs/index.js';
-import { ModelServer, type FaultConfig } from './model/index.js';
+import { type FaultConfig, ModelServer } from './model/index.js';
 
 export interface LocalStreamSpec {
   name: string;
@@ -25,7 +25,10 @@ export interface LocalStackOptions {
   rate?: number | 'max';
   ports?: { kvs?: number; model?: number; dynamodb?: number; kinesis?: number };
   host?: string;
-  /** A built-in model, or the URL of your own model container (its /ping checked at start, each invocation forwarded). Default detector. */
+  /**
+   * A built-in model, or the URL of your own model container (its /ping checked at start, each invocation forwarded).
+   * Default detector.
+   */
   model?: 'detector' | 'fixed' | URL;
   /** Delay of each `fixed` answer, ms. */
   fixedLatencyMs?: number;
@@ -57,7 +60,13 @@ export class LocalStack implements AsyncDisposable {
   /** Settles once every replay has ended: never while one loops; a failed replay counts as ended. */
   replayed: Promise<void> = Promise.resolve();
 
-  private constructor(kvs: KvsServer, model: ModelServer, dynamodb: Emulator, kinesis: Emulator, streams: LocalStreamSpec[]) {
+  private constructor(
+    kvs: KvsServer,
+    model: ModelServer,
+    dynamodb: Emulator,
+    kinesis: Emulator,
+    streams: LocalStreamSpec[],
+  ) {
     this.kvs = kvs;
     this.model = model;
     this.dynamodb = dynamodb;
@@ -75,11 +84,27 @@ export class LocalStack implements AsyncDisposable {
     try {
       const kvs = await KvsServer.create({ port: options.ports?.kvs, host });
       started.push(kvs);
-      const model = await ModelServer.create({ port: options.ports?.model, host, backend: options.model ?? 'detector', fixedLatencyMs: options.fixedLatencyMs, fixedAnswerBytes: options.fixedAnswerBytes, faults: options.faults });
+      const model = await ModelServer.create({
+        port: options.ports?.model,
+        host,
+        backend: options.model ?? 'detector',
+        fixedLatencyMs: options.fixedLatencyMs,
+        fixedAnswerBytes: options.fixedAnswerBytes,
+        faults: options.faults,
+      });
       started.push(model);
-      const dynamodb = await Emulator.start('dynamodb', { port: options.ports?.dynamodb, host, path: options.dataDir && `${options.dataDir}/dynamodb` });
+      const dynamodb = await Emulator.start('dynamodb', {
+        port: options.ports?.dynamodb,
+        host,
+        path: options.dataDir && `${options.dataDir}/dynamodb`,
+      });
       started.push(dynamodb);
-      const kinesis = await Emulator.start('kinesis', { port: options.ports?.kinesis, host, path: options.dataDir && `${options.dataDir}/kinesis`, putRecordsFailureRate: options.kinesisPutRecordsFailureRate });
+      const kinesis = await Emulator.start('kinesis', {
+        port: options.ports?.kinesis,
+        host,
+        path: options.dataDir && `${options.dataDir}/kinesis`,
+        putRecordsFailureRate: options.kinesisPutRecordsFailureRate,
+      });
       started.push(kinesis);
       const stack = new LocalStack(kvs, model, dynamodb, kinesis, streams);
       await stack.#createDataStreams(options.dataStreams ?? []);
@@ -87,7 +112,9 @@ export class LocalStack implements AsyncDisposable {
         // Archived, as the consumer Lambda's GetMediaForFragmentList needs (retention 0 archives nothing); an hour
         // bounds what a looping replay holds.
         kvs.createStream(spec.name, { tags: spec.tags, retentionHours: 1 });
-        return kvs.replayFile(spec.name, sources[i]!, { rate: options.rate ?? 1, loop: options.loop ?? demo }).catch((error: Error) => options.onReplayError?.(spec.name, error));
+        return kvs
+          .replayFile(spec.name, sources[i]!, { rate: options.rate ?? 1, loop: options.loop ?? demo })
+          .catch((error: Error) => options.onReplayError?.(spec.name, error));
       });
       stack.replayed = Promise.all(replays).then(() => undefined);
       return stack;
@@ -106,7 +133,8 @@ export class LocalStack implements AsyncDisposable {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_KINESIS_VIDEO: this.kvs.url,
-      // GetMedia and the archived-media calls go to the URL GetDataEndpoint answers; these cover clients built without it.
+      // GetMedia and the archived-media calls go to the URL GetDataEndpoint answers; these cover clients built without
+      // it.
       AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA: this.kvs.url,
       AWS_ENDPOINT_URL_KINESIS_VIDEO_ARCHIVED_MEDIA: this.kvs.url,
       AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: this.model.url,
@@ -137,7 +165,11 @@ export class LocalStack implements AsyncDisposable {
         await waitUntilStreamExists({ client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: name });
       }
     } catch (error) {
-      throw new KvsInferError('LOCAL_STACK_FAILED', `creating the Kinesis data streams ${names.join(', ')}: ${(error as Error).message}`, { cause: error });
+      throw new KvsInferError(
+        'LOCAL_STACK_FAILED',
+        `creating the Kinesis data streams ${names.join(', ')}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 }

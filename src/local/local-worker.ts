@@ -2,7 +2,7 @@
 // when they need a real worker's output (records, logs) without starting a process.
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { Worker, type Logger, type PipelineCounters } from '../actors/index.js';
+import { type Logger, type PipelineCounters, Worker } from '../actors/index.js';
 import { workerClients } from '../aws/worker-clients.js';
 import { parseConfig, systemEnvironment } from '../config/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStack } from './local-stack.js';
@@ -23,12 +23,24 @@ export interface LocalWorker {
 const IN_PROCESS_FAILOVER_MS = 30_000;
 
 /** Starts a worker on the stack with the configuration `document` (KIT's keys and kvs-infer's). */
-export async function startLocalWorker(stack: LocalStack, document: Record<string, unknown>, log: Logger): Promise<LocalWorker> {
-  const { config } = parseConfig({ failoverTimeMillis: IN_PROCESS_FAILOVER_MS, ...document }, { environment: systemEnvironment() });
+export async function startLocalWorker(
+  stack: LocalStack,
+  document: Record<string, unknown>,
+  log: Logger,
+): Promise<LocalWorker> {
+  const { config } = parseConfig(
+    { failoverTimeMillis: IN_PROCESS_FAILOVER_MS, ...document },
+    { environment: systemEnvironment() },
+  );
   const { destroy, ...clients } = workerClients(
     config,
     { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS },
-    { dynamodb: stack.dynamodb.url, kinesisVideo: stack.kvs.url, sageMakerRuntime: stack.model.url, kinesis: stack.kinesis.url },
+    {
+      dynamodb: stack.dynamodb.url,
+      kinesisVideo: stack.kvs.url,
+      sageMakerRuntime: stack.model.url,
+      kinesis: stack.kinesis.url,
+    },
   );
   try {
     const worker = await Worker.start({ config, ...clients, log });
@@ -41,7 +53,10 @@ export async function startLocalWorker(stack: LocalStack, document: Record<strin
 
 /** I-frames the stack has served on `stream` so far. */
 export function servedKeyframes(stack: LocalStack, stream: string): number {
-  return stack.kvs.streamLog(stream).list({ type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER }).reduce((n, f) => n + f.keyframes, 0);
+  return stack.kvs
+    .streamLog(stream)
+    .list({ type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER })
+    .reduce((n, f) => n + f.keyframes, 0);
 }
 
 /**
@@ -62,7 +77,12 @@ export async function untilAllProcessed(
   for (;;) {
     const counters = worker.streamCounters();
     onTick?.(counters);
-    if (replayed && worker.stats().inFlight === 0 && streams.every((s) => counters.get(s)?.keyframes === servedKeyframes(stack, s))) return true;
+    if (
+      replayed &&
+      worker.stats().inFlight === 0 &&
+      streams.every((s) => counters.get(s)?.keyframes === servedKeyframes(stack, s))
+    )
+      return true;
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

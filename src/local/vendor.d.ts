@@ -2,10 +2,21 @@
 
 declare module 'dynalite' {
   import type { Server } from 'node:http';
-  export default function dynalite(options?: { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }): Server;
+  export default function dynalite(options?: {
+    path?: string;
+    createTableMs?: number;
+    deleteTableMs?: number;
+    updateTableMs?: number;
+  }): Server;
 }
 
 declare module 'kinesalite' {
   import type { Server } from 'node:http';
-  export default function kinesalite(options?: { path?: string; createStreamMs?: number; deleteStreamMs?: number; updateStreamMs?: number; shardLimit?: number }): Server;
+  export default function kinesalite(options?: {
+    path?: string;
+    createStreamMs?: number;
+    deleteStreamMs?: number;
+    updateStreamMs?: number;
+    shardLimit?: number;
+  }): Server;
 }

@@ -2,15 +2,22 @@
 // JSON log lines (who holds which stream, what each read and checkpointed) and through the records
 // they published to the Kinesis emulator. Used by the multi-process tests and by `bench/failover.ts`.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
 import { kinesisClient } from '../aws/clients.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, parseRecords, readAllRecords, type LocalStackOptions } from './index.js';
 import { cachedFixture } from './fixtures/index.js';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  LocalStack,
+  type LocalStackOptions,
+  parseRecords,
+  readAllRecords,
+} from './index.js';
 
 /** The Kinesis data stream the workers publish to. */
 export const RESULTS_STREAM = 'results';
@@ -69,9 +76,24 @@ export class WorkerCluster {
   static async start(options: ClusterOptions): Promise<WorkerCluster> {
     // A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second.
     const seconds = options.clipSeconds ?? 4;
-    const file = await cachedFixture(`64x48-gop200ms-${seconds}s.mkv`, { width: 64, height: 48, fps: 30, gopSeconds: 0.2, durationSeconds: seconds, bitrate: '100k', seed: 3 });
+    const file = await cachedFixture(`64x48-gop200ms-${seconds}s.mkv`, {
+      width: 64,
+      height: 48,
+      fps: 30,
+      gopSeconds: 0.2,
+      durationSeconds: seconds,
+      bitrate: '100k',
+      seed: 3,
+    });
     const replayed = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
-    const stack = await LocalStack.start({ streams: replayed.map((name) => ({ name, file })), loop: true, rate: 1, model: 'fixed', dataStreams: [RESULTS_STREAM], ...options.stack });
+    const stack = await LocalStack.start({
+      streams: replayed.map((name) => ({ name, file })),
+      loop: true,
+      rate: 1,
+      model: 'fixed',
+      dataStreams: [RESULTS_STREAM],
+      ...options.stack,
+    });
     const fed = options.fedStreams ?? [];
     for (const name of fed) stack.kvs.createStream(name);
     const streams = [...replayed, ...fed];
@@ -103,10 +125,23 @@ export class WorkerCluster {
 
   /** Starts `kvs-infer run` as worker `id`, with `args` added to its command line and `env` to its environment. */
   spawn(id: string, args: string[] = [], env: Record<string, string> = {}): ClusterWorker {
-    const child = spawn(process.execPath, [...(this.#options.execArgv ?? process.execArgv), this.#options.main ?? 'src/cli/main.ts', 'run', '--config', this.#configFile, '--worker-id', id, ...args], {
-      env: { ...process.env, ...this.stack.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(this.#options.execArgv ?? process.execArgv),
+        this.#options.main ?? 'src/cli/main.ts',
+        'run',
+        '--config',
+        this.#configFile,
+        '--worker-id',
+        id,
+        ...args,
+      ],
+      {
+        env: { ...process.env, ...this.stack.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     createInterface({ input: child.stdout! }).on('line', (text) => {
       try {
         const line = JSON.parse(text) as LogLine;
@@ -143,12 +178,18 @@ export class WorkerCluster {
 
   /** Lines of `event` (fragment, checkpoint, ...) by `worker` for `stream`. */
   find(event: string, worker: string, stream?: string): LogLine[] {
-    return this.lines.filter((l) => l.event === event && l.worker === worker && (stream === undefined || l.stream === stream));
+    return this.lines.filter(
+      (l) => l.event === event && l.worker === worker && (stream === undefined || l.stream === stream),
+    );
   }
 
   /** Every record published so far, in each shard's order. */
   async records(): Promise<InferenceRecord[]> {
-    const client = kinesisClient({ endpoint: this.stack.kinesis.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const client = kinesisClient({
+      endpoint: this.stack.kinesis.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     try {
       return parseRecords<InferenceRecord>(await readAllRecords(client, RESULTS_STREAM));
     } finally {

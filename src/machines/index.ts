@@ -1,16 +1,22 @@
 // xstate machine definitions: states, events and guards only. The actors in `src/actors/` run them and own the I/O.
 
 export {
-  DEFAULT_CHECKPOINT_INTERVAL_MS,
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  leaseMachine,
-  reconnectDelayWith,
+  errorCode,
+  isLeaseLost,
+  LEASE_LOST,
+  LEASE_NOT_HELD,
+  LeaseMachineError,
+  type LeaseMachineErrorCode,
+} from './errors.js';
+export {
   type AcquirerInput,
   type AcquirerLogic,
   type AcquirerOutput,
   type CheckpointerInput,
   type CheckpointerLogic,
   type ControlEvent,
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
   type LeaseContext,
   type LeaseCounters,
   type LeaseEndReason,
@@ -19,9 +25,10 @@ export {
   type LeaseMachine,
   type LeaseMachineInput,
   type LeaseMachineOutput,
+  leaseMachine,
   type PipelineEvent,
   type ReaderEvent,
   type ReaderInput,
   type ReaderLogic,
+  reconnectDelayWith,
 } from './lease-machine.js';
-export { LEASE_LOST, LEASE_NOT_HELD, LeaseMachineError, errorCode, isLeaseLost, type LeaseMachineErrorCode } from './errors.js';

@@ -1,9 +1,19 @@
-// The lease actor's state machine: one per held lease (one KVS stream), from taking the lease to releasing or losing it.
-// It holds no I/O: the acquirer, reader and checkpointer are supplied by the actor that runs it (`provide({ actors })`).
+// The lease actor's state machine: one per held lease (one KVS stream), from taking the lease to releasing or losing
+// it. It holds no I/O: the acquirer, reader and checkpointer are supplied by the actor that runs it (`provide({ actors
+// })`).
 
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type CallbackActorLogic, type EventObject, type PromiseActorLogic } from 'xstate';
-import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../aws/backoff.js';
-import { isAfter, laterCheckpoint, type Checkpoint, type ResumePoint } from '../media/checkpoint.js';
+import {
+  assign,
+  type CallbackActorLogic,
+  type EventObject,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  type PromiseActorLogic,
+  setup,
+} from 'xstate';
+import { type BackoffPolicy, backoffDelay, resolveBackoff } from '../aws/backoff.js';
+import { type Checkpoint, isAfter, laterCheckpoint, type ResumePoint } from '../media/checkpoint.js';
 import { errorCode, isLeaseLost, LeaseMachineError } from './errors.js';
 
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5_000;
@@ -67,7 +77,9 @@ export interface CheckpointerInput {
   final: boolean;
 }
 
-/** Takes the lease (conditional write) and returns its checkpoint; rejects with code LEASE_LOST when another worker won. */
+/**
+ * Takes the lease (conditional write) and returns its checkpoint; rejects with code LEASE_LOST when another worker won.
+ */
 export type AcquirerLogic = PromiseActorLogic<AcquirerOutput, AcquirerInput>;
 /** Runs GetDataEndpoint + GetMedia until stopped; reports with ReaderEvent. Stopping it must abort the request. */
 export type ReaderLogic = CallbackActorLogic<EventObject, ReaderInput>;
@@ -162,7 +174,9 @@ export interface LeaseMachineOutput {
   streamName: string;
   leaseKey: string;
   checkpoint: Checkpoint | null;
-  /** Pending (completed, or the inclusive first read) but never written; the next owner reads it again (at-least-once). */
+  /**
+   * Pending (completed, or the inclusive first read) but never written; the next owner reads it again (at-least-once).
+   */
   unwritten: Checkpoint | null;
   counters: LeaseCounters;
   lastError: LeaseErrorSummary | null;
@@ -174,7 +188,9 @@ function leaseBackoff(leaseKey: string, partial: Partial<BackoffPolicy> | undefi
   try {
     return resolveBackoff(partial);
   } catch (error) {
-    throw new LeaseMachineError('BAD_LEASE_OPTIONS', `lease ${leaseKey}: ${(error as Error).message}`, { cause: error });
+    throw new LeaseMachineError('BAD_LEASE_OPTIONS', `lease ${leaseKey}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -199,11 +215,21 @@ function initialContext(input: LeaseMachineInput): LeaseContext {
     missingAttempts: 0,
     missingRetryMs: 0,
     lastError: null,
-    counters: { fragmentsRead: 0, fragmentsCompleted: 0, reconnects: 0, checkpoints: 0, checkpointFailures: 0, streamMissing: 0 },
+    counters: {
+      fragmentsRead: 0,
+      fragmentsCompleted: 0,
+      reconnects: 0,
+      checkpoints: 0,
+      checkpointFailures: 0,
+      streamMissing: 0,
+    },
     checkpointIntervalMs,
     drainTimeoutMs,
     backoff: leaseBackoff(input.leaseKey, input.backoff),
-    missingStreamBackoff: leaseBackoff(input.leaseKey, { ...DEFAULT_MISSING_STREAM_BACKOFF, ...input.missingStreamBackoff }),
+    missingStreamBackoff: leaseBackoff(input.leaseKey, {
+      ...DEFAULT_MISSING_STREAM_BACKOFF,
+      ...input.missingStreamBackoff,
+    }),
     endReason: null,
     drainTimedOut: false,
   };
@@ -220,13 +246,19 @@ function summarize(source: LeaseErrorSummary['source'], error: unknown): LeaseEr
 function writeInput(context: LeaseContext, final: boolean): CheckpointerInput {
   // Every edge into a writing state runs `beginWrite` behind `canWriteCheckpoint`, so this cannot happen.
   if (context.inFlight === null) {
-    throw new LeaseMachineError('LEASE_MACHINE_INVARIANT', `lease ${context.leaseKey}: checkpoint write started with nothing to write`);
+    throw new LeaseMachineError(
+      'LEASE_MACHINE_INVARIANT',
+      `lease ${context.leaseKey}: checkpoint write started with nothing to write`,
+    );
   }
   return { leaseKey: context.leaseKey, checkpoint: context.inFlight, final };
 }
 
 function notProvided(name: string): LeaseMachineError {
-  return new LeaseMachineError('ACTOR_NOT_PROVIDED', `lease machine run without a ${name}; supply it with machine.provide({ actors: { ${name} } })`);
+  return new LeaseMachineError(
+    'ACTOR_NOT_PROVIDED',
+    `lease machine run without a ${name}; supply it with machine.provide({ actors: { ${name} } })`,
+  );
 }
 
 /**
@@ -248,11 +280,16 @@ const recordCompletion = { guard: 'advancesCheckpoint', actions: 'recordComplete
  * Written on each state that is not final rather than once on the root: a root transition would also apply to
  * a final snapshot in xstate's pure `transition()`, and would draw as an edge out of `lost` in diagrams.
  */
-const loseLease = { target: '#lease.lost', actions: { type: 'recordError', params: { source: 'coordinator' } } } as const;
+const loseLease = {
+  target: '#lease.lost',
+  actions: { type: 'recordError', params: { source: 'coordinator' } },
+} as const;
 
 /*
- *  acquiring ──done──▶ reading (parallel) ─────────SHUTDOWN──────────▶ draining ──DRAINED / timeout──▶ checkpointing ──▶ released
- *      │                 media:       reconnecting ⇄ streaming ⇄ waitingForStream   (nothing new: straight to released)     │
+ *  acquiring ──done──▶ reading (parallel) ─────────SHUTDOWN──────────▶ draining ──DRAINED / timeout──▶ checkpointing
+ * ──▶ released
+ *      │                 media:       reconnecting ⇄ streaming ⇄ waitingForStream   (nothing new: straight to released)
+ * │
  *      │                 checkpoints: idle ⇄ writing                      │                                           │
  *      └── LEASE_LOST (event, or a write failing LEASE_LOST) from any live state ──▶ lost
  */
@@ -319,17 +356,25 @@ export const leaseMachine = setup({
      * Runs before recordRead, which counts the read. Typed by hand: inferred inside setup(), the action set
      * would refer to itself.
      */
-    checkpointFirstRead: enqueueActions<LeaseContext, LeaseEvent, undefined, LeaseEvent, never, never, never, never, never>(
-      ({ context, event, enqueue }) => {
-        if (event.type !== 'FRAGMENT_READ' || context.counters.fragmentsRead > 0 || context.checkpoint !== null) return;
-        if (context.pending === null) {
-          const { fragmentNumber, serverTimestamp } = event;
-          enqueue.assign({ pending: { fragmentNumber, serverTimestamp, inclusive: true } });
-        }
-        // A write already in flight (a completion came first) drops it: that write carries the completed fragment.
-        enqueue.raise({ type: 'CHECKPOINT_NOW' });
-      },
-    ),
+    checkpointFirstRead: enqueueActions<
+      LeaseContext,
+      LeaseEvent,
+      undefined,
+      LeaseEvent,
+      never,
+      never,
+      never,
+      never,
+      never
+    >(({ context, event, enqueue }) => {
+      if (event.type !== 'FRAGMENT_READ' || context.counters.fragmentsRead > 0 || context.checkpoint !== null) return;
+      if (context.pending === null) {
+        const { fragmentNumber, serverTimestamp } = event;
+        enqueue.assign({ pending: { fragmentNumber, serverTimestamp, inclusive: true } });
+      }
+      // A write already in flight (a completion came first) drops it: that write carries the completed fragment.
+      enqueue.raise({ type: 'CHECKPOINT_NOW' });
+    }),
     countReconnect: assign(({ context }) => ({
       attempts: context.attempts + 1,
       counters: { ...context.counters, reconnects: context.counters.reconnects + 1 },
@@ -389,12 +434,19 @@ export const leaseMachine = setup({
         input: ({ context }) => ({ streamName: context.streamName, leaseKey: context.leaseKey }),
         onDone: { target: 'reading', actions: assign({ checkpoint: ({ event }) => event.output.checkpoint }) },
         onError: [
-          { guard: 'errorIsLeaseLost', target: 'lost', actions: { type: 'recordError', params: { source: 'acquirer' } } },
+          {
+            guard: 'errorIsLeaseLost',
+            target: 'lost',
+            actions: { type: 'recordError', params: { source: 'acquirer' } },
+          },
           // The lease may be ours (or half-taken) with nothing started on it: `released` makes the actor give it
           // back, which is harmless if it never was ours.
           {
             target: 'released',
-            actions: [{ type: 'recordError', params: { source: 'acquirer' } }, { type: 'endWith', params: { reason: 'acquire-failed' } }],
+            actions: [
+              { type: 'recordError', params: { source: 'acquirer' } },
+              { type: 'endWith', params: { reason: 'acquire-failed' } },
+            ],
           },
         ],
       },
@@ -417,7 +469,8 @@ export const leaseMachine = setup({
           initial: 'streaming',
           states: {
             streaming: {
-              description: 'A reader runs GetMedia from after the latest completed fragment (or at an inclusive checkpoint).',
+              description:
+                'A reader runs GetMedia from after the latest completed fragment (or at an inclusive checkpoint).',
               invoke: {
                 id: 'reader',
                 src: 'reader',
@@ -444,7 +497,8 @@ export const leaseMachine = setup({
               after: { reconnectDelay: { target: 'streaming' } },
             },
             waitingForStream: {
-              description: 'The stream does not exist (yet): keeps the lease, and tries again after a backoff of its own, up to minutes.',
+              description:
+                'The stream does not exist (yet): keeps the lease, and tries again after a backoff of its own, up to minutes.',
               entry: 'announceStreamMissing',
               after: { missingStreamDelay: { target: 'streaming' } },
             },
@@ -461,7 +515,8 @@ export const leaseMachine = setup({
                   { target: 'idle', reenter: true },
                 ],
               },
-              // While a write is in flight a request is dropped, not queued: the next interval writes whatever is newer.
+              // While a write is in flight a request is dropped, not queued: the next interval writes whatever is
+              // newer.
               on: { CHECKPOINT_NOW: { guard: 'canWriteCheckpoint', target: 'writing', actions: 'beginWrite' } },
             },
             writing: {
@@ -500,7 +555,10 @@ export const leaseMachine = setup({
       on: {
         LEASE_LOST: loseLease,
         FRAGMENT_COMPLETE: recordCompletion,
-        DRAINED: [{ guard: 'canWriteCheckpoint', target: 'checkpointing', actions: 'beginWrite' }, { target: 'released' }],
+        DRAINED: [
+          { guard: 'canWriteCheckpoint', target: 'checkpointing', actions: 'beginWrite' },
+          { target: 'released' },
+        ],
       },
     },
     checkpointing: {
@@ -513,9 +571,17 @@ export const leaseMachine = setup({
         input: ({ context }) => writeInput(context, true),
         onDone: { target: 'released', actions: 'recordWritten' },
         onError: [
-          { guard: 'errorIsLeaseLost', target: 'lost', actions: { type: 'recordError', params: { source: 'checkpointer' } } },
-          // Not retried here: the store's client already retries, and the next owner re-reads from the older checkpoint.
-          { target: 'released', actions: ['recordCheckpointFailure', { type: 'recordError', params: { source: 'checkpointer' } }] },
+          {
+            guard: 'errorIsLeaseLost',
+            target: 'lost',
+            actions: { type: 'recordError', params: { source: 'checkpointer' } },
+          },
+          // Not retried here: the store's client already retries, and the next owner re-reads from the older
+          // checkpoint.
+          {
+            target: 'released',
+            actions: ['recordCheckpointFailure', { type: 'recordError', params: { source: 'checkpointer' } }],
+          },
         ],
       },
     },

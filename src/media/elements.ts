@@ -81,7 +81,10 @@ const SKIPPED_LEVEL1: ReadonlySet<number> = new Set([ID.SeekHead, ID.Cues, ID.Ch
 /** Elements valid anywhere (EBML global elements). */
 const GLOBAL: ReadonlySet<number> = new Set([ID.Void, ID.CRC32]);
 
-/** Whether `id` may appear directly inside `parent` (null: the top level). Unknown ids are allowed anywhere but the top level. */
+/**
+ * Whether `id` may appear directly inside `parent` (null: the top level). Unknown ids are allowed anywhere but the top
+ * level.
+ */
 export function canBeChildOf(id: number, parent: number | null): boolean {
   if (GLOBAL.has(id)) return true;
   if (id === ID.EBML) return parent === null;

@@ -2,10 +2,10 @@
 // frames (views into the input, not copies) and complete fragments come out, in arrival order.
 // It never throws on bad input: problems become `error` events and parsing resynchronises.
 
-import { canBeChildOf, elementName, ELEMENTS, ID, type ElementKind } from './elements.js';
+import { canBeChildOf, ELEMENTS, type ElementKind, elementName, ID } from './elements.js';
 import { MediaError, type MediaErrorCode } from './errors.js';
 import { applyTag, newFragment } from './kvs-tags.js';
-import { TRACK_TYPE_VIDEO, type Fragment, type Frame, type TrackInfo } from './types.js';
+import { type Fragment, type Frame, TRACK_TYPE_VIDEO, type TrackInfo } from './types.js';
 import { idLength, readSize, readUint, UNKNOWN_SIZE, vintLength } from './vint.js';
 
 export type MkvEvent =
@@ -242,7 +242,11 @@ export class MkvParser {
         // Inside an unknown-size Segment or Cluster (or at the top) nothing else bounds a skip: 9 bytes declaring
         // a 1 TiB Void would swallow the rest of the connection.
         if (size > this.maxElementSize && (parent?.end ?? Infinity) === Infinity) {
-          pos = this.fail(`skipped ${describeId(id)} of ${size} bytes exceeds the ${this.maxElementSize}-byte limit`, at, pos);
+          pos = this.fail(
+            `skipped ${describeId(id)} of ${size} bytes exceeds the ${this.maxElementSize}-byte limit`,
+            at,
+            pos,
+          );
           continue;
         }
         pos += headerBytes;
@@ -390,7 +394,8 @@ export class MkvParser {
         if (tag?.name != null && tag.value != null) {
           const fragment = this.currentFragment(element.start);
           const problem = applyTag(fragment, tag.name, tag.value);
-          if (problem !== null) this.report('MKV_INVALID', `${problem} at byte ${element.start}`, element.start, fragment);
+          if (problem !== null)
+            this.report('MKV_INVALID', `${problem} at byte ${element.start}`, element.start, fragment);
         }
         break;
       }
@@ -460,7 +465,7 @@ export class MkvParser {
       this.report('MKV_INVALID', `laced video block at byte ${at} is not supported`, at, fragment);
       return;
     }
-    const relative = (payload[trackBytes]! << 24) >> 16 | payload[trackBytes + 1]!;
+    const relative = ((payload[trackBytes]! << 24) >> 16) | payload[trackBytes + 1]!;
     fragment.frames++;
     if (keyframe) fragment.keyframes++;
     this.events.push({

@@ -1,12 +1,15 @@
 // Pull-based adapters over MkvParser: the consumer's pace sets the reading pace (backpressure).
 
 import { MediaError } from './errors.js';
-import { MkvParser, type MkvEvent, type MkvParserOptions } from './mkv-parser.js';
+import { type MkvEvent, MkvParser, type MkvParserOptions } from './mkv-parser.js';
 import { IFrameSampler } from './sampler.js';
 import type { Frame } from './types.js';
 
 /** Parses a byte source (a file stream, a GetMedia body) into parser events. */
-export async function* readMkv(source: AsyncIterable<Uint8Array>, options?: MkvParserOptions): AsyncGenerator<MkvEvent> {
+export async function* readMkv(
+  source: AsyncIterable<Uint8Array>,
+  options?: MkvParserOptions,
+): AsyncGenerator<MkvEvent> {
   const parser = new MkvParser(options);
   for await (const chunk of source) yield* parser.push(chunk);
   yield* parser.end();
@@ -27,7 +30,10 @@ export interface SampleOptions extends MkvParserOptions {
  * Yields the I-frames to infer on. Throws NO_VIDEO_TRACK when the input has no video track,
  * and MKV_TRUNCATED / MKV_EMPTY / MKV_INVALID when the input ends badly (after every good frame).
  */
-export async function* sampleFrames(source: AsyncIterable<Uint8Array>, options: SampleOptions): AsyncGenerator<SampledFrame> {
+export async function* sampleFrames(
+  source: AsyncIterable<Uint8Array>,
+  options: SampleOptions,
+): AsyncGenerator<SampledFrame> {
   const sampler = new IFrameSampler(options.inferenceInterval);
   let sawVideo = false;
   let fatal: MediaError | null = null;

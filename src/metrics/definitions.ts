@@ -18,7 +18,8 @@ export interface MetricDefinition {
 // KIT's dashboard also has "Lease Count per Worker": here that is CurrentLeases by WorkerId, not a metric of its own.
 export const METRICS = [
   // Stream scope
-  // A sampled frame's path as five stages, in order (PIPELINE_STAGES below); each frame's stages add up to its EndToEndLatency.
+  // A sampled frame's path as five stages, in order (PIPELINE_STAGES below); each frame's stages add up to its
+  // EndToEndLatency.
   {
     name: 'IngestToProcessLatency',
     prometheus: 'kvs_infer_ingest_to_process_latency_ms',

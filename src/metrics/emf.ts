@@ -37,7 +37,8 @@ export function emfDocuments(registry: MetricsRegistry, options: EmfOptions): Em
   if (typeof namespace !== 'string' || namespace.length === 0 || namespace.length > 255) {
     throw new KvsInferError('BAD_CONFIG', `an EMF namespace is 1 to 255 characters, got ${JSON.stringify(namespace)}`);
   }
-  if (!Number.isFinite(timestamp)) throw new KvsInferError('BAD_CONFIG', `an EMF timestamp is epoch milliseconds, got ${timestamp}`);
+  if (!Number.isFinite(timestamp))
+    throw new KvsInferError('BAD_CONFIG', `an EMF timestamp is epoch milliseconds, got ${timestamp}`);
   const at = Math.trunc(timestamp);
 
   const worker: IntervalSeries[] = [];
@@ -55,7 +56,13 @@ export function emfDocuments(registry: MetricsRegistry, options: EmfOptions): Em
     group.series.push(series);
   }
 
-  const documents = documentsFor(namespace, at, [['AppName', 'WorkerId']], { AppName: registry.appName, WorkerId: registry.workerId }, worker);
+  const documents = documentsFor(
+    namespace,
+    at,
+    [['AppName', 'WorkerId']],
+    { AppName: registry.appName, WorkerId: registry.workerId },
+    worker,
+  );
   for (const { stream, series } of streams.values()) {
     documents.push(
       ...documentsFor(

@@ -52,7 +52,8 @@ export class LatencyHistogram {
       useWebAssembly: false,
     });
     // drain() walks the counts array, which only the JS implementations expose.
-    if (!(built instanceof hdr.JsHistogram)) throw new Error('hdr-histogram-js built a histogram without a counts array');
+    if (!(built instanceof hdr.JsHistogram))
+      throw new Error('hdr-histogram-js built a histogram without a counts array');
     this.#hdr = built;
   }
 
@@ -83,7 +84,10 @@ export class LatencyHistogram {
     return this.#count === 0 ? Number.NaN : this.#max;
   }
 
-  /** Value at percentile `p` (0..100), within hdr's 2 digits (1%); kept inside the exact [min, max] so a constant reads as itself. */
+  /**
+   * Value at percentile `p` (0..100), within hdr's 2 digits (1%); kept inside the exact [min, max] so a constant reads
+   * as itself.
+   */
   percentile(p: number): number {
     if (this.#count === 0) return Number.NaN;
     const value = this.#hdr.getValueAtPercentile(Math.min(Math.max(p, 0), 100));

@@ -1,37 +1,43 @@
 // The metrics core (one registry of series) and its two exporters: CloudWatch EMF lines and a Prometheus scrape.
 
 export {
-  METRICS,
-  PIPELINE_STAGES,
-  metricDefinition,
   type CounterName,
   type GaugeName,
   type HistogramName,
+  METRICS,
   type MetricDefinition,
   type MetricKind,
   type MetricName,
   type MetricScope,
   type MetricUnit,
+  metricDefinition,
+  PIPELINE_STAGES,
   type StageMetricName,
 } from './definitions.js';
-export { LatencyHistogram, MAX_EMF_VALUES, MAX_LATENCY_MS, type EmfDistribution, type LatencySummary } from './histogram.js';
 export {
-  MAX_RETIRED_SERIES,
-  MetricsRegistry,
+  EMF_MAX_DIMENSIONS,
+  EMF_MAX_METRICS,
+  type EmfDocument,
+  EmfExporter,
+  type EmfExporterOptions,
+  type EmfMetricDirective,
+  type EmfOptions,
+  emfDocuments,
+} from './emf.js';
+export {
+  type EmfDistribution,
+  LatencyHistogram,
+  type LatencySummary,
+  MAX_EMF_VALUES,
+  MAX_LATENCY_MS,
+} from './histogram.js';
+export { escapeLabelValue, PROMETHEUS_CONTENT_TYPE, prometheusText } from './prometheus.js';
+export {
   type IntervalSeries,
+  MAX_RETIRED_SERIES,
   type MetricLabels,
+  MetricsRegistry,
   type MetricsRegistryOptions,
   type RegistrySnapshot,
   type SeriesSnapshot,
 } from './registry.js';
-export {
-  EMF_MAX_DIMENSIONS,
-  EMF_MAX_METRICS,
-  EmfExporter,
-  emfDocuments,
-  type EmfDocument,
-  type EmfExporterOptions,
-  type EmfMetricDirective,
-  type EmfOptions,
-} from './emf.js';
-export { PROMETHEUS_CONTENT_TYPE, escapeLabelValue, prometheusText } from './prometheus.js';

@@ -3,15 +3,15 @@
 
 import { KvsInferError } from '../errors.js';
 import {
-  METRICS,
-  metricDefinition,
   type CounterName,
   type GaugeName,
   type HistogramName,
+  METRICS,
   type MetricDefinition,
   type MetricKind,
+  metricDefinition,
 } from './definitions.js';
-import { LatencyHistogram, type EmfDistribution, type LatencySummary } from './histogram.js';
+import { type EmfDistribution, LatencyHistogram, type LatencySummary } from './histogram.js';
 
 export interface MetricLabels {
   /** The stream of a stream-scope metric; absent for worker-scope metrics. */
@@ -40,7 +40,13 @@ export interface RegistrySnapshot {
  */
 export type IntervalSeries =
   | { definition: MetricDefinition; labels: MetricLabels; retired: boolean; kind: 'counter' | 'gauge'; value: number }
-  | { definition: MetricDefinition; labels: MetricLabels; retired: boolean; kind: 'histogram'; distribution: EmfDistribution };
+  | {
+      definition: MetricDefinition;
+      labels: MetricLabels;
+      retired: boolean;
+      kind: 'histogram';
+      distribution: EmfDistribution;
+    };
 
 /** Removed streams whose last interval waits for an EMF export; past this many the oldest are forgotten,
  *  so a registry that nobody drains (Prometheus only) cannot grow with stream churn. */
@@ -163,7 +169,8 @@ export class MetricsRegistry {
   /** Streams with at least one live series. */
   streams(): string[] {
     const streams = new Set<string>();
-    for (const series of this.#series.values()) if (series.labels.stream !== undefined) streams.add(series.labels.stream);
+    for (const series of this.#series.values())
+      if (series.labels.stream !== undefined) streams.add(series.labels.stream);
     return [...streams];
   }
 
@@ -172,8 +179,10 @@ export class MetricsRegistry {
     const series: SeriesSnapshot[] = [];
     for (const s of this.#ordered()) {
       const { definition, labels } = s;
-      if (s.kind === 'histogram') series.push({ definition, labels: { ...labels }, kind: 'histogram', summary: s.total.summary() });
-      else if (s.kind === 'counter') series.push({ definition, labels: { ...labels }, kind: 'counter', value: s.total });
+      if (s.kind === 'histogram')
+        series.push({ definition, labels: { ...labels }, kind: 'histogram', summary: s.total.summary() });
+      else if (s.kind === 'counter')
+        series.push({ definition, labels: { ...labels }, kind: 'counter', value: s.total });
       else {
         const value = readGauge(s);
         if (value !== undefined) series.push({ definition, labels: { ...labels }, kind: 'gauge', value });
@@ -224,7 +233,8 @@ export class MetricsRegistry {
   #lookup(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {
     const definition = metricDefinition(name);
     if (definition === undefined) throw new KvsInferError('BAD_METRIC', `no metric is named ${JSON.stringify(name)}`);
-    if (definition.kind !== kind) throw new KvsInferError('BAD_METRIC', `${name} is a ${definition.kind}, not a ${kind}`);
+    if (definition.kind !== kind)
+      throw new KvsInferError('BAD_METRIC', `${name} is a ${definition.kind}, not a ${kind}`);
     const stream = labels?.stream;
     if (definition.scope === 'stream' && (typeof stream !== 'string' || stream.length === 0)) {
       throw new KvsInferError('BAD_METRIC', `${name} is a stream metric and needs a non-empty stream label`);
@@ -238,14 +248,24 @@ export class MetricsRegistry {
     if (stream !== undefined && !this.#series.has(seriesKey(STREAM_COUNTERS[0]!.name, labels))) {
       for (const counter of STREAM_COUNTERS) this.#create(counter, { stream });
     }
-    return this.#series.get(seriesKey(name, labels)) ?? this.#create(definition, stream === undefined ? {} : { stream });
+    return (
+      this.#series.get(seriesKey(name, labels)) ?? this.#create(definition, stream === undefined ? {} : { stream })
+    );
   }
 
   #create(definition: MetricDefinition, labels: MetricLabels): Series {
     let series: Series;
     if (definition.kind === 'counter') series = { kind: 'counter', definition, labels, total: 0, exported: 0 };
-    else if (definition.kind === 'gauge') series = { kind: 'gauge', definition, labels, value: Number.NaN, read: undefined };
-    else series = { kind: 'histogram', definition, labels, interval: new LatencyHistogram(), total: new LatencyHistogram() };
+    else if (definition.kind === 'gauge')
+      series = { kind: 'gauge', definition, labels, value: Number.NaN, read: undefined };
+    else
+      series = {
+        kind: 'histogram',
+        definition,
+        labels,
+        interval: new LatencyHistogram(),
+        total: new LatencyHistogram(),
+      };
     this.#series.set(seriesKey(definition.name, labels), series);
     return series;
   }

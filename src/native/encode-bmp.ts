@@ -1,7 +1,7 @@
 // BMP through libavcodec's `bmp` encoder: sharp (libvips) can read BMP but not write it.
 
 import { AV_PIX_FMT_BGR24, FF_ENCODER_BMP } from 'node-av/constants';
-import { Codec, CodecContext, Packet, Rational, type Frame } from 'node-av/lib';
+import { Codec, CodecContext, type Frame, Packet, Rational } from 'node-av/lib';
 import { FrameError } from './errors.js';
 import { checkFFmpeg } from './ffmpeg-errors.js';
 

@@ -1,7 +1,7 @@
 // Sampled I-frames of an MKV source turned into images through the pool, several in flight,
 // handed out in stream order. Reading pauses while `concurrency` frames are in flight.
 
-import { sampleFrames, type MediaError, type SampledFrame } from '../media/index.js';
+import { type MediaError, type SampledFrame, sampleFrames } from '../media/index.js';
 import type { FramePool } from './frame-pool.js';
 import type { EncodedImage, ImageRequest } from './types.js';
 
@@ -15,24 +15,39 @@ export interface ExtractOptions {
   onMediaError?: (error: MediaError) => void;
 }
 
-export type ExtractedImage = { frame: SampledFrame; image: EncodedImage; error?: never } | { frame: SampledFrame; error: Error; image?: never };
+export type ExtractedImage =
+  | { frame: SampledFrame; image: EncodedImage; error?: never }
+  | { frame: SampledFrame; error: Error; image?: never };
 
 /**
  * Yields one result per sampled frame: its image, or the error that frame met (the others go on).
  * Media errors that end the input (MKV_TRUNCATED, NO_VIDEO_TRACK, ...) are thrown after every
  * frame read before them has been yielded.
  */
-export async function* extractImages(source: AsyncIterable<Uint8Array>, options: ExtractOptions): AsyncGenerator<ExtractedImage> {
+export async function* extractImages(
+  source: AsyncIterable<Uint8Array>,
+  options: ExtractOptions,
+): AsyncGenerator<ExtractedImage> {
   const concurrency = options.concurrency ?? options.pool.size * 2;
   const inFlight: Promise<ExtractedImage>[] = [];
   const start = (frame: SampledFrame): Promise<ExtractedImage> =>
-    options.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: options.output }).then(
-      (image) => ({ frame, image }),
-      (error: Error) => ({ frame, error }),
-    );
+    options.pool
+      .process({
+        codecId: frame.track.codecId ?? '',
+        codecPrivate: frame.track.codecPrivate,
+        data: frame.data,
+        output: options.output,
+      })
+      .then(
+        (image) => ({ frame, image }),
+        (error: Error) => ({ frame, error }),
+      );
   let failure: unknown = null;
   try {
-    for await (const frame of sampleFrames(source, { inferenceInterval: options.inferenceInterval, onError: options.onMediaError })) {
+    for await (const frame of sampleFrames(source, {
+      inferenceInterval: options.inferenceInterval,
+      onError: options.onMediaError,
+    })) {
       inFlight.push(start(frame));
       if (inFlight.length >= concurrency) yield await inFlight.shift()!;
     }

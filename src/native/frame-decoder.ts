@@ -34,7 +34,10 @@ export class FrameDecoder {
       decoder.sendPacketSync(null);
       const received = decoder.receiveFrameSync(frame);
       if (received === AVERROR_EOF) {
-        throw new FrameError('DECODE_FAILED', `${task.codecId}: the access unit decoded to no picture (corrupt, or not a keyframe)`);
+        throw new FrameError(
+          'DECODE_FAILED',
+          `${task.codecId}: the access unit decoded to no picture (corrupt, or not a keyframe)`,
+        );
       }
       if (received < 0) throw ffmpegFailure('DECODE_FAILED', `${task.codecId}: decoding failed`, received);
       return frame;
@@ -83,7 +86,11 @@ function openDecoder(task: WorkerTask): CodecContext {
   const opened = decoder.open2Sync(codec, null);
   if (opened < 0) {
     decoder.freeContext();
-    throw ffmpegFailure('DECODE_FAILED', `${task.codecId}: cannot open the ${codec.name} decoder with this CodecPrivate`, opened);
+    throw ffmpegFailure(
+      'DECODE_FAILED',
+      `${task.codecId}: cannot open the ${codec.name} decoder with this CodecPrivate`,
+      opened,
+    );
   }
   return decoder;
 }

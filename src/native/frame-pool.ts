@@ -44,7 +44,10 @@ export class FramePool implements AsyncDisposable {
     const size = options.size ?? availableParallelism();
     const maxQueue = options.maxQueue ?? size * 4;
     if (!(Number.isInteger(size) && size >= 1) || !(Number.isInteger(maxQueue) && maxQueue >= 0)) {
-      throw new FrameError('BAD_POOL_OPTIONS', `FramePool needs an integer size >= 1 and maxQueue >= 0, got ${size} and ${maxQueue}`);
+      throw new FrameError(
+        'BAD_POOL_OPTIONS',
+        `FramePool needs an integer size >= 1 and maxQueue >= 0, got ${size} and ${maxQueue}`,
+      );
     }
     const piscina = new Piscina({
       filename: WORKER,
@@ -57,7 +60,9 @@ export class FramePool implements AsyncDisposable {
       await Promise.all(Array.from({ length: size }, () => piscina.run(null, { name: 'ready' })));
     } catch (error) {
       await piscina.destroy();
-      throw new FrameError('WORKER_FAILED', `frame workers failed to start: ${(error as Error).message}`, { cause: error });
+      throw new FrameError('WORKER_FAILED', `frame workers failed to start: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return new FramePool(piscina, size, maxQueue);
   }
@@ -82,7 +87,10 @@ export class FramePool implements AsyncDisposable {
     // Counted here rather than through piscina's maxQueue: piscina reports a full queue by message only,
     // and counts threads that are still starting as capacity.
     if (this.#pending >= this.size + this.maxQueue) {
-      throw new FrameError('POOL_QUEUE_FULL', `the frame pool is full: ${this.#pending} tasks (${this.size} threads + ${this.maxQueue} queued)`);
+      throw new FrameError(
+        'POOL_QUEUE_FULL',
+        `the frame pool is full: ${this.#pending} tasks (${this.size} threads + ${this.maxQueue} queued)`,
+      );
     }
     // The parser's access unit is a view into a larger chunk; copy just the unit so only it crosses threads.
     // (new Uint8Array, not slice(): Buffer's slice() returns a view, and transferring it would detach the chunk.)
@@ -124,7 +132,8 @@ export class FramePool implements AsyncDisposable {
     if (error instanceof Error && error.name === 'AbortError') {
       return new FrameError('ABORTED', 'the frame task was aborted', { cause: error });
     }
-    if (this.#closed) return new FrameError('POOL_CLOSED', 'the frame pool was destroyed before the task finished', { cause: error });
+    if (this.#closed)
+      return new FrameError('POOL_CLOSED', 'the frame pool was destroyed before the task finished', { cause: error });
     return new FrameError('WORKER_FAILED', `the frame worker failed: ${(error as Error).message}`, { cause: error });
   }
 }

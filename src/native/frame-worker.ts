@@ -41,7 +41,8 @@ export async function processFrame(task: WorkerTask): Promise<WorkerReply | Retu
     // piscina posts `valueSymbol` with `transferableSymbol` in the transfer list.
     return move({ [transferableSymbol]: [image.data], [valueSymbol]: reply });
   } catch (error) {
-    if (error instanceof FrameError) return { ok: false, code: error.code, message: error.message, busyMs: performance.now() - started };
+    if (error instanceof FrameError)
+      return { ok: false, code: error.code, message: error.message, busyMs: performance.now() - started };
     throw error;
   }
 }

@@ -1,9 +1,9 @@
 // Turns a decoded picture into the requested image: one swscale pass to packed RGB (colour matrix
 // and range from the frame, resize included), then sharp for JPEG/PNG/GIF or libavcodec for BMP.
 
-import sharp from 'sharp';
 import { AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, type AVPixelFormat } from 'node-av/constants';
 import { Frame, SoftwareScaleContext } from 'node-av/lib';
+import sharp from 'sharp';
 import { encodeBmp } from './encode-bmp.js';
 import { FrameError } from './errors.js';
 import { checkFFmpeg } from './ffmpeg-errors.js';
@@ -49,7 +49,8 @@ export class ImageEncoder {
     );
     // `data` copies the plane out, so the picture is free for the next frame while sharp works.
     const bytes = bmp ? encodeBmp(picture) : await encodeWithSharp(picture.data![0]!, width, height, request);
-    // A fresh ArrayBuffer: sharp's output lives in libvips memory, which Node cannot transfer (it would copy it anyway).
+    // A fresh ArrayBuffer: sharp's output lives in libvips memory, which Node cannot transfer (it would copy it
+    // anyway).
     return { data: new Uint8Array(bytes).buffer, width, height };
   }
 
@@ -98,6 +99,8 @@ async function encodeWithSharp(pixels: Buffer, width: number, height: number, re
         return await image.jpeg({ quality: request.quality ?? DEFAULT_JPEG_QUALITY, optimiseCoding: false }).toBuffer();
     }
   } catch (error) {
-    throw new FrameError('ENCODE_FAILED', `encoding ${request.contentType}: ${(error as Error).message}`, { cause: error });
+    throw new FrameError('ENCODE_FAILED', `encoding ${request.contentType}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

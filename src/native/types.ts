@@ -1,7 +1,13 @@
 // What callers hand the frame pool (one access unit plus the image they want) and what they get back.
 
 /** Content types an endpoint may accept; `application/x-image` (SageMaker's generic image type) is written as JPEG. */
-export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'application/x-image', 'image/png', 'image/bmp', 'image/gif'] as const;
+export const IMAGE_CONTENT_TYPES = [
+  'image/jpeg',
+  'application/x-image',
+  'image/png',
+  'image/bmp',
+  'image/gif',
+] as const;
 
 export type ImageContentType = (typeof IMAGE_CONTENT_TYPES)[number];
 

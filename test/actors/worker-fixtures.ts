@@ -2,18 +2,18 @@
 // model server, synthetic fragments (whose frames do not decode: each sampled one is published as a
 // decode failure), and workers whose JSON log lines are kept, since that is how the tests observe them.
 
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, type KinesisClient, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { Clock } from '../../src/actors/clock.js';
 import type { LogRecord } from '../../src/actors/logger.js';
 import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
-import { CreateStreamCommand, waitUntilStreamExists, type KinesisClient } from '@aws-sdk/client-kinesis';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbClient, kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
 import { KvsServer } from '../../src/local/kvs/index.js';
-import { ModelServer } from '../../src/local/model/index.js';
 import type { FragmentInput } from '../../src/local/kvs/types.js';
+import { ModelServer } from '../../src/local/model/index.js';
 import { simpleBlock } from '../helpers/ebml-builder.js';
 
 interface Teardown {
@@ -23,8 +23,18 @@ interface Teardown {
 const CREDENTIALS = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 
 export function fragment(i: number): FragmentInput {
-  const blocks = Buffer.concat([simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)), simpleBlock(1, 33, false, Buffer.from(`f${i}-1`))]);
-  return { producerTimestamp: 1_700_000_000_000 + i * 1000, durationMs: 1000, tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }], blocks, frames: 2, keyframes: 1 };
+  const blocks = Buffer.concat([
+    simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)),
+    simpleBlock(1, 33, false, Buffer.from(`f${i}-1`)),
+  ]);
+  return {
+    producerTimestamp: 1_700_000_000_000 + i * 1000,
+    durationMs: 1000,
+    tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }],
+    blocks,
+    frames: 2,
+    keyframes: 1,
+  };
 }
 
 export interface TestWorker {
@@ -48,10 +58,18 @@ export interface WorkerStack {
   /** Appends to every stream every `ms` until the test ends. */
   feed(ms: number): void;
   /** `kinesis` replaces the workers' Kinesis client (e.g. one aimed at a black hole); `clock` the system clock. */
-  start(workerId: string, config?: Partial<WorkerConfig>, clients?: { kinesis?: KinesisClient; clock?: Clock }): Promise<TestWorker>;
+  start(
+    workerId: string,
+    config?: Partial<WorkerConfig>,
+    clients?: { kinesis?: KinesisClient; clock?: Clock },
+  ): Promise<TestWorker>;
 }
 
-export async function workerStack(t: Teardown, streamCount: number, defaults: Partial<WorkerConfig> = {}): Promise<WorkerStack> {
+export async function workerStack(
+  t: Teardown,
+  streamCount: number,
+  defaults: Partial<WorkerConfig> = {},
+): Promise<WorkerStack> {
   const kvs = await KvsServer.create();
   const dynamodb = await Emulator.start('dynamodb');
   const kinesisEmulator = await Emulator.start('kinesis');
@@ -61,7 +79,10 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
   const kinesis = kinesisClient({ endpoint: kinesisEmulator.url, ...CREDENTIALS });
   const sageMakerRuntime = sageMakerRuntimeClient({ endpoint: model.url, ...CREDENTIALS });
   await kinesis.send(new CreateStreamCommand({ StreamName: 'results', ShardCount: 1 }));
-  await waitUntilStreamExists({ client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: 'results' });
+  await waitUntilStreamExists(
+    { client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+    { StreamName: 'results' },
+  );
   const mediaClients: KinesisVideoMediaClient[] = [];
   const workers: Worker[] = [];
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -145,7 +166,8 @@ export async function workerStack(t: Teardown, streamCount: number, defaults: Pa
         log: (record) => void records.push({ ...record, at: performance.now() }),
       });
       workers.push(worker);
-      const reads = (stream: string) => records.filter((r) => r.event === 'fragment' && r.stream === stream).map((r) => r.fragmentNumber as string);
+      const reads = (stream: string) =>
+        records.filter((r) => r.event === 'fragment' && r.stream === stream).map((r) => r.fragmentNumber as string);
       return { worker, records, reads };
     },
   };

@@ -13,13 +13,25 @@ t.test('one worker reads every stream from the start and checkpoints the last fr
 
   // Act
   const a = await stack.start('a');
-  await until('every fragment checkpointed', () => stack.streams.every((s) => a.records.some((r) => r.event === 'checkpoint' && r.stream === s && r.fragmentNumber === appended[2]![s])));
+  await until('every fragment checkpointed', () =>
+    stack.streams.every((s) =>
+      a.records.some((r) => r.event === 'checkpoint' && r.stream === s && r.fragmentNumber === appended[2]![s]),
+    ),
+  );
   await a.worker.shutdown();
 
   // Assess
-  for (const s of stack.streams) t.same(a.reads(s), appended.map((f) => f[s]), `${s}: each fragment read once, in order`);
+  for (const s of stack.streams)
+    t.same(
+      a.reads(s),
+      appended.map((f) => f[s]),
+      `${s}: each fragment read once, in order`,
+    );
   t.same(a.worker.streams, [], 'no lease actor left after shutdown');
-  const released = a.records.filter((r) => r.event === 'released').map((r) => r.stream).sort();
+  const released = a.records
+    .filter((r) => r.event === 'released')
+    .map((r) => r.stream)
+    .sort();
   t.same(released, stack.streams, 'every stream lease released');
 });
 
@@ -34,7 +46,10 @@ t.test('two workers split four streams two and two', async (t) => {
   const b = await stack.start('b');
   // A lease actor leaves `streams` a moment after its lease is lost (it has stopped reading by then), so the
   // split is judged on a settled view: two each, every stream on exactly one of them.
-  const split = () => a.worker.streams.length === 2 && b.worker.streams.length === 2 && [...a.worker.streams, ...b.worker.streams].sort().join() === stack.streams.join();
+  const split = () =>
+    a.worker.streams.length === 2 &&
+    b.worker.streams.length === 2 &&
+    [...a.worker.streams, ...b.worker.streams].sort().join() === stack.streams.join();
 
   // Assess
   await until('a 2/2 split, every stream read by exactly one of them', split, 20_000);
@@ -68,8 +83,15 @@ t.test('a worker that shuts down hands its streams over and the other resumes ju
   const finalCheckpoint = a.records.findLast((r) => r.event === 'checkpoint' && r.stream === moved);
   t.equal(finalCheckpoint?.fragmentNumber, readByA.at(-1), 'a checkpointed the last fragment it read');
   const all = [...readByA, ...readByB];
-  t.same(all, stack.appended(moved!).slice(0, all.length), 'every fragment read once, in order: b starts just after a\'s checkpoint');
-  t.ok(tookMillis < failoverTimeMillis, `taken over in ${tookMillis} ms, without waiting for failover (${failoverTimeMillis} ms)`);
+  t.same(
+    all,
+    stack.appended(moved!).slice(0, all.length),
+    "every fragment read once, in order: b starts just after a's checkpoint",
+  );
+  t.ok(
+    tookMillis < failoverTimeMillis,
+    `taken over in ${tookMillis} ms, without waiting for failover (${failoverTimeMillis} ms)`,
+  );
 });
 
 t.test('a stolen lease: its old owner stops reading before the new owner reads', async (t) => {
@@ -81,11 +103,15 @@ t.test('a stolen lease: its old owner stops reading before the new owner reads',
 
   // Act: b joins and steals one.
   const b = await stack.start('b');
-  await until('b reads a stolen stream', () => b.worker.streams.length === 1 && b.reads(b.worker.streams[0]!).length >= 2);
+  await until(
+    'b reads a stolen stream',
+    () => b.worker.streams.length === 1 && b.reads(b.worker.streams[0]!).length >= 2,
+  );
 
   // Assess
   const [moved] = b.worker.streams;
-  const at = (records: typeof a.records, event: string) => records.filter((r) => r.event === event && r.stream === moved).map((r) => r.at as number);
+  const at = (records: typeof a.records, event: string) =>
+    records.filter((r) => r.event === event && r.stream === moved).map((r) => r.at as number);
   const lostAt = at(a.records, 'lost')[0];
   const aLastRead = Math.max(...at(a.records, 'fragment'));
   const bFirstRead = Math.min(...at(b.records, 'fragment'));
@@ -94,5 +120,8 @@ t.test('a stolen lease: its old owner stops reading before the new owner reads',
   t.ok(aLastRead < bFirstRead, 'a read nothing of it once b had started');
   // A checkpoint write already under way when a gave the lease up may still land (b's take, conditional on the
   // counter, then waits for it); none may once b reads.
-  t.ok(a.records.every((r) => !(r.event === 'checkpoint' && r.stream === moved && (r.at as number) > bFirstRead)), 'a wrote no checkpoint once b read it');
+  t.ok(
+    a.records.every((r) => !(r.event === 'checkpoint' && r.stream === moved && (r.at as number) > bFirstRead)),
+    'a wrote no checkpoint once b read it',
+  );
 });

@@ -36,7 +36,13 @@ t.test('resolveBackoff fills defaults and rejects an unusable policy with BAD_BA
 
   // Assess
   t.same(filled, { baseMs: 10, maxMs: 20_000, jitter: 0.5 });
-  for (const bad of [{ baseMs: -1 }, { baseMs: 10, maxMs: 5 }, { jitter: -0.1 }, { jitter: 1.5 }, { baseMs: Number.NaN }]) {
+  for (const bad of [
+    { baseMs: -1 },
+    { baseMs: 10, maxMs: 5 },
+    { jitter: -0.1 },
+    { jitter: 1.5 },
+    { baseMs: Number.NaN },
+  ]) {
     t.throws(() => resolveBackoff(bad), { code: 'BAD_BACKOFF', message: /backoff needs/ }, JSON.stringify(bad));
   }
 });

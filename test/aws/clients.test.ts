@@ -2,6 +2,8 @@
 // answers, as a partition looks to a client) each call fails with a TimeoutError within it, and a call hung
 // on one socket does not hold up the next one.
 
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand as ListDataStreamsCommand } from '@aws-sdk/client-kinesis';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis-video';
@@ -9,10 +11,9 @@ import { GetMediaCommand } from '@aws-sdk/client-kinesis-video-media';
 import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 import { DescribeParametersCommand } from '@aws-sdk/client-ssm';
 import type { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import {
+  type ClientOptions,
   dynamoDbClient,
   dynamoDbRequestTimeoutMs,
   kinesisClient,
@@ -20,7 +21,6 @@ import {
   kinesisVideoMediaClient,
   sageMakerRuntimeClient,
   ssmClient,
-  type ClientOptions,
 } from '../../src/aws/clients.js';
 
 interface AnyClient {
@@ -30,7 +30,12 @@ interface AnyClient {
 }
 
 /** One call per factory, with a command that needs nothing but a 200 with `{}` to succeed. */
-const FACTORIES: { name: string; build: (options: ClientOptions) => AnyClient; call: () => unknown; retries: boolean }[] = [
+const FACTORIES: {
+  name: string;
+  build: (options: ClientOptions) => AnyClient;
+  call: () => unknown;
+  retries: boolean;
+}[] = [
   { name: 'DynamoDB', build: dynamoDbClient, call: () => new ListTablesCommand({}), retries: true },
   { name: 'Kinesis', build: kinesisClient, call: () => new ListDataStreamsCommand({}), retries: true },
   { name: 'KVS control plane', build: kinesisVideoClient, call: () => new ListStreamsCommand({}), retries: true },
@@ -110,7 +115,8 @@ for (const factory of FACTORIES) {
 
     // Assess
     t.match(error, { name: 'TimeoutError' });
-    // SageMaker's handler waits 1 s past the dispatcher's per-attempt timeout (the value given); the others retry up to 3 times.
+    // SageMaker's handler waits 1 s past the dispatcher's per-attempt timeout (the value given); the others retry up to
+    // 3 times.
     const least = factory.retries ? REQUEST_TIMEOUT_MS : REQUEST_TIMEOUT_MS + 1_000;
     t.ok(ms >= least - 50, `failed after ${ms.toFixed(0)} ms, not before the deadline of ${least} ms`);
     t.ok(ms < 10_000, `failed after ${ms.toFixed(0)} ms`);
@@ -140,20 +146,26 @@ for (const factory of FACTORIES) {
   });
 }
 
-t.test('DynamoDB: 60 calls at once on a black hole all fail at their deadline, those waiting for one of the 50 sockets too', async (t) => {
-  // Prepare
-  const endpoint = await blackHole(t);
-  const client = dynamoDbClient({ ...base, endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
-  t.teardown(() => client.destroy());
+t.test(
+  'DynamoDB: 60 calls at once on a black hole all fail at their deadline, those waiting for one of the 50 sockets too',
+  async (t) => {
+    // Prepare
+    const endpoint = await blackHole(t);
+    const client = dynamoDbClient({ ...base, endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    t.teardown(() => client.destroy());
 
-  // Act
-  const results = await Promise.all(Array.from({ length: 60 }, () => timed(client.send(new ListTablesCommand({})))));
+    // Act
+    const results = await Promise.all(Array.from({ length: 60 }, () => timed(client.send(new ListTablesCommand({})))));
 
-  // Assess
-  t.ok(results.every((r) => (r.error as Error | null)?.name === 'TimeoutError'), 'every call is a TimeoutError');
-  const slowest = Math.max(...results.map((r) => r.ms));
-  t.ok(slowest < 10_000, `the slowest failed after ${slowest.toFixed(0)} ms`);
-});
+    // Assess
+    t.ok(
+      results.every((r) => (r.error as Error | null)?.name === 'TimeoutError'),
+      'every call is a TimeoutError',
+    );
+    const slowest = Math.max(...results.map((r) => r.ms));
+    t.ok(slowest < 10_000, `the slowest failed after ${slowest.toFixed(0)} ms`);
+  },
+);
 
 t.test('defaults: without deadlines given, every call still has one', async (t) => {
   const server = await fakeAws(t, false);

@@ -1,4 +1,5 @@
-// `kvs-infer bench`: a smoke run of the media scenario writes its JSON, Markdown and plot; bad options are usage errors.
+// `kvs-infer bench`: a smoke run of the media scenario writes its JSON, Markdown and plot; bad options are usage
+// errors.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,25 +13,52 @@ t.test('--scenario media --smoke writes media.json, media.md and media-pool.svg,
   const json = join(out, 'elsewhere', 'report.json');
 
   // Act
-  const { code, stdout, stderr } = await runCli(['bench', '--scenario', 'media', '--smoke', '--out', out, '--json', json]);
+  const { code, stdout, stderr } = await runCli([
+    'bench',
+    '--scenario',
+    'media',
+    '--smoke',
+    '--out',
+    out,
+    '--json',
+    json,
+  ]);
 
   // Assess
   t.equal(code, 0, `exits 0\n${stderr}`);
   const report = JSON.parse(readFileSync(join(out, 'media.json'), 'utf8'));
   t.equal(report.scenario, 'media');
-  t.ok(report.machine.cpu && report.machine.cores >= 1 && report.machine.memoryBytes > 0 && report.machine.os, 'machine: cpu, cores, memory, os');
+  t.ok(
+    report.machine.cpu && report.machine.cores >= 1 && report.machine.memoryBytes > 0 && report.machine.os,
+    'machine: cpu, cores, memory, os',
+  );
   t.equal(report.versions.node, process.version, 'versions: node');
-  t.match(report.versions, { 'kvs-infer': String, 'node-av': String, sharp: String, piscina: String }, 'versions: kvs-infer and its key dependencies');
+  t.match(
+    report.versions,
+    { 'kvs-infer': String, 'node-av': String, sharp: String, piscina: String },
+    'versions: kvs-infer and its key dependencies',
+  );
   t.match(report.settings, { smoke: true, runs: 1, resolution: '720p' }, 'settings with defaults filled in');
   t.ok(report.figures.parserMBps.median > 0, 'parser figure');
   t.ok(report.figures.framesPerSecond['1'].median > 0, 'pool of 1 figure');
   t.equal(report.figures.framesPerSecond['1'].runs, 1, 'one run in a smoke run');
-  t.ok(report.conclusions.length > 0 && typeof report.startedAt === 'string' && report.seconds > 0, 'conclusions, start and duration');
+  t.ok(
+    report.conclusions.length > 0 && typeof report.startedAt === 'string' && report.seconds > 0,
+    'conclusions, start and duration',
+  );
   const markdown = readFileSync(join(out, 'media.md'), 'utf8');
   t.match(markdown, /\| figure \| median \| min \| max \|/, 'media.md holds the table');
   t.match(markdown, /pool of 1/, 'with the pool rows');
-  t.match(readFileSync(join(out, 'media-pool.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/, 'media-pool.svg is an SVG');
-  t.equal(readFileSync(json, 'utf8'), readFileSync(join(out, 'media.json'), 'utf8'), '--json FILE: the same JSON at exactly that path');
+  t.match(
+    readFileSync(join(out, 'media-pool.svg'), 'utf8'),
+    /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+    'media-pool.svg is an SVG',
+  );
+  t.equal(
+    readFileSync(json, 'utf8'),
+    readFileSync(join(out, 'media.json'), 'utf8'),
+    '--json FILE: the same JSON at exactly that path',
+  );
   t.match(stdout, /\| parse \+ decode \+ JPEG, pool of 1, I-frames\/s \|/, 'the table on stdout');
   t.match(stdout, /^- The parser reads/m, 'and the conclusions');
 });
@@ -38,7 +66,11 @@ t.test('--scenario media --smoke writes media.json, media.md and media-pool.svg,
 t.test('a bad --scenario is a usage error naming the option', async (t) => {
   const { code, stderr } = await runCli(['bench', '--scenario', 'x']);
   t.equal(code, 1, 'exits 1');
-  t.match(stderr, /USAGE: --scenario must be media, live, capacity or sweep, got "x"/, 'names --scenario and the value');
+  t.match(
+    stderr,
+    /USAGE: --scenario must be media, live, capacity or sweep, got "x"/,
+    'names --scenario and the value',
+  );
   t.match(stderr, /usage: kvs-infer bench --scenario/, 'with the usage line');
 });
 
@@ -52,7 +84,10 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
     [['--scenario', 'live', '--duration=-3'], /--duration must be a positive number, got "-3"/],
     [['--scenario', 'live', '--warmup', 'soon'], /--warmup must be a non-negative number, got "soon"/],
     [['--scenario', 'capacity', '--bound', '0'], /--bound must be a positive number, got "0"/],
-    [['--scenario', 'sweep', '--inference-interval', '1.5'], /--inference-interval must be a positive integer, got "1.5"/],
+    [
+      ['--scenario', 'sweep', '--inference-interval', '1.5'],
+      /--inference-interval must be a positive integer, got "1.5"/,
+    ],
     [['--scenario', 'media', '--streams', '4'], /--streams does not apply to --scenario media/],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
@@ -65,15 +100,52 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
   }
 });
 
-t.test('options become scenario options, absent ones left to the scenario\'s defaults', async (t) => {
+t.test("options become scenario options, absent ones left to the scenario's defaults", async (t) => {
   // Act
-  const parsed = parseBenchArgs(['--scenario', 'live', '--streams', '8', '--duration', '30', '--warmup', '0', '--inference-interval', '6', '--resolution', '720p', '--bitrate', '2M', '--gop', '2', '--runs', '3', '--bound', '500', '--smoke']);
+  const parsed = parseBenchArgs([
+    '--scenario',
+    'live',
+    '--streams',
+    '8',
+    '--duration',
+    '30',
+    '--warmup',
+    '0',
+    '--inference-interval',
+    '6',
+    '--resolution',
+    '720p',
+    '--bitrate',
+    '2M',
+    '--gop',
+    '2',
+    '--runs',
+    '3',
+    '--bound',
+    '500',
+    '--smoke',
+  ]);
 
   // Assess
   t.same(parsed, {
     scenario: 'live',
     out: 'bench/results',
-    options: { streams: 8, durationSeconds: 30, warmupSeconds: 0, inferenceInterval: 6, resolution: '720p', bitrate: '2M', gopSeconds: 2, runs: 3, boundMs: 500, smoke: true },
+    options: {
+      streams: 8,
+      durationSeconds: 30,
+      warmupSeconds: 0,
+      inferenceInterval: 6,
+      resolution: '720p',
+      bitrate: '2M',
+      gopSeconds: 2,
+      runs: 3,
+      boundMs: 500,
+      smoke: true,
+    },
   });
-  t.same(parseBenchArgs(['--scenario', 'media']), { scenario: 'media', out: 'bench/results', options: {} }, 'nothing given, nothing set');
+  t.same(
+    parseBenchArgs(['--scenario', 'media']),
+    { scenario: 'media', out: 'bench/results', options: {} },
+    'nothing given, nothing set',
+  );
 });

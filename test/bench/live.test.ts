@@ -3,8 +3,8 @@
 // stack; the reports carry the fields `kvs-infer bench` writes, with finite, plausible figures.
 
 import t, { type Test } from 'tap';
-import { capacityScenario, liveScenario, sweepScenario } from '../../bench/live/scenarios.js';
 import { sourceWorker } from '../../bench/live/run.js';
+import { capacityScenario, liveScenario, sweepScenario } from '../../bench/live/scenarios.js';
 import type { BenchReport, LiveFigures } from '../../bench/report.js';
 
 const worker = sourceWorker();
@@ -13,17 +13,39 @@ function checkShape(t: Test, report: BenchReport, scenario: BenchReport['scenari
   t.equal(report.scenario, scenario, 'names its scenario');
   t.type(report.settings, 'object', 'carries its settings');
   t.ok(report.table.columns.length > 0 && report.table.rows.length > 0, 'has a table');
-  t.ok(report.table.rows.every((row) => row.length === report.table.columns.length), 'every row has a cell per column');
-  t.ok(report.conclusions.length > 0 && report.conclusions.every((c) => typeof c === 'string' && c.length > 0), 'has conclusions');
+  t.ok(
+    report.table.rows.every((row) => row.length === report.table.columns.length),
+    'every row has a cell per column',
+  );
+  t.ok(
+    report.conclusions.length > 0 && report.conclusions.every((c) => typeof c === 'string' && c.length > 0),
+    'has conclusions',
+  );
   t.doesNotThrow(() => JSON.stringify(report), 'serialises as JSON');
 }
 
-function checkPlausible(t: Test, f: { framesPerSecond: number; ingestToProcessMs: { p50: number; p90: number; p99: number; max: number }; cpuSecondsPerFrame: number; rssMaxBytes: number; dropped: number }, what: string): void {
+function checkPlausible(
+  t: Test,
+  f: {
+    framesPerSecond: number;
+    ingestToProcessMs: { p50: number; p90: number; p99: number; max: number };
+    cpuSecondsPerFrame: number;
+    rssMaxBytes: number;
+    dropped: number;
+  },
+  what: string,
+): void {
   const { p50, p90, p99, max } = f.ingestToProcessMs;
   t.ok(Number.isFinite(f.framesPerSecond) && f.framesPerSecond > 0, `${what}: frames/s > 0 (${f.framesPerSecond})`);
-  t.ok([p50, p90, p99, max].every(Number.isFinite), `${what}: latency percentiles are finite (${p50}/${p90}/${p99}/${max})`);
+  t.ok(
+    [p50, p90, p99, max].every(Number.isFinite),
+    `${what}: latency percentiles are finite (${p50}/${p90}/${p99}/${max})`,
+  );
   t.ok(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= max, `${what}: 0 < p50 <= p90 <= p99 <= max`);
-  t.ok(Number.isFinite(f.cpuSecondsPerFrame) && f.cpuSecondsPerFrame > 0, `${what}: cpuSecondsPerFrame > 0 (${f.cpuSecondsPerFrame})`);
+  t.ok(
+    Number.isFinite(f.cpuSecondsPerFrame) && f.cpuSecondsPerFrame > 0,
+    `${what}: cpuSecondsPerFrame > 0 (${f.cpuSecondsPerFrame})`,
+  );
   t.ok(f.rssMaxBytes > 10 * 1024 * 1024, `${what}: rssMaxBytes is a process's (${f.rssMaxBytes})`);
   t.equal(f.dropped, 0, `${what}: nothing dropped or failed`);
 }
@@ -37,13 +59,28 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   checkShape(t, report, 'live');
   const f = report.figures as unknown as LiveFigures & { expectedSampledPerSecond: number };
   t.match(f, { scenario: 'live', streams: 2 }, 'scenario and streams');
-  for (const key of ['durationSeconds', 'framesPerSecond', 'ingestToProcessMs', 'dropped', 'cpuSecondsPerFrame', 'rssMaxBytes', 'bytesPerSecond'] as const) t.ok(key in f, `has ${key}`);
+  for (const key of [
+    'durationSeconds',
+    'framesPerSecond',
+    'ingestToProcessMs',
+    'dropped',
+    'cpuSecondsPerFrame',
+    'rssMaxBytes',
+    'bytesPerSecond',
+  ] as const)
+    t.ok(key in f, `has ${key}`);
   checkPlausible(t, f, 'live');
   t.ok(f.durationSeconds >= 3 && f.durationSeconds < 10, `the window is about 3 s (${f.durationSeconds})`);
   t.ok(f.bytesPerSecond > 0, 'media was read');
   // 2 streams, an I-frame a second, every one sampled: about 2 frames/s.
-  t.ok(f.framesPerSecond > 1 && f.framesPerSecond < 3.5, `about 2 frames/s published (${f.framesPerSecond.toFixed(2)})`);
-  t.ok(progress.some((p) => p.includes('measuring')), 'reported progress');
+  t.ok(
+    f.framesPerSecond > 1 && f.framesPerSecond < 3.5,
+    `about 2 frames/s published (${f.framesPerSecond.toFixed(2)})`,
+  );
+  t.ok(
+    progress.some((p) => p.includes('measuring')),
+    'reported progress',
+  );
 });
 
 t.test('capacity: two smoke steps name the largest N that held', async (t) => {
@@ -52,14 +89,40 @@ t.test('capacity: two smoke steps name the largest N that held', async (t) => {
 
   // Assess
   checkShape(t, report, 'capacity');
-  const f = report.figures as { largestStreams: number; steps: { streams: number; held: boolean; framesPerSecond: number; ingestToProcessMs: { p50: number; p90: number; p99: number; max: number }; cpuSecondsPerFrame: number; rssMaxBytes: number; dropped: number }[] };
-  t.same(f.steps.map((s) => s.streams), [1, 2], 'stepped through 1 and 2 streams');
+  const f = report.figures as {
+    largestStreams: number;
+    steps: {
+      streams: number;
+      held: boolean;
+      framesPerSecond: number;
+      ingestToProcessMs: { p50: number; p90: number; p99: number; max: number };
+      cpuSecondsPerFrame: number;
+      rssMaxBytes: number;
+      dropped: number;
+    }[];
+  };
+  t.same(
+    f.steps.map((s) => s.streams),
+    [1, 2],
+    'stepped through 1 and 2 streams',
+  );
   for (const step of f.steps) checkPlausible(t, step, `${step.streams} streams`);
   t.equal(f.largestStreams, 2, 'both smoke steps held: the largest N is 2');
   t.match(report.conclusions[0], /largest N that held: 2 streams/, 'the conclusion names it');
-  t.same(report.plots.map((p) => p.id), ['capacity-throughput', 'capacity-p99'], 'the two capacity plots');
+  t.same(
+    report.plots.map((p) => p.id),
+    ['capacity-throughput', 'capacity-p99'],
+    'the two capacity plots',
+  );
   t.equal(report.plots[1]!.threshold?.y, 500, 'the p99 plot draws the bound');
-  t.ok(report.plots.every((p) => p.series.every((s) => s.points.length === 2 && s.points.every((pt) => Number.isFinite(pt.x) && Number.isFinite(pt.y)))), 'a finite point per step in every series');
+  t.ok(
+    report.plots.every((p) =>
+      p.series.every(
+        (s) => s.points.length === 2 && s.points.every((pt) => Number.isFinite(pt.x) && Number.isFinite(pt.y)),
+      ),
+    ),
+    'a finite point per step in every series',
+  );
 });
 
 t.test('sweep: a 2x1x1 smoke sweep recommends pool sizes', async (t) => {
@@ -68,13 +131,45 @@ t.test('sweep: a 2x1x1 smoke sweep recommends pool sizes', async (t) => {
 
   // Assess
   checkShape(t, report, 'sweep');
-  const f = report.figures as { cells: { decodeThreadPoolSize: number; framesPerSecond: number; ingestToProcessMs: { p50: number; p90: number; p99: number; max: number }; cpuSecondsPerFrame: number; rssMaxBytes: number; dropped: number }[]; recommended: { decodeThreadPoolSize: number | null; sageMakerTaskThreadPoolSize: number | null; byLatency: unknown[] } };
-  t.same(f.cells.map((c) => c.decodeThreadPoolSize), [1, 2], 'pool sizes 1 and 2');
+  const f = report.figures as {
+    cells: {
+      decodeThreadPoolSize: number;
+      framesPerSecond: number;
+      ingestToProcessMs: { p50: number; p90: number; p99: number; max: number };
+      cpuSecondsPerFrame: number;
+      rssMaxBytes: number;
+      dropped: number;
+    }[];
+    recommended: {
+      decodeThreadPoolSize: number | null;
+      sageMakerTaskThreadPoolSize: number | null;
+      byLatency: unknown[];
+    };
+  };
+  t.same(
+    f.cells.map((c) => c.decodeThreadPoolSize),
+    [1, 2],
+    'pool sizes 1 and 2',
+  );
   for (const cell of f.cells) checkPlausible(t, cell, `pool ${cell.decodeThreadPoolSize}`);
-  t.ok(f.recommended.decodeThreadPoolSize === 1 || f.recommended.decodeThreadPoolSize === 2, `recommends a decodeThreadPoolSize (${f.recommended.decodeThreadPoolSize})`);
+  t.ok(
+    f.recommended.decodeThreadPoolSize === 1 || f.recommended.decodeThreadPoolSize === 2,
+    `recommends a decodeThreadPoolSize (${f.recommended.decodeThreadPoolSize})`,
+  );
   t.equal(f.recommended.sageMakerTaskThreadPoolSize, 4, 'recommends the one concurrency tried');
   t.equal(f.recommended.byLatency.length, 1, 'one recommendation per endpoint latency');
-  t.ok(report.conclusions.some((c) => /decodeThreadPoolSize \d+, sageMakerTaskThreadPoolSize \d+/.test(c)), 'the conclusions name the recommended sizes');
-  t.same(report.plots.map((p) => p.id), ['sweep-throughput', 'sweep-p99'], 'the two sweep plots');
-  t.same(report.plots[0]!.series[0]!.points.map((p) => p.x), [1, 2], 'plotted against pool size');
+  t.ok(
+    report.conclusions.some((c) => /decodeThreadPoolSize \d+, sageMakerTaskThreadPoolSize \d+/.test(c)),
+    'the conclusions name the recommended sizes',
+  );
+  t.same(
+    report.plots.map((p) => p.id),
+    ['sweep-throughput', 'sweep-p99'],
+    'the two sweep plots',
+  );
+  t.same(
+    report.plots[0]!.series[0]!.points.map((p) => p.x),
+    [1, 2],
+    'plotted against pool size',
+  );
 });

@@ -9,7 +9,13 @@ type Node = Record<string, unknown>;
 
 /** The SVG as plain objects; every element kept as an array so that lone ones read like many. */
 function parse(svg: string): Node {
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute, textNodeName: '#text', parseTagValue: false });
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+    textNodeName: '#text',
+    parseTagValue: false,
+  });
   return (parser.parse(svg, true) as { svg: Node[] }).svg[0]!;
 }
 
@@ -35,8 +41,23 @@ const SPEC: PlotSpec = {
   xLabel: 'streams',
   yLabel: 'p99 IngestToProcessLatency, ms',
   series: [
-    { name: 'inference every 6', points: [{ x: 10, y: 120 }, { x: 40, y: 180 }, { x: 20, y: 140 }, { x: 80, y: 620 }] },
-    { name: 'inference every 1 & <all>', points: [{ x: 10, y: 300 }, { x: 20, y: 450 }, { x: 40, y: 900 }] },
+    {
+      name: 'inference every 6',
+      points: [
+        { x: 10, y: 120 },
+        { x: 40, y: 180 },
+        { x: 20, y: 140 },
+        { x: 80, y: 620 },
+      ],
+    },
+    {
+      name: 'inference every 1 & <all>',
+      points: [
+        { x: 10, y: 300 },
+        { x: 20, y: 450 },
+        { x: 40, y: 900 },
+      ],
+    },
   ],
   threshold: { y: 500, label: 'bound 500 ms' },
 };
@@ -97,7 +118,10 @@ t.test('the threshold is a dashed line at its y, labelled', async (t) => {
   t.ok(line['stroke-dasharray'], 'dashed');
   t.equal(text((threshold.text as Node[])[0]!), 'bound 500 ms', 'labelled');
   const legend = groups(svg, 'legend')[0]!;
-  t.ok((legend.text as Node[]).some((n) => text(n) === 'bound 500 ms'), 'in the legend too');
+  t.ok(
+    (legend.text as Node[]).some((n) => text(n) === 'bound 500 ms'),
+    'in the legend too',
+  );
 });
 
 t.test('title, axis labels and names are escaped and read back as given', async (t) => {
@@ -120,7 +144,15 @@ t.test('title, axis labels and names are escaped and read back as given', async 
 
 t.test('deterministic, and sound with one point, no threshold or no series', async (t) => {
   t.equal(renderPlot(SPEC), renderPlot(structuredClone(SPEC)), 'same spec, same bytes');
-  const single = parse(renderPlot({ id: 'one', title: 'one', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [{ x: 3, y: 7 }] }] }));
+  const single = parse(
+    renderPlot({
+      id: 'one',
+      title: 'one',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [{ name: 's', points: [{ x: 3, y: 7 }] }],
+    }),
+  );
   const [[x, y]] = points((groups(single, 'series')[0]!.polyline as Node[])[0]!) as [[number, number]];
   t.ok(Number.isFinite(x) && Number.isFinite(y), 'one point lands on the chart');
   t.equal(groups(single, 'threshold').length, 0, 'no threshold drawn when none is given');

@@ -9,7 +9,15 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { callsIn, sdkCalls, sourceFiles } from './sdk-actions.js';
-import { evaluate, isObject, loadTemplate, parameterValues, ROOT, type Json, type JsonObject } from './template-helpers.js';
+import {
+  evaluate,
+  isObject,
+  type Json,
+  type JsonObject,
+  loadTemplate,
+  parameterValues,
+  ROOT,
+} from './template-helpers.js';
 
 const template = loadTemplate();
 
@@ -24,7 +32,8 @@ interface Statement {
   raw: JsonObject;
 }
 
-const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const list = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
 
 function statementsOf(document: Json, where: string, condition?: string): Statement[] {
   if (!isObject(document)) throw new Error(`${where}: a policy document is a map`);
@@ -48,12 +57,14 @@ function permissionStatements(): Array<Statement & { role: string }> {
     const p = resource.Properties ?? {};
     if (resource.Type === 'AWS::IAM::Role') {
       for (const policy of list(p.Policies as JsonObject[])) {
-        for (const s of statementsOf(policy.PolicyDocument!, `${id}/${policy.PolicyName}`, resource.Condition)) out.push({ ...s, role: id });
+        for (const s of statementsOf(policy.PolicyDocument!, `${id}/${policy.PolicyName}`, resource.Condition))
+          out.push({ ...s, role: id });
       }
     } else if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
       const roles = list(p.Roles as Json[]).map((r) => (isObject(r) && typeof r.Ref === 'string' ? r.Ref : String(r)));
       if (roles.length === 0) throw new Error(`${id}: a policy attached to no role of this template`);
-      for (const role of roles) for (const s of statementsOf(p.PolicyDocument!, `${id}`, resource.Condition)) out.push({ ...s, role });
+      for (const role of roles)
+        for (const s of statementsOf(p.PolicyDocument!, `${id}`, resource.Condition)) out.push({ ...s, role });
     } else if (resource.Type.startsWith('AWS::IAM::') && resource.Type !== 'AWS::IAM::Role') {
       throw new Error(`${id}: ${resource.Type} is not looked at by this test`);
     }
@@ -101,7 +112,8 @@ t.test('policy rules (what cfn-guard would check)', async (t) => {
         t.pass(`${s.where}: ${text} is a resource of this stack`);
       } else if (arn !== undefined) {
         t.match(arn, /^arn:\$\{AWS::Partition\}:/, `${s.where}: ${arn} is in this partition`);
-        if (!arn.includes(':s3:::')) t.match(arn, /:\$\{AWS::Region\}:\$\{AWS::AccountId\}:/, `${s.where}: ${arn} is in this region and account`);
+        if (!arn.includes(':s3:::'))
+          t.match(arn, /:\$\{AWS::Region\}:\$\{AWS::AccountId\}:/, `${s.where}: ${arn} is in this region and account`);
         t.notMatch(arn, /:\*:|:\*$/, `${s.where}: ${arn} has no wildcard region, account or resource type`);
         const name = arn.split(':').slice(5).join(':');
         t.not(name, '*', `${s.where}: ${arn} names a resource type`);
@@ -120,20 +132,29 @@ t.test('no admin or broad managed policies; roles trust only their service', asy
     for (const arn of list(p.ManagedPolicyArns as Json[])) {
       const text = JSON.stringify(arn);
       t.notMatch(text, broad, `${id}: ${text} is not an admin or full-access policy`);
-      t.ok(ALLOWED_MANAGED_POLICIES[id] !== undefined && text.includes(ALLOWED_MANAGED_POLICIES[id]!), `${id}: ${text} is one this role may have`);
+      t.ok(
+        ALLOWED_MANAGED_POLICIES[id] !== undefined && text.includes(ALLOWED_MANAGED_POLICIES[id]!),
+        `${id}: ${text} is one this role may have`,
+      );
     }
     const trust = statementsOf(p.AssumeRolePolicyDocument!, `${id}/trust`);
     for (const s of trust) {
       t.same(s.Action, ['sts:AssumeRole'], `${id}: trust is sts:AssumeRole only`);
       const principal = s.raw.Principal as JsonObject;
       t.same(Object.keys(principal), ['Service'], `${id}: trusts a service, not an account or '*'`);
-      t.ok(['ecs-tasks.amazonaws.com', 'lambda.amazonaws.com'].includes(principal.Service as string), `${id}: trusts ${principal.Service}`);
+      t.ok(
+        ['ecs-tasks.amazonaws.com', 'lambda.amazonaws.com'].includes(principal.Service as string),
+        `${id}: trusts ${principal.Service}`,
+      );
       // ECS documents aws:SourceAccount / aws:SourceArn for task roles; the execution and Lambda roles go without.
-      if (id === 'TaskRole') t.ok(isObject(s.raw.Condition), `${id}: the trust is bound to this account's ECS (confused deputy)`);
+      if (id === 'TaskRole')
+        t.ok(isObject(s.raw.Condition), `${id}: the trust is bound to this account's ECS (confused deputy)`);
     }
   }
   t.equal(
-    Object.values(template.Resources).filter((r) => r.Type === 'AWS::IAM::User' || r.Type === 'AWS::IAM::Group' || r.Type === 'AWS::IAM::AccessKey').length,
+    Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::IAM::User' || r.Type === 'AWS::IAM::Group' || r.Type === 'AWS::IAM::AccessKey',
+    ).length,
     0,
     'no users, groups or access keys',
   );
@@ -144,11 +165,20 @@ t.test('data at rest and logs (what cfn-guard would check)', async (t) => {
   t.same(table.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true }, 'the lease table has PITR');
   t.same(table.SSESpecification, { SSEEnabled: true }, 'the lease table is encrypted with KMS');
   for (const [id, r] of Object.entries(template.Resources)) {
-    if (r.Type === 'AWS::Kinesis::Stream') t.same(r.Properties!.StreamEncryption, { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }, `${id} is encrypted`);
+    if (r.Type === 'AWS::Kinesis::Stream')
+      t.same(
+        r.Properties!.StreamEncryption,
+        { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+        `${id} is encrypted`,
+      );
     if (r.Type === 'AWS::Logs::LogGroup') t.ok(r.Properties!.RetentionInDays !== undefined, `${id} has a retention`);
     if (r.Type === 'AWS::DynamoDB::Table') t.ok(r.Properties!.SSESpecification !== undefined, `${id} has SSE`);
   }
-  t.equal(template.Resources.ConfigParameter!.Properties!.Type, 'String', 'the configuration holds no secret (String, as KIT)');
+  t.equal(
+    template.Resources.ConfigParameter!.Properties!.Type,
+    'String',
+    'the configuration holds no secret (String, as KIT)',
+  );
 });
 
 /** The actions a role is granted; with `parameters`, only the statements whose policy exists then. */
@@ -171,8 +201,15 @@ t.test('the action extraction understands imports, aliases, types, waiters and D
     import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
     import { ListObjectsV2Command } from '@aws-sdk/client-s3';
     new CreateTableCommand({}); new Describe({}); await waitUntilTableExists({}, {}); new UpdateCommand({}); new ListObjectsV2Command({});`;
-  t.same(sorted(sdkCalls(text).map((c) => c.action)), ['dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:UpdateItem', 's3:ListBucket'], 'GetCommand is imported but never sent; PutRecords is only a type');
-  t.throws(() => sdkCalls(`import { SendEmailCommand } from '@aws-sdk/client-ses'; new SendEmailCommand({});`), /no IAM prefix/);
+  t.same(
+    sorted(sdkCalls(text).map((c) => c.action)),
+    ['dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:UpdateItem', 's3:ListBucket'],
+    'GetCommand is imported but never sent; PutRecords is only a type',
+  );
+  t.throws(
+    () => sdkCalls(`import { SendEmailCommand } from '@aws-sdk/client-ses'; new SendEmailCommand({});`),
+    /no IAM prefix/,
+  );
 });
 
 t.test("the worker's task role grants exactly the actions src/ calls", async (t) => {
@@ -183,7 +220,11 @@ t.test("the worker's task role grants exactly the actions src/ calls", async (t)
   t.ok(called.length >= 10, `the worker calls ${called.join(', ')}`);
   t.same(called, sorted(granted('TaskRole')), 'called == granted');
   // The waiter is how DescribeTable is reached besides DescribeTableCommand; GetMedia goes through its own client.
-  t.ok(called.includes('dynamodb:DescribeTable') && called.includes('kinesisvideo:GetMedia') && called.includes('ssm:GetParameter'));
+  t.ok(
+    called.includes('dynamodb:DescribeTable') &&
+      called.includes('kinesisvideo:GetMedia') &&
+      called.includes('ssm:GetParameter'),
+  );
 
   // And each is granted on the resource it is about.
   const expectedResource: Record<string, (resource: string) => boolean> = {
@@ -206,24 +247,34 @@ t.test("the worker's task role grants exactly the actions src/ calls", async (t)
 const LAMBDA_DIR = join(ROOT, 'cfn', 'lambda');
 const lambdaFiles = existsSync(LAMBDA_DIR) ? sourceFiles(LAMBDA_DIR) : [];
 
-t.test("the Lambda's role grants exactly what its code and its event source mapping need", { skip: lambdaFiles.length === 0 ? 'cfn/lambda has no sources yet' : false }, async (t) => {
-  const called = sorted(callsIn(lambdaFiles).map((c) => c.action));
-  t.ok(called.length > 0, `the Lambda calls ${called.join(', ')}`);
-  // What Lambda's poller calls for a Kinesis event source mapping (shared throughput, no enhanced fan-out),
-  // and what its runtime calls to ship the function's logs.
-  const eventSource = ['kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'];
-  const logging = ['logs:CreateLogStream', 'logs:PutLogEvents'];
-  // Not called, but needed by one that is: without ListBucket, GetObject of a missing key is 403, not 404 NoSuchKey.
-  const implied = called.includes('s3:GetObject') ? ['s3:ListBucket'] : [];
-  const needed = sorted([...called, ...eventSource, ...logging, ...implied]);
-  t.same(sorted(granted('ConsumerRole')), needed, 'needed == granted (with a results bucket)');
+t.test(
+  "the Lambda's role grants exactly what its code and its event source mapping need",
+  { skip: lambdaFiles.length === 0 ? 'cfn/lambda has no sources yet' : false },
+  async (t) => {
+    const called = sorted(callsIn(lambdaFiles).map((c) => c.action));
+    t.ok(called.length > 0, `the Lambda calls ${called.join(', ')}`);
+    // What Lambda's poller calls for a Kinesis event source mapping (shared throughput, no enhanced fan-out),
+    // and what its runtime calls to ship the function's logs.
+    const eventSource = [
+      'kinesis:DescribeStream',
+      'kinesis:DescribeStreamSummary',
+      'kinesis:GetRecords',
+      'kinesis:GetShardIterator',
+      'kinesis:ListShards',
+    ];
+    const logging = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    // Not called, but needed by one that is: without ListBucket, GetObject of a missing key is 403, not 404 NoSuchKey.
+    const implied = called.includes('s3:GetObject') ? ['s3:ListBucket'] : [];
+    const needed = sorted([...called, ...eventSource, ...logging, ...implied]);
+    t.same(sorted(granted('ConsumerRole')), needed, 'needed == granted (with a results bucket)');
 
-  // Without a bucket the Lambda never reaches S3 or KVS, and their statements are gone.
-  const withoutBucket = sorted(granted('ConsumerRole', { ResultsBucket: '', ...REQUIRED }));
-  t.same(withoutBucket, sorted([...eventSource, ...logging]), 'without ResultsBucket: only the stream and the logs');
-  const withBucket = sorted(granted('ConsumerRole', { ResultsBucket: 'my-results', ...REQUIRED }));
-  t.same(withBucket, needed, 'with ResultsBucket: everything');
-});
+    // Without a bucket the Lambda never reaches S3 or KVS, and their statements are gone.
+    const withoutBucket = sorted(granted('ConsumerRole', { ResultsBucket: '', ...REQUIRED }));
+    t.same(withoutBucket, sorted([...eventSource, ...logging]), 'without ResultsBucket: only the stream and the logs');
+    const withBucket = sorted(granted('ConsumerRole', { ResultsBucket: 'my-results', ...REQUIRED }));
+    t.same(withBucket, needed, 'with ResultsBucket: everything');
+  },
+);
 
 const REQUIRED = {
   DockerImageRepository: 'image',

@@ -7,7 +7,15 @@ import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { AV_LOG_ERROR } from 'node-av/constants';
 import { Log } from 'node-av/lib';
 import type { LogRecord } from '../../src/actors/index.js';
-import { demoClip, LOCAL_REGION, LocalStack, readAllRecords, startLocalWorker, untilAllProcessed, type StoredRecord } from '../../src/local/index.js';
+import {
+  demoClip,
+  LOCAL_REGION,
+  LocalStack,
+  readAllRecords,
+  type StoredRecord,
+  startLocalWorker,
+  untilAllProcessed,
+} from '../../src/local/index.js';
 
 /** A record as GetRecords returns it. */
 export type RawRecord = StoredRecord;
@@ -28,14 +36,24 @@ export interface PublishOptions {
   fixedAnswerBytes?: number;
 }
 
-/** Starts the local stack on the demo clip, lets one worker publish every I-frame of every stream, and reads the records back. */
+/**
+ * Starts the local stack on the demo clip, lets one worker publish every I-frame of every stream, and reads the records
+ * back.
+ */
 export async function publishWithWorker(options: PublishOptions): Promise<Published> {
   Log.setLevel(AV_LOG_ERROR);
   const dataStream = 'kvs-infer-lambda-test-results';
   const clip = await demoClip();
   const streams = options.streams.map((name) => ({ name, file: clip }));
   const { model, fixedAnswerBytes } = options;
-  const stack = await LocalStack.start({ streams, loop: false, rate: 'max', model, fixedAnswerBytes, dataStreams: [dataStream] });
+  const stack = await LocalStack.start({
+    streams,
+    loop: false,
+    rate: 'max',
+    model,
+    fixedAnswerBytes,
+    dataStreams: [dataStream],
+  });
   try {
     const workerLogs: LogRecord[] = [];
     const local = await startLocalWorker(
@@ -102,19 +120,39 @@ interface S3rverInstance {
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
 
-/** The only key pair s3rver knows; the rest of the local stack takes any credentials, so the handler's environment uses this one. */
+/**
+ * The only key pair s3rver knows; the rest of the local stack takes any credentials, so the handler's environment uses
+ * this one.
+ */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
-/** s3rver on 127.0.0.1 with its files in `directory` and `buckets` created; it checks signatures (made with S3RVER_CREDENTIALS). */
-export async function startS3(directory: string, buckets: string[]): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * s3rver on 127.0.0.1 with its files in `directory` and `buckets` created; it checks signatures (made with
+ * S3RVER_CREDENTIALS).
+ */
+export async function startS3(
+  directory: string,
+  buckets: string[],
+): Promise<{ url: string; close: () => Promise<void> }> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverClass;
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name, configs: [] })) });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+  });
   const { port } = await server.run();
   return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
 }
 
-/** The JSON lines written to stdout while `run` runs (Lambda sends stdout to CloudWatch Logs); other output passes through. */
-export async function captureLogLines<T>(run: () => Promise<T>): Promise<{ value: T; lines: Record<string, unknown>[] }> {
+/**
+ * The JSON lines written to stdout while `run` runs (Lambda sends stdout to CloudWatch Logs); other output passes
+ * through.
+ */
+export async function captureLogLines<T>(
+  run: () => Promise<T>,
+): Promise<{ value: T; lines: Record<string, unknown>[] }> {
   const lines: Record<string, unknown>[] = [];
   const write = process.stdout.write;
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -127,7 +165,8 @@ export async function captureLogLines<T>(run: () => Promise<T>): Promise<{ value
         passThrough.push(line);
       }
     }
-    if (passThrough.length > 0) return (write as (...args: unknown[]) => boolean).call(process.stdout, `${passThrough.join('\n')}\n`, ...rest);
+    if (passThrough.length > 0)
+      return (write as (...args: unknown[]) => boolean).call(process.stdout, `${passThrough.join('\n')}\n`, ...rest);
     return true;
   }) as typeof process.stdout.write;
   try {

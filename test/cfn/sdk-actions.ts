@@ -72,10 +72,13 @@ export function sdkCalls(text: string, file = '<text>'): SdkCall[] {
       const isWaiter = /^wait(Until|For)[A-Z]/.test(imported);
       const isPaginator = /^paginate[A-Z]/.test(imported);
       if (!isCommand && !isWaiter && !isPaginator) continue;
-      const used = isCommand ? new RegExp(`\\bnew\\s+${local}\\s*\\(`).test(text) : new RegExp(`\\b${local}\\s*\\(`).test(text);
+      const used = isCommand
+        ? new RegExp(`\\bnew\\s+${local}\\s*\\(`).test(text)
+        : new RegExp(`\\b${local}\\s*\\(`).test(text);
       if (!used) continue;
       const prefix = SERVICE_PREFIX[pkg];
-      if (prefix === undefined) throw new Error(`${file}: ${imported} comes from ${pkg}, which has no IAM prefix in SERVICE_PREFIX`);
+      if (prefix === undefined)
+        throw new Error(`${file}: ${imported} comes from ${pkg}, which has no IAM prefix in SERVICE_PREFIX`);
       let action: string | undefined;
       if (isCommand) action = ACTION_OF_COMMAND[pkg]?.[imported] ?? imported.slice(0, -'Command'.length);
       else if (isWaiter) action = ACTION_OF_WAITER[imported];

@@ -33,7 +33,24 @@ export interface Resource {
   [key: string]: unknown;
 }
 
-const FUNCTIONS = ['Base64', 'Cidr', 'FindInMap', 'GetAtt', 'GetAZs', 'ImportValue', 'Join', 'Select', 'Split', 'Sub', 'Transform', 'And', 'Equals', 'If', 'Not', 'Or'];
+const FUNCTIONS = [
+  'Base64',
+  'Cidr',
+  'FindInMap',
+  'GetAtt',
+  'GetAZs',
+  'ImportValue',
+  'Join',
+  'Select',
+  'Split',
+  'Sub',
+  'Transform',
+  'And',
+  'Equals',
+  'If',
+  'Not',
+  'Or',
+];
 
 /** CloudFormation's short forms (`!Ref`, `!Sub`, `!GetAtt A.B`, ...) as their long forms. */
 export function cfnTags(): YAML.Tags {
@@ -45,7 +62,11 @@ export function cfnTags(): YAML.Tags {
     const name = `Fn::${f}`;
     tags.push({ tag: `!${f}`, resolve: (value: string) => ({ [name]: f === 'GetAtt' ? splitGetAtt(value) : value }) });
     for (const collection of ['seq', 'map'] as const) {
-      tags.push({ tag: `!${f}`, collection, resolve: (node: YAML.YAMLSeq | YAML.YAMLMap) => ({ [name]: node.toJSON() }) });
+      tags.push({
+        tag: `!${f}`,
+        collection,
+        resolve: (node: YAML.YAMLSeq | YAML.YAMLMap) => ({ [name]: node.toJSON() }),
+      });
     }
   }
   return tags;
@@ -71,7 +92,8 @@ export const PSEUDO_PARAMETERS = new Set([
   'AWS::URLSuffix',
 ]);
 
-export const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `{ "Ref": x }` or `{ "Fn::X": ... }` (one key), or `{ "Condition": x }` inside a condition. */
 export function intrinsicName(value: unknown): string | undefined {
@@ -143,11 +165,21 @@ export function loadSpec(): Spec {
  * a literal of the wrong shape. Values that are intrinsic functions are not looked into (their result is
  * checked by the deployment, not here), except Fn::If, whose branches are.
  */
-export function checkValue(s: Spec, value: Json, type: SpecType, path: string, alternatives: SpecType[] = []): string[] {
+export function checkValue(
+  s: Spec,
+  value: Json,
+  type: SpecType,
+  path: string,
+  alternatives: SpecType[] = [],
+): string[] {
   const fn = intrinsicName(value);
   if (fn === 'Fn::If') {
     const args = (value as JsonObject)['Fn::If'] as Json[];
-    return [1, 2].flatMap((i) => (isNoValue(args[i]!) ? [] : checkValue(s, args[i]!, type, `${path}<If ${i === 1 ? 'true' : 'false'}>`, alternatives)));
+    return [1, 2].flatMap((i) =>
+      isNoValue(args[i]!)
+        ? []
+        : checkValue(s, args[i]!, type, `${path}<If ${i === 1 ? 'true' : 'false'}>`, alternatives),
+    );
   }
   if (fn !== undefined) return [];
   const tried = [type, ...alternatives];
@@ -167,14 +199,19 @@ function checkOne(s: Spec, value: Json, type: SpecType, path: string): string[] 
     case 'json':
       return [];
     case 'string':
-      return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [] : [`${path}: expected a string, got ${JSON.stringify(value)}`];
+      return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+        ? []
+        : [`${path}: expected a string, got ${JSON.stringify(value)}`];
     case 'number':
     case 'integer':
-      return typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
+      return typeof value === 'number' ||
+        (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
         ? []
         : [`${path}: expected a number, got ${JSON.stringify(value)}`];
     case 'boolean':
-      return typeof value === 'boolean' || value === 'true' || value === 'false' ? [] : [`${path}: expected a boolean, got ${JSON.stringify(value)}`];
+      return typeof value === 'boolean' || value === 'true' || value === 'false'
+        ? []
+        : [`${path}: expected a boolean, got ${JSON.stringify(value)}`];
     case 'array':
       if (!Array.isArray(value)) return [`${path}: expected a list, got ${JSON.stringify(value)}`];
       return value.flatMap((item, i) => checkValue(s, item, type.element!, `${path}[${i}]`));
@@ -202,7 +239,12 @@ function checkOne(s: Spec, value: Json, type: SpecType, path: string): string[] 
   }
 }
 
-export function checkProperties(s: Spec, value: JsonObject, properties: Record<string, SpecProperty>, path: string): string[] {
+export function checkProperties(
+  s: Spec,
+  value: JsonObject,
+  properties: Record<string, SpecProperty>,
+  path: string,
+): string[] {
   const problems: string[] = [];
   for (const [name, v] of Object.entries(value)) {
     const property = properties[name];
@@ -233,10 +275,14 @@ export interface EvalContext {
 }
 
 /** Parameter values: the defaults, overridden by `values`. CommaDelimitedList values become lists. */
-export function parameterValues(template: Template, values: Record<string, string> = {}): Record<string, string | string[]> {
+export function parameterValues(
+  template: Template,
+  values: Record<string, string> = {},
+): Record<string, string | string[]> {
   const result: Record<string, string | string[]> = {};
   for (const [name, definition] of Object.entries(template.Parameters)) {
-    const raw = name in values ? values[name]! : definition.Default === undefined ? undefined : String(definition.Default);
+    const raw =
+      name in values ? values[name]! : definition.Default === undefined ? undefined : String(definition.Default);
     if (raw === undefined) throw new Error(`parameter ${name} has no default; give it a value`);
     result[name] = definition.Type === 'CommaDelimitedList' ? raw.split(',').map((s) => s.trim()) : raw;
   }
@@ -262,7 +308,8 @@ function evaluateInner(value: Json, ctx: EvalContext): unknown {
   if (!isObject(value)) return value;
   const fn = intrinsicName(value);
   if (fn === undefined) {
-    if (Object.keys(value).length === 1 && typeof value.Condition === 'string') return evaluateCondition(value.Condition, ctx);
+    if (Object.keys(value).length === 1 && typeof value.Condition === 'string')
+      return evaluateCondition(value.Condition, ctx);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const r = evaluateInner(v, ctx);

@@ -4,12 +4,21 @@
 
 import type { Test } from 'tap';
 import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
-import { RESULTS_STREAM, WorkerCluster, until, type ClusterOptions, type LogLine } from '../../src/local/worker-cluster.js';
-import { describeMode, FaultProxy, type FaultMode } from './fault-proxy.js';
+import {
+  type ClusterOptions,
+  type LogLine,
+  RESULTS_STREAM,
+  until,
+  WorkerCluster,
+} from '../../src/local/worker-cluster.js';
+import { describeMode, type FaultMode, FaultProxy } from './fault-proxy.js';
 import { Monitor } from './monitor.js';
 import { ResultsReader } from './results-reader.js';
 
-/** The endpoints a worker calls: DynamoDB (leases), Kinesis (results), KVS (control plane and GetMedia), SageMaker runtime. */
+/**
+ * The endpoints a worker calls: DynamoDB (leases), Kinesis (results), KVS (control plane and GetMedia), SageMaker
+ * runtime.
+ */
 export const SERVICES = ['dynamodb', 'kinesis', 'kvs', 'sagemaker'] as const;
 export type Service = (typeof SERVICES)[number];
 
@@ -20,8 +29,9 @@ export type Service = (typeof SERVICES)[number];
  * in-flight bounds bite.
  */
 export const CHAOS_CONFIG = {
-  // The default. DynamoDB's deadline is 80% of a renewal interval (2666 ms): the in-process emulator, on a 2-core machine shared
-  // with other test jobs, misses 500 ms and now and then 1 s, and a worker that cannot renew gives its leases up.
+  // The default. DynamoDB's deadline is 80% of a renewal interval (2666 ms): the in-process emulator, on a 2-core
+  // machine shared with other test jobs, misses 500 ms and now and then 1 s, and a worker that cannot renew gives its
+  // leases up.
   failoverTimeMillis: 10_000,
   inferenceInterval: 1,
   startSelectorType: 'EARLIEST',
@@ -79,7 +89,10 @@ export class ChaosCluster {
     this.#results = new ResultsReader(cluster.stack.kinesis.url, RESULTS_STREAM);
   }
 
-  /** Starts the local stack (the clip looping at REPLAY_RATE, the `fixed` model); closed when `t` ends, with a timeline if it failed. */
+  /**
+   * Starts the local stack (the clip looping at REPLAY_RATE, the `fixed` model); closed when `t` ends, with a timeline
+   * if it failed.
+   */
   static async start(t: Test, options: ChaosOptions): Promise<ChaosCluster> {
     const config = { ...CHAOS_CONFIG, ...options.config };
     const cluster = await WorkerCluster.start({
@@ -110,14 +123,20 @@ export class ChaosCluster {
   /** Starts worker `id` behind its own proxies, once its debug server answers. */
   async spawn(id: string): Promise<void> {
     const { stack } = this.cluster;
-    const upstreams: Record<Service, string> = { dynamodb: stack.dynamodb.url, kinesis: stack.kinesis.url, kvs: stack.kvs.url, sagemaker: stack.model.url };
+    const upstreams: Record<Service, string> = {
+      dynamodb: stack.dynamodb.url,
+      kinesis: stack.kinesis.url,
+      kvs: stack.kvs.url,
+      sagemaker: stack.model.url,
+    };
     const started = await Promise.all(SERVICES.map(async (s) => [s, await FaultProxy.start(upstreams[s])] as const));
     const proxies = Object.fromEntries(started) as Record<Service, FaultProxy>;
     this.#proxies.set(id, proxies);
     this.cluster.spawn(id, ['--debug-port', '0'], {
       AWS_ENDPOINT_URL_DYNAMODB: proxies.dynamodb.url,
       AWS_ENDPOINT_URL_KINESIS: proxies.kinesis.url,
-      // GetMedia goes to the URL GetDataEndpoint answers, which the KVS server takes from the request's Host: the proxy.
+      // GetMedia goes to the URL GetDataEndpoint answers, which the KVS server takes from the request's Host: the
+      // proxy.
       AWS_ENDPOINT_URL_KINESIS_VIDEO: proxies.kvs.url,
       AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA: proxies.kvs.url,
       AWS_ENDPOINT_URL_KINESIS_VIDEO_ARCHIVED_MEDIA: proxies.kvs.url,
@@ -162,7 +181,8 @@ export class ChaosCluster {
 
   /**
    * Waits until the workers hold the streams `perWorker` each (by their logs), are reading exactly those (by their
-   * debug servers) and have caught up with each and checkpointed it, so that no fault starts in a hand-over or a start-up.
+   * debug servers) and have caught up with each and checkpointed it, so that no fault starts in a hand-over or a
+   * start-up.
    */
   async settled(ids: string[], perWorker: number[], ms = 120_000): Promise<void> {
     const reading = () => ids.map((id) => this.monitor.latest(id)?.reading.length ?? 0).join('/');
@@ -174,7 +194,9 @@ export class ChaosCluster {
     // a fragment received after that), so that a fault finds no start-up backlog and its duplicates are its own.
     const caughtUp = (stream: string, held: Map<string, Set<string>>) => {
       const holder = ids.find((id) => held.get(id)?.has(stream));
-      const since = this.cluster.lines.findLast((l) => l.event === 'acquired' && l.stream === stream && l.worker === holder)?.at ?? Infinity;
+      const since =
+        this.cluster.lines.findLast((l) => l.event === 'acquired' && l.stream === stream && l.worker === holder)?.at ??
+        Infinity;
       const mine = (l: LogLine) => l.event === 'checkpoint' && l.stream === stream && l.worker === holder;
       return this.cluster.lines.some((l) => mine(l) && Number(l.serverTimestamp) >= since);
     };
@@ -182,19 +204,30 @@ export class ChaosCluster {
       const held = this.cluster.holdings();
       return this.streams.filter((s) => !caughtUp(s, held));
     };
-    await until('every stream caught up and checkpointed by its holder', () => behind().length === 0, ms).catch((error: Error) => {
-      throw new Error(`${error.message} (not yet: ${behind().join(', ')})`);
-    });
+    await until('every stream caught up and checkpointed by its holder', () => behind().length === 0, ms).catch(
+      (error: Error) => {
+        throw new Error(`${error.message} (not yet: ${behind().join(', ')})`);
+      },
+    );
   }
 
-  /** The workers' log lines that tell a story (not per fragment) and every fault set, in order, times from the first. */
+  /**
+   * The workers' log lines that tell a story (not per fragment) and every fault set, in order, times from the first.
+   */
   timeline(): string {
     const faults = [...this.#proxies].flatMap(([id, proxies]) =>
-      Object.entries(proxies).flatMap(([service, proxy]) => proxy.changes.map((c) => ({ at: c.at, text: `${id} ${service} proxy: ${describeMode(c.mode)}` }))),
+      Object.entries(proxies).flatMap(([service, proxy]) =>
+        proxy.changes.map((c) => ({ at: c.at, text: `${id} ${service} proxy: ${describeMode(c.mode)}` })),
+      ),
     );
     const lines = this.cluster.lines
       .filter((l) => !QUIET_EVENTS.has(l.event))
-      .map((l) => ({ at: l.at, text: [l.worker, l.event, l.stream, l.code, l.reason, String(l.message ?? '').slice(0, 160)].filter(Boolean).join(' ') }));
+      .map((l) => ({
+        at: l.at,
+        text: [l.worker, l.event, l.stream, l.code, l.reason, String(l.message ?? '').slice(0, 160)]
+          .filter(Boolean)
+          .join(' '),
+      }));
     const events = [...faults, ...lines].sort((a, b) => a.at - b.at);
     const t0 = events[0]?.at ?? 0;
     return events.map((e) => `TIMELINE +${e.at - t0} ${e.text}`).join('\n');

@@ -25,7 +25,11 @@ t.test('a checkpoint older than retention: fallback to the oldest retained fragm
   const log = chaos.cluster.stack.kvs.streamLog(AGED);
   const after = () => served(chaos.cluster, AGED).filter((f) => BigInt(f.fragmentNumber) > BigInt(checkpoint)).length;
   // Some fragments must remain once those past the checkpoint are gone: the ones to fall back to.
-  await until(`${AGED_PAST_CHECKPOINT + 2} fragments past the checkpoint`, () => after() >= AGED_PAST_CHECKPOINT + 2, 30_000);
+  await until(
+    `${AGED_PAST_CHECKPOINT + 2} fragments past the checkpoint`,
+    () => after() >= AGED_PAST_CHECKPOINT + 2,
+    30_000,
+  );
   const aged = served(chaos.cluster, AGED).length - after() + AGED_PAST_CHECKPOINT;
 
   // Act
@@ -42,7 +46,11 @@ t.test('a checkpoint older than retention: fallback to the oldest retained fragm
     },
     async () => {
       const start = Date.now();
-      t.equal(log.dropOldest(aged), aged, `${aged} fragments of ${AGED} aged out, up to ${AGED_PAST_CHECKPOINT} past its checkpoint`);
+      t.equal(
+        log.dropOldest(aged),
+        aged,
+        `${aged} fragments of ${AGED} aged out, up to ${AGED_PAST_CHECKPOINT} past its checkpoint`,
+      );
       await chaos.spawn('w2');
       return { start, end: Date.now() };
     },
@@ -51,7 +59,15 @@ t.test('a checkpoint older than retention: fallback to the oldest retained fragm
   // Assess
   const fallback = chaos.cluster.lines.find((l) => l.event === 'checkpoint-unresumable' && l.stream === AGED);
   const why = String(fallback?.reason ?? 'none logged');
-  t.equal(fallback?.checkpoint, checkpoint, `the fallback is logged for ${AGED}, naming the checkpoint given up (${why})`);
-  t.equal(fallback?.firstFragmentNumber, served(chaos.cluster, AGED)[0]!.fragmentNumber, 'and the oldest retained fragment read instead');
+  t.equal(
+    fallback?.checkpoint,
+    checkpoint,
+    `the fallback is logged for ${AGED}, naming the checkpoint given up (${why})`,
+  );
+  t.equal(
+    fallback?.firstFragmentNumber,
+    served(chaos.cluster, AGED)[0]!.fragmentNumber,
+    'and the oldest retained fragment read instead',
+  );
   await assertInvariants(t, chaos);
 });

@@ -26,7 +26,8 @@ t.test('DynamoDB 1 s slower each way for one worker: no lease moves', async (t) 
     chaos,
     {
       fault: 'DynamoDB 1 s slower each way, +2 s per call (one worker)',
-      behaviour: 'renewals and checkpoints are slower but land within the lease expiry: no lease moves, publishing goes on',
+      behaviour:
+        'renewals and checkpoints are slower but land within the lease expiry: no lease moves, publishing goes on',
       budget: { flowingMs: 10_000, liveMs: 20_000 },
     },
     () => chaos.proxy('w1', 'dynamodb').window(latency(1000), FAULT_MS),
@@ -35,9 +36,16 @@ t.test('DynamoDB 1 s slower each way for one worker: no lease moves', async (t) 
 
   // Assess
   const moves = chaos.cluster.lines.filter((l) => MOVES.has(l.event) && l.at >= start);
-  t.same(moves.map((l) => `${l.event} ${l.stream} by ${l.worker}`), [], 'no lease moved during the fault or after it');
+  t.same(
+    moves.map((l) => `${l.event} ${l.stream} by ${l.worker}`),
+    [],
+    'no lease moved during the fault or after it',
+  );
   const records = await chaos.records();
-  const during = chaos.streams.filter((s) => !records.some((r) => r.streamName === s && r.serverTimestamp >= end - FAULT_MS / 2 && r.serverTimestamp <= end));
-  t.same(during, [], 'every stream published fragments of the fault\'s second half');
+  const during = chaos.streams.filter(
+    (s) =>
+      !records.some((r) => r.streamName === s && r.serverTimestamp >= end - FAULT_MS / 2 && r.serverTimestamp <= end),
+  );
+  t.same(during, [], "every stream published fragments of the fault's second half");
   await assertInvariants(t, chaos);
 });

@@ -20,7 +20,8 @@ t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then heal
   await chaos.settled(['w1', 'w2'], [STREAMS / 2, STREAMS / 2]);
   const cutOff = [...chaos.cluster.holdings().get('w1')!];
   const { failoverTimeMillis } = chaos.config;
-  // Stated: the lease expires (failover), the taker waits out the old owner's renewal interval (a third), then a few seconds to publish.
+  // Stated: the lease expires (failover), the taker waits out the old owner's renewal interval (a third), then a few
+  // seconds to publish.
   const takeoverBudgetMs = failoverTimeMillis + failoverTimeMillis / 3 + 5000;
   const duplicatesBefore = duplicatesIn(await chaos.records());
 
@@ -28,7 +29,13 @@ t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then heal
   const fault = chaos.proxy('w1', 'dynamodb').window(blackhole(), FAULT_MS);
   const start = Date.now();
   // Measured from the partition's start, so "after the fault" below reads "after the partition began".
-  const taken = await assertRecovered(t, chaos, start, { flowingMs: takeoverBudgetMs, liveMs: FAULT_MS }, { streams: cutOff, worker: 'w2' });
+  const taken = await assertRecovered(
+    t,
+    chaos,
+    start,
+    { flowingMs: takeoverBudgetMs, liveMs: FAULT_MS },
+    { streams: cutOff, worker: 'w2' },
+  );
   const { end } = await fault;
   await assertRecovered(t, chaos, end, { flowingMs: 10_000, liveMs: 20_000 });
   await until('the streams rebalanced 2/2', () => chaos.cluster.counts(['w1', 'w2']).join() === '2,2', 30_000).then(
@@ -37,7 +44,9 @@ t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then heal
   );
 
   // Assess
-  const fenced = cutOff.map((stream) => chaos.monitor.of('w1', start).find((s) => s.state !== null && !s.state.reading.includes(stream)));
+  const fenced = cutOff.map((stream) =>
+    chaos.monitor.of('w1', start).find((s) => s.state !== null && !s.state.reading.includes(stream)),
+  );
   const fencedInTime = fenced.every((s) => s !== undefined && s.at - start < failoverTimeMillis);
   t.ok(fencedInTime, `w1 stopped reading ${cutOff.join(', ')} itself within failoverTimeMillis of the partition`);
   const duplicates = await assertInvariants(t, chaos);

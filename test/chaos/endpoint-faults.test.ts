@@ -28,7 +28,8 @@ interface Burst {
 const BURSTS: Burst[] = [
   {
     fault: `endpoint faults ${MIXED.replaceAll(',', ', ')}, ${BURST_MS / 1000} s`,
-    behaviour: 'each failed call retried with capped exponential backoff and full jitter; a hang is cut at sageMakerTaskTimeoutInMilli and retried',
+    behaviour:
+      'each failed call retried with capped exponential backoff and full jitter; a hang is cut at sageMakerTaskTimeoutInMilli and retried',
     inject: async (chaos) => {
       const start = Date.now();
       chaos.cluster.stack.model.setFaults(MIXED);
@@ -39,13 +40,16 @@ const BURSTS: Burst[] = [
   },
   {
     fault: `endpoint answers 503 to every call, ${BURST_MS / 1000} s`,
-    behaviour: 'retried with backoff within sageMakerTaskRetryBudgetMillis; reading pauses while the endpoint queue is full',
-    inject: (chaos) => chaos.window('sagemaker', sageMakerError(503, 'ServiceUnavailable', 'Service unavailable (chaos)'), BURST_MS),
+    behaviour:
+      'retried with backoff within sageMakerTaskRetryBudgetMillis; reading pauses while the endpoint queue is full',
+    inject: (chaos) =>
+      chaos.window('sagemaker', sageMakerError(503, 'ServiceUnavailable', 'Service unavailable (chaos)'), BURST_MS),
   },
   {
     fault: `endpoint throttles every call (429), ${BURST_MS / 1000} s`,
     behaviour: 'throttling is retried like a 5xx, with backoff; reading pauses',
-    inject: (chaos) => chaos.window('sagemaker', sageMakerError(429, 'ThrottlingException', 'Rate exceeded (chaos)'), BURST_MS),
+    inject: (chaos) =>
+      chaos.window('sagemaker', sageMakerError(429, 'ThrottlingException', 'Rate exceeded (chaos)'), BURST_MS),
   },
   {
     fault: `endpoint hangs on every call (black hole), ${BURST_MS / 1000} s`,
@@ -61,7 +65,8 @@ t.test('endpoint 5xx / 429 / hang bursts', async (t) => {
   await chaos.settled(['w1', 'w2'], [STREAMS / 2, STREAMS / 2]);
 
   // Act
-  for (const { fault, behaviour, inject } of BURSTS) await faultPhase(t, chaos, { fault, behaviour, budget: BUDGET }, () => inject(chaos));
+  for (const { fault, behaviour, inject } of BURSTS)
+    await faultPhase(t, chaos, { fault, behaviour, budget: BUDGET }, () => inject(chaos));
 
   // Assess
   const met = chaos.cluster.stack.model.stats.faults;

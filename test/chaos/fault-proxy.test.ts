@@ -3,7 +3,7 @@
 
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { blackhole, cut, FaultProxy, httpError, latency, pass, reset } from './fault-proxy.js';
@@ -106,7 +106,13 @@ async function get(proxy: FaultProxy, agent: Agent): Promise<Answer> {
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => {
         const header = res.headers['x-amzn-errortype'] as string | undefined;
-        resolve({ status: res.statusCode!, body, header, connection: res.headers.connection, port: req.socket!.localPort! });
+        resolve({
+          status: res.statusCode!,
+          body,
+          header,
+          connection: res.headers.connection,
+          port: req.socket!.localPort!,
+        });
       });
     });
     req.on('error', reject);
@@ -194,7 +200,11 @@ t.test('blackhole: accepts, forwards nothing either way, and connections open du
   // Assess
   t.equal(receivedDuring, 0, 'the upstream received nothing during the black hole');
   t.equal(upstreamSockets, 1, 'a connection made during the black hole never reached the upstream');
-  t.equal(before.text, 'x', 'the connection open before got nothing back, neither the echo nor the pushed bytes, during or after');
+  t.equal(
+    before.text,
+    'x',
+    'the connection open before got nothing back, neither the echo nor the pushed bytes, during or after',
+  );
   t.equal(during.text, '', 'the connection made during got nothing');
   t.notOk(before.closed || during.closed, 'both stay open, as a partition leaves them');
   t.equal(after.text, 'w', 'a connection made after the black hole works');
@@ -241,34 +251,46 @@ t.test('cut: a connection gets half of the next chunk from the upstream, then a 
   t.equal(client.error, 'ECONNRESET', 'then a reset');
 });
 
-t.test('error: an HTTP answer with Connection: close to each new request; keep-alive connections reset when set', async (t) => {
-  // Prepare
-  const { upstream, proxy } = await setup(t);
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  t.teardown(() => agent.destroy());
-  const first = await get(proxy, agent);
-  const pooled = [...Object.values(agent.freeSockets)].flat()[0]!;
-  const pooledClosed = new Promise((resolve) => pooled.once('close', resolve));
+t.test(
+  'error: an HTTP answer with Connection: close to each new request; keep-alive connections reset when set',
+  async (t) => {
+    // Prepare
+    const { upstream, proxy } = await setup(t);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    t.teardown(() => agent.destroy());
+    const first = await get(proxy, agent);
+    const pooled = [...Object.values(agent.freeSockets)].flat()[0]!;
+    const pooledClosed = new Promise((resolve) => pooled.once('close', resolve));
 
-  // Act
-  proxy.set(httpError(503, '{"message":"slow down"}', { 'x-amzn-ErrorType': 'ServiceUnavailableException', 'content-type': 'application/json' }));
-  await pooledClosed;
-  const requestsBefore = upstream.requests;
-  const failed = await get(proxy, agent);
-  const failedAgain = await get(proxy, agent);
-  const requestsDuring = upstream.requests - requestsBefore;
-  proxy.set(pass());
-  const healed = await get(proxy, agent);
+    // Act
+    proxy.set(
+      httpError(503, '{"message":"slow down"}', {
+        'x-amzn-ErrorType': 'ServiceUnavailableException',
+        'content-type': 'application/json',
+      }),
+    );
+    await pooledClosed;
+    const requestsBefore = upstream.requests;
+    const failed = await get(proxy, agent);
+    const failedAgain = await get(proxy, agent);
+    const requestsDuring = upstream.requests - requestsBefore;
+    proxy.set(pass());
+    const healed = await get(proxy, agent);
 
-  // Assess
-  t.same([first.status, first.body], [200, 'ok'], 'in pass the upstream answers');
-  t.same([failed.status, failed.body, failed.header], [503, '{"message":"slow down"}', 'ServiceUnavailableException'], 'the canned answer, headers and body');
-  t.equal(failed.connection, 'close', 'with Connection: close');
-  t.not(failed.port, failedAgain.port, 'so each request came on a new connection');
-  t.equal(requestsDuring, 0, 'no request reached the upstream meanwhile');
-  t.equal(proxy.stats.answered, 2, 'two answers counted');
-  t.same([healed.status, healed.body], [200, 'ok'], 'back in pass, the upstream answers again');
-});
+    // Assess
+    t.same([first.status, first.body], [200, 'ok'], 'in pass the upstream answers');
+    t.same(
+      [failed.status, failed.body, failed.header],
+      [503, '{"message":"slow down"}', 'ServiceUnavailableException'],
+      'the canned answer, headers and body',
+    );
+    t.equal(failed.connection, 'close', 'with Connection: close');
+    t.not(failed.port, failedAgain.port, 'so each request came on a new connection');
+    t.equal(requestsDuring, 0, 'no request reached the upstream meanwhile');
+    t.equal(proxy.stats.answered, 2, 'two answers counted');
+    t.same([healed.status, healed.body], [200, 'ok'], 'back in pass, the upstream answers again');
+  },
+);
 
 t.test('window: the mode for that long, then pass', async (t) => {
   // Prepare
@@ -285,7 +307,7 @@ t.test('window: the mode for that long, then pass', async (t) => {
   t.ok(end - start >= 300 && end - start < 1000, `the window lasted ${end - start} ms`);
 });
 
-t.test('rewriteDown: each connection\'s bytes from the upstream rewritten in place by its own rewriter', async (t) => {
+t.test("rewriteDown: each connection's bytes from the upstream rewritten in place by its own rewriter", async (t) => {
   // Prepare
   const { upstream, proxy } = await setup(t);
   const before = await new Client(proxy).connected();
@@ -306,6 +328,10 @@ t.test('rewriteDown: each connection\'s bytes from the upstream rewritten in pla
 
   // Assess
   t.equal(made, 2, 'one rewriter per connection, open or new');
-  t.same([before.text.slice(0, 3), after.text].sort(), ['1yz', '2yz'], 'each rewrote the first byte with its own number');
+  t.same(
+    [before.text.slice(0, 3), after.text].sort(),
+    ['1yz', '2yz'],
+    'each rewrote the first byte with its own number',
+  );
   t.equal(before.text.slice(3), 'abc', 'without a rewriter, bytes pass untouched');
 });

@@ -4,7 +4,7 @@
 // so the faults look to the worker's SDK clients as they would on a real network.
 
 import { STATUS_CODES } from 'node:http';
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type FaultMode =
@@ -21,7 +21,10 @@ export type FaultMode =
   | { kind: 'reset' }
   /** Each connection forwards half of the next chunk the upstream sends it, then is reset: a response cut mid-body. */
   | { kind: 'cut' }
-  /** Open connections are reset (so keep-alive clients reconnect); each new one gets this answer to its request, then Connection: close. */
+  /**
+   * Open connections are reset (so keep-alive clients reconnect); each new one gets this answer to its request, then
+   * Connection: close.
+   */
   | { kind: 'error'; status: number; body: string; headers: Record<string, string> };
 
 /**
@@ -35,7 +38,12 @@ export const latency = (ms: number): FaultMode => ({ kind: 'latency', ms });
 export const blackhole = (): FaultMode => ({ kind: 'blackhole' });
 export const reset = (): FaultMode => ({ kind: 'reset' });
 export const cut = (): FaultMode => ({ kind: 'cut' });
-export const httpError = (status: number, body = '', headers: Record<string, string> = {}): FaultMode => ({ kind: 'error', status, body, headers });
+export const httpError = (status: number, body = '', headers: Record<string, string> = {}): FaultMode => ({
+  kind: 'error',
+  status,
+  body,
+  headers,
+});
 
 /** `latency(500)`, `error(503)`: for logs and test names. */
 export function describeMode(mode: FaultMode): string {
@@ -85,7 +93,9 @@ export class FaultProxy {
     server.on('connection', (socket) => this.#accept(socket));
   }
 
-  /** Listens on a free port of 127.0.0.1 in front of `upstream` (a URL such as `http://127.0.0.1:4567`), in `pass` mode. */
+  /**
+   * Listens on a free port of 127.0.0.1 in front of `upstream` (a URL such as `http://127.0.0.1:4567`), in `pass` mode.
+   */
   static async start(upstream: string): Promise<FaultProxy> {
     const target = new URL(upstream);
     const server = createServer({ noDelay: true });
@@ -108,7 +118,10 @@ export class FaultProxy {
     for (const link of this.#links) link.apply(mode);
   }
 
-  /** Gives every connection, open and new, its own rewriter of what the upstream sends (`factory` makes one); null: none. */
+  /**
+   * Gives every connection, open and new, its own rewriter of what the upstream sends (`factory` makes one); null:
+   * none.
+   */
   rewriteDown(factory: (() => Rewriter) | null): void {
     this.#rewriter = factory;
     for (const link of this.#links) link.rewriteDown(factory?.() ?? null);
@@ -170,7 +183,10 @@ export class FaultProxy {
 function cannedResponse(mode: Extract<FaultMode, { kind: 'error' }>): Buffer {
   const body = Buffer.from(mode.body);
   const headers = { ...mode.headers, 'content-length': String(body.length), connection: 'close' };
-  const lines = [`HTTP/1.1 ${mode.status} ${STATUS_CODES[mode.status] ?? 'Error'}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `HTTP/1.1 ${mode.status} ${STATUS_CODES[mode.status] ?? 'Error'}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]);
 }
 

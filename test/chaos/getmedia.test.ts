@@ -23,7 +23,10 @@ t.test('GetMedia cut mid-fragment, then black-holed', async (t) => {
   await chaos.spawnAll(['w1', 'w2']);
   await chaos.settled(['w1', 'w2'], [STREAMS / 2, STREAMS / 2]);
   const proxy = chaos.proxy('w1', 'kvs');
-  t.ok(proxy.stats.bytesDown > MEDIA_BYTES, `w1's GetMedia goes through its KVS proxy (${proxy.stats.bytesDown} bytes down)`);
+  t.ok(
+    proxy.stats.bytesDown > MEDIA_BYTES,
+    `w1's GetMedia goes through its KVS proxy (${proxy.stats.bytesDown} bytes down)`,
+  );
 
   // Act: cuts
   await faultPhase(
@@ -31,7 +34,8 @@ t.test('GetMedia cut mid-fragment, then black-holed', async (t) => {
     chaos,
     {
       fault: `GetMedia cut mid-fragment (${CUTS} cuts, ${CUT_EVERY_MS / 1000} s apart)`,
-      behaviour: 'the reader fails, reconnects with backoff from its continuation token; the partial fragment is read again',
+      behaviour:
+        'the reader fails, reconnects with backoff from its continuation token; the partial fragment is read again',
       // Stated: a reconnect backoff of at most 1 s per cut; the rest is a loaded machine's slack.
       budget: { flowingMs: 10_000, liveMs: 20_000 },
     },
@@ -60,7 +64,8 @@ t.test('GetMedia cut mid-fragment, then black-holed', async (t) => {
       behaviour:
         'no byte for getMediaIdleTimeoutMillis: the reader drops the connection and reconnects ' +
         '(GetDataEndpoint and GetMedia under deadlines) until KVS answers again',
-      // Stated: the idle timeout (3 s) fires during the fault; after it, a reconnect backoff of at most 1 s, then catching up.
+      // Stated: the idle timeout (3 s) fires during the fault; after it, a reconnect backoff of at most 1 s, then
+      // catching up.
       budget: { flowingMs: 10_000, liveMs: 20_000 },
     },
     () => proxy.window(blackhole(), BLACKHOLE_MS),

@@ -3,10 +3,10 @@
 // no error record for a transient fault. Each scenario ends with one `FAILURE-MODE |` line for the README.
 
 import type { Test } from 'tap';
-import { until } from '../../src/local/worker-cluster.js';
 import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { DEFAULT_BUFFERED_BYTES } from '../../src/actors/pipeline/result-publisher.js';
 import { DECODE_STAGE_BYTES } from '../../src/actors/pipeline/stream-pipeline.js';
+import { until } from '../../src/local/worker-cluster.js';
 import { keyOf, served } from '../e2e/pipeline-oracle.js';
 import type { ChaosCluster } from './chaos-cluster.js';
 import type { Sample } from './monitor.js';
@@ -24,7 +24,12 @@ const MIB = 1024 * 1024;
 
 /** The most sampled frames a worker may hold (read, not yet published), however long a fault lasts. */
 function inFlightBound(config: ChaosCluster['config']): number {
-  return config.sageMakerTaskQueueSize + config.sageMakerTaskThreadPoolSize + config.decodeThreadPoolSize * SLOTS_PER_DECODE_THREAD + PUBLISH_BATCH;
+  return (
+    config.sageMakerTaskQueueSize +
+    config.sageMakerTaskThreadPoolSize +
+    config.decodeThreadPoolSize * SLOTS_PER_DECODE_THREAD +
+    PUBLISH_BATCH
+  );
 }
 
 /**
@@ -44,9 +49,21 @@ export function inFlightMemoryBound(config: ChaosCluster['config'], imageBytes: 
  * Each worker's RSS from `start` to `end` stays under its RSS just before (the `before` ms up to `start`, the
  * process at work with nothing held back) plus the in-flight memory bound.
  */
-export function assertMemoryBound(t: Test, chaos: ChaosCluster, window: { start: number; end: number; before: number }, boundBytes: number): void {
+export function assertMemoryBound(
+  t: Test,
+  chaos: ChaosCluster,
+  window: { start: number; end: number; before: number },
+  boundBytes: number,
+): void {
   for (const worker of new Set(chaos.monitor.samples.map((s) => s.worker))) {
-    const rss = (from: number, to: number) => Math.max(0, ...chaos.monitor.of(worker, from).filter((s) => s.at < to && s.state).map((s) => s.state!.rssBytes));
+    const rss = (from: number, to: number) =>
+      Math.max(
+        0,
+        ...chaos.monitor
+          .of(worker, from)
+          .filter((s) => s.at < to && s.state)
+          .map((s) => s.state!.rssBytes),
+      );
     const baseline = rss(window.start - window.before, window.start);
     const during = rss(window.start, window.end);
     t.ok(baseline > 0, `${worker}: RSS sampled before the fault (${Math.round(baseline / MIB)} MiB)`);
@@ -82,7 +99,12 @@ export interface RecoveryScope {
  * Polls the records until every stream in scope is live again after `since` (the end of the fault) or the live
  * budget has passed. Times come from the records' publishedAt (the worker's clock, this host's).
  */
-async function recovery(chaos: ChaosCluster, since: number, budget: RecoveryBudget, scope: RecoveryScope = {}): Promise<Recovery> {
+async function recovery(
+  chaos: ChaosCluster,
+  since: number,
+  budget: RecoveryBudget,
+  scope: RecoveryScope = {},
+): Promise<Recovery> {
   const streams = scope.streams ?? chaos.streams;
   const after = (records: InferenceRecord[], made: (r: InferenceRecord) => boolean): number | null => {
     const mine = records.filter((r) => (scope.worker === undefined || r.workerId === scope.worker) && made(r));
@@ -99,7 +121,13 @@ async function recovery(chaos: ChaosCluster, since: number, budget: RecoveryBudg
 }
 
 /** Asserts both recovery times within their budgets after `since`. */
-export async function assertRecovered(t: Test, chaos: ChaosCluster, since: number, budget: RecoveryBudget, scope: RecoveryScope = {}): Promise<Recovery> {
+export async function assertRecovered(
+  t: Test,
+  chaos: ChaosCluster,
+  since: number,
+  budget: RecoveryBudget,
+  scope: RecoveryScope = {},
+): Promise<Recovery> {
   const measured = await recovery(chaos, since, budget, scope);
   const { flowingMs, liveMs } = measured;
   const which = `${scope.streams?.join(', ') ?? 'every stream'}${scope.worker ? ` by ${scope.worker}` : ''}`;
@@ -123,7 +151,10 @@ export async function assertInvariants(t: Test, chaos: ChaosCluster, unreadable 
   // Progress: a checkpoint of every stream written from now on covers the whole fault and its recovery.
   const now = Date.now();
   const budget = CHECKPOINTS_WITHIN_INTERVALS * chaos.config.checkpointIntervalMillis;
-  const fresh = () => chaos.streams.filter((s) => !chaos.cluster.lines.some((l) => l.event === 'checkpoint' && l.stream === s && l.at >= now));
+  const fresh = () =>
+    chaos.streams.filter(
+      (s) => !chaos.cluster.lines.some((l) => l.event === 'checkpoint' && l.stream === s && l.at >= now),
+    );
   await until('a checkpoint of every stream', () => fresh().length === 0, budget).catch(() => undefined);
   t.same(fresh(), [], `every stream checkpointed within ${budget} ms of the recovery`);
   // Checkpoints first: whatever they cover was published before they were written, so it is in the records read after.
@@ -150,7 +181,13 @@ function lastCheckpoints(chaos: ChaosCluster): Map<string, bigint> {
 }
 
 /** Every fragment KVS holds up to each stream's last checkpoint has its record (its one keyframe, sampled). */
-function assertCheckpointsPublished(t: Test, chaos: ChaosCluster, checkpoints: Map<string, bigint>, records: InferenceRecord[], unreadable: Set<string>): void {
+function assertCheckpointsPublished(
+  t: Test,
+  chaos: ChaosCluster,
+  checkpoints: Map<string, bigint>,
+  records: InferenceRecord[],
+  unreadable: Set<string>,
+): void {
   const published = new Set(records.map((r) => r.idempotencyKey));
   for (const stream of chaos.streams) {
     const checkpoint = checkpoints.get(stream);
@@ -158,8 +195,12 @@ function assertCheckpointsPublished(t: Test, chaos: ChaosCluster, checkpoints: M
       t.fail(`${stream}: never checkpointed`);
       continue;
     }
-    const covered = served(chaos.cluster, stream).filter((f) => BigInt(f.fragmentNumber) <= checkpoint && !unreadable.has(f.fragmentNumber));
-    const missing = covered.filter((f) => !published.has(keyOf({ stream, fragmentNumber: f.fragmentNumber, frameTimecode: f.clusterTimecode! })));
+    const covered = served(chaos.cluster, stream).filter(
+      (f) => BigInt(f.fragmentNumber) <= checkpoint && !unreadable.has(f.fragmentNumber),
+    );
+    const missing = covered.filter(
+      (f) => !published.has(keyOf({ stream, fragmentNumber: f.fragmentNumber, frameTimecode: f.clusterTimecode! })),
+    );
     t.same(
       missing.map((f) => f.fragmentNumber),
       [],
@@ -205,7 +246,9 @@ function assertSingleReader(t: Test, samples: Sample[]): void {
       for (const b of list) {
         if (a.worker < b.worker && a.from <= b.to && b.from <= a.to) {
           const from = Math.max(a.from, b.from);
-          overlaps.push(`${stream}: ${a.worker} and ${b.worker} both reading for ${Math.min(a.to, b.to) - from} ms from ${new Date(from).toISOString()}`);
+          overlaps.push(
+            `${stream}: ${a.worker} and ${b.worker} both reading for ${Math.min(a.to, b.to) - from} ms from ${new Date(from).toISOString()}`,
+          );
         }
       }
     }
@@ -221,7 +264,10 @@ function assertBounded(t: Test, chaos: ChaosCluster): void {
   const maxInFlight = Math.max(0, ...states.map((s) => s.inFlight));
   const maxRss = Math.max(0, ...states.map((s) => s.rssBytes));
   const bound = inFlightBound(chaos.config);
-  t.ok(maxInFlight <= bound, `max frames in flight ${maxInFlight} <= ${bound} (endpoint queue + calls + decode slots + one PutRecords batch)`);
+  t.ok(
+    maxInFlight <= bound,
+    `max frames in flight ${maxInFlight} <= ${bound} (endpoint queue + calls + decode slots + one PutRecords batch)`,
+  );
   t.ok(maxRss <= RSS_BOUND_BYTES, `max RSS ${Math.round(maxRss / MIB)} MiB <= ${RSS_BOUND_BYTES / MIB} MiB`);
 }
 
@@ -243,7 +289,12 @@ export async function faultPhase(
   const before = duplicatesIn(await chaos.records());
   const { start, end } = await inject();
   const measured = await assertRecovered(t, chaos, end, row.budget);
-  printFailureMode({ fault: row.fault, behaviour: row.behaviour, recovery: measured, duplicates: duplicatesIn(await chaos.records()) - before });
+  printFailureMode({
+    fault: row.fault,
+    behaviour: row.behaviour,
+    recovery: measured,
+    duplicates: duplicatesIn(await chaos.records()) - before,
+  });
   return { start, end, ...measured };
 }
 
@@ -257,5 +308,7 @@ export interface FailureMode {
 /** One row of the README's "Failure modes" table, on stdout for whoever regenerates it. */
 export function printFailureMode(row: FailureMode): void {
   const { flowingMs, liveMs } = row.recovery;
-  console.log(`FAILURE-MODE | ${row.fault} | ${row.behaviour} | ${flowingMs ?? 'not recovered'} (live ${liveMs ?? 'never'}) | ${row.duplicates} |`);
+  console.log(
+    `FAILURE-MODE | ${row.fault} | ${row.behaviour} | ${flowingMs ?? 'not recovered'} (live ${liveMs ?? 'never'}) | ${row.duplicates} |`,
+  );
 }

@@ -44,7 +44,8 @@ t.test(`Kinesis black hole for ${FAULT_MS / 1000} s, ${STREAMS} streams`, async 
         'PutRecords times out (publishTimeoutMillis) and is retried with backoff; reading pauses, in-flight frames and memory stay bounded; ' +
         '/healthz fails once stuck; resumes where it stopped',
       // Stated: a timed-out call (10 s) and a backoff of at most 5 s; then the fault's backlog (60 s of ten streams per
-      // worker) is worked off while live media goes on, on two cores shared with another test job (40 s measured alone).
+      // worker) is worked off while live media goes on, on two cores shared with another test job (40 s measured
+      // alone).
       budget: { flowingMs: 20_000, liveMs: 120_000 },
     },
     () => chaos.window('kinesis', blackhole(), FAULT_MS),
@@ -52,13 +53,32 @@ t.test(`Kinesis black hole for ${FAULT_MS / 1000} s, ${STREAMS} streams`, async 
 
   // Assess
   await assertInvariants(t, chaos);
-  assertMemoryBound(t, chaos, { start, end, before: BASELINE_MS }, inFlightMemoryBound(chaos.config, IMAGE_BYTES, ANSWER_BYTES));
+  assertMemoryBound(
+    t,
+    chaos,
+    { start, end, before: BASELINE_MS },
+    inFlightMemoryBound(chaos.config, IMAGE_BYTES, ANSWER_BYTES),
+  );
   for (const worker of ['w1', 'w2']) {
-    const warned = chaos.cluster.lines.filter((l) => l.worker === worker && l.at >= start && l.at <= end && (l.level === 'warn' || l.level === 'error'));
-    t.ok(warned.length > 0, `${worker} logged the fault while it lasted (${[...new Set(warned.map((l) => l.event))].join(', ') || 'nothing'})`);
-    const failing = chaos.monitor.of(worker, start + stallMs).filter((s) => s.at <= end && s.healthz !== null && s.healthz !== 200);
-    t.ok(failing.length > 0, `${worker}'s /healthz failed while it was stuck past ${stallMs} ms (${failing.length} polls)`);
+    const warned = chaos.cluster.lines.filter(
+      (l) => l.worker === worker && l.at >= start && l.at <= end && (l.level === 'warn' || l.level === 'error'),
+    );
+    t.ok(
+      warned.length > 0,
+      `${worker} logged the fault while it lasted (${[...new Set(warned.map((l) => l.event))].join(', ') || 'nothing'})`,
+    );
+    const failing = chaos.monitor
+      .of(worker, start + stallMs)
+      .filter((s) => s.at <= end && s.healthz !== null && s.healthz !== 200);
+    t.ok(
+      failing.length > 0,
+      `${worker}'s /healthz failed while it was stuck past ${stallMs} ms (${failing.length} polls)`,
+    );
     const last = chaos.monitor.of(worker).at(-1);
-    t.equal(last?.healthz, 200, `${worker}'s /healthz is green again after recovery (${last?.state?.stuck ?? 'not stuck'})`);
+    t.equal(
+      last?.healthz,
+      200,
+      `${worker}'s /healthz is green again after recovery (${last?.state?.stuck ?? 'not stuck'})`,
+    );
   }
 });

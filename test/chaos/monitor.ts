@@ -5,7 +5,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerView } from '../../src/debug/types.js';
 
-/** A lease machine in any `reading` state has a GetMedia reader running or about to run, and calls the endpoint for its frames. */
+/**
+ * A lease machine in any `reading` state has a GetMedia reader running or about to run, and calls the endpoint for its
+ * frames.
+ */
 const READING_STATE = 'lease.reading';
 const POLL_INTERVAL_MS = 200;
 /** A worker busy enough to miss this is recorded as not answering rather than waited for. */

@@ -19,8 +19,12 @@ t.test('reads every record, several pages of them, then only what came since', a
   const reader = new ResultsReader(emulator.url, STREAM);
   t.teardown(() => reader.close());
   const put = async (from: number, count: number) => {
-    const records = Array.from({ length: count }, (_, i) => ({ PartitionKey: 'k', Data: Buffer.from(JSON.stringify({ idempotencyKey: `r${from + i}` })) }));
-    for (let i = 0; i < records.length; i += 500) await client.send(new PutRecordsCommand({ StreamName: STREAM, Records: records.slice(i, i + 500) }));
+    const records = Array.from({ length: count }, (_, i) => ({
+      PartitionKey: 'k',
+      Data: Buffer.from(JSON.stringify({ idempotencyKey: `r${from + i}` })),
+    }));
+    for (let i = 0; i < records.length; i += 500)
+      await client.send(new PutRecordsCommand({ StreamName: STREAM, Records: records.slice(i, i + 500) }));
   };
 
   // Act

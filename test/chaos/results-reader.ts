@@ -2,7 +2,13 @@
 // one (a shard iterator kept per shard), so that polling it every second during a long scenario does not
 // load the in-process Kinesis emulator, which the workers under test share.
 
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
 import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../src/local/index.js';
@@ -26,11 +32,19 @@ export class ResultsReader {
   #reading: Promise<InferenceRecord[]> | null = null;
 
   constructor(endpoint: string, streamName: string) {
-    this.#client = kinesisClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, requestTimeoutMs: READ_TIMEOUT_MS });
+    this.#client = kinesisClient({
+      endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      requestTimeoutMs: READ_TIMEOUT_MS,
+    });
     this.#streamName = streamName;
   }
 
-  /** Every record published so far, in shard order; none while the stream does not exist. Concurrent calls share one read. */
+  /**
+   * Every record published so far, in shard order; none while the stream does not exist. Concurrent calls share one
+   * read.
+   */
   records(): Promise<InferenceRecord[]> {
     this.#reading ??= this.#read().finally(() => (this.#reading = null));
     return this.#reading;
@@ -46,7 +60,8 @@ export class ResultsReader {
       for (;;) {
         const page = await this.#page(shard);
         const records = page.Records ?? [];
-        for (const r of records) this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
+        for (const r of records)
+          this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
         if (records.length > 0) this.#lastSequence.set(shard, records.at(-1)!.SequenceNumber!);
         if (page.NextShardIterator) this.#iterators.set(shard, page.NextShardIterator);
         // The emulator answers a full page while more records follow, a short one at the tip (its MillisBehindLatest
@@ -57,7 +72,10 @@ export class ResultsReader {
     return [...this.#records];
   }
 
-  /** The next page of `shard`; an iterator left unused for 5 minutes (expired) is replaced by one after the last record read. */
+  /**
+   * The next page of `shard`; an iterator left unused for 5 minutes (expired) is replaced by one after the last record
+   * read.
+   */
   async #page(shard: string): Promise<GetRecordsCommandOutput> {
     try {
       return await this.#client.send(new GetRecordsCommand({ ShardIterator: this.#iterators.get(shard), Limit: PAGE }));
@@ -68,7 +86,9 @@ export class ResultsReader {
         new GetShardIteratorCommand({
           StreamName: this.#streamName,
           ShardId: shard,
-          ...(last === undefined ? { ShardIteratorType: 'TRIM_HORIZON' } : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last }),
+          ...(last === undefined
+            ? { ShardIteratorType: 'TRIM_HORIZON' }
+            : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last }),
         }),
       );
       this.#iterators.set(shard, ShardIterator!);
@@ -82,7 +102,11 @@ export class ResultsReader {
       const { Shards = [] } = await this.#client.send(new ListShardsCommand({ StreamName: this.#streamName }));
       for (const shard of Shards) {
         const { ShardIterator } = await this.#client.send(
-          new GetShardIteratorCommand({ StreamName: this.#streamName, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+          new GetShardIteratorCommand({
+            StreamName: this.#streamName,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
         );
         this.#iterators.set(shard.ShardId!, ShardIterator!);
       }

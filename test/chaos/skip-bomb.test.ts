@@ -23,9 +23,17 @@ t.test('a parser skip bomb in one fragment: reported and skipped, the stream goe
   await until('the bomb planted', () => bomb.fragmentNumber !== null, 30_000);
   proxy.rewriteDown(null);
   const bombedAt = Date.now();
-  const bombed = chaos.streams.find((s) => served(chaos.cluster, s).some((f) => f.fragmentNumber === bomb.fragmentNumber));
+  const bombed = chaos.streams.find((s) =>
+    served(chaos.cluster, s).some((f) => f.fragmentNumber === bomb.fragmentNumber),
+  );
   t.ok(bombed, `the bomb replaced the Cluster of fragment ${bomb.fragmentNumber} of ${bombed}`);
-  const recovery = await assertRecovered(t, chaos, bombedAt, { flowingMs: 10_000, liveMs: 20_000 }, { streams: [bombed!] });
+  const recovery = await assertRecovered(
+    t,
+    chaos,
+    bombedAt,
+    { flowingMs: 10_000, liveMs: 20_000 },
+    { streams: [bombed!] },
+  );
 
   // Assess
   const reported = chaos.cluster.lines.filter((l) => l.event === 'corrupt-fragment');
@@ -36,8 +44,9 @@ t.test('a parser skip bomb in one fragment: reported and skipped, the stream goe
   );
   const duplicates = await assertInvariants(t, chaos, new Set([bomb.fragmentNumber!]));
   printFailureMode({
-    fault: 'parser skip bomb (a fragment\'s Cluster header turned into a 1 TiB Void at Segment level)',
-    behaviour: 'the skip is checked against the element limit: corrupt-fragment logged (MKV_INVALID, stream, fragment), parsing resumes at the next fragment',
+    fault: "parser skip bomb (a fragment's Cluster header turned into a 1 TiB Void at Segment level)",
+    behaviour:
+      'the skip is checked against the element limit: corrupt-fragment logged (MKV_INVALID, stream, fragment), parsing resumes at the next fragment',
     recovery,
     duplicates,
   });

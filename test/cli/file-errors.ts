@@ -1,5 +1,6 @@
 // Shared by the tests of files a command cannot use: paths that cannot be read, and the one-line answer expected.
-// Tests run as root, for whom mode 000 is still readable: unreadable here means a directory or a path that leads nowhere.
+// Tests run as root, for whom mode 000 is still readable: unreadable here means a directory or a path that leads
+// nowhere.
 
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,7 +20,10 @@ export async function unreadablePaths(dir: string): Promise<[path: string, reaso
   ];
 }
 
-/** Exit 2, nothing on stdout, and on stderr one line that starts with `start` (the whole line when it ends with a newline). */
+/**
+ * Exit 2, nothing on stdout, and on stderr one line that starts with `start` (the whole line when it ends with a
+ * newline).
+ */
 export function assertBadFile(t: Test, result: CliResult, start: string, what: string): void {
   t.equal(result.code, 2, `${what}: exits 2\n${result.stderr}`);
   t.equal(result.stdout, '', `${what}: nothing on stdout`);

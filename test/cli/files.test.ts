@@ -44,6 +44,11 @@ t.test('frames and machines: an --out they cannot write', async (t) => {
   const machines = await runCli(['machines', '--out', svg]);
 
   // Assess
-  assertBadFile(t, frames, `OUTPUT_UNWRITABLE: --out ${join(file, 'out')}: a part of the path is not a directory\n`, 'frames');
+  assertBadFile(
+    t,
+    frames,
+    `OUTPUT_UNWRITABLE: --out ${join(file, 'out')}: a part of the path is not a directory\n`,
+    'frames',
+  );
   assertBadFile(t, machines, `OUTPUT_UNWRITABLE: --out ${svg}: no such file or directory\n`, 'machines');
 });

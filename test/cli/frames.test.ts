@@ -10,21 +10,58 @@ import { runCli } from '../helpers/cli.js';
 t.test('writes every 2nd I-frame as a resized PNG and describes each on a JSON line', async (t) => {
   // Prepare: 6 I-frames (one every 0.5 s for 3 s).
   const dir = t.testdir();
-  const fixture = await generateFixture({ path: join(dir, 'in.mkv'), width: 320, height: 240, fps: 10, gopSeconds: 0.5, durationSeconds: 3 });
+  const fixture = await generateFixture({
+    path: join(dir, 'in.mkv'),
+    width: 320,
+    height: 240,
+    fps: 10,
+    gopSeconds: 0.5,
+    durationSeconds: 3,
+  });
   const out = join(dir, 'out');
 
   // Act
-  const { code, stdout, stderr } = await runCli(['frames', fixture.path, '--every', '2', '--type', 'image/png', '--width', '160', '--out', out]);
+  const { code, stdout, stderr } = await runCli([
+    'frames',
+    fixture.path,
+    '--every',
+    '2',
+    '--type',
+    'image/png',
+    '--width',
+    '160',
+    '--out',
+    out,
+  ]);
 
   // Assess
   t.equal(code, 0, stderr);
-  const lines = stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   t.equal(fixture.keyframes, 6);
-  t.same(lines.map((l) => l.keyframeIndex), [0, 2, 4]);
-  t.same(lines.map((l) => l.timecodeMs), [0, 1000, 2000]);
+  t.same(
+    lines.map((l) => l.keyframeIndex),
+    [0, 2, 4],
+  );
+  t.same(
+    lines.map((l) => l.timecodeMs),
+    [0, 1000, 2000],
+  );
   t.same(await readdir(out), ['frame-000000.png', 'frame-000002.png', 'frame-000004.png']);
   for (const line of lines) {
-    t.same(Object.keys(line), ['fragmentNumber', 'producerTimestamp', 'serverTimestamp', 'timecodeMs', 'keyframeIndex', 'file', 'width', 'height', 'bytes']);
+    t.same(Object.keys(line), [
+      'fragmentNumber',
+      'producerTimestamp',
+      'serverTimestamp',
+      'timecodeMs',
+      'keyframeIndex',
+      'file',
+      'width',
+      'height',
+      'bytes',
+    ]);
     t.match(line, { fragmentNumber: null, width: 160, height: 120 });
     t.equal(line.bytes, (await stat(line.file)).size);
     const meta = await sharp(await readFile(line.file)).metadata();
@@ -34,7 +71,14 @@ t.test('writes every 2nd I-frame as a resized PNG and describes each on a JSON l
 
 t.test('bad input exits 2 with the error code on stderr', async (t) => {
   const dir = t.testdir();
-  const audioOnly = await generateFixture({ path: join(dir, 'audio.mkv'), width: 0, height: 0, durationSeconds: 1, videoless: true, audio: true });
+  const audioOnly = await generateFixture({
+    path: join(dir, 'audio.mkv'),
+    width: 0,
+    height: 0,
+    durationSeconds: 1,
+    videoless: true,
+    audio: true,
+  });
   const noVideo = await runCli(['frames', audioOnly.path, '--out', join(dir, 'a')]);
   t.equal(noVideo.code, 2);
   t.match(noVideo.stderr, /^NO_VIDEO_TRACK: /);
@@ -48,7 +92,10 @@ t.test('bad options exit 1 naming the option', async (t) => {
   const dir = t.testdir();
   const type = await runCli(['frames', '-', '--out', dir, '--type', 'image/tiff']);
   t.equal(type.code, 1);
-  t.match(type.stderr, /BAD_IMAGE_REQUEST: unsupported content type "image\/tiff": use one of image\/jpeg, application\/x-image, image\/png, image\/bmp, image\/gif/);
+  t.match(
+    type.stderr,
+    /BAD_IMAGE_REQUEST: unsupported content type "image\/tiff": use one of image\/jpeg, application\/x-image, image\/png, image\/bmp, image\/gif/,
+  );
   const quality = await runCli(['frames', '-', '--out', dir, '--quality', '101']);
   t.equal(quality.code, 1);
   t.match(quality.stderr, /quality must be an integer from 1 to 100, got 101/);

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { runCli } from '../helpers/cli.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** The top-level usage's line for each command, by name. */
 async function usageLines(): Promise<Map<string, string>> {

@@ -7,12 +7,20 @@ import { join } from 'node:path';
 import t from 'tap';
 import { checkLocalStackInstalled, LOCAL_STACK_PACKAGES } from '../../src/cli/local-stack-check.js';
 
-const manifest = JSON.parse(await readFile('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const manifest = JSON.parse(await readFile('package.json', 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
-/** The package name of a bare specifier ('@scope/name/sub' -> '@scope/name'), or undefined for a relative or node: one. */
+/**
+ * The package name of a bare specifier ('@scope/name/sub' -> '@scope/name'), or undefined for a relative or node: one.
+ */
 function packageOf(specifier: string): string | undefined {
   if (specifier.startsWith('.') || specifier.startsWith('node:')) return undefined;
-  return specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+  return specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 }
 
 t.test('each listed package is a development dependency, with the range package.json gives', async (t) => {
@@ -43,7 +51,11 @@ t.test('every package src/local/ loads that a production install leaves out is l
 
   // Assess
   t.ok(loaded.has('dynalite') && loaded.has('@vladmandic/human'), 'the scan finds the emulators and the detector');
-  t.same(leftOut, leftOut.filter((name) => Object.hasOwn(LOCAL_STACK_PACKAGES, name)), `all listed: ${leftOut.join(', ')}`);
+  t.same(
+    leftOut,
+    leftOut.filter((name) => Object.hasOwn(LOCAL_STACK_PACKAGES, name)),
+    `all listed: ${leftOut.join(', ')}`,
+  );
 });
 
 t.test('in a checkout after npm ci, the local stack is installed', async (t) => {

@@ -27,9 +27,14 @@ t.test('--format svg --out FILE writes a parseable SVG and prints nothing', asyn
   t.equal(code, 0, stderr);
   t.equal(stdout, '');
   const svg = await readFile(out, 'utf8');
-  const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_' }).parse(svg) as { svg: Record<string, unknown> };
+  const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_' }).parse(svg) as {
+    svg: Record<string, unknown>;
+  };
   t.equal(parsed.svg['@_data-machine'], 'lease');
-  t.match(svg, /<g id="state-lease-reading-media-streaming" class="state state-atomic" data-state="lease.reading.media.streaming">/);
+  t.match(
+    svg,
+    /<g id="state-lease-reading-media-streaming" class="state state-atomic" data-state="lease.reading.media.streaming">/,
+  );
 });
 
 t.test('an unknown format exits 1 naming the option', async (t) => {

@@ -20,21 +20,24 @@ function fakeStream(tty: boolean) {
   return { stream: stream as unknown as NodeJS.WriteStream, writes };
 }
 
-t.test('off a terminal: the first update at once, then at most one line per interval, and the last state on stop', async (t) => {
-  // Prepare
-  const { stream, writes } = fakeStream(false);
-  const bar = progress('published', { stream, lineIntervalMs: 60_000 });
+t.test(
+  'off a terminal: the first update at once, then at most one line per interval, and the last state on stop',
+  async (t) => {
+    // Prepare
+    const { stream, writes } = fakeStream(false);
+    const bar = progress('published', { stream, lineIntervalMs: 60_000 });
 
-  // Act
-  bar.update(1, 10, 'cam-1');
-  bar.update(2, 10, 'cam-1');
-  bar.update(10, 10, 'cam-1');
-  bar.stop();
-  bar.stop();
+    // Act
+    bar.update(1, 10, 'cam-1');
+    bar.update(2, 10, 'cam-1');
+    bar.update(10, 10, 'cam-1');
+    bar.stop();
+    bar.stop();
 
-  // Assess
-  t.same(writes, ['published: 1/10 cam-1\n', 'published: 10/10 cam-1\n'], 'throttled lines, the last one once');
-});
+    // Assess
+    t.same(writes, ['published: 1/10 cam-1\n', 'published: 10/10 cam-1\n'], 'throttled lines, the last one once');
+  },
+);
 
 t.test('on a terminal: a bar with the count and the detail', async (t) => {
   // Prepare

@@ -13,11 +13,17 @@ t.test('a --config file missing, not JSON, or with a mixed-case sageMakerEndpoin
   const syntax = join(dir, 'syntax.json');
   await writeFile(syntax, '{"streamNames": ["cam-1"],');
   const mixedCase = join(dir, 'mixed-case.json');
-  await writeFile(mixedCase, JSON.stringify({ streamNames: ['cam-1'], sageMakerEndpoint: 'Hardhat-Endpoint', kdsStreamName: 'results' }));
+  await writeFile(
+    mixedCase,
+    JSON.stringify({ streamNames: ['cam-1'], sageMakerEndpoint: 'Hardhat-Endpoint', kdsStreamName: 'results' }),
+  );
   const cases: [string, string][] = [
     [missing, `CONFIG_UNREADABLE: cannot read config file ${missing}: `],
     [syntax, `CONFIG_SYNTAX: config file ${syntax} is not valid JSON: `],
-    [mixedCase, `BAD_CONFIG: config file ${mixedCase}: sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": `],
+    [
+      mixedCase,
+      `BAD_CONFIG: config file ${mixedCase}: sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": `,
+    ],
   ];
 
   for (const [path, start] of cases) {

@@ -26,7 +26,14 @@ t.test('local: a --stream file that is not a video it can replay', async (t) => 
   const dir = t.testdir();
   const garbage = join(dir, 'garbage.mkv');
   await writeFile(garbage, 'not matroska at all');
-  const audioOnly = await generateFixture({ path: join(dir, 'audio.mkv'), width: 0, height: 0, durationSeconds: 1, videoless: true, audio: true });
+  const audioOnly = await generateFixture({
+    path: join(dir, 'audio.mkv'),
+    width: 0,
+    height: 0,
+    durationSeconds: 1,
+    videoless: true,
+    audio: true,
+  });
   const cases: [string, string][] = [
     [garbage, `FILE_SOURCE_UNREADABLE: ${garbage}: cannot be opened: `],
     [audioOnly.path, `FILE_SOURCE_UNSUPPORTED: ${audioOnly.path}: has no video track\n`],

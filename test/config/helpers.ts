@@ -26,7 +26,10 @@ export interface SsmRequest {
  * An HTTP server speaking SSM's awsJson1_1 protocol for GetParameter, holding `parameters`;
  * a missing name gets ParameterNotFound, as SSM answers. Returns a real SSMClient pointed at it.
  */
-export async function ssmStub(t: Test, parameters: Record<string, string>): Promise<{ client: SSMClient; requests: SsmRequest[] }> {
+export async function ssmStub(
+  t: Test,
+  parameters: Record<string, string>,
+): Promise<{ client: SSMClient; requests: SsmRequest[] }> {
   const requests: SsmRequest[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let raw = '';
@@ -40,10 +43,14 @@ export async function ssmStub(t: Test, parameters: Record<string, string>): Prom
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'stub' });
         res.end(JSON.stringify(payload));
       };
-      if (target !== 'AmazonSSM.GetParameter') return reply(400, { __type: 'UnknownOperationException', message: `no ${target}` });
-      const name = body['Name'] as string;
-      if (!Object.hasOwn(parameters, name)) return reply(400, { __type: 'ParameterNotFound', message: `Parameter ${name} not found.` });
-      reply(200, { Parameter: { Name: name, Type: 'SecureString', Value: parameters[name], Version: 1, DataType: 'text' } });
+      if (target !== 'AmazonSSM.GetParameter')
+        return reply(400, { __type: 'UnknownOperationException', message: `no ${target}` });
+      const name = body.Name as string;
+      if (!Object.hasOwn(parameters, name))
+        return reply(400, { __type: 'ParameterNotFound', message: `Parameter ${name} not found.` });
+      reply(200, {
+        Parameter: { Name: name, Type: 'SecureString', Value: parameters[name], Version: 1, DataType: 'text' },
+      });
     });
   });
   server.listen(0, '127.0.0.1');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import t, { type Test } from 'tap';
-import { ConfigError, loadConfig, type LoadConfigOptions } from '../../src/config/index.js';
+import { ConfigError, type LoadConfigOptions, loadConfig } from '../../src/config/index.js';
 import { env, KIT_JSON, ssmStub } from './helpers.js';
 
 async function tempFile(t: Test, name: string, text: string): Promise<string> {
@@ -33,7 +33,11 @@ t.test("KIT's document loads from a file, and the CLI's appName and workerId ove
 
   // Act
   const plain = await loadConfig({ file, environment: env });
-  const overridden = await loadConfig({ file, environment: env, overrides: { appName: 'KitApp', workerId: 'worker-a' } });
+  const overridden = await loadConfig({
+    file,
+    environment: env,
+    overrides: { appName: 'KitApp', workerId: 'worker-a' },
+  });
 
   // Assess
   t.equal(plain.source, `config file ${file}`);
@@ -50,10 +54,17 @@ t.test("KIT's document loads from an SSM parameter, asked for with decryption", 
   const { client, requests } = await ssmStub(t, { 'Hardhat-detector-POC': KIT_JSON });
 
   // Act
-  const loaded = await loadConfig({ ssmParameter: 'Hardhat-detector-POC', ssmClient: client, environment: env, overrides: { appName: 'Hardhat-detector-POC' } });
+  const loaded = await loadConfig({
+    ssmParameter: 'Hardhat-detector-POC',
+    ssmClient: client,
+    environment: env,
+    overrides: { appName: 'Hardhat-detector-POC' },
+  });
 
   // Assess
-  t.same(requests, [{ target: 'AmazonSSM.GetParameter', body: { Name: 'Hardhat-detector-POC', WithDecryption: true } }]);
+  t.same(requests, [
+    { target: 'AmazonSSM.GetParameter', body: { Name: 'Hardhat-detector-POC', WithDecryption: true } },
+  ]);
   t.equal(loaded.source, 'SSM parameter "Hardhat-detector-POC"');
   t.same(loaded.config.tagFilters, [{ key: 'Location', values: ['Front', 'Parking'] }]);
   t.equal(loaded.config.appName, 'Hardhat-detector-POC');
@@ -74,7 +85,12 @@ t.test('a missing SSM parameter is CONFIG_UNREADABLE, naming the parameter', asy
 
 t.test('an unreachable SSM endpoint is CONFIG_UNREADABLE with the SDK error as cause', async (t) => {
   // Prepare: port 1 on loopback has no listener, so the connection is refused.
-  const dead = new SSMClient({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const dead = new SSMClient({
+    endpoint: 'http://127.0.0.1:1',
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    maxAttempts: 1,
+  });
   t.teardown(() => dead.destroy());
 
   // Act
@@ -95,32 +111,38 @@ t.test('invalid JSON in an SSM parameter names the parameter and where the JSON 
 
   // Assess
   t.equal(error.code, 'CONFIG_SYNTAX');
-  t.equal(error.message, 'SSM parameter "kit" is not valid JSON: Expected double-quoted property name in JSON at position 48 (line 2, column 27)');
+  t.equal(
+    error.message,
+    'SSM parameter "kit" is not valid JSON: Expected double-quoted property name in JSON at position 48 (line 2, column 27)',
+  );
   t.type(error.cause, SyntaxError);
 });
 
-t.test('invalid JSON in a file names the file, the reason and, where JSON.parse gives a position, the line and column', async (t) => {
-  const cases: [text: string, where: RegExp][] = [
-    ['{"streamNames": }', /Unexpected token '}', "{"streamNames": }" is not valid JSON$/],
-    ['{\n  "inferenceInterval": 6\n  "kdsStreamName": "k"\n}', /at position 29 \(line 3, column 3\)$/],
-    ['{"sageMakerEndpoint": "ep', /Unterminated string in JSON at position 25 \(line 1, column 26\)$/],
-    ['', /Unexpected end of JSON input$/],
-    ["{'streamNames': []}", /at position 1 \(line 1, column 2\)$/],
-    ['{"a": tru}', /"{"a": tru}" is not valid JSON$/],
-  ];
-  for (const [text, where] of cases) {
-    // Prepare
-    const file = await tempFile(t, 'bad.json', text);
+t.test(
+  'invalid JSON in a file names the file, the reason and, where JSON.parse gives a position, the line and column',
+  async (t) => {
+    const cases: [text: string, where: RegExp][] = [
+      ['{"streamNames": }', /Unexpected token '}', "{"streamNames": }" is not valid JSON$/],
+      ['{\n  "inferenceInterval": 6\n  "kdsStreamName": "k"\n}', /at position 29 \(line 3, column 3\)$/],
+      ['{"sageMakerEndpoint": "ep', /Unterminated string in JSON at position 25 \(line 1, column 26\)$/],
+      ['', /Unexpected end of JSON input$/],
+      ["{'streamNames': []}", /at position 1 \(line 1, column 2\)$/],
+      ['{"a": tru}', /"{"a": tru}" is not valid JSON$/],
+    ];
+    for (const [text, where] of cases) {
+      // Prepare
+      const file = await tempFile(t, 'bad.json', text);
 
-    // Act
-    const error = await loadError({ file });
+      // Act
+      const error = await loadError({ file });
 
-    // Assess
-    t.equal(error.code, 'CONFIG_SYNTAX');
-    t.ok(error.message.startsWith(`config file ${file} is not valid JSON: `), error.message);
-    t.match(error.message, where);
-  }
-});
+      // Assess
+      t.equal(error.code, 'CONFIG_SYNTAX');
+      t.ok(error.message.startsWith(`config file ${file} is not valid JSON: `), error.message);
+      t.match(error.message, where);
+    }
+  },
+);
 
 t.test('a file saved with a byte-order mark still loads', async (t) => {
   // Prepare
@@ -143,7 +165,9 @@ t.test('a bad value in a file is BAD_CONFIG naming the file, the key and the val
   // Assess
   t.equal(error.code, 'BAD_CONFIG');
   t.equal(error.message, `config file ${file}: inferenceInterval must be a positive integer, got "six"`);
-  t.same(error.issues, [{ key: 'inferenceInterval', message: 'inferenceInterval must be a positive integer, got "six"' }]);
+  t.same(error.issues, [
+    { key: 'inferenceInterval', message: 'inferenceInterval must be a positive integer, got "six"' },
+  ]);
 });
 
 t.test('a missing file is CONFIG_UNREADABLE naming the path', async (t) => {

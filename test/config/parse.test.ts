@@ -134,7 +134,10 @@ t.test('new keys set in the document replace their defaults', async (t) => {
 
 t.test('JSON null means "use the default", so templates can leave a key empty', async (t) => {
   // Act
-  const { config } = parseConfig({ ...minimal, maxLeasesPerWorker: null, inferenceInterval: null, imageWidth: null }, { environment: env });
+  const { config } = parseConfig(
+    { ...minimal, maxLeasesPerWorker: null, inferenceInterval: null, imageWidth: null },
+    { environment: env },
+  );
 
   // Assess
   t.equal(config.maxLeasesPerWorker, undefined);
@@ -158,14 +161,30 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['sageMakerEndpoint', 'my_endpoint', `${ENDPOINT_NAME_RULE}, got "my_endpoint"`],
   ['sageMakerEndpoint', 'arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep', ENDPOINT_NAME_RULE],
   ['kdsStreamName', '  ', 'kdsStreamName must be a non-empty string, got "  "'],
-  ['endPointAcceptContentType', 'image/webp', 'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", "image/gif", got "image/webp"'],
+  [
+    'endPointAcceptContentType',
+    'image/webp',
+    'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", "image/gif", got "image/webp"',
+  ],
   ['streamNames', 'cam-1', 'streamNames must be an array of stream names, got "cam-1"'],
   ['streamNames', ['ok', 'has space'], 'streamNames[1] must be a stream name'],
-  ['tagFilters', { key: 'Location', values: ['Front'] }, 'tagFilters must be an array of tag filters, got {"key":"Location","values":["Front"]}'],
-  ['tagFilters', [{ key: 'Location', values: 'Front' }], 'tagFilters[0].values must be an array of tag values, got "Front"'],
+  [
+    'tagFilters',
+    { key: 'Location', values: ['Front'] },
+    'tagFilters must be an array of tag filters, got {"key":"Location","values":["Front"]}',
+  ],
+  [
+    'tagFilters',
+    [{ key: 'Location', values: 'Front' }],
+    'tagFilters[0].values must be an array of tag values, got "Front"',
+  ],
   ['tagFilters', [{ key: 'Location', values: [] }], 'tagFilters[0].values must list at least one tag value, got []'],
   ['tagFilters', [{ values: ['Front'] }], 'tagFilters[0].key is required'],
-  ['tagFilters', ['Location=Front'], 'tagFilters[0] must be an object like {"key":"Location","values":["Front"]}, got "Location=Front"'],
+  [
+    'tagFilters',
+    ['Location=Front'],
+    'tagFilters[0] must be an object like {"key":"Location","values":["Front"]}, got "Location=Front"',
+  ],
   ['appName', 'ab', "appName must be a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, '_', '.', '-'), got \"ab\""],
   ['appName', 'my app', 'appName must be a DynamoDB table name'],
   ['workerId', '', 'workerId must be a non-empty string, got ""'],
@@ -183,7 +202,11 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['startSelectorType', 'LATEST', 'startSelectorType must be one of "NOW", "EARLIEST", got "LATEST"'],
   ['publishFailedFrames', 'yes', 'publishFailedFrames must be true or false, got "yes"'],
   ['sageMakerTaskMaxAttempts', 0, 'sageMakerTaskMaxAttempts must be an integer from 1 to 1000000, got 0'],
-  ['sageMakerTaskRetryBudgetMillis', -1, 'sageMakerTaskRetryBudgetMillis must be an integer from 0 to 86400000, got -1'],
+  [
+    'sageMakerTaskRetryBudgetMillis',
+    -1,
+    'sageMakerTaskRetryBudgetMillis must be an integer from 0 to 86400000, got -1',
+  ],
   ['sageMakerTaskQueueBytes', 1000, 'sageMakerTaskQueueBytes must be an integer of at least 1048576, got 1000'],
   ['publishTimeoutMillis', 0, 'publishTimeoutMillis must be an integer from 100 to 600000, got 0'],
   ['awsConnectTimeoutMillis', 50, 'awsConnectTimeoutMillis must be an integer from 100 to 600000, got 50'],
@@ -193,7 +216,11 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['healthCheckStallFactor', 1, 'healthCheckStallFactor must be an integer from 2 to 1000, got 1'],
   ['statsIntervalMillis', -1, 'statsIntervalMillis must be a non-negative integer, got -1'],
   ['logLevel', 'verbose', 'logLevel must be one of "debug", "info", "warn", "error", got "verbose"'],
-  ['metricsNamespace', 'a:b', 'metricsNamespace must be a CloudWatch namespace (1 to 255 characters, no colon), got "a:b"'],
+  [
+    'metricsNamespace',
+    'a:b',
+    'metricsNamespace must be a CloudWatch namespace (1 to 255 characters, no colon), got "a:b"',
+  ],
   ['getMediaReconnectBaseMillis', 0, 'getMediaReconnectBaseMillis must be an integer from 1 to 600000, got 0'],
   ['getMediaReconnectMaxMillis', 'x', 'getMediaReconnectMaxMillis must be an integer from 1 to 3600000, got "x"'],
 ];
@@ -217,7 +244,11 @@ t.test('a bad value is refused with BAD_CONFIG and a message naming the key and 
 
 t.test('every image type the pool can write is accepted as endPointAcceptContentType', async (t) => {
   for (const contentType of IMAGE_CONTENT_TYPES) {
-    t.equal(parseConfig({ ...minimal, endPointAcceptContentType: contentType }, { environment: env }).config.endPointAcceptContentType, contentType);
+    t.equal(
+      parseConfig({ ...minimal, endPointAcceptContentType: contentType }, { environment: env }).config
+        .endPointAcceptContentType,
+      contentType,
+    );
   }
 });
 
@@ -226,7 +257,10 @@ t.test('a mixed-case sageMakerEndpoint is refused, naming the key and why', asyn
   const error = badConfig(t, { ...minimal, sageMakerEndpoint: 'Hardhat-Endpoint' });
 
   // Assess
-  t.same(error.issues.map((i) => i.key), ['sageMakerEndpoint']);
+  t.same(
+    error.issues.map((i) => i.key),
+    ['sageMakerEndpoint'],
+  );
   t.equal(
     error.message,
     'sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively, ' +
@@ -234,24 +268,47 @@ t.test('a mixed-case sageMakerEndpoint is refused, naming the key and why', asyn
   );
 });
 
-t.test("sageMakerEndpoint accepts exactly the names the template's AllowedPattern accepts, within SageMaker's 63 characters", async (t) => {
-  // Prepare
-  const allowed = new RegExp(String(loadTemplate().Parameters['SageMakerEndpoint']!['AllowedPattern']));
-  const names = ['hardhat-endpoint', 'ep', '7', 'a--b', 'x'.repeat(63), 'Hardhat-Endpoint', 'EP', 'my_endpoint', '-ep', 'ep-', 'my.endpoint', ''];
-  const accepted = (name: string) => {
-    try {
-      return parseConfig({ ...minimal, sageMakerEndpoint: name }, { environment: env }).config.sageMakerEndpoint === name;
-    } catch (error) {
-      if ((error as ConfigError).code !== 'BAD_CONFIG') throw error;
-      return false;
-    }
-  };
+t.test(
+  "sageMakerEndpoint accepts exactly the names the template's AllowedPattern accepts, within SageMaker's 63 characters",
+  async (t) => {
+    // Prepare
+    const allowed = new RegExp(String(loadTemplate().Parameters.SageMakerEndpoint!.AllowedPattern));
+    const names = [
+      'hardhat-endpoint',
+      'ep',
+      '7',
+      'a--b',
+      'x'.repeat(63),
+      'Hardhat-Endpoint',
+      'EP',
+      'my_endpoint',
+      '-ep',
+      'ep-',
+      'my.endpoint',
+      '',
+    ];
+    const accepted = (name: string) => {
+      try {
+        return (
+          parseConfig({ ...minimal, sageMakerEndpoint: name }, { environment: env }).config.sageMakerEndpoint === name
+        );
+      } catch (error) {
+        if ((error as ConfigError).code !== 'BAD_CONFIG') throw error;
+        return false;
+      }
+    };
 
-  // Act / Assess
-  for (const name of names) t.equal(accepted(name), allowed.test(name), `${JSON.stringify(name)}: as the template decides`);
-  t.equal(accepted('x'.repeat(64)), false, "64 characters: over SageMaker's limit");
-  t.equal(accepted('a-'.repeat(40) + 'a'), false, "81 characters, which the template's pattern lets through: over SageMaker's limit");
-});
+    // Act / Assess
+    for (const name of names)
+      t.equal(accepted(name), allowed.test(name), `${JSON.stringify(name)}: as the template decides`);
+    t.equal(accepted('x'.repeat(64)), false, "64 characters: over SageMaker's limit");
+    t.equal(
+      accepted('a-'.repeat(40) + 'a'),
+      false,
+      "81 characters, which the template's pattern lets through: over SageMaker's limit",
+    );
+  },
+);
 
 t.test('the required endpoint and data stream are named when missing', async (t) => {
   // Act
@@ -276,7 +333,10 @@ t.test('a document naming no stream and no tag filter is refused', async (t) => 
 
 t.test('tag filters alone are enough to name the streams', async (t) => {
   // Act
-  const { config } = parseConfig({ sageMakerEndpoint: 'ep', kdsStreamName: 'kds', tagFilters: [{ key: 'Location', values: ['Front'] }] }, { environment: env });
+  const { config } = parseConfig(
+    { sageMakerEndpoint: 'ep', kdsStreamName: 'kds', tagFilters: [{ key: 'Location', values: ['Front'] }] },
+    { environment: env },
+  );
 
   // Assess
   t.same(config.streamNames, []);
@@ -329,8 +389,14 @@ t.test('unknown keys are kept out of the config and listed as warnings, with the
   // Assess
   t.same(warnings, [
     { key: 'ownerTeam', message: 'unknown key "ownerTeam" ignored' },
-    { key: 'InferenceInterval', message: 'unknown key "InferenceInterval" ignored (did you mean "inferenceInterval"?)' },
-    { key: 'failoverTimeMilis', message: 'unknown key "failoverTimeMilis" ignored (did you mean "failoverTimeMillis"?)' },
+    {
+      key: 'InferenceInterval',
+      message: 'unknown key "InferenceInterval" ignored (did you mean "inferenceInterval"?)',
+    },
+    {
+      key: 'failoverTimeMilis',
+      message: 'unknown key "failoverTimeMilis" ignored (did you mean "failoverTimeMillis"?)',
+    },
   ]);
   t.equal(config.inferenceInterval, 6);
   t.notOk('ownerTeam' in config);
@@ -338,7 +404,10 @@ t.test('unknown keys are kept out of the config and listed as warnings, with the
 
 t.test('unknown keys inside a tag filter are warnings too', async (t) => {
   // Act
-  const { config, warnings } = parseConfig({ ...minimal, tagFilters: [{ key: 'Location', values: ['Front'], comment: 'gate' }] }, { environment: env });
+  const { config, warnings } = parseConfig(
+    { ...minimal, tagFilters: [{ key: 'Location', values: ['Front'], comment: 'gate' }] },
+    { environment: env },
+  );
 
   // Assess
   t.same(config.tagFilters, [{ key: 'Location', values: ['Front'] }]);
@@ -357,7 +426,10 @@ t.test('a stream listed twice is processed once, with a warning', async (t) => {
 
 t.test('overrides replace document values, undefined overrides are ignored, and bad overrides are named', async (t) => {
   // Act
-  const { config } = parseConfig({ ...minimal, appName: 'from-doc', workerId: 'doc-worker' }, { environment: env, overrides: { appName: 'from-cli', workerId: undefined } });
+  const { config } = parseConfig(
+    { ...minimal, appName: 'from-doc', workerId: 'doc-worker' },
+    { environment: env, overrides: { appName: 'from-cli', workerId: undefined } },
+  );
   const bad = (() => {
     try {
       parseConfig(minimal, { environment: env, overrides: { workerId: '' } });
@@ -376,10 +448,13 @@ t.test('overrides replace document values, undefined overrides are ignored, and 
 
 t.test('a source, when given, prefixes the error message', async (t) => {
   // Act / Assess
-  t.throws(() => parseConfig({ ...minimal, inferenceInterval: 'six' }, { environment: env, source: 'config file kit.json' }), {
-    code: 'BAD_CONFIG',
-    message: 'config file kit.json: inferenceInterval must be a positive integer, got "six"',
-  });
+  t.throws(
+    () => parseConfig({ ...minimal, inferenceInterval: 'six' }, { environment: env, source: 'config file kit.json' }),
+    {
+      code: 'BAD_CONFIG',
+      message: 'config file kit.json: inferenceInterval must be a positive integer, got "six"',
+    },
+  );
 });
 
 t.test('the real host supplies workerId and decodeThreadPoolSize when no environment is given', async (t) => {

@@ -1,7 +1,7 @@
 // redactConfig: what the startup log may show of a config or a raw document.
 
 import t from 'tap';
-import { parseConfig, redactConfig, REDACTED } from '../../src/config/index.js';
+import { parseConfig, REDACTED, redactConfig } from '../../src/config/index.js';
 import { env } from './helpers.js';
 
 t.test('values under secret-looking keys are replaced at any depth, the rest kept', async (t) => {
@@ -29,9 +29,12 @@ t.test('values under secret-looking keys are replaced at any depth, the rest kep
   t.equal(document.dbPassword, 'hunter2', 'the original is untouched');
 });
 
-t.test("a parsed config, which holds none of these, comes back equal", async (t) => {
+t.test('a parsed config, which holds none of these, comes back equal', async (t) => {
   // Prepare
-  const { config } = parseConfig({ streamNames: ['a'], sageMakerEndpoint: 'ep', kdsStreamName: 'k' }, { environment: env });
+  const { config } = parseConfig(
+    { streamNames: ['a'], sageMakerEndpoint: 'ep', kdsStreamName: 'k' },
+    { environment: env },
+  );
 
   // Act / Assess
   t.same(redactConfig(config), config);

@@ -1,11 +1,11 @@
 // Lease machines a test drives by hand (it settles their acquirer and checkpoint writes, sends their
 // events), watched as a worker watches its own, and served to the debug server as a worker's view.
 
-import { createActor, fromCallback, fromPromise, type Actor } from 'xstate';
+import { type Actor, createActor, fromCallback, fromPromise } from 'xstate';
 import { LeaseWatch } from '../../src/debug/lease-watch.js';
 import { stageLatencies } from '../../src/debug/stage-latency.js';
 import type { DebugSource, WorkerView } from '../../src/debug/types.js';
-import { leaseMachine, type AcquirerOutput, type LeaseEvent } from '../../src/machines/index.js';
+import { type AcquirerOutput, type LeaseEvent, leaseMachine } from '../../src/machines/index.js';
 import type { MetricsRegistry } from '../../src/metrics/index.js';
 
 export class DrivenLease {
@@ -26,12 +26,17 @@ export class DrivenLease {
       },
     });
     // A long interval: only the test decides when checkpoints are written.
-    this.actor = createActor(machine, { input: { streamName: stream, leaseKey: stream, checkpointIntervalMs: 3_600_000 }, inspect: this.watch.inspect });
+    this.actor = createActor(machine, {
+      input: { streamName: stream, leaseKey: stream, checkpointIntervalMs: 3_600_000 },
+      inspect: this.watch.inspect,
+    });
     this.actor.start();
   }
 
   acquire(checkpoint: string | null = null): void {
-    this.#acquired({ checkpoint: checkpoint === null ? null : { fragmentNumber: checkpoint, serverTimestamp: 1_700_000_000_000 } });
+    this.#acquired({
+      checkpoint: checkpoint === null ? null : { fragmentNumber: checkpoint, serverTimestamp: 1_700_000_000_000 },
+    });
   }
 
   send(event: LeaseEvent): void {
@@ -54,7 +59,11 @@ export class DrivenLease {
 }
 
 /** A worker's view over `leases`, changing as they do, with their stage latencies from `metrics` as a worker's. */
-export function drivenSource(leases: DrivenLease[], metrics: MetricsRegistry | null = null, workerId = 'test-worker'): DebugSource {
+export function drivenSource(
+  leases: DrivenLease[],
+  metrics: MetricsRegistry | null = null,
+  workerId = 'test-worker',
+): DebugSource {
   const startedAt = Date.now();
   return {
     view: (): WorkerView => ({

@@ -5,12 +5,28 @@ import parseDot from 'dotparser';
 import { XMLParser } from 'fast-xml-parser';
 import t from 'tap';
 import { createMachine } from 'xstate';
-import { describeDiagram, edgeLabel, eventLabel, toDot, toMermaid, type DiagramDescription } from '../../src/debug/machine-diagram.js';
-import { svgStateId, toSvg } from '../../src/debug/machine-svg.js';
 import { describeMachine } from '../../src/debug/machine-description.js';
+import {
+  type DiagramDescription,
+  describeDiagram,
+  edgeLabel,
+  eventLabel,
+  toDot,
+  toMermaid,
+} from '../../src/debug/machine-diagram.js';
+import { svgStateId, toSvg } from '../../src/debug/machine-svg.js';
 import { leaseMachine } from '../../src/machines/index.js';
 
-const EXTERNAL_EVENTS = ['LEASE_LOST', 'SHUTDOWN', 'DRAINED', 'FRAGMENT_COMPLETE', 'READER_FAILED', 'READER_ENDED', 'STREAM_MISSING', 'CHECKPOINT_NOW'];
+const EXTERNAL_EVENTS = [
+  'LEASE_LOST',
+  'SHUTDOWN',
+  'DRAINED',
+  'FRAGMENT_COMPLETE',
+  'READER_FAILED',
+  'READER_ENDED',
+  'STREAM_MISSING',
+  'CHECKPOINT_NOW',
+];
 
 const lease = describeDiagram(leaseMachine);
 const key = (id: string) => id.split('.').at(-1)!;
@@ -33,12 +49,18 @@ t.test('describeDiagram adds each compound state its initial child, and nothing 
 });
 
 t.test('edge labels are humanised', async (t) => {
-  t.equal(eventLabel('xstate.after.checkpointInterval.lease.reading.checkpoints.idle', 'lease.reading.checkpoints.idle'), 'after checkpointInterval');
+  t.equal(
+    eventLabel('xstate.after.checkpointInterval.lease.reading.checkpoints.idle', 'lease.reading.checkpoints.idle'),
+    'after checkpointInterval',
+  );
   t.equal(eventLabel('xstate.after.1000.door.open.light.on', 'door.open.light.on'), 'after 1000ms');
   t.equal(eventLabel('xstate.done.actor.acquirer', 'lease.acquiring'), 'acquirer done');
   t.equal(eventLabel('xstate.error.actor.finalCheckpoint', 'lease.checkpointing'), 'finalCheckpoint error');
   t.equal(eventLabel('LEASE_LOST', 'lease.reading'), 'LEASE_LOST');
-  t.equal(edgeLabel({ source: 'a', target: 'b', event: 'DRAINED', guard: 'canWriteCheckpoint' }), 'DRAINED [canWriteCheckpoint]');
+  t.equal(
+    edgeLabel({ source: 'a', target: 'b', event: 'DRAINED', guard: 'canWriteCheckpoint' }),
+    'DRAINED [canWriteCheckpoint]',
+  );
 });
 
 // ---------------------------------------------------------------- Mermaid
@@ -171,11 +193,16 @@ t.test('DOT parses, its clusters nest like the machine, and every state and exte
   );
   for (const node of lease.nodes) {
     t.ok(nodeCluster.has(node.id), `node ${node.id}`);
-    const expected = node.type === 'compound' || node.type === 'parallel' ? `cluster_${node.id}` : `cluster_${node.parent}`;
+    const expected =
+      node.type === 'compound' || node.type === 'parallel' ? `cluster_${node.id}` : `cluster_${node.parent}`;
     t.equal(nodeCluster.get(node.id), expected, `${node.id} sits in ${expected}`);
   }
   for (const end of edgeEnds) t.ok(nodeCluster.has(end), `edge end ${end} is a declared node`);
-  for (const event of EXTERNAL_EVENTS) t.ok(labels.some((label) => label.split(' ')[0] === event), event);
+  for (const event of EXTERNAL_EVENTS)
+    t.ok(
+      labels.some((label) => label.split(' ')[0] === event),
+      event,
+    );
   t.ok(labels.includes('acquirer done'));
   t.ok(labels.includes('after drainTimeout [canWriteCheckpoint]'));
 });
@@ -199,7 +226,11 @@ interface SvgState {
 
 type XmlElement = Record<string, unknown>;
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', isArray: (name) => ['g', 'rect', 'text', 'path'].includes(name) });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  isArray: (name) => ['g', 'rect', 'text', 'path'].includes(name),
+});
 
 function parseSvg(svg: string) {
   const document = parser.parse(svg) as { svg: XmlElement };
@@ -213,7 +244,12 @@ function parseSvg(svg: string) {
       id: g['@_id'] as string,
       state: g['@_data-state'] as string,
       className: g['@_class'] as string,
-      rect: { x: Number(rect!['@_x']), y: Number(rect!['@_y']), width: Number(rect!['@_width']), height: Number(rect!['@_height']) },
+      rect: {
+        x: Number(rect!['@_x']),
+        y: Number(rect!['@_y']),
+        width: Number(rect!['@_width']),
+        height: Number(rect!['@_height']),
+      },
       parent,
     };
     states.push(state);
@@ -221,14 +257,19 @@ function parseSvg(svg: string) {
   };
   for (const layer of groups) {
     if (layer['@_class'] === 'states') for (const g of layer.g as XmlElement[]) visitState(g, null);
-    if (layer['@_class'] === 'transitions') transitions.push(...(layer.g as XmlElement[]).filter((g) => g['@_class'] === 'transition'));
+    if (layer['@_class'] === 'transitions')
+      transitions.push(...(layer.g as XmlElement[]).filter((g) => g['@_class'] === 'transition'));
   }
   return { root, states, transitions };
 }
 
 const inside = (inner: Rect, outer: Rect) =>
-  inner.x >= outer.x && inner.y >= outer.y && inner.x + inner.width <= outer.x + outer.width && inner.y + inner.height <= outer.y + outer.height;
-const overlap = (a: Rect, b: Rect) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  inner.x >= outer.x &&
+  inner.y >= outer.y &&
+  inner.x + inner.width <= outer.x + outer.width &&
+  inner.y + inner.height <= outer.y + outer.height;
+const overlap = (a: Rect, b: Rect) =>
+  a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 
 t.test('SVG: one group per state with the id scheme the debug page relies on', async (t) => {
   const svg = toSvg(lease);
@@ -256,7 +297,8 @@ t.test('SVG geometry: nested states lie inside their parents, siblings do not ov
   for (const state of states) {
     t.ok(state.rect.width > 0 && state.rect.height > 0, `${state.state} has a size`);
     t.ok(inside(state.rect, { x: 0, y: 0, width: width!, height: height! }), `${state.state} is inside the viewBox`);
-    if (state.parent !== null) t.ok(inside(state.rect, state.parent.rect), `${state.state} is inside ${state.parent.state}`);
+    if (state.parent !== null)
+      t.ok(inside(state.rect, state.parent.rect), `${state.state} is inside ${state.parent.state}`);
   }
   for (const a of states) {
     for (const b of states) {
@@ -278,7 +320,11 @@ t.test('SVG: every transition group references existing states, and every extern
     t.equal((g.path as XmlElement[])[0]!['@_marker-end'], 'url(#arrow-lease)');
   }
   const labels = transitions.map((g) => String((g.text as XmlElement[])[0]!['#text']));
-  for (const event of EXTERNAL_EVENTS) t.ok(labels.some((label) => label.split(' ')[0] === event), event);
+  for (const event of EXTERNAL_EVENTS)
+    t.ok(
+      labels.some((label) => label.split(' ')[0] === event),
+      event,
+    );
   const events = new Set(transitions.map((g) => g['@_data-event']));
   t.ok(events.has('xstate.done.actor.acquirer'));
   t.notOk(events.has('FRAGMENT_READ'));
@@ -300,7 +346,7 @@ t.test('SVG of a small machine with a parallel state and a final state', async (
       closed: { on: { OPEN: 'open' } },
       open: {
         type: 'parallel',
-        on: { CLOSE: 'closed', 'BREAK': 'broken' },
+        on: { CLOSE: 'closed', BREAK: 'broken' },
         states: {
           light: { initial: 'on', states: { on: { on: { FLICK: 'off' } }, off: {} } },
           alarm: { initial: 'quiet', states: { quiet: {} } },
@@ -311,18 +357,30 @@ t.test('SVG of a small machine with a parallel state and a final state', async (
   });
   const svg = toSvg(describeDiagram(door));
   const { states, transitions } = parseSvg(svg);
-  t.same(states.map((s) => [s.id, s.className]), [
-    ['state-door', 'state state-compound'],
-    ['state-door-closed', 'state state-atomic'],
-    ['state-door-open', 'state state-parallel'],
-    ['state-door-open-light', 'state state-compound'],
-    ['state-door-open-light-on', 'state state-atomic'],
-    ['state-door-open-light-off', 'state state-atomic'],
-    ['state-door-open-alarm', 'state state-compound'],
-    ['state-door-open-alarm-quiet', 'state state-atomic'],
-    ['state-door-broken', 'state state-final'],
-  ]);
-  t.match(svg, /<g id="state-door-open-light" class="state state-compound" data-state="door.open.light" data-region="true">/);
-  t.match(svg, /<g id="state-door-broken" class="state state-final" data-state="door.broken">\s*<rect class="outer"[^>]*\/>\s*<rect class="inner"/);
-  t.same(transitions.map((g) => g['@_data-event']), ['OPEN', 'CLOSE', 'BREAK', 'FLICK']);
+  t.same(
+    states.map((s) => [s.id, s.className]),
+    [
+      ['state-door', 'state state-compound'],
+      ['state-door-closed', 'state state-atomic'],
+      ['state-door-open', 'state state-parallel'],
+      ['state-door-open-light', 'state state-compound'],
+      ['state-door-open-light-on', 'state state-atomic'],
+      ['state-door-open-light-off', 'state state-atomic'],
+      ['state-door-open-alarm', 'state state-compound'],
+      ['state-door-open-alarm-quiet', 'state state-atomic'],
+      ['state-door-broken', 'state state-final'],
+    ],
+  );
+  t.match(
+    svg,
+    /<g id="state-door-open-light" class="state state-compound" data-state="door.open.light" data-region="true">/,
+  );
+  t.match(
+    svg,
+    /<g id="state-door-broken" class="state state-final" data-state="door.broken">\s*<rect class="outer"[^>]*\/>\s*<rect class="inner"/,
+  );
+  t.same(
+    transitions.map((g) => g['@_data-event']),
+    ['OPEN', 'CLOSE', 'BREAK', 'FLICK'],
+  );
 });

@@ -11,7 +11,11 @@ import { leaseMachine } from '../../src/machines/index.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
 import { DrivenLease, drivenSource, settle } from './driven-leases.js';
 
-async function serve(t: Test, source: DebugSource, metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' })): Promise<DebugServer> {
+async function serve(
+  t: Test,
+  source: DebugSource,
+  metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' }),
+): Promise<DebugServer> {
   const server = await DebugServer.start({
     source,
     metrics: () => ({ body: prometheusText(metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
@@ -28,7 +32,10 @@ function withProbes(source: DebugSource, state: { notReady: string | null; stuck
 
 t.test("probes: /readyz and /healthz answer 503 with the worker's reason, 200 without one", async (t) => {
   // Prepare
-  const state: { notReady: string | null; stuck: string | null } = { notReady: 'the lease table has not been scanned yet', stuck: null };
+  const state: { notReady: string | null; stuck: string | null } = {
+    notReady: 'the lease table has not been scanned yet',
+    stuck: null,
+  };
   const server = await serve(t, withProbes(drivenSource([]), state));
   const probe = async (path: string) => {
     const res = await fetch(`${server.url}${path}`);
@@ -37,13 +44,25 @@ t.test("probes: /readyz and /healthz answer 503 with the worker's reason, 200 wi
 
   // Act, Assess
   t.same(await probe('/healthz'), { status: 200, body: { status: 'alive' } }, '/healthz is 200 while not stuck');
-  t.same(await probe('/readyz'), { status: 503, body: { status: 'not ready', reason: 'the lease table has not been scanned yet' } }, 'not ready before the first scan');
+  t.same(
+    await probe('/readyz'),
+    { status: 503, body: { status: 'not ready', reason: 'the lease table has not been scanned yet' } },
+    'not ready before the first scan',
+  );
   state.notReady = null;
   t.same(await probe('/readyz'), { status: 200, body: { status: 'ready' } }, 'ready after it');
   state.notReady = 'data stream results does not exist';
-  t.same(await probe('/readyz'), { status: 503, body: { status: 'not ready', reason: 'data stream results does not exist' } }, 'not ready without its data stream');
+  t.same(
+    await probe('/readyz'),
+    { status: 503, body: { status: 'not ready', reason: 'data stream results does not exist' } },
+    'not ready without its data stream',
+  );
   state.stuck = 'no progress for 60000 ms';
-  t.same(await probe('/healthz'), { status: 503, body: { status: 'stuck', reason: 'no progress for 60000 ms' } }, '/healthz is 503 once stuck');
+  t.same(
+    await probe('/healthz'),
+    { status: 503, body: { status: 'stuck', reason: 'no progress for 60000 ms' } },
+    '/healthz is 503 once stuck',
+  );
 });
 
 t.test('/metrics is Prometheus text that a Prometheus parser reads, with the stream as a label', async (t) => {
@@ -62,14 +81,22 @@ t.test('/metrics is Prometheus text that a Prometheus parser reads, with the str
   t.equal(res.headers.get('content-type'), PROMETHEUS_CONTENT_TYPE, 'the exposition format content type');
   const published = families.find((f) => f.name === 'kvs_infer_frames_published_total');
   t.equal(published?.type, 'COUNTER', 'a counter family');
-  t.same(published?.metrics, [{ labels: { app: 'debug-test', worker: 'test-worker', stream: 'front-door' }, value: '3' }], 'with its labels and value');
+  t.same(
+    published?.metrics,
+    [{ labels: { app: 'debug-test', worker: 'test-worker', stream: 'front-door' }, value: '3' }],
+    'with its labels and value',
+  );
   const latency = families.find((f) => f.name === 'kvs_infer_ingest_to_process_latency_ms');
   t.equal(latency?.type, 'SUMMARY', 'latency is a summary');
   const quantiles = (latency?.metrics[0] as { quantiles?: Record<string, string> } | undefined)?.quantiles ?? {};
   t.same(Object.keys(quantiles).sort(), ['0.5', '0.9', '0.99'], 'with the three quantiles');
   t.ok(Math.abs(Number(quantiles['0.5']) - 180) <= 1, `median ${quantiles['0.5']} of 120, 180, 240`);
   // This parser drops a summary's _sum and _count; they are checked on the text itself.
-  t.match(text, /^kvs_infer_ingest_to_process_latency_ms_count\{[^}]*stream="front-door"[^}]*\} 3$/m, '_count of the three samples');
+  t.match(
+    text,
+    /^kvs_infer_ingest_to_process_latency_ms_count\{[^}]*stream="front-door"[^}]*\} 3$/m,
+    '_count of the three samples',
+  );
   t.match(text, /^kvs_infer_ingest_to_process_latency_ms_sum\{[^}]*\} 540$/m, 'and their _sum');
 });
 
@@ -95,10 +122,22 @@ t.test('/debug/state and /debug/events follow a lease machine as it moves', asyn
   t.same((await nextView()).leases[0]!.states, ['lease.acquiring'], 'the first event is the view as it is');
   lease.acquire('9134');
   await settle();
-  t.same((await nextView()).leases[0]!.states, ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle'], 'the next follows the lease into reading');
+  t.same(
+    (await nextView()).leases[0]!.states,
+    ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle'],
+    'the next follows the lease into reading',
+  );
   const state = (await (await fetch(`${server.url}/debug/state`)).json()) as WorkerView;
-  t.match(state.leases[0], { stream: 'front-door', checkpoint: '9134', status: 'active' }, '/debug/state has the lease with its checkpoint');
-  t.same(state.leases[0]!.transitions.map((x) => x.event), ['xstate.init', 'xstate.done.actor.acquirer'], 'and its transitions, with the events behind them');
+  t.match(
+    state.leases[0],
+    { stream: 'front-door', checkpoint: '9134', status: 'active' },
+    '/debug/state has the lease with its checkpoint',
+  );
+  t.same(
+    state.leases[0]!.transitions.map((x) => x.event),
+    ['xstate.init', 'xstate.done.actor.acquirer'],
+    'and its transitions, with the events behind them',
+  );
 });
 
 t.test('the page, its assets and the diagram are served by the worker; anything else is 404', async (t) => {
@@ -113,7 +152,11 @@ t.test('the page, its assets and the diagram are served by the worker; anything 
   t.match(await get('/debug'), { status: 200, type: /text\/html/, body: /lease inspector/ }, '/debug is the page');
   t.match(await get('/debug/app.js'), { status: 200, type: /javascript/ }, 'its script');
   t.match(await get('/debug/style.css'), { status: 200, type: /text\/css/ }, 'its style sheet');
-  t.match(await get('/debug/machine.svg'), { status: 200, type: /image\/svg\+xml/, body: /data-state="lease\.reading\.media\.streaming"/ }, 'the lease machine diagram');
+  t.match(
+    await get('/debug/machine.svg'),
+    { status: 200, type: /image\/svg\+xml/, body: /data-state="lease\.reading\.media\.streaming"/ },
+    'the lease machine diagram',
+  );
   t.match(await get('/debug/../package.json'), { status: 404 }, 'no path escapes the assets');
   t.match(await get('/nope'), { status: 404 }, 'unknown paths are 404');
   t.equal((await fetch(`${server.url}/debug/state`, { method: 'POST' })).status, 405, 'only GET');

@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { WorkerCluster, until, type LogLine } from '../../src/local/worker-cluster.js';
+import { type LogLine, until, WorkerCluster } from '../../src/local/worker-cluster.js';
 
 const STREAMS = 20;
 const RUN_MS = 120_000;
@@ -32,7 +32,13 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
     execArgv: [],
     main: 'dist/src/cli/main.js',
     stack: { fixedLatencyMs: 1000 },
-    config: { inferenceInterval: 1, sageMakerTaskQueueSize: QUEUE, sageMakerTaskThreadPoolSize: CONCURRENCY, statsIntervalMillis: 5000, checkpointIntervalMillis: 5000 },
+    config: {
+      inferenceInterval: 1,
+      sageMakerTaskQueueSize: QUEUE,
+      sageMakerTaskThreadPoolSize: CONCURRENCY,
+      statsIntervalMillis: 5000,
+      checkpointIntervalMillis: 5000,
+    },
   });
   t.teardown(() => cluster.close());
   const worker = cluster.spawn('w1');
@@ -53,14 +59,28 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   const firstMinute = Math.max(...samples.filter((s) => s.at < RUN_MS / 2).map((s) => s.rss));
   const secondMinute = Math.max(...samples.filter((s) => s.at >= RUN_MS / 2).map((s) => s.rss));
   t.comment(`RSS every 2 s, MB: ${samples.map((s) => Math.round(s.rss / 1024 / 1024)).join(' ')}`);
-  t.comment(`RSS: max ${mb(max)} (first minute ${mb(firstMinute)}, second ${mb(secondMinute)}); published ${last.totals.published}, sampled ${last.totals.sampled}, reading paused ${Math.round(last.totals.backpressureMs / 1000)} s over ${STREAMS} readers`);
+  t.comment(
+    `RSS: max ${mb(max)} (first minute ${mb(firstMinute)}, second ${mb(secondMinute)}); published ${last.totals.published}, sampled ${last.totals.sampled}, reading paused ${Math.round(last.totals.backpressureMs / 1000)} s over ${STREAMS} readers`,
+  );
   t.ok(max < RSS_BOUND, `worker RSS stays under ${mb(RSS_BOUND)}: max ${mb(max)}`);
-  t.ok(secondMinute < firstMinute * 1.15, `no growth: second-minute max ${mb(secondMinute)} within 15% of the first minute's ${mb(firstMinute)}`);
+  t.ok(
+    secondMinute < firstMinute * 1.15,
+    `no growth: second-minute max ${mb(secondMinute)} within 15% of the first minute's ${mb(firstMinute)}`,
+  );
   const late = stats.filter((s) => s.at - stats[0]!.at > 30_000);
   t.ok(late.length >= 10, `${late.length} stats lines after the first 30 s`);
-  t.ok(late.every((s) => s.dispatcher.waiting === QUEUE), `the endpoint queue stays full at ${QUEUE} (backpressure, not growth)`);
-  t.ok(late.every((s) => s.waitingForSlot > 0), `readers wait for a place in every late stats line (reading paused): ${late.map((s) => s.waitingForSlot).join(',')}`);
-  t.ok(late.every((s) => s.dispatcher.inFlight <= CONCURRENCY), 'never more than sageMakerTaskThreadPoolSize calls in flight');
+  t.ok(
+    late.every((s) => s.dispatcher.waiting === QUEUE),
+    `the endpoint queue stays full at ${QUEUE} (backpressure, not growth)`,
+  );
+  t.ok(
+    late.every((s) => s.waitingForSlot > 0),
+    `readers wait for a place in every late stats line (reading paused): ${late.map((s) => s.waitingForSlot).join(',')}`,
+  );
+  t.ok(
+    late.every((s) => s.dispatcher.inFlight <= CONCURRENCY),
+    'never more than sageMakerTaskThreadPoolSize calls in flight',
+  );
   t.ok(
     stats.every((s) => s.dispatcher.held <= QUEUE + CONCURRENCY && s.dispatcher.heldBytes <= 256 * 1024 * 1024),
     `the dispatcher never holds more than queue + concurrency frames: ${Math.max(...stats.map((s) => s.dispatcher.held))}`,
@@ -73,8 +93,13 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
     stats.every((s) => s.inFlight <= QUEUE + CONCURRENCY + SLOTS + PUBLISH_BUFFER),
     `frames in flight within queue + concurrency + slots + ${PUBLISH_BUFFER}: max ${Math.max(...stats.map((s) => s.inFlight))}`,
   );
-  const rate = (last.totals.published - late[0]!.totals.published) / ((Date.parse(String(last.time)) - Date.parse(String(late[0]!.time))) / 1000);
-  t.ok(rate > CONCURRENCY * 0.7 && rate <= CONCURRENCY * 1.05, `published at the endpoint's pace: ${rate.toFixed(2)} frames/s for ${CONCURRENCY} calls of 1 s`);
+  const rate =
+    (last.totals.published - late[0]!.totals.published) /
+    ((Date.parse(String(last.time)) - Date.parse(String(late[0]!.time))) / 1000);
+  t.ok(
+    rate > CONCURRENCY * 0.7 && rate <= CONCURRENCY * 1.05,
+    `published at the endpoint's pace: ${rate.toFixed(2)} frames/s for ${CONCURRENCY} calls of 1 s`,
+  );
   t.equal(last.totals.dropped + last.totals.failed, 0, 'nothing dropped or failed');
 });
 

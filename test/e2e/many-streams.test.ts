@@ -2,7 +2,7 @@
 // one of them. (Under the AWS SDK's default handler, GetMedia number 51 waited for a socket for ever.)
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
+import { until, WorkerCluster } from '../../src/local/worker-cluster.js';
 
 const STREAMS = 60;
 
@@ -15,7 +15,11 @@ t.test(`one worker reads all ${STREAMS} of its streams`, async (t) => {
   cluster.spawn('w1');
   await until(`all ${STREAMS} leases held`, () => cluster.counts(['w1'])[0] === STREAMS, 60_000);
   const checkpointed = () => new Set(cluster.find('checkpoint', 'w1').map((l) => l.stream));
-  await until(`every stream checkpointed (${checkpointed().size} so far)`, () => checkpointed().size === STREAMS, 60_000).catch(() => undefined);
+  await until(
+    `every stream checkpointed (${checkpointed().size} so far)`,
+    () => checkpointed().size === STREAMS,
+    60_000,
+  ).catch(() => undefined);
 
   // Assess
   const missing = cluster.streams.filter((s) => !checkpointed().has(s));

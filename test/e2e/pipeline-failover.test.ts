@@ -3,56 +3,92 @@
 // frames after the checkpoint the survivor resumed from, and the test says how many there were.
 
 import t from 'tap';
-import { WorkerCluster, until } from '../../src/local/worker-cluster.js';
-import { assertCovered, assertDuplicatesAfterCheckpoints, expectedFrames, recordsCovering, served } from './pipeline-oracle.js';
+import { until, WorkerCluster } from '../../src/local/worker-cluster.js';
+import {
+  assertCovered,
+  assertDuplicatesAfterCheckpoints,
+  expectedFrames,
+  recordsCovering,
+  served,
+} from './pipeline-oracle.js';
 
 const INTERVAL = 3;
 // Long enough that, even on a loaded machine, w1 dies while its streams are live.
 const CLIP_SECONDS = 30;
 const FAILOVER = 1500;
 
-t.test('(b) kill -9 mid-stream: every sampled I-frame published, duplicates only after the last checkpoint', async (t) => {
-  // Prepare
-  const cluster = await WorkerCluster.start({
-    streams: 4,
-    failoverTimeMillis: FAILOVER,
-    clipSeconds: CLIP_SECONDS,
-    stack: { loop: false },
-    // Checkpoints every 2 s rather than at every fragment, so that w1 dies with published frames not yet checkpointed.
-    config: { inferenceInterval: INTERVAL, startSelectorType: 'EARLIEST', checkpointIntervalMillis: 2000 },
-  });
-  t.teardown(() => cluster.close());
-  cluster.spawn('w1');
-  cluster.spawn('w2');
-  await until('2/2', () => cluster.counts(['w1', 'w2']).join() === '2,2', 20_000);
-  const victims = [...cluster.holdings().get('w1')!];
-  await until('w1 published and checkpointed on its streams', () => victims.every((s) => cluster.find('checkpoint', 'w1', s).length >= 2), 10_000);
-  // Half-way to the next checkpoint: frames published since the last one are not checkpointed yet.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+t.test(
+  '(b) kill -9 mid-stream: every sampled I-frame published, duplicates only after the last checkpoint',
+  async (t) => {
+    // Prepare
+    const cluster = await WorkerCluster.start({
+      streams: 4,
+      failoverTimeMillis: FAILOVER,
+      clipSeconds: CLIP_SECONDS,
+      stack: { loop: false },
+      // Checkpoints every 2 s rather than at every fragment, so that w1 dies with published frames not yet checkpointed.
+      config: { inferenceInterval: INTERVAL, startSelectorType: 'EARLIEST', checkpointIntervalMillis: 2000 },
+    });
+    t.teardown(() => cluster.close());
+    cluster.spawn('w1');
+    cluster.spawn('w2');
+    await until('2/2', () => cluster.counts(['w1', 'w2']).join() === '2,2', 20_000);
+    const victims = [...cluster.holdings().get('w1')!];
+    await until(
+      'w1 published and checkpointed on its streams',
+      () => victims.every((s) => cluster.find('checkpoint', 'w1', s).length >= 2),
+      10_000,
+    );
+    // Half-way to the next checkpoint: frames published since the last one are not checkpointed yet.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
 
-  // Act
-  const killedAt = Date.now();
-  cluster.workers.get('w1')!.process.kill('SIGKILL');
-  await cluster.workers.get('w1')!.exited;
-  await until('w2 took over w1\'s streams', () => victims.every((s) => cluster.find('acquired', 'w2', s).length > 0), FAILOVER + 10_000);
-  await until('the clip replayed on every stream', () => cluster.streams.every((s) => served(cluster, s).length === (CLIP_SECONDS * 1000) / 200), (CLIP_SECONDS + 10) * 1000);
-  const expected = (await Promise.all(cluster.streams.map((s) => expectedFrames(t, cluster, s, INTERVAL)))).flat();
-  const records = await recordsCovering(cluster, expected, 30_000);
+    // Act
+    const killedAt = Date.now();
+    cluster.workers.get('w1')!.process.kill('SIGKILL');
+    await cluster.workers.get('w1')!.exited;
+    await until(
+      "w2 took over w1's streams",
+      () => victims.every((s) => cluster.find('acquired', 'w2', s).length > 0),
+      FAILOVER + 10_000,
+    );
+    await until(
+      'the clip replayed on every stream',
+      () => cluster.streams.every((s) => served(cluster, s).length === (CLIP_SECONDS * 1000) / 200),
+      (CLIP_SECONDS + 10) * 1000,
+    );
+    const expected = (await Promise.all(cluster.streams.map((s) => expectedFrames(t, cluster, s, INTERVAL)))).flat();
+    const records = await recordsCovering(cluster, expected, 30_000);
 
-  // Assess
-  t.ok(victims.every((s) => served(cluster, s).at(-1)!.serverTimestamp > killedAt), 'w1 was killed while its streams were still live');
-  const duplicates = assertCovered(t, records, expected, 'kill -9');
-  assertDuplicatesAfterCheckpoints(t, duplicates, cluster.lines, 'kill -9');
-  for (const stream of victims) {
-    // After the kill only: before the 2/2 balance settled, w2 may have held the stream briefly, from no checkpoint.
-    const taken = cluster.lines.find((l) => l.event === 'acquired' && l.worker === 'w2' && l.stream === stream && l.at >= killedAt);
-    t.ok(taken, `${stream} taken over by w2`);
-    const lastByW1 = cluster.find('checkpoint', 'w1', stream).at(-1)!;
-    t.equal(taken!.checkpoint, lastByW1.fragmentNumber, `${stream}: w2 resumed from w1's last checkpoint`);
-    const w2Records = records.filter((r) => r.streamName === stream && r.workerId === 'w2' && r.publishedAt >= killedAt);
-    t.ok(w2Records.every((r) => BigInt(r.fragmentNumber) > BigInt(lastByW1.fragmentNumber as string)), `${stream}: w2 published nothing at or before that checkpoint`);
-    t.ok(typeof lastByW1.keyframesSeen === 'number' && w2Records.length > 0, `${stream}: w2 went on with the sampler from keyframesSeen ${lastByW1.keyframesSeen} (checked above: no frame out of phase)`);
-  }
-  const count = [...duplicates.values()].reduce((n, copies) => n + copies.length - 1, 0);
-  t.comment(`duplicates after kill -9: ${count} record(s) over ${victims.length} streams: ${[...duplicates.keys()].join(', ') || 'none'}`);
-});
+    // Assess
+    t.ok(
+      victims.every((s) => served(cluster, s).at(-1)!.serverTimestamp > killedAt),
+      'w1 was killed while its streams were still live',
+    );
+    const duplicates = assertCovered(t, records, expected, 'kill -9');
+    assertDuplicatesAfterCheckpoints(t, duplicates, cluster.lines, 'kill -9');
+    for (const stream of victims) {
+      // After the kill only: before the 2/2 balance settled, w2 may have held the stream briefly, from no checkpoint.
+      const taken = cluster.lines.find(
+        (l) => l.event === 'acquired' && l.worker === 'w2' && l.stream === stream && l.at >= killedAt,
+      );
+      t.ok(taken, `${stream} taken over by w2`);
+      const lastByW1 = cluster.find('checkpoint', 'w1', stream).at(-1)!;
+      t.equal(taken!.checkpoint, lastByW1.fragmentNumber, `${stream}: w2 resumed from w1's last checkpoint`);
+      const w2Records = records.filter(
+        (r) => r.streamName === stream && r.workerId === 'w2' && r.publishedAt >= killedAt,
+      );
+      t.ok(
+        w2Records.every((r) => BigInt(r.fragmentNumber) > BigInt(lastByW1.fragmentNumber as string)),
+        `${stream}: w2 published nothing at or before that checkpoint`,
+      );
+      t.ok(
+        typeof lastByW1.keyframesSeen === 'number' && w2Records.length > 0,
+        `${stream}: w2 went on with the sampler from keyframesSeen ${lastByW1.keyframesSeen} (checked above: no frame out of phase)`,
+      );
+    }
+    const count = [...duplicates.values()].reduce((n, copies) => n + copies.length - 1, 0);
+    t.comment(
+      `duplicates after kill -9: ${count} record(s) over ${victims.length} streams: ${[...duplicates.keys()].join(', ') || 'none'}`,
+    );
+  },
+);

@@ -14,8 +14,12 @@ export interface ExpectedFrame {
   keyframeIndex: number;
 }
 
-export const keyOf = (f: { streamName?: string; stream?: string; fragmentNumber: string; frameTimecode: number }): string =>
-  `${f.streamName ?? f.stream}/${f.fragmentNumber}/${f.frameTimecode}`;
+export const keyOf = (f: {
+  streamName?: string;
+  stream?: string;
+  fragmentNumber: string;
+  frameTimecode: number;
+}): string => `${f.streamName ?? f.stream}/${f.fragmentNumber}/${f.frameTimecode}`;
 
 /** Every fragment the server holds for `stream`, oldest first. */
 export function served(cluster: WorkerCluster, stream: string): StoredFragment[] {
@@ -27,10 +31,19 @@ export function served(cluster: WorkerCluster, stream: string): StoredFragment[]
  * 1 of every `interval` from the first, leaving out fragments in `unreadable` (their keyframe is never seen).
  * Checks on the way that the server's fragments carry the clip's keyframe times, as libavformat reads them.
  */
-export async function expectedFrames(t: Test, cluster: WorkerCluster, stream: string, interval: number, unreadable = new Set<string>()): Promise<ExpectedFrame[]> {
+export async function expectedFrames(
+  t: Test,
+  cluster: WorkerCluster,
+  stream: string,
+  interval: number,
+  unreadable = new Set<string>(),
+): Promise<ExpectedFrame[]> {
   const fragments = served(cluster, stream);
   const clipTimes = await libavKeyframeTimes(cluster.file);
-  t.ok(fragments.every((f) => f.keyframes === 1), `${stream}: every fragment holds one keyframe`);
+  t.ok(
+    fragments.every((f) => f.keyframes === 1),
+    `${stream}: every fragment holds one keyframe`,
+  );
   t.same(
     fragments.map((f) => f.clusterTimecode),
     clipTimes.slice(0, fragments.length),
@@ -41,13 +54,23 @@ export async function expectedFrames(t: Test, cluster: WorkerCluster, stream: st
   for (const fragment of fragments) {
     if (unreadable.has(fragment.fragmentNumber)) continue;
     const keyframeIndex = index++;
-    if (keyframeIndex % interval === 0) expected.push({ stream, fragmentNumber: fragment.fragmentNumber, frameTimecode: fragment.clusterTimecode!, keyframeIndex });
+    if (keyframeIndex % interval === 0)
+      expected.push({
+        stream,
+        fragmentNumber: fragment.fragmentNumber,
+        frameTimecode: fragment.clusterTimecode!,
+        keyframeIndex,
+      });
   }
   return expected;
 }
 
 /** Polls the results stream until every expected frame has a record, or `ms` passes. */
-export async function recordsCovering(cluster: WorkerCluster, expected: ExpectedFrame[], ms: number): Promise<InferenceRecord[]> {
+export async function recordsCovering(
+  cluster: WorkerCluster,
+  expected: ExpectedFrame[],
+  ms: number,
+): Promise<InferenceRecord[]> {
   const deadline = Date.now() + ms;
   for (;;) {
     const records = await cluster.records();
@@ -57,17 +80,35 @@ export async function recordsCovering(cluster: WorkerCluster, expected: Expected
   }
 }
 
-/** Asserts each expected frame appears with its fragment, timecode and keyframe index, and nothing else does; returns the duplicates. */
-export function assertCovered(t: Test, records: InferenceRecord[], expected: ExpectedFrame[], what: string): Map<string, InferenceRecord[]> {
+/**
+ * Asserts each expected frame appears with its fragment, timecode and keyframe index, and nothing else does; returns
+ * the duplicates.
+ */
+export function assertCovered(
+  t: Test,
+  records: InferenceRecord[],
+  expected: ExpectedFrame[],
+  what: string,
+): Map<string, InferenceRecord[]> {
   const byKey = new Map<string, InferenceRecord[]>();
   for (const record of records) byKey.set(record.idempotencyKey, [...(byKey.get(record.idempotencyKey) ?? []), record]);
   const missing = expected.filter((f) => !byKey.has(keyOf(f)));
   t.same(missing, [], `${what}: all ${expected.length} sampled I-frames published at least once`);
   const wanted = new Map(expected.map((f) => [keyOf(f), f]));
   const unexpected = records.filter((r) => !wanted.has(r.idempotencyKey));
-  t.same(unexpected.map((r) => r.idempotencyKey), [], `${what}: no record for a frame that was not to be sampled`);
-  const wrongIndex = records.filter((r) => wanted.has(r.idempotencyKey) && wanted.get(r.idempotencyKey)!.keyframeIndex !== r.keyframeIndex);
-  t.same(wrongIndex.map((r) => r.idempotencyKey), [], `${what}: every record has its frame's keyframe index`);
+  t.same(
+    unexpected.map((r) => r.idempotencyKey),
+    [],
+    `${what}: no record for a frame that was not to be sampled`,
+  );
+  const wrongIndex = records.filter(
+    (r) => wanted.has(r.idempotencyKey) && wanted.get(r.idempotencyKey)!.keyframeIndex !== r.keyframeIndex,
+  );
+  t.same(
+    wrongIndex.map((r) => r.idempotencyKey),
+    [],
+    `${what}: every record has its frame's keyframe index`,
+  );
   return new Map([...byKey].filter(([, copies]) => copies.length > 1));
 }
 
@@ -76,20 +117,40 @@ export function assertCovered(t: Test, records: InferenceRecord[], expected: Exp
  * `acquired` line it logged last before publishing it), or at it when it was inclusive: the only duplicates
  * at-least-once allows.
  */
-export function assertDuplicatesAfterCheckpoints(t: Test, duplicates: Map<string, InferenceRecord[]>, lines: LogLine[], what: string): void {
+export function assertDuplicatesAfterCheckpoints(
+  t: Test,
+  duplicates: Map<string, InferenceRecord[]>,
+  lines: LogLine[],
+  what: string,
+): void {
   const early: string[] = [];
   for (const copies of duplicates.values()) {
     for (const copy of copies.slice(1)) {
       const acquired = lines
-        .filter((l) => l.event === 'acquired' && l.worker === copy.workerId && l.stream === copy.streamName && Date.parse(String(l.time)) <= copy.publishedAt)
+        .filter(
+          (l) =>
+            l.event === 'acquired' &&
+            l.worker === copy.workerId &&
+            l.stream === copy.streamName &&
+            Date.parse(String(l.time)) <= copy.publishedAt,
+        )
         .at(-1);
       const checkpoint = (acquired?.checkpoint as string | null | undefined) ?? null;
       // An inclusive checkpoint (the first one, written at a stream's first fragment read) resumes at its fragment.
       const inclusive = acquired?.inclusive === true;
-      const before = checkpoint !== null && (inclusive ? BigInt(copy.fragmentNumber) < BigInt(checkpoint) : BigInt(copy.fragmentNumber) <= BigInt(checkpoint));
-      if (before) early.push(`${copy.idempotencyKey} by ${copy.workerId} (resumed ${inclusive ? 'at' : 'after'} ${checkpoint})`);
+      const before =
+        checkpoint !== null &&
+        (inclusive
+          ? BigInt(copy.fragmentNumber) < BigInt(checkpoint)
+          : BigInt(copy.fragmentNumber) <= BigInt(checkpoint));
+      if (before)
+        early.push(`${copy.idempotencyKey} by ${copy.workerId} (resumed ${inclusive ? 'at' : 'after'} ${checkpoint})`);
     }
   }
   const count = [...duplicates.values()].reduce((n, copies) => n + copies.length - 1, 0);
-  t.same(early, [], `${what}: ${count} duplicate record(s), every one of a frame after the checkpoint its publisher resumed from`);
+  t.same(
+    early,
+    [],
+    `${what}: ${count} duplicate record(s), every one of a frame after the checkpoint its publisher resumed from`,
+  );
 }

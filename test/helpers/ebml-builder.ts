@@ -40,7 +40,9 @@ export function unknown(id: number, ...children: Uint8Array[]): Buffer {
 
 export const ebmlHeader = (): Buffer => el(0x1a45dfa3, el(0x4282, 'matroska'));
 
-export function tracks(...entries: { number: number; type: number; codecId: string; width?: number; height?: number }[]): Buffer {
+export function tracks(
+  ...entries: { number: number; type: number; codecId: string; width?: number; height?: number }[]
+): Buffer {
   return el(
     0x1654ae6b,
     ...entries.map((t) =>
@@ -59,11 +61,20 @@ export function tracks(...entries: { number: number; type: number; codecId: stri
 export const videoTrack = () => tracks({ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', width: 64, height: 48 });
 
 export function tags(entries: Record<string, string>): Buffer {
-  return el(0x1254c367, el(0x7373, ...Object.entries(entries).map(([name, value]) => el(0x67c8, el(0x45a3, name), el(0x4487, value)))));
+  return el(
+    0x1254c367,
+    el(0x7373, ...Object.entries(entries).map(([name, value]) => el(0x67c8, el(0x45a3, name), el(0x4487, value)))),
+  );
 }
 
 /** `flags`: more SimpleBlock flag bits (0x08 invisible, 0x01 discardable, 0x06 lacing). */
-export function simpleBlock(track: number, relativeTimecode: number, keyframe: boolean, data: Uint8Array, flags = 0): Buffer {
+export function simpleBlock(
+  track: number,
+  relativeTimecode: number,
+  keyframe: boolean,
+  data: Uint8Array,
+  flags = 0,
+): Buffer {
   const header = Buffer.from([0x80 | track, 0, 0, (keyframe ? 0x80 : 0) | flags]);
   header.writeInt16BE(relativeTimecode, 1);
   return el(0xa3, header, data);
@@ -96,7 +107,10 @@ export function kvsFragment(options: {
       videoTrack(),
       tags(before),
       unknown(0x1f43b675, clusterTimecode(options.clusterTimecode), ...options.blocks),
-      tags({ AWS_KINESISVIDEO_MILLIS_BEHIND_NOW: options.millisBehindNow ?? '0', AWS_KINESISVIDEO_CONTINUATION_TOKEN: options.fragmentNumber }),
+      tags({
+        AWS_KINESISVIDEO_MILLIS_BEHIND_NOW: options.millisBehindNow ?? '0',
+        AWS_KINESISVIDEO_CONTINUATION_TOKEN: options.fragmentNumber,
+      }),
     ),
   ]);
 }

@@ -9,8 +9,14 @@ export interface ContainerCall {
   body: Buffer;
 }
 
-/** What the container does with an invocation: answer it, never answer (`silent`), or cut the connection mid-answer (`cut`). */
-export type ContainerAnswer = { status?: number; contentType?: string; body?: string | Buffer; headers?: Record<string, string> } | 'silent' | 'cut';
+/**
+ * What the container does with an invocation: answer it, never answer (`silent`), or cut the connection mid-answer
+ * (`cut`).
+ */
+export type ContainerAnswer =
+  | { status?: number; contentType?: string; body?: string | Buffer; headers?: Record<string, string> }
+  | 'silent'
+  | 'cut';
 
 export interface TestContainerOptions {
   /** Status of `GET /ping`, or `silent` for no answer; default 200. */
@@ -23,7 +29,11 @@ function echo(call: ContainerCall): ContainerAnswer {
   const attributes = call.headers['x-amzn-sagemaker-custom-attributes'];
   return {
     contentType: 'application/json',
-    body: JSON.stringify({ bytes: call.body.length, contentType: call.headers['content-type'] ?? null, accept: call.headers.accept ?? null }),
+    body: JSON.stringify({
+      bytes: call.body.length,
+      contentType: call.headers['content-type'] ?? null,
+      accept: call.headers.accept ?? null,
+    }),
     headers: typeof attributes === 'string' ? { 'X-Amzn-SageMaker-Custom-Attributes': attributes } : {},
   };
 }
@@ -67,11 +77,16 @@ export class TestContainer {
         }
         if (reply === 'cut') {
           // Headers and half a body, then the connection drops.
-          response.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' }).write('{"prediction": [');
+          response
+            .writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '100' })
+            .write('{"prediction": [');
           setImmediate(() => response.destroy());
           return;
         }
-        const headers = { ...(reply.contentType === undefined ? {} : { 'Content-Type': reply.contentType }), ...reply.headers };
+        const headers = {
+          ...(reply.contentType === undefined ? {} : { 'Content-Type': reply.contentType }),
+          ...reply.headers,
+        };
         response.writeHead(reply.status ?? 200, headers).end(reply.body ?? '');
       });
     });

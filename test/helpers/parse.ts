@@ -1,7 +1,7 @@
 // Runs the parser over bytes cut into chunks, and reduces its events to comparable values.
 
 import { createHash } from 'node:crypto';
-import { MkvParser, type MkvEvent, type MkvParserOptions } from '../../src/media/index.js';
+import { type MkvEvent, MkvParser, type MkvParserOptions } from '../../src/media/index.js';
 
 /** Parses `bytes` fed in chunks of the given sizes (cycled), or whole when none are given. */
 export function parseChunks(bytes: Uint8Array, chunkSizes: number[] = [], options?: MkvParserOptions): MkvEvent[] {
@@ -26,12 +26,24 @@ export function summarize(events: MkvEvent[]): unknown[] {
     switch (event.type) {
       case 'frame': {
         const { fragment, track, data, ...rest } = event.frame;
-        return { type: 'frame', fragment: fragment.index, track: track.number, ...rest, digest: createHash('sha1').update(data).digest('hex') };
+        return {
+          type: 'frame',
+          fragment: fragment.index,
+          track: track.number,
+          ...rest,
+          digest: createHash('sha1').update(data).digest('hex'),
+        };
       }
       case 'fragment':
         return { type: 'fragment', ...event.fragment };
       case 'tracks':
-        return { type: 'tracks', tracks: event.tracks.map((t) => ({ ...t, codecPrivate: t.codecPrivate && Buffer.from(t.codecPrivate).toString('hex') })) };
+        return {
+          type: 'tracks',
+          tracks: event.tracks.map((t) => ({
+            ...t,
+            codecPrivate: t.codecPrivate && Buffer.from(t.codecPrivate).toString('hex'),
+          })),
+        };
       case 'error':
         return { type: 'error', code: event.error.code, offset: event.error.offset, message: event.error.message };
     }

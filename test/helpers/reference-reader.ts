@@ -33,7 +33,10 @@ export async function libavCounts(path: string): Promise<{ frames: number; keyfr
   }
 }
 
-/** Presentation times of the video keyframes, ms from the first keyframe, rounded: what a replayed stream's frame timecodes should be. */
+/**
+ * Presentation times of the video keyframes, ms from the first keyframe, rounded: what a replayed stream's frame
+ * timecodes should be.
+ */
 export async function libavKeyframeTimes(path: string): Promise<number[]> {
   const ctx = new FormatContext();
   try {

@@ -1,15 +1,31 @@
 // The DynamoDB and Kinesis emulators answer the real SDK clients: conditional writes, records, disk mode.
 
-import { ConditionalCheckFailedException, CreateTableCommand, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
 import t from 'tap';
 import { dynamoDbClient, kinesisClient } from '../../src/aws/clients.js';
 import { Emulator } from '../../src/local/emulator.js';
 
-const local = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+const local = (endpoint: string) => ({
+  endpoint,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
 
 async function createLeaseTable(url: string) {
   const client = dynamoDbClient(local(url));
@@ -25,30 +41,37 @@ async function createLeaseTable(url: string) {
   return client;
 }
 
-t.test('DynamoDB: a conditional write on the lease counter succeeds once, then fails with ConditionalCheckFailedException', async (t) => {
-  // Prepare
-  const emulator = await Emulator.start('dynamodb');
-  t.teardown(() => emulator.close());
-  const client = await createLeaseTable(emulator.url);
-  const take = (counter: number) =>
-    client.send(
-      new PutItemCommand({
-        TableName: 'leases',
-        Item: { leaseKey: { S: 'stream-a' }, leaseOwner: { S: 'worker-1' }, leaseCounter: { N: String(counter + 1) } },
-        ConditionExpression: 'attribute_not_exists(leaseKey) OR leaseCounter = :c',
-        ExpressionAttributeValues: { ':c': { N: String(counter) } },
-      }),
-    );
+t.test(
+  'DynamoDB: a conditional write on the lease counter succeeds once, then fails with ConditionalCheckFailedException',
+  async (t) => {
+    // Prepare
+    const emulator = await Emulator.start('dynamodb');
+    t.teardown(() => emulator.close());
+    const client = await createLeaseTable(emulator.url);
+    const take = (counter: number) =>
+      client.send(
+        new PutItemCommand({
+          TableName: 'leases',
+          Item: {
+            leaseKey: { S: 'stream-a' },
+            leaseOwner: { S: 'worker-1' },
+            leaseCounter: { N: String(counter + 1) },
+          },
+          ConditionExpression: 'attribute_not_exists(leaseKey) OR leaseCounter = :c',
+          ExpressionAttributeValues: { ':c': { N: String(counter) } },
+        }),
+      );
 
-  // Act
-  await take(0);
-  const stale = take(0);
+    // Act
+    await take(0);
+    const stale = take(0);
 
-  // Assess
-  await t.rejects(stale, ConditionalCheckFailedException);
-  const item = await client.send(new GetItemCommand({ TableName: 'leases', Key: { leaseKey: { S: 'stream-a' } } }));
-  t.same(item.Item?.leaseCounter, { N: '1' });
-});
+    // Assess
+    await t.rejects(stale, ConditionalCheckFailedException);
+    const item = await client.send(new GetItemCommand({ TableName: 'leases', Key: { leaseKey: { S: 'stream-a' } } }));
+    t.same(item.Item?.leaseCounter, { N: '1' });
+  },
+);
 
 t.test('DynamoDB: on disk, a table survives a restart', async (t) => {
   const path = t.testdir();
@@ -71,9 +94,17 @@ t.test('Kinesis: a record put is read back from its shard', async (t) => {
   await client.send(new CreateStreamCommand({ StreamName: 'results', ShardCount: 1 }));
 
   // Act
-  const put = await client.send(new PutRecordCommand({ StreamName: 'results', PartitionKey: 'camera-1', Data: Buffer.from('{"version":1}') }));
+  const put = await client.send(
+    new PutRecordCommand({ StreamName: 'results', PartitionKey: 'camera-1', Data: Buffer.from('{"version":1}') }),
+  );
   const shards = await client.send(new ListShardsCommand({ StreamName: 'results' }));
-  const iterator = await client.send(new GetShardIteratorCommand({ StreamName: 'results', ShardId: shards.Shards![0]!.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
+  const iterator = await client.send(
+    new GetShardIteratorCommand({
+      StreamName: 'results',
+      ShardId: shards.Shards![0]!.ShardId!,
+      ShardIteratorType: 'TRIM_HORIZON',
+    }),
+  );
   const records = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
 
   // Assess
@@ -95,9 +126,18 @@ t.test('Kinesis: on disk, a stream and its records survive a restart', async (t)
   t.teardown(() => second.close());
   const client = kinesisClient(local(second.url));
   const shards = await client.send(new ListShardsCommand({ StreamName: 'results' }));
-  const iterator = await client.send(new GetShardIteratorCommand({ StreamName: 'results', ShardId: shards.Shards![0]!.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }));
+  const iterator = await client.send(
+    new GetShardIteratorCommand({
+      StreamName: 'results',
+      ShardId: shards.Shards![0]!.ShardId!,
+      ShardIteratorType: 'TRIM_HORIZON',
+    }),
+  );
   const records = await client.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator! }));
-  t.same(records.Records?.map((r) => Buffer.from(r.Data!).toString()), ['kept']);
+  t.same(
+    records.Records?.map((r) => Buffer.from(r.Data!).toString()),
+    ['kept'],
+  );
 });
 
 t.test('a client that leaves mid-request does not bring the process down; the emulators go on answering', async (t) => {
@@ -110,14 +150,19 @@ t.test('a client that leaves mid-request does not bring the process down; the em
     // Act: a request that promises 1000 bytes of body, sends 10 and leaves
     const socket = connect(Number(port), hostname);
     await once(socket, 'connect');
-    socket.write(`POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{"Table":`);
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{"Table":`,
+    );
     await sleep(100);
     socket.destroy();
     await sleep(100);
 
     // Assess: an uncaught "aborted" would have failed the test; the emulator still answers
     const answered = kind === 'dynamodb' ? await createLeaseTable(emulator.url) : kinesisClient(local(emulator.url));
-    if (kind === 'kinesis') await (answered as ReturnType<typeof kinesisClient>).send(new CreateStreamCommand({ StreamName: 'after', ShardCount: 1 }));
+    if (kind === 'kinesis')
+      await (answered as ReturnType<typeof kinesisClient>).send(
+        new CreateStreamCommand({ StreamName: 'after', ShardCount: 1 }),
+      );
     answered.destroy();
     t.pass(`${kind}: answered after the client left`);
   }

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { Demuxer } from 'node-av/api';
 import { AV_CODEC_ID_AAC } from 'node-av/constants';
 import t from 'tap';
-import { generateFixture, SyntheticVideo, type FixtureCodec } from '../../src/local/fixtures/index.js';
 import { KvsInferError } from '../../src/errors.js';
+import { type FixtureCodec, generateFixture, SyntheticVideo } from '../../src/local/fixtures/index.js';
 import { libavCounts } from '../helpers/reference-reader.js';
 
 interface VideoPacket {
@@ -15,7 +15,9 @@ interface VideoPacket {
   data: Buffer;
 }
 
-async function readVideo(path: string): Promise<{ codecPrivate: Buffer | null; packets: VideoPacket[]; audio: boolean }> {
+async function readVideo(
+  path: string,
+): Promise<{ codecPrivate: Buffer | null; packets: VideoPacket[]; audio: boolean }> {
   const demuxer = await Demuxer.open(path);
   try {
     const video = demuxer.video()!;
@@ -25,7 +27,11 @@ async function readVideo(path: string): Promise<{ codecPrivate: Buffer | null; p
       packets.push({ pts: packet.pts, key: packet.isKeyframe, data: packet.data! });
       packet.free();
     }
-    return { codecPrivate: video.codecpar.extradata, packets, audio: demuxer.audio()?.codecpar.codecId === AV_CODEC_ID_AAC };
+    return {
+      codecPrivate: video.codecpar.extradata,
+      packets,
+      audio: demuxer.audio()?.codecpar.codecId === AV_CODEC_ID_AAC,
+    };
   } finally {
     await demuxer.close();
   }
@@ -43,21 +49,51 @@ function nalTypes(data: Buffer, codec: FixtureCodec): number[] | null {
   return at === data.length ? types : null;
 }
 
-for (const [codec, idr] of [['h264', [5]], ['hevc', [19, 20]]] as const) {
+for (const [codec, idr] of [
+  ['h264', [5]],
+  ['hevc', [19, 20]],
+] as const) {
   t.test(`${codec}: keyframes exactly every fps * gopSeconds frames, in the usual Matroska layout`, async (t) => {
     // Act
-    const info = await generateFixture({ path: `${t.testdir()}/clip.mkv`, codec, width: 320, height: 240, fps: 30, gopSeconds: 0.5, durationSeconds: 2 });
+    const info = await generateFixture({
+      path: `${t.testdir()}/clip.mkv`,
+      codec,
+      width: 320,
+      height: 240,
+      fps: 30,
+      gopSeconds: 0.5,
+      durationSeconds: 2,
+    });
 
     // Assess
     t.match(info, { codec, width: 320, height: 240, fps: 30, frames: 60, keyframes: 4 }, '60 frames, 4 keyframes');
     t.same(await libavCounts(info.path), { frames: 60, keyframes: 4 }, 'libavformat counts the same');
     const { codecPrivate, packets } = await readVideo(info.path);
-    t.equal(codecPrivate?.[0], 1, `CodecPrivate is an ${codec === 'h264' ? 'avcC' : 'hvcC'} record (version 1), not Annex B`);
-    t.same(packets.flatMap((p, i) => (p.key ? [i] : [])), [0, 15, 30, 45], 'keyframes at 0, 15, 30, 45 in decode order');
-    t.ok(packets.every((p) => nalTypes(p.data, codec) !== null), 'every block is length-prefixed NAL units, exactly');
-    t.ok(packets.filter((p) => p.key).every((p) => nalTypes(p.data, codec)!.some((type) => (idr as readonly number[]).includes(type))), 'keyframes are IDR');
+    t.equal(
+      codecPrivate?.[0],
+      1,
+      `CodecPrivate is an ${codec === 'h264' ? 'avcC' : 'hvcC'} record (version 1), not Annex B`,
+    );
+    t.same(
+      packets.flatMap((p, i) => (p.key ? [i] : [])),
+      [0, 15, 30, 45],
+      'keyframes at 0, 15, 30, 45 in decode order',
+    );
+    t.ok(
+      packets.every((p) => nalTypes(p.data, codec) !== null),
+      'every block is length-prefixed NAL units, exactly',
+    );
+    t.ok(
+      packets
+        .filter((p) => p.key)
+        .every((p) => nalTypes(p.data, codec)!.some((type) => (idr as readonly number[]).includes(type))),
+      'keyframes are IDR',
+    );
     const pts = packets.map((p) => p.pts);
-    t.ok(pts.some((value, i) => i > 0 && value < pts[i - 1]!), 'timestamps go backwards in decode order: B-frames');
+    t.ok(
+      pts.some((value, i) => i > 0 && value < pts[i - 1]!),
+      'timestamps go backwards in decode order: B-frames',
+    );
   });
 }
 
@@ -66,13 +102,29 @@ t.test('audio: true adds an AAC track beside the video; videoless: true writes a
   const dir = t.testdir();
 
   // Act
-  const both = await generateFixture({ path: `${dir}/both.mkv`, width: 160, height: 120, durationSeconds: 1, audio: true });
-  const audioOnly = await generateFixture({ path: `${dir}/audio.mkv`, width: 160, height: 120, durationSeconds: 1, videoless: true });
+  const both = await generateFixture({
+    path: `${dir}/both.mkv`,
+    width: 160,
+    height: 120,
+    durationSeconds: 1,
+    audio: true,
+  });
+  const audioOnly = await generateFixture({
+    path: `${dir}/audio.mkv`,
+    width: 160,
+    height: 120,
+    durationSeconds: 1,
+    videoless: true,
+  });
 
   // Assess
   t.match(both, { frames: 30, keyframes: 1 }, '30 frames, 1 keyframe');
   t.equal((await readVideo(both.path)).audio, true, 'an AAC track');
-  t.same(audioOnly, { path: audioOnly.path, codec: null, codecId: null, width: 0, height: 0, frames: 0, keyframes: 0, fps: 30 }, 'no video reported');
+  t.same(
+    audioOnly,
+    { path: audioOnly.path, codec: null, codecId: null, width: 0, height: 0, frames: 0, keyframes: 0, fps: 30 },
+    'no video reported',
+  );
   const demuxer = await Demuxer.open(audioOnly.path);
   t.equal(demuxer.video(), undefined, 'no video track');
   t.equal(demuxer.audio()?.codecpar.codecId, AV_CODEC_ID_AAC, 'an AAC track');
@@ -98,7 +150,13 @@ t.test('the same options give the same bitstream', async (t) => {
   // Prepare
   const dir = t.testdir();
   const digest = async (name: string) => {
-    const info = await generateFixture({ path: `${dir}/${name}.mkv`, width: 320, height: 240, durationSeconds: 1, audio: true });
+    const info = await generateFixture({
+      path: `${dir}/${name}.mkv`,
+      width: 320,
+      height: 240,
+      durationSeconds: 1,
+      audio: true,
+    });
     const hash = createHash('sha1');
     for (const packet of (await readVideo(info.path)).packets) hash.update(packet.data);
     return hash.digest('hex');

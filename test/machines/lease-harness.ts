@@ -1,15 +1,15 @@
 // Runs the lease machine on a simulated clock with test doubles for its three I/O actors, which a test drives by hand.
 
-import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyEventObject, type EventObject } from 'xstate';
+import { type AnyEventObject, createActor, type EventObject, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { LeaseError } from '../../src/actors/lease/lease-errors.js';
 import {
-  leaseMachine,
-  reconnectDelayWith,
   type AcquirerInput,
   type AcquirerOutput,
   type CheckpointerInput,
   type LeaseMachineInput,
+  leaseMachine,
   type ReaderInput,
+  reconnectDelayWith,
 } from '../../src/machines/index.js';
 import type { Checkpoint } from '../../src/media/checkpoint.js';
 
@@ -35,8 +35,10 @@ export interface AcquireDouble extends Deferred<AcquirerOutput> {
   input: AcquirerInput;
 }
 
-export const leaseLost = (): LeaseError => new LeaseError('LEASE_LOST', 'conditional check failed: lease owned by worker-b');
-export const throttled = (): LeaseError => new LeaseError('LEASE_TABLE_FAILED', 'ProvisionedThroughputExceededException');
+export const leaseLost = (): LeaseError =>
+  new LeaseError('LEASE_LOST', 'conditional check failed: lease owned by worker-b');
+export const throttled = (): LeaseError =>
+  new LeaseError('LEASE_TABLE_FAILED', 'ProvisionedThroughputExceededException');
 export const cp = (fragmentNumber: string, serverTimestamp = Number(fragmentNumber.slice(-6))): Checkpoint => ({
   fragmentNumber,
   serverTimestamp,

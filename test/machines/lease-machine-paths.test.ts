@@ -1,11 +1,18 @@
 // The lease machine as a graph: every state and transition reachable, and no path that writes a checkpoint after
 // the lease is lost. Paths come from @xstate/graph walking the pure transition function with sample events.
 
-import { adjacencyMapToArray, getAdjacencyMap, getShortestPaths, getSimplePaths, getStateNodes, toDirectedGraph } from '@xstate/graph';
+import {
+  adjacencyMapToArray,
+  getAdjacencyMap,
+  getShortestPaths,
+  getSimplePaths,
+  getStateNodes,
+  toDirectedGraph,
+} from '@xstate/graph';
 import t from 'tap';
-import { transition, type AnyEventObject, type SnapshotFrom } from 'xstate';
+import { type AnyEventObject, type SnapshotFrom, transition } from 'xstate';
 import { describeMachine } from '../../src/debug/machine-description.js';
-import { leaseMachine, type LeaseEvent } from '../../src/machines/index.js';
+import { type LeaseEvent, leaseMachine } from '../../src/machines/index.js';
 
 type LeaseSnapshot = SnapshotFrom<typeof leaseMachine>;
 
@@ -24,7 +31,14 @@ function sampleEvents(snapshot: LeaseSnapshot): AnyEventObject[] {
   const next = String(Number(pending?.fragmentNumber ?? checkpoint?.fragmentNumber ?? '0') + 1);
   const payloads: Record<string, AnyEventObject[]> = {
     FRAGMENT_COMPLETE: [{ type: 'FRAGMENT_COMPLETE', fragmentNumber: next, serverTimestamp: Number(next) }],
-    FRAGMENT_READ: [{ type: 'FRAGMENT_READ', fragmentNumber: next, serverTimestamp: Number(next), continuationToken: `token-${next}` }],
+    FRAGMENT_READ: [
+      {
+        type: 'FRAGMENT_READ',
+        fragmentNumber: next,
+        serverTimestamp: Number(next),
+        continuationToken: `token-${next}`,
+      },
+    ],
     READER_FAILED: [{ type: 'READER_FAILED', error: THROTTLED }],
     LEASE_LOST: [{ type: 'LEASE_LOST', error: LOST }],
     'xstate.done.actor.acquirer': [
@@ -43,7 +57,11 @@ function sampleEvents(snapshot: LeaseSnapshot): AnyEventObject[] {
   ]);
   return [...types].flatMap((type) => {
     if (payloads[type]) return payloads[type];
-    if (type.startsWith('xstate.error.actor.')) return [{ type, error: LOST }, { type, error: THROTTLED }];
+    if (type.startsWith('xstate.error.actor.'))
+      return [
+        { type, error: LOST },
+        { type, error: THROTTLED },
+      ];
     return [{ type }];
   });
 }
@@ -73,7 +91,8 @@ const traversal = {
 };
 
 const isLeaseLostEvent = (event: AnyEventObject): boolean =>
-  event.type === 'LEASE_LOST' || (event.type.startsWith('xstate.error.actor.') && (event as { error?: unknown }).error === LOST);
+  event.type === 'LEASE_LOST' ||
+  (event.type.startsWith('xstate.error.actor.') && (event as { error?: unknown }).error === LOST);
 
 /** A checkpoint is being written in this snapshot (a write starts on entering one of these, and only then). */
 const isWriting = (snapshot: LeaseSnapshot): boolean =>
@@ -100,7 +119,12 @@ t.test('every state node is reachable (shortest paths from the initial state)', 
     'no unreachable state node',
   );
   t.ok(all.length >= 12, `${all.length} state nodes`);
-  for (const id of ['lease.reading.media.reconnecting', 'lease.reading.checkpoints.writing', 'lease.checkpointing', 'lease.lost']) {
+  for (const id of [
+    'lease.reading.media.reconnecting',
+    'lease.reading.checkpoints.writing',
+    'lease.checkpointing',
+    'lease.lost',
+  ]) {
     t.ok(reached.has(id), id);
   }
 });
@@ -114,7 +138,11 @@ t.test('every transition of the machine is taken by some reachable step', async 
   const untaken = description.edges.filter(
     (edge) =>
       !steps.some(({ state, event, nextState: next }) => {
-        if (event.type !== edge.event || !activeIds(state).includes(edge.source) || !activeIds(next).includes(edge.target)) {
+        if (
+          event.type !== edge.event ||
+          !activeIds(state).includes(edge.source) ||
+          !activeIds(next).includes(edge.target)
+        ) {
           return false;
         }
         const [, actions] = transition(leaseMachine, state, event);
@@ -130,7 +158,11 @@ t.test('every transition of the machine is taken by some reachable step', async 
 t.test('no path writes a checkpoint after the lease is lost (all simple paths)', async (t) => {
   // Prepare: a coarser vertex keeps the number of simple paths small enough to list them all
   const coarse = (snapshot: LeaseSnapshot) =>
-    JSON.stringify({ value: snapshot.value, pending: snapshot.context.pending !== null, reason: snapshot.context.endReason });
+    JSON.stringify({
+      value: snapshot.value,
+      pending: snapshot.context.pending !== null,
+      reason: snapshot.context.endReason,
+    });
 
   // Act
   const paths = getSimplePaths(leaseMachine, { ...traversal, serializeState: coarse });
@@ -141,7 +173,10 @@ t.test('no path writes a checkpoint after the lease is lost (all simple paths)',
     const lossAt = path.steps.findIndex((step) => isLeaseLostEvent(step.event));
     if (lossAt < 0) continue;
     pathsThroughLoss++;
-    const after = path.steps.slice(lossAt).map((step) => step.state).concat(path.state);
+    const after = path.steps
+      .slice(lossAt)
+      .map((step) => step.state)
+      .concat(path.state);
     if (after.some(isWriting) || after.some((state) => !state.matches('lost'))) {
       violations.push(path.steps.map((step) => step.event.type).join(' > '));
     }
@@ -232,6 +267,10 @@ t.test('describeMachine gives the same transitions as @xstate/graph, as plain JS
     ['lease', ...getStateNodes(leaseMachine.root).map((node) => node.id)],
   );
   t.same(description.nodes.find((node) => node.id === 'lease.reading')?.type, 'parallel');
-  t.same(description.nodes.find((node) => node.id === 'lease.reading.media.streaming')?.invoke, [{ id: 'reader', src: 'reader' }]);
-  t.same(description.nodes.find((node) => node.id === 'lease.checkpointing')?.invoke, [{ id: 'finalCheckpoint', src: 'checkpointer' }]);
+  t.same(description.nodes.find((node) => node.id === 'lease.reading.media.streaming')?.invoke, [
+    { id: 'reader', src: 'reader' },
+  ]);
+  t.same(description.nodes.find((node) => node.id === 'lease.checkpointing')?.invoke, [
+    { id: 'finalCheckpoint', src: 'checkpointer' },
+  ]);
 });

@@ -3,17 +3,23 @@
 import t from 'tap';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { LeaseError } from '../../src/actors/lease/lease-errors.js';
-import { leaseMachine, type LeaseMachineOutput } from '../../src/machines/index.js';
+import { type LeaseMachineOutput, leaseMachine } from '../../src/machines/index.js';
 import type { Checkpoint } from '../../src/media/checkpoint.js';
-import { cp, leaseLost, settle, startLease, throttled, type Harness } from './lease-harness.js';
+import { cp, type Harness, leaseLost, settle, startLease, throttled } from './lease-harness.js';
 
 const INTERVAL = 5_000;
 // Longer than the interval, so that a periodic timer would fire during draining if it still ran.
 const DRAIN = 12_000;
 
 /** A lease that has been acquired (with `checkpoint`) and is reading. */
-async function reading(options: Parameters<typeof startLease>[0] = {}, checkpoint: Checkpoint | null = cp('100')): Promise<Harness> {
-  const h = startLease({ ...options, input: { checkpointIntervalMs: INTERVAL, drainTimeoutMs: DRAIN, ...options.input } });
+async function reading(
+  options: Parameters<typeof startLease>[0] = {},
+  checkpoint: Checkpoint | null = cp('100'),
+): Promise<Harness> {
+  const h = startLease({
+    ...options,
+    input: { checkpointIntervalMs: INTERVAL, drainTimeoutMs: DRAIN, ...options.input },
+  });
   await h.acquire(checkpoint);
   return h;
 }
@@ -72,24 +78,31 @@ t.test('acquiring: losing the take to another worker ends in lost, with nothing 
   t.equal(h.state(), 'lost');
   t.equal(h.actor.getSnapshot().status, 'done');
   t.equal(output(h).reason, 'lease-lost');
-  t.same(output(h).lastError, { source: 'acquirer', code: 'LEASE_LOST', message: 'conditional check failed: lease owned by worker-b' });
+  t.same(output(h).lastError, {
+    source: 'acquirer',
+    code: 'LEASE_LOST',
+    message: 'conditional check failed: lease owned by worker-b',
+  });
   t.equal(h.readers.length, 0);
 });
 
-t.test('acquiring: any other take failure ends in released (acquire-failed) so the actor gives the lease back', async (t) => {
-  // Prepare
-  const h = startLease();
+t.test(
+  'acquiring: any other take failure ends in released (acquire-failed) so the actor gives the lease back',
+  async (t) => {
+    // Prepare
+    const h = startLease();
 
-  // Act
-  h.acquires[0]!.reject(throttled());
-  await settle();
+    // Act
+    h.acquires[0]!.reject(throttled());
+    await settle();
 
-  // Assess
-  t.equal(h.state(), 'released');
-  t.equal(output(h).reason, 'acquire-failed');
-  t.equal(output(h).lastError?.code, 'LEASE_TABLE_FAILED');
-  t.equal(h.readers.length, 0);
-});
+    // Assess
+    t.equal(h.state(), 'released');
+    t.equal(output(h).reason, 'acquire-failed');
+    t.equal(output(h).lastError?.code, 'LEASE_TABLE_FAILED');
+    t.equal(h.readers.length, 0);
+  },
+);
 
 t.test('acquiring: SHUTDOWN and LEASE_LOST end the lease before anything is read', async (t) => {
   for (const [event, state, reason] of [
@@ -112,21 +125,29 @@ t.test('acquiring: SHUTDOWN and LEASE_LOST end the lease before anything is read
   }
 });
 
-t.test('the unprovided machine: its writers fail with ACTOR_NOT_PROVIDED instead of pretending to succeed', async (t) => {
-  // Prepare
-  const actor = createActor(leaseMachine, { input: { streamName: 's', leaseKey: 's' }, clock: new SimulatedClock() });
+t.test(
+  'the unprovided machine: its writers fail with ACTOR_NOT_PROVIDED instead of pretending to succeed',
+  async (t) => {
+    // Prepare
+    const actor = createActor(leaseMachine, { input: { streamName: 's', leaseKey: 's' }, clock: new SimulatedClock() });
 
-  // Act
-  actor.start();
-  const result = await toPromise(actor);
+    // Act
+    actor.start();
+    const result = await toPromise(actor);
 
-  // Assess
-  t.equal(result.reason, 'acquire-failed');
-  t.equal(result.lastError?.code, 'ACTOR_NOT_PROVIDED');
-});
+    // Assess
+    t.equal(result.reason, 'acquire-failed');
+    t.equal(result.lastError?.code, 'ACTOR_NOT_PROVIDED');
+  },
+);
 
 t.test('bad options stop the actor with BAD_LEASE_OPTIONS', async (t) => {
-  for (const input of [{ checkpointIntervalMs: 0 }, { drainTimeoutMs: -1 }, { backoff: { baseMs: 1000, maxMs: 10 } }, { backoff: { jitter: 2 } }]) {
+  for (const input of [
+    { checkpointIntervalMs: 0 },
+    { drainTimeoutMs: -1 },
+    { backoff: { baseMs: 1000, maxMs: 10 } },
+    { backoff: { jitter: 2 } },
+  ]) {
     // Prepare
     const actor = createActor(leaseMachine, { input: { streamName: 's', leaseKey: 's', ...input } });
     let failure: unknown;
@@ -143,35 +164,45 @@ t.test('bad options stop the actor with BAD_LEASE_OPTIONS', async (t) => {
 
 // ---------------------------------------------------------------- periodic checkpoints
 
-t.test('reading: every checkpointIntervalMs the latest completed fragment is written, and the reader keeps running', async (t) => {
-  // Prepare
-  const h = await reading();
-  h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('101') });
-  h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('102') });
+t.test(
+  'reading: every checkpointIntervalMs the latest completed fragment is written, and the reader keeps running',
+  async (t) => {
+    // Prepare
+    const h = await reading();
+    h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('101') });
+    h.reader().send({ type: 'FRAGMENT_COMPLETE', ...cp('102') });
 
-  // Act
-  h.clock.increment(INTERVAL - 1);
-  const writesBefore = h.writes.length;
-  h.clock.increment(1);
+    // Act
+    h.clock.increment(INTERVAL - 1);
+    const writesBefore = h.writes.length;
+    h.clock.increment(1);
 
-  // Assess
-  t.equal(writesBefore, 0, 'nothing before the interval');
-  t.equal(h.writes.length, 1);
-  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('102'), final: false });
-  t.ok(inWriting(h) && inStreaming(h), 'writing while streaming');
-  t.equal(h.readers.length, 1);
-  t.notOk(h.reader().stopped, 'the reader was not stopped for the write');
+    // Assess
+    t.equal(writesBefore, 0, 'nothing before the interval');
+    t.equal(h.writes.length, 1);
+    t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('102'), final: false });
+    t.ok(inWriting(h) && inStreaming(h), 'writing while streaming');
+    t.equal(h.readers.length, 1);
+    t.notOk(h.reader().stopped, 'the reader was not stopped for the write');
 
-  // Act
-  h.write().resolve();
-  await settle();
+    // Act
+    h.write().resolve();
+    await settle();
 
-  // Assess
-  t.same(h.context().checkpoint, cp('102'));
-  t.equal(h.context().pending, null);
-  t.equal(h.context().inFlight, null);
-  t.same(h.context().counters, { fragmentsRead: 0, fragmentsCompleted: 2, reconnects: 0, checkpoints: 1, checkpointFailures: 0, streamMissing: 0 });
-});
+    // Assess
+    t.same(h.context().checkpoint, cp('102'));
+    t.equal(h.context().pending, null);
+    t.equal(h.context().inFlight, null);
+    t.same(h.context().counters, {
+      fragmentsRead: 0,
+      fragmentsCompleted: 2,
+      reconnects: 0,
+      checkpoints: 1,
+      checkpointFailures: 0,
+      streamMissing: 0,
+    });
+  },
+);
 
 t.test('reading: an interval with nothing new writes nothing, and the timer keeps running', async (t) => {
   // Prepare
@@ -257,57 +288,63 @@ const at = (fragmentNumber: string): Checkpoint => ({ ...cp(fragmentNumber), inc
 const read = (h: Harness, fragmentNumber: string) =>
   h.reader().send({ type: 'FRAGMENT_READ', ...cp(fragmentNumber), continuationToken: `token-${fragmentNumber}` });
 
-t.test('a stream with no checkpoint writes its first fragment read at once, inclusive; completing it advances past it', async (t) => {
-  // Prepare
-  const h = await reading({}, null);
+t.test(
+  'a stream with no checkpoint writes its first fragment read at once, inclusive; completing it advances past it',
+  async (t) => {
+    // Prepare
+    const h = await reading({}, null);
 
-  // Act: no time passes
-  read(h, '101');
+    // Act: no time passes
+    read(h, '101');
 
-  // Assess
-  t.ok(inWriting(h) && inStreaming(h), 'written at once, while streaming');
-  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: at('101'), final: false });
+    // Assess
+    t.ok(inWriting(h) && inStreaming(h), 'written at once, while streaming');
+    t.same(h.write().input, { leaseKey: 'front-door', checkpoint: at('101'), final: false });
 
-  // Act
-  read(h, '102');
-  h.write().resolve();
-  await settle();
-  read(h, '103');
+    // Act
+    read(h, '102');
+    h.write().resolve();
+    await settle();
+    read(h, '103');
 
-  // Assess
-  t.equal(h.writes.length, 1, 'once: later reads write nothing');
-  t.same(h.context().checkpoint, at('101'));
-  t.equal(h.context().pending, null);
+    // Assess
+    t.equal(h.writes.length, 1, 'once: later reads write nothing');
+    t.same(h.context().checkpoint, at('101'));
+    t.equal(h.context().pending, null);
 
-  // Act: the reader fails; its successor resumes at the fragment, should the continuation token be refused
-  h.reader().send({ type: 'READER_FAILED', error: new Error('ECONNRESET') });
-  h.clock.increment(10_000);
+    // Act: the reader fails; its successor resumes at the fragment, should the continuation token be refused
+    h.reader().send({ type: 'READER_FAILED', error: new Error('ECONNRESET') });
+    h.clock.increment(10_000);
 
-  // Assess
-  t.same(h.reader().input.resumeFrom, at('101'));
+    // Assess
+    t.same(h.reader().input.resumeFrom, at('101'));
 
-  // Act
-  h.complete('101');
-  h.clock.increment(INTERVAL);
+    // Act
+    h.complete('101');
+    h.clock.increment(INTERVAL);
 
-  // Assess
-  t.same(h.context().pending, cp('101'), 'completing the fragment advances past its inclusive checkpoint');
-  t.equal(h.writes.length, 2);
-  t.same(h.write().input.checkpoint, cp('101'), 'the next write is the plain checkpoint');
-});
+    // Assess
+    t.same(h.context().pending, cp('101'), 'completing the fragment advances past its inclusive checkpoint');
+    t.equal(h.writes.length, 2);
+    t.same(h.write().input.checkpoint, cp('101'), 'the next write is the plain checkpoint');
+  },
+);
 
-t.test('a completion before the first read (a fragment with nothing sampled) is written at once instead, plain', async (t) => {
-  // Prepare
-  const h = await reading({}, null);
+t.test(
+  'a completion before the first read (a fragment with nothing sampled) is written at once instead, plain',
+  async (t) => {
+    // Prepare
+    const h = await reading({}, null);
 
-  // Act
-  h.complete('101');
-  read(h, '101');
+    // Act
+    h.complete('101');
+    read(h, '101');
 
-  // Assess
-  t.equal(h.writes.length, 1);
-  t.same(h.write().input.checkpoint, cp('101'));
-});
+    // Assess
+    t.equal(h.writes.length, 1);
+    t.same(h.write().input.checkpoint, cp('101'));
+  },
+);
 
 t.test('a lease with a checkpoint writes nothing at its first read, inclusive or not', async (t) => {
   for (const checkpoint of [cp('100'), at('101')]) {
@@ -393,30 +430,37 @@ t.test('every written checkpoint is after the one before it, whatever order comp
   t.same(h.context().checkpoint, cp('12'));
 });
 
-t.test('a failed checkpoint write (not LEASE_LOST) keeps the fragment pending and retries at the next interval', async (t) => {
-  // Prepare
-  const h = await reading();
-  h.complete('101');
-  h.clock.increment(INTERVAL);
+t.test(
+  'a failed checkpoint write (not LEASE_LOST) keeps the fragment pending and retries at the next interval',
+  async (t) => {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    h.clock.increment(INTERVAL);
 
-  // Act
-  h.write().reject(throttled());
-  await settle();
+    // Act
+    h.write().reject(throttled());
+    await settle();
 
-  // Assess
-  t.ok(h.actor.getSnapshot().matches({ reading: { checkpoints: 'idle' } }));
-  t.same(h.context().pending, cp('101'));
-  t.same(h.context().checkpoint, cp('100'));
-  t.equal(h.context().counters.checkpointFailures, 1);
-  t.same(h.context().lastError, { source: 'checkpointer', code: 'LEASE_TABLE_FAILED', message: 'ProvisionedThroughputExceededException' });
+    // Assess
+    t.ok(h.actor.getSnapshot().matches({ reading: { checkpoints: 'idle' } }));
+    t.same(h.context().pending, cp('101'));
+    t.same(h.context().checkpoint, cp('100'));
+    t.equal(h.context().counters.checkpointFailures, 1);
+    t.same(h.context().lastError, {
+      source: 'checkpointer',
+      code: 'LEASE_TABLE_FAILED',
+      message: 'ProvisionedThroughputExceededException',
+    });
 
-  // Act
-  h.clock.increment(INTERVAL);
+    // Act
+    h.clock.increment(INTERVAL);
 
-  // Assess
-  t.equal(h.writes.length, 2);
-  t.same(h.write().input.checkpoint, cp('101'));
-});
+    // Assess
+    t.equal(h.writes.length, 2);
+    t.same(h.write().input.checkpoint, cp('101'));
+  },
+);
 
 // ---------------------------------------------------------------- lease lost
 
@@ -463,71 +507,85 @@ t.test('LEASE_NOT_HELD from a write (the coordinator already dropped the lease) 
   t.equal(h.writes.length, 1);
 });
 
-t.test('LEASE_LOST from the coordinator stops the reader in the same step and abandons a write in flight', async (t) => {
-  // Prepare
-  const h = await reading();
-  h.complete('101');
-  h.clock.increment(INTERVAL);
-  const write = h.write();
-
-  // Act
-  h.actor.send({ type: 'LEASE_LOST', error: leaseLost() });
-
-  // Assess: synchronously, before any promise settles
-  t.equal(h.state(), 'lost');
-  t.ok(h.reader().stopped, 'reader stopped');
-  t.ok(write.signal.aborted, 'the write was aborted');
-
-  // Act: the abandoned write resolves late; time passes
-  write.resolve();
-  await settle();
-  h.clock.increment(INTERVAL * 10);
-
-  // Assess
-  t.same(h.context().checkpoint, cp('100'), 'a write resolved after the loss is not recorded');
-  t.equal(h.writes.length, 1);
-  t.equal(output(h).lastError?.source, 'coordinator');
-});
-
-t.test('LEASE_LOST while reconnecting, draining or writing the final checkpoint ends in lost with no (further) write', async (t) => {
-  const cases: Array<[string, (h: Harness) => Promise<void>]> = [
-    ['reconnecting', async (h) => h.reader().send({ type: 'READER_FAILED', error: new Error('socket hang up') })],
-    ['waitingForStream', async (h) => h.reader().send({ type: 'STREAM_MISSING' })],
-    ['draining', async (h) => h.actor.send({ type: 'SHUTDOWN' })],
-    [
-      'checkpointing',
-      async (h) => {
-        h.actor.send({ type: 'SHUTDOWN' });
-        h.actor.send({ type: 'DRAINED' });
-      },
-    ],
-  ];
-  for (const [where, reach] of cases) {
+t.test(
+  'LEASE_LOST from the coordinator stops the reader in the same step and abandons a write in flight',
+  async (t) => {
     // Prepare
     const h = await reading();
     h.complete('101');
-    await reach(h);
-    const writesBefore = h.writes.length;
+    h.clock.increment(INTERVAL);
+    const write = h.write();
 
     // Act
-    h.actor.send({ type: 'LEASE_LOST' });
-    h.clock.increment(60_000);
+    h.actor.send({ type: 'LEASE_LOST', error: leaseLost() });
+
+    // Assess: synchronously, before any promise settles
+    t.equal(h.state(), 'lost');
+    t.ok(h.reader().stopped, 'reader stopped');
+    t.ok(write.signal.aborted, 'the write was aborted');
+
+    // Act: the abandoned write resolves late; time passes
+    write.resolve();
     await settle();
+    h.clock.increment(INTERVAL * 10);
 
     // Assess
-    t.equal(h.state(), 'lost', where);
-    t.equal(h.writes.length, writesBefore, `${where}: no write started after the loss`);
-    t.ok(h.writes.every((w) => w.signal.aborted), `${where}: any write in flight aborted`);
-    t.equal(h.readers.filter((r) => !r.stopped).length, 0, `${where}: no reader left running`);
-  }
-});
+    t.same(h.context().checkpoint, cp('100'), 'a write resolved after the loss is not recorded');
+    t.equal(h.writes.length, 1);
+    t.equal(output(h).lastError?.source, 'coordinator');
+  },
+);
+
+t.test(
+  'LEASE_LOST while reconnecting, draining or writing the final checkpoint ends in lost with no (further) write',
+  async (t) => {
+    const cases: Array<[string, (h: Harness) => Promise<void>]> = [
+      ['reconnecting', async (h) => h.reader().send({ type: 'READER_FAILED', error: new Error('socket hang up') })],
+      ['waitingForStream', async (h) => h.reader().send({ type: 'STREAM_MISSING' })],
+      ['draining', async (h) => h.actor.send({ type: 'SHUTDOWN' })],
+      [
+        'checkpointing',
+        async (h) => {
+          h.actor.send({ type: 'SHUTDOWN' });
+          h.actor.send({ type: 'DRAINED' });
+        },
+      ],
+    ];
+    for (const [where, reach] of cases) {
+      // Prepare
+      const h = await reading();
+      h.complete('101');
+      await reach(h);
+      const writesBefore = h.writes.length;
+
+      // Act
+      h.actor.send({ type: 'LEASE_LOST' });
+      h.clock.increment(60_000);
+      await settle();
+
+      // Assess
+      t.equal(h.state(), 'lost', where);
+      t.equal(h.writes.length, writesBefore, `${where}: no write started after the loss`);
+      t.ok(
+        h.writes.every((w) => w.signal.aborted),
+        `${where}: any write in flight aborted`,
+      );
+      t.equal(h.readers.filter((r) => !r.stopped).length, 0, `${where}: no reader left running`);
+    }
+  },
+);
 
 // ---------------------------------------------------------------- reconnects
 
 t.test('a GetMedia failure reconnects after a backoff, from after the latest completed fragment', async (t) => {
   // Prepare
   const h = await reading({ input: { backoff: { baseMs: 200, maxMs: 10_000, jitter: 0 } } });
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
+  h.reader().send({
+    type: 'FRAGMENT_READ',
+    fragmentNumber: '101',
+    serverTimestamp: 101,
+    continuationToken: 'token-101',
+  });
   h.complete('101');
   const first = h.reader();
 
@@ -579,57 +637,68 @@ t.test('backoff delays double with each failed reconnect and stop growing at max
   t.equal(h.context().attempts, 7);
 });
 
-t.test('a fragment read resets the backoff; READER_ENDED reconnects the same way without recording an error', async (t) => {
-  // Prepare
-  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } } });
-  for (let i = 0; i < 3; i++) {
-    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
-    h.clock.increment(1_000);
-  }
-  t.equal(h.context().attempts, 3);
-
-  // Act
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
-  const afterRead = h.context().attempts;
-  const lastError = h.context().lastError;
-  h.reader().send({ type: 'READER_ENDED' });
-  h.clock.increment(99);
-  const early = inReconnecting(h);
-  h.clock.increment(1);
-
-  // Assess
-  t.equal(afterRead, 0);
-  t.ok(early);
-  t.ok(inStreaming(h), 'back after the base delay');
-  t.same(h.context().lastError, lastError, 'an ended body is not an error');
-  t.equal(h.context().counters.reconnects, 4);
-  t.equal(h.context().counters.fragmentsRead, 1);
-});
-
-t.test('jitter only shortens the delay, within [d * (1 - jitter), d], drawn from the injected random source', async (t) => {
-  for (const [random, expected] of [
-    [() => 0, 800],
-    [() => 0.5, 600],
-    [() => 0.999_999, 400],
-  ] as const) {
+t.test(
+  'a fragment read resets the backoff; READER_ENDED reconnects the same way without recording an error',
+  async (t) => {
     // Prepare
-    const h = await reading({ random, input: { backoff: { baseMs: 100, maxMs: 800, jitter: 0.5 } } });
-    for (let i = 0; i < 4; i++) {
+    const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 1_000, jitter: 0 } } });
+    for (let i = 0; i < 3; i++) {
       h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
-      h.clock.increment(800);
+      h.clock.increment(1_000);
     }
+    t.equal(h.context().attempts, 3);
 
-    // Act: the fifth failure is capped at 800 before jitter
-    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
-    h.clock.increment(expected - 1);
+    // Act
+    h.reader().send({
+      type: 'FRAGMENT_READ',
+      fragmentNumber: '101',
+      serverTimestamp: 101,
+      continuationToken: 'token-101',
+    });
+    const afterRead = h.context().attempts;
+    const lastError = h.context().lastError;
+    h.reader().send({ type: 'READER_ENDED' });
+    h.clock.increment(99);
     const early = inReconnecting(h);
     h.clock.increment(1);
 
     // Assess
-    t.ok(early, `random ${random()}: still waiting at ${expected - 1} ms`);
-    t.ok(inStreaming(h), `random ${random()}: reconnected at ${expected} ms`);
-  }
-});
+    t.equal(afterRead, 0);
+    t.ok(early);
+    t.ok(inStreaming(h), 'back after the base delay');
+    t.same(h.context().lastError, lastError, 'an ended body is not an error');
+    t.equal(h.context().counters.reconnects, 4);
+    t.equal(h.context().counters.fragmentsRead, 1);
+  },
+);
+
+t.test(
+  'jitter only shortens the delay, within [d * (1 - jitter), d], drawn from the injected random source',
+  async (t) => {
+    for (const [random, expected] of [
+      [() => 0, 800],
+      [() => 0.5, 600],
+      [() => 0.999_999, 400],
+    ] as const) {
+      // Prepare
+      const h = await reading({ random, input: { backoff: { baseMs: 100, maxMs: 800, jitter: 0.5 } } });
+      for (let i = 0; i < 4; i++) {
+        h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+        h.clock.increment(800);
+      }
+
+      // Act: the fifth failure is capped at 800 before jitter
+      h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+      h.clock.increment(expected - 1);
+      const early = inReconnecting(h);
+      h.clock.increment(1);
+
+      // Assess
+      t.ok(early, `random ${random()}: still waiting at ${expected - 1} ms`);
+      t.ok(inStreaming(h), `random ${random()}: reconnected at ${expected} ms`);
+    }
+  },
+);
 
 t.test('the default jitter (Math.random) stays within its bounds', async (t) => {
   for (let trial = 0; trial < 20; trial++) {
@@ -675,59 +744,76 @@ t.test('a checkpoint write in flight survives a reconnect (the regions are paral
 
 // ---------------------------------------------------------------- missing stream
 
-t.test('STREAM_MISSING keeps the lease: the reader stops, and a new one starts after 1 s (the default base)', async (t) => {
-  // Prepare
-  const h = await reading({ input: { missingStreamBackoff: { jitter: 0 } } });
-  h.complete('101');
-  const first = h.reader();
+t.test(
+  'STREAM_MISSING keeps the lease: the reader stops, and a new one starts after 1 s (the default base)',
+  async (t) => {
+    // Prepare
+    const h = await reading({ input: { missingStreamBackoff: { jitter: 0 } } });
+    h.complete('101');
+    const first = h.reader();
 
-  // Act
-  first.send({ type: 'STREAM_MISSING' });
-  const waiting = inWaitingForStream(h);
-  h.clock.increment(999);
-  const early = h.readers.length;
-  h.clock.increment(1);
+    // Act
+    first.send({ type: 'STREAM_MISSING' });
+    const waiting = inWaitingForStream(h);
+    h.clock.increment(999);
+    const early = h.readers.length;
+    h.clock.increment(1);
 
-  // Assess
-  t.ok(waiting, 'waiting for the stream');
-  t.ok(first.stopped, 'the reader stopped');
-  t.equal(early, 1, 'no reader before the delay');
-  t.ok(inStreaming(h), 'reading again after 1000 ms');
-  t.same(h.reader().input.resumeFrom, cp('101'), 'from after the latest completed fragment');
-  t.equal(h.actor.getSnapshot().status, 'active', 'the lease is neither released nor lost');
-  t.same(h.announcedWaits, [1_000], 'the wait announced once, with its length');
-  t.equal(h.context().counters.streamMissing, 1);
-  t.equal(h.context().counters.reconnects, 0, 'not counted as a reconnect');
-});
+    // Assess
+    t.ok(waiting, 'waiting for the stream');
+    t.ok(first.stopped, 'the reader stopped');
+    t.equal(early, 1, 'no reader before the delay');
+    t.ok(inStreaming(h), 'reading again after 1000 ms');
+    t.same(h.reader().input.resumeFrom, cp('101'), 'from after the latest completed fragment');
+    t.equal(h.actor.getSnapshot().status, 'active', 'the lease is neither released nor lost');
+    t.same(h.announcedWaits, [1_000], 'the wait announced once, with its length');
+    t.equal(h.context().counters.streamMissing, 1);
+    t.equal(h.context().counters.reconnects, 0, 'not counted as a reconnect');
+  },
+);
 
-t.test('missing-stream waits double up to missingStreamBackoff.maxMs, apart from the reconnect backoff, and a fragment read resets them', async (t) => {
-  // Prepare
-  const h = await reading({ input: { backoff: { baseMs: 100, maxMs: 100, jitter: 0 }, missingStreamBackoff: { maxMs: 10_000, jitter: 0 } } });
-  const missing = () => {
-    const count = h.readers.length;
-    h.reader().send({ type: 'STREAM_MISSING' });
-    let waited = 0;
-    while (h.readers.length === count) {
-      h.clock.increment(100);
-      waited += 100;
-    }
-    return waited;
-  };
+t.test(
+  'missing-stream waits double up to missingStreamBackoff.maxMs, apart from the reconnect backoff, and a fragment read resets them',
+  async (t) => {
+    // Prepare
+    const h = await reading({
+      input: { backoff: { baseMs: 100, maxMs: 100, jitter: 0 }, missingStreamBackoff: { maxMs: 10_000, jitter: 0 } },
+    });
+    const missing = () => {
+      const count = h.readers.length;
+      h.reader().send({ type: 'STREAM_MISSING' });
+      let waited = 0;
+      while (h.readers.length === count) {
+        h.clock.increment(100);
+        waited += 100;
+      }
+      return waited;
+    };
 
-  // Act
-  const delays = Array.from({ length: 6 }, missing);
-  h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
-  h.clock.increment(100);
-  const afterFailure = missing();
-  h.reader().send({ type: 'FRAGMENT_READ', fragmentNumber: '101', serverTimestamp: 101, continuationToken: 'token-101' });
-  const afterRead = missing();
+    // Act
+    const delays = Array.from({ length: 6 }, missing);
+    h.reader().send({ type: 'READER_FAILED', error: new Error('503') });
+    h.clock.increment(100);
+    const afterFailure = missing();
+    h.reader().send({
+      type: 'FRAGMENT_READ',
+      fragmentNumber: '101',
+      serverTimestamp: 101,
+      continuationToken: 'token-101',
+    });
+    const afterRead = missing();
 
-  // Assess
-  t.same(delays, [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
-  t.equal(afterFailure, 10_000, 'a reconnect in between does not reset the wait');
-  t.equal(afterRead, 1_000, 'a fragment read starts it over');
-  t.same(h.announcedWaits, [...delays, afterFailure, afterRead], 'each wait announced once, with the delay it waited');
-});
+    // Assess
+    t.same(delays, [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    t.equal(afterFailure, 10_000, 'a reconnect in between does not reset the wait');
+    t.equal(afterRead, 1_000, 'a fragment read starts it over');
+    t.same(
+      h.announcedWaits,
+      [...delays, afterFailure, afterRead],
+      'each wait announced once, with the delay it waited',
+    );
+  },
+);
 
 t.test('the default missing-stream backoff: jittered within [d / 2, d], capped at 5 minutes', async (t) => {
   // Prepare
@@ -742,31 +828,37 @@ t.test('the default missing-stream backoff: jittered within [d / 2, d], capped a
   // Assess
   const caps = h.announcedWaits.map((_, i) => Math.min(300_000, 1_000 * 2 ** i));
   t.equal(h.announcedWaits.length, 12);
-  t.ok(h.announcedWaits.every((d, i) => d >= caps[i]! / 2 && d <= caps[i]!), `waits ${h.announcedWaits.join(', ')} within bounds ${caps.join(', ')}`);
+  t.ok(
+    h.announcedWaits.every((d, i) => d >= caps[i]! / 2 && d <= caps[i]!),
+    `waits ${h.announcedWaits.join(', ')} within bounds ${caps.join(', ')}`,
+  );
   t.ok(inStreaming(h), 'each wait ends with a new reader');
   t.equal(h.readers.length, 13);
 });
 
-t.test('while waiting for the stream: checkpoints keep their rhythm, and SHUTDOWN drains without another reader', async (t) => {
-  // Prepare
-  const h = await reading({ input: { missingStreamBackoff: { baseMs: 60_000, maxMs: 60_000 } } });
-  h.complete('101');
-  h.reader().send({ type: 'STREAM_MISSING' });
+t.test(
+  'while waiting for the stream: checkpoints keep their rhythm, and SHUTDOWN drains without another reader',
+  async (t) => {
+    // Prepare
+    const h = await reading({ input: { missingStreamBackoff: { baseMs: 60_000, maxMs: 60_000 } } });
+    h.complete('101');
+    h.reader().send({ type: 'STREAM_MISSING' });
 
-  // Act
-  h.clock.increment(INTERVAL);
-  const periodic = h.write();
-  periodic.resolve();
-  await settle();
-  h.actor.send({ type: 'SHUTDOWN' });
-  h.clock.increment(120_000);
+    // Act
+    h.clock.increment(INTERVAL);
+    const periodic = h.write();
+    periodic.resolve();
+    await settle();
+    h.actor.send({ type: 'SHUTDOWN' });
+    h.clock.increment(120_000);
 
-  // Assess
-  t.same(periodic.input, { leaseKey: 'front-door', checkpoint: cp('101'), final: false });
-  t.equal(h.readers.length, 1, 'no reader started after SHUTDOWN');
-  t.equal(h.state(), 'released', 'drained (timed out) with nothing new, released');
-  t.equal(output(h).reason, 'shutdown');
-});
+    // Assess
+    t.same(periodic.input, { leaseKey: 'front-door', checkpoint: cp('101'), final: false });
+    t.equal(h.readers.length, 1, 'no reader started after SHUTDOWN');
+    t.equal(h.state(), 'released', 'drained (timed out) with nothing new, released');
+    t.equal(output(h).reason, 'shutdown');
+  },
+);
 
 // ---------------------------------------------------------------- graceful shutdown
 
@@ -809,7 +901,14 @@ t.test('SHUTDOWN stops the reader, drains, writes the final checkpoint exactly o
     leaseKey: 'front-door',
     checkpoint: cp('103'),
     unwritten: null,
-    counters: { fragmentsRead: 0, fragmentsCompleted: 3, reconnects: 0, checkpoints: 1, checkpointFailures: 0, streamMissing: 0 },
+    counters: {
+      fragmentsRead: 0,
+      fragmentsCompleted: 3,
+      reconnects: 0,
+      checkpoints: 1,
+      checkpointFailures: 0,
+      streamMissing: 0,
+    },
     lastError: null,
     drainTimedOut: false,
   });
@@ -862,24 +961,27 @@ t.test('SHUTDOWN with nothing newer than the stored checkpoint releases without 
   }
 });
 
-t.test('SHUTDOWN during a periodic write abandons it and the final write carries the same or a newer checkpoint', async (t) => {
-  // Prepare
-  const h = await reading();
-  h.complete('101');
-  h.clock.increment(INTERVAL);
-  const periodic = h.write();
+t.test(
+  'SHUTDOWN during a periodic write abandons it and the final write carries the same or a newer checkpoint',
+  async (t) => {
+    // Prepare
+    const h = await reading();
+    h.complete('101');
+    h.clock.increment(INTERVAL);
+    const periodic = h.write();
 
-  // Act
-  h.actor.send({ type: 'SHUTDOWN' });
-  periodic.resolve();
-  await settle();
-  h.actor.send({ type: 'DRAINED' });
+    // Act
+    h.actor.send({ type: 'SHUTDOWN' });
+    periodic.resolve();
+    await settle();
+    h.actor.send({ type: 'DRAINED' });
 
-  // Assess
-  t.ok(periodic.signal.aborted);
-  t.equal(h.writes.length, 2);
-  t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('101'), final: true });
-});
+    // Assess
+    t.ok(periodic.signal.aborted);
+    t.equal(h.writes.length, 2);
+    t.same(h.write().input, { leaseKey: 'front-door', checkpoint: cp('101'), final: true });
+  },
+);
 
 t.test('SHUTDOWN while reconnecting drains without starting another reader', async (t) => {
   // Prepare
@@ -897,26 +999,29 @@ t.test('SHUTDOWN while reconnecting drains without starting another reader', asy
   t.equal(h.state(), 'checkpointing');
 });
 
-t.test('a failed final write releases anyway and reports the fragment left unwritten; LEASE_LOST there ends in lost', async (t) => {
-  for (const [error, state] of [
-    [throttled(), 'released'],
-    [leaseLost(), 'lost'],
-  ] as const) {
-    // Prepare
-    const h = await reading();
-    h.complete('101');
-    h.actor.send({ type: 'SHUTDOWN' });
-    h.actor.send({ type: 'DRAINED' });
+t.test(
+  'a failed final write releases anyway and reports the fragment left unwritten; LEASE_LOST there ends in lost',
+  async (t) => {
+    for (const [error, state] of [
+      [throttled(), 'released'],
+      [leaseLost(), 'lost'],
+    ] as const) {
+      // Prepare
+      const h = await reading();
+      h.complete('101');
+      h.actor.send({ type: 'SHUTDOWN' });
+      h.actor.send({ type: 'DRAINED' });
 
-    // Act
-    h.write().reject(error);
-    await settle();
+      // Act
+      h.write().reject(error);
+      await settle();
 
-    // Assess
-    t.equal(h.state(), state, error.code);
-    t.same(output(h).unwritten, cp('101'), error.code);
-    t.same(output(h).checkpoint, cp('100'), error.code);
-    t.equal(output(h).lastError?.code, error.code);
-    t.equal(h.writes.length, 1, `${error.code}: not retried`);
-  }
-});
+      // Assess
+      t.equal(h.state(), state, error.code);
+      t.same(output(h).unwritten, cp('101'), error.code);
+      t.same(output(h).checkpoint, cp('100'), error.code);
+      t.equal(output(h).lastError?.code, error.code);
+      t.equal(h.writes.length, 1, `${error.code}: not retried`);
+    }
+  },
+);

@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import t from 'tap';
-import { compareCheckpoints, isAfter, laterCheckpoint, type Checkpoint } from '../../src/media/checkpoint.js';
+import { type Checkpoint, compareCheckpoints, isAfter, laterCheckpoint } from '../../src/media/checkpoint.js';
 
 const F = '91343852333181432392682062607743920146264596384';
 const E = '91343852333181432392682062607743920146264596383';
@@ -28,28 +28,33 @@ t.test('an inclusive checkpoint at F: after everything before F, just before the
   t.ok(isAfter({ fragmentNumber: F }, inclusive(F)), 'a completion event (no inclusive field) counts as plain');
 });
 
-t.test('laterCheckpoint picks the plain checkpoint over the inclusive one at the same fragment, in either order', async (t) => {
-  t.same(laterCheckpoint(inclusive(F), plain(F)), plain(F));
-  t.same(laterCheckpoint(plain(F), inclusive(F)), plain(F));
-  t.same(laterCheckpoint(plain(F), inclusive(G)), inclusive(G));
-  t.same(laterCheckpoint(inclusive(F), null), inclusive(F));
-  const a = inclusive(F);
-  t.equal(laterCheckpoint(a, inclusive(F)), a, 'a on a tie');
-});
+t.test(
+  'laterCheckpoint picks the plain checkpoint over the inclusive one at the same fragment, in either order',
+  async (t) => {
+    t.same(laterCheckpoint(inclusive(F), plain(F)), plain(F));
+    t.same(laterCheckpoint(plain(F), inclusive(F)), plain(F));
+    t.same(laterCheckpoint(plain(F), inclusive(G)), inclusive(G));
+    t.same(laterCheckpoint(inclusive(F), null), inclusive(F));
+    const a = inclusive(F);
+    t.equal(laterCheckpoint(a, inclusive(F)), a, 'a on a tie');
+  },
+);
 
 t.test('compareCheckpoints is the order of (fragment number, inclusive first), for any checkpoints', async (t) => {
   // Small numbers too, so that ties on the fragment come up often.
   const number = fc.oneof(fc.bigInt({ min: 0n, max: 3n }), fc.bigInt({ min: 0n, max: 10n ** 47n }));
   const checkpoint = fc.record({ n: number, inclusive: fc.boolean() });
-  t.doesNotThrow(() => fc.assert(
-    fc.property(checkpoint, checkpoint, (a, b) => {
-      const key = (c: typeof a) => c.n * 2n + (c.inclusive ? 0n : 1n);
-      const expected = Math.sign(Number(key(a) - key(b)));
-      const actual = compareCheckpoints(
-        { fragmentNumber: a.n.toString(), ...(a.inclusive ? { inclusive: true as const } : {}) },
-        { fragmentNumber: b.n.toString(), ...(b.inclusive ? { inclusive: true as const } : {}) },
-      );
-      return Math.sign(actual) === expected;
-    }),
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(checkpoint, checkpoint, (a, b) => {
+        const key = (c: typeof a) => c.n * 2n + (c.inclusive ? 0n : 1n);
+        const expected = Math.sign(Number(key(a) - key(b)));
+        const actual = compareCheckpoints(
+          { fragmentNumber: a.n.toString(), ...(a.inclusive ? { inclusive: true as const } : {}) },
+          { fragmentNumber: b.n.toString(), ...(b.inclusive ? { inclusive: true as const } : {}) },
+        );
+        return Math.sign(actual) === expected;
+      }),
+    ),
+  );
 });

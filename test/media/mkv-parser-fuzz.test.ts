@@ -10,7 +10,12 @@ import { parseChunks, summarize } from '../helpers/parse.js';
 const CODES = new Set(['MKV_TRUNCATED', 'MKV_INVALID', 'MKV_EMPTY']);
 
 const seed = Buffer.concat([
-  kvsFragment({ fragmentNumber: '1', serverTimestamp: '1.5', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, Buffer.alloc(40, 1)), blockGroup(1, 5, true, Buffer.alloc(30, 2))] }),
+  kvsFragment({
+    fragmentNumber: '1',
+    serverTimestamp: '1.5',
+    clusterTimecode: 0,
+    blocks: [simpleBlock(1, 0, true, Buffer.alloc(40, 1)), blockGroup(1, 5, true, Buffer.alloc(30, 2))],
+  }),
   kvsFragment({ fragmentNumber: '2', clusterTimecode: 100, blocks: [simpleBlock(1, 0, true, Buffer.alloc(50, 3))] }),
 ]);
 
@@ -18,7 +23,11 @@ const mutation = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
 );
 
 function mutate(bytes: Buffer, mutations: fc.RecordValue<any>[]): Buffer {
@@ -44,8 +53,10 @@ function assertWellBehaved(bytes: Buffer, chunks: number[]): boolean {
 
 t.test('mutated KVS streams: no exception, only media error codes, the same result for every split', async (t) => {
   fc.assert(
-    fc.property(fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 5 }), (mutations, chunks) =>
-      assertWellBehaved(mutate(seed, mutations), chunks),
+    fc.property(
+      fc.array(mutation, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 5 }),
+      (mutations, chunks) => assertWellBehaved(mutate(seed, mutations), chunks),
     ),
     { numRuns: 3000, seed: 20261121 },
   );
@@ -54,8 +65,12 @@ t.test('mutated KVS streams: no exception, only media error codes, the same resu
 
 t.test('random bytes, with and without a valid EBML header in front', async (t) => {
   fc.assert(
-    fc.property(fc.boolean(), fc.uint8Array({ maxLength: 2048 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }), (prefixed, random, chunks) =>
-      assertWellBehaved(prefixed ? Buffer.concat([seed.subarray(0, 40), random]) : Buffer.from(random), chunks),
+    fc.property(
+      fc.boolean(),
+      fc.uint8Array({ maxLength: 2048 }),
+      fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }),
+      (prefixed, random, chunks) =>
+        assertWellBehaved(prefixed ? Buffer.concat([seed.subarray(0, 40), random]) : Buffer.from(random), chunks),
     ),
     { numRuns: 2000, seed: 7 },
   );
@@ -65,7 +80,10 @@ t.test('random bytes, with and without a valid EBML header in front', async (t) 
 t.test('memory stays bounded on 256 MiB of hostile input', async (t) => {
   // Prepare: a valid start, then a cluster claiming one endless block, then noise.
   const parser = new MkvParser({ maxElementSize: 1024 * 1024 });
-  const header = seed.subarray(0, seed.indexOf(Buffer.from([0xa3]), seed.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]))));
+  const header = seed.subarray(
+    0,
+    seed.indexOf(Buffer.from([0xa3]), seed.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]))),
+  );
   const chunk = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
   global.gc?.();
@@ -73,7 +91,9 @@ t.test('memory stays bounded on 256 MiB of hostile input', async (t) => {
 
   // Act
   let errors = 0;
-  errors += parser.push(Buffer.concat([header, Buffer.from([0xa3, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])])).filter((e) => e.type === 'error').length;
+  errors += parser
+    .push(Buffer.concat([header, Buffer.from([0xa3, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])]))
+    .filter((e) => e.type === 'error').length;
   for (let i = 0; i < 256; i++) errors += parser.push(chunk).filter((e) => e.type === 'error').length;
   errors += parser.end().filter((e) => e.type === 'error').length;
   const after = process.memoryUsage();

@@ -2,7 +2,18 @@
 
 import t from 'tap';
 import { MkvParser } from '../../src/media/index.js';
-import { blockGroup, clusterTimecode, ebmlHeader, el, kvsFragment, simpleBlock, tags, unknown, videoTrack, tracks } from '../helpers/ebml-builder.js';
+import {
+  blockGroup,
+  clusterTimecode,
+  ebmlHeader,
+  el,
+  kvsFragment,
+  simpleBlock,
+  tags,
+  tracks,
+  unknown,
+  videoTrack,
+} from '../helpers/ebml-builder.js';
 import { errorsOf, fragmentsOf, framesOf, parseChunks, summarize } from '../helpers/parse.js';
 
 const SEGMENT = 0x18538067;
@@ -12,7 +23,14 @@ const frame = (n: number) => Buffer.alloc(16, n);
 t.test('KVS fragments: tags before and after the cluster land on the same fragment, in arrival order', async (t) => {
   // Prepare
   const bytes = Buffer.concat([
-    kvsFragment({ fragmentNumber: '100', serverTimestamp: '1700000000.250', producerTimestamp: '1699999999.5', millisBehindNow: '42', clusterTimecode: 5000, blocks: [simpleBlock(1, 0, true, frame(1)), simpleBlock(1, 33, false, frame(2))] }),
+    kvsFragment({
+      fragmentNumber: '100',
+      serverTimestamp: '1700000000.250',
+      producerTimestamp: '1699999999.5',
+      millisBehindNow: '42',
+      clusterTimecode: 5000,
+      blocks: [simpleBlock(1, 0, true, frame(1)), simpleBlock(1, 33, false, frame(2))],
+    }),
     kvsFragment({ fragmentNumber: '101', clusterTimecode: 7000, blocks: [simpleBlock(1, 0, true, frame(3))] }),
   ]);
 
@@ -22,47 +40,102 @@ t.test('KVS fragments: tags before and after the cluster land on the same fragme
   // Assess
   t.same(errorsOf(events), []);
   t.match(fragmentsOf(events), [
-    { index: 0, fragmentNumber: '100', serverTimestamp: 1700000000250, producerTimestamp: 1699999999500, millisBehindNow: 42, continuationToken: '100', frames: 2, keyframes: 1 },
+    {
+      index: 0,
+      fragmentNumber: '100',
+      serverTimestamp: 1700000000250,
+      producerTimestamp: 1699999999500,
+      millisBehindNow: 42,
+      continuationToken: '100',
+      frames: 2,
+      keyframes: 1,
+    },
     { index: 1, fragmentNumber: '101', serverTimestamp: null, millisBehindNow: 0, frames: 1, keyframes: 1 },
   ]);
-  t.same(framesOf(events).map((f) => [f.fragment.fragmentNumber, f.timecodeMs, f.keyframe, f.data[0]]), [
-    ['100', 5000, true, 1],
-    ['100', 5033, false, 2],
-    ['101', 7000, true, 3],
-  ]);
+  t.same(
+    framesOf(events).map((f) => [f.fragment.fragmentNumber, f.timecodeMs, f.keyframe, f.data[0]]),
+    [
+      ['100', 5000, true, 1],
+      ['100', 5033, false, 2],
+      ['101', 7000, true, 3],
+    ],
+  );
   const order = events.map((e) => e.type);
-  t.same(order, ['tracks', 'frame', 'frame', 'fragment', 'tracks', 'frame', 'fragment'], 'a fragment completes when the next document starts');
+  t.same(
+    order,
+    ['tracks', 'frame', 'frame', 'fragment', 'tracks', 'frame', 'fragment'],
+    'a fragment completes when the next document starts',
+  );
 });
 
 t.test('cluster timecodes that go backwards or repeat are taken as they are', async (t) => {
   const bytes = Buffer.concat([
     ebmlHeader(),
-    unknown(SEGMENT, videoTrack(),
+    unknown(
+      SEGMENT,
+      videoTrack(),
       el(CLUSTER, clusterTimecode(2000), simpleBlock(1, 0, true, frame(1))),
       el(CLUSTER, clusterTimecode(1000), simpleBlock(1, -5, true, frame(2))),
-      el(CLUSTER, clusterTimecode(1000), simpleBlock(1, 10, false, frame(3)))),
+      el(CLUSTER, clusterTimecode(1000), simpleBlock(1, 10, false, frame(3))),
+    ),
   ]);
   const events = parseChunks(bytes);
   t.same(errorsOf(events), []);
-  t.same(framesOf(events).map((f) => f.timecodeMs), [2000, 995, 1010]);
-  t.same(fragmentsOf(events).map((f) => [f.index, f.frames]), [[0, 1], [1, 1], [2, 1]], 'one fragment per cluster, in arrival order');
+  t.same(
+    framesOf(events).map((f) => f.timecodeMs),
+    [2000, 995, 1010],
+  );
+  t.same(
+    fragmentsOf(events).map((f) => [f.index, f.frames]),
+    [
+      [0, 1],
+      [1, 1],
+      [2, 1],
+    ],
+    'one fragment per cluster, in arrival order',
+  );
 });
 
 t.test('TimecodeScale is applied to block timecodes', async (t) => {
   const bytes = Buffer.concat([
     ebmlHeader(),
-    unknown(SEGMENT, el(0x1549a966, el(0x2ad7b1, 100_000)), videoTrack(), unknown(CLUSTER, clusterTimecode(50), simpleBlock(1, 5, true, frame(1)))),
+    unknown(
+      SEGMENT,
+      el(0x1549a966, el(0x2ad7b1, 100_000)),
+      videoTrack(),
+      unknown(CLUSTER, clusterTimecode(50), simpleBlock(1, 5, true, frame(1))),
+    ),
   ]);
-  t.same(framesOf(parseChunks(bytes)).map((f) => f.timecodeMs), [5.5]);
+  t.same(
+    framesOf(parseChunks(bytes)).map((f) => f.timecodeMs),
+    [5.5],
+  );
 });
 
 t.test('BlockGroups: a keyframe unless it has a ReferenceBlock', async (t) => {
   const bytes = Buffer.concat([
     ebmlHeader(),
-    unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(0), blockGroup(1, 0, false, frame(1)), blockGroup(1, 40, true, frame(2)), simpleBlock(1, 80, false, frame(3)))),
+    unknown(
+      SEGMENT,
+      videoTrack(),
+      unknown(
+        CLUSTER,
+        clusterTimecode(0),
+        blockGroup(1, 0, false, frame(1)),
+        blockGroup(1, 40, true, frame(2)),
+        simpleBlock(1, 80, false, frame(3)),
+      ),
+    ),
   ]);
   const events = parseChunks(bytes);
-  t.same(framesOf(events).map((f) => [f.keyframe, f.timecodeMs, f.data[0]]), [[true, 0, 1], [false, 40, 2], [false, 80, 3]]);
+  t.same(
+    framesOf(events).map((f) => [f.keyframe, f.timecodeMs, f.data[0]]),
+    [
+      [true, 0, 1],
+      [false, 40, 2],
+      [false, 80, 3],
+    ],
+  );
   t.match(fragmentsOf(events), [{ frames: 3, keyframes: 1 }]);
 });
 
@@ -70,12 +143,19 @@ t.test('each frame keeps its block header: the relative int16 timecode, invisibl
   // Prepare: negative and extreme relative timecodes, each flag alone, and a BlockGroup (no discardable bit there)
   const bytes = Buffer.concat([
     ebmlHeader(),
-    unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(40_000),
-      simpleBlock(1, -32768, true, frame(1)),
-      simpleBlock(1, 32767, false, frame(2), 0x08),
-      simpleBlock(1, -1, false, frame(3), 0x01),
-      simpleBlock(1, 0, true, frame(4), 0x09),
-      blockGroup(1, 7, true, frame(5)))),
+    unknown(
+      SEGMENT,
+      videoTrack(),
+      unknown(
+        CLUSTER,
+        clusterTimecode(40_000),
+        simpleBlock(1, -32768, true, frame(1)),
+        simpleBlock(1, 32767, false, frame(2), 0x08),
+        simpleBlock(1, -1, false, frame(3), 0x01),
+        simpleBlock(1, 0, true, frame(4), 0x09),
+        blockGroup(1, 7, true, frame(5)),
+      ),
+    ),
   ]);
 
   // Act
@@ -98,21 +178,38 @@ t.test('each frame keeps its block header: the relative int16 timecode, invisibl
 t.test('with several tracks, only the video track gives frames', async (t) => {
   const bytes = Buffer.concat([
     ebmlHeader(),
-    unknown(SEGMENT,
-      tracks({ number: 1, type: 2, codecId: 'A_AAC' }, { number: 2, type: 1, codecId: 'V_MPEGH/ISO/HEVC', width: 1920, height: 1080 }),
-      unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(9)), simpleBlock(2, 0, true, frame(1)), simpleBlock(1, 20, true, frame(9)))),
+    unknown(
+      SEGMENT,
+      tracks(
+        { number: 1, type: 2, codecId: 'A_AAC' },
+        { number: 2, type: 1, codecId: 'V_MPEGH/ISO/HEVC', width: 1920, height: 1080 },
+      ),
+      unknown(
+        CLUSTER,
+        clusterTimecode(0),
+        simpleBlock(1, 0, true, frame(9)),
+        simpleBlock(2, 0, true, frame(1)),
+        simpleBlock(1, 20, true, frame(9)),
+      ),
+    ),
   ]);
   const events = parseChunks(bytes);
   const tracksEvent = events.find((e) => e.type === 'tracks');
   t.match(tracksEvent, { video: { number: 2, codecId: 'V_MPEGH/ISO/HEVC', width: 1920, height: 1080 } });
-  t.same(framesOf(events).map((f) => f.data[0]), [1]);
+  t.same(
+    framesOf(events).map((f) => f.data[0]),
+    [1],
+  );
 });
 
 t.test('an error fragment from KVS (tags, no cluster) between two media fragments', async (t) => {
   const bytes = Buffer.concat([
     kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1))] }),
     ebmlHeader(),
-    unknown(SEGMENT, tags({ AWS_KINESISVIDEO_ERROR_CODE: 'Requested fragment is not found', AWS_KINESISVIDEO_ERROR_ID: '4000' })),
+    unknown(
+      SEGMENT,
+      tags({ AWS_KINESISVIDEO_ERROR_CODE: 'Requested fragment is not found', AWS_KINESISVIDEO_ERROR_ID: '4000' }),
+    ),
     kvsFragment({ fragmentNumber: '3', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(3))] }),
   ]);
   const events = parseChunks(bytes);
@@ -137,12 +234,17 @@ t.test('a bad KVS tag value is reported with its fragment and the field left nul
 
 t.test('every split of a hand-built stream gives the same events', async (t) => {
   const bytes = Buffer.concat([
-    kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(1)), blockGroup(1, 5, true, frame(2))] }),
+    kvsFragment({
+      fragmentNumber: '1',
+      clusterTimecode: 0,
+      blocks: [simpleBlock(1, 0, true, frame(1)), blockGroup(1, 5, true, frame(2))],
+    }),
     kvsFragment({ fragmentNumber: '2', clusterTimecode: 100, blocks: [simpleBlock(1, 0, true, frame(3))] }),
   ]);
   const whole = summarize(parseChunks(bytes));
   for (let size = 1; size <= 64; size++) t.same(summarize(parseChunks(bytes, [size])), whole, `chunks of ${size}`);
-  for (let cut = 1; cut < bytes.length; cut++) t.same(summarize(parseChunks(bytes, [cut, bytes.length])), whole, `one cut at ${cut}`);
+  for (let cut = 1; cut < bytes.length; cut++)
+    t.same(summarize(parseChunks(bytes, [cut, bytes.length])), whole, `one cut at ${cut}`);
 });
 
 t.test('an empty input reports MKV_EMPTY', async (t) => {
@@ -159,56 +261,102 @@ t.test('garbage reports MKV_INVALID at once, at byte 0', async (t) => {
   t.ok(elapsedMs < 1000, `took ${elapsedMs.toFixed(1)} ms`);
 });
 
-t.test('corruption inside a fragment is reported with that fragment, and parsing resumes at the next one', async (t) => {
-  // Prepare: the second fragment's cluster holds an element whose id is invalid (a 0x00 byte).
-  const good = (n: string) => kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
-  const bad = kvsFragment({ fragmentNumber: '2', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(2)), Buffer.from([0x00, 0x00, 0x00])] });
+t.test(
+  'corruption inside a fragment is reported with that fragment, and parsing resumes at the next one',
+  async (t) => {
+    // Prepare: the second fragment's cluster holds an element whose id is invalid (a 0x00 byte).
+    const good = (n: string) =>
+      kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
+    const bad = kvsFragment({
+      fragmentNumber: '2',
+      clusterTimecode: 0,
+      blocks: [simpleBlock(1, 0, true, frame(2)), Buffer.from([0x00, 0x00, 0x00])],
+    });
 
-  // Act
-  const events = parseChunks(Buffer.concat([good('1'), bad, good('3')]));
+    // Act
+    const events = parseChunks(Buffer.concat([good('1'), bad, good('3')]));
 
-  // Assess
-  const errors = errorsOf(events);
-  t.equal(errors.length, 1);
-  t.equal(errors[0]!.code, 'MKV_INVALID');
-  t.equal(errors[0]!.fragment?.fragmentNumber, '2', 'the error names the fragment');
-  t.match(errors[0]!.message, /fragment 2/);
-  t.same(fragmentsOf(events).map((f) => f.fragmentNumber), ['1', '3'], 'the corrupt fragment is skipped, the next one read');
-});
+    // Assess
+    const errors = errorsOf(events);
+    t.equal(errors.length, 1);
+    t.equal(errors[0]!.code, 'MKV_INVALID');
+    t.equal(errors[0]!.fragment?.fragmentNumber, '2', 'the error names the fragment');
+    t.match(errors[0]!.message, /fragment 2/);
+    t.same(
+      fragmentsOf(events).map((f) => f.fragmentNumber),
+      ['1', '3'],
+      'the corrupt fragment is skipped, the next one read',
+    );
+  },
+);
 
 t.test('an element larger than the limit is refused, not buffered', async (t) => {
-  const bytes = kvsFragment({ fragmentNumber: '1', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, Buffer.alloc(5000))] });
+  const bytes = kvsFragment({
+    fragmentNumber: '1',
+    clusterTimecode: 0,
+    blocks: [simpleBlock(1, 0, true, Buffer.alloc(5000))],
+  });
   const errors = errorsOf(parseChunks(bytes, [100], { maxElementSize: 4096 }));
   t.match(errors, [{ code: 'MKV_INVALID', message: /SimpleBlock of 5004 bytes exceeds the 4096-byte limit/ }]);
 });
 
-t.test('a skip bomb (9 bytes declaring a 1 TiB Void in an unknown-size cluster) is MKV_INVALID; parsing resumes at the next fragment', async (t) => {
-  // Prepare: 9 bytes (Void id, 8-byte size) declaring 2^40 bytes inside fragment 2's cluster, then fragment 3.
-  const bomb = Buffer.concat([Buffer.from([0xec]), Buffer.from([0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00])]);
-  const good = (n: string) => kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
-  const bad = kvsFragment({ fragmentNumber: '2', clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(2)), bomb] });
-  const bytes = Buffer.concat([good('1'), bad, good('3')]);
-  const at = good('1').length + bad.indexOf(bomb);
+t.test(
+  'a skip bomb (9 bytes declaring a 1 TiB Void in an unknown-size cluster) is MKV_INVALID; parsing resumes at the next fragment',
+  async (t) => {
+    // Prepare: 9 bytes (Void id, 8-byte size) declaring 2^40 bytes inside fragment 2's cluster, then fragment 3.
+    const bomb = Buffer.concat([Buffer.from([0xec]), Buffer.from([0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00])]);
+    const good = (n: string) =>
+      kvsFragment({ fragmentNumber: n, clusterTimecode: 0, blocks: [simpleBlock(1, 0, true, frame(Number(n)))] });
+    const bad = kvsFragment({
+      fragmentNumber: '2',
+      clusterTimecode: 0,
+      blocks: [simpleBlock(1, 0, true, frame(2)), bomb],
+    });
+    const bytes = Buffer.concat([good('1'), bad, good('3')]);
+    const at = good('1').length + bad.indexOf(bomb);
 
-  // Act
-  const whole = parseChunks(bytes);
+    // Act
+    const whole = parseChunks(bytes);
 
-  // Assess
-  const message = new RegExp(`skipped element 0xEC of ${2 ** 40} bytes exceeds the ${64 * 1024 * 1024}-byte limit at byte ${at} \\(fragment 2\\)`);
-  t.match(errorsOf(whole), [{ code: 'MKV_INVALID', offset: at, message }]);
-  t.same(fragmentsOf(whole).map((f) => f.fragmentNumber), ['1', '3'], 'fragment 3 is read');
-  t.same(framesOf(whole).map((f) => f.data[0]), [1, 2, 3]);
-  for (const size of [1, 7, 64]) t.same(summarize(parseChunks(bytes, [size])), summarize(whole), `chunks of ${size}`);
-  // An unknown element at the top level is no different; inside a known-size parent the parent bounds it.
-  const topLevel = Buffer.concat([ebmlHeader(), Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0]), good('4')]);
-  t.match(errorsOf(parseChunks(topLevel)), [{ code: 'MKV_INVALID', message: /skipped EBML \(0x1A45DFA3\) of 1099511627776 bytes/ }]);
-  t.same(fragmentsOf(parseChunks(topLevel)).map((f) => f.fragmentNumber), ['4']);
-});
+    // Assess
+    const message = new RegExp(
+      `skipped element 0xEC of ${2 ** 40} bytes exceeds the ${64 * 1024 * 1024}-byte limit at byte ${at} \\(fragment 2\\)`,
+    );
+    t.match(errorsOf(whole), [{ code: 'MKV_INVALID', offset: at, message }]);
+    t.same(
+      fragmentsOf(whole).map((f) => f.fragmentNumber),
+      ['1', '3'],
+      'fragment 3 is read',
+    );
+    t.same(
+      framesOf(whole).map((f) => f.data[0]),
+      [1, 2, 3],
+    );
+    for (const size of [1, 7, 64]) t.same(summarize(parseChunks(bytes, [size])), summarize(whole), `chunks of ${size}`);
+    // An unknown element at the top level is no different; inside a known-size parent the parent bounds it.
+    const topLevel = Buffer.concat([
+      ebmlHeader(),
+      Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x01, 0x00, 0x01, 0, 0, 0, 0, 0]),
+      good('4'),
+    ]);
+    t.match(errorsOf(parseChunks(topLevel)), [
+      { code: 'MKV_INVALID', message: /skipped EBML \(0x1A45DFA3\) of 1099511627776 bytes/ },
+    ]);
+    t.same(
+      fragmentsOf(parseChunks(topLevel)).map((f) => f.fragmentNumber),
+      ['4'],
+    );
+  },
+);
 
 t.test('an element that overruns its parent is MKV_INVALID', async (t) => {
   const track = el(0xae, el(0xd7, 1));
   // The TrackEntry claims 200 bytes inside a Tracks of 20.
-  const tracksBytes = Buffer.concat([Buffer.from([0x16, 0x54, 0xae, 0x6b, 0x94]), Buffer.from([0xae, 0x40, 0xc8]), track.subarray(0, 17)]);
+  const tracksBytes = Buffer.concat([
+    Buffer.from([0x16, 0x54, 0xae, 0x6b, 0x94]),
+    Buffer.from([0xae, 0x40, 0xc8]),
+    track.subarray(0, 17),
+  ]);
   const errors = errorsOf(parseChunks(Buffer.concat([ebmlHeader(), unknown(SEGMENT, tracksBytes)])));
   t.match(errors, [{ code: 'MKV_INVALID', message: /overruns its Tracks/ }]);
 });
@@ -220,7 +368,10 @@ t.test('a KVS fragment cut inside its unknown-size cluster is MKV_TRUNCATED; a p
   t.match(errorsOf(kvsEvents), [{ code: 'MKV_TRUNCATED', message: /Cluster of fragment 1/ }]);
   t.same(fragmentsOf(kvsEvents), [], 'the unfinished fragment is not delivered');
 
-  const plain = Buffer.concat([ebmlHeader(), unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(1))))]);
+  const plain = Buffer.concat([
+    ebmlHeader(),
+    unknown(SEGMENT, videoTrack(), unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(1)))),
+  ]);
   const plainEvents = parseChunks(plain);
   t.same(errorsOf(plainEvents), [], 'a live-recorded file ends its unknown-size cluster at the end of input');
   t.match(fragmentsOf(plainEvents), [{ frames: 1 }]);

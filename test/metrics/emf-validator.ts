@@ -17,10 +17,33 @@
 // - a member is not both a dimension and a metric, and a metric name appears once per directive.
 
 const UNITS = new Set([
-  'Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilobytes', 'Megabytes', 'Gigabytes', 'Terabytes',
-  'Bits', 'Kilobits', 'Megabits', 'Gigabits', 'Terabits', 'Percent', 'Count', 'Bytes/Second',
-  'Kilobytes/Second', 'Megabytes/Second', 'Gigabytes/Second', 'Terabytes/Second', 'Bits/Second',
-  'Kilobits/Second', 'Megabits/Second', 'Gigabits/Second', 'Terabits/Second', 'Count/Second', 'None',
+  'Seconds',
+  'Microseconds',
+  'Milliseconds',
+  'Bytes',
+  'Kilobytes',
+  'Megabytes',
+  'Gigabytes',
+  'Terabytes',
+  'Bits',
+  'Kilobits',
+  'Megabits',
+  'Gigabits',
+  'Terabits',
+  'Percent',
+  'Count',
+  'Bytes/Second',
+  'Kilobytes/Second',
+  'Megabytes/Second',
+  'Gigabytes/Second',
+  'Terabytes/Second',
+  'Bits/Second',
+  'Kilobits/Second',
+  'Megabits/Second',
+  'Gigabits/Second',
+  'Terabits/Second',
+  'Count/Second',
+  'None',
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,13 +61,14 @@ export function emfErrors(line: string): string[] {
     return [`not JSON: ${(error as Error).message}`];
   }
   if (!isObject(root)) return ['root is not an object'];
-  const aws = root['_aws'];
+  const aws = root._aws;
   if (!isObject(aws)) return ['_aws is not an object'];
-  if (!(isNumber(aws['Timestamp']) && Number.isInteger(aws['Timestamp']) && aws['Timestamp'] >= 0)) {
-    errors.push(`Timestamp ${JSON.stringify(aws['Timestamp'])} is not epoch milliseconds`);
+  if (!(isNumber(aws.Timestamp) && Number.isInteger(aws.Timestamp) && aws.Timestamp >= 0)) {
+    errors.push(`Timestamp ${JSON.stringify(aws.Timestamp)} is not epoch milliseconds`);
   }
-  const directives = aws['CloudWatchMetrics'];
-  if (!Array.isArray(directives) || directives.length === 0) return [...errors, 'CloudWatchMetrics is not a non-empty array'];
+  const directives = aws.CloudWatchMetrics;
+  if (!Array.isArray(directives) || directives.length === 0)
+    return [...errors, 'CloudWatchMetrics is not a non-empty array'];
 
   directives.forEach((directive: unknown, d) => {
     const at = `CloudWatchMetrics[${d}]`;
@@ -52,9 +76,9 @@ export function emfErrors(line: string): string[] {
     for (const key of Object.keys(directive)) {
       if (!['Namespace', 'Dimensions', 'Metrics'].includes(key)) errors.push(`${at} has an unknown member ${key}`);
     }
-    if (!isName(directive['Namespace'])) errors.push(`${at}.Namespace is not a 1-255 character string`);
+    if (!isName(directive.Namespace)) errors.push(`${at}.Namespace is not a 1-255 character string`);
     const dimensionKeys = new Set<string>();
-    const sets = directive['Dimensions'];
+    const sets = directive.Dimensions;
     if (!Array.isArray(sets)) errors.push(`${at}.Dimensions is not an array`);
     else {
       sets.forEach((set: unknown, s) => {
@@ -73,7 +97,7 @@ export function emfErrors(line: string): string[] {
         }
       });
     }
-    const metrics = directive['Metrics'];
+    const metrics = directive.Metrics;
     if (!Array.isArray(metrics)) return void errors.push(`${at}.Metrics is not an array`);
     if (metrics.length > 100) errors.push(`${at}.Metrics has ${metrics.length} definitions, more than 100`);
     const seen = new Set<string>();
@@ -83,15 +107,15 @@ export function emfErrors(line: string): string[] {
       for (const key of Object.keys(metric)) {
         if (!['Name', 'Unit', 'StorageResolution'].includes(key)) errors.push(`${where} has an unknown member ${key}`);
       }
-      const name = metric['Name'];
+      const name = metric.Name;
       if (!isName(name)) return void errors.push(`${where}.Name is not a 1-255 character string`);
       if (seen.has(name)) errors.push(`${where}: ${name} is defined twice`);
       seen.add(name);
       if (dimensionKeys.has(name)) errors.push(`${name} is both a dimension and a metric`);
-      if ('Unit' in metric && !(typeof metric['Unit'] === 'string' && UNITS.has(metric['Unit']))) {
-        errors.push(`${where}.Unit ${JSON.stringify(metric['Unit'])} is not a CloudWatch unit`);
+      if ('Unit' in metric && !(typeof metric.Unit === 'string' && UNITS.has(metric.Unit))) {
+        errors.push(`${where}.Unit ${JSON.stringify(metric.Unit)} is not a CloudWatch unit`);
       }
-      if ('StorageResolution' in metric && metric['StorageResolution'] !== 1 && metric['StorageResolution'] !== 60) {
+      if ('StorageResolution' in metric && metric.StorageResolution !== 1 && metric.StorageResolution !== 60) {
         errors.push(`${where}.StorageResolution is neither 1 nor 60`);
       }
       errors.push(...targetErrors(name, root[name]));
@@ -114,8 +138,11 @@ function targetErrors(name: string, value: unknown): string[] {
   if (Values.length > 100) errors.push(`${name}: ${Values.length} Values, more than 100`);
   if (!Values.every(isNumber)) errors.push(`${name}: a value is not a number`);
   if (!Counts.every((c) => isNumber(c) && c >= 0)) errors.push(`${name}: a count is not a number >= 0`);
-  if (!(isNumber(Min) && isNumber(Max) && isNumber(Count) && isNumber(Sum))) return [...errors, `${name}: Min, Max, Count and Sum are not all numbers`];
-  if (Counts.reduce((a: number, c: number) => a + c, 0) !== Count) errors.push(`${name}: Counts do not add up to Count`);
-  if (!(Min <= Max && Count > 0 && Min <= Sum / Count + 1e-9 && Sum / Count <= Max + 1e-9)) errors.push(`${name}: impossible statistics`);
+  if (!(isNumber(Min) && isNumber(Max) && isNumber(Count) && isNumber(Sum)))
+    return [...errors, `${name}: Min, Max, Count and Sum are not all numbers`];
+  if (Counts.reduce((a: number, c: number) => a + c, 0) !== Count)
+    errors.push(`${name}: Counts do not add up to Count`);
+  if (!(Min <= Max && Count > 0 && Min <= Sum / Count + 1e-9 && Sum / Count <= Max + 1e-9))
+    errors.push(`${name}: impossible statistics`);
   return errors;
 }

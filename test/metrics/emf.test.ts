@@ -1,9 +1,9 @@
 // EMF output: every line valid against the EMF specification (see emf-validator.ts), the worker and stream
 // documents' dimensions, per-interval histograms, and the exporter's timer, last flush and write failures.
 
-import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmfExporter, MetricsRegistry, emfDocuments, type EmfDocument } from '../../src/metrics/index.js';
+import t from 'tap';
+import { type EmfDocument, EmfExporter, emfDocuments, MetricsRegistry } from '../../src/metrics/index.js';
 import { emfErrors } from './emf-validator.js';
 
 function busyRegistry(): MetricsRegistry {
@@ -27,7 +27,9 @@ t.test('every document is valid EMF, with worker and per-stream dimensions', asy
   t.teardown(() => r.destroy());
 
   // Act
-  const lines = emfDocuments(r, { namespace: 'KvsInfer', timestamp: 1_700_000_000_123.7 }).map((d) => JSON.stringify(d));
+  const lines = emfDocuments(r, { namespace: 'KvsInfer', timestamp: 1_700_000_000_123.7 }).map((d) =>
+    JSON.stringify(d),
+  );
   const docs = lines.map((l) => JSON.parse(l) as EmfDocument);
 
   // Assess
@@ -36,23 +38,29 @@ t.test('every document is valid EMF, with worker and per-stream dimensions', asy
   const [worker, ...streams] = docs;
   t.same(worker!._aws.CloudWatchMetrics[0]!.Dimensions, [['AppName', 'WorkerId']]);
   t.equal(worker!._aws.Timestamp, 1_700_000_000_123);
-  t.equal(worker!['AppName'], 'kvs-app');
-  t.equal(worker!['WorkerId'], 'worker-7');
-  t.equal(worker!['LeasesTaken'], 2);
-  t.equal(worker!['LeasesLost'], 0, 'a counter that did not move is written as 0');
-  t.equal(worker!['CurrentLeases'], 2);
-  t.equal(worker!['PoolUtilization'], 37.5);
+  t.equal(worker!.AppName, 'kvs-app');
+  t.equal(worker!.WorkerId, 'worker-7');
+  t.equal(worker!.LeasesTaken, 2);
+  t.equal(worker!.LeasesLost, 0, 'a counter that did not move is written as 0');
+  t.equal(worker!.CurrentLeases, 2);
+  t.equal(worker!.PoolUtilization, 37.5);
   t.notOk('DecodeQueueDepth' in worker!, 'a gauge never set is not written');
   t.same(
     worker!._aws.CloudWatchMetrics[0]!.Metrics.find((m) => m.Name === 'PoolUtilization'),
     { Name: 'PoolUtilization', Unit: 'Percent' },
   );
-  t.same(streams.map((d) => d['StreamName']).sort(), ['cam"2\\x', 'cam-1']);
+  t.same(streams.map((d) => d.StreamName).sort(), ['cam"2\\x', 'cam-1']);
   for (const d of streams) {
     t.same(d._aws.CloudWatchMetrics[0]!.Dimensions, [['AppName', 'StreamName'], ['AppName']]);
-    t.equal(d['WorkerId'], 'worker-7', 'worker id travels as a plain member');
-    t.equal(d['BytesRead'], 123_456);
-    const latency = d['InferenceLatency'] as { Values: number[]; Counts: number[]; Count: number; Min: number; Max: number };
+    t.equal(d.WorkerId, 'worker-7', 'worker id travels as a plain member');
+    t.equal(d.BytesRead, 123_456);
+    const latency = d.InferenceLatency as {
+      Values: number[];
+      Counts: number[];
+      Count: number;
+      Min: number;
+      Max: number;
+    };
     t.equal(latency.Count, 500);
     t.equal(latency.Min, 7.3);
     t.equal(latency.Max, 3_650);
@@ -67,16 +75,55 @@ t.test('every document is valid EMF, with worker and per-stream dimensions', asy
 
 t.test('the validator catches what the specification forbids', async (t) => {
   // Prepare
-  const good = { _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['D']], Metrics: [{ Name: 'M', Unit: 'Count' }] }] }, D: 'x', M: 1 };
+  const good = {
+    _aws: {
+      Timestamp: 1,
+      CloudWatchMetrics: [{ Namespace: 'N', Dimensions: [['D']], Metrics: [{ Name: 'M', Unit: 'Count' }] }],
+    },
+    D: 'x',
+    M: 1,
+  };
   const variants: [string, unknown][] = [
     ['fractional timestamp', { ...good, _aws: { ...good._aws, Timestamp: 1.5 } }],
     ['missing dimension member', { ...good, D: undefined }],
     ['non-string dimension', { ...good, D: 3 }],
     ['missing metric member', { ...good, M: undefined }],
-    ['bad unit', { ...good, _aws: { ...good._aws, CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'M', Unit: 'Frames' }] }] } }],
-    ['31 dimensions', { ...good, _aws: { ...good._aws, CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Dimensions: [Array(31).fill('D')] }] } }],
-    ['101 metrics', { ...good, _aws: { ...good._aws, CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Metrics: Array.from({ length: 101 }, (_, i) => ({ Name: `M${i}` })) }] } }],
-    ['empty namespace', { ...good, _aws: { ...good._aws, CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Namespace: '' }] } }],
+    [
+      'bad unit',
+      {
+        ...good,
+        _aws: {
+          ...good._aws,
+          CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Metrics: [{ Name: 'M', Unit: 'Frames' }] }],
+        },
+      },
+    ],
+    [
+      '31 dimensions',
+      {
+        ...good,
+        _aws: {
+          ...good._aws,
+          CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Dimensions: [Array(31).fill('D')] }],
+        },
+      },
+    ],
+    [
+      '101 metrics',
+      {
+        ...good,
+        _aws: {
+          ...good._aws,
+          CloudWatchMetrics: [
+            { ...good._aws.CloudWatchMetrics[0], Metrics: Array.from({ length: 101 }, (_, i) => ({ Name: `M${i}` })) },
+          ],
+        },
+      },
+    ],
+    [
+      'empty namespace',
+      { ...good, _aws: { ...good._aws, CloudWatchMetrics: [{ ...good._aws.CloudWatchMetrics[0], Namespace: '' }] } },
+    ],
     ['uneven Values/Counts', { ...good, M: { Values: [1, 2], Counts: [1], Min: 1, Max: 2, Sum: 1, Count: 1 } }],
     ['101 values', { ...good, M: Array(101).fill(1) }],
   ];
@@ -93,14 +140,17 @@ t.test('a histogram appears in the interval it was observed in only', async (t) 
   r.observe('EndToEndLatency', 100, { stream: 's' });
 
   // Act
-  const first = emfDocuments(r, { namespace: 'N', timestamp: 1 }).find((d) => d['StreamName'] === 's')!;
-  const second = emfDocuments(r, { namespace: 'N', timestamp: 2 }).find((d) => d['StreamName'] === 's')!;
+  const first = emfDocuments(r, { namespace: 'N', timestamp: 1 }).find((d) => d.StreamName === 's')!;
+  const second = emfDocuments(r, { namespace: 'N', timestamp: 2 }).find((d) => d.StreamName === 's')!;
 
   // Assess
-  t.same(first['EndToEndLatency'], { Values: [100], Counts: [1], Min: 100, Max: 100, Sum: 100, Count: 1 });
+  t.same(first.EndToEndLatency, { Values: [100], Counts: [1], Min: 100, Max: 100, Sum: 100, Count: 1 });
   t.notOk('EndToEndLatency' in second);
-  t.notOk(second._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'EndToEndLatency'), 'no definition without a value');
-  t.equal(second['FramesPublished'], 0);
+  t.notOk(
+    second._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'EndToEndLatency'),
+    'no definition without a value',
+  );
+  t.equal(second.FramesPublished, 0);
 });
 
 t.test('emfDocuments refuses an empty namespace and a non-finite timestamp', async (t) => {
@@ -119,7 +169,13 @@ t.test('the exporter writes one valid line per document each interval, and stop(
   t.teardown(() => r.destroy());
   const lines: string[] = [];
   let clock = 1_000;
-  const exporter = new EmfExporter({ registry: r, namespace: 'KvsInfer', intervalMs: 20, write: (l) => lines.push(l), now: () => clock });
+  const exporter = new EmfExporter({
+    registry: r,
+    namespace: 'KvsInfer',
+    intervalMs: 20,
+    write: (l) => lines.push(l),
+    now: () => clock,
+  });
 
   // Act
   exporter.start();
@@ -140,9 +196,13 @@ t.test('the exporter writes one valid line per document each interval, and stop(
   t.equal(lines.length, afterStop, 'nothing after stop()');
   t.notOk(exporter.running);
   for (const line of lines) t.same(emfErrors(line), []);
-  const docs = lines.map((l) => JSON.parse(l) as EmfDocument).filter((d) => d['StreamName'] === 's');
-  t.equal(docs.reduce((acc, d) => acc + (d['FramesSampled'] as number), 0), 7, 'deltas add up to what was counted');
-  t.equal(docs.at(-1)!['FramesSampled'], 3);
+  const docs = lines.map((l) => JSON.parse(l) as EmfDocument).filter((d) => d.StreamName === 's');
+  t.equal(
+    docs.reduce((acc, d) => acc + (d.FramesSampled as number), 0),
+    7,
+    'deltas add up to what was counted',
+  );
+  t.equal(docs.at(-1)!.FramesSampled, 3);
   t.equal(docs.at(-1)!._aws.Timestamp, 2_000);
 });
 
@@ -168,5 +228,7 @@ t.test('a failing write is reported to onError and does not stop the exporter', 
   // Assess
   t.equal(errors.length, 1);
   t.match(errors[0], { message: 'stdout closed' });
-  t.throws(() => new EmfExporter({ registry: r, namespace: 'N', intervalMs: 0, write: () => {} }), { code: 'BAD_CONFIG' });
+  t.throws(() => new EmfExporter({ registry: r, namespace: 'N', intervalMs: 0, write: () => {} }), {
+    code: 'BAD_CONFIG',
+  });
 });

@@ -14,7 +14,8 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const within = (actual: number, expected: number, relative: number): boolean => Math.abs(actual - expected) <= expected * relative;
+const within = (actual: number, expected: number, relative: number): boolean =>
+  Math.abs(actual - expected) <= expected * relative;
 
 t.test('a uniform 1..10000 gives p50 ~ 5000, p90 ~ 9000, p99 ~ 9900 and exact count, sum, min, max', async (t) => {
   // Prepare
@@ -134,12 +135,18 @@ t.test('drain() merges a wide distribution into <= 100 values keeping the count 
   if (d === null) return;
   t.ok(d.Values.length <= 100 && d.Values.length >= 50, `${d.Values.length} values`);
   t.equal(d.Values.length, d.Counts.length);
-  t.equal(d.Counts.reduce((a, b) => a + b, 0), 50_000);
+  t.equal(
+    d.Counts.reduce((a, b) => a + b, 0),
+    50_000,
+  );
   t.equal(d.Count, 50_000);
   t.ok(within(d.Sum, sum, 1e-9));
   const weightedMean = d.Values.reduce((acc, v, i) => acc + v * d.Counts[i]!, 0) / d.Count;
   t.ok(within(weightedMean, d.Sum / d.Count, 0.01), `weighted mean ${weightedMean} vs ${d.Sum / d.Count}`);
-  t.ok(d.Values.every((v, i) => v >= d.Min && v <= d.Max && (i === 0 || v > d.Values[i - 1]!)), 'ascending, inside [Min, Max]');
+  t.ok(
+    d.Values.every((v, i) => v >= d.Min && v <= d.Max && (i === 0 || v > d.Values[i - 1]!)),
+    'ascending, inside [Min, Max]',
+  );
   t.equal(h.count, 0, 'reset after the drain');
 });
 

@@ -104,7 +104,10 @@ export function parsePrometheus(text: string): Map<string, Family> {
     const raw = fields[0]!;
     const value = raw === 'NaN' ? Number.NaN : raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
 
-    const base = families.get(name)?.type === 'summary' || families.get(name)?.type === 'histogram' ? name : name.replace(/_(sum|count|bucket)$/, '');
+    const base =
+      families.get(name)?.type === 'summary' || families.get(name)?.type === 'histogram'
+        ? name
+        : name.replace(/_(sum|count|bucket)$/, '');
     const f = families.has(base) && families.get(base)!.type !== 'untyped' ? families.get(base)! : family(name);
     if (current !== f && f.samples.length > 0) fail(`samples of ${f.name} are not contiguous`);
     current = f;

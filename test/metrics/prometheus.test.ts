@@ -2,7 +2,14 @@
 // families, types, label escaping, summary quantiles against the histogram, and counters across scrapes.
 
 import t from 'tap';
-import { LatencyHistogram, METRICS, MetricsRegistry, PROMETHEUS_CONTENT_TYPE, emfDocuments, prometheusText } from '../../src/metrics/index.js';
+import {
+  emfDocuments,
+  LatencyHistogram,
+  METRICS,
+  MetricsRegistry,
+  PROMETHEUS_CONTENT_TYPE,
+  prometheusText,
+} from '../../src/metrics/index.js';
 import { parsePrometheus } from './prometheus-parser.js';
 
 const ODD = 'cam"1\\x\nline';
@@ -30,8 +37,14 @@ t.test('every family has one HELP and one TYPE, and the types follow the table',
   t.ok(families.has('kvs_infer_frames_published_total'), 'a stream brings all its counters');
   t.ok(families.has('kvs_infer_leases_lost_total'), 'worker counters exist from the start');
   t.notOk(families.has('kvs_infer_decode_queue_depth'), 'gauges never set are not served');
-  t.same(families.get('kvs_infer_workers')!.samples, [{ name: 'kvs_infer_workers', labels: { app: 'app', worker: 'w-1' }, value: 3 }]);
-  t.same(families.get('kvs_infer_frames_sampled_total')!.samples[0]!.labels, { app: 'app', worker: 'w-1', stream: 'a' });
+  t.same(families.get('kvs_infer_workers')!.samples, [
+    { name: 'kvs_infer_workers', labels: { app: 'app', worker: 'w-1' }, value: 3 },
+  ]);
+  t.same(families.get('kvs_infer_frames_sampled_total')!.samples[0]!.labels, {
+    app: 'app',
+    worker: 'w-1',
+    stream: 'a',
+  });
   t.equal(families.get('kvs_infer_lease_sync_latency_ms')!.samples.find((s) => s.name.endsWith('_count'))!.value, 1);
 });
 
@@ -69,14 +82,14 @@ t.test('summary quantiles, _sum and _count equal the histogram of the same sampl
   const f = parsePrometheus(prometheusText(r)).get('kvs_infer_ingest_to_process_latency_ms')!;
 
   // Assess
-  const q = (quantile: string): number => f.samples.find((s) => s.labels['quantile'] === quantile)!.value;
+  const q = (quantile: string): number => f.samples.find((s) => s.labels.quantile === quantile)!.value;
   t.equal(f.type, 'summary');
   t.equal(q('0.5'), reference.percentile(50));
   t.equal(q('0.9'), reference.percentile(90));
   t.equal(q('0.99'), reference.percentile(99));
   t.equal(f.samples.find((s) => s.name.endsWith('_count'))!.value, 5_000);
   t.ok(Math.abs(f.samples.find((s) => s.name.endsWith('_sum'))!.value - reference.sum) < 1e-6);
-  t.ok(f.samples.every((s) => s.labels['stream'] === ODD));
+  t.ok(f.samples.every((s) => s.labels.stream === ODD));
 });
 
 t.test('counters only grow across scrapes, whatever EMF intervals happen in between', async (t) => {
@@ -84,7 +97,9 @@ t.test('counters only grow across scrapes, whatever EMF intervals happen in betw
   const r = new MetricsRegistry({ appName: 'a', workerId: 'w' });
   t.teardown(() => r.destroy());
   const scrape = (): number =>
-    parsePrometheus(prometheusText(r)).get('kvs_infer_frames_inferred_total')!.samples.find((s) => s.labels['stream'] === 's')!.value;
+    parsePrometheus(prometheusText(r))
+      .get('kvs_infer_frames_inferred_total')!
+      .samples.find((s) => s.labels.stream === 's')!.value;
 
   // Act
   const seen: number[] = [];
@@ -111,7 +126,7 @@ t.test('a removed stream leaves the scrape, and an empty summary reads NaN', asy
   const families = parsePrometheus(prometheusText(r));
 
   // Assess
-  const streams = new Set([...families.values()].flatMap((f) => f.samples.map((s) => s.labels['stream'])));
+  const streams = new Set([...families.values()].flatMap((f) => f.samples.map((s) => s.labels.stream)));
   t.notOk(streams.has('old'));
   const latency = families.get('kvs_infer_inference_latency_ms')!;
   t.ok(latency.samples.filter((s) => 'quantile' in s.labels).every((s) => Number.isNaN(s.value)));

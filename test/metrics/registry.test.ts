@@ -1,9 +1,16 @@
 // MetricsRegistry: the metric table's naming rules, typed writes that refuse the wrong metric, exact
 // counters under interleaved async writers, callback gauges, and dropping a stream whose lease left.
 
-import t from 'tap';
 import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
-import { METRICS, MetricsRegistry, PIPELINE_STAGES, emfDocuments, metricDefinition, type SeriesSnapshot } from '../../src/metrics/index.js';
+import t from 'tap';
+import {
+  emfDocuments,
+  METRICS,
+  MetricsRegistry,
+  metricDefinition,
+  PIPELINE_STAGES,
+  type SeriesSnapshot,
+} from '../../src/metrics/index.js';
 
 const newRegistry = (): MetricsRegistry => new MetricsRegistry({ appName: 'app', workerId: 'w-1' });
 
@@ -43,21 +50,41 @@ t.test('the table names every metric once, in both conventions, with a one-sente
   );
 });
 
-t.test("a frame's stages: stream histograms in ms, each starting where the one before ends, each naming the wait it holds", async (t) => {
-  // Act
-  const definitions = PIPELINE_STAGES.map((s) => metricDefinition(s.metric));
+t.test(
+  "a frame's stages: stream histograms in ms, each starting where the one before ends, each naming the wait it holds",
+  async (t) => {
+    // Act
+    const definitions = PIPELINE_STAGES.map((s) => metricDefinition(s.metric));
 
-  // Assess
-  t.same(
-    PIPELINE_STAGES.map((s) => `${s.from} → ${s.to}`),
-    ['ingest → received', 'received → decoded', 'decoded → endpoint called', 'endpoint called → inferred', 'inferred → published'],
-  );
-  t.equal(PIPELINE_STAGES[0].metric, 'IngestToProcessLatency', "KIT's metric is the first stage");
-  for (const d of definitions) t.match(d, { kind: 'histogram', unit: 'Milliseconds', scope: 'stream' }, `${d?.name}: a stream histogram in ms`);
-  const waits = ['backpressure pause of reading', 'wait for a decode slot', 'place in the endpoint queue', 'retries and their backoff', 'publisher'];
-  definitions.forEach((d, i) => t.ok(d?.help.includes(waits[i]!), `${d?.name} names what it holds: ${waits[i]}`));
-  t.match(metricDefinition('IngestToProcessLatency')?.help, /^KIT's definition.*server timestamp.*receiving the frame/, "IngestToProcessLatency is KIT's");
-});
+    // Assess
+    t.same(
+      PIPELINE_STAGES.map((s) => `${s.from} → ${s.to}`),
+      [
+        'ingest → received',
+        'received → decoded',
+        'decoded → endpoint called',
+        'endpoint called → inferred',
+        'inferred → published',
+      ],
+    );
+    t.equal(PIPELINE_STAGES[0].metric, 'IngestToProcessLatency', "KIT's metric is the first stage");
+    for (const d of definitions)
+      t.match(d, { kind: 'histogram', unit: 'Milliseconds', scope: 'stream' }, `${d?.name}: a stream histogram in ms`);
+    const waits = [
+      'backpressure pause of reading',
+      'wait for a decode slot',
+      'place in the endpoint queue',
+      'retries and their backoff',
+      'publisher',
+    ];
+    definitions.forEach((d, i) => t.ok(d?.help.includes(waits[i]!), `${d?.name} names what it holds: ${waits[i]}`));
+    t.match(
+      metricDefinition('IngestToProcessLatency')?.help,
+      /^KIT's definition.*server timestamp.*receiving the frame/,
+      "IngestToProcessLatency is KIT's",
+    );
+  },
+);
 
 t.test('writes to the wrong kind, an unknown name or the wrong scope throw BAD_METRIC', async (t) => {
   // Prepare
@@ -106,8 +133,8 @@ t.test('1000 interleaved async writers sum exactly, and EMF deltas split them by
   const deltas = (): Map<string, number> => {
     const out = new Map<string, number>();
     for (const doc of emfDocuments(r, { namespace: 'KvsInfer', timestamp: 1 })) {
-      if (typeof doc['StreamName'] === 'string') out.set(doc['StreamName'], doc['FramesSampled'] as number);
-      else out.set('worker', doc['LeasesRenewed'] as number);
+      if (typeof doc.StreamName === 'string') out.set(doc.StreamName, doc.FramesSampled as number);
+      else out.set('worker', doc.LeasesRenewed as number);
     }
     return out;
   };
@@ -130,7 +157,11 @@ t.test('1000 interleaved async writers sum exactly, and EMF deltas split them by
   t.equal(third.get('worker'), 0);
   const total = [...expected(1).values(), ...expected(2).values()].reduce((a, b) => a + b, 0);
   const snapshot = r.snapshot().series;
-  t.equal(streams.reduce((acc, s) => acc + value(snapshot, 'FramesSampled', s)!, 0), total, 'snapshot keeps the total since start');
+  t.equal(
+    streams.reduce((acc, s) => acc + value(snapshot, 'FramesSampled', s)!, 0),
+    total,
+    'snapshot keeps the total since start',
+  );
 });
 
 t.test('a stream appears with all its counters at 0, and the snapshot is plain data', async (t) => {
@@ -150,7 +181,15 @@ t.test('a stream appears with all its counters at 0, and the snapshot is plain d
   t.equal(value(snapshot.series, 'LeasesTaken'), 0, 'worker counters exist from the start');
   t.equal(value(snapshot.series, 'MillisBehindNow', 'cam'), 1_500);
   const latency = snapshot.series.find((s) => s.definition.name === 'InferenceLatency');
-  t.same(latency?.kind === 'histogram' ? latency.summary : null, { count: 1, sum: 12, min: 12, max: 12, p50: 12, p90: 12, p99: 12 });
+  t.same(latency?.kind === 'histogram' ? latency.summary : null, {
+    count: 1,
+    sum: 12,
+    min: 12,
+    max: 12,
+    p50: 12,
+    p90: 12,
+    p99: 12,
+  });
   t.same(JSON.parse(JSON.stringify(snapshot)), snapshot, 'survives JSON');
   t.same(r.streams(), ['cam']);
 });
@@ -208,15 +247,15 @@ t.test('removeStream drops the series at once and hands their last interval to E
   // Act
   r.removeStream('gone');
   const snapshotStreams = new Set(r.snapshot().series.map((s) => s.labels.stream));
-  const first = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d['StreamName'] === 'gone');
-  const second = emfDocuments(r, { namespace: 'N', timestamp: 2 }).filter((d) => d['StreamName'] === 'gone');
+  const first = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d.StreamName === 'gone');
+  const second = emfDocuments(r, { namespace: 'N', timestamp: 2 }).filter((d) => d.StreamName === 'gone');
 
   // Assess
   t.same([...snapshotStreams].sort(), [undefined, 'kept'].sort());
   t.same(r.streams(), ['kept']);
   t.equal(first.length, 1);
-  t.equal(first[0]!['FramesPublished'], 5);
-  t.same(first[0]!['EndToEndLatency'], { Values: [80], Counts: [1], Min: 80, Max: 80, Sum: 80, Count: 1 });
+  t.equal(first[0]!.FramesPublished, 5);
+  t.same(first[0]!.EndToEndLatency, { Values: [80], Counts: [1], Min: 80, Max: 80, Sum: 80, Count: 1 });
   t.notOk('MillisBehindNow' in first[0]!, 'a removed stream reports no gauge');
   t.equal(second.length, 0, 'then forgotten');
 });
@@ -230,9 +269,9 @@ t.test('a stream that comes back starts from 0 while its old interval is still r
 
   // Act
   r.add('FramesSampled', 1, { stream: 's' });
-  const docs = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d['StreamName'] === 's');
+  const docs = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d.StreamName === 's');
 
   // Assess
-  t.same(docs.map((d) => d['FramesSampled']).sort(), [1, 4]);
+  t.same(docs.map((d) => d.FramesSampled).sort(), [1, 4]);
   t.equal(value(r.snapshot().series, 'FramesSampled', 's'), 1);
 });

@@ -43,12 +43,23 @@ t.test('real captures', { skip: capturesSkip }, async (t) => {
 
     // Act
     const results = [];
-    for await (const result of extractImages(source, { pool, inferenceInterval: 1, output: { contentType: 'image/jpeg' } })) {
+    for await (const result of extractImages(source, {
+      pool,
+      inferenceInterval: 1,
+      output: { contentType: 'image/jpeg' },
+    })) {
       results.push(result);
     }
 
     // Assess
-    t.same(results.map((r) => r.error?.message ?? null), [null, null, null], 'three keyframes, no errors');
-    t.same(results.map((r) => [r.image?.width, r.image?.height]), Array(3).fill([1280, 720]));
+    t.same(
+      results.map((r) => r.error?.message ?? null),
+      [null, null, null],
+      'three keyframes, no errors',
+    );
+    t.same(
+      results.map((r) => [r.image?.width, r.image?.height]),
+      Array(3).fill([1280, 720]),
+    );
   });
 });

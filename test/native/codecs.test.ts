@@ -3,7 +3,7 @@
 import { AV_CODEC_ID_H264, AV_CODEC_ID_HEVC } from 'node-av/constants';
 import { Codec } from 'node-av/lib';
 import t from 'tap';
-import { FrameError, MATROSKA_VIDEO_CODECS, ffmpegCodecId } from '../../src/native/index.js';
+import { FrameError, ffmpegCodecId, MATROSKA_VIDEO_CODECS } from '../../src/native/index.js';
 
 t.test('H.264 and H.265 tracks map to the h264 and hevc codecs', async (t) => {
   t.equal(ffmpegCodecId('V_MPEG4/ISO/AVC'), AV_CODEC_ID_H264);

@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { generateFixture } from '../../src/local/fixtures/index.js';
-import { FrameError, FramePool, type FrameErrorCode, type FrameTask } from '../../src/native/index.js';
+import { FrameError, type FrameErrorCode, FramePool, type FrameTask } from '../../src/native/index.js';
 import { poolFor } from './helpers/pool.js';
 import { referenceKeyframes } from './helpers/reference-decode.js';
 
@@ -20,7 +20,12 @@ t.test('FramePool errors', async (t) => {
   const pool = await poolFor(t);
   const info = await generateFixture({ path: `${t.testdir()}/clip.mkv`, width: 320, height: 240, durationSeconds: 1 });
   const { codecPrivate, keyframes } = await referenceKeyframes(info.path, 1);
-  const good: FrameTask = { codecId: 'V_MPEG4/ISO/AVC', codecPrivate, data: keyframes[0]!.data, output: { contentType: 'image/jpeg' } };
+  const good: FrameTask = {
+    codecId: 'V_MPEG4/ISO/AVC',
+    codecPrivate,
+    data: keyframes[0]!.data,
+    output: { contentType: 'image/jpeg' },
+  };
 
   t.test('an unknown codec id is UNSUPPORTED_CODEC, naming the id', async (t) => {
     // Act
@@ -41,13 +46,27 @@ t.test('FramePool errors', async (t) => {
 
     // Assess
     t.ok(error instanceof FrameError, 'a FrameError, though raised on another thread');
-    t.match(error, { code: 'DECODE_FAILED', message: /V_MPEG4\/ISO\/AVC: .*Invalid data/ }, 'DECODE_FAILED with FFmpeg\'s reason');
-    t.same(after.map((image) => [image.width, image.height]), [[320, 240], [320, 240], [320, 240]], 'later frames decode');
+    t.match(
+      error,
+      { code: 'DECODE_FAILED', message: /V_MPEG4\/ISO\/AVC: .*Invalid data/ },
+      "DECODE_FAILED with FFmpeg's reason",
+    );
+    t.same(
+      after.map((image) => [image.width, image.height]),
+      [
+        [320, 240],
+        [320, 240],
+        [320, 240],
+      ],
+      'later frames decode',
+    );
   });
 
   t.test('other undecodable input is DECODE_FAILED too', async (t) => {
     // Prepare
-    const hevcPrivate = Buffer.from([1, 1, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 0x5d, 0xf0, 0, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 1, 0x20, 0, 1, 0, 0]);
+    const hevcPrivate = Buffer.from([
+      1, 1, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 0x5d, 0xf0, 0, 0xfc, 0xfd, 0xf8, 0xf8, 0, 0, 0x0f, 1, 0x20, 0, 1, 0, 0,
+    ]);
 
     // Act
     const codes = await Promise.all([
@@ -57,7 +76,11 @@ t.test('FramePool errors', async (t) => {
     ]);
 
     // Assess
-    t.same(codes, ['DECODE_FAILED', 'DECODE_FAILED', 'DECODE_FAILED'], 'empty, truncated, H.264 bytes under an HEVC CodecPrivate');
+    t.same(
+      codes,
+      ['DECODE_FAILED', 'DECODE_FAILED', 'DECODE_FAILED'],
+      'empty, truncated, H.264 bytes under an HEVC CodecPrivate',
+    );
   });
 
   t.test('a frame that is not a keyframe decodes to no picture: DECODE_FAILED', async (t) => {
@@ -92,7 +115,11 @@ t.test('FramePool errors', async (t) => {
     );
 
     // Assess
-    t.same(codes, Array(5).fill('BAD_IMAGE_REQUEST'), 'width 0, fractional height, width too large, quality 101, unknown type');
+    t.same(
+      codes,
+      Array(5).fill('BAD_IMAGE_REQUEST'),
+      'width 0, fractional height, width too large, quality 101, unknown type',
+    );
   });
 
   t.test('an already aborted signal is ABORTED', async (t) => {
@@ -109,7 +136,12 @@ t.test('the pool holds at most size + maxQueue tasks; more is POOL_QUEUE_FULL un
   const info = await generateFixture({ path: `${t.testdir()}/clip.mkv`, width: 640, height: 480, durationSeconds: 1 });
   const { codecPrivate, keyframes } = await referenceKeyframes(info.path, 1);
   const pool = await poolFor(t, { size: 1, maxQueue: 2 });
-  const task: FrameTask = { codecId: 'V_MPEG4/ISO/AVC', codecPrivate, data: keyframes[0]!.data, output: { contentType: 'image/png' } };
+  const task: FrameTask = {
+    codecId: 'V_MPEG4/ISO/AVC',
+    codecPrivate,
+    data: keyframes[0]!.data,
+    output: { contentType: 'image/png' },
+  };
 
   // Act
   const first = [1, 2, 3, 4, 5].map(() => codeOf(pool.process(task)));
@@ -118,10 +150,17 @@ t.test('the pool holds at most size + maxQueue tasks; more is POOL_QUEUE_FULL un
   const later = await codeOf(pool.process(task));
 
   // Assess
-  t.same(firstCodes, ['resolved', 'resolved', 'resolved', 'POOL_QUEUE_FULL', 'POOL_QUEUE_FULL'], 'one running and two queued accepted, the rest refused');
+  t.same(
+    firstCodes,
+    ['resolved', 'resolved', 'resolved', 'POOL_QUEUE_FULL', 'POOL_QUEUE_FULL'],
+    'one running and two queued accepted, the rest refused',
+  );
   t.equal(queued, 2, 'two waiting behind the running one');
   t.equal(later, 'resolved', 'room again once they settled');
-  t.ok(pool.utilization > 0.2 && pool.utilization <= 1, `utilization ${pool.utilization.toFixed(2)}: the one thread was kept busy`);
+  t.ok(
+    pool.utilization > 0.2 && pool.utilization <= 1,
+    `utilization ${pool.utilization.toFixed(2)}: the one thread was kept busy`,
+  );
 });
 
 t.test('a destroyed pool is POOL_CLOSED, for tasks in flight and for new ones', async (t) => {
@@ -129,7 +168,12 @@ t.test('a destroyed pool is POOL_CLOSED, for tasks in flight and for new ones', 
   const pool = await FramePool.create({ size: 1 });
   const info = await generateFixture({ path: `${t.testdir()}/clip.mkv`, width: 320, height: 240, durationSeconds: 1 });
   const { codecPrivate, keyframes } = await referenceKeyframes(info.path, 1);
-  const task: FrameTask = { codecId: 'V_MPEG4/ISO/AVC', codecPrivate, data: keyframes[0]!.data, output: { contentType: 'image/png' } };
+  const task: FrameTask = {
+    codecId: 'V_MPEG4/ISO/AVC',
+    codecPrivate,
+    data: keyframes[0]!.data,
+    output: { contentType: 'image/png' },
+  };
   const inFlight = [codeOf(pool.process(task)), codeOf(pool.process(task))];
 
   // Act

@@ -1,10 +1,16 @@
 // FramePool output checked pixel by pixel against an independent decode of the same keyframes.
 
 import t, { type Test } from 'tap';
-import { generateFixture, type FixtureInfo, type FixtureOptions } from '../../src/local/fixtures/index.js';
+import { type FixtureInfo, type FixtureOptions, generateFixture } from '../../src/local/fixtures/index.js';
 import type { ImageRequest } from '../../src/native/index.js';
 import { poolFor } from './helpers/pool.js';
-import { decodeImage, psnr, referenceKeyframes, type ReferenceKeyframe, type RgbImage } from './helpers/reference-decode.js';
+import {
+  decodeImage,
+  psnr,
+  type ReferenceKeyframe,
+  type RgbImage,
+  referenceKeyframes,
+} from './helpers/reference-decode.js';
 
 interface Clip {
   info: FixtureInfo;
@@ -13,7 +19,13 @@ interface Clip {
 }
 
 /** Asserts a PSNR floor, printing the measured value. */
-async function assertPsnr(t: Test, image: Uint8Array, reference: RgbImage, floor: number, what = 'PSNR'): Promise<number> {
+async function assertPsnr(
+  t: Test,
+  image: Uint8Array,
+  reference: RgbImage,
+  floor: number,
+  what = 'PSNR',
+): Promise<number> {
   const value = psnr(await decodeImage(image), reference);
   t.ok(value >= floor, `${what} ${value.toFixed(1)} dB >= ${floor} dB`);
   return value;
@@ -23,7 +35,13 @@ t.test('FramePool images', async (t) => {
   const pool = await poolFor(t);
   const dir = t.testdir();
   const clip = async (name: string, options: Partial<FixtureOptions> = {}): Promise<Clip> => {
-    const info = await generateFixture({ path: `${dir}/${name}.mkv`, width: 320, height: 240, durationSeconds: 2, ...options });
+    const info = await generateFixture({
+      path: `${dir}/${name}.mkv`,
+      width: 320,
+      height: 240,
+      durationSeconds: 2,
+      ...options,
+    });
     return { info, ...(await referenceKeyframes(info.path, info.keyframes)) };
   };
   const h264 = await clip('h264');
@@ -32,7 +50,10 @@ t.test('FramePool images', async (t) => {
   const encode = (from: Clip, keyframe: ReferenceKeyframe, output: ImageRequest) =>
     pool.process({ codecId: from.info.codecId!, codecPrivate: from.codecPrivate, data: keyframe.data, output });
 
-  for (const [name, from] of [['H.264', h264], ['H.265', hevc]] as const) {
+  for (const [name, from] of [
+    ['H.264', h264],
+    ['H.265', hevc],
+  ] as const) {
     t.test(`PNG of every ${name} keyframe matches the reference decode (PSNR >= 40 dB)`, async (t) => {
       // Prepare
       t.equal(from.keyframes.length, 2, 'two keyframes in a 2 s clip with 1 s GOPs');
@@ -135,7 +156,9 @@ t.test('FramePool images', async (t) => {
       for (let x = 0; x < 160; x++) {
         for (let c = 0; c < 3; c++) {
           const at = (row: number, col: number) => reference.rgb[(row * 320 + col) * 3 + c]!;
-          half[(y * 160 + x) * 3 + c] = Math.round((at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1)) / 4);
+          half[(y * 160 + x) * 3 + c] = Math.round(
+            (at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1)) / 4,
+          );
         }
       }
     }
@@ -171,9 +194,15 @@ t.test('FramePool images', async (t) => {
     // Prepare: five CodecPrivates (sizes and codecs differ) on one thread, which caches four decoders.
     const single = await poolFor(t, { size: 1 });
     const clips = await Promise.all(
-      ([[160, 120, 'h264'], [176, 144, 'h264'], [192, 108, 'h264'], [160, 120, 'hevc'], [208, 160, 'hevc']] as const).map(([width, height, codec]) =>
-        clip(`${codec}-${width}`, { codec, width, height, durationSeconds: 0.5 }),
-      ),
+      (
+        [
+          [160, 120, 'h264'],
+          [176, 144, 'h264'],
+          [192, 108, 'h264'],
+          [160, 120, 'hevc'],
+          [208, 160, 'hevc'],
+        ] as const
+      ).map(([width, height, codec]) => clip(`${codec}-${width}`, { codec, width, height, durationSeconds: 0.5 })),
     );
 
     for (let round = 0; round < 2; round++) {
@@ -188,7 +217,13 @@ t.test('FramePool images', async (t) => {
 
         // Assess
         t.match(image, { width: from.info.width, height: from.info.height });
-        await assertPsnr(t, image.data, from.keyframes[0]!.reference, 40, `round ${round}, ${from.info.codec} ${from.info.width}x${from.info.height}:`);
+        await assertPsnr(
+          t,
+          image.data,
+          from.keyframes[0]!.reference,
+          40,
+          `round ${round}, ${from.info.codec} ${from.info.width}x${from.info.height}:`,
+        );
       }
     }
   });

@@ -5,20 +5,29 @@ import t from 'tap';
 import {
   FrameError,
   IMAGE_CONTENT_TYPES,
+  type ImageRequest,
   isImageContentType,
   MAX_IMAGE_DIMENSION,
   outputSize,
   validateImageRequest,
-  type ImageRequest,
 } from '../../src/native/index.js';
 
 const dimension = fc.integer({ min: 1, max: MAX_IMAGE_DIMENSION });
 
 t.test('isImageContentType accepts exactly the five endpoint content types', async (t) => {
   // Act
-  const accepted = ['image/jpeg', 'application/x-image', 'image/png', 'image/bmp', 'image/gif', 'image/webp', 'IMAGE/JPEG', '', 7, null].filter(
-    isImageContentType,
-  );
+  const accepted = [
+    'image/jpeg',
+    'application/x-image',
+    'image/png',
+    'image/bmp',
+    'image/gif',
+    'image/webp',
+    'IMAGE/JPEG',
+    '',
+    7,
+    null,
+  ].filter(isImageContentType);
 
   // Assess
   t.same(accepted, [...IMAGE_CONTENT_TYPES]);
@@ -75,16 +84,24 @@ t.test('outputSize: no size keeps the picture, both sides are taken as given', a
 });
 
 t.test('outputSize: one side given keeps the aspect ratio to within rounding, never below 1 pixel', async (t) => {
-  const keepsAspect = fc.property(dimension, dimension, dimension, fc.boolean(), (pictureWidth, pictureHeight, side, byWidth) => {
-    // Act
-    const request: ImageRequest = byWidth ? { contentType: 'image/png', width: side } : { contentType: 'image/png', height: side };
-    const { width, height } = outputSize(pictureWidth, pictureHeight, request);
+  const keepsAspect = fc.property(
+    dimension,
+    dimension,
+    dimension,
+    fc.boolean(),
+    (pictureWidth, pictureHeight, side, byWidth) => {
+      // Act
+      const request: ImageRequest = byWidth
+        ? { contentType: 'image/png', width: side }
+        : { contentType: 'image/png', height: side };
+      const { width, height } = outputSize(pictureWidth, pictureHeight, request);
 
-    // Assess
-    const [given, derived, exact] = byWidth
-      ? [width, height, (side * pictureHeight) / pictureWidth]
-      : [height, width, (side * pictureWidth) / pictureHeight];
-    return given === side && derived >= 1 && Math.abs(derived - Math.max(1, exact)) <= 0.5 + Number.EPSILON * exact;
-  });
+      // Assess
+      const [given, derived, exact] = byWidth
+        ? [width, height, (side * pictureHeight) / pictureWidth]
+        : [height, width, (side * pictureWidth) / pictureHeight];
+      return given === side && derived >= 1 && Math.abs(derived - Math.max(1, exact)) <= 0.5 + Number.EPSILON * exact;
+    },
+  );
   t.doesNotThrow(() => fc.assert(keepsAspect));
 });

@@ -1,7 +1,7 @@
 // Discovery: which streams the application processes — the configured names plus the streams whose
 // tags match every tag filter — re-resolved on an interval; the lease coordinator follows its changes.
 
-import { ListStreamsCommand, ListTagsForStreamCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { type KinesisVideoClient, ListStreamsCommand, ListTagsForStreamCommand } from '@aws-sdk/client-kinesis-video';
 import type { TagFilter } from '../../config/index.js';
 import { KvsInferError } from '../../errors.js';
 
@@ -87,7 +87,10 @@ export class Discovery {
   /** Bumped by start() and stop(): a refresh that ends after stop() must not schedule another. */
   #generation = 0;
   #running = false;
-  /** Set by start(): whoever runs discovery anew (e.g. a worker that regained the sync lease) hears the list even if unchanged. */
+  /**
+   * Set by start(): whoever runs discovery anew (e.g. a worker that regained the sync lease) hears the list even if
+   * unchanged.
+   */
   #announce = true;
 
   constructor(options: DiscoveryOptions) {
@@ -144,7 +147,9 @@ export class Discovery {
     this.#timer = undefined;
     this.refresh()
       .catch((error: unknown) => {
-        this.#onError(new DiscoveryError('DISCOVERY_LISTENER_FAILED', `onChange threw: ${errorMessage(error)}`, { cause: error }));
+        this.#onError(
+          new DiscoveryError('DISCOVERY_LISTENER_FAILED', `onChange threw: ${errorMessage(error)}`, { cause: error }),
+        );
       })
       .finally(() => {
         if (this.#running && generation === this.#generation) {
@@ -162,9 +167,13 @@ export class Discovery {
       if (!signal.aborted) {
         const kept = this.#current?.length ?? 0;
         this.#onError(
-          new DiscoveryError('DISCOVERY_FAILED', `${errorMessage(error)}; keeping the previous ${kept} stream${kept === 1 ? '' : 's'}`, {
-            cause: error instanceof DiscoveryError ? error.cause : error,
-          }),
+          new DiscoveryError(
+            'DISCOVERY_FAILED',
+            `${errorMessage(error)}; keeping the previous ${kept} stream${kept === 1 ? '' : 's'}`,
+            {
+              cause: error instanceof DiscoveryError ? error.cause : error,
+            },
+          ),
         );
       }
       return [...this.streams];
@@ -198,7 +207,9 @@ export class Discovery {
     try {
       return await send();
     } catch (error) {
-      throw new DiscoveryError('DISCOVERY_FAILED', `${operation} failed: ${errorName(error)}: ${errorMessage(error)}`, { cause: error });
+      throw new DiscoveryError('DISCOVERY_FAILED', `${operation} failed: ${errorName(error)}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
   }
 
@@ -207,7 +218,9 @@ export class Discovery {
     let nextToken: string | undefined;
     do {
       const page = await this.#call('ListStreams', () =>
-        this.#client.send(new ListStreamsCommand({ MaxResults: this.#pageSize, NextToken: nextToken }), { abortSignal: signal }),
+        this.#client.send(new ListStreamsCommand({ MaxResults: this.#pageSize, NextToken: nextToken }), {
+          abortSignal: signal,
+        }),
       );
       for (const info of page.StreamInfoList ?? []) {
         // A stream being deleted is gone for our purposes: its lease should be retired, not renewed.
@@ -226,7 +239,9 @@ export class Discovery {
       do {
         // By ARN: a stream deleted and re-created under the same name since ListStreams is another stream.
         const page = await this.#call('ListTagsForStream', () =>
-          this.#client.send(new ListTagsForStreamCommand({ StreamARN: stream.arn, NextToken: nextToken }), { abortSignal: signal }),
+          this.#client.send(new ListTagsForStreamCommand({ StreamARN: stream.arn, NextToken: nextToken }), {
+            abortSignal: signal,
+          }),
         );
         Object.assign(tags, page.Tags ?? {});
         nextToken = page.NextToken || undefined;
@@ -240,7 +255,11 @@ export class Discovery {
   }
 
   /** `fn` over `items` with at most tagConcurrency in flight; the first failure aborts the rest. */
-  async #mapBounded<T, R>(items: readonly T[], outer: AbortSignal, fn: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+  async #mapBounded<T, R>(
+    items: readonly T[],
+    outer: AbortSignal,
+    fn: (item: T, signal: AbortSignal) => Promise<R>,
+  ): Promise<R[]> {
     const failed = new AbortController();
     const signal = AbortSignal.any([outer, failed.signal]);
     const results: R[] = new Array<R>(items.length);

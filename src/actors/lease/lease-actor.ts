@@ -4,27 +4,27 @@
 
 import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
-import { createActor, fromCallback, fromPromise, toPromise, type Actor, type EventObject } from 'xstate';
-import {
-  errorCode,
-  leaseMachine,
-  type AcquirerInput,
-  type AcquirerOutput,
-  type CheckpointerInput,
-  type LeaseMachineOutput,
-  type ReaderEvent,
-  type ReaderInput,
-} from '../../machines/index.js';
+import { type Actor, createActor, type EventObject, fromCallback, fromPromise, toPromise } from 'xstate';
 import type { BackoffPolicy } from '../../aws/backoff.js';
 import { LeaseWatch } from '../../debug/lease-watch.js';
 import { stageLatencies } from '../../debug/stage-latency.js';
 import type { LeaseView } from '../../debug/types.js';
-import type { LeaseCoordinator } from './lease-coordinator.js';
-import type { Lease, LeaseLostReason } from './lease-types.js';
+import {
+  type AcquirerInput,
+  type AcquirerOutput,
+  type CheckpointerInput,
+  errorCode,
+  type LeaseMachineOutput,
+  leaseMachine,
+  type ReaderEvent,
+  type ReaderInput,
+} from '../../machines/index.js';
 import { onAbort } from '../deferred.js';
 import { errorFields, type Logger } from '../logger.js';
 import { readStreamMedia } from '../pipeline/media-reader.js';
-import { StreamPipeline, type PipelineCounters, type PipelineServices } from '../pipeline/stream-pipeline.js';
+import { type PipelineCounters, type PipelineServices, StreamPipeline } from '../pipeline/stream-pipeline.js';
+import type { LeaseCoordinator } from './lease-coordinator.js';
+import type { Lease, LeaseLostReason } from './lease-types.js';
 
 /** While a write is in flight CHECKPOINT_NOW is dropped; this interval writes what was dropped. */
 const EAGER_CHECKPOINT_FALLBACK_MS = 1_000;
@@ -43,11 +43,19 @@ export interface LeaseActorOptions {
   /** 0 writes a checkpoint whenever one more fragment is complete. Default the machine's. */
   checkpointIntervalMillis?: number;
   backoff?: Partial<BackoffPolicy>;
-  /** Retries while the stream does not exist (the lease is kept meanwhile). Default the machine's: 1 s doubling to 5 min. */
+  /**
+   * Retries while the stream does not exist (the lease is kept meanwhile). Default the machine's: 1 s doubling to 5
+   * min.
+   */
   missingStreamBackoff?: Partial<BackoffPolicy>;
-  /** Waits this long before reading: until the lease's previous owner has stopped (see the coordinator's onAcquired). */
+  /**
+   * Waits this long before reading: until the lease's previous owner has stopped (see the coordinator's onAcquired).
+   */
   handoverDelayMillis?: number;
-  /** A GetMedia body silent this long is dropped and read again from its continuation token; default the reader's (20 s). */
+  /**
+   * A GetMedia body silent this long is dropped and read again from its continuation token; default the reader's (20
+   * s).
+   */
   getMediaIdleTimeoutMillis?: number;
 }
 
@@ -89,13 +97,22 @@ export class LeaseActor {
           options.services.metrics.add('CheckpointsWritten');
           const { fragmentNumber, serverTimestamp, keyframesSeen, inclusive } = input.checkpoint;
           // Its own event: a `checkpoint` line says every sampled frame up to and including its fragment is published.
-          this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', { fragmentNumber, serverTimestamp, keyframesSeen, final: input.final });
+          this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', {
+            fragmentNumber,
+            serverTimestamp,
+            keyframesSeen,
+            final: input.final,
+          });
         }),
       },
       actions: {
         // Once per wait; the reader's failure itself is not logged again at every retry.
         announceStreamMissing: ({ context }) =>
-          this.#log('stream-missing', { level: 'warn', retryInMillis: context.missingRetryMs, attempt: context.missingAttempts }),
+          this.#log('stream-missing', {
+            level: 'warn',
+            retryInMillis: context.missingRetryMs,
+            attempt: context.missingAttempts,
+          }),
       },
     });
     this.#actor = createActor(machine, {
@@ -112,7 +129,10 @@ export class LeaseActor {
     });
     this.done = this.#finish();
     const { checkpoint } = options.lease;
-    this.#log('acquired', { checkpoint: checkpoint?.fragmentNumber ?? null, ...(checkpoint?.inclusive ? { inclusive: true } : {}) });
+    this.#log('acquired', {
+      checkpoint: checkpoint?.fragmentNumber ?? null,
+      ...(checkpoint?.inclusive ? { inclusive: true } : {}),
+    });
     this.#actor.start();
   }
 
@@ -149,7 +169,10 @@ export class LeaseActor {
     this.#pipeline.abort();
   }
 
-  /** Graceful end: stop reading, let what is in flight be published (within the drain timeout), write the final checkpoint, release. */
+  /**
+   * Graceful end: stop reading, let what is in flight be published (within the drain timeout), write the final
+   * checkpoint, release.
+   */
   shutdown(): void {
     this.#send({ type: 'SHUTDOWN' });
     void this.#pipeline.whenIdle().then(() => this.#send({ type: 'DRAINED' }));
@@ -235,7 +258,8 @@ export class LeaseActor {
     } catch (error) {
       this.#log('lease-actor-failed', { level: 'error', ...errorFields(error) });
     }
-    // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner reads them again.
+    // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner
+    // reads them again.
     this.#pipeline.abort();
     this.#options.services.metrics.removeStream(this.streamName);
     const counters = this.#pipeline.counters;
@@ -245,11 +269,22 @@ export class LeaseActor {
     }
     // Released rather than left to expire, so that another worker (or this one) takes it at once.
     await this.#options.coordinator.release(this.streamName);
-    this.#log('released', { reason: output?.reason ?? 'failed', checkpoint: output?.checkpoint?.fragmentNumber ?? null, drainTimedOut: output?.drainTimedOut ?? false, counters });
+    this.#log('released', {
+      reason: output?.reason ?? 'failed',
+      checkpoint: output?.checkpoint?.fragmentNumber ?? null,
+      drainTimedOut: output?.drainTimedOut ?? false,
+      counters,
+    });
     return output;
   }
 
   #log(event: string, fields: Record<string, unknown> = {}): void {
-    this.#options.log({ level: 'info', event, worker: this.#options.coordinator.workerId, stream: this.streamName, ...fields });
+    this.#options.log({
+      level: 'info',
+      event,
+      worker: this.#options.coordinator.workerId,
+      stream: this.streamName,
+      ...fields,
+    });
   }
 }

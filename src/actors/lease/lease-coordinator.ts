@@ -2,10 +2,25 @@
 // longer prove, takes expired ones, steals one at a time towards an even share, and holds the synchronisation
 // lease that elects the discovery runner. What to take and when is decided in lease-planner.ts.
 
-import { LeaseError, isLeaseLost } from './lease-errors.js';
-import { defaultSafetyMargin, lapsed, mayRelease, observe, planTakes, type LeaseObservation, type PlannedTake } from './lease-planner.js';
 import type { Clock } from '../clock.js';
-import { SYNC_LEASE_KEY, type Checkpoint, type Lease, type LeaseLostReason, type LeaseStore, type LeaseWriteOptions } from './lease-types.js';
+import { isLeaseLost, LeaseError } from './lease-errors.js';
+import {
+  defaultSafetyMargin,
+  type LeaseObservation,
+  lapsed,
+  mayRelease,
+  observe,
+  type PlannedTake,
+  planTakes,
+} from './lease-planner.js';
+import {
+  type Checkpoint,
+  type Lease,
+  type LeaseLostReason,
+  type LeaseStore,
+  type LeaseWriteOptions,
+  SYNC_LEASE_KEY,
+} from './lease-types.js';
 
 export interface LeaseCoordinatorOptions {
   table: LeaseStore;
@@ -113,16 +128,21 @@ export class LeaseCoordinator {
     const take = options.takeIntervalMillis ?? Math.max(1, Math.min(1000, Math.floor(failover / 3)));
     const max = options.maxLeasesPerWorker ?? Number.POSITIVE_INFINITY;
     const bad = (what: string) => new LeaseError('BAD_LEASE_OPTIONS', `LeaseCoordinator: ${what}`);
-    if (typeof options.workerId !== 'string' || options.workerId === '') throw bad('workerId must be a non-empty string');
+    if (typeof options.workerId !== 'string' || options.workerId === '')
+      throw bad('workerId must be a non-empty string');
     if (!options.table || !options.clock) throw bad('table and clock are required');
     if (!(failover > 0)) throw bad(`failoverTimeMillis must be positive, got ${failover}`);
-    if (!(renew > 0 && renew < failover)) throw bad(`renewIntervalMillis must be positive and below failoverTimeMillis, got ${renew}`);
+    if (!(renew > 0 && renew < failover))
+      throw bad(`renewIntervalMillis must be positive and below failoverTimeMillis, got ${renew}`);
     // A lease given up before its next renewal could land would be lost every interval.
     if (!(margin > 0 && failover - margin > renew)) {
-      throw bad(`safetyMarginMillis must be positive and leave more than renewIntervalMillis (${renew}) of failoverTimeMillis (${failover}), got ${margin}`);
+      throw bad(
+        `safetyMarginMillis must be positive and leave more than renewIntervalMillis (${renew}) of failoverTimeMillis (${failover}), got ${margin}`,
+      );
     }
     if (!(take > 0)) throw bad(`takeIntervalMillis must be positive, got ${take}`);
-    if (!(max >= 1) || (Number.isFinite(max) && !Number.isInteger(max))) throw bad(`maxLeasesPerWorker must be a positive integer, got ${max}`);
+    if (!(max >= 1) || (Number.isFinite(max) && !Number.isInteger(max)))
+      throw bad(`maxLeasesPerWorker must be a positive integer, got ${max}`);
     this.workerId = options.workerId;
     this.failoverTimeMillis = failover;
     this.renewIntervalMillis = renew;
@@ -232,7 +252,9 @@ export class LeaseCoordinator {
     this.#armExpiry();
   }
 
-  /** Stops the timers, expiry's included; held leases are kept (and expire for others) unless shutdown() releases them. */
+  /**
+   * Stops the timers, expiry's included; held leases are kept (and expire for others) unless shutdown() releases them.
+   */
   stop(): void {
     this.#running = false;
     for (const id of this.#timers.values()) this.#clock.clearTimeout(id);
@@ -257,9 +279,16 @@ export class LeaseCoordinator {
     return this.#withLock(leaseKey, async () => {
       const entry = this.#held.get(leaseKey);
       if (!entry || leaseKey === this.syncLeaseKey) {
-        throw new LeaseError('LEASE_NOT_HELD', `worker ${this.workerId} does not hold lease ${leaseKey}`, { leaseKey, owner: this.workerId });
+        throw new LeaseError('LEASE_NOT_HELD', `worker ${this.workerId} does not hold lease ${leaseKey}`, {
+          leaseKey,
+          owner: this.workerId,
+        });
       }
-      return copy(await this.#write(leaseKey, entry, (options) => this.#table.checkpoint(entry.lease, this.workerId, checkpoint, options)));
+      return copy(
+        await this.#write(leaseKey, entry, (options) =>
+          this.#table.checkpoint(entry.lease, this.workerId, checkpoint, options),
+        ),
+      );
     });
   }
 
@@ -272,7 +301,11 @@ export class LeaseCoordinator {
     const desired = new Set(desiredStreamKeys);
     for (const key of desired) {
       if (typeof key !== 'string' || key === '' || key === this.syncLeaseKey) {
-        return Promise.reject(new LeaseError('BAD_LEASE_OPTIONS', `not a usable stream lease key: ${JSON.stringify(key)}`, { leaseKey: String(key) }));
+        return Promise.reject(
+          new LeaseError('BAD_LEASE_OPTIONS', `not a usable stream lease key: ${JSON.stringify(key)}`, {
+            leaseKey: String(key),
+          }),
+        );
       }
     }
     return this.#serial('sync', async (): Promise<SyncResult> => {
@@ -392,7 +425,11 @@ export class LeaseCoordinator {
       // An earlier write that got no answer landed, and was another kind (a renewal, then this checkpoint): still
       // ours, one write ahead. Proven from that write's sending; this one is sent again on the counter it moved.
       const current = error.current;
-      if (entry.unansweredSince !== null && current?.leaseOwner === this.workerId && current.leaseCounter === entry.lease.leaseCounter + 1) {
+      if (
+        entry.unansweredSince !== null &&
+        current?.leaseOwner === this.workerId &&
+        current.leaseCounter === entry.lease.leaseCounter + 1
+      ) {
         entry.lease = current;
         entry.renewedAt = entry.unansweredSince;
         entry.unansweredSince = null;
@@ -412,7 +449,12 @@ export class LeaseCoordinator {
     this.#observations = observe(this.#observations, leases, now);
     const plan = planTakes(
       { leases, observations: this.#observations, held: new Set(this.#held.keys()), now, self: this.workerId },
-      { failoverTimeMillis: this.failoverTimeMillis, maxLeasesPerWorker: this.maxLeasesPerWorker, syncLeaseKey: this.syncLeaseKey, random: this.#random },
+      {
+        failoverTimeMillis: this.failoverTimeMillis,
+        maxLeasesPerWorker: this.maxLeasesPerWorker,
+        syncLeaseKey: this.syncLeaseKey,
+        random: this.#random,
+      },
     );
     let sync = plan.takeSync;
     if (plan.createSync && (await this.#table.createLease(this.syncLeaseKey))) {
@@ -439,7 +481,13 @@ export class LeaseCoordinator {
       if (!isLeaseLost(error)) this.#report(error);
       return false;
     }
-    this.#held.set(taken.leaseKey, { lease: taken, renewedAt: sentAt, renewing: false, readableAt: plannedAt + handoverDelayMillis, unansweredSince: null });
+    this.#held.set(taken.leaseKey, {
+      lease: taken,
+      renewedAt: sentAt,
+      renewing: false,
+      readableAt: plannedAt + handoverDelayMillis,
+      unansweredSince: null,
+    });
     // Re-armed, not just armed: a take that was slow to answer may have the earliest cut-off of all.
     this.#armExpiry();
     if (taken.leaseKey === this.syncLeaseKey) {
@@ -460,7 +508,10 @@ export class LeaseCoordinator {
    */
   async #bounded<T>(write: (options: LeaseWriteOptions) => Promise<T>): Promise<T> {
     const abort = new AbortController();
-    const timer = this.#clock.setTimeout(() => abort.abort(), this.renewIntervalMillis - Math.floor(this.renewIntervalMillis / 10));
+    const timer = this.#clock.setTimeout(
+      () => abort.abort(),
+      this.renewIntervalMillis - Math.floor(this.renewIntervalMillis / 10),
+    );
     try {
       return await write({ abortSignal: abort.signal });
     } finally {
@@ -468,7 +519,10 @@ export class LeaseCoordinator {
     }
   }
 
-  /** Drops `key` if `entry` is still what is held: a write begun before a drop and a retake must not drop the retaken lease. */
+  /**
+   * Drops `key` if `entry` is still what is held: a write begun before a drop and a retake must not drop the retaken
+   * lease.
+   */
   #dropEntry(key: string, entry: HeldLease, reason: LeaseLostReason): void {
     if (this.#held.get(key) === entry) this.#drop(key, reason);
   }
@@ -572,9 +626,11 @@ export class LeaseCoordinator {
       // An error reporter that throws has nowhere left to report to.
     }
   }
-
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-const copy = (lease: Lease): Lease => ({ ...lease, ...(lease.checkpoint ? { checkpoint: { ...lease.checkpoint } } : {}) });
+const copy = (lease: Lease): Lease => ({
+  ...lease,
+  ...(lease.checkpoint ? { checkpoint: { ...lease.checkpoint } } : {}),
+});

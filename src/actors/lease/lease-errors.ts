@@ -35,4 +35,5 @@ export class LeaseError extends KvsInferError<LeaseErrorCode> {
   }
 }
 
-export const isLeaseLost = (error: unknown): error is LeaseError => error instanceof LeaseError && error.code === 'LEASE_LOST';
+export const isLeaseLost = (error: unknown): error is LeaseError =>
+  error instanceof LeaseError && error.code === 'LEASE_LOST';

@@ -24,7 +24,9 @@ export interface LeasePlanOptions {
   /** Stream leases one worker holds at most (the sync lease is not counted). */
   maxLeasesPerWorker: number;
   syncLeaseKey: string;
-  /** [0, 1), like Math.random: the order of candidates, so that workers starting together do not all race for one lease. */
+  /**
+   * [0, 1), like Math.random: the order of candidates, so that workers starting together do not all race for one lease.
+   */
   random: () => number;
 }
 
@@ -70,17 +72,29 @@ export interface LeasePlan {
  * first seen counts as renewed now (KCL), so a worker that just started takes nothing live. Leases no longer
  * listed are forgotten.
  */
-export function observe(previous: LeaseObservations, leases: readonly Lease[], now: number): Map<string, LeaseObservation> {
+export function observe(
+  previous: LeaseObservations,
+  leases: readonly Lease[],
+  now: number,
+): Map<string, LeaseObservation> {
   const next = new Map<string, LeaseObservation>();
   for (const lease of leases) {
     const seen = previous.get(lease.leaseKey);
-    next.set(lease.leaseKey, seen && matches(seen, lease) ? seen : { counter: lease.leaseCounter, owner: lease.leaseOwner, since: now });
+    next.set(
+      lease.leaseKey,
+      seen && matches(seen, lease) ? seen : { counter: lease.leaseCounter, owner: lease.leaseOwner, since: now },
+    );
   }
   return next;
 }
 
 /** Free to take: nobody owns it, or its counter has not moved for failoverTimeMillis of this worker's clock. */
-export function isExpired(lease: Lease, observations: LeaseObservations, now: number, failoverTimeMillis: number): boolean {
+export function isExpired(
+  lease: Lease,
+  observations: LeaseObservations,
+  now: number,
+  failoverTimeMillis: number,
+): boolean {
   if (lease.leaseOwner === undefined) return true;
   const seen = observations.get(lease.leaseKey);
   // Not observed as listed: as good as first seen now, so not expired.
@@ -92,7 +106,12 @@ export function isExpired(lease: Lease, observations: LeaseObservations, now: nu
  * release was written. Any other owner sent its last write before this worker first saw the counter it produced,
  * and gives the lease up by itself within failoverTimeMillis of sending it: wait out the rest of that.
  */
-export function handoverDelay(lease: Lease, observations: LeaseObservations, now: number, failoverTimeMillis: number): number {
+export function handoverDelay(
+  lease: Lease,
+  observations: LeaseObservations,
+  now: number,
+  failoverTimeMillis: number,
+): number {
   if (lease.leaseOwner === undefined) return 0;
   const seen = observations.get(lease.leaseKey);
   const since = seen && matches(seen, lease) ? seen.since : now;
@@ -130,7 +149,10 @@ export function planTakes(input: LeasePlanInput, options: LeasePlanOptions): Lea
   const { leases, observations, held, now, self } = input;
   const { failoverTimeMillis, syncLeaseKey } = options;
   const expired = (lease: Lease) => isExpired(lease, observations, now, failoverTimeMillis);
-  const planned = (lease: Lease): PlannedTake => ({ lease, handoverDelayMillis: handoverDelay(lease, observations, now, failoverTimeMillis) });
+  const planned = (lease: Lease): PlannedTake => ({
+    lease,
+    handoverDelayMillis: handoverDelay(lease, observations, now, failoverTimeMillis),
+  });
 
   const sync = leases.find((l) => l.leaseKey === syncLeaseKey);
   const takeSync = sync && !held.has(sync.leaseKey) && expired(sync) ? sync : null;
@@ -138,18 +160,26 @@ export function planTakes(input: LeasePlanInput, options: LeasePlanOptions): Lea
   const streams = leases.filter((l) => l.leaseKey !== syncLeaseKey);
   const counts = new Map<string, number>();
   for (const lease of streams) {
-    if (lease.leaseOwner && lease.leaseOwner !== self && !expired(lease)) counts.set(lease.leaseOwner, (counts.get(lease.leaseOwner) ?? 0) + 1);
+    if (lease.leaseOwner && lease.leaseOwner !== self && !expired(lease))
+      counts.set(lease.leaseOwner, (counts.get(lease.leaseOwner) ?? 0) + 1);
   }
   // A worker holding only the sync lease is a worker too and deserves its share.
-  if (sync?.leaseOwner && sync.leaseOwner !== self && !expired(sync) && !counts.has(sync.leaseOwner)) counts.set(sync.leaseOwner, 0);
+  if (sync?.leaseOwner && sync.leaseOwner !== self && !expired(sync) && !counts.has(sync.leaseOwner))
+    counts.set(sync.leaseOwner, 0);
   const workers = [...counts.keys(), self].sort(compare);
-  const target = Math.min(streams.length === 0 ? 0 : Math.ceil(streams.length / workers.length), options.maxLeasesPerWorker);
+  const target = Math.min(
+    streams.length === 0 ? 0 : Math.ceil(streams.length / workers.length),
+    options.maxLeasesPerWorker,
+  );
   const mine = [...held].filter((key) => key !== syncLeaseKey).length;
   const needed = target - mine;
   const result: LeasePlan = { createSync: !sync, takeSync, take: [], steal: null, workers, target };
   if (needed <= 0) return result;
 
-  const available = shuffle(streams.filter((l) => !held.has(l.leaseKey) && expired(l)), options.random);
+  const available = shuffle(
+    streams.filter((l) => !held.has(l.leaseKey) && expired(l)),
+    options.random,
+  );
   if (available.length > 0) return { ...result, take: available.slice(0, needed).map(planned) };
 
   // KCL: steal only when nothing is expired, from the most loaded worker, one lease per pass.
@@ -162,11 +192,15 @@ export function planTakes(input: LeasePlanInput, options: LeasePlanOptions): Lea
   const over = counts.get(victim)! - target;
   // At exactly target the victim can still spare one when we are more than one short: 3/3/1 becomes 2/3/2.
   if (over < 0 || (over === 0 && needed <= 1)) return result;
-  const [lease] = shuffle(streams.filter((l) => l.leaseOwner === victim && !expired(l)), options.random);
+  const [lease] = shuffle(
+    streams.filter((l) => l.leaseOwner === victim && !expired(l)),
+    options.random,
+  );
   return lease ? { ...result, steal: planned(lease) } : result;
 }
 
-const matches = (seen: LeaseObservation, lease: Lease): boolean => seen.counter === lease.leaseCounter && seen.owner === lease.leaseOwner;
+const matches = (seen: LeaseObservation, lease: Lease): boolean =>
+  seen.counter === lease.leaseCounter && seen.owner === lease.leaseOwner;
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -1,7 +1,13 @@
 // The DynamoDB lease table (one per application): KCL's item layout, and every take, renew,
 // checkpoint and release a conditional write on `leaseCounter`, so two workers never both hold a lease.
 
-import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient, type TableDescription, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  type TableDescription,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -60,18 +66,25 @@ export class LeaseTable implements LeaseStore {
         );
       } catch (error) {
         // Every worker of a new application starts at once; all but one lose this race, which is fine.
-        if (errorName(error) !== 'ResourceInUseException') throw tableFailed(`creating lease table ${tableName}`, error);
+        if (errorName(error) !== 'ResourceInUseException')
+          throw tableFailed(`creating lease table ${tableName}`, error);
       }
       description = await describe(client, tableName);
     }
     const key = description?.KeySchema;
     if (description && (key?.length !== 1 || key[0]?.AttributeName !== 'leaseKey' || key[0]?.KeyType !== 'HASH')) {
-      throw new LeaseError('LEASE_TABLE_INVALID', `table ${tableName} exists but is not keyed by leaseKey alone: ${JSON.stringify(key)}`);
+      throw new LeaseError(
+        'LEASE_TABLE_INVALID',
+        `table ${tableName} exists but is not keyed by leaseKey alone: ${JSON.stringify(key)}`,
+      );
     }
     if (description?.TableStatus !== 'ACTIVE') {
       try {
         // Short delays: a local emulator is ACTIVE at once, and AWS within seconds.
-        await waitUntilTableExists({ client, maxWaitTime: options.maxWaitSeconds ?? 120, minDelay: 1, maxDelay: 5 }, { TableName: tableName });
+        await waitUntilTableExists(
+          { client, maxWaitTime: options.maxWaitSeconds ?? 120, minDelay: 1, maxDelay: 5 },
+          { TableName: tableName },
+        );
       } catch (error) {
         throw new LeaseError('LEASE_TABLE_INVALID', `lease table ${tableName} did not become ACTIVE`, { cause: error });
       }
@@ -89,7 +102,9 @@ export class LeaseTable implements LeaseStore {
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.#send(`listing leases of ${this.tableName}`, null, null, () =>
-        this.#doc.send(new ScanCommand({ TableName: this.tableName, ConsistentRead: consistentRead, ExclusiveStartKey: start })),
+        this.#doc.send(
+          new ScanCommand({ TableName: this.tableName, ConsistentRead: consistentRead, ExclusiveStartKey: start }),
+        ),
       );
       for (const item of page.Items ?? []) {
         // An item that is not a lease (hand-edited, another tool's) is skipped rather than crash the worker.
@@ -138,21 +153,46 @@ export class LeaseTable implements LeaseStore {
   /** Takes (or steals) the lease as read; conditional on its counter alone, since the owner may be anyone. */
   take(lease: Lease, owner: string): Promise<Lease> {
     const switched = lease.leaseOwner !== owner ? 1 : 0;
-    return this.#write('take', lease, owner, {}, {
-      UpdateExpression: 'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched',
-      ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
-      ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches'),
-      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter, ':zero': 0, ':switched': switched },
-    }, (current) => current.leaseOwner === owner);
+    return this.#write(
+      'take',
+      lease,
+      owner,
+      {},
+      {
+        UpdateExpression:
+          'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched',
+        ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
+        ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches'),
+        ExpressionAttributeValues: {
+          ':owner': owner,
+          ':next': lease.leaseCounter + 1,
+          ':expected': lease.leaseCounter,
+          ':zero': 0,
+          ':switched': switched,
+        },
+      },
+      (current) => current.leaseOwner === owner,
+    );
   }
 
   renew(lease: Lease, owner: string, options: LeaseWriteOptions = {}): Promise<Lease> {
-    return this.#write('renew', lease, owner, options, {
-      UpdateExpression: 'SET #counter = :next',
-      ConditionExpression: '#counter = :expected AND #owner = :owner',
-      ExpressionAttributeNames: names('#owner', '#counter'),
-      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter },
-    }, (current) => current.leaseOwner === owner);
+    return this.#write(
+      'renew',
+      lease,
+      owner,
+      options,
+      {
+        UpdateExpression: 'SET #counter = :next',
+        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ExpressionAttributeNames: names('#owner', '#counter'),
+        ExpressionAttributeValues: {
+          ':owner': owner,
+          ':next': lease.leaseCounter + 1,
+          ':expected': lease.leaseCounter,
+        },
+      },
+      (current) => current.leaseOwner === owner,
+    );
   }
 
   /**
@@ -161,30 +201,61 @@ export class LeaseTable implements LeaseStore {
    */
   checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options: LeaseWriteOptions = {}): Promise<Lease> {
     if (typeof checkpoint?.fragmentNumber !== 'string' || !Number.isFinite(checkpoint.serverTimestamp)) {
-      throw new LeaseError('BAD_LEASE_OPTIONS', `checkpoint of lease ${lease.leaseKey} needs a fragmentNumber string and a numeric serverTimestamp`, {
-        leaseKey: lease.leaseKey,
-        owner,
-      });
+      throw new LeaseError(
+        'BAD_LEASE_OPTIONS',
+        `checkpoint of lease ${lease.leaseKey} needs a fragmentNumber string and a numeric serverTimestamp`,
+        {
+          leaseKey: lease.leaseKey,
+          owner,
+        },
+      );
     }
-    const value: Checkpoint = { fragmentNumber: checkpoint.fragmentNumber, serverTimestamp: checkpoint.serverTimestamp };
+    const value: Checkpoint = {
+      fragmentNumber: checkpoint.fragmentNumber,
+      serverTimestamp: checkpoint.serverTimestamp,
+    };
     if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
     if (checkpoint.inclusive === true) value.inclusive = true;
-    return this.#write('checkpoint', lease, owner, options, {
-      UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
-      ConditionExpression: '#counter = :expected AND #owner = :owner',
-      ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
-      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter, ':checkpoint': value, ':zero': 0 },
-    }, (current) => current.leaseOwner === owner && sameCheckpoint(current.checkpoint, value));
+    return this.#write(
+      'checkpoint',
+      lease,
+      owner,
+      options,
+      {
+        UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
+        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
+        ExpressionAttributeValues: {
+          ':owner': owner,
+          ':next': lease.leaseCounter + 1,
+          ':expected': lease.leaseCounter,
+          ':checkpoint': value,
+          ':zero': 0,
+        },
+      },
+      (current) => current.leaseOwner === owner && sameCheckpoint(current.checkpoint, value),
+    );
   }
 
   /** Hands the lease back (owner removed) so another worker takes it at once instead of after failover. */
   release(lease: Lease, owner: string): Promise<Lease> {
-    return this.#write('release', lease, owner, {}, {
-      UpdateExpression: 'SET #counter = :next REMOVE #owner',
-      ConditionExpression: '#counter = :expected AND #owner = :owner',
-      ExpressionAttributeNames: names('#owner', '#counter'),
-      ExpressionAttributeValues: { ':owner': owner, ':next': lease.leaseCounter + 1, ':expected': lease.leaseCounter },
-    }, (current) => current.leaseOwner === undefined);
+    return this.#write(
+      'release',
+      lease,
+      owner,
+      {},
+      {
+        UpdateExpression: 'SET #counter = :next REMOVE #owner',
+        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ExpressionAttributeNames: names('#owner', '#counter'),
+        ExpressionAttributeValues: {
+          ':owner': owner,
+          ':next': lease.leaseCounter + 1,
+          ':expected': lease.leaseCounter,
+        },
+      },
+      (current) => current.leaseOwner === undefined,
+    );
   }
 
   async #write(
@@ -196,15 +267,24 @@ export class LeaseTable implements LeaseStore {
     applied: (current: Lease) => boolean,
   ): Promise<Lease> {
     checkKey(lease.leaseKey);
-    if (!owner) throw new LeaseError('BAD_LEASE_OPTIONS', `${operation} of lease ${lease.leaseKey} needs an owner`, { leaseKey: lease.leaseKey });
+    if (!owner)
+      throw new LeaseError('BAD_LEASE_OPTIONS', `${operation} of lease ${lease.leaseKey} needs an owner`, {
+        leaseKey: lease.leaseKey,
+      });
     try {
-      const command = new UpdateCommand({ ...input, TableName: this.tableName, Key: { leaseKey: lease.leaseKey }, ReturnValues: 'ALL_NEW' });
+      const command = new UpdateCommand({
+        ...input,
+        TableName: this.tableName,
+        Key: { leaseKey: lease.leaseKey },
+        ReturnValues: 'ALL_NEW',
+      });
       const out = await this.#doc.send(command, { abortSignal });
       const updated = out.Attributes ? parseLease(out.Attributes) : undefined;
       if (!updated) throw new Error(`UpdateItem returned no lease for ${lease.leaseKey}`);
       return updated;
     } catch (error) {
-      if (!isConditionFailed(error)) throw tableFailed(`${operation} of lease ${lease.leaseKey} by ${owner}`, error, lease.leaseKey, owner);
+      if (!isConditionFailed(error))
+        throw tableFailed(`${operation} of lease ${lease.leaseKey} by ${owner}`, error, lease.leaseKey, owner);
       const current = await this.get(lease.leaseKey);
       // The SDK retries a write whose answer was lost; the retry then fails the very condition its first
       // attempt satisfied. Exactly our write having landed shows as counter+1 with the expected outcome.
@@ -235,7 +315,8 @@ export class LeaseTable implements LeaseStore {
 /** The lease an item holds, or undefined for an item that is not one. */
 export function parseLease(item: Record<string, unknown>): Lease | undefined {
   const { leaseKey, leaseOwner, leaseCounter, checkpoint, ownerSwitchesSinceCheckpoint } = item;
-  if (typeof leaseKey !== 'string' || typeof leaseCounter !== 'number' || !Number.isInteger(leaseCounter)) return undefined;
+  if (typeof leaseKey !== 'string' || typeof leaseCounter !== 'number' || !Number.isInteger(leaseCounter))
+    return undefined;
   const lease: Lease = {
     leaseKey,
     leaseCounter,
@@ -245,7 +326,8 @@ export function parseLease(item: Record<string, unknown>): Lease | undefined {
   const cp = checkpoint as Partial<Checkpoint> | undefined;
   if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
     lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
-    if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0) lease.checkpoint.keyframesSeen = cp.keyframesSeen;
+    if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0)
+      lease.checkpoint.keyframesSeen = cp.keyframesSeen;
     // Only `true` counts: anything else reads as a completed fragment, which resumes after it (the older behaviour).
     if (cp.inclusive === true) lease.checkpoint.inclusive = true;
   }
@@ -267,14 +349,23 @@ async function describe(client: DynamoDBClient, tableName: string): Promise<Tabl
 }
 
 function checkKey(leaseKey: string): void {
-  if (typeof leaseKey !== 'string' || leaseKey === '') throw new LeaseError('BAD_LEASE_OPTIONS', `a lease key must be a non-empty string, got ${JSON.stringify(leaseKey)}`);
+  if (typeof leaseKey !== 'string' || leaseKey === '')
+    throw new LeaseError(
+      'BAD_LEASE_OPTIONS',
+      `a lease key must be a non-empty string, got ${JSON.stringify(leaseKey)}`,
+    );
 }
 
 // By name, not instanceof: a second copy of the SDK in node_modules would defeat instanceof.
 const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
 const isConditionFailed = (error: unknown): boolean => errorName(error) === 'ConditionalCheckFailedException';
 
-function tableFailed(what: string, error: unknown, leaseKey: string | null = null, owner: string | null = null): LeaseError {
+function tableFailed(
+  what: string,
+  error: unknown,
+  leaseKey: string | null = null,
+  owner: string | null = null,
+): LeaseError {
   if (error instanceof LeaseError) return error;
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return new LeaseError('LEASE_TABLE_FAILED', `${what} failed: ${detail}`, { leaseKey, owner, cause: error });

@@ -9,7 +9,13 @@ import { backoffDelay } from '../../aws/backoff.js';
 const RECHECK = { baseMs: 1_000, maxMs: 30_000, jitter: 1 } as const;
 
 /** Errors of a PutRecords call or a DescribeStreamSummary that mean "cannot be written", by name. */
-const UNWRITABLE = new Set(['ResourceNotFoundException', 'AccessDeniedException', 'KMSAccessDeniedException', 'KMSDisabledException', 'KMSNotFoundException']);
+const UNWRITABLE = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSNotFoundException',
+]);
 
 export interface DataStreamCheckOptions {
   client: KinesisClient;
@@ -74,7 +80,9 @@ export class DataStreamCheck {
     if (this.#stopped) return;
     const { client, streamName, timeoutMs } = this.#options;
     try {
-      const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      const out = await client.send(new DescribeStreamSummaryCommand({ StreamName: streamName }), {
+        abortSignal: AbortSignal.timeout(timeoutMs),
+      });
       const status = out.StreamDescriptionSummary?.StreamStatus;
       // UPDATING streams take writes; CREATING and DELETING ones do not.
       if (status === 'ACTIVE' || status === 'UPDATING') {
@@ -86,7 +94,11 @@ export class DataStreamCheck {
       this.#set(`data stream ${streamName} is ${status ?? 'in an unknown state'}`);
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';
-      this.#set(name === 'ResourceNotFoundException' ? `data stream ${streamName} does not exist` : `DescribeStreamSummary of ${streamName} failed: ${name}: ${(error as Error).message}`);
+      this.#set(
+        name === 'ResourceNotFoundException'
+          ? `data stream ${streamName} does not exist`
+          : `DescribeStreamSummary of ${streamName} failed: ${name}: ${(error as Error).message}`,
+      );
     }
     this.#schedule();
   }

@@ -4,13 +4,28 @@
 // call, is in one, backs off, or waits for the next stage to take its answer: the places are bounded in count
 // and in bytes, so a failing endpoint or a stalled publisher fills them and the callers wait (backpressure).
 
-import { InvokeEndpointCommand, type InvokeEndpointCommandOutput, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import {
+  InvokeEndpointCommand,
+  type InvokeEndpointCommandOutput,
+  type SageMakerRuntimeClient,
+} from '@aws-sdk/client-sagemaker-runtime';
+import { type BackoffPolicy, backoffDelay, resolveBackoff } from '../../aws/backoff.js';
 import { KvsInferError } from '../../errors.js';
-import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../../aws/backoff.js';
-import { deferred, onAbort, type Deferred } from '../deferred.js';
-import { classifyAttemptFailure, InferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
+import { type Deferred, deferred, onAbort } from '../deferred.js';
+import {
+  type AttemptFailure,
+  classifyAttemptFailure,
+  InferenceError,
+  type InferenceErrorCode,
+} from './inference-errors.js';
 
-export { classifyAttemptFailure, InferenceError, isInferenceError, type AttemptFailure, type InferenceErrorCode } from './inference-errors.js';
+export {
+  type AttemptFailure,
+  classifyAttemptFailure,
+  InferenceError,
+  type InferenceErrorCode,
+  isInferenceError,
+} from './inference-errors.js';
 
 export interface InferenceRequest {
   /** KVS stream the frame comes from: `latest` drops only among frames of the same stream; also in error messages. */
@@ -48,7 +63,9 @@ export type InferenceOutcome =
 export interface DispatchHandle {
   /** Resolves once the frame holds a place; rejects only with ABORTED or DISPATCHER_CLOSED. */
   queued: Promise<void>;
-  /** Settles once the frame is answered, failed for good, or dropped; rejects only with ABORTED or DISPATCHER_CLOSED. */
+  /**
+   * Settles once the frame is answered, failed for good, or dropped; rejects only with ABORTED or DISPATCHER_CLOSED.
+   */
   outcome: Promise<InferenceOutcome>;
   /**
    * Gives the frame's place back: call it once its answer has been handed on (the publisher took the record),
@@ -77,10 +94,16 @@ export interface DispatcherOptions {
    * answers instead. Checked when a frame is admitted (a larger image is admitted alone); default 256 MiB.
    */
   maxBytes?: number;
-  /** Bound on each attempt (KIT's sageMakerTaskTimeoutInMilli): the call is aborted through `client.send(cmd, { abortSignal })`. */
+  /**
+   * Bound on each attempt (KIT's sageMakerTaskTimeoutInMilli): the call is aborted through `client.send(cmd, {
+   * abortSignal })`.
+   */
   timeoutMs: number;
   policy: 'backpressure' | 'latest';
-  /** How long after its first attempt a frame's transient faults are still retried (sageMakerTaskRetryBudgetMillis); default 300000; 0: never. */
+  /**
+   * How long after its first attempt a frame's transient faults are still retried (sageMakerTaskRetryBudgetMillis);
+   * default 300000; 0: never.
+   */
   retryBudgetMs?: number;
   /** Optional cap on attempts per frame, the first included (sageMakerTaskMaxAttempts); default none. */
   maxAttempts?: number;
@@ -102,7 +125,10 @@ export interface DispatcherStats {
   awaitingRelease: number;
   /** Frames holding a place (all of the above): at most queueSize + concurrency. */
   held: number;
-  /** Bytes of the frames holding a place (images, or answers once answered): at most maxBytes when the last frame was admitted. */
+  /**
+   * Bytes of the frames holding a place (images, or answers once answered): at most maxBytes when the last frame was
+   * admitted.
+   */
   heldBytes: number;
   /** Callers waiting for a place. */
   pending: number;
@@ -127,7 +153,10 @@ const DEFAULT_QUEUE_BYTES = 256 * 1024 * 1024;
  */
 export const DEFAULT_INFERENCE_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 10_000, jitter: 1 };
 
-type EndpointFaultCode = Extract<InferenceErrorCode, 'ENDPOINT_TIMEOUT' | 'ENDPOINT_THROTTLED' | 'ENDPOINT_FAILED' | 'ENDPOINT_REJECTED'>;
+type EndpointFaultCode = Extract<
+  InferenceErrorCode,
+  'ENDPOINT_TIMEOUT' | 'ENDPOINT_THROTTLED' | 'ENDPOINT_FAILED' | 'ENDPOINT_REJECTED'
+>;
 
 /** A failed attempt: classified by classifyAttemptFailure, or our own timeout. */
 type AttemptFault = Omit<AttemptFailure, 'code'> & { code: EndpointFaultCode };
@@ -162,7 +191,10 @@ interface Job {
 
 function positiveInteger(name: string, value: unknown): number {
   if (!(typeof value === 'number' && Number.isInteger(value) && value > 0)) {
-    throw new KvsInferError('BAD_CONFIG', `inference dispatcher: ${name} must be a positive integer, got ${String(value)}`);
+    throw new KvsInferError(
+      'BAD_CONFIG',
+      `inference dispatcher: ${name} must be a positive integer, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -203,11 +235,17 @@ export class InferenceDispatcher {
       throw new KvsInferError('BAD_CONFIG', 'inference dispatcher: endpointName must be a non-empty string');
     }
     if (options.policy !== 'backpressure' && options.policy !== 'latest') {
-      throw new KvsInferError('BAD_CONFIG', `inference dispatcher: policy must be backpressure or latest, got ${String(options.policy)}`);
+      throw new KvsInferError(
+        'BAD_CONFIG',
+        `inference dispatcher: policy must be backpressure or latest, got ${String(options.policy)}`,
+      );
     }
     const budget = options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
     if (!(Number.isInteger(budget) && budget >= 0)) {
-      throw new KvsInferError('BAD_CONFIG', `inference dispatcher: retryBudgetMs must be an integer >= 0, got ${String(budget)}`);
+      throw new KvsInferError(
+        'BAD_CONFIG',
+        `inference dispatcher: retryBudgetMs must be an integer >= 0, got ${String(budget)}`,
+      );
     }
     this.#client = options.client;
     this.#endpointName = options.endpointName;
@@ -216,7 +254,8 @@ export class InferenceDispatcher {
     this.#maxBytes = positiveInteger('maxBytes', options.maxBytes ?? DEFAULT_QUEUE_BYTES);
     this.#timeoutMs = positiveInteger('timeoutMs', options.timeoutMs);
     this.#retryBudgetMs = budget;
-    this.#maxAttempts = options.maxAttempts === undefined ? undefined : positiveInteger('maxAttempts', options.maxAttempts);
+    this.#maxAttempts =
+      options.maxAttempts === undefined ? undefined : positiveInteger('maxAttempts', options.maxAttempts);
     this.#policy = options.policy;
     try {
       this.#backoff = resolveBackoff({ ...DEFAULT_INFERENCE_BACKOFF, ...options.backoff });
@@ -258,7 +297,11 @@ export class InferenceDispatcher {
       timer: null,
       detach: () => {},
     };
-    const handle: DispatchHandle = { queued: job.queued.promise, outcome: job.outcome.promise, release: () => this.#release(job) };
+    const handle: DispatchHandle = {
+      queued: job.queued.promise,
+      outcome: job.outcome.promise,
+      release: () => this.#release(job),
+    };
     this.#counts.submitted++;
 
     if (this.#closed) {
@@ -296,7 +339,9 @@ export class InferenceDispatcher {
     };
   }
 
-  /** Rejects everything not yet answered with DISPATCHER_CLOSED, aborts in-flight calls, frees every place; idempotent. */
+  /**
+   * Rejects everything not yet answered with DISPATCHER_CLOSED, aborts in-flight calls, frees every place; idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -347,7 +392,10 @@ export class InferenceDispatcher {
     return true;
   }
 
-  /** Admits waiters while there is room, then fills the free call slots from retries (they have waited longest), then the queue. */
+  /**
+   * Admits waiters while there is room, then fills the free call slots from retries (they have waited longest), then
+   * the queue.
+   */
   #pump(): void {
     if (this.#closed) return;
     while (this.#pending.length > 0 && this.#hasRoom(this.#pending[0]!.bytes)) this.#admit(this.#pending.shift()!);
@@ -375,7 +423,9 @@ export class InferenceDispatcher {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new InferenceError('ENDPOINT_TIMEOUT', `no answer within ${this.#timeoutMs} ms`, { transient: true }));
+      controller.abort(
+        new InferenceError('ENDPOINT_TIMEOUT', `no answer within ${this.#timeoutMs} ms`, { transient: true }),
+      );
     }, this.#timeoutMs);
 
     let answer: InvokeEndpointCommandOutput | undefined;
@@ -411,14 +461,21 @@ export class InferenceDispatcher {
         });
       } else {
         if (timedOut) this.#counts.timeouts++;
-        const ownTimeout: AttemptFault = { code: 'ENDPOINT_TIMEOUT', transient: true, summary: `no answer within ${this.#timeoutMs} ms` };
+        const ownTimeout: AttemptFault = {
+          code: 'ENDPOINT_TIMEOUT',
+          transient: true,
+          summary: `no answer within ${this.#timeoutMs} ms`,
+        };
         this.#failedAttempt(job, timedOut ? ownTimeout : classifyAttemptFailure(failure), failure, ended);
       }
     }
     this.#pump();
   }
 
-  /** Backs off a transient fault while the budget and the cap allow (never sleeping past the budget); fails the frame otherwise. */
+  /**
+   * Backs off a transient fault while the budget and the cap allow (never sleeping past the budget); fails the frame
+   * otherwise.
+   */
   #failedAttempt(job: Job, fault: AttemptFault, cause: unknown, ended: number): void {
     const spentMs = ended - job.firstStartAt;
     const capped = this.#maxAttempts !== undefined && job.attempts >= this.#maxAttempts;
@@ -429,7 +486,9 @@ export class InferenceDispatcher {
     }
     this.#counts.failed++;
     const attempts = `${job.attempts} attempt${job.attempts === 1 ? '' : 's'}`;
-    const spent = capped ? ` (the cap of ${this.#maxAttempts} attempts)` : ` over ${Math.round(spentMs)} ms (retry budget ${this.#retryBudgetMs} ms spent)`;
+    const spent = capped
+      ? ` (the cap of ${this.#maxAttempts} attempts)`
+      : ` over ${Math.round(spentMs)} ms (retry budget ${this.#retryBudgetMs} ms spent)`;
     const { stream, label } = job.request;
     const why = fault.transient ? spent : '';
     const message = `endpoint ${this.#endpointName} ${VERB[fault.code]} for stream ${stream} (${label}) after ${attempts}${why}: ${fault.summary}`;
@@ -523,7 +582,12 @@ export class InferenceDispatcher {
     }
   }
 
-  #finishWithError(job: Job, code: Extract<InferenceErrorCode, 'ABORTED' | 'DISPATCHER_CLOSED'>, message: string, cause?: unknown): void {
+  #finishWithError(
+    job: Job,
+    code: Extract<InferenceErrorCode, 'ABORTED' | 'DISPATCHER_CLOSED'>,
+    message: string,
+    cause?: unknown,
+  ): void {
     this.#finish(job);
     const error = new InferenceError(code, message, cause === undefined ? {} : { cause });
     job.queued.reject(error);

@@ -10,7 +10,10 @@ export type InferenceErrorCode =
   | 'ENDPOINT_THROTTLED'
   /** A 5xx, a ModelError with a 5xx (or no) original status, a connection error. Transient. */
   | 'ENDPOINT_FAILED'
-  /** A 4xx that retrying cannot fix: ValidationError (unknown endpoint, bad body), a ModelError with a 4xx other than 429. */
+  /**
+   * A 4xx that retrying cannot fix: ValidationError (unknown endpoint, bad body), a ModelError with a 4xx other than
+   * 429.
+   */
   | 'ENDPOINT_REJECTED'
   /** The caller's signal aborted the request. */
   | 'ABORTED'
@@ -18,7 +21,10 @@ export type InferenceErrorCode =
   | 'DISPATCHER_CLOSED';
 
 export class InferenceError extends KvsInferError<InferenceErrorCode> {
-  /** Whether the fault was transient: when the dispatcher reports one, the frame's retry budget (or attempt cap) is spent. */
+  /**
+   * Whether the fault was transient: when the dispatcher reports one, the frame's retry budget (or attempt cap) is
+   * spent.
+   */
   readonly transient: boolean;
 
   constructor(code: InferenceErrorCode, message: string, options: { cause?: unknown; transient?: boolean } = {}) {
@@ -36,8 +42,21 @@ export interface AttemptFailure {
   summary: string;
 }
 
-const THROTTLED_NAMES = new Set(['ThrottlingException', 'Throttling', 'ThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'ModelNotReadyException']);
-const SERVER_NAMES = new Set(['ServiceUnavailable', 'ServiceUnavailableException', 'InternalFailure', 'InternalServerError', 'InternalDependencyException']);
+const THROTTLED_NAMES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ModelNotReadyException',
+]);
+const SERVER_NAMES = new Set([
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalServerError',
+  'InternalDependencyException',
+]);
 
 /**
  * Classifies an error thrown by `client.send(InvokeEndpointCommand)` (not our own timeout, which the
@@ -67,7 +86,9 @@ export function classifyAttemptFailure(error: unknown): AttemptFailure {
     const original = fields.OriginalStatusCode;
     if (original === 429) return { code: 'ENDPOINT_THROTTLED', transient: true, summary };
     const clientSide = typeof original === 'number' && original >= 400 && original < 500;
-    return clientSide ? { code: 'ENDPOINT_REJECTED', transient: false, summary } : { code: 'ENDPOINT_FAILED', transient: true, summary };
+    return clientSide
+      ? { code: 'ENDPOINT_REJECTED', transient: false, summary }
+      : { code: 'ENDPOINT_FAILED', transient: true, summary };
   }
   if (THROTTLED_NAMES.has(name) || status === 429) return { code: 'ENDPOINT_THROTTLED', transient: true, summary };
   if (SERVER_NAMES.has(name) || (status !== undefined && status >= 500) || fields.$fault === 'server') {

@@ -66,7 +66,11 @@ export interface RecordContext {
 
 export type RecordBody =
   | { answer: Uint8Array; answerContentType: string | null; attempts: number; inferenceLatencyMs: number }
-  | { error: { stage: FailureStage; code: string; message: string }; attempts: number; inferenceLatencyMs: number | null };
+  | {
+      error: { stage: FailureStage; code: string; message: string };
+      attempts: number;
+      inferenceLatencyMs: number | null;
+    };
 
 /**
  * An error record's code and message are cut to these many UTF-8 bytes: whatever an endpoint or a decoder says
@@ -77,8 +81,16 @@ export const MAX_ERROR_MESSAGE_BYTES = 16 * 1024;
 const MAX_ERROR_CODE_BYTES = 256;
 
 /** The error as recorded and logged: code and message cut to their bounds. */
-export function boundedError(error: { stage: FailureStage; code: string; message: string }): { stage: FailureStage; code: string; message: string } {
-  return { stage: error.stage, code: truncateUtf8(error.code, MAX_ERROR_CODE_BYTES), message: truncateUtf8(error.message, MAX_ERROR_MESSAGE_BYTES) };
+export function boundedError(error: { stage: FailureStage; code: string; message: string }): {
+  stage: FailureStage;
+  code: string;
+  message: string;
+} {
+  return {
+    stage: error.stage,
+    code: truncateUtf8(error.code, MAX_ERROR_CODE_BYTES),
+    message: truncateUtf8(error.message, MAX_ERROR_MESSAGE_BYTES),
+  };
 }
 
 /** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), with a note of how much was cut. */
@@ -125,7 +137,10 @@ export function buildRecord(frame: FrameIdentity, context: RecordContext, body: 
   return record;
 }
 
-/** Endpoints label JSON loosely (application/json, text/plain, none): whatever parses as JSON is JSON, unless it says it is binary. */
+/**
+ * Endpoints label JSON loosely (application/json, text/plain, none): whatever parses as JSON is JSON, unless it says it
+ * is binary.
+ */
 function parseJson(bytes: Uint8Array, contentType: string | null): { ok: true; value: unknown } | { ok: false } {
   if (contentType !== null && /^(image|video|audio)\/|octet-stream|protobuf/i.test(contentType)) return { ok: false };
   try {

@@ -8,9 +8,9 @@
 import { GetDataEndpointCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
 import { KvsInferError } from '../../errors.js';
-import { compareFragmentNumbers } from '../../media/fragment-number.js';
 import type { ResumePoint } from '../../media/checkpoint.js';
-import { readMkv, type Fragment, type MkvEvent } from '../../media/index.js';
+import { compareFragmentNumbers } from '../../media/fragment-number.js';
+import { type Fragment, type MkvEvent, readMkv } from '../../media/index.js';
 
 export type MediaReaderErrorCode =
   /** The stream does not exist (GetDataEndpoint or GetMedia answered ResourceNotFoundException). */
@@ -24,19 +24,34 @@ export type MediaReaderErrorCode =
 
 export class MediaReaderError extends KvsInferError<MediaReaderErrorCode> {}
 
-/** AWS_KINESISVIDEO_ERROR_ID of "requested fragment is not found": the start selector names a fragment KVS no longer has. */
+/**
+ * AWS_KINESISVIDEO_ERROR_ID of "requested fragment is not found": the start selector names a fragment KVS no longer
+ * has.
+ */
 const FRAGMENT_NOT_FOUND = 4000;
 
 /** What the reader reports besides parser events, for logs and metrics. */
 export type ReaderNotice =
   /** KVS sent in-band error tags; GetMedia stops after them. */
-  | { type: 'get-media-error'; errorId: number | null; errorCode: string | null; fragmentNumber: string | null; startSelectorType: string }
+  | {
+      type: 'get-media-error';
+      errorId: number | null;
+      errorCode: string | null;
+      fragmentNumber: string | null;
+      startSelectorType: string;
+    }
   /**
    * The checkpoint could not be resumed, so reading went on from the oldest retained fragment: the fragments
    * after `checkpoint` (from it, for an inclusive one) and before `firstFragmentNumber` are given up. Sent when
    * the first of those arrives, or with null fields if the read ends before any does.
    */
-  | { type: 'checkpoint-unresumable'; checkpoint: string; reason: string; firstFragmentNumber: string | null; firstServerTimestamp: number | null };
+  | {
+      type: 'checkpoint-unresumable';
+      checkpoint: string;
+      reason: string;
+      firstFragmentNumber: string | null;
+      firstServerTimestamp: number | null;
+    };
 
 export interface MediaReaderOptions {
   control: KinesisVideoClient;
@@ -45,7 +60,8 @@ export interface MediaReaderOptions {
   streamName: string;
   /**
    * The checkpoint: reading resumes after its fragment (FRAGMENT_NUMBER), or at it when it is inclusive
-   * (SERVER_TIMESTAMP at its server timestamp, skipping any earlier fragment that start brings). Null: from `startWhenNew`.
+   * (SERVER_TIMESTAMP at its server timestamp, skipping any earlier fragment that start brings). Null: from
+   * `startWhenNew`.
    */
   resumeFrom: ResumePoint | null;
   /**
@@ -86,7 +102,10 @@ export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenera
   const { streamName, signal } = options;
   let media: KinesisVideoMediaClient;
   try {
-    const { DataEndpoint } = await options.control.send(new GetDataEndpointCommand({ StreamName: streamName, APIName: 'GET_MEDIA' }), { abortSignal: signal });
+    const { DataEndpoint } = await options.control.send(
+      new GetDataEndpointCommand({ StreamName: streamName, APIName: 'GET_MEDIA' }),
+      { abortSignal: signal },
+    );
     if (!DataEndpoint) throw new Error('GetDataEndpoint answered no DataEndpoint');
     media = options.mediaClient(DataEndpoint);
   } catch (error) {
@@ -132,19 +151,25 @@ async function* connection(
   try {
     let body: AsyncIterable<Uint8Array>;
     try {
-      const output = await media.send(new GetMediaCommand({ StreamName: streamName, StartSelector: start.selector }), { abortSignal });
+      const output = await media.send(new GetMediaCommand({ StreamName: streamName, StartSelector: start.selector }), {
+        abortSignal,
+      });
       body = output.Payload as AsyncIterable<Uint8Array>;
     } catch (error) {
       const { name, message } = error as Error;
       // The last start names no fragment: a refusal of it is the stream's problem (STREAM_NOT_FOUND), not the start's.
-      if (!last && (name === 'InvalidArgumentException' || name === 'ResourceNotFoundException')) throw new StartRefused(`${name}: ${message}`);
+      if (!last && (name === 'InvalidArgumentException' || name === 'ResourceNotFoundException'))
+        throw new StartRefused(`${name}: ${message}`);
       throw error;
     }
     if (!body) throw new Error('GetMedia answered no body');
     givenUp.opened();
     const bytes = idleGuarded(body, idleTimeoutMs, () => {
       controller.abort();
-      return new MediaReaderError('GET_MEDIA_IDLE', `GetMedia of stream ${streamName} sent no byte for ${idleTimeoutMs} ms`);
+      return new MediaReaderError(
+        'GET_MEDIA_IDLE',
+        `GetMedia of stream ${streamName} sent no byte for ${idleTimeoutMs} ms`,
+      );
     });
     let readAny = false;
     for await (const event of readMkv(options.onBytes ? counted(bytes, options.onBytes) : bytes)) {
@@ -157,13 +182,18 @@ async function* connection(
         // Not found before any media: the start names a fragment KVS no longer has.
         if (errorId === FRAGMENT_NOT_FOUND && !readAny && !last) throw new StartRefused(`in-band ${what}`);
         const where = fragmentNumber ? ` at fragment ${fragmentNumber}` : '';
-        throw new MediaReaderError('GET_MEDIA_ERROR', `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`);
+        throw new MediaReaderError(
+          'GET_MEDIA_ERROR',
+          `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`,
+        );
       }
       if (start.at && fragment && isBefore(fragment, start.at)) continue;
       // A parse error names its fragment, but is no proof that media came.
       if (event.type !== 'error' && fragment?.fragmentNumber != null) {
-        // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without a word.
-        if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber) givenUp.passed(start.at.fragmentNumber);
+        // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without a
+        // word.
+        if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber)
+          givenUp.passed(start.at.fragmentNumber);
         readAny = true;
         givenUp.read(fragment);
       }
@@ -201,9 +231,14 @@ class GivenUp {
     this.#report(first);
   }
 
-  /** An inclusive checkpoint resumed by time, whose first fragment read is a later one: the checkpointed one is gone. */
+  /**
+   * An inclusive checkpoint resumed by time, whose first fragment read is a later one: the checkpointed one is gone.
+   */
   passed(checkpoint: string): void {
-    this.#refused = { checkpoint, reason: `fragment ${checkpoint} is no longer retained: reading by its server timestamp began at a later one` };
+    this.#refused = {
+      checkpoint,
+      reason: `fragment ${checkpoint} is no longer retained: reading by its server timestamp began at a later one`,
+    };
     this.#opened = true;
   }
 
@@ -215,23 +250,38 @@ class GivenUp {
   #report(first: Fragment | null): void {
     if (this.#refused === null || !this.#opened) return;
     const firstFragmentNumber = first?.fragmentNumber ?? null;
-    this.#notify?.({ type: 'checkpoint-unresumable', ...this.#refused, firstFragmentNumber, firstServerTimestamp: first?.serverTimestamp ?? null });
+    this.#notify?.({
+      type: 'checkpoint-unresumable',
+      ...this.#refused,
+      firstFragmentNumber,
+      firstServerTimestamp: first?.serverTimestamp ?? null,
+    });
     this.#refused = null;
   }
 }
 
-/** The starts to try in order: the token, the checkpoint, then the oldest retained fragment; or the configured start. */
+/**
+ * The starts to try in order: the token, the checkpoint, then the oldest retained fragment; or the configured start.
+ */
 function startsOf(options: MediaReaderOptions): Start[] {
   const starts: Start[] = [];
   const token = options.continuationToken;
-  if (token) starts.push({ kind: 'token', selector: { StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: token } });
+  if (token)
+    starts.push({ kind: 'token', selector: { StartSelectorType: 'CONTINUATION_TOKEN', ContinuationToken: token } });
   const checkpoint = options.resumeFrom;
   if (checkpoint) {
     // GetMedia has no "at this fragment number": an inclusive checkpoint is found by its server timestamp.
     starts.push(
       checkpoint.inclusive
-        ? { kind: 'checkpoint', selector: { StartSelectorType: 'SERVER_TIMESTAMP', StartTimestamp: new Date(checkpoint.serverTimestamp) }, at: checkpoint }
-        : { kind: 'checkpoint', selector: { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: checkpoint.fragmentNumber } },
+        ? {
+            kind: 'checkpoint',
+            selector: { StartSelectorType: 'SERVER_TIMESTAMP', StartTimestamp: new Date(checkpoint.serverTimestamp) },
+            at: checkpoint,
+          }
+        : {
+            kind: 'checkpoint',
+            selector: { StartSelectorType: 'FRAGMENT_NUMBER', AfterFragmentNumber: checkpoint.fragmentNumber },
+          },
     );
     starts.push({ kind: 'start', selector: { StartSelectorType: 'EARLIEST' } });
   } else {
@@ -262,7 +312,10 @@ function fragmentOf(event: MkvEvent): Fragment | null {
 function isBefore(fragment: Fragment, at: ResumePoint): boolean {
   const { fragmentNumber, serverTimestamp } = fragment;
   if (fragmentNumber === null || serverTimestamp === null) return false;
-  return serverTimestamp < at.serverTimestamp || (serverTimestamp === at.serverTimestamp && compareFragmentNumbers(fragmentNumber, at.fragmentNumber) < 0);
+  return (
+    serverTimestamp < at.serverTimestamp ||
+    (serverTimestamp === at.serverTimestamp && compareFragmentNumbers(fragmentNumber, at.fragmentNumber) < 0)
+  );
 }
 
 function integerOrNull(value: string | null): number | null {
@@ -273,7 +326,11 @@ function integerOrNull(value: string | null): number | null {
  * The body's chunks; rejects with `onIdle()` when one takes longer than `idleMs` to come. The clock runs only
  * while this waits for the network, never while the consumer holds a chunk.
  */
-async function* idleGuarded(body: AsyncIterable<Uint8Array>, idleMs: number, onIdle: () => Error): AsyncGenerator<Uint8Array> {
+async function* idleGuarded(
+  body: AsyncIterable<Uint8Array>,
+  idleMs: number,
+  onIdle: () => Error,
+): AsyncGenerator<Uint8Array> {
   const iterator = body[Symbol.asyncIterator]();
   try {
     for (;;) {
@@ -308,5 +365,9 @@ function failure(streamName: string, error: unknown): MediaReaderError {
   if (name === 'ResourceNotFoundException') {
     return new MediaReaderError('STREAM_NOT_FOUND', `stream ${streamName} does not exist`, { cause: error });
   }
-  return new MediaReaderError('GET_MEDIA_FAILED', `GetMedia of stream ${streamName} failed: ${name}: ${(error as Error).message}`, { cause: error });
+  return new MediaReaderError(
+    'GET_MEDIA_FAILED',
+    `GetMedia of stream ${streamName} failed: ${name}: ${(error as Error).message}`,
+    { cause: error },
+  );
 }

@@ -3,10 +3,10 @@
 // buffer makes publish() wait, which is what pauses the stages before it. Every call has a deadline; failed
 // calls and failed records are retried forever, since a caller's checkpoint waits on each receipt.
 
-import { PutRecordsCommand, type KinesisClient, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { type KinesisClient, PutRecordsCommand, type PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
+import { type BackoffPolicy, backoffDelay, resolveBackoff } from '../../aws/backoff.js';
 import { KvsInferError } from '../../errors.js';
-import { backoffDelay, resolveBackoff, type BackoffPolicy } from '../../aws/backoff.js';
-import { deferred, onAbort, type Deferred } from '../deferred.js';
+import { type Deferred, deferred, onAbort } from '../deferred.js';
 
 export type PublishErrorCode =
   | 'RECORD_TOO_LARGE'
@@ -32,7 +32,9 @@ export interface PublishReceipt {
 
 /** What publish() hands back for one record. */
 export interface PublishHandle {
-  /** Resolves once the publisher holds the record (there was room for it); rejects as `receipt` does when it never does. */
+  /**
+   * Resolves once the publisher holds the record (there was room for it); rejects as `receipt` does when it never does.
+   */
   taken: Promise<void>;
   /** Resolves once Kinesis accepted the record and every earlier record of its partition key. */
   receipt: Promise<PublishReceipt>;
@@ -49,7 +51,10 @@ export interface PublisherOptions {
   maxBufferedRecords?: number;
   /** Bytes of those records; default 5 MiB. A record larger than this is held alone. */
   maxBufferedBytes?: number;
-  /** Deadline of one PutRecords call (publishTimeoutMillis), aborted through `client.send(cmd, { abortSignal })`; default 10000. */
+  /**
+   * Deadline of one PutRecords call (publishTimeoutMillis), aborted through `client.send(cmd, { abortSignal })`;
+   * default 10000.
+   */
   timeoutMs?: number;
   /** A batch that is not full goes out this long after its first record; default 50 ms. */
   lingerMs?: number;
@@ -157,16 +162,40 @@ export class ResultPublisher {
   constructor(options: PublisherOptions) {
     this.#client = options.client;
     this.#streamName = options.streamName;
-    if (typeof this.#streamName !== 'string' || this.#streamName.length === 0) throw new KvsInferError('BAD_CONFIG', 'streamName must be a non-empty string');
-    this.#maxRecords = integerIn('maxBatchRecords', options.maxBatchRecords ?? MAX_BATCH_RECORDS, 1, MAX_BATCH_RECORDS, " (Kinesis' PutRecords limit)");
-    this.#maxBytes = integerIn('maxBatchBytes', options.maxBatchBytes ?? MAX_BATCH_BYTES, 1, MAX_BATCH_BYTES, " (5 MiB, Kinesis' PutRecords limit)");
-    this.#maxBufferedRecords = integerIn('maxBufferedRecords', options.maxBufferedRecords ?? DEFAULT_BUFFERED_RECORDS, 1, Number.MAX_SAFE_INTEGER);
-    this.#maxBufferedBytes = integerIn('maxBufferedBytes', options.maxBufferedBytes ?? DEFAULT_BUFFERED_BYTES, 1, Number.MAX_SAFE_INTEGER);
+    if (typeof this.#streamName !== 'string' || this.#streamName.length === 0)
+      throw new KvsInferError('BAD_CONFIG', 'streamName must be a non-empty string');
+    this.#maxRecords = integerIn(
+      'maxBatchRecords',
+      options.maxBatchRecords ?? MAX_BATCH_RECORDS,
+      1,
+      MAX_BATCH_RECORDS,
+      " (Kinesis' PutRecords limit)",
+    );
+    this.#maxBytes = integerIn(
+      'maxBatchBytes',
+      options.maxBatchBytes ?? MAX_BATCH_BYTES,
+      1,
+      MAX_BATCH_BYTES,
+      " (5 MiB, Kinesis' PutRecords limit)",
+    );
+    this.#maxBufferedRecords = integerIn(
+      'maxBufferedRecords',
+      options.maxBufferedRecords ?? DEFAULT_BUFFERED_RECORDS,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
+    this.#maxBufferedBytes = integerIn(
+      'maxBufferedBytes',
+      options.maxBufferedBytes ?? DEFAULT_BUFFERED_BYTES,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
     this.#timeoutMs = integerIn('timeoutMs', options.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS, 1, 2 ** 31 - 1);
     this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
     this.#random = options.random ?? Math.random;
     this.#onError = options.onError;
-    if (!(this.#lingerMs >= 0 && Number.isFinite(this.#lingerMs))) throw new KvsInferError('BAD_CONFIG', `lingerMs must be a finite number >= 0, got ${this.#lingerMs}`);
+    if (!(this.#lingerMs >= 0 && Number.isFinite(this.#lingerMs)))
+      throw new KvsInferError('BAD_CONFIG', `lingerMs must be a finite number >= 0, got ${this.#lingerMs}`);
     try {
       this.#backoff = resolveBackoff({ ...PUBLISH_BACKOFF, ...options.backoff });
     } catch (error) {
@@ -180,22 +209,36 @@ export class ResultPublisher {
    * earlier: a caller checkpointing on receipts then never moves past an unpublished one.
    * A record larger than 1 MiB (data + partition key, Kinesis' per-record limit) rejects at once with RECORD_TOO_LARGE.
    * Otherwise never gives up: failed calls (timeouts, throttling, network, 5xx, even ResourceNotFound or
-   * AccessDenied, which an operator can fix) and the failed records of a partial failure (ProvisionedThroughputExceeded)
-   * are retried with capped, fully jittered backoff, forever, reporting through onError.
-   * An aborted signal removes a record not sent yet and rejects with ABORTED; a record already in a call stays
+   * AccessDenied, which an operator can fix) and the failed records of a partial failure
+   * (ProvisionedThroughputExceeded) are retried with capped, fully jittered backoff, forever, reporting through
+   * onError. An aborted signal removes a record not sent yet and rejects with ABORTED; a record already in a call stays
    * there (it may land) but its promises reject ABORTED. Unobserved rejections of either promise are never unhandled.
    */
   publish(record: PublishRecord, signal?: AbortSignal): PublishHandle {
-    if (this.#closing) return rejected(new PublishError('PUBLISHER_CLOSED', `the publisher to stream ${this.#streamName} is closed`));
+    if (this.#closing)
+      return rejected(new PublishError('PUBLISHER_CLOSED', `the publisher to stream ${this.#streamName} is closed`));
     if (signal?.aborted) return rejected(this.#aborted(record, signal.reason));
     const bytes = record.data.byteLength + Buffer.byteLength(record.partitionKey, 'utf8');
     const limit = Math.min(MAX_RECORD_BYTES, this.#maxBytes);
     if (bytes > limit) {
       return rejected(
-        new PublishError('RECORD_TOO_LARGE', `a record of ${bytes} bytes (data + partition key "${record.partitionKey}") is over the ${limit}-byte limit of a Kinesis record${limit < MAX_RECORD_BYTES ? ' (maxBatchBytes)' : ''}`),
+        new PublishError(
+          'RECORD_TOO_LARGE',
+          `a record of ${bytes} bytes (data + partition key "${record.partitionKey}") is over the ${limit}-byte limit of a Kinesis record${limit < MAX_RECORD_BYTES ? ' (maxBatchBytes)' : ''}`,
+        ),
       );
     }
-    const entry: Entry = { record, bytes, queuedAt: 0, state: 'waiting', holding: false, inCall: false, attempts: 0, taken: deferred(), done: deferred() };
+    const entry: Entry = {
+      record,
+      bytes,
+      queuedAt: 0,
+      state: 'waiting',
+      holding: false,
+      inCall: false,
+      attempts: 0,
+      taken: deferred(),
+      done: deferred(),
+    };
     entry.detach = onAbort(signal, (reason) => this.#abort(entry, reason));
     if (this.#waiting.length === 0 && this.#hasRoom(bytes)) this.#take(entry);
     else this.#waiting.push(entry);
@@ -236,7 +279,10 @@ export class ResultPublisher {
   }
 
   #hasRoom(bytes: number): boolean {
-    return this.#buffered === 0 || (this.#buffered < this.#maxBufferedRecords && this.#bufferedBytes + bytes <= this.#maxBufferedBytes);
+    return (
+      this.#buffered === 0 ||
+      (this.#buffered < this.#maxBufferedRecords && this.#bufferedBytes + bytes <= this.#maxBufferedBytes)
+    );
   }
 
   #take(entry: Entry): void {
@@ -329,11 +375,17 @@ export class ResultPublisher {
     let callError: Error | undefined;
     const controller = new AbortController();
     const deadline = `got no answer within ${this.#timeoutMs} ms`;
-    const timeout = new PublishError('PUBLISH_TIMEOUT', `PutRecords of ${batch.length} records to stream ${this.#streamName} ${deadline}`);
+    const timeout = new PublishError(
+      'PUBLISH_TIMEOUT',
+      `PutRecords of ${batch.length} records to stream ${this.#streamName} ${deadline}`,
+    );
     const timer = setTimeout(() => controller.abort(timeout), this.#timeoutMs);
     try {
       const output = await this.#client.send(
-        new PutRecordsCommand({ StreamName: this.#streamName, Records: batch.map((e) => ({ PartitionKey: e.record.partitionKey, Data: e.record.data })) }),
+        new PutRecordsCommand({
+          StreamName: this.#streamName,
+          Records: batch.map((e) => ({ PartitionKey: e.record.partitionKey, Data: e.record.data })),
+        }),
         { abortSignal: controller.signal },
       );
       results = output.Records ?? [];
@@ -361,7 +413,12 @@ export class ResultPublisher {
       if (result?.SequenceNumber && result.ShardId && !result.ErrorCode) {
         accepted++;
         this.#stats.published++;
-        if (entry.state === 'in-flight') this.#accept(entry, { shardId: result.ShardId, sequenceNumber: result.SequenceNumber, attempts: entry.attempts });
+        if (entry.state === 'in-flight')
+          this.#accept(entry, {
+            shardId: result.ShardId,
+            sequenceNumber: result.SequenceNumber,
+            attempts: entry.attempts,
+          });
         else this.#free(entry);
         continue;
       }
@@ -386,12 +443,20 @@ export class ResultPublisher {
       // failure lands the records after a failed one first. Putting the failed records at the front of the next
       // call, and never having a key in two calls at once, keeps each key's order as close as Kinesis allows.
       this.#queue = [...failed, ...this.#queue];
-      const detail = callError ?? new PublishError('PUT_RECORDS_PARTIAL_FAILURE', `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed (${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`);
+      const detail =
+        callError ??
+        new PublishError(
+          'PUT_RECORDS_PARTIAL_FAILURE',
+          `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed (${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`,
+        );
       this.#report(detail, { records: batch.length, failed: failedCount, attempt: this.#failureStreak });
-      this.#backoffTimer ??= setTimeout(() => {
-        this.#backoffTimer = undefined;
-        this.#pump();
-      }, backoffDelay(this.#failureStreak, this.#backoff, this.#random));
+      this.#backoffTimer ??= setTimeout(
+        () => {
+          this.#backoffTimer = undefined;
+          this.#pump();
+        },
+        backoffDelay(this.#failureStreak, this.#backoff, this.#random),
+      );
     } else {
       this.#failureStreak = 0;
     }
@@ -447,7 +512,9 @@ export class ResultPublisher {
   }
 
   #aborted(record: PublishRecord, reason: unknown): PublishError {
-    return new PublishError('ABORTED', `publishing a record with partition key "${record.partitionKey}" was aborted`, { cause: reason });
+    return new PublishError('ABORTED', `publishing a record with partition key "${record.partitionKey}" was aborted`, {
+      cause: reason,
+    });
   }
 
   #report(error: Error, info: { records: number; failed: number; attempt: number }): void {
@@ -459,7 +526,14 @@ export class ResultPublisher {
   }
 
   #checkIdle(): void {
-    if (!this.#closing || this.#calls.size > 0 || this.#queue.length > 0 || this.#waiting.length > 0 || this.#unsettled.size > 0) return;
+    if (
+      !this.#closing ||
+      this.#calls.size > 0 ||
+      this.#queue.length > 0 ||
+      this.#waiting.length > 0 ||
+      this.#unsettled.size > 0
+    )
+      return;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 }

@@ -18,10 +18,15 @@ export class Slots {
   #usedBytes = 0;
   readonly #waiters: Waiter[] = [];
 
-  /** At most `size` places and `maxBytes` bytes taken at once; one item larger than maxBytes is let in alone, so it cannot deadlock. */
+  /**
+   * At most `size` places and `maxBytes` bytes taken at once; one item larger than maxBytes is let in alone, so it
+   * cannot deadlock.
+   */
   constructor(size: number, maxBytes: number) {
-    if (!(Number.isInteger(size) && size >= 1)) throw new KvsInferError('BAD_CONFIG', `slots need an integer size >= 1, got ${size}`);
-    if (!(Number.isInteger(maxBytes) && maxBytes >= 1)) throw new KvsInferError('BAD_CONFIG', `slots need an integer maxBytes >= 1, got ${maxBytes}`);
+    if (!(Number.isInteger(size) && size >= 1))
+      throw new KvsInferError('BAD_CONFIG', `slots need an integer size >= 1, got ${size}`);
+    if (!(Number.isInteger(maxBytes) && maxBytes >= 1))
+      throw new KvsInferError('BAD_CONFIG', `slots need an integer maxBytes >= 1, got ${maxBytes}`);
     this.size = size;
     this.maxBytes = maxBytes;
   }

@@ -10,7 +10,8 @@
 //   dispatcher  Q + T = sageMakerTaskQueueSize + sageMakerTaskThreadPoolSize, sageMakerTaskQueueBytes
 //   publisher   P = 500 records, 5 MiB
 // so frames in flight <= S + Q + T + P, however long the endpoint or Kinesis is away; and memory in flight <=
-//     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive with it)
+//     64 MiB          compressed frames in the slots (a frame is a view of the GetMedia chunk it came in, kept alive
+// with it)
 //   + S x I           the encoded images of slotted frames waiting for a dispatcher place (I: the largest image,
 //                     width x height x 3 for BMP, far less for JPEG)
 //   + (B + (Q + T) x A) x 11/3
@@ -25,16 +26,16 @@
 
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../../media/fragment-number.js';
-import { IFrameSampler, type Frame, type MediaError, type MkvEvent } from '../../media/index.js';
+import { type Frame, IFrameSampler, type MediaError, type MkvEvent } from '../../media/index.js';
 import type { MetricsRegistry, StageMetricName } from '../../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../../native/index.js';
+import type { Clock } from '../clock.js';
+import { errorFields } from '../logger.js';
 import type { DispatchHandle, InferenceDispatcher, InferenceOutcome } from './inference-dispatcher.js';
 import { boundedError, buildRecord, type FrameIdentity, type RecordBody } from './inference-record.js';
 import { kitSource } from './kit-fields.js';
-import { errorFields } from '../logger.js';
 import type { ResultPublisher } from './result-publisher.js';
 import type { Slots } from './slots.js';
-import type { Clock } from '../clock.js';
 
 /**
  * The byte bound of the worker's slots: compressed frames between reading and a place at the endpoint (a 4K
@@ -47,7 +48,10 @@ export const DECODE_STAGE_BYTES = 64 * 1024 * 1024;
 /** What every stream of a worker shares. */
 export interface PipelineServices {
   pool: Pick<FramePool, 'process'>;
-  /** Frames between reading and a place in the endpoint queue, over all streams, by count and compressed bytes: full, reading pauses. */
+  /**
+   * Frames between reading and a place in the endpoint queue, over all streams, by count and compressed bytes: full,
+   * reading pauses.
+   */
   slots: Slots;
   dispatcher: Pick<InferenceDispatcher, 'submit'>;
   publisher: Pick<ResultPublisher, 'publish'>;
@@ -58,7 +62,10 @@ export interface PipelineServices {
   inferenceInterval: number;
   /** Publish a record with `error` for a frame that failed for good (else it is only counted and logged). */
   publishFailedFrames: boolean;
-  /** The worker's monotonic clock: stage durations and backpressure time; the lease actors' machines and waits run on it too. */
+  /**
+   * The worker's monotonic clock: stage durations and backpressure time; the lease actors' machines and waits run on it
+   * too.
+   */
   clock: Clock;
   /** Wall clock, epoch ms (default Date.now): records' publishedAt and latencies from KVS's server timestamps. */
   now?: () => number;
@@ -133,7 +140,10 @@ interface OpenFragment {
   producerTimestamp: number | null;
   /** Its last byte has been read (or it was given up): no new frames will come. */
   readDone: boolean;
-  /** The parser reported it corrupt (counted once); when it leaves it for the next fragment, that is its end, not a loss. */
+  /**
+   * The parser reported it corrupt (counted once); when it leaves it for the next fragment, that is its end, not a
+   * loss.
+   */
   corrupt: boolean;
   /** Sampled frames not yet published or settled. */
   outstanding: number;
@@ -246,7 +256,8 @@ export class StreamPipeline {
       this.counters.skippedRepeats++;
       return;
     }
-    // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage starts.
+    // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage
+    // starts.
     const ingestMs = this.#now() - serverTimestamp;
     const receivedAt = this.#services.clock.now();
     let release: (() => void) | null = null;
@@ -303,7 +314,12 @@ export class StreamPipeline {
    */
   #encode(frame: Frame): Promise<EncodedImage> {
     const services = this.#services;
-    return services.pool.process({ codecId: frame.track.codecId ?? '', codecPrivate: frame.track.codecPrivate, data: frame.data, output: services.image });
+    return services.pool.process({
+      codecId: frame.track.codecId ?? '',
+      codecPrivate: frame.track.codecPrivate,
+      data: frame.data,
+      output: services.image,
+    });
   }
 
   /**
@@ -313,18 +329,28 @@ export class StreamPipeline {
   async #encodeFailed(identity: FrameIdentity, error: unknown, releaseSlot: () => void): Promise<boolean> {
     try {
       if (this.#abort.signal.aborted) return false;
-      return await this.#failed(identity, { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null }, releaseSlot);
+      return await this.#failed(
+        identity,
+        { error: { stage: 'decode', ...codeAndMessage(error) }, attempts: 0, inferenceLatencyMs: null },
+        releaseSlot,
+      );
     } finally {
       releaseSlot();
     }
   }
 
-  /** Hands the image to the dispatcher (an abandoned pipeline's signal is aborted already: the frame is refused at once). */
+  /**
+   * Hands the image to the dispatcher (an abandoned pipeline's signal is aborted already: the frame is refused at
+   * once).
+   */
   #submit(identity: FrameIdentity, image: EncodedImage): DispatchHandle {
     this.counters.encoded++;
     this.#metrics.add('FramesDecoded', 1, this.#labels);
     const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
-    return this.#services.dispatcher.submit({ stream: this.streamName, label, body: image.data, contentType: image.contentType }, this.#abort.signal);
+    return this.#services.dispatcher.submit(
+      { stream: this.streamName, label, body: image.data, contentType: image.contentType },
+      this.#abort.signal,
+    );
   }
 
   /**
@@ -335,7 +361,12 @@ export class StreamPipeline {
    * recorded); false when it was abandoned (the lease or the worker ending), which leaves its fragment incomplete,
    * so no checkpoint can move past it. Never rejects.
    */
-  async #infer(identity: FrameIdentity, image: EncodedImage, receivedAt: number, releaseSlot: () => void): Promise<boolean> {
+  async #infer(
+    identity: FrameIdentity,
+    image: EncodedImage,
+    receivedAt: number,
+    releaseSlot: () => void,
+  ): Promise<boolean> {
     const decodedAt = this.#stageEnded('ReceivedToDecodedLatency', receivedAt);
     const handle = this.#submit(identity, image);
     try {
@@ -357,13 +388,22 @@ export class StreamPipeline {
       if (outcome.attempts > 1) this.#metrics.add('InferenceRetries', outcome.attempts - 1, this.#labels);
       if (outcome.status === 'failed') {
         const error = { stage: 'inference' as const, ...codeAndMessage(outcome.error) };
-        return await this.#failed(identity, { error, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs }, handle.release);
+        return await this.#failed(
+          identity,
+          { error, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs },
+          handle.release,
+        );
       }
       const inferredAt = this.#stageEnded('InvokedToInferredLatency', decodedAt + outcome.queuedMs);
       this.counters.inferred++;
       this.#metrics.add('FramesInferred', 1, this.#labels);
       this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
-      const answer = { answer: outcome.body, answerContentType: outcome.contentType, attempts: outcome.attempts, inferenceLatencyMs: outcome.latencyMs };
+      const answer = {
+        answer: outcome.body,
+        answerContentType: outcome.contentType,
+        attempts: outcome.attempts,
+        inferenceLatencyMs: outcome.latencyMs,
+      };
       return await this.#publish(identity, answer, handle.release, inferredAt);
     } finally {
       // Given back on every path the publisher did not take the record on (abandoned, dropped, not published).
@@ -371,21 +411,53 @@ export class StreamPipeline {
     }
   }
 
-  /** `onTaken`: told once the publisher holds the frame's record; the caller gives back its place in every other case. */
-  async #failed(identity: FrameIdentity, body: Extract<RecordBody, { error: unknown }>, onTaken: () => void): Promise<boolean> {
+  /**
+   * `onTaken`: told once the publisher holds the frame's record; the caller gives back its place in every other case.
+   */
+  async #failed(
+    identity: FrameIdentity,
+    body: Extract<RecordBody, { error: unknown }>,
+    onTaken: () => void,
+  ): Promise<boolean> {
     this.counters.failed++;
     this.#metrics.add('FramesFailed', 1, this.#labels);
     const { fragmentNumber, frameTimecode } = identity;
-    this.#options.onEvent('frame-failed', { level: 'warn', fragmentNumber, frameTimecode, ...boundedError(body.error), attempts: body.attempts });
+    this.#options.onEvent('frame-failed', {
+      level: 'warn',
+      fragmentNumber,
+      frameTimecode,
+      ...boundedError(body.error),
+      attempts: body.attempts,
+    });
     return this.#services.publishFailedFrames ? this.#publish(identity, body, onTaken) : true;
   }
 
-  /** `inferredAt`: the clock's now() at an answered frame's answer, where its last stage starts; null for an error record. */
-  async #publish(identity: FrameIdentity, body: RecordBody, onTaken: () => void, inferredAt: number | null = null): Promise<boolean> {
+  /**
+   * `inferredAt`: the clock's now() at an answered frame's answer, where its last stage starts; null for an error
+   * record.
+   */
+  async #publish(
+    identity: FrameIdentity,
+    body: RecordBody,
+    onTaken: () => void,
+    inferredAt: number | null = null,
+  ): Promise<boolean> {
     const services = this.#services;
-    const record = buildRecord(identity, { contentType: services.image.contentType, endpoint: services.endpoint, workerId: services.workerId, now: this.#now() }, body);
+    const record = buildRecord(
+      identity,
+      {
+        contentType: services.image.contentType,
+        endpoint: services.endpoint,
+        workerId: services.workerId,
+        now: this.#now(),
+      },
+      body,
+    );
     try {
-      const { taken, receipt } = services.publisher.publish({ partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) }, this.#abort.signal);
+      const { taken, receipt } = services.publisher.publish(
+        { partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) },
+        this.#abort.signal,
+      );
       // Not on a rejection: a record too large becomes an error record below, which takes the place over.
       void taken.then(onTaken, () => {});
       await receipt;
@@ -396,11 +468,20 @@ export class StreamPipeline {
         // Error records are bounded (inference-record.ts) to fit a Kinesis record; one that still does not fit
         // (a publisher built with a smaller limit) must not hold the fragment open: the frame is failed, unrecorded.
         const { fragmentNumber, frameTimecode } = identity;
-        this.#options.onEvent('failed-frame-unrecorded', { level: 'error', fragmentNumber, frameTimecode, ...errorFields(error) });
+        this.#options.onEvent('failed-frame-unrecorded', {
+          level: 'error',
+          fragmentNumber,
+          frameTimecode,
+          ...errorFields(error),
+        });
         return true;
       }
       // An answer too large for a Kinesis record still leaves a trace, so the frame is accounted for.
-      const failure = { error: { stage: 'publish' as const, ...codeAndMessage(error) }, attempts: body.attempts, inferenceLatencyMs: body.inferenceLatencyMs };
+      const failure = {
+        error: { stage: 'publish' as const, ...codeAndMessage(error) },
+        attempts: body.attempts,
+        inferenceLatencyMs: body.inferenceLatencyMs,
+      };
       return this.#failed(identity, failure, onTaken);
     }
     this.counters.published++;
@@ -445,14 +526,22 @@ export class StreamPipeline {
       return;
     }
     const fragment = error.fragment;
-    const known = fragment?.fragmentNumber != null && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber);
-    const entry = known ? this.#entry(fragment.fragmentNumber!, fragment.serverTimestamp!, fragment.producerTimestamp) : null;
+    const known =
+      fragment?.fragmentNumber != null && fragment.serverTimestamp !== null && !this.#isDone(fragment.fragmentNumber);
+    const entry = known
+      ? this.#entry(fragment.fragmentNumber!, fragment.serverTimestamp!, fragment.producerTimestamp)
+      : null;
     // Reported once per fragment, however many of its blocks are bad or however often a reconnect reads it again.
     if (entry?.corrupt) return;
     if (entry) entry.corrupt = true;
     this.counters.corruptFragments++;
     this.#metrics.add('CorruptFragments', 1, this.#labels);
-    this.#options.onEvent('corrupt-fragment', { level: 'warn', fragmentNumber: fragment?.fragmentNumber ?? null, offset: error.offset, ...errorFields(error) });
+    this.#options.onEvent('corrupt-fragment', {
+      level: 'warn',
+      fragmentNumber: fragment?.fragmentNumber ?? null,
+      offset: error.offset,
+      ...errorFields(error),
+    });
   }
 
   #isDone(fragmentNumber: string): boolean {
@@ -468,7 +557,11 @@ export class StreamPipeline {
           // A corrupt fragment the parser dropped ends here, as reported; any other lost its end.
           if (!open.corrupt) {
             this.counters.incompleteFragments++;
-            this.#options.onEvent('fragment-incomplete', { level: 'warn', fragmentNumber: open.fragmentNumber, framesTaken: open.framesTaken });
+            this.#options.onEvent('fragment-incomplete', {
+              level: 'warn',
+              fragmentNumber: open.fragmentNumber,
+              framesTaken: open.framesTaken,
+            });
           }
           this.#finishRead(open);
         }
@@ -478,7 +571,16 @@ export class StreamPipeline {
     let entry = this.#open.find((f) => f.fragmentNumber === fragmentNumber);
     if (entry === undefined) {
       const keyframesSeen = this.#sampler.seen;
-      entry = { fragmentNumber, serverTimestamp, producerTimestamp, readDone: false, corrupt: false, outstanding: 0, framesTaken: 0, keyframesSeen };
+      entry = {
+        fragmentNumber,
+        serverTimestamp,
+        producerTimestamp,
+        readDone: false,
+        corrupt: false,
+        outstanding: 0,
+        framesTaken: 0,
+        keyframesSeen,
+      };
       this.#open.push(entry);
     }
     return entry;
@@ -486,7 +588,8 @@ export class StreamPipeline {
 
   #finishRead(entry: OpenFragment): void {
     entry.readDone = true;
-    if (this.#lastReadDone === null || compareFragmentNumbers(entry.fragmentNumber, this.#lastReadDone) > 0) this.#lastReadDone = entry.fragmentNumber;
+    if (this.#lastReadDone === null || compareFragmentNumbers(entry.fragmentNumber, this.#lastReadDone) > 0)
+      this.#lastReadDone = entry.fragmentNumber;
     this.#completeReady();
   }
 
@@ -495,7 +598,11 @@ export class StreamPipeline {
     while (this.#open.length > 0 && this.#open[0]!.readDone && this.#open[0]!.outstanding === 0) {
       const done = this.#open.shift()!;
       this.counters.fragmentsCompleted++;
-      this.#options.onComplete({ fragmentNumber: done.fragmentNumber, serverTimestamp: done.serverTimestamp, keyframesSeen: done.keyframesSeen });
+      this.#options.onComplete({
+        fragmentNumber: done.fragmentNumber,
+        serverTimestamp: done.serverTimestamp,
+        keyframesSeen: done.keyframesSeen,
+      });
     }
   }
 }

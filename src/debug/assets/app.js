@@ -16,15 +16,21 @@ const leaf = (state) => state.split('.').slice(1).join('.');
 
 function renderWorker(view) {
   const uptime = Math.round((view.now - view.startedAt) / 1000);
-  document.getElementById('worker').replaceChildren(
-    el('span', { textContent: `worker ${view.workerId}` }),
-    el('span', { className: 'muted', textContent: `app ${view.appName}` }),
-    el('span', { className: `badge ${view.ready ? 'on' : 'off'}`, textContent: view.ready ? 'ready' : 'not ready' }),
-    ...(view.draining ? [el('span', { className: 'badge off', textContent: 'draining' })] : []),
-    ...(view.holdsSyncLease ? [el('span', { className: 'badge', textContent: 'runs discovery' })] : []),
-    el('span', { className: 'muted', textContent: `up ${uptime} s` }),
-  );
-  document.getElementById('workers').replaceChildren(...view.workers.map((w) => el('li', { className: w === view.workerId ? 'self' : '', textContent: w })));
+  document
+    .getElementById('worker')
+    .replaceChildren(
+      el('span', { textContent: `worker ${view.workerId}` }),
+      el('span', { className: 'muted', textContent: `app ${view.appName}` }),
+      el('span', { className: `badge ${view.ready ? 'on' : 'off'}`, textContent: view.ready ? 'ready' : 'not ready' }),
+      ...(view.draining ? [el('span', { className: 'badge off', textContent: 'draining' })] : []),
+      ...(view.holdsSyncLease ? [el('span', { className: 'badge', textContent: 'runs discovery' })] : []),
+      el('span', { className: 'muted', textContent: `up ${uptime} s` }),
+    );
+  document
+    .getElementById('workers')
+    .replaceChildren(
+      ...view.workers.map((w) => el('li', { className: w === view.workerId ? 'self' : '', textContent: w })),
+    );
 }
 
 function renderStreams(view) {
@@ -35,7 +41,9 @@ function renderStreams(view) {
       el('td', { textContent: lease.states.map(leaf).join(', ') }),
       el('td', { textContent: short(lease.checkpoint), title: lease.checkpoint ?? '' }),
       el('td', { className: 'num', textContent: ms(lease.millisBehindNow) }),
-      ...['sampled', 'published', 'failed', 'dropped', 'reconnects'].map((key) => el('td', { className: 'num', textContent: String(c[key] ?? 0) })),
+      ...['sampled', 'published', 'failed', 'dropped', 'reconnects'].map((key) =>
+        el('td', { className: 'num', textContent: String(c[key] ?? 0) }),
+      ),
     ];
     return el('tr', { dataset: { stream: lease.stream } }, cells);
   });
@@ -45,13 +53,22 @@ function renderStreams(view) {
 // One column per stage of a frame's path, as the worker lists them (every lease lists the same), named by its metric.
 function renderStages(view) {
   const stages = view.leases[0]?.stages ?? [];
-  const heads = stages.map((s) => el('th', { className: 'num' }, [`${s.from} → ${s.to}`, el('br'), el('code', { textContent: s.metric })]));
-  document.querySelector('#stages thead').replaceChildren(el('tr', {}, [el('th', { textContent: 'stream' }), ...heads]));
+  const heads = stages.map((s) =>
+    el('th', { className: 'num' }, [`${s.from} → ${s.to}`, el('br'), el('code', { textContent: s.metric })]),
+  );
+  document
+    .querySelector('#stages thead')
+    .replaceChildren(el('tr', {}, [el('th', { textContent: 'stream' }), ...heads]));
   const rows = view.leases.map((lease) =>
     el('tr', { dataset: { stream: lease.stream } }, [
       el('td', { textContent: lease.stream }),
       ...lease.stages.map((s) =>
-        el('td', { className: 'num', dataset: { metric: s.metric }, title: `${s.count} frames`, textContent: s.count === 0 ? '—' : `${s.p50} / ${s.p99}` }),
+        el('td', {
+          className: 'num',
+          dataset: { metric: s.metric },
+          title: `${s.count} frames`,
+          textContent: s.count === 0 ? '—' : `${s.p50} / ${s.p99}`,
+        }),
       ),
     ]),
   );
@@ -89,14 +106,18 @@ function renderLease(lease) {
     node.classList.toggle('active', id.includes('.') && lease.states.some((s) => s === id || s.startsWith(`${id}.`)));
   }
   const error = lease.lastError;
-  root.querySelector('.error').textContent = error ? `last error (${error.source}): ${error.code ?? ''} ${error.message}` : '';
-  const history = [...lease.transitions].reverse().map((t) =>
-    el('li', {}, [
-      el('span', { className: 'time', textContent: `${new Date(t.at).toISOString().slice(11, 23)} ` }),
-      el('span', { className: 'event', textContent: t.event }),
-      el('span', { textContent: ` ${t.from.map(leaf).join('+') || '∅'} → ${t.to.map(leaf).join('+')}` }),
-    ]),
-  );
+  root.querySelector('.error').textContent = error
+    ? `last error (${error.source}): ${error.code ?? ''} ${error.message}`
+    : '';
+  const history = [...lease.transitions]
+    .reverse()
+    .map((t) =>
+      el('li', {}, [
+        el('span', { className: 'time', textContent: `${new Date(t.at).toISOString().slice(11, 23)} ` }),
+        el('span', { className: 'event', textContent: t.event }),
+        el('span', { textContent: ` ${t.from.map(leaf).join('+') || '∅'} → ${t.to.map(leaf).join('+')}` }),
+      ]),
+    );
   root.querySelector('.history').replaceChildren(...history);
 }
 

@@ -46,7 +46,8 @@ export function requiredObject(body: JsonObject, member: string): JsonObject {
 export function optionalStringList(body: JsonObject, member: string): string[] | undefined {
   const value = body[member];
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) throw invalid(`${member} must be a list of strings`);
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string'))
+    throw invalid(`${member} must be a list of strings`);
   return value as string[];
 }
 
@@ -65,7 +66,8 @@ export function optionalStringMap(body: JsonObject, member: string): Map<string,
 export function optionalTimestamp(body: JsonObject, member: string): number | undefined {
   const value = body[member];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalid(`${member} must be a timestamp in epoch seconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw invalid(`${member} must be a timestamp in epoch seconds`);
   return Math.round(value * 1000);
 }
 

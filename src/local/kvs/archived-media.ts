@@ -17,7 +17,7 @@ import {
 } from './api-input.js';
 import { KvsApiError } from './errors.js';
 import { renderArchivedFragment } from './fragment-renderer.js';
-import { startStream, writeChunks, type JsonObject } from './http-io.js';
+import { type JsonObject, startStream, writeChunks } from './http-io.js';
 import type { ApiContext, Route } from './route.js';
 import type { FragmentRange, StoredFragment } from './types.js';
 
@@ -29,7 +29,10 @@ function parseRange(input: JsonObject): FragmentRange {
   if (selector === undefined) return { type: 'SERVER_TIMESTAMP', start: 0, end: Number.MAX_SAFE_INTEGER };
   const type = requiredString(selector, 'FragmentSelectorType');
   if (type !== 'SERVER_TIMESTAMP' && type !== 'PRODUCER_TIMESTAMP') {
-    throw new KvsApiError('InvalidArgumentException', `FragmentSelectorType must be SERVER_TIMESTAMP or PRODUCER_TIMESTAMP, got ${type}`);
+    throw new KvsApiError(
+      'InvalidArgumentException',
+      `FragmentSelectorType must be SERVER_TIMESTAMP or PRODUCER_TIMESTAMP, got ${type}`,
+    );
   }
   const range = requiredObject(selector, 'TimestampRange');
   const start = requiredTimestamp(range, 'StartTimestamp');
@@ -60,7 +63,10 @@ function listFragments(input: JsonObject, ctx: ApiContext): JsonObject {
   }
   const page = fragments.slice(0, maxResults);
   const more = fragments.length > page.length;
-  return { Fragments: page.map(fragmentEntry), NextToken: more ? encodeToken(page[page.length - 1]!.fragmentNumber) : undefined };
+  return {
+    Fragments: page.map(fragmentEntry),
+    NextToken: more ? encodeToken(page[page.length - 1]!.fragmentNumber) : undefined,
+  };
 }
 
 async function getMediaForFragmentList(input: JsonObject, ctx: ApiContext, res: ServerResponse): Promise<void> {
@@ -73,10 +79,14 @@ async function getMediaForFragmentList(input: JsonObject, ctx: ApiContext, res: 
   const fragments = numbers.map((number) => {
     if (!stream.archived) {
       const why = 'the stream archives nothing (DataRetentionInHours 0)';
-      throw new KvsApiError('ResourceNotFoundException', `Fragment ${number} of stream ${stream.name} was not found: ${why}`);
+      throw new KvsApiError(
+        'ResourceNotFoundException',
+        `Fragment ${number} of stream ${stream.name} was not found: ${why}`,
+      );
     }
     const fragment = /^\d+$/.test(number) ? stream.log.get(number) : undefined;
-    if (fragment === undefined) throw new KvsApiError('ResourceNotFoundException', `Fragment ${number} of stream ${stream.name} was not found`);
+    if (fragment === undefined)
+      throw new KvsApiError('ResourceNotFoundException', `Fragment ${number} of stream ${stream.name} was not found`);
     return fragment;
   });
   startStream(res, ctx.requestId, 'video/webm');

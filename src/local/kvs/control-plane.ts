@@ -16,7 +16,7 @@ import { KvsApiError } from './errors.js';
 import type { JsonObject } from './http-io.js';
 import type { ApiContext, Route } from './route.js';
 import { checkRequestTags, checkTagKeys } from './stream-constraints.js';
-import { validateTags, type KvsStream } from './stream-registry.js';
+import { type KvsStream, validateTags } from './stream-registry.js';
 
 /** GetDataEndpoint's APIName values; every one is served (or refused per operation) by this server. */
 const DATA_APIS = new Set([
@@ -83,10 +83,15 @@ function listStreams(input: JsonObject, ctx: ApiContext): JsonObject {
     }
     prefix = optionalString(condition, 'ComparisonValue');
   }
-  const matching = ctx.registry.list().filter((s) => (prefix === undefined || s.name.startsWith(prefix)) && (after === undefined || s.name > after));
+  const matching = ctx.registry
+    .list()
+    .filter((s) => (prefix === undefined || s.name.startsWith(prefix)) && (after === undefined || s.name > after));
   const page = matching.slice(0, maxResults);
   const more = matching.length > page.length;
-  return { StreamInfoList: page.map(streamInfo), NextToken: more ? encodeToken(page[page.length - 1]!.name) : undefined };
+  return {
+    StreamInfoList: page.map(streamInfo),
+    NextToken: more ? encodeToken(page[page.length - 1]!.name) : undefined,
+  };
 }
 
 function listTagsForStream(input: JsonObject, ctx: ApiContext): JsonObject {
@@ -120,7 +125,10 @@ function deleteStream(input: JsonObject, ctx: ApiContext): JsonObject {
   const stream = ctx.registry.resolve(undefined, requiredString(input, 'StreamARN'));
   const currentVersion = optionalString(input, 'CurrentVersion');
   if (currentVersion !== undefined && currentVersion !== stream.version) {
-    throw new KvsApiError('VersionMismatchException', `The stream version ${currentVersion} does not match the current version ${stream.version}`);
+    throw new KvsApiError(
+      'VersionMismatchException',
+      `The stream version ${currentVersion} does not match the current version ${stream.version}`,
+    );
   }
   ctx.registry.delete(stream);
   return {};
@@ -128,7 +136,8 @@ function deleteStream(input: JsonObject, ctx: ApiContext): JsonObject {
 
 function getDataEndpoint(input: JsonObject, ctx: ApiContext): JsonObject {
   const api = requiredString(input, 'APIName');
-  if (!DATA_APIS.has(api)) throw new KvsApiError('InvalidArgumentException', `APIName ${api} is not one of ${[...DATA_APIS].join(', ')}`);
+  if (!DATA_APIS.has(api))
+    throw new KvsApiError('InvalidArgumentException', `APIName ${api} is not one of ${[...DATA_APIS].join(', ')}`);
   named(input, ctx);
   return { DataEndpoint: ctx.url };
 }

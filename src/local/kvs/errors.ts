@@ -59,10 +59,13 @@ export class KvsInBandError extends KvsInferError<'GET_MEDIA_IN_BAND'> {
 
   /** `description` defaults to the one the GetMedia reference gives for the id; an id it does not list needs one. */
   constructor(errorId: number, description?: string) {
-    if (!Number.isSafeInteger(errorId) || errorId < 0) throw new TypeError(`an in-band GetMedia error id is a non-negative integer, got ${errorId}`);
+    if (!Number.isSafeInteger(errorId) || errorId < 0)
+      throw new TypeError(`an in-band GetMedia error id is a non-negative integer, got ${errorId}`);
     const documented: string | undefined = IN_BAND_ERRORS[errorId as keyof typeof IN_BAND_ERRORS];
     if (description === undefined && documented === undefined) {
-      throw new TypeError(`in-band GetMedia error ${errorId} is not one the GetMedia reference lists: give its description`);
+      throw new TypeError(
+        `in-band GetMedia error ${errorId} is not one the GetMedia reference lists: give its description`,
+      );
     }
     super('GET_MEDIA_IN_BAND', description ?? documented!);
     this.errorId = errorId;

@@ -2,12 +2,19 @@
 // with their SimpleBlocks prebuilt, then replayed into a FragmentLog in real time, faster, or looped.
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_LOG_QUIET, AV_NOPTS_VALUE, AVERROR_EOF, AVMEDIA_TYPE_VIDEO } from 'node-av/constants';
+import {
+  AV_CODEC_ID_H264,
+  AV_CODEC_ID_HEVC,
+  AV_LOG_QUIET,
+  AV_NOPTS_VALUE,
+  AVERROR_EOF,
+  AVMEDIA_TYPE_VIDEO,
+} from 'node-av/constants';
 import { FFmpegError, FormatContext, Log, Packet, type Stream } from 'node-av/lib';
 import { KvsInferError } from '../../errors.js';
-import { simpleBlocks, type BlockSpec } from './mkv-writer.js';
 import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../media/types.js';
 import type { FragmentLog } from './fragment-log.js';
+import { type BlockSpec, simpleBlocks } from './mkv-writer.js';
 import type { FragmentInput } from './types.js';
 
 export type FileSourceErrorCode = 'FILE_SOURCE_UNREADABLE' | 'FILE_SOURCE_UNSUPPORTED';
@@ -167,20 +174,30 @@ function timerSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 function unreadable(path: string, what: string, ret: number): FileSourceError {
-  return new FileSourceError('FILE_SOURCE_UNREADABLE', path, `${what}: ${FFmpegError.strerror(ret)}`, { cause: FFmpegError.fromCode(ret) });
+  return new FileSourceError('FILE_SOURCE_UNREADABLE', path, `${what}: ${FFmpegError.strerror(ret)}`, {
+    cause: FFmpegError.fromCode(ret),
+  });
 }
 
 function videoTrack(path: string, stream: Stream): TrackInfo {
   const { codecpar } = stream;
   const codecId = CODECS.get(codecpar.codecId);
   if (codecId === undefined) {
-    throw new FileSourceError('FILE_SOURCE_UNSUPPORTED', path, `video codec ${codecpar.codecId} is neither H.264 nor H.265`);
+    throw new FileSourceError(
+      'FILE_SOURCE_UNSUPPORTED',
+      path,
+      `video codec ${codecpar.codecId} is neither H.264 nor H.265`,
+    );
   }
   const extradata = codecpar.extradata;
   // avcC / hvcC start with configurationVersion 1; Annex B extradata (MPEG-TS, raw streams) starts with a start code
   // and its samples are not length-prefixed, so Matroska blocks cannot carry them as they are.
   if (extradata === null || extradata.length < 7 || extradata[0] !== 1) {
-    throw new FileSourceError('FILE_SOURCE_UNSUPPORTED', path, `${codecId} without avcC/hvcC decoder configuration (Annex B input is not supported)`);
+    throw new FileSourceError(
+      'FILE_SOURCE_UNSUPPORTED',
+      path,
+      `${codecId} without avcC/hvcC decoder configuration (Annex B input is not supported)`,
+    );
   }
   return {
     number: 1,
@@ -220,7 +237,10 @@ async function readSamples(path: string, input: FormatContext, stream: Stream): 
   return samples;
 }
 
-/** Fragments from keyframe to keyframe, in decode order; what precedes the first keyframe cannot be decoded and is dropped. */
+/**
+ * Fragments from keyframe to keyframe, in decode order; what precedes the first keyframe cannot be decoded and is
+ * dropped.
+ */
 function cut(path: string, samples: Sample[]): SourceFragment[] {
   const first = samples.findIndex((s) => s.keyframe);
   if (first < 0) throw new FileSourceError('FILE_SOURCE_UNSUPPORTED', path, 'has no video keyframe');
@@ -237,10 +257,25 @@ function cut(path: string, samples: Sample[]): SourceFragment[] {
     const offsetMs = ms(group[0]!.ptsMs);
     const next = groups[i + 1];
     const durationMs = Math.max(1, (next ? ms(next[0]!.ptsMs) : end) - offsetMs);
-    const blocks: BlockSpec[] = group.map((s) => ({ track: 1, timecode: ms(s.ptsMs) - offsetMs, keyframe: s.keyframe, data: s.data }));
+    const blocks: BlockSpec[] = group.map((s) => ({
+      track: 1,
+      timecode: ms(s.ptsMs) - offsetMs,
+      keyframe: s.keyframe,
+      data: s.data,
+    }));
     if (blocks.some((b) => b.timecode > MAX_FRAGMENT_MS || b.timecode < -MAX_FRAGMENT_MS)) {
-      throw new FileSourceError('FILE_SOURCE_UNSUPPORTED', path, `keyframes more than ${MAX_FRAGMENT_MS} ms apart at ${offsetMs} ms`);
+      throw new FileSourceError(
+        'FILE_SOURCE_UNSUPPORTED',
+        path,
+        `keyframes more than ${MAX_FRAGMENT_MS} ms apart at ${offsetMs} ms`,
+      );
     }
-    return { offsetMs, durationMs, blocks: simpleBlocks(blocks), frames: group.length, keyframes: group.filter((s) => s.keyframe).length };
+    return {
+      offsetMs,
+      durationMs,
+      blocks: simpleBlocks(blocks),
+      frames: group.length,
+      keyframes: group.filter((s) => s.keyframe).length,
+    };
   });
 }

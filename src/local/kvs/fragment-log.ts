@@ -66,7 +66,10 @@ export class FragmentLog {
     this.#maxFragments = options.maxFragments ?? 200_000;
     if (options.firstFragmentNumber !== undefined) {
       if (!NUMBER_PATTERN.test(options.firstFragmentNumber)) {
-        throw new KvsApiError('InvalidArgumentException', `firstFragmentNumber must be decimal digits, got ${options.firstFragmentNumber}`);
+        throw new KvsApiError(
+          'InvalidArgumentException',
+          `firstFragmentNumber must be decimal digits, got ${options.firstFragmentNumber}`,
+        );
       }
       this.#base = BigInt(options.firstFragmentNumber);
     } else {
@@ -199,7 +202,8 @@ export class FragmentLog {
       case 'SERVER_TIMESTAMP':
       case 'PRODUCER_TIMESTAMP': {
         const startTimestamp = selector.startTimestamp;
-        if (!Number.isFinite(startTimestamp)) throw new KvsApiError('InvalidArgumentException', `StartTimestamp ${startTimestamp} is not a time`);
+        if (!Number.isFinite(startTimestamp))
+          throw new KvsApiError('InvalidArgumentException', `StartTimestamp ${startTimestamp} is not a time`);
         const key = selector.type === 'SERVER_TIMESTAMP' ? 'serverTimestamp' : 'producerTimestamp';
         // The fragment containing the start, or else the first one after it.
         const from = (f: StoredFragment): boolean => f[key] >= startTimestamp || f[key] + f.durationMs > startTimestamp;
@@ -223,7 +227,11 @@ export class FragmentLog {
     return Number(number - this.#base) + 1;
   }
 
-  async *#follow(firstSeq: number, from: ((f: StoredFragment) => boolean) | undefined, signal?: AbortSignal): AsyncGenerator<StoredFragment> {
+  async *#follow(
+    firstSeq: number,
+    from: ((f: StoredFragment) => boolean) | undefined,
+    signal?: AbortSignal,
+  ): AsyncGenerator<StoredFragment> {
     let seq = firstSeq;
     let filter = from;
     while (!this.#closed && !signal?.aborted) {
@@ -280,7 +288,10 @@ export class FragmentLog {
     const horizon = this.#clock() - this.#retentionMs;
     while (this.#retained() > 0) {
       const oldest = this.#items[this.#head]!;
-      const over = this.#memoryBytes > this.#maxMemoryBytes || this.#bytes > this.#maxBytes || this.#retained() > this.#maxFragments;
+      const over =
+        this.#memoryBytes > this.#maxMemoryBytes ||
+        this.#bytes > this.#maxBytes ||
+        this.#retained() > this.#maxFragments;
       if (!(oldest.serverTimestamp < horizon || (over && this.#retained() > 1))) break;
       this.#dropOldest(oldest);
     }

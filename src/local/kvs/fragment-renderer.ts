@@ -3,9 +3,9 @@
 // document with the error tags that ends a GetMedia body KVS stops.
 
 import { KVS_TAG } from '../../media/kvs-tags.js';
-import { clusterStart, ebmlHeader, info, segmentStart, tags, tracks } from './mkv-writer.js';
 import type { TrackInfo } from '../../media/types.js';
 import type { KvsInBandError } from './errors.js';
+import { clusterStart, ebmlHeader, info, segmentStart, tags, tracks } from './mkv-writer.js';
 import type { StoredFragment } from './types.js';
 
 /** KVS writes its own tags with 4-byte sizes (as in real GetMedia captures), which keeps their layout fixed. */

@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { optionalString, requiredObject, requiredString, requiredTimestamp } from './api-input.js';
 import { KvsApiError, KvsInBandError } from './errors.js';
 import { renderGetMediaError, renderGetMediaFragment } from './fragment-renderer.js';
-import { startStream, writeChunks, type JsonObject } from './http-io.js';
+import { type JsonObject, startStream, writeChunks } from './http-io.js';
 import type { ApiContext, Route } from './route.js';
 import type { StartSelector, StoredFragment } from './types.js';
 
@@ -37,7 +37,10 @@ async function getMedia(input: JsonObject, ctx: ApiContext, res: ServerResponse)
   const stream = ctx.registry.resolve(optionalString(input, 'StreamName'), optionalString(input, 'StreamARN'));
   const selector = parseStartSelector(input);
   if (stream.readers.size >= ctx.maxGetMediaConnections) {
-    throw new KvsApiError('ConnectionLimitExceededException', `The stream ${stream.name} already has ${stream.readers.size} GetMedia connections`);
+    throw new KvsApiError(
+      'ConnectionLimitExceededException',
+      `The stream ${stream.name} already has ${stream.readers.size} GetMedia connections`,
+    );
   }
   // Aborted with a KvsInBandError as its reason, the response ends with that error's tags.
   const reader = new AbortController();

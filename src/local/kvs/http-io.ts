@@ -14,7 +14,8 @@ export async function readJsonBody(req: IncomingMessage): Promise<JsonObject> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_JSON_BODY) throw new KvsApiError('InvalidArgumentException', `request body exceeds ${MAX_JSON_BODY} bytes`);
+    if (size > MAX_JSON_BODY)
+      throw new KvsApiError('InvalidArgumentException', `request body exceeds ${MAX_JSON_BODY} bytes`);
     chunks.push(chunk);
   }
   // The SDK sends no body (or "{}") for operations without members.

@@ -28,7 +28,8 @@ export const UNKNOWN = -1;
 
 /** The bytes of an element id; Matroska ids keep their length marker, so they are written as they are. */
 export function encodeId(id: number): Uint8Array {
-  if (!Number.isInteger(id) || id < 0x81 || id > 0x1fffffff) throw new MkvWriteError('MKV_WRITE_RANGE', `bad element id 0x${id.toString(16)}`);
+  if (!Number.isInteger(id) || id < 0x81 || id > 0x1fffffff)
+    throw new MkvWriteError('MKV_WRITE_RANGE', `bad element id 0x${id.toString(16)}`);
   const length = id > 0xffffff ? 4 : id > 0xffff ? 3 : id > 0xff ? 2 : 1;
   const out = new Uint8Array(length);
   for (let i = length - 1, v = id; i >= 0; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
@@ -41,7 +42,9 @@ export function sizeLength(size: number): number {
   throw new MkvWriteError('MKV_WRITE_RANGE', `element size ${size} does not fit in 8 bytes`);
 }
 
-/** Writes an EBML size (or UNKNOWN) of `length` bytes (default: the fewest) into `target` at `at`; returns the length. */
+/**
+ * Writes an EBML size (or UNKNOWN) of `length` bytes (default: the fewest) into `target` at `at`; returns the length.
+ */
 export function writeSize(target: Uint8Array, at: number, size: number, length?: number): number {
   if (size === UNKNOWN) {
     const n = length ?? 8;
@@ -51,7 +54,8 @@ export function writeSize(target: Uint8Array, at: number, size: number, length?:
   }
   if (!Number.isSafeInteger(size) || size < 0) throw new MkvWriteError('MKV_WRITE_RANGE', `bad element size ${size}`);
   const n = length ?? sizeLength(size);
-  if (n < 1 || n > 8 || size >= 2 ** (7 * n) - 1) throw new MkvWriteError('MKV_WRITE_RANGE', `size ${size} does not fit in ${length} bytes`);
+  if (n < 1 || n > 8 || size >= 2 ** (7 * n) - 1)
+    throw new MkvWriteError('MKV_WRITE_RANGE', `size ${size} does not fit in ${length} bytes`);
   let v = size;
   for (let i = n - 1; i >= 1; i--) {
     target[at + i] = v % 256;
@@ -73,7 +77,11 @@ export interface ElementOptions {
 }
 
 /** One element: id, size, payload (several parts are concatenated). */
-export function element(id: number, payload: Uint8Array | readonly Uint8Array[], options: ElementOptions = {}): Uint8Array {
+export function element(
+  id: number,
+  payload: Uint8Array | readonly Uint8Array[],
+  options: ElementOptions = {},
+): Uint8Array {
   const parts = payload instanceof Uint8Array ? [payload] : payload;
   let bodyLength = 0;
   for (const part of parts) bodyLength += part.length;
@@ -96,7 +104,8 @@ export function masterStart(id: number, size: number, options: ElementOptions = 
 }
 
 export function uintElement(id: number, value: number, options?: ElementOptions): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0) throw new MkvWriteError('MKV_WRITE_RANGE', `bad unsigned value ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new MkvWriteError('MKV_WRITE_RANGE', `bad unsigned value ${value}`);
   let length = 1;
   while (length < 8 && value >= 2 ** (8 * length)) length++;
   const payload = new Uint8Array(length);
@@ -163,7 +172,9 @@ export function tracks(entries: readonly TrackInfo[]): Uint8Array {
       ];
       if (track.codecId !== null) children.push(stringElement(ID.CodecID, track.codecId));
       if (track.width !== null && track.height !== null) {
-        children.push(element(ID.Video, [uintElement(ID.PixelWidth, track.width), uintElement(ID.PixelHeight, track.height)]));
+        children.push(
+          element(ID.Video, [uintElement(ID.PixelWidth, track.width), uintElement(ID.PixelHeight, track.height)]),
+        );
       }
       if (track.codecPrivate !== null) children.push(element(ID.CodecPrivate, track.codecPrivate));
       return element(ID.TrackEntry, children);
@@ -173,10 +184,18 @@ export function tracks(entries: readonly TrackInfo[]): Uint8Array {
 }
 
 /** A Tags element holding one Tag with a SimpleTag (TagName, TagString) per entry, in order. */
-export function tags(values: Record<string, string> | Iterable<readonly [string, string]>, options: ElementOptions = {}): Uint8Array {
-  const entries = Symbol.iterator in values ? [...(values as Iterable<readonly [string, string]>)] : Object.entries(values);
+export function tags(
+  values: Record<string, string> | Iterable<readonly [string, string]>,
+  options: ElementOptions = {},
+): Uint8Array {
+  const entries =
+    Symbol.iterator in values ? [...(values as Iterable<readonly [string, string]>)] : Object.entries(values);
   const simpleTags = entries.map(([name, value]) =>
-    element(ID.SimpleTag, [stringElement(ID.TagName, name, options), stringElement(ID.TagString, value, options)], options),
+    element(
+      ID.SimpleTag,
+      [stringElement(ID.TagName, name, options), stringElement(ID.TagString, value, options)],
+      options,
+    ),
   );
   return element(ID.Tags, element(ID.Tag, simpleTags, options), options);
 }
@@ -208,7 +227,10 @@ export function simpleBlockLength(block: Pick<BlockSpec, 'track' | 'data'>): num
 /** Writes one SimpleBlock element into `target` at `at`; returns the offset after it. */
 export function writeSimpleBlock(target: Uint8Array, at: number, block: BlockSpec): number {
   if (!Number.isInteger(block.timecode) || block.timecode < -32768 || block.timecode > 32767) {
-    throw new MkvWriteError('MKV_WRITE_RANGE', `block timecode ${block.timecode} is outside the signed 16-bit range of a SimpleBlock`);
+    throw new MkvWriteError(
+      'MKV_WRITE_RANGE',
+      `block timecode ${block.timecode} is outside the signed 16-bit range of a SimpleBlock`,
+    );
   }
   const trackBytes = sizeLength(block.track);
   const payload = trackBytes + 3 + block.data.length;

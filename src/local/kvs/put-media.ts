@@ -1,14 +1,16 @@
 // PutMedia ingest: a producer's MKV stream (one EBML header and Segment, then clusters) parsed as it
 // arrives, cut into fragments at clusters that start with a keyframe, appended to the log, and acked.
 
-import { MkvParser, type MkvEvent } from '../../media/mkv-parser.js';
-import { simpleBlocks, type BlockSpec } from './mkv-writer.js';
+import { type MkvEvent, MkvParser } from '../../media/mkv-parser.js';
 import type { Fragment, TrackInfo } from '../../media/types.js';
 import type { FragmentLog } from './fragment-log.js';
+import { type BlockSpec, simpleBlocks } from './mkv-writer.js';
 
 export type PutMediaEventType = 'BUFFERING' | 'RECEIVED' | 'PERSISTED' | 'ERROR' | 'IDLE';
 
-/** The ErrorCodes of PutMedia ERROR acknowledgements that this server raises, with their ErrorIds (PutMedia reference). */
+/**
+ * The ErrorCodes of PutMedia ERROR acknowledgements that this server raises, with their ErrorIds (PutMedia reference).
+ */
 export const PUT_MEDIA_ERROR = {
   STREAM_READ_ERROR: 4000,
   MAX_FRAGMENT_SIZE_REACHED: 4001,
@@ -33,7 +35,10 @@ export interface PutMediaAck {
 }
 
 export interface PutMediaOptions {
-  /** x-amzn-fragment-timecode-type: cluster timecodes are epoch ms (ABSOLUTE) or ms since producerStartTimestamp (RELATIVE). */
+  /**
+   * x-amzn-fragment-timecode-type: cluster timecodes are epoch ms (ABSOLUTE) or ms since producerStartTimestamp
+   * (RELATIVE).
+   */
   timecodeType: 'ABSOLUTE' | 'RELATIVE';
   /** Epoch ms; RELATIVE only. Default: the clock when ingest starts. */
   producerStartTimestamp?: number;
@@ -75,7 +80,11 @@ class IngestFailure {
  * the next one starts, or the body ends). The first problem yields one ERROR ack and ends ingest; fragments already
  * acked stay. Only video is kept (audio blocks are dropped); frames before the first keyframe are dropped.
  */
-export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: FragmentLog, options: PutMediaOptions): AsyncGenerator<PutMediaAck> {
+export async function* ingestPutMedia(
+  body: AsyncIterable<Uint8Array>,
+  log: FragmentLog,
+  options: PutMediaOptions,
+): AsyncGenerator<PutMediaAck> {
   const clock = options.clock ?? Date.now;
   const producerStart = options.timecodeType === 'RELATIVE' ? (options.producerStartTimestamp ?? clock()) : 0;
   const maxFragmentBytes = options.maxFragmentBytes ?? 50 * 1024 * 1024;
@@ -97,7 +106,12 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
     for (const f of fragment.frames) latest = Math.max(latest, f.timecodeMs);
     // The last fragment's end is not sent: count one more (average) frame interval after its latest frame.
     const durationMs = nextTimecode ?? latest + (latest - fragment.timecode) / Math.max(1, fragment.frames.length - 1);
-    const blocks: BlockSpec[] = fragment.frames.map((f) => ({ track: 1, timecode: f.timecodeMs - fragment.timecode, keyframe: f.keyframe, data: f.data }));
+    const blocks: BlockSpec[] = fragment.frames.map((f) => ({
+      track: 1,
+      timecode: f.timecodeMs - fragment.timecode,
+      keyframe: f.keyframe,
+      data: f.data,
+    }));
     if (log.closed) throw new IngestFailure('STREAM_NOT_ACTIVE', fragment.timecode);
     const stored = log.append({
       producerTimestamp: producerStart + fragment.timecode,
@@ -109,7 +123,8 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
       keyframes: fragment.frames.filter((f) => f.keyframe).length,
     });
     acks.push({ EventType: 'RECEIVED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
-    if (persisted) acks.push({ EventType: 'PERSISTED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
+    if (persisted)
+      acks.push({ EventType: 'PERSISTED', FragmentTimecode: fragment.timecode, FragmentNumber: stored.fragmentNumber });
   };
 
   const handle = (events: MkvEvent[]): void => {
@@ -119,7 +134,8 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
           throw new IngestFailure('INVALID_MKV_DATA', state.pending?.timecode ?? 0);
         case 'tracks': {
           const video = event.video;
-          if (event.tracks.length > MAX_TRACKS) throw new IngestFailure('MORE_THAN_ALLOWED_TRACKS_FOUND', state.pending?.timecode ?? 0);
+          if (event.tracks.length > MAX_TRACKS)
+            throw new IngestFailure('MORE_THAN_ALLOWED_TRACKS_FOUND', state.pending?.timecode ?? 0);
           if (video === null) throw new IngestFailure('INVALID_MKV_DATA', state.pending?.timecode ?? 0);
           // One array per session, so that GetMedia renders its header once for all of them.
           tracks = [{ ...video, number: 1 }];
@@ -133,14 +149,16 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
           if (firstOfCluster && frame.keyframe) {
             // The previous fragment is complete whatever this one turns out to be.
             complete(timecodeMs);
-            if (timecodeMs <= previousTimecode) throw new IngestFailure('FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS', timecodeMs);
+            if (timecodeMs <= previousTimecode)
+              throw new IngestFailure('FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS', timecodeMs);
             previousTimecode = timecodeMs;
             state.pending = { timecode: timecodeMs, tracks: tracks!, frames: [], bytes: 0 };
             acks.push({ EventType: 'BUFFERING', FragmentTimecode: timecodeMs });
           }
           const current: PendingFragment | null = state.pending;
           if (current === null) break;
-          if (Math.abs(timecodeMs - current.timecode) > MAX_FRAGMENT_MS) throw new IngestFailure('MAX_FRAGMENT_DURATION_REACHED', current.timecode);
+          if (Math.abs(timecodeMs - current.timecode) > MAX_FRAGMENT_MS)
+            throw new IngestFailure('MAX_FRAGMENT_DURATION_REACHED', current.timecode);
           current.bytes += frame.data.length;
           if (current.bytes > maxFragmentBytes) throw new IngestFailure('MAX_FRAGMENT_SIZE_REACHED', current.timecode);
           current.frames.push({ timecodeMs, keyframe: frame.keyframe, data: frame.data });
@@ -169,7 +187,12 @@ export async function* ingestPutMedia(body: AsyncIterable<Uint8Array>, log: Frag
   } catch (error) {
     if (!(error instanceof IngestFailure)) throw error;
     yield* drain(acks);
-    yield { EventType: 'ERROR', FragmentTimecode: error.timecode, ErrorCode: error.code, ErrorId: PUT_MEDIA_ERROR[error.code] };
+    yield {
+      EventType: 'ERROR',
+      FragmentTimecode: error.timecode,
+      ErrorCode: error.code,
+      ErrorId: PUT_MEDIA_ERROR[error.code],
+    };
   }
 }
 

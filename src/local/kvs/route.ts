@@ -22,4 +22,8 @@ export type Route =
   | { path: string; kind: 'json'; handle: (input: JsonObject, ctx: ApiContext) => unknown }
   /** Validates, then starts the response itself (errors thrown before that become AWS errors). */
   | { path: string; kind: 'media'; handle: (input: JsonObject, ctx: ApiContext, res: ServerResponse) => Promise<void> }
-  | { path: string; kind: 'raw'; handle: (req: IncomingMessage, res: ServerResponse, ctx: ApiContext) => Promise<void> };
+  | {
+      path: string;
+      kind: 'raw';
+      handle: (req: IncomingMessage, res: ServerResponse, ctx: ApiContext) => Promise<void>;
+    };

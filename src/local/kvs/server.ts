@@ -14,7 +14,7 @@ import { getMediaRoutes } from './get-media.js';
 import { readJsonBody, sendError, sendJson } from './http-io.js';
 import { putMediaRoutes } from './put-media-route.js';
 import type { ApiContext, Clock, Route } from './route.js';
-import { StreamRegistry, type KvsStream, type StreamOptions } from './stream-registry.js';
+import { type KvsStream, type StreamOptions, StreamRegistry } from './stream-registry.js';
 
 export interface KvsServerOptions {
   /** Default 0: any free port. */
@@ -27,7 +27,10 @@ export interface KvsServerOptions {
    * DataRetentionInHours; with 0 it archives nothing and GetMedia reads KVS's host buffer: 5 minutes, 200 MB.
    */
   retentionMs?: number;
-  /** Cap on the media each stream's log holds (oldest dropped first); the log's default is 512 MiB. Set it for many streams. */
+  /**
+   * Cap on the media each stream's log holds (oldest dropped first); the log's default is 512 MiB. Set it for many
+   * streams.
+   */
   maxLogMemoryBytes?: number;
   /** Concurrent GetMedia responses per stream beyond which KVS answers ConnectionLimitExceededException. Default 3. */
   maxGetMediaConnections?: number;
@@ -62,7 +65,13 @@ export class KvsServer {
   readonly #closing = new AbortController();
   readonly #replays = new Set<Promise<unknown>>();
 
-  private constructor(server: Server, url: string, registry: StreamRegistry, clock: Clock, maxGetMediaConnections: number) {
+  private constructor(
+    server: Server,
+    url: string,
+    registry: StreamRegistry,
+    clock: Clock,
+    maxGetMediaConnections: number,
+  ) {
     this.#server = server;
     this.url = url;
     this.registry = registry;
@@ -70,7 +79,12 @@ export class KvsServer {
     this.#maxGetMediaConnections = maxGetMediaConnections;
     // Every replay listens to it: a stack replaying dozens of streams is expected, not a leak.
     setMaxListeners(0, this.#closing.signal);
-    this.#routes = new Map([...controlPlaneRoutes, ...getMediaRoutes, ...archivedMediaRoutes, ...putMediaRoutes].map((route) => [route.path, route]));
+    this.#routes = new Map(
+      [...controlPlaneRoutes, ...getMediaRoutes, ...archivedMediaRoutes, ...putMediaRoutes].map((route) => [
+        route.path,
+        route,
+      ]),
+    );
   }
 
   static async create(options: KvsServerOptions = {}): Promise<KvsServer> {
@@ -80,7 +94,8 @@ export class KvsServer {
       createLog: ({ retentionHours }) =>
         new FragmentLog({
           clock: () => clock.now(),
-          retentionMs: options.retentionMs ?? (retentionHours > 0 ? retentionHours * 3_600_000 : HOST_BUFFER.retentionMs),
+          retentionMs:
+            options.retentionMs ?? (retentionHours > 0 ? retentionHours * 3_600_000 : HOST_BUFFER.retentionMs),
           maxBytes: retentionHours > 0 ? undefined : HOST_BUFFER.maxBytes,
           maxMemoryBytes: options.maxLogMemoryBytes,
         }),
@@ -98,7 +113,13 @@ export class KvsServer {
     // Clients cannot be pointed at "any address": answer (and hand out as data endpoint) the loopback one.
     const ip = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
     const host = address.family === 'IPv6' ? `[${ip}]` : ip;
-    const kvs = new KvsServer(server, `http://${host}:${address.port}`, registry, clock, options.maxGetMediaConnections ?? 3);
+    const kvs = new KvsServer(
+      server,
+      `http://${host}:${address.port}`,
+      registry,
+      clock,
+      options.maxGetMediaConnections ?? 3,
+    );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void kvs.#handle(req, res));
     return kvs;
   }

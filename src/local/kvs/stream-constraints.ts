@@ -25,7 +25,9 @@ type ShapeName = keyof typeof SHAPES;
 /** ResourceTags (CreateStream, TagStream) and TagKeyList (UntagStream) hold 1 to 50 entries. */
 const MAX_TAG_ENTRIES = 50;
 
-const compiled = new Map<ShapeName, RegExp>(Object.entries(SHAPES).map(([name, shape]) => [name as ShapeName, new RegExp(shape.pattern, 'u')]));
+const compiled = new Map<ShapeName, RegExp>(
+  Object.entries(SHAPES).map(([name, shape]) => [name as ShapeName, new RegExp(shape.pattern, 'u')]),
+);
 
 /** What is wrong with `value` for the shape, in the words of AWS validation messages; null when nothing is. */
 function violation(shape: ShapeName, value: string): string | null {
@@ -64,7 +66,8 @@ export function checkTagMap(tags: ReadonlyMap<string, string>): void {
  */
 function checkEntryCount(member: string, count: number, printed: string): void {
   if (count < 1) throw refuse(member, printed, 'Member must have length greater than or equal to 1');
-  if (count > MAX_TAG_ENTRIES) throw refuse(member, printed, `Member must have length less than or equal to ${MAX_TAG_ENTRIES}`);
+  if (count > MAX_TAG_ENTRIES)
+    throw refuse(member, printed, `Member must have length less than or equal to ${MAX_TAG_ENTRIES}`);
 }
 
 /** Checks a request's tag map (CreateStream's and TagStream's `Tags`): its size, then every key and value. */

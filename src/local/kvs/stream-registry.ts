@@ -77,7 +77,10 @@ export class KvsStream {
 export function validateTags(tags: ReadonlyMap<string, string>): void {
   checkTagMap(tags);
   if (tags.size > MAX_TAGS_PER_STREAM) {
-    throw new KvsApiError('TagsPerResourceExceededLimitException', `a stream can have at most ${MAX_TAGS_PER_STREAM} tags, this one would have ${tags.size}`);
+    throw new KvsApiError(
+      'TagsPerResourceExceededLimitException',
+      `a stream can have at most ${MAX_TAGS_PER_STREAM} tags, this one would have ${tags.size}`,
+    );
   }
 }
 
@@ -108,7 +111,11 @@ export class StreamRegistry {
     if (this.#byName.has(name)) throw new KvsApiError('ResourceInUseException', `The stream ${name} already exists`);
     const tags = new Map(options.tags instanceof Map ? options.tags : Object.entries(options.tags ?? {}));
     validateTags(tags);
-    const stream = new KvsStream(name, this.#clock.now(), this.#createLog({ name, retentionHours }), { ...options, tags, retentionHours });
+    const stream = new KvsStream(name, this.#clock.now(), this.#createLog({ name, retentionHours }), {
+      ...options,
+      tags,
+      retentionHours,
+    });
     this.#byName.set(name, stream);
     this.#byArn.set(stream.arn, stream);
     return stream;
@@ -120,7 +127,8 @@ export class StreamRegistry {
 
   /** Finds the stream an API call names by StreamName and/or StreamARN (one of them is required). */
   resolve(name: string | undefined, arn: string | undefined): KvsStream {
-    if (name === undefined && arn === undefined) throw new KvsApiError('InvalidArgumentException', 'StreamName or StreamARN is required');
+    if (name === undefined && arn === undefined)
+      throw new KvsApiError('InvalidArgumentException', 'StreamName or StreamARN is required');
     const stream = arn !== undefined ? this.#byArn.get(arn) : this.#byName.get(name!);
     if (stream === undefined) {
       throw new KvsApiError('ResourceNotFoundException', `The requested stream ${arn ?? name} does not exist`);

@@ -13,7 +13,9 @@ export interface ContainerRequest {
   signal: AbortSignal;
 }
 
-/** What a container answered `POST /invocations`: an in-process backend's 200 or error, or a remote container's answer. */
+/**
+ * What a container answered `POST /invocations`: an in-process backend's 200 or error, or a remote container's answer.
+ */
 export interface ContainerReply extends BackendResponse {
   status: number;
 }
@@ -26,7 +28,8 @@ const failure = (status: number, type: string, message: string): ContainerReply 
 });
 
 /** `image/JPEG; charset=x` -> `image/jpeg`. */
-export const mediaType = (header: string | undefined): string | undefined => header?.split(';')[0]?.trim().toLowerCase() || undefined;
+export const mediaType = (header: string | undefined): string | undefined =>
+  header?.split(';')[0]?.trim().toLowerCase() || undefined;
 
 /** Does an Accept header admit `type`? Absent, empty and wildcards do. */
 export function accepts(accept: string | undefined, type: string): boolean {
@@ -41,10 +44,18 @@ export function accepts(accept: string | undefined, type: string): boolean {
 export async function runContainer(backend: Backend, request: ContainerRequest): Promise<ContainerReply> {
   const contentType = mediaType(request.contentType);
   if (contentType === undefined || !backend.contentTypes.includes(contentType)) {
-    return failure(415, 'UnsupportedMediaType', `content type ${contentType ?? '(none)'} is not supported by the ${backend.name} model; use one of ${backend.contentTypes.join(', ')}`);
+    return failure(
+      415,
+      'UnsupportedMediaType',
+      `content type ${contentType ?? '(none)'} is not supported by the ${backend.name} model; use one of ${backend.contentTypes.join(', ')}`,
+    );
   }
   if (!accepts(request.accept, backend.responseContentType)) {
-    return failure(406, 'NotAcceptable', `the ${backend.name} model answers ${backend.responseContentType}, not ${request.accept}`);
+    return failure(
+      406,
+      'NotAcceptable',
+      `the ${backend.name} model answers ${backend.responseContentType}, not ${request.accept}`,
+    );
   }
   try {
     const response = await backend.invoke({

@@ -13,7 +13,17 @@ import { ModelServerError } from './errors.js';
  * since the 60 s cut is SageMaker's, not the container's.
  */
 // Appended kinds go last: a seed's draws keep their meaning for the kinds before them.
-export const FAULT_KINDS = ['500', '503', '424', '429', 'throttle', 'latency', 'hang', 'malformed', 'blackhole'] as const;
+export const FAULT_KINDS = [
+  '500',
+  '503',
+  '424',
+  '429',
+  'throttle',
+  'latency',
+  'hang',
+  'malformed',
+  'blackhole',
+] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -38,15 +48,18 @@ export function parseFaults(spec: string): FaultConfig {
     const match = /^([^=]*)=([^:]*)(?::(.*))?$/.exec(token);
     if (!match) throw bad(`bad fault token "${token}": expected kind=rate (e.g. 500=0.2, latency=0.1:2000)`);
     const [, kind = '', rateText = '', msText] = match;
-    if (!isFaultKind(kind)) throw bad(`bad fault token "${token}": unknown kind "${kind}" (known: ${FAULT_KINDS.join(', ')})`);
+    if (!isFaultKind(kind))
+      throw bad(`bad fault token "${token}": unknown kind "${kind}" (known: ${FAULT_KINDS.join(', ')})`);
     if (kind in config) throw bad(`bad fault token "${token}": ${kind} given twice`);
     const rate = Number(rateText);
-    if (rateText.trim() === '' || !(rate >= 0 && rate <= 1)) throw bad(`bad fault token "${token}": rate must be a number from 0 to 1, got "${rateText}"`);
+    if (rateText.trim() === '' || !(rate >= 0 && rate <= 1))
+      throw bad(`bad fault token "${token}": rate must be a number from 0 to 1, got "${rateText}"`);
     config[kind] = rate;
     if (msText !== undefined) {
       if (kind !== 'latency') throw bad(`bad fault token "${token}": only latency takes :ms`);
       const ms = Number(msText);
-      if (!(Number.isInteger(ms) && ms > 0)) throw bad(`bad fault token "${token}": latency ms must be a positive integer, got "${msText}"`);
+      if (!(Number.isInteger(ms) && ms > 0))
+        throw bad(`bad fault token "${token}": latency ms must be a positive integer, got "${msText}"`);
       config.latencyMs = ms;
     }
   }
@@ -62,7 +75,8 @@ export function validateFaults(config: FaultConfig): FaultConfig {
       continue;
     }
     if (!isFaultKind(key)) throw bad(`unknown fault kind "${key}" (known: ${FAULT_KINDS.join(', ')})`);
-    if (!(typeof value === 'number' && value >= 0 && value <= 1)) throw bad(`rate of ${key} must be a number from 0 to 1, got ${value}`);
+    if (!(typeof value === 'number' && value >= 0 && value <= 1))
+      throw bad(`rate of ${key} must be a number from 0 to 1, got ${value}`);
     total += value;
   }
   // A little slack for sums such as 0.1 + 0.2 + 0.7 that overshoot 1 in floating point.

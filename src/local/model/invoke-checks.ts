@@ -2,7 +2,12 @@
 // model's constraints on its fields first (all of them reported at once, as AWS does), then whether the
 // endpoint and the variant exist, then the payload limit.
 
-import { constraintViolations, sageMakerError, type EndpointContext, type SageMakerErrorReply } from './sagemaker-errors.js';
+import {
+  constraintViolations,
+  type EndpointContext,
+  type SageMakerErrorReply,
+  sageMakerError,
+} from './sagemaker-errors.js';
 
 /** InvokeEndpoint's payload limit: 6 MB. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -50,17 +55,21 @@ export function checkInvoke(request: InvokeRequest, setup: EndpointSetup): SageM
     const message = `The variant ${targetVariant} is not a production variant of endpoint ${where.endpointName} (it has ${setup.variantName}).`;
     return sageMakerError('ValidationError', message);
   }
-  if (request.body === null) return sageMakerError('ValidationError', `Request ${request.requestId} has oversize body.`);
+  if (request.body === null)
+    return sageMakerError('ValidationError', `Request ${request.requestId} has oversize body.`);
   return null;
 }
 
 function nameViolations(field: string, value: string): string[] {
   const found: string[] = [];
   if (value.length > MAX_NAME_LENGTH) found.push(tooLong(field, value, MAX_NAME_LENGTH));
-  if (!NAME.test(value)) found.push(violation(field, value, `Member must satisfy regular expression pattern: ${NAME_PATTERN}`));
+  if (!NAME.test(value))
+    found.push(violation(field, value, `Member must satisfy regular expression pattern: ${NAME_PATTERN}`));
   return found;
 }
 
-const tooLong = (field: string, value: string, max: number): string => violation(field, value, `Member must have length less than or equal to ${max}`);
+const tooLong = (field: string, value: string, max: number): string =>
+  violation(field, value, `Member must have length less than or equal to ${max}`);
 
-const violation = (field: string, value: string, constraint: string): string => `Value '${value}' at '${field}' failed to satisfy constraint: ${constraint}`;
+const violation = (field: string, value: string, constraint: string): string =>
+  `Value '${value}' at '${field}' failed to satisfy constraint: ${constraint}`;

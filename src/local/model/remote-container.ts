@@ -9,7 +9,9 @@ import { ModelServerError } from './errors.js';
 export interface RemoteContainerOptions {
   /** Deadline of each invocation, ms: past it the call is cut (CONTAINER_TIMEOUT). */
   invocationTimeoutMs: number;
-  /** Deadline of the ping at start, ms; default 2000: a container that has loaded its model answers its ping at once. */
+  /**
+   * Deadline of the ping at start, ms; default 2000: a container that has loaded its model answers its ping at once.
+   */
   pingTimeoutMs?: number;
 }
 
@@ -46,12 +48,17 @@ export class RemoteContainer {
 
   /** Checks `GET /ping` answers 2xx; otherwise fails with CONTAINER_PING_FAILED naming the URL and what happened. */
   static async connect(url: URL, options: RemoteContainerOptions): Promise<RemoteContainer> {
-    if (url.protocol !== 'http:') throw new ModelServerError('BAD_SERVER_OPTIONS', `a model container is reached over http://, got ${url.href}`);
+    if (url.protocol !== 'http:')
+      throw new ModelServerError('BAD_SERVER_OPTIONS', `a model container is reached over http://, got ${url.href}`);
     const container = new RemoteContainer(url, options);
     const ping = new URL('/ping', url);
     const hint = 'start it first (e.g. docker run -p 8080:8080 IMAGE serve) and wait until its /ping answers 200';
     try {
-      const answer = await exchange(container.#agent, ping, { method: 'GET', headers: {}, timeoutMs: options.pingTimeoutMs ?? 2000 });
+      const answer = await exchange(container.#agent, ping, {
+        method: 'GET',
+        headers: {},
+        timeoutMs: options.pingTimeoutMs ?? 2000,
+      });
       if (answer.status < 200 || answer.status > 299) throw new Error(`GET ${ping.href} answered ${answer.status}`);
     } catch (error) {
       container.close();
@@ -69,8 +76,15 @@ export class RemoteContainer {
     const headers: Record<string, string> = {};
     if (request.contentType !== undefined) headers['Content-Type'] = request.contentType;
     if (request.accept !== undefined) headers.Accept = request.accept;
-    if (request.customAttributes !== undefined) headers['X-Amzn-SageMaker-Custom-Attributes'] = request.customAttributes;
-    const call: Call = { method: 'POST', headers, body: request.body, timeoutMs: this.#timeoutMs, signal: request.signal };
+    if (request.customAttributes !== undefined)
+      headers['X-Amzn-SageMaker-Custom-Attributes'] = request.customAttributes;
+    const call: Call = {
+      method: 'POST',
+      headers,
+      body: request.body,
+      timeoutMs: this.#timeoutMs,
+      signal: request.signal,
+    };
     const answer = await exchange(this.#agent, this.#invocations, call);
     const customAttributes = answer.headers[CUSTOM_ATTRIBUTES];
     return {
@@ -99,14 +113,28 @@ function exchange(agent: Agent, url: URL, call: Call): Promise<Answer> {
       call.signal?.removeEventListener('abort', onAbort);
       outcome();
     };
-    const fail = (error: Error) => finish(() => {
-      request.destroy();
-      reject(error);
-    });
+    const fail = (error: Error) =>
+      finish(() => {
+        request.destroy();
+        reject(error);
+      });
     const unreachable = (what: string) => (error?: Error) =>
-      fail(new ModelServerError('CONTAINER_UNREACHABLE', `${call.method} ${url.href}: ${what}${error ? `: ${error.message}` : ''}`, { cause: error }));
-    const onAbort = () => fail(call.signal!.reason instanceof Error ? call.signal!.reason : new Error(String(call.signal!.reason)));
-    const late = () => fail(new ModelServerError('CONTAINER_TIMEOUT', `${call.method} ${url.href}: no whole answer within ${call.timeoutMs} ms`));
+      fail(
+        new ModelServerError(
+          'CONTAINER_UNREACHABLE',
+          `${call.method} ${url.href}: ${what}${error ? `: ${error.message}` : ''}`,
+          { cause: error },
+        ),
+      );
+    const onAbort = () =>
+      fail(call.signal!.reason instanceof Error ? call.signal!.reason : new Error(String(call.signal!.reason)));
+    const late = () =>
+      fail(
+        new ModelServerError(
+          'CONTAINER_TIMEOUT',
+          `${call.method} ${url.href}: no whole answer within ${call.timeoutMs} ms`,
+        ),
+      );
     const timer = setTimeout(late, call.timeoutMs);
     request.on('error', unreachable('no answer'));
     if (call.signal?.aborted) return onAbort();
@@ -119,7 +147,11 @@ function exchange(agent: Agent, url: URL, call: Call): Promise<Answer> {
       response.on('close', () => {
         if (!response.complete) unreachable('the answer broke off')();
       });
-      response.on('end', () => finish(() => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) })));
+      response.on('end', () =>
+        finish(() =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+        ),
+      );
     });
     request.end(call.body);
   });

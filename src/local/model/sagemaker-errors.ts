@@ -43,7 +43,11 @@ export interface EndpointContext {
  * ModelError as SageMaker words it: "Received client error (415) from primary with message ...". Status 0 is
  * no HTTP answer at all (the container timed out or could not be reached), which SageMaker calls a server error.
  */
-export function modelError(where: EndpointContext, originalStatus: number, originalMessage: string): SageMakerErrorReply {
+export function modelError(
+  where: EndpointContext,
+  originalStatus: number,
+  originalMessage: string,
+): SageMakerErrorReply {
   const side = originalStatus >= 400 && originalStatus < 500 ? 'client' : 'server';
   const group = `/aws/sagemaker/Endpoints/${where.endpointName}`;
   const console = `https://${where.region}.console.aws.amazon.com/cloudwatch/home?region=${where.region}#logEventViewer:group=${group}`;

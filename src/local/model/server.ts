@@ -6,17 +6,24 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runContainer, type ContainerReply, type ContainerRequest } from './container.js';
-import { ModelServerError } from './errors.js';
-import { FaultPlan, parseFaults, type FaultConfig, type FaultKind } from './faults.js';
-import { readBody } from './http-body.js';
-import { checkInvoke, MAX_PAYLOAD_BYTES, type EndpointSetup } from './invoke-checks.js';
 import { seededRandom } from '../random.js';
-import { RemoteContainer } from './remote-container.js';
-import { invocationTimedOut, modelError, sageMakerError, signedRegion, type EndpointContext, type SageMakerErrorReply } from './sagemaker-errors.js';
-import { emptyStats, snapshotStats, type ModelServerStats } from './stats.js';
-import type { Backend } from './types.js';
 import type { DetectorOptions } from './backends/detector.js';
+import { type ContainerReply, type ContainerRequest, runContainer } from './container.js';
+import { ModelServerError } from './errors.js';
+import { type FaultConfig, type FaultKind, FaultPlan, parseFaults } from './faults.js';
+import { readBody } from './http-body.js';
+import { checkInvoke, type EndpointSetup, MAX_PAYLOAD_BYTES } from './invoke-checks.js';
+import { RemoteContainer } from './remote-container.js';
+import {
+  type EndpointContext,
+  invocationTimedOut,
+  modelError,
+  type SageMakerErrorReply,
+  sageMakerError,
+  signedRegion,
+} from './sagemaker-errors.js';
+import { emptyStats, type ModelServerStats, snapshotStats } from './stats.js';
+import type { Backend } from './types.js';
 
 /** How long SageMaker waits for a container's answer before its ModelError: 60 s. */
 export const INVOCATION_TIMEOUT_MS = 60_000;
@@ -105,9 +112,15 @@ export class ModelServer implements AsyncDisposable {
   static async create(options: ModelServerOptions): Promise<ModelServer> {
     const timeout = options.invocationTimeoutMs;
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
-      throw new ModelServerError('BAD_SERVER_OPTIONS', `invocationTimeoutMs must be a positive integer of ms, got ${timeout}`);
+      throw new ModelServerError(
+        'BAD_SERVER_OPTIONS',
+        `invocationTimeoutMs must be a positive integer of ms, got ${timeout}`,
+      );
     }
-    const faults = new FaultPlan(toFaultConfig(options.faults ?? {}), seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)));
+    const faults = new FaultPlan(
+      toFaultConfig(options.faults ?? {}),
+      seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32)),
+    );
     const server = createServer();
     const model = new ModelServer(server, faults, options);
     server.on('request', (request, response) => void model.#handle(request, response));
@@ -124,7 +137,11 @@ export class ModelServer implements AsyncDisposable {
       });
     }).catch(async (error: unknown) => {
       await model.#releaseBackend();
-      throw new ModelServerError('BAD_SERVER_OPTIONS', `cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}: ${(error as Error).message}`, { cause: error });
+      throw new ModelServerError(
+        'BAD_SERVER_OPTIONS',
+        `cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}: ${(error as Error).message}`,
+        { cause: error },
+      );
     });
     return model;
   }
@@ -168,7 +185,8 @@ export class ModelServer implements AsyncDisposable {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-      for (const controller of this.#inFlight) controller.abort(new ModelServerError('SERVER_CLOSED', 'the model server is closing'));
+      for (const controller of this.#inFlight)
+        controller.abort(new ModelServerError('SERVER_CLOSED', 'the model server is closing'));
       this.#server.closeAllConnections();
       await closed;
       await this.#loading;
@@ -184,7 +202,9 @@ export class ModelServer implements AsyncDisposable {
   async #load(options: ModelServerOptions): Promise<void> {
     try {
       if (options.backend instanceof URL) {
-        const remote = await RemoteContainer.connect(options.backend, { invocationTimeoutMs: this.#invocationTimeoutMs });
+        const remote = await RemoteContainer.connect(options.backend, {
+          invocationTimeoutMs: this.#invocationTimeoutMs,
+        });
         this.#remote = remote;
         this.#invoke = (request) => remote.invoke(request);
         return;
@@ -194,12 +214,21 @@ export class ModelServer implements AsyncDisposable {
       this.#invoke = (request) => runContainer(backend, request);
     } catch (error) {
       this.#loadError =
-        error instanceof ModelServerError ? error : new ModelServerError('BACKEND_LOAD_FAILED', `loading the ${String(options.backend)} backend: ${(error as Error).message}`, { cause: error });
+        error instanceof ModelServerError
+          ? error
+          : new ModelServerError(
+              'BACKEND_LOAD_FAILED',
+              `loading the ${String(options.backend)} backend: ${(error as Error).message}`,
+              { cause: error },
+            );
     }
   }
 
   /** The in-process backend the options name; the server owns it unless it was handed over as an object. */
-  async #loadBackend(backend: Exclude<ModelServerOptions['backend'], URL>, options: ModelServerOptions): Promise<Backend> {
+  async #loadBackend(
+    backend: Exclude<ModelServerOptions['backend'], URL>,
+    options: ModelServerOptions,
+  ): Promise<Backend> {
     if (typeof backend === 'object') return backend;
     this.#ownsBackend = true;
     if (typeof backend === 'function') return backend();
@@ -212,7 +241,10 @@ export class ModelServer implements AsyncDisposable {
       const { DetectorBackend } = await import('./backends/detector.js');
       return DetectorBackend.create(options.detector);
     }
-    throw new ModelServerError('BAD_SERVER_OPTIONS', `unknown backend "${String(backend)}": use detector, fixed, a container URL, or a Backend object`);
+    throw new ModelServerError(
+      'BAD_SERVER_OPTIONS',
+      `unknown backend "${String(backend)}": use detector, fixed, a container URL, or a Backend object`,
+    );
   }
 
   async #releaseBackend(): Promise<void> {
@@ -244,13 +276,19 @@ export class ModelServer implements AsyncDisposable {
       request.resume();
       sendError(response, sageMakerError('UnknownOperationException', `no operation at ${request.method} ${path}`));
     } catch (error) {
-      if (!response.headersSent && !response.destroyed) sendError(response, sageMakerError('InternalFailure', (error as Error).message));
+      if (!response.headersSent && !response.destroyed)
+        sendError(response, sageMakerError('InternalFailure', (error as Error).message));
       else response.destroy();
     }
   }
 
   /** `endpointName` null: the container path. */
-  async #invocation(request: IncomingMessage, response: ServerResponse, endpointName: string | null, requestId: string): Promise<void> {
+  async #invocation(
+    request: IncomingMessage,
+    response: ServerResponse,
+    endpointName: string | null,
+    requestId: string,
+  ): Promise<void> {
     const controller = new AbortController();
     this.#inFlight.add(controller);
     this.#stats.invocations++;
@@ -262,7 +300,10 @@ export class ModelServer implements AsyncDisposable {
     });
     const { signal } = controller;
 
-    const { body, bytes } = await readBody(request, endpointName === null ? Number.MAX_SAFE_INTEGER : MAX_PAYLOAD_BYTES);
+    const { body, bytes } = await readBody(
+      request,
+      endpointName === null ? Number.MAX_SAFE_INTEGER : MAX_PAYLOAD_BYTES,
+    );
     const where: EndpointContext = {
       endpointName: endpointName ?? '',
       accountId: this.#accountId,
@@ -284,7 +325,14 @@ export class ModelServer implements AsyncDisposable {
     if (!invoke) {
       this.#stats.rejected++;
       if (!viaRuntime) sendJson(response, 503, { message: 'the model is not loaded yet' });
-      else sendError(response, sageMakerError('ModelNotReadyException', `Model for endpoint ${endpointName} is not ready yet. Retry the request.`));
+      else
+        sendError(
+          response,
+          sageMakerError(
+            'ModelNotReadyException',
+            `Model for endpoint ${endpointName} is not ready yet. Retry the request.`,
+          ),
+        );
       return;
     }
 
@@ -302,8 +350,19 @@ export class ModelServer implements AsyncDisposable {
     }
 
     const contentType = request.headers['content-type'];
-    const containerRequest: ContainerRequest = { body: body!, contentType, accept: request.headers.accept, customAttributes, signal };
-    const outcome = await this.#callContainer(invoke, containerRequest, fault, viaRuntime ? this.#invocationTimeoutMs : null);
+    const containerRequest: ContainerRequest = {
+      body: body!,
+      contentType,
+      accept: request.headers.accept,
+      customAttributes,
+      signal,
+    };
+    const outcome = await this.#callContainer(
+      invoke,
+      containerRequest,
+      fault,
+      viaRuntime ? this.#invocationTimeoutMs : null,
+    );
     if (outcome.kind === 'aborted' || signal.aborted || response.destroyed) return;
     if (outcome.kind === 'timedOut') {
       this.#stats.timedOut++;
@@ -322,7 +381,11 @@ export class ModelServer implements AsyncDisposable {
     if (fault === 'malformed') {
       // Half of whatever the container said, as a 200: a prefix of a JSON document never parses.
       const whole = Buffer.from(reply.body);
-      this.#sendReply(response, { status: 200, contentType: reply.contentType, body: whole.subarray(0, Math.floor(whole.length / 2)) }, viaRuntime);
+      this.#sendReply(
+        response,
+        { status: 200, contentType: reply.contentType, body: whole.subarray(0, Math.floor(whole.length / 2)) },
+        viaRuntime,
+      );
       return;
     }
     if (reply.status < 200 || reply.status > 299) {
@@ -340,13 +403,20 @@ export class ModelServer implements AsyncDisposable {
    * The container's part of an invocation: a drawn latency spike or hang, then the container. With a timeout
    * (SageMaker's path) it is cut there, as SageMaker cuts it, whether or not the backend heeds its signal.
    */
-  async #callContainer(invoke: Invoke, request: ContainerRequest, fault: FaultKind | null, timeoutMs: number | null): Promise<CallOutcome> {
+  async #callContainer(
+    invoke: Invoke,
+    request: ContainerRequest,
+    fault: FaultKind | null,
+    timeoutMs: number | null,
+  ): Promise<CallOutcome> {
     if (request.signal.aborted) return { kind: 'aborted' };
     const step = new AbortController();
     const stop = () => step.abort(request.signal.reason);
     request.signal.addEventListener('abort', stop, { once: true });
     const timer = timeoutMs === null ? undefined : setTimeout(() => step.abort(TIMED_OUT), timeoutMs);
-    const aborted = new Promise<never>((_, reject) => step.signal.addEventListener('abort', () => reject(step.signal.reason), { once: true }));
+    const aborted = new Promise<never>((_, reject) =>
+      step.signal.addEventListener('abort', () => reject(step.signal.reason), { once: true }),
+    );
     aborted.catch(() => undefined);
     const work = (async () => {
       if (fault === 'hang') await aborted;
@@ -367,8 +437,10 @@ export class ModelServer implements AsyncDisposable {
     } catch (error) {
       if (step.signal.reason === TIMED_OUT) return { kind: 'timedOut', message: `no answer within ${timeoutMs} ms` };
       if (step.signal.aborted) return { kind: 'aborted' };
-      if (error instanceof ModelServerError && error.code === 'CONTAINER_TIMEOUT') return { kind: 'timedOut', message: error.message };
-      if (error instanceof ModelServerError && error.code === 'CONTAINER_UNREACHABLE') return { kind: 'unreachable', message: error.message };
+      if (error instanceof ModelServerError && error.code === 'CONTAINER_TIMEOUT')
+        return { kind: 'timedOut', message: error.message };
+      if (error instanceof ModelServerError && error.code === 'CONTAINER_UNREACHABLE')
+        return { kind: 'unreachable', message: error.message };
       throw error;
     } finally {
       clearTimeout(timer);
@@ -397,9 +469,16 @@ function runtimeFault(fault: StatusFault, where: EndpointContext): SageMakerErro
     case '503':
       return sageMakerError('ServiceUnavailable', 'The service is unavailable. Try your request again.');
     case '424':
-      return modelError(where, 500, JSON.stringify({ code: 500, type: 'InternalServerException', message: 'the model failed (injected)' }));
+      return modelError(
+        where,
+        500,
+        JSON.stringify({ code: 500, type: 'InternalServerException', message: 'the model failed (injected)' }),
+      );
     case '429':
-      return sageMakerError('ModelNotReadyException', `Model for endpoint ${where.endpointName} is not ready yet. Retry the request.`);
+      return sageMakerError(
+        'ModelNotReadyException',
+        `Model for endpoint ${where.endpointName} is not ready yet. Retry the request.`,
+      );
     case 'throttle':
       return sageMakerError('ThrottlingException', 'Rate exceeded');
   }

@@ -10,9 +10,15 @@ export interface ModelServerStats {
   invocations: number;
   /** Invocations answered 200 with the model's output (latency spikes included, malformed bodies not). */
   answered: number;
-  /** Refused by the SageMaker front before reaching the model: unknown endpoint, empty or oversize body, model not ready. */
+  /**
+   * Refused by the SageMaker front before reaching the model: unknown endpoint, empty or oversize body, model not
+   * ready.
+   */
   rejected: number;
-  /** The model container answered an error of its own (415, 406, 400, 500) or could not be reached; injected faults not counted. */
+  /**
+   * The model container answered an error of its own (415, 406, 400, 500) or could not be reached; injected faults not
+   * counted.
+   */
   modelErrors: number;
   /** Cut at the invocation timeout: a `hang`, or a container too slow (a ModelError on SageMaker's path). */
   timedOut: number;
@@ -40,4 +46,8 @@ export function emptyStats(): ModelServerStats {
 }
 
 /** A copy that later counting does not change. */
-export const snapshotStats = (stats: ModelServerStats): ModelServerStats => ({ ...stats, faults: { ...stats.faults }, backend: { ...stats.backend } });
+export const snapshotStats = (stats: ModelServerStats): ModelServerStats => ({
+  ...stats,
+  faults: { ...stats.faults },
+  backend: { ...stats.backend },
+});

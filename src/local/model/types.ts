@@ -38,4 +38,3 @@ export interface Backend {
   /** Releases the model; the server calls it only for backends it created itself. */
   close?(): Promise<void>;
 }
-

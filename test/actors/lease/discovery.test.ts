@@ -3,10 +3,18 @@
 
 import { KinesisVideoClient, TagStreamCommand } from '@aws-sdk/client-kinesis-video';
 import t, { type Test } from 'tap';
-import { Discovery, DiscoveryError, type DiscoveryOptions, type DiscoveryTimers } from '../../../src/actors/lease/discovery.js';
+import {
+  Discovery,
+  type DiscoveryError,
+  type DiscoveryOptions,
+  type DiscoveryTimers,
+} from '../../../src/actors/lease/discovery.js';
 import { KvsServer } from '../../../src/local/kvs/index.js';
 
-/** Timers the test fires by hand; `scheduled()` resolves when Discovery arms its next refresh, i.e. the previous one ended. */
+/**
+ * Timers the test fires by hand; `scheduled()` resolves when Discovery arms its next refresh, i.e. the previous one
+ * ended.
+ */
 class ManualTimers implements DiscoveryTimers {
   readonly pending = new Map<number, { callback: () => void; ms: number }>();
   #id = 0;
@@ -51,7 +59,12 @@ interface Harness {
 async function setup(t: Test): Promise<Harness> {
   const server = await KvsServer.create();
   // Errors are the point of some tests: answer them at once rather than after retries.
-  const client = new KinesisVideoClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const client = new KinesisVideoClient({
+    endpoint: server.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    maxAttempts: 1,
+  });
   t.teardown(async () => {
     client.destroy();
     await server.close();
@@ -117,8 +130,8 @@ t.test('a stream matches only when every filter finds its tag among the values; 
 
   // Assess: tag keys are case-sensitive, as in AWS; front-hd is both named and matched, and listed once.
   t.same(streams, ['front-hd', 'named', 'parking-hd']);
-  t.equal(h.calls['ListStreamsCommand'], 1);
-  t.equal(h.calls['ListTagsForStreamCommand'], 7);
+  t.equal(h.calls.ListStreamsCommand, 1);
+  t.equal(h.calls.ListTagsForStreamCommand, 7);
 });
 
 t.test('ListStreams is followed page by page', async (t) => {
@@ -134,13 +147,14 @@ t.test('ListStreams is followed page by page', async (t) => {
 
   // Assess: 9 streams, 2 a page.
   t.same(streams, ['match-0', 'match-1', 'match-2', 'match-3', 'match-4', 'match-5', 'match-6']);
-  t.equal(h.calls['ListStreamsCommand'], 5);
+  t.equal(h.calls.ListStreamsCommand, 5);
 });
 
 t.test('tag lookups run with bounded concurrency', async (t) => {
   // Prepare
   const h = await setup(t);
-  for (let i = 0; i < 12; i++) h.server.createStream(`s-${String(i).padStart(2, '0')}`, { tags: { Location: i % 2 ? 'Front' : 'Back' } });
+  for (let i = 0; i < 12; i++)
+    h.server.createStream(`s-${String(i).padStart(2, '0')}`, { tags: { Location: i % 2 ? 'Front' : 'Back' } });
   let inFlight = 0;
   let most = 0;
   h.client.middlewareStack.add(
@@ -163,7 +177,7 @@ t.test('tag lookups run with bounded concurrency', async (t) => {
   // Assess
   t.equal(streams.length, 6);
   t.equal(most, 3);
-  t.equal(h.calls['ListTagsForStreamCommand'], 12);
+  t.equal(h.calls.ListTagsForStreamCommand, 12);
 });
 
 t.test('timed refreshes add a new matching stream and drop deleted or no-longer-matching ones', async (t) => {
@@ -181,7 +195,10 @@ t.test('timed refreshes add a new matching stream and drop deleted or no-longer-
 
   // Assess
   t.same(h.changes, [['gate', 'lobby', 'lot']]);
-  t.same([...h.timers.pending.values()].map((p) => p.ms), [30_000]);
+  t.same(
+    [...h.timers.pending.values()].map((p) => p.ms),
+    [30_000],
+  );
 
   // Act: a stream appears
   h.server.createStream('dock', { tags: { Location: 'Front' } });
@@ -216,7 +233,7 @@ t.test('onChange is not called again when nothing changed', async (t) => {
   // Assess
   t.same([first, second, third], [['gate'], ['gate'], ['gate']]);
   t.same(h.changes, [['gate']]);
-  t.equal(h.calls['ListStreamsCommand'], 3);
+  t.equal(h.calls.ListStreamsCommand, 3);
 });
 
 t.test('the first refresh is announced even when it finds nothing', async (t) => {
@@ -277,9 +294,15 @@ t.test('a failure part-way through the tag lookups keeps the previous list, not 
   // Assess
   t.same(during, ['a', 'b', 'c', 'd', 'e']);
   t.equal(h.errors.length, 1);
-  t.equal(h.errors[0]!.message, 'ListTagsForStream failed: ThrottlingException: Rate exceeded; keeping the previous 5 streams');
+  t.equal(
+    h.errors[0]!.message,
+    'ListTagsForStream failed: ThrottlingException: Rate exceeded; keeping the previous 5 streams',
+  );
   t.same(after, ['a', 'b', 'c', 'd', 'e', 'f']);
-  t.same(h.changes, [['a', 'b', 'c', 'd', 'e'], ['a', 'b', 'c', 'd', 'e', 'f']]);
+  t.same(h.changes, [
+    ['a', 'b', 'c', 'd', 'e'],
+    ['a', 'b', 'c', 'd', 'e', 'f'],
+  ]);
 });
 
 t.test('a stream deleted between ListStreams and its tag lookup is dropped without an error', async (t) => {
@@ -289,7 +312,8 @@ t.test('a stream deleted between ListStreams and its tag lookup is dropped witho
   h.server.createStream('lot', { tags: { Location: 'Parking' } });
   h.client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName === 'ListTagsForStreamCommand' && h.server.registry.get('lot')) h.server.deleteStream('lot');
+      if (context.commandName === 'ListTagsForStreamCommand' && h.server.registry.get('lot'))
+        h.server.deleteStream('lot');
       return next(args);
     },
     { step: 'initialize', name: 'deleteDuringScan' },

@@ -1,11 +1,13 @@
 // Shared set-up of the lease tests: a DynamoDB emulator per test, lease tables on it, and
 // coordinators on their own simulated clocks that record what they were told.
 
-import { SimulatedClock } from 'xstate';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SimulatedClock } from 'xstate';
 import { dynamoDbClient } from '../../../src/aws/clients.js';
 import { Emulator } from '../../../src/local/emulator.js';
+
 export { seededRandom } from '../../../src/local/random.js';
+
 import { LeaseCoordinator, type LeaseCoordinatorOptions } from '../../../src/actors/lease/lease-coordinator.js';
 import { LeaseError } from '../../../src/actors/lease/lease-errors.js';
 import { LeaseTable } from '../../../src/actors/lease/lease-table.js';
@@ -24,7 +26,11 @@ export interface LeaseStack {
 
 export async function leaseStack(t: Teardown): Promise<LeaseStack> {
   const emulator = await Emulator.start('dynamodb');
-  const client = dynamoDbClient({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = dynamoDbClient({
+    endpoint: emulator.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   t.teardown(async () => {
     client.destroy();
     await emulator.close();
@@ -46,7 +52,10 @@ export interface Worker {
   keys(): string[];
 }
 
-/** A simulated clock with an epoch of its own per worker id: any comparison of one host's time with another's would show. */
+/**
+ * A simulated clock with an epoch of its own per worker id: any comparison of one host's time with another's would
+ * show.
+ */
 export function clockFor(id: string): SimulatedClock {
   const clock = new SimulatedClock();
   clock.set(id.length * 1_000_000 + id.charCodeAt(id.length - 1) * 10_000);
@@ -55,7 +64,11 @@ export function clockFor(id: string): SimulatedClock {
 
 export type WorkerOptions = Omit<Partial<LeaseCoordinatorOptions>, 'clock'> & { clock?: SimulatedClock };
 
-export function worker(table: LeaseStore, id: string, { clock = clockFor(id), ...options }: WorkerOptions = {}): Worker {
+export function worker(
+  table: LeaseStore,
+  id: string,
+  { clock = clockFor(id), ...options }: WorkerOptions = {},
+): Worker {
   const acquired: Lease[] = [];
   const handovers: Worker['handovers'] = [];
   const lost: Worker['lost'] = [];
@@ -73,7 +86,16 @@ export function worker(table: LeaseStore, id: string, { clock = clockFor(id), ..
     onError: (error) => void errors.push(error),
     ...options,
   });
-  return { id, coordinator, clock, acquired, handovers, lost, errors, keys: () => coordinator.held.map((l) => l.leaseKey) };
+  return {
+    id,
+    coordinator,
+    clock,
+    acquired,
+    handovers,
+    lost,
+    errors,
+    keys: () => coordinator.held.map((l) => l.leaseKey),
+  };
 }
 
 export async function createLeases(table: LeaseStore, keys: string[]): Promise<void> {
@@ -81,7 +103,11 @@ export async function createLeases(table: LeaseStore, keys: string[]): Promise<v
 }
 
 /** Round-robin passes, each worker's clock moving by `step` between rounds, until `done` or `rounds` run out. */
-export async function settle(workers: Worker[], done: () => boolean, { rounds = 30, step = 1000 } = {}): Promise<number> {
+export async function settle(
+  workers: Worker[],
+  done: () => boolean,
+  { rounds = 30, step = 1000 } = {},
+): Promise<number> {
   for (let round = 1; round <= rounds; round++) {
     for (const w of workers) await w.coordinator.runOnce();
     if (done()) return round;
@@ -91,7 +117,10 @@ export async function settle(workers: Worker[], done: () => boolean, { rounds = 
 }
 
 /** Owner of each stream lease according to the table (the sync lease left out). */
-export async function ownersInTable(table: LeaseStore, syncKey = '__sync__'): Promise<Record<string, string | undefined>> {
+export async function ownersInTable(
+  table: LeaseStore,
+  syncKey = '__sync__',
+): Promise<Record<string, string | undefined>> {
   const leases = await table.list();
   return Object.fromEntries(leases.filter((l) => l.leaseKey !== syncKey).map((l) => [l.leaseKey, l.leaseOwner]));
 }
@@ -171,7 +200,11 @@ export interface PlannedCall {
   nth: number;
 }
 
-export function timedStore(table: LeaseStore, clock: SimulatedClock, plan: (call: PlannedCall) => CallPlan): TimedStore {
+export function timedStore(
+  table: LeaseStore,
+  clock: SimulatedClock,
+  plan: (call: PlannedCall) => CallPlan,
+): TimedStore {
   const pending = new Set<Promise<unknown>>();
   const calls: TimedCall[] = [];
   const counts = new Map<string, number>();
@@ -190,7 +223,11 @@ export function timedStore(table: LeaseStore, clock: SimulatedClock, plan: (call
       calls.push(call);
       if (outcome === 'hang') return new Promise<R>(() => undefined);
       const answer =
-        outcome === 'ok' ? send(...args) : Promise.reject(new LeaseError('LEASE_TABLE_FAILED', `${operation} of ${leaseKey}: network down`, { leaseKey }));
+        outcome === 'ok'
+          ? send(...args)
+          : Promise.reject(
+              new LeaseError('LEASE_TABLE_FAILED', `${operation} of ${leaseKey}: network down`, { leaseKey }),
+            );
       const answered = answer.then(
         () => undefined,
         (error: unknown) => {
@@ -204,7 +241,9 @@ export function timedStore(table: LeaseStore, clock: SimulatedClock, plan: (call
         if (wait > 0) clock.setTimeout(deliver, wait);
         else deliver();
       };
-      const signal = args.find((arg): arg is LeaseWriteOptions => typeof arg === 'object' && arg !== null && 'abortSignal' in arg)?.abortSignal;
+      const signal = args.find(
+        (arg): arg is LeaseWriteOptions => typeof arg === 'object' && arg !== null && 'abortSignal' in arg,
+      )?.abortSignal;
       return new Promise<R>((resolve, reject) => {
         signal?.addEventListener('abort', () => {
           call.outcome = 'aborted';
@@ -229,9 +268,13 @@ export function timedStore(table: LeaseStore, clock: SimulatedClock, plan: (call
     createLease: timed('createLease', (key: string) => table.createLease(key)),
     deleteLease: timed('deleteLease', (key: string) => table.deleteLease(key)),
     take: timed('take', (lease: Lease, owner: string) => table.take(lease, owner)),
-    renew: timed('renew', (lease: Lease, owner: string, options?: LeaseWriteOptions) => table.renew(lease, owner, options)),
-    checkpoint: timed('checkpoint', (lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>
-      table.checkpoint(lease, owner, cp, options),
+    renew: timed('renew', (lease: Lease, owner: string, options?: LeaseWriteOptions) =>
+      table.renew(lease, owner, options),
+    ),
+    checkpoint: timed(
+      'checkpoint',
+      (lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>
+        table.checkpoint(lease, owner, cp, options),
     ),
     release: timed('release', (lease: Lease, owner: string) => table.release(lease, owner)),
   };

@@ -17,10 +17,11 @@ t.test('two coordinators racing for one lease never both win (50 interleaved rac
     await table.createLease('stream');
     // Counts the takes that lost at DynamoDB's condition: races decided by the table, not by timing.
     const take = table.take.bind(table);
-    table.take = (lease, owner) => take(lease, owner).catch((error: unknown) => {
-      conflicts++;
-      throw error;
-    });
+    table.take = (lease, owner) =>
+      take(lease, owner).catch((error: unknown) => {
+        conflicts++;
+        throw error;
+      });
     const a = worker(jittered(table, random), 'a', { random });
     const b = worker(jittered(table, random), 'b', { random });
 
@@ -61,6 +62,9 @@ t.test('concurrent takes of the same read lease: exactly one succeeds, the other
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     t.equal(won.length, 1, `round ${round}: one take succeeded`);
     t.equal(lost[0]?.reason?.code, 'LEASE_LOST', `round ${round}: the other lost`);
-    t.equal((await table.get(key))?.leaseOwner, (won[0] as PromiseFulfilledResult<{ leaseOwner?: string }>).value.leaseOwner);
+    t.equal(
+      (await table.get(key))?.leaseOwner,
+      (won[0] as PromiseFulfilledResult<{ leaseOwner?: string }>).value.leaseOwner,
+    );
   }
 });

@@ -128,41 +128,58 @@ t.test('checkpoint stores the checkpoint, bumps the counter and resets the owner
   const stale = table.checkpoint(held, 'w1', { fragmentNumber: '1', serverTimestamp: 1 });
 
   // Assess
-  t.same(checkpointed, { leaseKey: 'stream-a', leaseOwner: 'w1', leaseCounter: 2, checkpoint: CP, ownerSwitchesSinceCheckpoint: 0 });
+  t.same(checkpointed, {
+    leaseKey: 'stream-a',
+    leaseOwner: 'w1',
+    leaseCounter: 2,
+    checkpoint: CP,
+    ownerSwitchesSinceCheckpoint: 0,
+  });
   await t.rejects(stale, { code: 'LEASE_LOST' });
   t.same((await table.get('stream-a'))?.checkpoint, CP);
 });
 
-t.test('an inclusive checkpoint is stored and read back as inclusive; the plain one at its fragment replaces it', async (t) => {
-  // Prepare
-  const table = await (await leaseStack(t)).table();
-  await table.createLease('stream-a');
-  const held = await table.take((await table.get('stream-a'))!, 'w1');
-  const at = { ...CP, inclusive: true as const };
+t.test(
+  'an inclusive checkpoint is stored and read back as inclusive; the plain one at its fragment replaces it',
+  async (t) => {
+    // Prepare
+    const table = await (await leaseStack(t)).table();
+    await table.createLease('stream-a');
+    const held = await table.take((await table.get('stream-a'))!, 'w1');
+    const at = { ...CP, inclusive: true as const };
 
-  // Act
-  const first = await table.checkpoint(held, 'w1', at);
-  const stored = await table.get('stream-a');
-  const listed = await table.list();
-  const taken = await table.take(await table.release(first, 'w1'), 'w2');
-  const completed = await table.checkpoint(taken, 'w2', { ...CP, keyframesSeen: 1 });
+    // Act
+    const first = await table.checkpoint(held, 'w1', at);
+    const stored = await table.get('stream-a');
+    const listed = await table.list();
+    const taken = await table.take(await table.release(first, 'w1'), 'w2');
+    const completed = await table.checkpoint(taken, 'w2', { ...CP, keyframesSeen: 1 });
 
-  // Assess
-  t.same(first.checkpoint, at);
-  t.same(stored?.checkpoint, at, 'get reads it back inclusive');
-  t.same(listed[0]?.checkpoint, at, 'so does list');
-  t.same(taken.checkpoint, at, 'the next owner takes it inclusive');
-  t.same((await table.get('stream-a'))?.checkpoint, { ...CP, keyframesSeen: 1 }, 'the plain checkpoint leaves no inclusive flag behind');
-  t.same(completed.checkpoint, { ...CP, keyframesSeen: 1 });
-});
+    // Assess
+    t.same(first.checkpoint, at);
+    t.same(stored?.checkpoint, at, 'get reads it back inclusive');
+    t.same(listed[0]?.checkpoint, at, 'so does list');
+    t.same(taken.checkpoint, at, 'the next owner takes it inclusive');
+    t.same(
+      (await table.get('stream-a'))?.checkpoint,
+      { ...CP, keyframesSeen: 1 },
+      'the plain checkpoint leaves no inclusive flag behind',
+    );
+    t.same(completed.checkpoint, { ...CP, keyframesSeen: 1 });
+  },
+);
 
-t.test('parseLease reads inclusive only as true: a checkpoint without it, or with another value, resumes after its fragment', async (t) => {
-  const item = (checkpoint: Record<string, unknown>) => parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, ...checkpoint } });
-  t.same(item({ inclusive: true })?.checkpoint, { ...CP, inclusive: true });
-  t.same(item({})?.checkpoint, CP);
-  t.same(item({ inclusive: 'true' })?.checkpoint, CP);
-  t.same(item({ inclusive: false })?.checkpoint, CP);
-});
+t.test(
+  'parseLease reads inclusive only as true: a checkpoint without it, or with another value, resumes after its fragment',
+  async (t) => {
+    const item = (checkpoint: Record<string, unknown>) =>
+      parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, ...checkpoint } });
+    t.same(item({ inclusive: true })?.checkpoint, { ...CP, inclusive: true });
+    t.same(item({})?.checkpoint, CP);
+    t.same(item({ inclusive: 'true' })?.checkpoint, CP);
+    t.same(item({ inclusive: false })?.checkpoint, CP);
+  },
+);
 
 t.test('release clears the owner, keeps the checkpoint, and lets another worker take the lease', async (t) => {
   // Prepare
@@ -176,7 +193,13 @@ t.test('release clears the owner, keeps the checkpoint, and lets another worker 
 
   // Assess
   t.same(released, { leaseKey: 'stream-a', leaseCounter: 3, checkpoint: CP, ownerSwitchesSinceCheckpoint: 0 });
-  t.same(taken, { leaseKey: 'stream-a', leaseOwner: 'w2', leaseCounter: 4, checkpoint: CP, ownerSwitchesSinceCheckpoint: 1 });
+  t.same(taken, {
+    leaseKey: 'stream-a',
+    leaseOwner: 'w2',
+    leaseCounter: 4,
+    checkpoint: CP,
+    ownerSwitchesSinceCheckpoint: 1,
+  });
 });
 
 t.test('a write on a deleted lease fails with LEASE_LOST and no current lease', async (t) => {
@@ -235,7 +258,9 @@ t.test('a DynamoDB failure other than a condition keeps its cause under LEASE_TA
 
   // Act
   const listing = table.list().catch((e: unknown) => e) as Promise<LeaseError>;
-  const renewal = table.renew({ leaseKey: 'k', leaseOwner: 'w1', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0 }, 'w1').catch((e: unknown) => e) as Promise<LeaseError>;
+  const renewal = table
+    .renew({ leaseKey: 'k', leaseOwner: 'w1', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 0 }, 'w1')
+    .catch((e: unknown) => e) as Promise<LeaseError>;
 
   // Assess
   for (const error of [await listing, await renewal]) {
@@ -254,9 +279,13 @@ t.test('list skips items that are not leases and pages through a table larger th
   const pad = { S: 'x'.repeat(300_000) };
   const keys = ['s1', 's2', 's3', 's4', 's5'];
   for (const key of keys) {
-    await stack.client.send(new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: key }, leaseCounter: { N: '0' }, pad } }));
+    await stack.client.send(
+      new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: key }, leaseCounter: { N: '0' }, pad } }),
+    );
   }
-  await stack.client.send(new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: 'junk' }, leaseCounter: { S: 'not a number' } } }));
+  await stack.client.send(
+    new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: 'junk' }, leaseCounter: { S: 'not a number' } } }),
+  );
   let scans = 0;
   stack.client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -270,34 +299,41 @@ t.test('list skips items that are not leases and pages through a table larger th
   const leases = await table.list();
 
   // Assess
-  t.same(leases.map((l) => l.leaseKey), keys);
+  t.same(
+    leases.map((l) => l.leaseKey),
+    keys,
+  );
   t.ok(scans > 1, `paged (${scans} Scan requests)`);
 });
 
-t.test('list reads strongly consistent by default, eventually consistent when asked, with the same leases', async (t) => {
-  // Prepare
-  const stack = await leaseStack(t);
-  const table = await stack.table();
-  await table.createLease('stream-a');
-  const consistent: unknown[] = [];
-  stack.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'ScanCommand') consistent.push((args.input as { ConsistentRead?: boolean }).ConsistentRead);
-      return next(args);
-    },
-    { step: 'initialize', name: 'recordConsistentRead' },
-  );
+t.test(
+  'list reads strongly consistent by default, eventually consistent when asked, with the same leases',
+  async (t) => {
+    // Prepare
+    const stack = await leaseStack(t);
+    const table = await stack.table();
+    await table.createLease('stream-a');
+    const consistent: unknown[] = [];
+    stack.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand')
+          consistent.push((args.input as { ConsistentRead?: boolean }).ConsistentRead);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordConsistentRead' },
+    );
 
-  // Act
-  const strong = await table.list();
-  const eventual = await table.list({ consistentRead: false });
-  const explicit = await table.list({ consistentRead: true });
+    // Act
+    const strong = await table.list();
+    const eventual = await table.list({ consistentRead: false });
+    const explicit = await table.list({ consistentRead: true });
 
-  // Assess
-  t.same(consistent, [true, false, true]);
-  t.same(eventual, strong);
-  t.same(explicit, strong);
-});
+    // Assess
+    t.same(consistent, [true, false, true]);
+    t.same(eventual, strong);
+    t.same(explicit, strong);
+  },
+);
 
 t.test('an aborted renewal or checkpoint fails with LEASE_TABLE_FAILED and changes nothing', async (t) => {
   // Prepare
@@ -323,7 +359,11 @@ t.test('bad keys and checkpoints are refused before any request', async (t) => {
 
   // Act
   const noKey = table.createLease('');
-  const badCheckpoint = () => table.checkpoint({ leaseKey: 'k', leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 }, 'w1', { fragmentNumber: 5 as unknown as string, serverTimestamp: 1 });
+  const badCheckpoint = () =>
+    table.checkpoint({ leaseKey: 'k', leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 }, 'w1', {
+      fragmentNumber: 5 as unknown as string,
+      serverTimestamp: 1,
+    });
 
   // Assess
   await t.rejects(noKey, { code: 'BAD_LEASE_OPTIONS' });

@@ -24,43 +24,67 @@ t.test('a fragment KVS has closed: its millisBehindNow and continuation token as
   );
 });
 
-t.test('a fragment still open (no millisBehindNow, no continuation token) and without a producer timestamp', async (t) => {
-  // Act
-  const text = fragmentMetaData(
-    { fragmentNumber: NUMBER, serverTimestamp: 1763770000000, producerTimestamp: null },
-    { millisBehindNow: null, continuationToken: null },
-  );
+t.test(
+  'a fragment still open (no millisBehindNow, no continuation token) and without a producer timestamp',
+  async (t) => {
+    // Act
+    const text = fragmentMetaData(
+      { fragmentNumber: NUMBER, serverTimestamp: 1763770000000, producerTimestamp: null },
+      { millisBehindNow: null, continuationToken: null },
+    );
 
-  // Assess
-  t.equal(
-    text,
-    `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000000, producerSideTimestampMillis=-1, ` +
-      `fragmentNumber=${NUMBER}, success=true, errorId=0, errorCode=null, millisBehindNow=OptionalLong.empty, continuationToken=Optional.empty)`,
-  );
-});
+    // Assess
+    t.equal(
+      text,
+      `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000000, producerSideTimestampMillis=-1, ` +
+        `fragmentNumber=${NUMBER}, success=true, errorId=0, errorCode=null, millisBehindNow=OptionalLong.empty, continuationToken=Optional.empty)`,
+    );
+  },
+);
 
-t.test('timestamps are ceil(seconds x 1000) in doubles, as Java computes them; the BigInteger drops leading zeros', async (t) => {
-  // Act: jshell prints 2188316328222 for (long) Math.ceil(Double.parseDouble("2188316328.221") * 1000L): the product
-  // of a tag's double and 1000 may land just above the millisecond (and 1700000000124 for "1700000000.124").
-  const text = fragmentMetaData(
-    { fragmentNumber: '000123', serverTimestamp: 2188316328221, producerTimestamp: 1700000000124 },
-    { millisBehindNow: 0, continuationToken: '123' },
-  );
+t.test(
+  'timestamps are ceil(seconds x 1000) in doubles, as Java computes them; the BigInteger drops leading zeros',
+  async (t) => {
+    // Act: jshell prints 2188316328222 for (long) Math.ceil(Double.parseDouble("2188316328.221") * 1000L): the product
+    // of a tag's double and 1000 may land just above the millisecond (and 1700000000124 for "1700000000.124").
+    const text = fragmentMetaData(
+      { fragmentNumber: '000123', serverTimestamp: 2188316328221, producerTimestamp: 1700000000124 },
+      { millisBehindNow: 0, continuationToken: '123' },
+    );
 
-  // Assess
-  t.match(text, /^FragmentMetadata\(fragmentNumberString=000123, serverSideTimestampMillis=2188316328222, producerSideTimestampMillis=1700000000124, /);
-  t.match(text, /, fragmentNumber=123, /);
-  t.match(text, /millisBehindNow=OptionalLong\[0\], continuationToken=Optional\[123\]\)$/);
-});
+    // Assess
+    t.match(
+      text,
+      /^FragmentMetadata\(fragmentNumberString=000123, serverSideTimestampMillis=2188316328222, producerSideTimestampMillis=1700000000124, /,
+    );
+    t.match(text, /, fragmentNumber=123, /);
+    t.match(text, /millisBehindNow=OptionalLong\[0\], continuationToken=Optional\[123\]\)$/);
+  },
+);
 
 t.test('a frame: track, the relative block timecode, its flags, lacing NO', async (t) => {
   // Act
-  const plain = frameMetaData({ trackNumber: 1, blockTimecode: 0, keyframe: true, invisible: false, discardable: false });
-  const flagged = frameMetaData({ trackNumber: 2, blockTimecode: -32768, keyframe: false, invisible: true, discardable: true });
+  const plain = frameMetaData({
+    trackNumber: 1,
+    blockTimecode: 0,
+    keyframe: true,
+    invisible: false,
+    discardable: false,
+  });
+  const flagged = frameMetaData({
+    trackNumber: 2,
+    blockTimecode: -32768,
+    keyframe: false,
+    invisible: true,
+    discardable: true,
+  });
 
   // Assess
   t.equal(plain, 'Frame(trackNumber=1, timeCode=0, keyFrame=true, invisible=false, discardable=false, lacing=NO)');
-  t.equal(flagged, 'Frame(trackNumber=2, timeCode=-32768, keyFrame=false, invisible=true, discardable=true, lacing=NO)');
+  t.equal(
+    flagged,
+    'Frame(trackNumber=2, timeCode=-32768, keyFrame=false, invisible=true, discardable=true, lacing=NO)',
+  );
 });
 
 t.test('from parsed KVS bytes: the block header, and the fragment as it stands when the string is made', async (t) => {
@@ -78,7 +102,11 @@ t.test('from parsed KVS bytes: the block header, and the fragment as it stands w
   const frames = framesOf(parser.push(fragment.subarray(0, fragment.length - closing.length)));
   const kit = frames.map(kitSource);
   const { serverTimestamp, producerTimestamp } = frames[0]!.fragment;
-  const fragmentNow = () => fragmentMetaData({ fragmentNumber: NUMBER, serverTimestamp: serverTimestamp!, producerTimestamp }, kit[0]!.fragment);
+  const fragmentNow = () =>
+    fragmentMetaData(
+      { fragmentNumber: NUMBER, serverTimestamp: serverTimestamp!, producerTimestamp },
+      kit[0]!.fragment,
+    );
 
   // Act
   const whileOpen = fragmentNow();
@@ -87,13 +115,25 @@ t.test('from parsed KVS bytes: the block header, and the fragment as it stands w
 
   // Assess
   t.same(errorsOf(rest), []);
-  t.same(kit.map((k) => frameMetaData(k.block)), [
-    'Frame(trackNumber=1, timeCode=0, keyFrame=true, invisible=false, discardable=false, lacing=NO)',
-    'Frame(trackNumber=1, timeCode=40, keyFrame=false, invisible=true, discardable=true, lacing=NO)',
-  ]);
-  const head = `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000123, producerSideTimestampMillis=1763769999800, ` +
+  t.same(
+    kit.map((k) => frameMetaData(k.block)),
+    [
+      'Frame(trackNumber=1, timeCode=0, keyFrame=true, invisible=false, discardable=false, lacing=NO)',
+      'Frame(trackNumber=1, timeCode=40, keyFrame=false, invisible=true, discardable=true, lacing=NO)',
+    ],
+  );
+  const head =
+    `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000123, producerSideTimestampMillis=1763769999800, ` +
     `fragmentNumber=${NUMBER}, success=true, errorId=0, errorCode=null, `;
-  t.equal(whileOpen, `${head}millisBehindNow=OptionalLong.empty, continuationToken=Optional.empty)`, 'before the closing tags');
-  t.equal(onceClosed, `${head}millisBehindNow=OptionalLong[1500], continuationToken=Optional[${NUMBER}])`, 'after them');
-  t.equal(Object.keys(kit[0]!.block).includes('data'), false, 'the frame\'s bytes are not kept');
+  t.equal(
+    whileOpen,
+    `${head}millisBehindNow=OptionalLong.empty, continuationToken=Optional.empty)`,
+    'before the closing tags',
+  );
+  t.equal(
+    onceClosed,
+    `${head}millisBehindNow=OptionalLong[1500], continuationToken=Optional[${NUMBER}])`,
+    'after them',
+  );
+  t.equal(Object.keys(kit[0]!.block).includes('data'), false, "the frame's bytes are not kept");
 });

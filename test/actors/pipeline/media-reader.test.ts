@@ -2,22 +2,41 @@
 // continuation token), starts at NOW without one, names the stream when it is missing, and stops when aborted;
 // finds a way forward from a checkpoint KVS no longer has, reports in-band errors, and drops a silent body.
 
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
-import { readStreamMedia, type MediaReaderOptions, type ReaderNotice } from '../../../src/actors/pipeline/media-reader.js';
+import {
+  type MediaReaderOptions,
+  type ReaderNotice,
+  readStreamMedia,
+} from '../../../src/actors/pipeline/media-reader.js';
 import { kinesisVideoClient } from '../../../src/aws/clients.js';
 import { KvsServer } from '../../../src/local/kvs/index.js';
 import type { FragmentInput, StoredFragment } from '../../../src/local/kvs/types.js';
 import type { ResumePoint } from '../../../src/media/checkpoint.js';
 import { simpleBlock } from '../../helpers/ebml-builder.js';
 
-const config = (endpoint: string) => ({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+const config = (endpoint: string) => ({
+  endpoint,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  maxAttempts: 1,
+});
 
 function fragment(i: number): FragmentInput {
-  const blocks = Buffer.concat([simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)), simpleBlock(1, 33, false, Buffer.from(`f${i}-1`))]);
-  return { producerTimestamp: 1_700_000_000_000 + i * 1000, durationMs: 1000, tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }], blocks, frames: 2, keyframes: 1 };
+  const blocks = Buffer.concat([
+    simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)),
+    simpleBlock(1, 33, false, Buffer.from(`f${i}-1`)),
+  ]);
+  return {
+    producerTimestamp: 1_700_000_000_000 + i * 1000,
+    durationMs: 1000,
+    tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }],
+    blocks,
+    frames: 2,
+    keyframes: 1,
+  };
 }
 
 async function setup(t: Test) {
@@ -44,10 +63,16 @@ async function setup(t: Test) {
 /** A checkpoint of a completed fragment: reading resumes after it. */
 const after = (fragmentNumber: string): ResumePoint => ({ fragmentNumber, serverTimestamp: 0 });
 /** An inclusive checkpoint: reading resumes at the fragment. */
-const at = (fragment: StoredFragment): ResumePoint => ({ fragmentNumber: fragment.fragmentNumber, serverTimestamp: fragment.serverTimestamp, inclusive: true });
+const at = (fragment: StoredFragment): ResumePoint => ({
+  fragmentNumber: fragment.fragmentNumber,
+  serverTimestamp: fragment.serverTimestamp,
+  inclusive: true,
+});
 
 /** Reads to the end (or the error), keeping every frame's payload. */
-async function drain(events: AsyncIterable<{ type: string; frame?: { data: Uint8Array } }>): Promise<{ frames: string[]; error: unknown }> {
+async function drain(
+  events: AsyncIterable<{ type: string; frame?: { data: Uint8Array } }>,
+): Promise<{ frames: string[]; error: unknown }> {
   const seen: string[] = [];
   try {
     for await (const event of events) if (event.type === 'frame') seen.push(Buffer.from(event.frame!.data).toString());
@@ -58,7 +83,10 @@ async function drain(events: AsyncIterable<{ type: string; frame?: { data: Uint8
 }
 
 /** Payloads of the frames read, until `count` have come. */
-async function frames(events: AsyncIterable<{ type: string; frame?: { data: Uint8Array } }>, count: number): Promise<string[]> {
+async function frames(
+  events: AsyncIterable<{ type: string; frame?: { data: Uint8Array } }>,
+  count: number,
+): Promise<string[]> {
   const seen: string[] = [];
   for await (const event of events) {
     if (event.type === 'frame') seen.push(Buffer.from(event.frame!.data).toString());
@@ -88,47 +116,56 @@ t.test('an inclusive checkpoint resumes at its fragment: it is read again, and n
   const again = await frames(read({ resumeFrom: at(stored[1]!) }), 4);
 
   // Assess
-  t.ok(stored[0]!.serverTimestamp + stored[0]!.durationMs > stored[1]!.serverTimestamp, 'KVS starts that time with fragment 0, which contains it');
+  t.ok(
+    stored[0]!.serverTimestamp + stored[0]!.durationMs > stored[1]!.serverTimestamp,
+    'KVS starts that time with fragment 0, which contains it',
+  );
   t.same(again, ['f1-0', 'f1-1', 'f2-0', 'f2-1'], 'from the checkpointed fragment itself');
   t.same(notices, []);
 });
 
-t.test('an inclusive checkpoint aged out of retention: reading goes on from the oldest retained fragment, and the range given up is reported', async (t) => {
-  // Prepare
-  const { log, read, notices } = await setup(t);
-  const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
-  log.dropOldest(2);
+t.test(
+  'an inclusive checkpoint aged out of retention: reading goes on from the oldest retained fragment, and the range given up is reported',
+  async (t) => {
+    // Prepare
+    const { log, read, notices } = await setup(t);
+    const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
+    log.dropOldest(2);
 
-  // Act
-  const resumed = await frames(read({ resumeFrom: at(stored[1]!) }), 2);
+    // Act
+    const resumed = await frames(read({ resumeFrom: at(stored[1]!) }), 2);
 
-  // Assess
-  t.same(resumed, ['f2-0', 'f2-1']);
-  t.match(notices, [
-    {
-      type: 'checkpoint-unresumable',
-      checkpoint: stored[1]!.fragmentNumber,
-      reason: /no longer retained/,
-      firstFragmentNumber: stored[2]!.fragmentNumber,
-      firstServerTimestamp: stored[2]!.serverTimestamp,
-    },
-  ]);
-  t.equal(notices.length, 1);
-});
+    // Assess
+    t.same(resumed, ['f2-0', 'f2-1']);
+    t.match(notices, [
+      {
+        type: 'checkpoint-unresumable',
+        checkpoint: stored[1]!.fragmentNumber,
+        reason: /no longer retained/,
+        firstFragmentNumber: stored[2]!.fragmentNumber,
+        firstServerTimestamp: stored[2]!.serverTimestamp,
+      },
+    ]);
+    t.equal(notices.length, 1);
+  },
+);
 
-t.test('on a reconnect, the continuation token wins over the checkpoint; a token KVS refuses falls back to it', async (t) => {
-  // Prepare
-  const { log, reader } = await setup(t);
-  const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
+t.test(
+  'on a reconnect, the continuation token wins over the checkpoint; a token KVS refuses falls back to it',
+  async (t) => {
+    // Prepare
+    const { log, reader } = await setup(t);
+    const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
 
-  // Act
-  const byToken = await frames(reader(stored[0]!.fragmentNumber, undefined, stored[1]!.fragmentNumber), 2);
-  const refused = await frames(reader(stored[0]!.fragmentNumber, undefined, 'not-a-token'), 2);
+    // Act
+    const byToken = await frames(reader(stored[0]!.fragmentNumber, undefined, stored[1]!.fragmentNumber), 2);
+    const refused = await frames(reader(stored[0]!.fragmentNumber, undefined, 'not-a-token'), 2);
 
-  // Assess
-  t.same(byToken, ['f2-0', 'f2-1'], 'after the fragment the token names');
-  t.same(refused, ['f1-0', 'f1-1'], 'after the checkpoint');
-});
+    // Assess
+    t.same(byToken, ['f2-0', 'f2-1'], 'after the fragment the token names');
+    t.same(refused, ['f1-0', 'f1-1'], 'after the checkpoint');
+  },
+);
 
 t.test('without a checkpoint, starts with the next fragment to arrive', async (t) => {
   const { log, reader } = await setup(t);
@@ -155,87 +192,112 @@ t.test('aborting ends the read without an error', async (t) => {
   t.same(read, [], 'nothing read, no exception');
 });
 
-t.test('a checkpoint aged out of retention: in-band 4000, then the oldest retained fragment; the range given up is reported', async (t) => {
-  // Prepare: fragments 0-2 age out; the checkpoint is fragment 0.
-  const { log, reader, notices } = await setup(t);
-  const stored = [0, 1, 2, 3, 4].map((i) => log.append(fragment(i)));
-  log.dropOldest(3);
+t.test(
+  'a checkpoint aged out of retention: in-band 4000, then the oldest retained fragment; the range given up is reported',
+  async (t) => {
+    // Prepare: fragments 0-2 age out; the checkpoint is fragment 0.
+    const { log, reader, notices } = await setup(t);
+    const stored = [0, 1, 2, 3, 4].map((i) => log.append(fragment(i)));
+    log.dropOldest(3);
 
-  // Act
-  const read = await frames(reader(stored[0]!.fragmentNumber), 4);
+    // Act
+    const read = await frames(reader(stored[0]!.fragmentNumber), 4);
 
-  // Assess
-  t.same(read, ['f3-0', 'f3-1', 'f4-0', 'f4-1'], 'the stream moves on from the oldest retained fragment');
-  t.match(notices, [
-    { type: 'get-media-error', errorId: 4000, errorCode: 'Requested fragment is not found', startSelectorType: 'FRAGMENT_NUMBER' },
-    {
+    // Assess
+    t.same(read, ['f3-0', 'f3-1', 'f4-0', 'f4-1'], 'the stream moves on from the oldest retained fragment');
+    t.match(notices, [
+      {
+        type: 'get-media-error',
+        errorId: 4000,
+        errorCode: 'Requested fragment is not found',
+        startSelectorType: 'FRAGMENT_NUMBER',
+      },
+      {
+        type: 'checkpoint-unresumable',
+        checkpoint: stored[0]!.fragmentNumber,
+        reason: /in-band error 4000/,
+        firstFragmentNumber: stored[3]!.fragmentNumber,
+        firstServerTimestamp: stored[3]!.serverTimestamp,
+      },
+    ]);
+    t.equal(notices.length, 2);
+  },
+);
+
+t.test(
+  'an expired continuation token and an expired checkpoint: both give way, down to the oldest retained fragment',
+  async (t) => {
+    const { log, reader, notices } = await setup(t);
+    const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
+    log.dropOldest(2);
+    const read = await frames(reader(stored[0]!.fragmentNumber, undefined, stored[1]!.fragmentNumber), 2);
+    t.same(read, ['f2-0', 'f2-1']);
+    t.same(
+      notices.map((n) =>
+        n.type === 'get-media-error' ? [n.type, n.startSelectorType] : [n.type, n.firstFragmentNumber],
+      ),
+      [
+        ['get-media-error', 'CONTINUATION_TOKEN'],
+        ['get-media-error', 'FRAGMENT_NUMBER'],
+        ['checkpoint-unresumable', stored[2]!.fragmentNumber],
+      ],
+    );
+  },
+);
+
+t.test(
+  'a stream recreated under the same name: the old checkpoint gives way to the new stream from its start',
+  async (t) => {
+    // Prepare
+    const { server, log, reader, notices } = await setup(t);
+    const old = log.append(fragment(0));
+    server.deleteStream('cam');
+    // Fragment numbers begin with the creation time in ms: a stream recreated within the same ms would reuse them.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    server.createStream('cam');
+    const renewed = server.streamLog('cam').append(fragment(7));
+
+    // Act
+    const read = await frames(reader(old.fragmentNumber), 2);
+
+    // Assess
+    t.same(read, ['f7-0', 'f7-1']);
+    t.match(notices.at(-1), {
       type: 'checkpoint-unresumable',
-      checkpoint: stored[0]!.fragmentNumber,
-      reason: /in-band error 4000/,
-      firstFragmentNumber: stored[3]!.fragmentNumber,
-      firstServerTimestamp: stored[3]!.serverTimestamp,
-    },
-  ]);
-  t.equal(notices.length, 2);
-});
+      checkpoint: old.fragmentNumber,
+      firstFragmentNumber: renewed.fragmentNumber,
+    });
+  },
+);
 
-t.test('an expired continuation token and an expired checkpoint: both give way, down to the oldest retained fragment', async (t) => {
-  const { log, reader, notices } = await setup(t);
-  const stored = [0, 1, 2, 3].map((i) => log.append(fragment(i)));
-  log.dropOldest(2);
-  const read = await frames(reader(stored[0]!.fragmentNumber, undefined, stored[1]!.fragmentNumber), 2);
-  t.same(read, ['f2-0', 'f2-1']);
-  t.same(
-    notices.map((n) => (n.type === 'get-media-error' ? [n.type, n.startSelectorType] : [n.type, n.firstFragmentNumber])),
-    [
-      ['get-media-error', 'CONTINUATION_TOKEN'],
-      ['get-media-error', 'FRAGMENT_NUMBER'],
-      ['checkpoint-unresumable', stored[2]!.fragmentNumber],
-    ],
-  );
-});
+t.test(
+  'a checkpoint KVS refuses outright (ResourceNotFoundException) gives way too; a stream that is gone stays STREAM_NOT_FOUND',
+  async (t) => {
+    // Prepare
+    const { server, log, reader, read: readStream, notices } = await setup(t);
+    log.append(fragment(0));
+    const beyond = '9'.repeat(60);
 
-t.test('a stream recreated under the same name: the old checkpoint gives way to the new stream from its start', async (t) => {
-  // Prepare
-  const { server, log, reader, notices } = await setup(t);
-  const old = log.append(fragment(0));
-  server.deleteStream('cam');
-  // Fragment numbers begin with the creation time in ms: a stream recreated within the same ms would reuse them.
-  await new Promise((resolve) => setTimeout(resolve, 2));
-  server.createStream('cam');
-  const renewed = server.streamLog('cam').append(fragment(7));
+    // A data plane where the stream is gone (deleted between GetDataEndpoint and GetMedia): every start is refused.
+    const elsewhere = await KvsServer.create();
+    t.teardown(() => elsewhere.close());
 
-  // Act
-  const read = await frames(reader(old.fragmentNumber), 2);
+    // Act
+    const read = await frames(reader(beyond), 2);
+    const vanished = await drain(
+      readStream({ resumeFrom: after(beyond), mediaClient: () => new KinesisVideoMediaClient(config(elsewhere.url)) }),
+    );
+    server.deleteStream('cam');
+    const gone = await drain(reader(beyond));
 
-  // Assess
-  t.same(read, ['f7-0', 'f7-1']);
-  t.match(notices.at(-1), { type: 'checkpoint-unresumable', checkpoint: old.fragmentNumber, firstFragmentNumber: renewed.fragmentNumber });
-});
-
-t.test('a checkpoint KVS refuses outright (ResourceNotFoundException) gives way too; a stream that is gone stays STREAM_NOT_FOUND', async (t) => {
-  // Prepare
-  const { server, log, reader, read: readStream, notices } = await setup(t);
-  log.append(fragment(0));
-  const beyond = '9'.repeat(60);
-
-  // A data plane where the stream is gone (deleted between GetDataEndpoint and GetMedia): every start is refused.
-  const elsewhere = await KvsServer.create();
-  t.teardown(() => elsewhere.close());
-
-  // Act
-  const read = await frames(reader(beyond), 2);
-  const vanished = await drain(readStream({ resumeFrom: after(beyond), mediaClient: () => new KinesisVideoMediaClient(config(elsewhere.url)) }));
-  server.deleteStream('cam');
-  const gone = await drain(reader(beyond));
-
-  // Assess
-  t.same(read, ['f0-0', 'f0-1']);
-  t.match(notices, [{ type: 'checkpoint-unresumable', checkpoint: beyond, reason: /ResourceNotFoundException/ }]);
-  t.equal(notices.length, 1, 'a stream that is gone gives up no checkpoint');
-  t.match(vanished.error, { code: 'STREAM_NOT_FOUND', message: /stream cam/ });
-  t.match(gone.error, { code: 'STREAM_NOT_FOUND', message: /stream cam/ });
-});
+    // Assess
+    t.same(read, ['f0-0', 'f0-1']);
+    t.match(notices, [{ type: 'checkpoint-unresumable', checkpoint: beyond, reason: /ResourceNotFoundException/ }]);
+    t.equal(notices.length, 1, 'a stream that is gone gives up no checkpoint');
+    t.match(vanished.error, { code: 'STREAM_NOT_FOUND', message: /stream cam/ });
+    t.match(gone.error, { code: 'STREAM_NOT_FOUND', message: /stream cam/ });
+  },
+);
 
 t.test('a fallback with nothing read after it is still reported when the read ends', async (t) => {
   const { log, read, notices } = await setup(t);
@@ -243,31 +305,43 @@ t.test('a fallback with nothing read after it is still reported when the read en
   log.dropOldest(2);
   const result = await drain(read({ resumeFrom: after(stored[1]!.fragmentNumber), idleTimeoutMs: 300 }));
   t.match(result.error, { code: 'GET_MEDIA_IDLE' });
-  t.match(notices.at(-1), { type: 'checkpoint-unresumable', checkpoint: stored[1]!.fragmentNumber, firstFragmentNumber: null });
+  t.match(notices.at(-1), {
+    type: 'checkpoint-unresumable',
+    checkpoint: stored[1]!.fragmentNumber,
+    firstFragmentNumber: null,
+  });
 });
 
-t.test('an in-band error mid-read (a KMS key disabled) is reported with its id and code, and fails the read naming the stream', async (t) => {
-  // Prepare
-  const { server, log, reader, notices } = await setup(t);
-  const stored = [0, 1].map((i) => log.append(fragment(i)));
-  const seen: string[] = [];
+t.test(
+  'an in-band error mid-read (a KMS key disabled) is reported with its id and code, and fails the read naming the stream',
+  async (t) => {
+    // Prepare
+    const { server, log, reader, notices } = await setup(t);
+    const stored = [0, 1].map((i) => log.append(fragment(i)));
+    const seen: string[] = [];
 
-  // Act: once the retained frames are in, KVS stops the body.
-  const result = await drain(
-    (async function* () {
-      for await (const event of reader(stored[0]!.fragmentNumber)) {
-        if (event.type === 'frame') seen.push(Buffer.from(event.frame.data).toString());
-        if (seen.length === 2 && event.type === 'frame') server.stopGetMedia('cam', 4501);
-        yield event;
-      }
-    })(),
-  );
+    // Act: once the retained frames are in, KVS stops the body.
+    const result = await drain(
+      (async function* () {
+        for await (const event of reader(stored[0]!.fragmentNumber)) {
+          if (event.type === 'frame') seen.push(Buffer.from(event.frame.data).toString());
+          if (seen.length === 2 && event.type === 'frame') server.stopGetMedia('cam', 4501);
+          yield event;
+        }
+      })(),
+    );
 
-  // Assess
-  t.same(result.frames, ['f1-0', 'f1-1']);
-  t.match(result.error, { code: 'GET_MEDIA_ERROR', message: /stream cam from FRAGMENT_NUMBER stopped with error 4501 \(Stream's KMS key is disabled\)/ });
-  t.match(notices, [{ type: 'get-media-error', errorId: 4501, errorCode: "Stream's KMS key is disabled", fragmentNumber: null }]);
-});
+    // Assess
+    t.same(result.frames, ['f1-0', 'f1-1']);
+    t.match(result.error, {
+      code: 'GET_MEDIA_ERROR',
+      message: /stream cam from FRAGMENT_NUMBER stopped with error 4501 \(Stream's KMS key is disabled\)/,
+    });
+    t.match(notices, [
+      { type: 'get-media-error', errorId: 4501, errorCode: "Stream's KMS key is disabled", fragmentNumber: null },
+    ]);
+  },
+);
 
 t.test('a body silent for idleTimeoutMs is dropped with GET_MEDIA_IDLE naming the stream', async (t) => {
   // Prepare: nothing arrives after NOW.
@@ -310,12 +384,22 @@ t.test('a black-holed control plane fails GetDataEndpoint at the client deadline
     for (const socket of sockets) socket.destroy();
     hole.close();
   });
-  const control = kinesisVideoClient({ ...config(`http://127.0.0.1:${(hole.address() as AddressInfo).port}`), requestTimeoutMs: 300 });
+  const control = kinesisVideoClient({
+    ...config(`http://127.0.0.1:${(hole.address() as AddressInfo).port}`),
+    requestTimeoutMs: 300,
+  });
   t.teardown(() => control.destroy());
 
   // Act
   const started = performance.now();
-  const result = await drain(readStreamMedia({ control, mediaClient: () => t.fail('no GetMedia') as never, streamName: 'cam', resumeFrom: null }));
+  const result = await drain(
+    readStreamMedia({
+      control,
+      mediaClient: () => t.fail('no GetMedia') as never,
+      streamName: 'cam',
+      resumeFrom: null,
+    }),
+  );
 
   // Assess
   t.match(result.error, { code: 'GET_MEDIA_FAILED', message: /stream cam failed: TimeoutError/ });

@@ -23,26 +23,29 @@ t.test('the count bound: the third acquire of two slots waits for a release', as
   t.match(slots, { used: 2, usedBytes: 2, waiting: 0 }, 'a second call of the same release gives nothing back');
 });
 
-t.test('the byte bound: an item waits while its bytes would pass maxBytes; waiters are served strictly in order', async (t) => {
-  // Prepare
-  const slots = new Slots(10, 1000);
-  const a = await slots.acquire(600);
-  const order: string[] = [];
+t.test(
+  'the byte bound: an item waits while its bytes would pass maxBytes; waiters are served strictly in order',
+  async (t) => {
+    // Prepare
+    const slots = new Slots(10, 1000);
+    const a = await slots.acquire(600);
+    const order: string[] = [];
 
-  // Act
-  const b = slots.acquire(600).then((release) => (order.push('b'), release));
-  const c = slots.acquire(100).then((release) => (order.push('c'), release));
-  const bothWaited = !(await settled(b)) && !(await settled(c));
-  const whileWaiting = { used: slots.used, usedBytes: slots.usedBytes, waiting: slots.waiting };
-  a();
-  await Promise.all([b, c]);
+    // Act
+    const b = slots.acquire(600).then((release) => (order.push('b'), release));
+    const c = slots.acquire(100).then((release) => (order.push('c'), release));
+    const bothWaited = !(await settled(b)) && !(await settled(c));
+    const whileWaiting = { used: slots.used, usedBytes: slots.usedBytes, waiting: slots.waiting };
+    a();
+    await Promise.all([b, c]);
 
-  // Assess
-  t.ok(bothWaited, 'b waited for bytes, and c (which would fit) waited behind b');
-  t.same(whileWaiting, { used: 1, usedBytes: 600, waiting: 2 });
-  t.same(order, ['b', 'c']);
-  t.match(slots, { used: 2, usedBytes: 700 });
-});
+    // Assess
+    t.ok(bothWaited, 'b waited for bytes, and c (which would fit) waited behind b');
+    t.same(whileWaiting, { used: 1, usedBytes: 600, waiting: 2 });
+    t.same(order, ['b', 'c']);
+    t.match(slots, { used: 2, usedBytes: 700 });
+  },
+);
 
 t.test('an item larger than maxBytes is let in alone, so it cannot deadlock', async (t) => {
   // Prepare

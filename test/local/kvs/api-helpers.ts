@@ -1,13 +1,13 @@
 // Shared setup for the local KVS API tests: a server on a free port, the real SDK clients pointed
 // at it the way a service finds its data endpoint, synthetic fragments and producer MKVs, and GetMedia body readers.
 
-import { GetDataEndpointCommand, KinesisVideoClient, type APIName } from '@aws-sdk/client-kinesis-video';
+import { type APIName, GetDataEndpointCommand, KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { Test } from 'tap';
-import { readMkv, type Fragment, type Frame, type TrackInfo } from '../../../src/media/index.js';
 import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/server.js';
 import type { FragmentInput } from '../../../src/local/kvs/types.js';
+import { type Fragment, type Frame, readMkv, type TrackInfo } from '../../../src/media/index.js';
 import { clusterTimecode, ebmlHeader, simpleBlock, tracks, unknown } from '../../helpers/ebml-builder.js';
 
 /** Any fixed instant: tests move time by hand. */
@@ -53,14 +53,24 @@ export async function dataEndpoint(control: KinesisVideoClient, streamName: stri
   return DataEndpoint;
 }
 
-export async function mediaClient(t: Test, control: KinesisVideoClient, streamName: string): Promise<KinesisVideoMediaClient> {
+export async function mediaClient(
+  t: Test,
+  control: KinesisVideoClient,
+  streamName: string,
+): Promise<KinesisVideoMediaClient> {
   const client = new KinesisVideoMediaClient(clientConfig(await dataEndpoint(control, streamName, 'GET_MEDIA')));
   t.teardown(() => client.destroy());
   return client;
 }
 
-export async function archivedClient(t: Test, control: KinesisVideoClient, streamName: string): Promise<KinesisVideoArchivedMediaClient> {
-  const client = new KinesisVideoArchivedMediaClient(clientConfig(await dataEndpoint(control, streamName, 'LIST_FRAGMENTS')));
+export async function archivedClient(
+  t: Test,
+  control: KinesisVideoClient,
+  streamName: string,
+): Promise<KinesisVideoArchivedMediaClient> {
+  const client = new KinesisVideoArchivedMediaClient(
+    clientConfig(await dataEndpoint(control, streamName, 'LIST_FRAGMENTS')),
+  );
   t.teardown(() => client.destroy());
   return client;
 }
@@ -93,10 +103,16 @@ export function syntheticFragment(tag: string | number, producerTimestamp: numbe
 /** A producer's MKV by hand: one Segment with these tracks, then one cluster per entry of frame offsets (ms). */
 export function producerMkv(trackCount: number, clusters: { timecode: number; offsets: number[] }[]): Buffer {
   const declared = Array.from({ length: trackCount }, (_, i) =>
-    i === 0 ? { number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', width: 64, height: 48 } : { number: i + 1, type: 2, codecId: 'A_AAC' },
+    i === 0
+      ? { number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', width: 64, height: 48 }
+      : { number: i + 1, type: 2, codecId: 'A_AAC' },
   );
   const clusterBytes = clusters.map(({ timecode, offsets }) =>
-    unknown(0x1f43b675, clusterTimecode(timecode), ...offsets.map((offset, i) => simpleBlock(1, offset, i === 0, Buffer.from(`frame ${timecode + offset}`)))),
+    unknown(
+      0x1f43b675,
+      clusterTimecode(timecode),
+      ...offsets.map((offset, i) => simpleBlock(1, offset, i === 0, Buffer.from(`frame ${timecode + offset}`))),
+    ),
   );
   return Buffer.concat([ebmlHeader(), unknown(0x18538067, tracks(...declared), ...clusterBytes)]);
 }
@@ -130,7 +146,8 @@ export async function readBody(
       read.frames.push(event.frame);
       read.payloads.push(Buffer.from(event.frame.data).toString());
       const number = event.frame.fragment.fragmentNumber;
-      if (number !== null && read.fragmentNumbers[read.fragmentNumbers.length - 1] !== number) read.fragmentNumbers.push(number);
+      if (number !== null && read.fragmentNumbers[read.fragmentNumbers.length - 1] !== number)
+        read.fragmentNumbers.push(number);
       if (done(read)) break;
     }
   } finally {

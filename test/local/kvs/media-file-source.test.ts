@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { AV_LOG_QUIET, AVMEDIA_TYPE_VIDEO } from 'node-av/constants';
 import { FormatContext, Log, Packet } from 'node-av/lib';
 import t from 'tap';
-import { generateFixture, type FixtureInfo } from '../../../src/local/fixtures/generate.js';
+import { type FixtureInfo, generateFixture } from '../../../src/local/fixtures/generate.js';
 import { FileSource } from '../../../src/local/kvs/file-source.js';
 import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
 import { renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';
@@ -81,7 +81,16 @@ for (const c of cases) {
     // Prepare
     const dir = t.testdir();
     const mkv = join(dir, 'clip.mkv');
-    const info: FixtureInfo = await generateFixture({ path: mkv, codec: c.codec, width: 320, height: 240, fps: 30, gopSeconds: 1, durationSeconds: 3.5, audio: c.audio });
+    const info: FixtureInfo = await generateFixture({
+      path: mkv,
+      codec: c.codec,
+      width: 320,
+      height: 240,
+      fps: 30,
+      gopSeconds: 1,
+      durationSeconds: 3.5,
+      audio: c.audio,
+    });
     const path = c.container === 'mp4' ? join(dir, 'clip.mp4') : mkv;
     if (c.container === 'mp4') {
       await remuxToMp4(mkv, path);
@@ -96,16 +105,26 @@ for (const c of cases) {
     t.equal(source.fragments.length, info.keyframes, 'one fragment per keyframe');
     t.equal(source.frames, info.frames, 'every frame');
     t.equal(source.keyframes, info.keyframes);
-    t.same(source.fragments.map((f) => [f.offsetMs, f.durationMs, f.frames, f.keyframes]), [
-      [0, 1000, 30, 1],
-      [1000, 1000, 30, 1],
-      [2000, 1000, 30, 1],
-      [3000, 500, 15, 1],
-    ]);
+    t.same(
+      source.fragments.map((f) => [f.offsetMs, f.durationMs, f.frames, f.keyframes]),
+      [
+        [0, 1000, 30, 1],
+        [1000, 1000, 30, 1],
+        [2000, 1000, 30, 1],
+        [3000, 500, 15, 1],
+      ],
+    );
     t.equal(source.durationMs, 3500);
-    t.same(source.tracks.map((tr) => ({ number: tr.number, type: tr.type, codecId: tr.codecId, width: tr.width, height: tr.height })), [
-      { number: 1, type: 1, codecId: info.codecId, width: 320, height: 240 },
-    ]);
+    t.same(
+      source.tracks.map((tr) => ({
+        number: tr.number,
+        type: tr.type,
+        codecId: tr.codecId,
+        width: tr.width,
+        height: tr.height,
+      })),
+      [{ number: 1, type: 1, codecId: info.codecId, width: 320, height: 240 }],
+    );
     t.equal(source.tracks[0]!.codecPrivate![0], 1, 'avcC / hvcC decoder configuration');
 
     // The blocks, rendered as GetMedia would, parse back to the very packets libavformat reads, in order.
@@ -114,12 +133,25 @@ for (const c of cases) {
     const events = parseChunks(Buffer.concat(stored.flatMap((f) => renderGetMediaFragment(f, 0))));
     const frames = framesOf(events);
     t.same(errorsOf(events), []);
-    t.same(frames.map((f) => createHash('sha1').update(f.data).digest('hex')), await packetDigests(path), 'frame bytes, decode order');
-    t.same(fragmentsOf(events).map((f) => [f.frames, f.keyframes]), source.fragments.map((f) => [f.frames, f.keyframes]));
-    t.ok(frames.every((f, i) => f.keyframe === (i % 30 === 0)), 'keyframes exactly at each fragment start');
+    t.same(
+      frames.map((f) => createHash('sha1').update(f.data).digest('hex')),
+      await packetDigests(path),
+      'frame bytes, decode order',
+    );
+    t.same(
+      fragmentsOf(events).map((f) => [f.frames, f.keyframes]),
+      source.fragments.map((f) => [f.frames, f.keyframes]),
+    );
+    t.ok(
+      frames.every((f, i) => f.keyframe === (i % 30 === 0)),
+      'keyframes exactly at each fragment start',
+    );
     const keyTimes = frames.filter((f) => f.keyframe).map((f) => f.timecodeMs);
     t.same(keyTimes, [0, 1000, 2000, 3000], 'keyframe timecodes: cluster timecode = media offset');
-    t.ok(frames.every((f) => Number.isInteger(f.timecodeMs) && f.timecodeMs >= 0 && f.timecodeMs < 3500), 'integer millisecond timecodes within the clip');
+    t.ok(
+      frames.every((f) => Number.isInteger(f.timecodeMs) && f.timecodeMs >= 0 && f.timecodeMs < 3500),
+      'integer millisecond timecodes within the clip',
+    );
   });
 }
 
@@ -131,61 +163,89 @@ t.test('files FileSource cannot serve are refused with a code naming the file', 
   const missing = join(dir, 'missing.mkv');
 
   // Act / Assess
-  await t.rejects(FileSource.open(join(dir, 'garbage.mkv')), { code: 'FILE_SOURCE_UNREADABLE', message: /garbage\.mkv/ });
+  await t.rejects(FileSource.open(join(dir, 'garbage.mkv')), {
+    code: 'FILE_SOURCE_UNREADABLE',
+    message: /garbage\.mkv/,
+  });
   await t.rejects(FileSource.open(join(dir, 'empty.mp4')), { code: 'FILE_SOURCE_UNREADABLE', message: /empty\.mp4/ });
   await t.rejects(FileSource.open(missing), { code: 'FILE_SOURCE_UNREADABLE', path: missing });
-  await t.rejects(FileSource.open(audioOnly), { code: 'FILE_SOURCE_UNSUPPORTED', message: /audio\.mkv: has no video track/ });
+  await t.rejects(FileSource.open(audioOnly), {
+    code: 'FILE_SOURCE_UNSUPPORTED',
+    message: /audio\.mkv: has no video track/,
+  });
 });
 
-t.test('replay at rate max appends every fragment in order, with producer timestamps and cluster timecodes from the media offsets', async (t) => {
-  // Prepare
-  const path = join(t.testdir(), 'clip.mkv');
-  await generateFixture({ path, width: 160, height: 120, fps: 10, gopSeconds: 0.5, durationSeconds: 2 });
-  const source = await FileSource.open(path);
-  const log = new FragmentLog({ clock: () => 5_000 });
+t.test(
+  'replay at rate max appends every fragment in order, with producer timestamps and cluster timecodes from the media offsets',
+  async (t) => {
+    // Prepare
+    const path = join(t.testdir(), 'clip.mkv');
+    await generateFixture({ path, width: 160, height: 120, fps: 10, gopSeconds: 0.5, durationSeconds: 2 });
+    const source = await FileSource.open(path);
+    const log = new FragmentLog({ clock: () => 5_000 });
 
-  // Act
-  await source.replay(log, { rate: 'max', startProducerTimestamp: 1_000_000 });
+    // Act
+    await source.replay(log, { rate: 'max', startProducerTimestamp: 1_000_000 });
 
-  // Assess
-  const stored = log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity });
-  t.equal(stored.length, 4);
-  t.same(stored.map((f) => f.producerTimestamp), [1_000_000, 1_000_500, 1_001_000, 1_001_500]);
-  t.same(stored.map((f) => f.clusterTimecode), [0, 500, 1000, 1500]);
-  t.ok(stored.every((f, i) => f.blocks === source.fragments[i]!.blocks), 'media shared, not copied');
-});
+    // Assess
+    const stored = log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity });
+    t.equal(stored.length, 4);
+    t.same(
+      stored.map((f) => f.producerTimestamp),
+      [1_000_000, 1_000_500, 1_001_000, 1_001_500],
+    );
+    t.same(
+      stored.map((f) => f.clusterTimecode),
+      [0, 500, 1000, 1500],
+    );
+    t.ok(
+      stored.every((f, i) => f.blocks === source.fragments[i]!.blocks),
+      'media shared, not copied',
+    );
+  },
+);
 
-t.test('replay at rate 4 with a fake clock appends each fragment when its media time has elapsed, and keeps looping until aborted', async (t) => {
-  // Prepare
-  const path = join(t.testdir(), 'clip.mkv');
-  await generateFixture({ path, width: 160, height: 120, fps: 10, gopSeconds: 1, durationSeconds: 3 });
-  const source = await FileSource.open(path);
-  let now = 10_000;
-  const clock = (): number => now;
-  const log = new FragmentLog({ clock });
-  const controller = new AbortController();
-  const appendedAt: number[] = [];
-  const sleep = async (ms: number): Promise<void> => {
-    now += ms;
-    // Seven fragments: two loops and a bit.
-    if (log.count >= 7) controller.abort();
-  };
-  const originalAppend = log.append.bind(log);
-  log.append = (input) => {
-    appendedAt.push(now);
-    return originalAppend(input);
-  };
+t.test(
+  'replay at rate 4 with a fake clock appends each fragment when its media time has elapsed, and keeps looping until aborted',
+  async (t) => {
+    // Prepare
+    const path = join(t.testdir(), 'clip.mkv');
+    await generateFixture({ path, width: 160, height: 120, fps: 10, gopSeconds: 1, durationSeconds: 3 });
+    const source = await FileSource.open(path);
+    let now = 10_000;
+    const clock = (): number => now;
+    const log = new FragmentLog({ clock });
+    const controller = new AbortController();
+    const appendedAt: number[] = [];
+    const sleep = async (ms: number): Promise<void> => {
+      now += ms;
+      // Seven fragments: two loops and a bit.
+      if (log.count >= 7) controller.abort();
+    };
+    const originalAppend = log.append.bind(log);
+    log.append = (input) => {
+      appendedAt.push(now);
+      return originalAppend(input);
+    };
 
-  // Act
-  await source.replay(log, { rate: 4, loop: true, clock, sleep, signal: controller.signal });
+    // Act
+    await source.replay(log, { rate: 4, loop: true, clock, sleep, signal: controller.signal });
 
-  // Assess
-  t.same(appendedAt, [10_000, 10_250, 10_500, 10_750, 11_000, 11_250, 11_500], 'every 1000 media ms / 4');
-  const stored = log.list({ type: 'PRODUCER_TIMESTAMP', start: 0, end: Infinity });
-  t.same(stored.map((f) => f.producerTimestamp - 10_000), [0, 1000, 2000, 3000, 4000, 5000, 6000], 'timestamps keep increasing across loops');
-  t.same(stored.map((f) => f.clusterTimecode), [0, 1000, 2000, 3000, 4000, 5000, 6000]);
-  t.equal(stored[3]!.blocks, stored[0]!.blocks, 'a loop reuses the same blocks');
-});
+    // Assess
+    t.same(appendedAt, [10_000, 10_250, 10_500, 10_750, 11_000, 11_250, 11_500], 'every 1000 media ms / 4');
+    const stored = log.list({ type: 'PRODUCER_TIMESTAMP', start: 0, end: Infinity });
+    t.same(
+      stored.map((f) => f.producerTimestamp - 10_000),
+      [0, 1000, 2000, 3000, 4000, 5000, 6000],
+      'timestamps keep increasing across loops',
+    );
+    t.same(
+      stored.map((f) => f.clusterTimecode),
+      [0, 1000, 2000, 3000, 4000, 5000, 6000],
+    );
+    t.equal(stored[3]!.blocks, stored[0]!.blocks, 'a loop reuses the same blocks');
+  },
+);
 
 t.test('replay at a high rate on the real clock finishes on time and stops when the log is closed', async (t) => {
   // Prepare

@@ -2,22 +2,46 @@
 
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
-import { simpleBlocks } from '../../../src/local/kvs/mkv-writer.js';
-import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../../src/media/types.js';
 import { FragmentLog } from '../../../src/local/kvs/fragment-log.js';
-import { kvsTimestamp, renderArchivedFragment, renderGetMediaFragment } from '../../../src/local/kvs/fragment-renderer.js';
+import {
+  kvsTimestamp,
+  renderArchivedFragment,
+  renderGetMediaFragment,
+} from '../../../src/local/kvs/fragment-renderer.js';
+import { simpleBlocks } from '../../../src/local/kvs/mkv-writer.js';
 import type { FragmentInput } from '../../../src/local/kvs/types.js';
+import { TRACK_TYPE_VIDEO, type TrackInfo } from '../../../src/media/types.js';
 import { capture, capturesSkip } from '../../helpers/fixtures.js';
 import { errorsOf, fragmentsOf, framesOf, parseChunks } from '../../helpers/parse.js';
 
-const track: TrackInfo = { number: 1, type: TRACK_TYPE_VIDEO, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1, 0x64, 0, 0x1f), width: 640, height: 360 };
+const track: TrackInfo = {
+  number: 1,
+  type: TRACK_TYPE_VIDEO,
+  codecId: 'V_MPEG4/ISO/AVC',
+  codecPrivate: Uint8Array.of(1, 0x64, 0, 0x1f),
+  width: 640,
+  height: 360,
+};
 const tracks = [track];
 
 function input(offsetMs: number, frames = 60): FragmentInput {
   const blocks = simpleBlocks(
-    Array.from({ length: frames }, (_, i) => ({ track: 1, timecode: Math.round(i * 33.333), keyframe: i === 0, data: new Uint8Array(100 + i).fill(i) })),
+    Array.from({ length: frames }, (_, i) => ({
+      track: 1,
+      timecode: Math.round(i * 33.333),
+      keyframe: i === 0,
+      data: new Uint8Array(100 + i).fill(i),
+    })),
   );
-  return { producerTimestamp: 1_511_852_108_513 + offsetMs, clusterTimecode: offsetMs, durationMs: 2000, tracks, blocks, frames, keyframes: 1 };
+  return {
+    producerTimestamp: 1_511_852_108_513 + offsetMs,
+    clusterTimecode: offsetMs,
+    durationMs: 2000,
+    tracks,
+    blocks,
+    frames,
+    keyframes: 1,
+  };
 }
 
 interface Node {
@@ -29,7 +53,9 @@ interface Node {
   text?: string;
 }
 
-const MASTERS = new Set([0x1a45dfa3, 0x18538067, 0x1549a966, 0x1654ae6b, 0xae, 0xe0, 0x1f43b675, 0x1254c367, 0x7373, 0x67c8, 0x63c0]);
+const MASTERS = new Set([
+  0x1a45dfa3, 0x18538067, 0x1549a966, 0x1654ae6b, 0xae, 0xe0, 0x1f43b675, 0x1254c367, 0x7373, 0x67c8, 0x63c0,
+]);
 const TEXT = new Set([0x45a3, 0x4487, 0x86, 0x4282]);
 
 /** An independent, minimal EBML walker: the element tree of one document, unknown-size Clusters closed by Tags. */
@@ -65,7 +91,9 @@ function walk(bytes: Uint8Array): Node[] {
   return root;
 }
 
-/** The shape KVS gives its own elements: ids, size-field lengths, tag names; Segment children limited to those we write. */
+/**
+ * The shape KVS gives its own elements: ids, size-field lengths, tag names; Segment children limited to those we write.
+ */
 function kvsShape(document: Node[]): unknown {
   const [header, segment] = document;
   const written = new Set([0x1549a966, 0x1654ae6b, 0x1254c367, 0x1f43b675]);
@@ -73,14 +101,18 @@ function kvsShape(document: Node[]): unknown {
   return {
     header: header!.children!.map((n) => n.id),
     segment: { sizeLength: segment!.sizeLength, size: segment!.size },
-    children: segment!.children!
-      .filter((n) => written.has(n.id) && isKvsTags(n))
+    children: segment!
+      .children!.filter((n) => written.has(n.id) && isKvsTags(n))
       .map((n) => {
         if (n.id === 0x1254c367) {
           const simpleTags = n.children![0]!.children!;
           return {
             id: n.id,
-            sizeLengths: [n.sizeLength, n.children![0]!.sizeLength, ...simpleTags.flatMap((s) => [s.sizeLength, ...s.children!.map((c) => c.sizeLength)])],
+            sizeLengths: [
+              n.sizeLength,
+              n.children![0]!.sizeLength,
+              ...simpleTags.flatMap((s) => [s.sizeLength, ...s.children!.map((c) => c.sizeLength)]),
+            ],
             names: simpleTags.map((s) => s.children![0]!.text),
           };
         }
@@ -107,23 +139,56 @@ t.test('a GetMedia fragment parses back with every KVS tag, frame, keyframe and 
   t.same(errorsOf(events), []);
   const fragments = fragmentsOf(events);
   t.same(
-    fragments.map(({ fragmentNumber, serverTimestamp, producerTimestamp, millisBehindNow, continuationToken, frames, keyframes, tags }) => ({
-      fragmentNumber,
-      serverTimestamp,
-      producerTimestamp,
-      millisBehindNow,
-      continuationToken,
-      frames,
-      keyframes,
-      tags,
-    })),
+    fragments.map(
+      ({
+        fragmentNumber,
+        serverTimestamp,
+        producerTimestamp,
+        millisBehindNow,
+        continuationToken,
+        frames,
+        keyframes,
+        tags,
+      }) => ({
+        fragmentNumber,
+        serverTimestamp,
+        producerTimestamp,
+        millisBehindNow,
+        continuationToken,
+        frames,
+        keyframes,
+        tags,
+      }),
+    ),
     [
-      { fragmentNumber: first.fragmentNumber, serverTimestamp: 1_511_852_109_126, producerTimestamp: 1_511_852_108_513, millisBehindNow: 15_858, continuationToken: first.fragmentNumber, frames: 60, keyframes: 1, tags: {} },
-      { fragmentNumber: second.fragmentNumber, serverTimestamp: 1_511_852_109_126, producerTimestamp: 1_511_852_110_513, millisBehindNow: 14_155, continuationToken: second.fragmentNumber, frames: 45, keyframes: 1, tags: {} },
+      {
+        fragmentNumber: first.fragmentNumber,
+        serverTimestamp: 1_511_852_109_126,
+        producerTimestamp: 1_511_852_108_513,
+        millisBehindNow: 15_858,
+        continuationToken: first.fragmentNumber,
+        frames: 60,
+        keyframes: 1,
+        tags: {},
+      },
+      {
+        fragmentNumber: second.fragmentNumber,
+        serverTimestamp: 1_511_852_109_126,
+        producerTimestamp: 1_511_852_110_513,
+        millisBehindNow: 14_155,
+        continuationToken: second.fragmentNumber,
+        frames: 45,
+        keyframes: 1,
+        tags: {},
+      },
     ],
   );
   const frames = framesOf(events);
-  t.same(frames.filter((f) => f.keyframe).map((f) => f.timecodeMs), [0, 2000], 'cluster timecodes are the fragments\' media offsets');
+  t.same(
+    frames.filter((f) => f.keyframe).map((f) => f.timecodeMs),
+    [0, 2000],
+    "cluster timecodes are the fragments' media offsets",
+  );
   t.equal(frames[59]!.timecodeMs, Math.round(59 * 33.333));
   t.same(frames[0]!.track, track, 'tracks as stored');
   t.equal(buffers[3], first.blocks, 'the media is the stored buffer itself, not a copy');
@@ -169,26 +234,36 @@ t.test('KVS timestamps are seconds with exactly three decimals', async (t) => {
   t.equal(kvsTimestamp(1_511_852_109_000), '1511852109.000');
 });
 
-t.test('the element layout matches the real GetMedia capture: EBML header, unknown-size Segment, tags with 4-byte sizes, known-size Cluster', { skip: capturesSkip }, async (t) => {
-  // Prepare
-  const real = await readFile(capture('output_get_media.mkv'));
-  const secondDocument = real.indexOf(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]), 1);
-  const realDocument = walk(real.subarray(0, secondDocument));
-  const stored = new FragmentLog({ clock: () => 1_511_852_109_126 }).append(input(0));
+t.test(
+  'the element layout matches the real GetMedia capture: EBML header, unknown-size Segment, tags with 4-byte sizes, known-size Cluster',
+  { skip: capturesSkip },
+  async (t) => {
+    // Prepare
+    const real = await readFile(capture('output_get_media.mkv'));
+    const secondDocument = real.indexOf(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]), 1);
+    const realDocument = walk(real.subarray(0, secondDocument));
+    const stored = new FragmentLog({ clock: () => 1_511_852_109_126 }).append(input(0));
 
-  // Act
-  const ours = Buffer.concat(renderGetMediaFragment(stored, 15_858));
+    // Act
+    const ours = Buffer.concat(renderGetMediaFragment(stored, 15_858));
 
-  // Assess
-  t.same(kvsShape(walk(ours)), kvsShape(realDocument));
-  t.same(ours.subarray(0, 59), real.subarray(0, 59), 'EBML header and Segment start byte for byte');
-  t.same(
-    (kvsShape(walk(ours)) as { children: unknown[] }).children.map((c) => (c as { names?: string[] }).names).filter(Boolean),
-    [
-      ['AWS_KINESISVIDEO_FRAGMENT_NUMBER', 'AWS_KINESISVIDEO_SERVER_TIMESTAMP', 'AWS_KINESISVIDEO_PRODUCER_TIMESTAMP'],
-      ['AWS_KINESISVIDEO_MILLIS_BEHIND_NOW', 'AWS_KINESISVIDEO_CONTINUATION_TOKEN'],
-    ],
-    'the AWS tags, in order',
-  );
-  t.equal(stored.fragmentNumber.length, 47, 'fragment numbers are 47 digits, like the real ones');
-});
+    // Assess
+    t.same(kvsShape(walk(ours)), kvsShape(realDocument));
+    t.same(ours.subarray(0, 59), real.subarray(0, 59), 'EBML header and Segment start byte for byte');
+    t.same(
+      (kvsShape(walk(ours)) as { children: unknown[] }).children
+        .map((c) => (c as { names?: string[] }).names)
+        .filter(Boolean),
+      [
+        [
+          'AWS_KINESISVIDEO_FRAGMENT_NUMBER',
+          'AWS_KINESISVIDEO_SERVER_TIMESTAMP',
+          'AWS_KINESISVIDEO_PRODUCER_TIMESTAMP',
+        ],
+        ['AWS_KINESISVIDEO_MILLIS_BEHIND_NOW', 'AWS_KINESISVIDEO_CONTINUATION_TOKEN'],
+      ],
+      'the AWS tags, in order',
+    );
+    t.equal(stored.fragmentNumber.length, 47, 'fragment numbers are 47 digits, like the real ones');
+  },
+);

@@ -28,41 +28,84 @@ t.before(async () => {
   const path = join(t.testdirName, 'clip.mkv');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(t.testdirName, { recursive: true });
-  await generateFixture({ path, codec: 'h264', width: 320, height: 240, fps: 30, gopSeconds: 1, durationSeconds: 3.5, audio: true });
+  await generateFixture({
+    path,
+    codec: 'h264',
+    width: 320,
+    height: 240,
+    fps: 30,
+    gopSeconds: 1,
+    durationSeconds: 3.5,
+    audio: true,
+  });
   clip = await readFile(path);
 });
 
-t.test('a producer MKV (RELATIVE timecodes) becomes one fragment per keyframe cluster, acked BUFFERING, RECEIVED, PERSISTED in order', async (t) => {
-  // Prepare
-  const log = new FragmentLog({ clock: () => 1_700_000_009_000 });
+t.test(
+  'a producer MKV (RELATIVE timecodes) becomes one fragment per keyframe cluster, acked BUFFERING, RECEIVED, PERSISTED in order',
+  async (t) => {
+    // Prepare
+    const log = new FragmentLog({ clock: () => 1_700_000_009_000 });
 
-  // Act
-  const acks = await collect(ingestPutMedia(chunks(clip, 4096), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 1_700_000_000_000 }));
+    // Act
+    const acks = await collect(
+      ingestPutMedia(chunks(clip, 4096), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 1_700_000_000_000 }),
+    );
 
-  // Assess
-  const stored = log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity });
-  t.same(stored.map((f) => [f.frames, f.keyframes]), [[30, 1], [30, 1], [30, 1], [15, 1]]);
-  t.same(stored.map((f) => f.producerTimestamp), [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000]);
-  t.same(stored.map((f) => f.clusterTimecode), [0, 1000, 2000, 3000], "the producer's own timecodes kept for GetMedia");
-  t.same(stored.map((f) => f.durationMs), [1000, 1000, 1000, 500], 'the last one: its frames and one more interval');
-  t.same(stored[0]!.tracks.map((tr) => [tr.number, tr.codecId, tr.width, tr.height]), [[1, 'V_MPEG4/ISO/AVC', 320, 240]], 'video only');
-  const expected = stored.flatMap((f, i) => [
-    { EventType: 'BUFFERING', FragmentTimecode: i * 1000 },
-    { EventType: 'RECEIVED', FragmentTimecode: i * 1000, FragmentNumber: f.fragmentNumber },
-    { EventType: 'PERSISTED', FragmentTimecode: i * 1000, FragmentNumber: f.fragmentNumber },
-  ]);
-  // BUFFERING of the next fragment comes once it starts, i.e. before the previous one is complete.
-  t.same(acks.map((a) => a.EventType), ['BUFFERING', ...Array(3).fill(['RECEIVED', 'PERSISTED', 'BUFFERING']).flat(), 'RECEIVED', 'PERSISTED']);
-  t.same(
-    [...acks].sort((a, b) => a.FragmentTimecode - b.FragmentTimecode || a.EventType.localeCompare(b.EventType)),
-    [...expected].sort((a, b) => a.FragmentTimecode - b.FragmentTimecode || a.EventType.localeCompare(b.EventType)),
-  );
+    // Assess
+    const stored = log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity });
+    t.same(
+      stored.map((f) => [f.frames, f.keyframes]),
+      [
+        [30, 1],
+        [30, 1],
+        [30, 1],
+        [15, 1],
+      ],
+    );
+    t.same(
+      stored.map((f) => f.producerTimestamp),
+      [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000, 1_700_000_003_000],
+    );
+    t.same(
+      stored.map((f) => f.clusterTimecode),
+      [0, 1000, 2000, 3000],
+      "the producer's own timecodes kept for GetMedia",
+    );
+    t.same(
+      stored.map((f) => f.durationMs),
+      [1000, 1000, 1000, 500],
+      'the last one: its frames and one more interval',
+    );
+    t.same(
+      stored[0]!.tracks.map((tr) => [tr.number, tr.codecId, tr.width, tr.height]),
+      [[1, 'V_MPEG4/ISO/AVC', 320, 240]],
+      'video only',
+    );
+    const expected = stored.flatMap((f, i) => [
+      { EventType: 'BUFFERING', FragmentTimecode: i * 1000 },
+      { EventType: 'RECEIVED', FragmentTimecode: i * 1000, FragmentNumber: f.fragmentNumber },
+      { EventType: 'PERSISTED', FragmentTimecode: i * 1000, FragmentNumber: f.fragmentNumber },
+    ]);
+    // BUFFERING of the next fragment comes once it starts, i.e. before the previous one is complete.
+    t.same(
+      acks.map((a) => a.EventType),
+      ['BUFFERING', ...Array(3).fill(['RECEIVED', 'PERSISTED', 'BUFFERING']).flat(), 'RECEIVED', 'PERSISTED'],
+    );
+    t.same(
+      [...acks].sort((a, b) => a.FragmentTimecode - b.FragmentTimecode || a.EventType.localeCompare(b.EventType)),
+      [...expected].sort((a, b) => a.FragmentTimecode - b.FragmentTimecode || a.EventType.localeCompare(b.EventType)),
+    );
 
-  // What GetMedia serves is exactly the video the producer sent.
-  const original = framesOf(parseChunks(clip));
-  const served = framesOf(parseChunks(Buffer.concat(stored.flatMap((f) => renderGetMediaFragment(f, 0)))));
-  t.same(served.map((f) => [f.timecodeMs, f.keyframe, digest(f.data)]), original.map((f) => [f.timecodeMs, f.keyframe, digest(f.data)]));
-});
+    // What GetMedia serves is exactly the video the producer sent.
+    const original = framesOf(parseChunks(clip));
+    const served = framesOf(parseChunks(Buffer.concat(stored.flatMap((f) => renderGetMediaFragment(f, 0)))));
+    t.same(
+      served.map((f) => [f.timecodeMs, f.keyframe, digest(f.data)]),
+      original.map((f) => [f.timecodeMs, f.keyframe, digest(f.data)]),
+    );
+  },
+);
 
 t.test('ABSOLUTE timecodes are the producer timestamps; five bytes at a time works too', async (t) => {
   // Prepare
@@ -73,7 +116,10 @@ t.test('ABSOLUTE timecodes are the producer timestamps; five bytes at a time wor
 
   // Assess
   t.equal(acks.filter((a) => a.EventType === 'PERSISTED').length, 4);
-  t.same(log.list({ type: 'PRODUCER_TIMESTAMP', start: 0, end: Infinity }).map((f) => f.producerTimestamp), [0, 1000, 2000, 3000]);
+  t.same(
+    log.list({ type: 'PRODUCER_TIMESTAMP', start: 0, end: Infinity }).map((f) => f.producerTimestamp),
+    [0, 1000, 2000, 3000],
+  );
 });
 
 t.test('garbage is answered with one ERROR ack, ErrorId 4006, and nothing reaches the log', async (t) => {
@@ -95,15 +141,31 @@ t.test('a stream cut inside a fragment keeps the complete fragments and ends wit
   const cut = clip.subarray(0, Math.floor(clip.length * 0.6) + 3);
 
   // Act
-  const acks = await collect(ingestPutMedia(chunks(cut, 10_000), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
+  const acks = await collect(
+    ingestPutMedia(chunks(cut, 10_000), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }),
+  );
 
   // Assess
   const persisted = acks.filter((a) => a.EventType === 'PERSISTED');
   t.ok(persisted.length >= 1 && persisted.length < 4, `${persisted.length} fragments complete before the cut`);
   t.equal(log.count, persisted.length);
   const fragmentTimecode = persisted.length * 1000;
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: fragmentTimecode, ErrorCode: 'INVALID_MKV_DATA', ErrorId: 4006 });
-  t.same(errorsOf(parseChunks(Buffer.concat(log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).flatMap((f) => renderGetMediaFragment(f, 0))))), []);
+  t.same(acks.at(-1), {
+    EventType: 'ERROR',
+    FragmentTimecode: fragmentTimecode,
+    ErrorCode: 'INVALID_MKV_DATA',
+    ErrorId: 4006,
+  });
+  t.same(
+    errorsOf(
+      parseChunks(
+        Buffer.concat(
+          log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).flatMap((f) => renderGetMediaFragment(f, 0)),
+        ),
+      ),
+    ),
+    [],
+  );
 });
 
 t.test('timecodes that go back (the same clip sent twice) are refused with ERROR 4004', async (t) => {
@@ -111,10 +173,20 @@ t.test('timecodes that go back (the same clip sent twice) are refused with ERROR
   const log = new FragmentLog();
 
   // Act
-  const acks = await collect(ingestPutMedia(chunks(Buffer.concat([clip, clip]), 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
+  const acks = await collect(
+    ingestPutMedia(chunks(Buffer.concat([clip, clip]), 65_536), log, {
+      timecodeType: 'RELATIVE',
+      producerStartTimestamp: 0,
+    }),
+  );
 
   // Assess
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS', ErrorId: 4004 });
+  t.same(acks.at(-1), {
+    EventType: 'ERROR',
+    FragmentTimecode: 0,
+    ErrorCode: 'FRAGMENT_TIMECODE_LESSER_THAN_PREVIOUS',
+    ErrorId: 4004,
+  });
   t.equal(log.count, 4, 'the first pass is kept');
 });
 
@@ -124,7 +196,9 @@ t.test('a deleted stream ends ingest with ERROR 4008', async (t) => {
   log.close();
 
   // Act
-  const acks = await collect(ingestPutMedia(chunks(clip, 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
+  const acks = await collect(
+    ingestPutMedia(chunks(clip, 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }),
+  );
 
   // Assess
   t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'STREAM_NOT_ACTIVE', ErrorId: 4008 });
@@ -147,32 +221,61 @@ t.test('a body that fails mid-way ends with ERROR 4000 after the acks of what wa
   t.ok(log.count >= 2);
 });
 
-t.test('a fragment whose frames span more than 10 s is refused with ERROR 4002; one spanning exactly 10 s is kept', async (t) => {
-  // Prepare: the first fragment's frames span 10 s, the second's 10.001 s.
-  const log = new FragmentLog();
-  const mkv = producerMkv(1, [
-    { timecode: 0, offsets: [0, 5000, 10_000] },
-    { timecode: 11_000, offsets: [0, 5000, 10_001] },
-  ]);
+t.test(
+  'a fragment whose frames span more than 10 s is refused with ERROR 4002; one spanning exactly 10 s is kept',
+  async (t) => {
+    // Prepare: the first fragment's frames span 10 s, the second's 10.001 s.
+    const log = new FragmentLog();
+    const mkv = producerMkv(1, [
+      { timecode: 0, offsets: [0, 5000, 10_000] },
+      { timecode: 11_000, offsets: [0, 5000, 10_001] },
+    ]);
 
-  // Act
-  const acks = await collect(ingestPutMedia(chunks(mkv, 4096), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }));
+    // Act
+    const acks = await collect(
+      ingestPutMedia(chunks(mkv, 4096), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0 }),
+    );
 
-  // Assess
-  t.same(acks.map((a) => [a.EventType, a.FragmentTimecode]), [['BUFFERING', 0], ['RECEIVED', 0], ['PERSISTED', 0], ['BUFFERING', 11_000], ['ERROR', 11_000]]);
-  t.same(acks.at(-1), { EventType: 'ERROR', FragmentTimecode: 11_000, ErrorCode: 'MAX_FRAGMENT_DURATION_REACHED', ErrorId: 4002 });
-  t.same(log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).map((f) => f.frames), [3], 'only the first fragment is kept');
-});
+    // Assess
+    t.same(
+      acks.map((a) => [a.EventType, a.FragmentTimecode]),
+      [
+        ['BUFFERING', 0],
+        ['RECEIVED', 0],
+        ['PERSISTED', 0],
+        ['BUFFERING', 11_000],
+        ['ERROR', 11_000],
+      ],
+    );
+    t.same(acks.at(-1), {
+      EventType: 'ERROR',
+      FragmentTimecode: 11_000,
+      ErrorCode: 'MAX_FRAGMENT_DURATION_REACHED',
+      ErrorId: 4002,
+    });
+    t.same(
+      log.list({ type: 'SERVER_TIMESTAMP', start: 0, end: Infinity }).map((f) => f.frames),
+      [3],
+      'only the first fragment is kept',
+    );
+  },
+);
 
 t.test('more than 3 tracks is refused with ERROR 4012 before any fragment', async (t) => {
   // Prepare
   const log = new FragmentLog();
 
   // Act
-  const acks = await collect(ingestPutMedia(chunks(producerMkv(4, [{ timecode: 0, offsets: [0, 40] }]), 4096), log, { timecodeType: 'RELATIVE' }));
+  const acks = await collect(
+    ingestPutMedia(chunks(producerMkv(4, [{ timecode: 0, offsets: [0, 40] }]), 4096), log, {
+      timecodeType: 'RELATIVE',
+    }),
+  );
 
   // Assess
-  t.same(acks, [{ EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'MORE_THAN_ALLOWED_TRACKS_FOUND', ErrorId: 4012 }]);
+  t.same(acks, [
+    { EventType: 'ERROR', FragmentTimecode: 0, ErrorCode: 'MORE_THAN_ALLOWED_TRACKS_FOUND', ErrorId: 4012 },
+  ]);
   t.equal(log.count, 0);
 });
 
@@ -181,9 +284,18 @@ t.test('a stream that archives nothing gets RECEIVED but no PERSISTED acks', asy
   const log = new FragmentLog();
 
   // Act
-  const acks = await collect(ingestPutMedia(chunks(clip, 65_536), log, { timecodeType: 'RELATIVE', producerStartTimestamp: 0, persisted: false }));
+  const acks = await collect(
+    ingestPutMedia(chunks(clip, 65_536), log, {
+      timecodeType: 'RELATIVE',
+      producerStartTimestamp: 0,
+      persisted: false,
+    }),
+  );
 
   // Assess
-  t.same(acks.map((a) => a.EventType), ['BUFFERING', ...Array(3).fill(['RECEIVED', 'BUFFERING']).flat(), 'RECEIVED']);
+  t.same(
+    acks.map((a) => a.EventType),
+    ['BUFFERING', ...Array(3).fill(['RECEIVED', 'BUFFERING']).flat(), 'RECEIVED'],
+  );
   t.equal(log.count, 4, 'the fragments are in the log all the same, for GetMedia');
 });

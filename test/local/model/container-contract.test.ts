@@ -1,7 +1,7 @@
 // The SageMaker container contract on the same port: GET /ping and POST /invocations with plain fetch.
 
 import t, { type Test } from 'tap';
-import { fixedPrediction, ModelServer, type Backend, type ModelServerOptions } from '../../../src/local/model/index.js';
+import { type Backend, fixedPrediction, ModelServer, type ModelServerOptions } from '../../../src/local/model/index.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 7, 7, 7]);
 
@@ -11,8 +11,11 @@ async function serverFor(t: Test, options: Partial<ModelServerOptions> = {}): Pr
   return server;
 }
 
-const post = (server: ModelServer, body: Uint8Array, headers: Record<string, string> = { 'Content-Type': 'image/png' }) =>
-  fetch(`${server.url}/invocations`, { method: 'POST', body, headers });
+const post = (
+  server: ModelServer,
+  body: Uint8Array,
+  headers: Record<string, string> = { 'Content-Type': 'image/png' },
+) => fetch(`${server.url}/invocations`, { method: 'POST', body, headers });
 
 t.test('GET /ping answers 200 once the model is loaded', async (t) => {
   // Prepare
@@ -47,7 +50,11 @@ t.test('while a backend factory is still loading, /ping is 503 and invocations a
   // Act
   const pingBefore = await fetch(`${server.url}/ping`);
   const invokeBefore = await post(server, PNG);
-  const sdkPathBefore = await fetch(`${server.url}/endpoints/e/invocations`, { method: 'POST', body: PNG, headers: { 'Content-Type': 'image/png' } });
+  const sdkPathBefore = await fetch(`${server.url}/endpoints/e/invocations`, {
+    method: 'POST',
+    body: PNG,
+    headers: { 'Content-Type': 'image/png' },
+  });
   finishLoading();
   await server.whenReady();
   const pingAfter = await fetch(`${server.url}/ping`);
@@ -70,7 +77,10 @@ t.test('POST /invocations answers the model output with its content type, no Sag
   const server = await serverFor(t);
 
   // Act
-  const response = await post(server, PNG, { 'Content-Type': 'image/png', 'X-Amzn-SageMaker-Custom-Attributes': 'a=1' });
+  const response = await post(server, PNG, {
+    'Content-Type': 'image/png',
+    'X-Amzn-SageMaker-Custom-Attributes': 'a=1',
+  });
 
   // Assess
   t.equal(response.status, 200);
@@ -88,7 +98,10 @@ t.test('the container answers 415 for an unsupported type and 406 for an Accept 
   const tiff = await post(server, PNG, { 'Content-Type': 'image/tiff' });
   const none = await fetch(`${server.url}/invocations`, { method: 'POST', body: PNG });
   const csv = await post(server, PNG, { 'Content-Type': 'image/png', Accept: 'text/csv' });
-  const wildcard = await post(server, PNG, { 'Content-Type': 'IMAGE/PNG; q=1', Accept: 'text/csv, application/*;q=0.5' });
+  const wildcard = await post(server, PNG, {
+    'Content-Type': 'IMAGE/PNG; q=1',
+    Accept: 'text/csv, application/*;q=0.5',
+  });
 
   // Assess
   t.equal(tiff.status, 415);
@@ -99,33 +112,39 @@ t.test('the container answers 415 for an unsupported type and 406 for an Accept 
   t.match(server.stats, { invocations: 4, modelErrors: 3, answered: 1 });
 });
 
-t.test('on /invocations a status fault is that status, malformed is as on the SDK path, and hang never answers (the 60 s cut is SageMaker\'s)', async (t) => {
-  // Prepare
-  const server = await serverFor(t);
+t.test(
+  "on /invocations a status fault is that status, malformed is as on the SDK path, and hang never answers (the 60 s cut is SageMaker's)",
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t);
 
-  // Act
-  const statuses: number[] = [];
-  for (const fault of ['500', '503', '424', '429', 'throttle'] as const) {
-    server.setFaults({ [fault]: 1 });
-    statuses.push((await post(server, PNG)).status);
-  }
-  server.setFaults('malformed=1');
-  const malformed = await post(server, PNG);
-  const malformedText = await malformed.text();
-  // A short invocation timeout, which this path must not apply.
-  const quick = await serverFor(t, { faults: 'hang=1', invocationTimeoutMs: 50 });
-  const started = performance.now();
-  const hung = await fetch(`${quick.url}/invocations`, { method: 'POST', body: PNG, headers: { 'Content-Type': 'image/png' }, signal: AbortSignal.timeout(200) }).catch(
-    (error: Error) => error,
-  );
-  const waited = performance.now() - started;
+    // Act
+    const statuses: number[] = [];
+    for (const fault of ['500', '503', '424', '429', 'throttle'] as const) {
+      server.setFaults({ [fault]: 1 });
+      statuses.push((await post(server, PNG)).status);
+    }
+    server.setFaults('malformed=1');
+    const malformed = await post(server, PNG);
+    const malformedText = await malformed.text();
+    // A short invocation timeout, which this path must not apply.
+    const quick = await serverFor(t, { faults: 'hang=1', invocationTimeoutMs: 50 });
+    const started = performance.now();
+    const hung = await fetch(`${quick.url}/invocations`, {
+      method: 'POST',
+      body: PNG,
+      headers: { 'Content-Type': 'image/png' },
+      signal: AbortSignal.timeout(200),
+    }).catch((error: Error) => error);
+    const waited = performance.now() - started;
 
-  // Assess
-  t.same(statuses, [500, 503, 424, 429, 429]);
-  t.equal(malformed.status, 200);
-  t.throws(() => JSON.parse(malformedText), SyntaxError, `not JSON: ${malformedText}`);
-  t.match(hung, { name: 'TimeoutError' }, 'no answer until the client gave up');
-  t.ok(waited >= 195, `waited ${waited.toFixed(0)} ms`);
-  t.match(server.stats.faults, { '500': 1, '503': 1, '424': 1, '429': 1, throttle: 1, malformed: 1 });
-  t.match(quick.stats, { faults: { hang: 1 }, timedOut: 0 });
-});
+    // Assess
+    t.same(statuses, [500, 503, 424, 429, 429]);
+    t.equal(malformed.status, 200);
+    t.throws(() => JSON.parse(malformedText), SyntaxError, `not JSON: ${malformedText}`);
+    t.match(hung, { name: 'TimeoutError' }, 'no answer until the client gave up');
+    t.ok(waited >= 195, `waited ${waited.toFixed(0)} ms`);
+    t.match(server.stats.faults, { '500': 1, '503': 1, '424': 1, '429': 1, throttle: 1, malformed: 1 });
+    t.match(quick.stats, { faults: { hang: 1 }, timedOut: 0 });
+  },
+);

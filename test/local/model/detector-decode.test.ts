@@ -25,7 +25,11 @@ t.test('decodeCenterNet normalises boxes, drops low scores, and suppresses overl
     [2, 0.7, 0.5, 0.5, 1, 1],
   ] satisfies Prediction[]);
   t.same(decodeCenterNet(raw, { ...options, maxDetections: 1 }).length, 1);
-  t.same(decodeCenterNet(raw, { ...options, iouThreshold: 0.99 }).map((p) => p[0]), [0, 15, 2], 'a looser IoU keeps the overlap');
+  t.same(
+    decodeCenterNet(raw, { ...options, iouThreshold: 0.99 }).map((p) => p[0]),
+    [0, 15, 2],
+    'a looser IoU keeps the overlap',
+  );
 });
 
 t.test('COCO_LABELS has the 80 classes in CenterNet order', async (t) => {
@@ -38,8 +42,12 @@ t.test('COCO_LABELS has the 80 classes in CenterNet order', async (t) => {
 t.test('decodeBmp reads 24-bit bottom-up and 32-bit top-down files', async (t) => {
   // Prepare: a 3x2 picture; row 0 red green blue, row 1 white black grey.
   const pixels = [
-    [255, 0, 0], [0, 255, 0], [0, 0, 255],
-    [255, 255, 255], [0, 0, 0], [128, 128, 128],
+    [255, 0, 0],
+    [0, 255, 0],
+    [0, 0, 255],
+    [255, 255, 255],
+    [0, 0, 0],
+    [128, 128, 128],
   ];
   const bmp = (bits: 24 | 32, topDown: boolean) => {
     const bytes = bits / 8;
@@ -75,7 +83,10 @@ t.test('decodeBmp reads 24-bit bottom-up and 32-bit top-down files', async (t) =
     t.same([...picture.data], pixels.flat());
   }
   t.throws(() => decodeBmp(bmp(24, false).subarray(0, 60)), /truncated/);
-  t.throws(() => decodeBmp(Buffer.from('not a bmp at all, definitely not, no no no no no no no no no no')), /not a BMP/);
+  t.throws(
+    () => decodeBmp(Buffer.from('not a bmp at all, definitely not, no no no no no no no no no no')),
+    /not a BMP/,
+  );
   // sharp cannot read BMP, which is why the reader exists.
   await t.rejects(sharp(bmp(24, false)).raw().toBuffer(), /unsupported image format/);
 });

@@ -15,7 +15,10 @@ t.test('parseFaults reads rates, the latency spike length, and blanks', async (t
 
 t.test('parseFaults names the bad token and says what is wrong', async (t) => {
   const cases: [string, RegExp][] = [
-    ['500=0.2,boom=0.1', /bad fault token "boom=0\.1": unknown kind "boom" \(known: 500, 503, 424, 429, throttle, latency, hang, malformed, blackhole\)/],
+    [
+      '500=0.2,boom=0.1',
+      /bad fault token "boom=0\.1": unknown kind "boom" \(known: 500, 503, 424, 429, throttle, latency, hang, malformed, blackhole\)/,
+    ],
     ['500', /bad fault token "500": expected kind=rate/],
     ['500=0.2,,429=0.1', /bad fault token "": expected kind=rate/],
     ['500=abc', /bad fault token "500=abc": rate must be a number from 0 to 1, got "abc"/],
@@ -37,9 +40,18 @@ t.test('setFaults and create reject bad rates from code with BAD_FAULT_SPEC', as
   t.teardown(() => server.close());
 
   // Assess
-  t.throws(() => server.setFaults({ '500': -1 }), { code: 'BAD_FAULT_SPEC', message: /rate of 500 must be a number from 0 to 1, got -1/ });
-  t.throws(() => server.setFaults({ latency: 0.1, latencyMs: 0 }), { code: 'BAD_FAULT_SPEC', message: /latencyMs must be a positive integer/ });
-  t.throws(() => server.setFaults({ oops: 0.1 } as never), { code: 'BAD_FAULT_SPEC', message: /unknown fault kind "oops"/ });
+  t.throws(() => server.setFaults({ '500': -1 }), {
+    code: 'BAD_FAULT_SPEC',
+    message: /rate of 500 must be a number from 0 to 1, got -1/,
+  });
+  t.throws(() => server.setFaults({ latency: 0.1, latencyMs: 0 }), {
+    code: 'BAD_FAULT_SPEC',
+    message: /latencyMs must be a positive integer/,
+  });
+  t.throws(() => server.setFaults({ oops: 0.1 } as never), {
+    code: 'BAD_FAULT_SPEC',
+    message: /unknown fault kind "oops"/,
+  });
   await t.rejects(ModelServer.create({ backend: 'fixed', faults: 'x=1' }), { code: 'BAD_FAULT_SPEC' });
   t.same(server.faults, {}, 'a rejected config leaves the old one');
 });

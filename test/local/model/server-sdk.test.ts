@@ -1,10 +1,22 @@
 // The model server as the real @aws-sdk/client-sagemaker-runtime sees it: answers, every injected
 // fault, and SageMaker's own refusals, each as the SDK surfaces it.
 
-import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
+import {
+  InvokeEndpointCommand,
+  ModelError,
+  SageMakerRuntimeClient,
+  type SageMakerRuntimeClientConfig,
+} from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import t, { type Test } from 'tap';
-import { fixedPrediction, MAX_PAYLOAD_BYTES, ModelServer, objectDetectionJson, type Backend, type ModelServerOptions } from '../../../src/local/model/index.js';
+import {
+  type Backend,
+  fixedPrediction,
+  MAX_PAYLOAD_BYTES,
+  ModelServer,
+  type ModelServerOptions,
+  objectDetectionJson,
+} from '../../../src/local/model/index.js';
 import { failure } from '../../helpers/rejection.js';
 
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4]);
@@ -16,7 +28,11 @@ async function serverFor(t: Test, options: Partial<ModelServerOptions> = {}): Pr
 }
 
 /** A real SDK client aimed at the server; one attempt unless told, so that faults arrive raw. */
-function clientFor(t: Test, server: ModelServer, config: Partial<SageMakerRuntimeClientConfig> = {}): SageMakerRuntimeClient {
+function clientFor(
+  t: Test,
+  server: ModelServer,
+  config: Partial<SageMakerRuntimeClientConfig> = {},
+): SageMakerRuntimeClient {
   const client = new SageMakerRuntimeClient({
     region: 'us-east-1',
     endpoint: server.url,
@@ -28,35 +44,51 @@ function clientFor(t: Test, server: ModelServer, config: Partial<SageMakerRuntim
   return client;
 }
 
-const invoke = (client: SageMakerRuntimeClient, body: Uint8Array = JPEG, extra: Partial<InvokeEndpointCommand['input']> = {}) =>
-  client.send(new InvokeEndpointCommand({ EndpointName: 'kit-endpoint', ContentType: 'image/jpeg', Body: body, ...extra }));
+const invoke = (
+  client: SageMakerRuntimeClient,
+  body: Uint8Array = JPEG,
+  extra: Partial<InvokeEndpointCommand['input']> = {},
+) =>
+  client.send(
+    new InvokeEndpointCommand({ EndpointName: 'kit-endpoint', ContentType: 'image/jpeg', Body: body, ...extra }),
+  );
 
-t.test('fixed backend: the SDK gets the hash-derived prediction, content type, variant and custom attributes', async (t) => {
-  // Prepare
-  const server = await serverFor(t);
-  const client = clientFor(t, server);
-  const other = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 9, 9]);
+t.test(
+  'fixed backend: the SDK gets the hash-derived prediction, content type, variant and custom attributes',
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t);
+    const client = clientFor(t, server);
+    const other = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 9, 9]);
 
-  // Act
-  const first = await invoke(client, JPEG, { Accept: 'application/json', CustomAttributes: 'trace=abc' });
-  const second = await invoke(client, other);
+    // Act
+    const first = await invoke(client, JPEG, { Accept: 'application/json', CustomAttributes: 'trace=abc' });
+    const second = await invoke(client, other);
 
-  // Assess
-  t.equal(first.$metadata.httpStatusCode, 200);
-  t.equal(first.ContentType, 'application/json');
-  t.equal(first.InvokedProductionVariant, 'AllTraffic');
-  t.equal(first.CustomAttributes, 'trace=abc', 'custom attributes forwarded to the model and back');
-  t.match(first.$metadata.requestId, /^[0-9a-f-]{36}$/, 'request id from x-amzn-RequestId');
-  const answer = JSON.parse(Buffer.from(first.Body!).toString());
-  t.same(answer, { prediction: fixedPrediction(JPEG) });
-  const [classId, score, xmin, ymin, xmax, ymax] = answer.prediction[0];
-  t.ok(Number.isInteger(classId) && classId >= 0 && classId < 80, 'a COCO class index');
-  t.match(Buffer.from(first.Body!).toString(), /^\{"prediction": \[\[\d+\.0, 0\.\d+, /, 'the class id a float, as the built-in algorithm writes it');
-  t.ok(score >= 0.5 && score <= 1 && xmin < xmax && ymin < ymax && xmax <= 1 && ymax <= 1, 'a plausible normalised box');
-  t.notSame(JSON.parse(Buffer.from(second.Body!).toString()), answer, 'another body, another answer');
-  t.equal(second.CustomAttributes, undefined);
-  t.match(server.stats, { requests: 2, invocations: 2, answered: 2, rejected: 0, modelErrors: 0, inFlight: 0 });
-});
+    // Assess
+    t.equal(first.$metadata.httpStatusCode, 200);
+    t.equal(first.ContentType, 'application/json');
+    t.equal(first.InvokedProductionVariant, 'AllTraffic');
+    t.equal(first.CustomAttributes, 'trace=abc', 'custom attributes forwarded to the model and back');
+    t.match(first.$metadata.requestId, /^[0-9a-f-]{36}$/, 'request id from x-amzn-RequestId');
+    const answer = JSON.parse(Buffer.from(first.Body!).toString());
+    t.same(answer, { prediction: fixedPrediction(JPEG) });
+    const [classId, score, xmin, ymin, xmax, ymax] = answer.prediction[0];
+    t.ok(Number.isInteger(classId) && classId >= 0 && classId < 80, 'a COCO class index');
+    t.match(
+      Buffer.from(first.Body!).toString(),
+      /^\{"prediction": \[\[\d+\.0, 0\.\d+, /,
+      'the class id a float, as the built-in algorithm writes it',
+    );
+    t.ok(
+      score >= 0.5 && score <= 1 && xmin < xmax && ymin < ymax && xmax <= 1 && ymax <= 1,
+      'a plausible normalised box',
+    );
+    t.notSame(JSON.parse(Buffer.from(second.Body!).toString()), answer, 'another body, another answer');
+    t.equal(second.CustomAttributes, undefined);
+    t.match(server.stats, { requests: 2, invocations: 2, answered: 2, rejected: 0, modelErrors: 0, inFlight: 0 });
+  },
+);
 
 t.test('fixed latency delays each answer by at least the configured time', async (t) => {
   // Prepare
@@ -129,7 +161,10 @@ t.test('a 424 fault is a ModelError with the original status, message and log st
   t.equal(error.OriginalStatusCode, 500);
   t.match(JSON.parse(error.OriginalMessage), { code: 500, type: 'InternalServerException' });
   t.equal(error.LogStreamArn, 'arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/Endpoints/kit-endpoint');
-  t.match(error.message, /^Received server error \(500\) from primary with message ".*"\. See https:\/\/eu-west-1\.console\.aws\.amazon\.com\/.* in account 111122223333 for more information\.$/);
+  t.match(
+    error.message,
+    /^Received server error \(500\) from primary with message ".*"\. See https:\/\/eu-west-1\.console\.aws\.amazon\.com\/.* in account 111122223333 for more information\.$/,
+  );
 });
 
 t.test('with retries on, the SDK retries a 503 and then gets the answer', async (t) => {
@@ -179,25 +214,30 @@ t.test('a malformed answer is a 200 whose body is not JSON', async (t) => {
   t.match(server.stats, { answered: 0, faults: { malformed: 1 } });
 });
 
-t.test('a black-holed request ends in the SDK TimeoutError of requestTimeout (with throwOnRequestTimeout)', async (t) => {
-  // Prepare
-  const server = await serverFor(t, { faults: { blackhole: 1 }, invocationTimeoutMs: 50 });
-  const client = clientFor(t, server, { requestHandler: new NodeHttpHandler({ requestTimeout: 300, throwOnRequestTimeout: true }) });
+t.test(
+  'a black-holed request ends in the SDK TimeoutError of requestTimeout (with throwOnRequestTimeout)',
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t, { faults: { blackhole: 1 }, invocationTimeoutMs: 50 });
+    const client = clientFor(t, server, {
+      requestHandler: new NodeHttpHandler({ requestTimeout: 300, throwOnRequestTimeout: true }),
+    });
 
-  // Act
-  const started = performance.now();
-  const error = await failure(invoke(client));
-  const elapsed = performance.now() - started;
+    // Act
+    const started = performance.now();
+    const error = await failure(invoke(client));
+    const elapsed = performance.now() - started;
 
-  // Assess
-  t.equal(error.name, 'TimeoutError');
-  t.ok(elapsed >= 295 && elapsed < 2000, `gave up after ${elapsed.toFixed(0)} ms`);
-  t.equal(server.stats.faults.blackhole, 1);
-  t.equal(server.stats.timedOut, 0, 'a blackhole outlives the invocation timeout');
-  // The server notices the client left and stops counting the request as in flight.
-  for (let i = 0; i < 50 && server.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.equal(server.stats.inFlight, 0);
-});
+    // Assess
+    t.equal(error.name, 'TimeoutError');
+    t.ok(elapsed >= 295 && elapsed < 2000, `gave up after ${elapsed.toFixed(0)} ms`);
+    t.equal(server.stats.faults.blackhole, 1);
+    t.equal(server.stats.timedOut, 0, 'a blackhole outlives the invocation timeout');
+    // The server notices the client left and stops counting the request as in flight.
+    for (let i = 0; i < 50 && server.stats.inFlight > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.equal(server.stats.inFlight, 0);
+  },
+);
 
 t.test('requestTimeout alone only warns in this SDK: a black-holed request outlives it', async (t) => {
   // Prepare
@@ -208,7 +248,11 @@ t.test('requestTimeout alone only warns in this SDK: a black-holed request outli
   const abort = new AbortController();
 
   // Act
-  const call = failure(client.send(new InvokeEndpointCommand({ EndpointName: 'e', ContentType: 'image/jpeg', Body: JPEG }), { abortSignal: abort.signal }));
+  const call = failure(
+    client.send(new InvokeEndpointCommand({ EndpointName: 'e', ContentType: 'image/jpeg', Body: JPEG }), {
+      abortSignal: abort.signal,
+    }),
+  );
   await new Promise((resolve) => setTimeout(resolve, 400));
   abort.abort();
   const error = await call;
@@ -248,78 +292,117 @@ t.test('SageMaker refusals: unsupported type, empty body, oversize body, unknown
   const unknown = await failure(invoke(client, JPEG, { EndpointName: 'nope' }));
 
   // Assess
-  t.match(tiff, { name: 'ModelError', OriginalStatusCode: 415, $metadata: { httpStatusCode: 424 } }, 'the container refuses the type; SageMaker wraps it');
+  t.match(
+    tiff,
+    { name: 'ModelError', OriginalStatusCode: 415, $metadata: { httpStatusCode: 424 } },
+    'the container refuses the type; SageMaker wraps it',
+  );
   t.match(JSON.parse(tiff.OriginalMessage), { code: 415, message: /image\/tiff is not supported/ });
   t.match(tiff.message, /^Received client error \(415\) from primary/);
   t.match(accept, { name: 'ModelError', OriginalStatusCode: 406 });
   t.match(empty, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: /body/ });
   t.match(oversize, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: /has oversize body/ });
   t.equal(limit.$metadata.httpStatusCode, 200, 'exactly 6 MB is allowed');
-  t.match(unknown, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: 'Endpoint nope of account 123456789012 not found.' });
+  t.match(unknown, {
+    name: 'ValidationError',
+    $metadata: { httpStatusCode: 400 },
+    message: 'Endpoint nope of account 123456789012 not found.',
+  });
   t.match(server.stats, { invocations: 6, answered: 1, rejected: 3, modelErrors: 2 });
 });
 
-t.test("any endpoint name SageMaker allows is served by default; others are refused with the API model's constraint", async (t) => {
-  // Prepare
-  const server = await serverFor(t);
-  const client = clientFor(t, server);
-  const longest = `a${'-b'.repeat(31)}`;
+t.test(
+  "any endpoint name SageMaker allows is served by default; others are refused with the API model's constraint",
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t);
+    const client = clientFor(t, server);
+    const longest = `a${'-b'.repeat(31)}`;
 
-  // Act
-  const served = await Promise.all(['e', 'kit-endpoint', 'A--9', longest].map((name) => invoke(client, JPEG, { EndpointName: name })));
-  const spaced = await failure(invoke(client, JPEG, { EndpointName: 'some name/with slash' }));
-  const dashed = await failure(invoke(client, JPEG, { EndpointName: 'endpoint-' }));
-  const long = await failure(invoke(client, JPEG, { EndpointName: `${longest}c` }));
+    // Act
+    const served = await Promise.all(
+      ['e', 'kit-endpoint', 'A--9', longest].map((name) => invoke(client, JPEG, { EndpointName: name })),
+    );
+    const spaced = await failure(invoke(client, JPEG, { EndpointName: 'some name/with slash' }));
+    const dashed = await failure(invoke(client, JPEG, { EndpointName: 'endpoint-' }));
+    const long = await failure(invoke(client, JPEG, { EndpointName: `${longest}c` }));
 
-  // Assess
-  t.equal(longest.length, 63);
-  t.same(served.map((answer) => answer.$metadata.httpStatusCode), [200, 200, 200, 200]);
-  const pattern = 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*';
-  t.match(spaced, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
-  t.equal(spaced.message, `1 validation error detected: Value 'some name/with slash' at 'endpointName' failed to satisfy constraint: ${pattern}`);
-  t.equal(dashed.message, `1 validation error detected: Value 'endpoint-' at 'endpointName' failed to satisfy constraint: ${pattern}`);
-  const lengthOver = (max: number) => `failed to satisfy constraint: Member must have length less than or equal to ${max}`;
-  t.equal(long.message, `1 validation error detected: Value '${longest}c' at 'endpointName' ${lengthOver(63)}`);
-  t.match(server.stats, { answered: 4, rejected: 3 });
-});
+    // Assess
+    t.equal(longest.length, 63);
+    t.same(
+      served.map((answer) => answer.$metadata.httpStatusCode),
+      [200, 200, 200, 200],
+    );
+    const pattern = 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*';
+    t.match(spaced, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+    t.equal(
+      spaced.message,
+      `1 validation error detected: Value 'some name/with slash' at 'endpointName' failed to satisfy constraint: ${pattern}`,
+    );
+    t.equal(
+      dashed.message,
+      `1 validation error detected: Value 'endpoint-' at 'endpointName' failed to satisfy constraint: ${pattern}`,
+    );
+    const lengthOver = (max: number) =>
+      `failed to satisfy constraint: Member must have length less than or equal to ${max}`;
+    t.equal(long.message, `1 validation error detected: Value '${longest}c' at 'endpointName' ${lengthOver(63)}`);
+    t.match(server.stats, { answered: 4, rejected: 3 });
+  },
+);
 
-t.test('CustomAttributes up to 1024 characters reach the model; longer ones are a ValidationError, with every other violation', async (t) => {
-  // Prepare
-  const server = await serverFor(t);
-  const client = clientFor(t, server);
-  const limit = 'x'.repeat(1024);
+t.test(
+  'CustomAttributes up to 1024 characters reach the model; longer ones are a ValidationError, with every other violation',
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t);
+    const client = clientFor(t, server);
+    const limit = 'x'.repeat(1024);
 
-  // Act
-  const atLimit = await invoke(client, JPEG, { CustomAttributes: limit });
-  const over = await failure(invoke(client, JPEG, { CustomAttributes: `${limit}y` }));
-  const both = await failure(invoke(client, JPEG, { EndpointName: 'bad_name', CustomAttributes: `${limit}y` }));
+    // Act
+    const atLimit = await invoke(client, JPEG, { CustomAttributes: limit });
+    const over = await failure(invoke(client, JPEG, { CustomAttributes: `${limit}y` }));
+    const both = await failure(invoke(client, JPEG, { EndpointName: 'bad_name', CustomAttributes: `${limit}y` }));
 
-  // Assess
-  t.equal(atLimit.CustomAttributes, limit, 'passed to the model and back');
-  t.match(over, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
-  const lengthOver = 'failed to satisfy constraint: Member must have length less than or equal to 1024';
-  t.equal(over.message, `1 validation error detected: Value '${limit}y' at 'customAttributes' ${lengthOver}`);
-  t.match(both.message, /^2 validation errors detected: Value 'bad_name' at 'endpointName' failed .*; Value 'x+y' at 'customAttributes' failed /);
-  t.ok(both.message.endsWith(lengthOver), 'every violation in one message');
-  t.equal(server.stats.backend.calls, 1, 'only the valid request reached the model');
-});
+    // Assess
+    t.equal(atLimit.CustomAttributes, limit, 'passed to the model and back');
+    t.match(over, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+    const lengthOver = 'failed to satisfy constraint: Member must have length less than or equal to 1024';
+    t.equal(over.message, `1 validation error detected: Value '${limit}y' at 'customAttributes' ${lengthOver}`);
+    t.match(
+      both.message,
+      /^2 validation errors detected: Value 'bad_name' at 'endpointName' failed .*; Value 'x+y' at 'customAttributes' failed /,
+    );
+    t.ok(both.message.endsWith(lengthOver), 'every violation in one message');
+    t.equal(server.stats.backend.calls, 1, 'only the valid request reached the model');
+  },
+);
 
-t.test("TargetVariant: the endpoint's variant is served; another is a ValidationError, as is a name outside the pattern", async (t) => {
-  // Prepare
-  const server = await serverFor(t, { variantName: 'Blue' });
-  const client = clientFor(t, server);
+t.test(
+  "TargetVariant: the endpoint's variant is served; another is a ValidationError, as is a name outside the pattern",
+  async (t) => {
+    // Prepare
+    const server = await serverFor(t, { variantName: 'Blue' });
+    const client = clientFor(t, server);
 
-  // Act
-  const blue = await invoke(client, JPEG, { TargetVariant: 'Blue' });
-  const green = await failure(invoke(client, JPEG, { TargetVariant: 'Green' }));
-  const bad = await failure(invoke(client, JPEG, { TargetVariant: 'no_such' }));
+    // Act
+    const blue = await invoke(client, JPEG, { TargetVariant: 'Blue' });
+    const green = await failure(invoke(client, JPEG, { TargetVariant: 'Green' }));
+    const bad = await failure(invoke(client, JPEG, { TargetVariant: 'no_such' }));
 
-  // Assess
-  t.equal(blue.InvokedProductionVariant, 'Blue');
-  t.match(green, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: /Green .*endpoint kit-endpoint/ });
-  t.match(bad.message, /^1 validation error detected: Value 'no_such' at 'targetVariant' failed to satisfy constraint: Member must satisfy regular expression/);
-  t.match(server.stats, { answered: 1, rejected: 2 });
-});
+    // Assess
+    t.equal(blue.InvokedProductionVariant, 'Blue');
+    t.match(green, {
+      name: 'ValidationError',
+      $metadata: { httpStatusCode: 400 },
+      message: /Green .*endpoint kit-endpoint/,
+    });
+    t.match(
+      bad.message,
+      /^1 validation error detected: Value 'no_such' at 'targetVariant' failed to satisfy constraint: Member must satisfy regular expression/,
+    );
+    t.match(server.stats, { answered: 1, rejected: 2 });
+  },
+);
 
 t.test("a hang becomes SageMaker's ModelError at the invocation timeout, as AWS answers at 60 s", async (t) => {
   // Prepare
@@ -339,7 +422,10 @@ t.test("a hang becomes SageMaker's ModelError at the invocation timeout, as AWS 
     'Your invocation timed out while waiting for a response from container primary. ' +
       'Review the latency metrics for each container in Amazon CloudWatch, resolve the issue, and try again.',
   );
-  t.match(error.message, /^Received server error \(0\) from primary with message "Your invocation timed out .*"\. See https:\/\/.* in account 111122223333 /);
+  t.match(
+    error.message,
+    /^Received server error \(0\) from primary with message "Your invocation timed out .*"\. See https:\/\/.* in account 111122223333 /,
+  );
   t.ok(elapsed >= 290 && elapsed < 5000, `answered after ${elapsed.toFixed(0)} ms`);
   t.match(server.stats, { faults: { hang: 1 }, timedOut: 1, answered: 0, inFlight: 0 });
 });
@@ -350,7 +436,8 @@ t.test('the invocation timeout cuts a latency spike and a model that ignores its
     name: 'slow',
     contentTypes: ['image/jpeg'],
     responseContentType: 'application/json',
-    invoke: () => new Promise((resolve) => setTimeout(() => resolve({ body: '{}', contentType: 'application/json' }), 3000)),
+    invoke: () =>
+      new Promise((resolve) => setTimeout(() => resolve({ body: '{}', contentType: 'application/json' }), 3000)),
   };
   const spiky = await serverFor(t, { faults: 'latency=1:3000', invocationTimeoutMs: 200 });
   const slow = await serverFor(t, { backend: slowModel, invocationTimeoutMs: 200 });
@@ -377,7 +464,13 @@ t.test('the same seed replays the same faults; setFaults changes them for later 
     const server = await serverFor(t, { seed, faults: '500=0.3,503=0.3' });
     const client = clientFor(t, server);
     const outcomes: string[] = [];
-    for (let i = 0; i < 12; i++) outcomes.push(await invoke(client).then(() => 'ok', (error: Error) => error.name));
+    for (let i = 0; i < 12; i++)
+      outcomes.push(
+        await invoke(client).then(
+          () => 'ok',
+          (error: Error) => error.name,
+        ),
+      );
     return { server, client, outcomes };
   };
 
@@ -389,7 +482,10 @@ t.test('the same seed replays the same faults; setFaults changes them for later 
 
   // Assess
   t.same(a.outcomes, b.outcomes, a.outcomes.join(' '));
-  t.ok(a.outcomes.includes('ok') && a.outcomes.includes('InternalFailure') && a.outcomes.includes('ServiceUnavailable'), 'a mix at these rates');
+  t.ok(
+    a.outcomes.includes('ok') && a.outcomes.includes('InternalFailure') && a.outcomes.includes('ServiceUnavailable'),
+    'a mix at these rates',
+  );
   t.equal(a.server.stats.faults['500'] + a.server.stats.faults['503'] + a.server.stats.answered, 13);
   t.equal(after.$metadata.httpStatusCode, 200);
   t.same(a.server.faults, {});

@@ -33,7 +33,10 @@ export interface ReferenceKeyframe {
  * The video track's CodecPrivate and its first `count` keyframes with their reference pictures.
  * Uses packetsSync(): Demuxer.packets() needs Promise.withResolvers, which Node 20 lacks.
  */
-export async function referenceKeyframes(path: string, count: number): Promise<{ codecPrivate: Buffer | null; keyframes: ReferenceKeyframe[] }> {
+export async function referenceKeyframes(
+  path: string,
+  count: number,
+): Promise<{ codecPrivate: Buffer | null; keyframes: ReferenceKeyframe[] }> {
   const demuxer = await Demuxer.open(path);
   try {
     const stream = demuxer.video();
@@ -71,7 +74,8 @@ export async function referenceKeyframes(path: string, count: number): Promise<{
  * limited or full range, chroma upsampled bilinearly from where the stream sites it.
  */
 export function toRgb(frame: Frame, honourColorspace = true): RgbImage {
-  if (frame.format !== AV_PIX_FMT_YUV420P && frame.format !== AV_PIX_FMT_YUVJ420P) throw new Error(`unexpected pixel format ${frame.format}`);
+  if (frame.format !== AV_PIX_FMT_YUV420P && frame.format !== AV_PIX_FMT_YUVJ420P)
+    throw new Error(`unexpected pixel format ${frame.format}`);
   const { width, height } = frame;
   const [y, u, v] = frame.data!;
   const [ys, us, vs] = frame.linesize;
@@ -144,7 +148,8 @@ function readBmp(file: Buffer): RgbImage {
 
 /** Peak signal-to-noise ratio of two same-sized 8-bit images, in dB (Infinity when identical). */
 export function psnr(a: RgbImage, b: RgbImage): number {
-  if (a.width !== b.width || a.height !== b.height) throw new Error(`size ${a.width}x${a.height} vs ${b.width}x${b.height}`);
+  if (a.width !== b.width || a.height !== b.height)
+    throw new Error(`size ${a.width}x${a.height} vs ${b.width}x${b.height}`);
   let sum = 0;
   for (let i = 0; i < a.rgb.length; i++) {
     const d = a.rgb[i]! - b.rgb[i]!;

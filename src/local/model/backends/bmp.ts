@@ -22,7 +22,8 @@ export function decodeBmp(file: Buffer): RgbPicture {
   const bitsPerPixel = file.readUInt16LE(28);
   const compression = file.readUInt32LE(30);
   // BI_BITFIELDS (3) with 32 bits is the usual BGRA layout; other masks would be unusual.
-  if (!(compression === 0 || (compression === 3 && bitsPerPixel === 32))) throw new Error(`BMP compression ${compression} is not supported`);
+  if (!(compression === 0 || (compression === 3 && bitsPerPixel === 32)))
+    throw new Error(`BMP compression ${compression} is not supported`);
   if (bitsPerPixel !== 24 && bitsPerPixel !== 32) throw new Error(`${bitsPerPixel}-bit BMP is not supported`);
   const height = Math.abs(signedHeight);
   if (width <= 0 || height === 0) throw new Error(`BMP of ${width}x${signedHeight} pixels`);

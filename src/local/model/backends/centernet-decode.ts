@@ -2,7 +2,10 @@
 // already picks its top 100 peaks; as @vladmandic/human does, what is left is a score threshold
 // and a class-agnostic non-maximum suppression, then coordinates normalised to 0..1.
 
-/** `[class_id, score, xmin, ymin, xmax, ymax]`, coordinates 0..1 of the image; SageMaker's built-in Object Detection row. */
+/**
+ * `[class_id, score, xmin, ymin, xmax, ymax]`, coordinates 0..1 of the image; SageMaker's built-in Object Detection
+ * row.
+ */
 export type Prediction = [classId: number, score: number, xmin: number, ymin: number, xmax: number, ymax: number];
 
 export interface DecodeOptions {
@@ -26,13 +29,24 @@ export function decodeCenterNet(raw: ArrayLike<number>, options: DecodeOptions):
     const score = raw[offset + 4]!;
     const classId = raw[offset + 5]!;
     if (!(score > options.minScore) || !Number.isInteger(classId) || classId < 0) continue;
-    candidates.push([classId, score, clamp(raw[offset]!), clamp(raw[offset + 1]!), clamp(raw[offset + 2]!), clamp(raw[offset + 3]!)]);
+    candidates.push([
+      classId,
+      score,
+      clamp(raw[offset]!),
+      clamp(raw[offset + 1]!),
+      clamp(raw[offset + 2]!),
+      clamp(raw[offset + 3]!),
+    ]);
   }
   return nonMaxSuppression(candidates, options.iouThreshold, options.maxDetections);
 }
 
 /** Greedy NMS over all classes together, best score first (tf.image.nonMaxSuppression's rule). */
-export function nonMaxSuppression(predictions: readonly Prediction[], iouThreshold: number, maxDetections: number): Prediction[] {
+export function nonMaxSuppression(
+  predictions: readonly Prediction[],
+  iouThreshold: number,
+  maxDetections: number,
+): Prediction[] {
   const sorted = [...predictions].sort((a, b) => b[1] - a[1]);
   const kept: Prediction[] = [];
   for (const candidate of sorted) {

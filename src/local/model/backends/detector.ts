@@ -1,16 +1,16 @@
 // The `detector` backend: @vladmandic/human's CenterNet (MobileNetV3, COCO, 512x512) on tfjs + wasm,
-// answering in SageMaker's built-in Object Detection format `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax], ...]}`,
-// every number a float as that algorithm sends them (class ids `4.0`).
+// answering in SageMaker's built-in Object Detection format `{"prediction": [[class_id, score, xmin, ymin, xmax, ymax],
+// ...]}`, every number a float as that algorithm sends them (class ids `4.0`).
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
+import * as tf from '@tensorflow/tfjs-core';
 import { IMAGE_CONTENT_TYPES } from '../../../native/types.js';
 import { BackendError, ModelServerError } from '../errors.js';
 import type { Backend, BackendRequest, BackendResponse } from '../types.js';
-import { decodeCenterNet, type DecodeOptions, type Prediction } from './centernet-decode.js';
+import { type DecodeOptions, decodeCenterNet, type Prediction } from './centernet-decode.js';
 import { imageToModelInput } from './image-input.js';
 import { objectDetectionJson } from './object-detection.js';
 import { loadGraphModelFromFile, startWasmBackend } from './tfjs-wasm.js';
@@ -57,17 +57,29 @@ export class DetectorBackend implements Backend {
       iouThreshold: options.iouThreshold ?? 0.4,
       maxDetections: options.maxDetections ?? 100,
     };
-    if (!(decode.minScore >= 0 && decode.minScore < 1) || !(decode.iouThreshold > 0 && decode.iouThreshold <= 1) || !(Number.isInteger(decode.maxDetections) && decode.maxDetections >= 1)) {
-      throw new ModelServerError('BAD_SERVER_OPTIONS', `detector needs minScore in [0, 1), iouThreshold in (0, 1] and an integer maxDetections >= 1, got ${JSON.stringify(decode)}`);
+    if (
+      !(decode.minScore >= 0 && decode.minScore < 1) ||
+      !(decode.iouThreshold > 0 && decode.iouThreshold <= 1) ||
+      !(Number.isInteger(decode.maxDetections) && decode.maxDetections >= 1)
+    ) {
+      throw new ModelServerError(
+        'BAD_SERVER_OPTIONS',
+        `detector needs minScore in [0, 1), iouThreshold in (0, 1] and an integer maxDetections >= 1, got ${JSON.stringify(decode)}`,
+      );
     }
     const modelPath = options.modelPath ?? defaultCenterNetPath();
-    if (!existsSync(modelPath)) throw new ModelServerError('BACKEND_LOAD_FAILED', `CenterNet model not found at ${modelPath}`);
+    if (!existsSync(modelPath))
+      throw new ModelServerError('BACKEND_LOAD_FAILED', `CenterNet model not found at ${modelPath}`);
     let model: GraphModel;
     try {
       await startWasmBackend(options.wasmDir);
       model = await loadGraphModelFromFile(modelPath);
     } catch (error) {
-      throw new ModelServerError('BACKEND_LOAD_FAILED', `loading CenterNet from ${modelPath}: ${(error as Error).message}`, { cause: error });
+      throw new ModelServerError(
+        'BACKEND_LOAD_FAILED',
+        `loading CenterNet from ${modelPath}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     // NHWC [1, size, size, 3]; human reads the size the same way.
     const inputSize = model.inputs[0]?.shape?.[2] ?? 512;
@@ -84,7 +96,9 @@ export class DetectorBackend implements Backend {
     const pixels = await imageToModelInput(image, this.inputSize);
     let output: tf.Tensor;
     try {
-      output = tf.tidy(() => this.#model.execute(tf.tensor4d(pixels, [1, this.inputSize, this.inputSize, 3]), OUTPUT) as tf.Tensor);
+      output = tf.tidy(
+        () => this.#model.execute(tf.tensor4d(pixels, [1, this.inputSize, this.inputSize, 3]), OUTPUT) as tf.Tensor,
+      );
     } catch (error) {
       throw new BackendError('INFERENCE_FAILED', `CenterNet failed: ${(error as Error).message}`, { cause: error });
     }

@@ -1,5 +1,6 @@
 // The `fixed` backend: no model, an answer in the Object Detection format (floats, as the built-in algorithm writes
-// them) derived from a hash of the body (so tests can tell requests apart and predict the answer), after a configurable delay.
+// them) derived from a hash of the body (so tests can tell requests apart and predict the answer), after a configurable
+// delay.
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +13,10 @@ import { objectDetectionJson } from './object-detection.js';
 export interface FixedOptions {
   /** Delay before each answer, ms; default 0. */
   latencyMs?: number;
-  /** Pads each answer (a `padding` field) to this many bytes, as a model with large answers (masks, embeddings) does; default none. */
+  /**
+   * Pads each answer (a `padding` field) to this many bytes, as a model with large answers (masks, embeddings) does;
+   * default none.
+   */
   answerBytes?: number;
   /** Accepted request types; default the image types. */
   contentTypes?: readonly string[];
@@ -25,7 +29,16 @@ export function fixedPrediction(body: Uint8Array): Prediction[] {
   const round = (value: number) => Math.round(value * 10000) / 10000;
   const xmin = round(unit(2) * 0.5);
   const ymin = round(unit(3) * 0.5);
-  return [[hash[0]! % 80, round(0.5 + unit(1) * 0.5), xmin, ymin, round(xmin + 0.1 + unit(4) * 0.4), round(ymin + 0.1 + unit(5) * 0.4)]];
+  return [
+    [
+      hash[0]! % 80,
+      round(0.5 + unit(1) * 0.5),
+      xmin,
+      ymin,
+      round(xmin + 0.1 + unit(4) * 0.4),
+      round(ymin + 0.1 + unit(5) * 0.4),
+    ],
+  ];
 }
 
 export class FixedBackend implements Backend {
@@ -43,16 +56,24 @@ export class FixedBackend implements Backend {
 
   static async create(options: FixedOptions = {}): Promise<FixedBackend> {
     const latencyMs = options.latencyMs ?? 0;
-    if (!(Number.isFinite(latencyMs) && latencyMs >= 0)) throw new ModelServerError('BAD_SERVER_OPTIONS', `fixed latency must be a number of ms >= 0, got ${latencyMs}`);
+    if (!(Number.isFinite(latencyMs) && latencyMs >= 0))
+      throw new ModelServerError('BAD_SERVER_OPTIONS', `fixed latency must be a number of ms >= 0, got ${latencyMs}`);
     const answerBytes = options.answerBytes ?? 0;
-    if (!(Number.isInteger(answerBytes) && answerBytes >= 0)) throw new ModelServerError('BAD_SERVER_OPTIONS', `fixed answer bytes must be an integer >= 0, got ${answerBytes}`);
+    if (!(Number.isInteger(answerBytes) && answerBytes >= 0))
+      throw new ModelServerError(
+        'BAD_SERVER_OPTIONS',
+        `fixed answer bytes must be an integer >= 0, got ${answerBytes}`,
+      );
     return new FixedBackend(latencyMs, answerBytes, options.contentTypes ?? IMAGE_CONTENT_TYPES);
   }
 
   /** Echoes the custom attributes, so that tests can see SageMaker forwarding them both ways. */
   async invoke(request: BackendRequest): Promise<BackendResponse> {
     if (this.latencyMs > 0) await sleep(this.latencyMs, undefined, { signal: request.signal });
-    const response: BackendResponse = { body: this.#answer(fixedPrediction(request.body)), contentType: this.responseContentType };
+    const response: BackendResponse = {
+      body: this.#answer(fixedPrediction(request.body)),
+      contentType: this.responseContentType,
+    };
     if (request.customAttributes !== undefined) response.customAttributes = request.customAttributes;
     return response;
   }

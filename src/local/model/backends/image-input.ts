@@ -16,10 +16,17 @@ export async function imageToModelInput(body: Buffer, size: number): Promise<Flo
     } else {
       image = sharp(body, { failOn: 'error' }).rotate();
     }
-    const { data, info } = await image.removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await image
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(size, size, { fit: 'fill' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return Float32Array.from(data);
   } catch (error) {
-    throw new BackendError('UNDECODABLE_INPUT', `cannot decode the image: ${(error as Error).message}`, { cause: error });
+    throw new BackendError('UNDECODABLE_INPUT', `cannot decode the image: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -8,7 +8,10 @@ import type { Prediction } from './centernet-decode.js';
 /** `value` as Python prints a float: whole numbers keep a `.0`. */
 const float = (value: number): string => (Number.isInteger(value) ? value.toFixed(1) : JSON.stringify(value));
 
-/** The JSON body for `prediction`, with `extra` string fields after it (e.g. padding); `, ` and `: ` as Python's json.dumps. */
+/**
+ * The JSON body for `prediction`, with `extra` string fields after it (e.g. padding); `, ` and `: ` as Python's
+ * json.dumps.
+ */
 export function objectDetectionJson(prediction: readonly Prediction[], extra: Record<string, string> = {}): string {
   const rows = prediction.map((row) => `[${row.map(float).join(', ')}]`).join(', ');
   const fields = Object.entries(extra).map(([key, value]) => `, ${JSON.stringify(key)}: ${JSON.stringify(value)}`);

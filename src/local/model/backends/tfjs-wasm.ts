@@ -4,9 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
+import * as tf from '@tensorflow/tfjs-core';
 
 const require = createRequire(import.meta.url);
 
@@ -20,7 +20,8 @@ let started: Promise<void> | null = null;
 export function startWasmBackend(wasmDir: string = defaultWasmDir()): Promise<void> {
   started ??= (async () => {
     setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
-    if (!(await tf.setBackend('wasm'))) throw new Error(`the tfjs wasm backend did not start (binaries from ${wasmDir})`);
+    if (!(await tf.setBackend('wasm')))
+      throw new Error(`the tfjs wasm backend did not start (binaries from ${wasmDir})`);
     await tf.ready();
   })().catch((error: unknown) => {
     started = null;
