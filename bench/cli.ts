@@ -91,7 +91,8 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     const given = NOT_FOR_MEDIA.filter((name) => values[name] !== undefined);
     if (given.length > 0)
       throw usage(
-        `${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario media`,
+        `${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario ` +
+          `media`,
       );
   }
 

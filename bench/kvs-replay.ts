@@ -86,7 +86,9 @@ for (const [step, n] of steps.entries()) {
   };
   rows.push(row);
   console.log(
-    `${String(n).padStart(4)} streams: server ${row.cpuPercentOfOneCore.toFixed(1)}% of one core, ${row.deliveredMbps.toFixed(0)} of ${row.expectedMbps.toFixed(0)} Mbit/s delivered, RSS ${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core`,
+    `${String(n).padStart(4)} streams: server ${row.cpuPercentOfOneCore.toFixed(1)}% of one core, ` +
+      `${row.deliveredMbps.toFixed(0)} of ${row.expectedMbps.toFixed(0)} Mbit/s delivered, RSS ` +
+      `${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core`,
   );
 }
 bar.update(steps.length, steps.length, 'done');
@@ -94,7 +96,8 @@ bar.stop();
 server.disconnect();
 const best = rows.at(-1)!;
 console.log(
-  `\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia reader (at ${best.streams} streams)`,
+  `\none core replays about ${Math.floor(best.streamsPerCore)} real-time 1080p 4 Mbps streams, each with a GetMedia ` +
+    `reader (at ${best.streams} streams)`,
 );
 await mkdir(join(values.json, '..'), { recursive: true });
 await writeFile(values.json, `${JSON.stringify({ windowSeconds: windowMs / 1000, rows }, null, 2)}\n`);

@@ -113,7 +113,10 @@ export function versions(root = repoRoot()): Versions {
 /** One line on the machine and versions, for Markdown. */
 export function describeMachine(m: Machine, v: Versions): string {
   const libraries = (['node-av', 'sharp', 'piscina'] as const).map((name) => `${name} ${v[name] ?? '?'}`).join(', ');
-  return `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.os}; Node ${v.node}, kvs-infer ${v['kvs-infer'] ?? '?'}, ${libraries}${v.ffmpeg ? `, ffmpeg ${v.ffmpeg}` : ', no ffmpeg'}`;
+  return (
+    `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.os}; Node ${v.node}, ` +
+    `kvs-infer ${v['kvs-infer'] ?? '?'}, ${libraries}${v.ffmpeg ? `, ffmpeg ${v.ffmpeg}` : ', no ffmpeg'}`
+  );
 }
 
 /** A GitHub-flavoured Markdown table; `|` inside a cell is escaped. */

@@ -93,12 +93,14 @@ export function renderPlot(spec: PlotSpec): string {
 
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ` +
+      `font-family="Helvetica, Arial, sans-serif" font-size="12">`,
   );
   out.push(`<title>${escapeXml(spec.title)}</title>`);
   out.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`);
   out.push(
-    `<text class="title" x="${WIDTH / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${escapeXml(spec.title)}</text>`,
+    `<text class="title" x="${WIDTH / 2}" y="26" text-anchor="middle" font-size="16" ` +
+      `font-weight="bold">${escapeXml(spec.title)}</text>`,
   );
 
   // Grid and ticks.
@@ -108,7 +110,8 @@ export function renderPlot(spec: PlotSpec): string {
     out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}" stroke="#e6e6e6"/>`);
     out.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 5}" stroke="#333333"/>`);
     out.push(
-      `<text class="tick" data-value="${tick}" x="${x}" y="${bottom + 19}" text-anchor="middle">${label(tick, xAxis.decimals)}</text>`,
+      `<text class="tick" data-value="${tick}" x="${x}" y="${bottom + 19}" ` +
+        `text-anchor="middle">${label(tick, xAxis.decimals)}</text>`,
     );
   }
   out.push('</g>');
@@ -118,7 +121,8 @@ export function renderPlot(spec: PlotSpec): string {
     out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#e6e6e6"/>`);
     out.push(`<line x1="${left - 5}" y1="${y}" x2="${left}" y2="${y}" stroke="#333333"/>`);
     out.push(
-      `<text class="tick" data-value="${tick}" x="${left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${label(tick, yAxis.decimals)}</text>`,
+      `<text class="tick" data-value="${tick}" x="${left - 8}" y="${y}" text-anchor="end" ` +
+        `dominant-baseline="middle">${label(tick, yAxis.decimals)}</text>`,
     );
   }
   out.push('</g>');
@@ -127,11 +131,13 @@ export function renderPlot(spec: PlotSpec): string {
   out.push(`<line class="x-axis" x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333333"/>`);
   out.push(`<line class="y-axis" x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333333"/>`);
   out.push(
-    `<text class="x-label" x="${num((left + right) / 2)}" y="${HEIGHT - 16}" text-anchor="middle" font-size="13">${escapeXml(spec.xLabel)}</text>`,
+    `<text class="x-label" x="${num((left + right) / 2)}" y="${HEIGHT - 16}" text-anchor="middle" ` +
+      `font-size="13">${escapeXml(spec.xLabel)}</text>`,
   );
   const yMid = num((top + bottom) / 2);
   out.push(
-    `<text class="y-label" x="18" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${yMid})">${escapeXml(spec.yLabel)}</text>`,
+    `<text class="y-label" x="18" y="${yMid}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ` +
+      `${yMid})">${escapeXml(spec.yLabel)}</text>`,
   );
 
   // Threshold under the series, so that points on it stay visible.
@@ -139,10 +145,12 @@ export function renderPlot(spec: PlotSpec): string {
     const y = num(py(spec.threshold.y));
     out.push(`<g class="threshold" data-value="${spec.threshold.y}">`);
     out.push(
-      `<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+      `<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 ` +
+        `4"/>`,
     );
     out.push(
-      `<text x="${right - 4}" y="${num(py(spec.threshold.y) - 6)}" text-anchor="end" fill="#555555">${escapeXml(spec.threshold.label)}</text>`,
+      `<text x="${right - 4}" y="${num(py(spec.threshold.y) - 6)}" text-anchor="end" ` +
+        `fill="#555555">${escapeXml(spec.threshold.label)}</text>`,
     );
     out.push('</g>');
   }
@@ -153,7 +161,8 @@ export function renderPlot(spec: PlotSpec): string {
     const points = series.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
     out.push(`<g class="series" data-name="${escapeXml(series.name)}">`);
     out.push(
-      `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points.map((p) => `${num(px(p.x))},${num(py(p.y))}`).join(' ')}"/>`,
+      `<polyline fill="none" stroke="${colour}" stroke-width="2" ` +
+        `points="${points.map((p) => `${num(px(p.x))},${num(py(p.y))}`).join(' ')}"/>`,
     );
     for (const p of points) out.push(`<circle cx="${num(px(p.x))}" cy="${num(py(p.y))}" r="3.5" fill="${colour}"/>`);
     out.push('</g>');
@@ -172,7 +181,8 @@ export function renderPlot(spec: PlotSpec): string {
   if (spec.threshold) {
     const y = top + 10 + spec.series.length * 22;
     out.push(
-      `<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="#555555" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+      `<line x1="${legendX}" y1="${y}" x2="${legendX + 22}" y2="${y}" stroke="#555555" stroke-width="1.5" ` +
+        `stroke-dasharray="6 4"/>`,
     );
     out.push(`<text x="${legendX + 30}" y="${y}" dominant-baseline="middle">${escapeXml(spec.threshold.label)}</text>`);
   }

@@ -32,7 +32,10 @@ const result = await build({
   outfile: 'index.mjs',
   banner: {
     // Some bundled CommonJS modules require() Node built-ins, which an ESM bundle needs a require for.
-    js: `// kvs-infer ${version}: default consumer of the kvs-infer results stream (Lambda handler index.handler)\nimport { createRequire as __kvsInferCreateRequire } from 'node:module';\nconst require = __kvsInferCreateRequire(import.meta.url);`,
+    js:
+      `// kvs-infer ${version}: default consumer of the kvs-infer results stream (Lambda handler ` +
+      `index.handler)\nimport { createRequire as __kvsInferCreateRequire } from 'node:module';\nconst require = ` +
+      `__kvsInferCreateRequire(import.meta.url);`,
   },
   logLevel: 'warning',
 });

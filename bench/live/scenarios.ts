@@ -273,8 +273,12 @@ export async function liveScenario(
       ],
     },
     conclusions: [
-      `${r.streams} live streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${m.framesPerSecond.median.toFixed(1)} frames/s published of ${m.expectedSampledPerSecond.toFixed(1)} sampled, p99 IngestToProcessLatency ${r0(m.p99.median)} ms, ${m.dropped.median} dropped or failed (${runsNote})`,
-      `worker: ${m.cpuCores.median.toFixed(2)} cores, ${(m.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
+      `${r.streams} live streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ` +
+        `${m.framesPerSecond.median.toFixed(1)} frames/s published of ${m.expectedSampledPerSecond.toFixed(1)} ` +
+        `sampled, p99 IngestToProcessLatency ${r0(m.p99.median)} ms, ${m.dropped.median} dropped or failed ` +
+        `(${runsNote})`,
+      `worker: ${m.cpuCores.median.toFixed(2)} cores, ${(m.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per ` +
+        `frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
       m.held ? `held the ${r.boundMs} ms bound with nothing dropped` : `did not hold: ${m.why}`,
     ],
     plots: [],
@@ -320,7 +324,8 @@ export async function capacityScenario(
   const largest = good;
   const conclusions = [
     largest > 0
-      ? `largest N that held: ${largest} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames (p99 IngestToProcessLatency < ${r.boundMs} ms, nothing dropped or failed, published >= 95% of sampled)`
+      ? `largest N that held: ${largest} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames (p99 ` +
+        `IngestToProcessLatency < ${r.boundMs} ms, nothing dropped or failed, published >= 95% of sampled)`
       : `no step held, not even ${ladder[0]} streams`,
     bad === undefined
       ? `every step held up to ${largest} streams: the limit is higher (not measured)`
@@ -329,7 +334,10 @@ export async function capacityScenario(
   const atLargest = steps.find((s) => s.streams === largest)?.m;
   if (atLargest)
     conclusions.push(
-      `at ${largest} streams: ${atLargest.framesPerSecond.median.toFixed(1)} frames/s, p99 ${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ${mb(atLargest.rssMaxBytes.median)} MB`,
+      `at ${largest} streams: ${atLargest.framesPerSecond.median.toFixed(1)} frames/s, p99 ` +
+        `${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ` +
+        `${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ` +
+        `${mb(atLargest.rssMaxBytes.median)} MB`,
     );
   const plots: PlotSpec[] = [
     {
@@ -460,7 +468,9 @@ function recommend(cells: Cell[], latencyMs: number, boundMs: number) {
     framesPerSecond: pick.m.framesPerSecond.median,
     p99: pick.m.p99.median,
     bestP99,
-    why: `smallest setting within 2% of the best throughput (${best.toFixed(1)}/s), holding the bound (${boundMs} ms) and within 25% (or 50 ms) of the best p99 (${r0(bestP99)} ms)`,
+    why:
+      `smallest setting within 2% of the best throughput (${best.toFixed(1)}/s), holding the bound (${boundMs} ` +
+      `ms) and within 25% (or 50 ms) of the best p99 (${r0(bestP99)} ms)`,
   };
 }
 
@@ -479,7 +489,9 @@ export async function sweepScenario(
   for (const latencyMs of latencies) {
     for (const concurrency of concurrencies) {
       for (const pool of pools) {
-        const label = `sweep ${cells.length + 1}/${total} (pool ${pool}, concurrency ${concurrency}, endpoint ${latencyMs} ms)`;
+        const label =
+          `sweep ${cells.length + 1}/${total} (pool ${pool}, concurrency ${concurrency}, endpoint ` +
+          `${latencyMs} ms)`;
         const m = await measure(
           r.runs,
           runOptions(r, options, {
@@ -563,16 +575,22 @@ export async function sweepScenario(
       ]),
     },
     conclusions: [
-      `${r.streams} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${expected.toFixed(1)} frames/s to process`,
+      `${r.streams} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${expected.toFixed(1)} frames/s ` +
+        `to process`,
       recommended.decodeThreadPoolSize === null
         ? 'no setting held the bound: nothing to recommend at this load'
-        : `recommended on this machine (${cores} cores): decodeThreadPoolSize ${recommended.decodeThreadPoolSize}, sageMakerTaskThreadPoolSize ${recommended.sageMakerTaskThreadPoolSize}`,
+        : `recommended on this machine (${cores} cores): decodeThreadPoolSize ${recommended.decodeThreadPoolSize}, ` +
+          `sageMakerTaskThreadPoolSize ${recommended.sageMakerTaskThreadPoolSize}`,
       ...byLatency.map((b) =>
         b.decodeThreadPoolSize === null
-          ? `endpoint ${b.endpointLatencyMs} ms: ${b.why}; Little's law needs >= ${b.littleLaw.toFixed(1)} calls in flight`
-          : `endpoint ${b.endpointLatencyMs} ms: pool ${b.decodeThreadPoolSize}, concurrency ${b.sageMakerTaskThreadPoolSize} (${b.framesPerSecond!.toFixed(1)} frames/s, p99 ${r0(b.p99!)} ms; ${b.why}); Little's law: >= ${b.littleLaw.toFixed(1)} calls in flight on average`,
+          ? `endpoint ${b.endpointLatencyMs} ms: ${b.why}; Little's law needs >= ${b.littleLaw.toFixed(1)} calls in ` +
+            `flight`
+          : `endpoint ${b.endpointLatencyMs} ms: pool ${b.decodeThreadPoolSize}, concurrency ` +
+            `${b.sageMakerTaskThreadPoolSize} (${b.framesPerSecond!.toFixed(1)} frames/s, p99 ${r0(b.p99!)} ms; ` +
+            `${b.why}); Little's law: >= ${b.littleLaw.toFixed(1)} calls in flight on average`,
       ),
-      'rule: sageMakerTaskThreadPoolSize >= frames/s x endpoint latency (s), with headroom for bursts (2x); decodeThreadPoolSize: the cores, unless the sweep shows fewer do as well',
+      'rule: sageMakerTaskThreadPoolSize >= frames/s x endpoint latency (s), with headroom for bursts (2x); ' +
+        'decodeThreadPoolSize: the cores, unless the sweep shows fewer do as well',
     ],
     plots: [
       {

@@ -271,15 +271,19 @@ export async function mediaScenario(
 
   const conclusions = [
     `The parser reads ${fixed(parserByFile[0]!.median, 0)} MB/s on one core, on ${describeFile(infos[0]!)}.`,
-    `A pool of ${largest} turns ${fixed(full.median)} I-frames/s into JPEG, ${scaling.toFixed(2)}x a pool of ${smallest} (${fixed(one.median)} I-frames/s).`,
+    `A pool of ${largest} turns ${fixed(full.median)} I-frames/s into JPEG, ${scaling.toFixed(2)}x a pool of ` +
+      `${smallest} (${fixed(one.median)} I-frames/s).`,
     ...(ffmpeg && fullPoolVsFfmpeg !== null
       ? [
-          `That is ${fullPoolVsFfmpeg.toFixed(2)}x the ffmpeg command line doing the same job (${fixed(ffmpeg.median)} I-frames/s).`,
+          `That is ${fullPoolVsFfmpeg.toFixed(2)}x the ffmpeg command line doing the same job ` +
+            `(${fixed(ffmpeg.median)} I-frames/s).`,
         ]
       : ['ffmpeg is not on the PATH: no comparison with its command line.']),
     ...(smoke ? ['Smoke run: a tiny clip measured once; these figures only show that the scenario runs.'] : []),
   ];
 
+  const oneFile = infos.length === 1 ? basename(infos[0]!.path) : `${infos.length} files`;
+  const source = options.files ? oneFile : `${resolution} ${bitrate}`;
   return {
     scenario: 'media',
     settings: {
@@ -306,7 +310,7 @@ export async function mediaScenario(
     plots: [
       {
         id: 'media-pool',
-        title: `Parse + decode + JPEG by pool size, ${options.files ? (infos.length === 1 ? basename(infos[0]!.path) : `${infos.length} files`) : `${resolution} ${bitrate}`}`,
+        title: `Parse + decode + JPEG by pool size, ${source}`,
         xLabel: 'pool threads',
         yLabel: 'I-frames per second',
         series: [

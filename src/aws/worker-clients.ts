@@ -57,8 +57,10 @@ export function workerClients(
   const mediaClients = new Map<string, ReturnType<typeof kinesisVideoMediaClient>>();
   const mediaClient = (endpoint: string) => {
     let client = mediaClients.get(endpoint);
-    if (!client)
-      mediaClients.set(endpoint, (client = kinesisVideoMediaClient(at(endpoint, config.awsRequestTimeoutMillis))));
+    if (!client) {
+      client = kinesisVideoMediaClient(at(endpoint, config.awsRequestTimeoutMillis));
+      mediaClients.set(endpoint, client);
+    }
     return client;
   };
   const destroy = () => {

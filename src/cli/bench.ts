@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { KvsInferError } from '../errors.js';
 
 export const BENCH_USAGE =
-  'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] [--inference-interval N] ' +
-  '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] [--out DIR] [--smoke]';
+  'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] ' +
+  '[--inference-interval N] ' +
+  '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] ' +
+  '[--out DIR] [--smoke]';
 
 /**
  * Runs the bench program with `argv`, its output on this process's stdout and stderr, and returns its exit code.

@@ -68,7 +68,9 @@ export async function frames(argv: string[]): Promise<number> {
     })) {
       const fragment = frame.fragment;
       if (error) {
-        const where = `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} at ${frame.timecodeMs} ms`;
+        const where =
+          `fragment ${fragment.fragmentNumber ?? `#${fragment.index}`}, I-frame ${frame.keyframeIndex} ` +
+          `at ${frame.timecodeMs} ms`;
         complain((error as { code?: string }).code, `${where}: ${error.message}`);
         continue;
       }

@@ -66,7 +66,9 @@ export async function local(argv: string[]): Promise<number> {
   const described = stack.streams.map((s) => `${s.name} (${s.file})`).join(', ');
   const rejecting =
     values['kinesis-faults'] === undefined ? '' : ` (rejecting ${values['kinesis-faults']} of PutRecords records)`;
-  const servers = `KVS ${stack.kvs.url}, model ${stack.model.url} (${modelLabel(model)}), DynamoDB ${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${rejecting}`;
+  const servers =
+    `KVS ${stack.kvs.url}, model ${stack.model.url} (${modelLabel(model)}), DynamoDB ` +
+    `${stack.dynamodb.url}, Kinesis ${stack.kinesis.url}${rejecting}`;
   process.stderr.write(`local stack ready: ${servers}\nstreams: ${described}\nCtrl-C to stop\n`);
 
   await new Promise<void>((resolve) => {

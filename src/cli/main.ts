@@ -12,19 +12,22 @@ import { reportFailure } from './failure.js';
 const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise<number> }> = {
   demo: {
     usage:
-      'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed|URL] [--threads N] [--timeout SECONDS] [--debug-port P]',
+      'kvs-infer demo [--stream NAME=FILE ...] [--every N] [--rate 1|N|max] [--model detector|fixed|URL] [--threads ' +
+      'N] [--timeout SECONDS] [--debug-port P]',
     run: async (argv) => (await import('./demo.js')).demo(argv),
   },
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },
   frames: {
     usage:
-      'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] [--threads N]',
+      'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] ' +
+      '[--threads N]',
     run: async (argv) => (await import('./frames.js')).frames(argv),
   },
   local: {
     usage:
       'kvs-infer local [--stream NAME=FILE ...] [--tag NAME:KEY=VALUE ...] [--loop] [--rate 1|N|max] ' +
-      '[--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed|URL] [--fixed-latency MS] ' +
+      '[--kvs-port P --model-port P --dynamodb-port P --kinesis-port P] [--model detector|fixed|URL] ' +
+      '[--fixed-latency MS] ' +
       '[--faults 500=0.2,429=0.1,hang=0.05] [--kinesis-faults RATE] [--data-stream NAME ...] [--data-dir DIR]',
     run: async (argv) => (await import('./local.js')).local(argv),
   },
@@ -35,7 +38,8 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   bench: { usage: BENCH_USAGE, run: bench },
   run: {
     usage:
-      'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P [--debug-host H]]',
+      'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P ' +
+      '[--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),
   },
 };

@@ -38,7 +38,8 @@ export function modelSpec(value: string): 'detector' | 'fixed' | URL {
   if (url?.protocol !== 'http:') {
     throw new KvsInferError(
       'USAGE',
-      `--model must be detector, fixed, or the http:// URL of a model container (e.g. http://127.0.0.1:8080), got "${value}"`,
+      `--model must be detector, fixed, or the http:// URL of a model container (e.g. http://127.0.0.1:8080), got ` +
+        `"${value}"`,
     );
   }
   return url;

@@ -66,13 +66,15 @@ const endpointName: Rule<string> = (value, key) => {
   if (typeof value === 'string' && valid(value.toLowerCase())) {
     throw new Invalid(
       key,
-      `${key} must be in lowercase, got ${show(value)}: SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively, ` +
+      `${key} must be in lowercase, got ${show(value)}: SageMaker writes endpoint ARNs in lowercase and IAM compares ` +
+        `ARNs case-sensitively, ` +
         'so a role allowed InvokeEndpoint on this name would be denied (the CloudFormation template refuses it too)',
     );
   }
   throw new Invalid(
     key,
-    `${key} must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, got ${show(value)}`,
+    `${key} must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and ending with a ` +
+      `letter or digit, got ${show(value)}`,
   );
 };
 
@@ -173,7 +175,9 @@ function crossChecks(config: KvsInferConfig, valid: (key: keyof KvsInferConfig) 
   ) {
     issues.push({
       key: 'getMediaReconnectBaseMillis',
-      message: `getMediaReconnectBaseMillis must not exceed getMediaReconnectMaxMillis, got ${config.getMediaReconnectBaseMillis} > ${config.getMediaReconnectMaxMillis}`,
+      message:
+        `getMediaReconnectBaseMillis must not exceed getMediaReconnectMaxMillis, got ` +
+        `${config.getMediaReconnectBaseMillis} > ${config.getMediaReconnectMaxMillis}`,
     });
   }
   return issues;

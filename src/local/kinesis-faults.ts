@@ -92,7 +92,9 @@ export class KinesisFaultProxy {
     this.#injected += records.length - accepted.length;
     const throttled = {
       ErrorCode: 'ProvisionedThroughputExceededException',
-      ErrorMessage: `Rate exceeded for shard shardId-000000000000 in stream ${String(parsed.StreamName)} under account 000000000000. (injected)`,
+      ErrorMessage:
+        `Rate exceeded for shard shardId-000000000000 in stream ${String(parsed.StreamName)} under ` +
+        `account 000000000000. (injected)`,
     };
 
     let upstreamResults: Record<string, unknown>[] = [];

@@ -72,7 +72,8 @@ export class FrameDecoder {
 
 function cacheKey({ avCodecId, codecPrivate }: WorkerTask): string {
   if (!codecPrivate) return `${avCodecId}`;
-  return `${avCodecId}:${Buffer.from(codecPrivate.buffer, codecPrivate.byteOffset, codecPrivate.byteLength).toString('base64')}`;
+  const bytes = Buffer.from(codecPrivate.buffer, codecPrivate.byteOffset, codecPrivate.byteLength);
+  return `${avCodecId}:${bytes.toString('base64')}`;
 }
 
 function openDecoder(task: WorkerTask): CodecContext {

@@ -196,11 +196,14 @@ const sorted = (set: Iterable<string>) => [...new Set(set)].sort();
 
 t.test('the action extraction understands imports, aliases, types, waiters and DocumentClient commands', async (t) => {
   const text = `
-    import { CreateTableCommand, DescribeTableCommand as Describe, type DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+    import {
+      CreateTableCommand, DescribeTableCommand as Describe, type DynamoDBClient, waitUntilTableExists,
+    } from '@aws-sdk/client-dynamodb';
     import type { PutRecordsCommand } from '@aws-sdk/client-kinesis';
     import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
     import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-    new CreateTableCommand({}); new Describe({}); await waitUntilTableExists({}, {}); new UpdateCommand({}); new ListObjectsV2Command({});`;
+    new CreateTableCommand({}); new Describe({}); await waitUntilTableExists({}, {});
+    new UpdateCommand({}); new ListObjectsV2Command({});`;
   t.same(
     sorted(sdkCalls(text).map((c) => c.action)),
     ['dynamodb:CreateTable', 'dynamodb:DescribeTable', 'dynamodb:UpdateItem', 's3:ListBucket'],
@@ -230,7 +233,9 @@ t.test("the worker's task role grants exactly the actions src/ calls", async (t)
   const expectedResource: Record<string, (resource: string) => boolean> = {
     dynamodb: (r) => r === '{"Fn::GetAtt":["LeaseTable","Arn"]}',
     kinesis: (r) => r === '{"Fn::GetAtt":["ResultsStream","Arn"]}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a JS template
     sagemaker: (r) => r.includes(':endpoint/${SageMakerEndpoint}"'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not a JS template
     ssm: (r) => r.includes(':parameter/${ConfigParameter}"'),
     kinesisvideo: (r) => r.includes(':stream/*"') || r === '"*"',
   };

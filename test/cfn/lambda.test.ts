@@ -135,14 +135,16 @@ function checkFrameLines(t: Test, lines: Line[], label: string): void {
     if (!ok) t.fail(`${label}: frame line ${i} describes its record`, { line, record });
   }
   t.pass(
-    `${label}: every frame line carries stream, fragment, timecode, ISO times, worker and the detections over ${MIN_SCORE} with COCO labels`,
+    `${label}: every frame line carries stream, fragment, timecode, ISO times, worker and the detections over ` +
+      `${MIN_SCORE} with COCO labels`,
   );
   const people = frames
     .flatMap((l) => l.detections as { label: string; score: number }[])
     .filter((d) => d.label === 'person');
   t.ok(
     people.length > 0,
-    `${label}: the detector found people in the demo clip (${people.length} detections, best ${Math.max(...people.map((p) => p.score))})`,
+    `${label}: the detector found people in the demo clip (${people.length} detections, best ` +
+      `${Math.max(...people.map((p) => p.score))})`,
   );
 }
 
@@ -225,7 +227,8 @@ async function fragmentsIn(bytes: Uint8Array): Promise<Fragment[]> {
 }
 
 t.test(
-  'with RESULTS_BUCKET each fragment with detections is stored as .mkv and .json; a fragment that cannot be fetched is retried alone',
+  'with RESULTS_BUCKET each fragment with detections is stored as .mkv and .json; a fragment that cannot be fetched ' +
+    'is retried alone',
   async (t) => {
     t.teardown(() => {
       delete process.env.RESULTS_BUCKET;
@@ -331,7 +334,8 @@ t.test(
 );
 
 t.test(
-  'frames that are not Object Detection answers: other JSON truncated, binary answers by size, errors, unknown versions',
+  'frames that are not Object Detection answers: other JSON truncated, binary answers by size, errors, unknown ' +
+    'versions',
   async (t) => {
     // Prepare
     const base = recordOf(records[0]!);

@@ -89,7 +89,7 @@ function references(
   out: Reference[] = [],
 ): Reference[] {
   if (Array.isArray(value)) {
-    value.forEach((v, i) => references(v, `${path}[${i}]`, under, out));
+    for (const [i, v] of value.entries()) references(v, `${path}[${i}]`, under, out);
     return out;
   }
   if (!isObject(value)) return out;
@@ -167,7 +167,10 @@ function metricProblem(name: string, dimensions: string[]): string | undefined {
   if (!definition) return `${name} is not a metric the worker exports`;
   const allowed = allowedDimensionSets(definition.scope);
   if (!allowed.some((set) => sameSet(set, dimensions))) {
-    return `${name} is a ${definition.scope} metric, written with ${allowed.map((s) => `[${s.join(', ')}]`).join(' or ')}, not [${dimensions.join(', ')}]`;
+    return (
+      `${name} is a ${definition.scope} metric, written with ` +
+      `${allowed.map((s) => `[${s.join(', ')}]`).join(' or ')}, not [${dimensions.join(', ')}]`
+    );
   }
   return undefined;
 }
@@ -320,6 +323,7 @@ t.test('the nested checks do look inside property types', async (t) => {
 });
 
 t.test(
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub ${} syntax, not a JS template
   'every Ref, ${} and GetAtt names something that exists; conditional resources only under their condition',
   async (t) => {
     const refs = allReferences(template);
@@ -600,6 +604,7 @@ t.test(
   'the dashboard is JSON once rendered, and reads only metrics the worker writes, with their dimensions',
   async (t) => {
     const { text, body } = renderedDashboard();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub ${} syntax, not a JS template
     t.notMatch(text, /\$\{/, 'every ${} is substituted');
     t.ok(Array.isArray(body.widgets) && body.widgets.length > 0);
 

@@ -39,7 +39,8 @@ t.test('a checkpoint older than retention: fallback to the oldest retained fragm
     {
       fault: 'checkpoint older than retention',
       behaviour:
-        'GetMedia from the checkpoint meets in-band error 4000; the reader falls back to the oldest retained fragment ' +
+        'GetMedia from the checkpoint meets in-band error 4000; the reader falls back to the oldest retained ' +
+        'fragment ' +
         'and logs checkpoint-unresumable with the range given up',
       // From w2's start: it takes the released lease at once, falls back and reads the retained backlog.
       budget: { flowingMs: 30_000, liveMs: 60_000 },

@@ -51,9 +51,12 @@ t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then heal
   t.ok(fencedInTime, `w1 stopped reading ${cutOff.join(', ')} itself within failoverTimeMillis of the partition`);
   const duplicates = await assertInvariants(t, chaos);
   printFailureMode({
-    fault: `one worker partitioned from DynamoDB, ${FAULT_MS / 1000} s (recovery: its streams published by the other, from the partition's start)`,
+    fault:
+      `one worker partitioned from DynamoDB, ${FAULT_MS / 1000} s (recovery: its streams published by the ` +
+      `other, from the partition's start)`,
     behaviour:
-      'the cut-off worker stops reading its streams before their leases expire; another takes them after failoverTimeMillis ' +
+      'the cut-off worker stops reading its streams before their leases expire; another takes them after ' +
+      'failoverTimeMillis ' +
       'plus a renewal interval; it rejoins and rebalances when healed',
     recovery: taken,
     duplicates: duplicates - duplicatesBefore,

@@ -29,7 +29,8 @@ const BURSTS: Burst[] = [
   {
     fault: `endpoint faults ${MIXED.replaceAll(',', ', ')}, ${BURST_MS / 1000} s`,
     behaviour:
-      'each failed call retried with capped exponential backoff and full jitter; a hang is cut at sageMakerTaskTimeoutInMilli and retried',
+      'each failed call retried with capped exponential backoff and full jitter; a hang is cut at ' +
+      'sageMakerTaskTimeoutInMilli and retried',
     inject: async (chaos) => {
       const start = Date.now();
       chaos.cluster.stack.model.setFaults(MIXED);

@@ -336,7 +336,10 @@ class Pipe {
 
   #pump(): void {
     if (this.#stopped) return;
-    if (this.#to.destroyed) return this.stop();
+    if (this.#to.destroyed) {
+      this.stop();
+      return;
+    }
     clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#queue.length > 0 && !this.#draining) {

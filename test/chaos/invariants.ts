@@ -69,7 +69,8 @@ export function assertMemoryBound(
     t.ok(baseline > 0, `${worker}: RSS sampled before the fault (${Math.round(baseline / MIB)} MiB)`);
     t.ok(
       during <= baseline + boundBytes,
-      `${worker}: max RSS during the fault ${Math.round(during / MIB)} MiB <= ${Math.round(baseline / MIB)} MiB before it + the in-flight bound ${Math.round(boundBytes / MIB)} MiB`,
+      `${worker}: max RSS during the fault ${Math.round(during / MIB)} MiB <= ${Math.round(baseline / MIB)} MiB ` +
+        `before it + the in-flight bound ${Math.round(boundBytes / MIB)} MiB`,
     );
   }
 }
@@ -137,7 +138,8 @@ export async function assertRecovered(
   );
   t.ok(
     liveMs !== null && liveMs <= budget.liveMs,
-    `${which} caught up (a fragment received after the fault published) ${liveMs ?? 'never'} ms after it (stated: <= ${budget.liveMs} ms)`,
+    `${which} caught up (a fragment received after the fault published) ${liveMs ?? 'never'} ms after it (stated: <= ` +
+      `${budget.liveMs} ms)`,
   );
   return measured;
 }
@@ -247,7 +249,8 @@ function assertSingleReader(t: Test, samples: Sample[]): void {
         if (a.worker < b.worker && a.from <= b.to && b.from <= a.to) {
           const from = Math.max(a.from, b.from);
           overlaps.push(
-            `${stream}: ${a.worker} and ${b.worker} both reading for ${Math.min(a.to, b.to) - from} ms from ${new Date(from).toISOString()}`,
+            `${stream}: ${a.worker} and ${b.worker} both reading for ${Math.min(a.to, b.to) - from} ms from ` +
+              `${new Date(from).toISOString()}`,
           );
         }
       }
@@ -309,6 +312,7 @@ export interface FailureMode {
 export function printFailureMode(row: FailureMode): void {
   const { flowingMs, liveMs } = row.recovery;
   console.log(
-    `FAILURE-MODE | ${row.fault} | ${row.behaviour} | ${flowingMs ?? 'not recovered'} (live ${liveMs ?? 'never'}) | ${row.duplicates} |`,
+    `FAILURE-MODE | ${row.fault} | ${row.behaviour} | ${flowingMs ?? 'not recovered'} (live ${liveMs ?? 'never'}) | ` +
+      `${row.duplicates} |`,
   );
 }

@@ -41,7 +41,8 @@ t.test(`Kinesis black hole for ${FAULT_MS / 1000} s, ${STREAMS} streams`, async 
     {
       fault: `Kinesis black hole, ${FAULT_MS / 1000} s (${STREAMS} streams, 32 KiB answers)`,
       behaviour:
-        'PutRecords times out (publishTimeoutMillis) and is retried with backoff; reading pauses, in-flight frames and memory stay bounded; ' +
+        'PutRecords times out (publishTimeoutMillis) and is retried with backoff; reading pauses, in-flight frames ' +
+        'and memory stay bounded; ' +
         '/healthz fails once stuck; resumes where it stopped',
       // Stated: a timed-out call (10 s) and a backoff of at most 5 s; then the fault's backlog (60 s of ten streams per
       // worker) is worked off while live media goes on, on two cores shared with another test job (40 s measured
@@ -65,7 +66,8 @@ t.test(`Kinesis black hole for ${FAULT_MS / 1000} s, ${STREAMS} streams`, async 
     );
     t.ok(
       warned.length > 0,
-      `${worker} logged the fault while it lasted (${[...new Set(warned.map((l) => l.event))].join(', ') || 'nothing'})`,
+      `${worker} logged the fault while it lasted ` +
+        `(${[...new Set(warned.map((l) => l.event))].join(', ') || 'nothing'})`,
     );
     const failing = chaos.monitor
       .of(worker, start + stallMs)

@@ -26,7 +26,8 @@ t.test('a missing data stream: not ready, named, then created: ready and publish
     {
       fault: 'the data stream (kdsStreamName) missing, then created',
       behaviour:
-        '/readyz 503 naming the stream and an error line; PutRecords retried with backoff while reading pauses; ready and publishing once it exists',
+        '/readyz 503 naming the stream and an error line; PutRecords retried with backoff while reading pauses; ' +
+        'ready and publishing once it exists',
       // Stated: the publisher's retries back off to 5 s at most; then the backlog of the wait is worked off.
       budget: { flowingMs: 15_000, liveMs: 60_000 },
     },

@@ -46,7 +46,8 @@ t.test('a parser skip bomb in one fragment: reported and skipped, the stream goe
   printFailureMode({
     fault: "parser skip bomb (a fragment's Cluster header turned into a 1 TiB Void at Segment level)",
     behaviour:
-      'the skip is checked against the element limit: corrupt-fragment logged (MKV_INVALID, stream, fragment), parsing resumes at the next fragment',
+      'the skip is checked against the element limit: corrupt-fragment logged (MKV_INVALID, stream, fragment), ' +
+      'parsing resumes at the next fragment',
     recovery,
     duplicates,
   });

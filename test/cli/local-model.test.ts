@@ -24,7 +24,8 @@ const clip = () =>
   });
 
 t.test(
-  'kvs-infer local --model URL serves InvokeEndpoint for any endpoint from your container, and prints AWS_DEFAULT_REGION',
+  'kvs-infer local --model URL serves InvokeEndpoint for any endpoint from your container, and prints ' +
+    'AWS_DEFAULT_REGION',
   async (t) => {
     // Prepare
     const container = await TestContainer.start({
@@ -89,7 +90,8 @@ t.test(
     t.match(
       result.stderr,
       new RegExp(
-        `CONTAINER_PING_FAILED: model container ${url} failed its health check: GET ${url}/ping: no answer: .*ECONNREFUSED`,
+        `CONTAINER_PING_FAILED: model container ${url} failed its health check: GET ${url}/ping: no answer: ` +
+          `.*ECONNREFUSED`,
       ),
     );
     t.notMatch(result.stdout, /export/, 'no variables for a stack that did not start');
@@ -102,7 +104,8 @@ t.test('--model takes detector, fixed or an http:// URL, and says so otherwise',
 
   // Assess
   const message = (model: string) =>
-    `--model must be detector, fixed, or the http:// URL of a model container (e.g. http://127.0.0.1:8080), got "${model}"`;
+    `--model must be detector, fixed, or the http:// URL of a model container (e.g. http://127.0.0.1:8080), got ` +
+    `"${model}"`;
   t.equal(result.code, 1);
   t.match(result.stderr, message('ftp://127.0.0.1:8080'));
   for (const model of ['gpu', '127.0.0.1:8080', 'localhost:8080'])

@@ -9,7 +9,9 @@ import type { Test } from 'tap';
 import type { ConfigEnvironment } from '../../src/config/index.js';
 
 /** KIT's document exactly as its CloudFormation template writes it (one stream, one tag filter). */
-export const KIT_JSON = `{"streamNames":["cam-1"], "tagFilters":[{"key":"Location","values":["Front","Parking"]}],"sageMakerEndpoint":"hardhat-endpoint",
+export const KIT_JSON =
+  `{"streamNames":["cam-1"], "tagFilters":[{"key":"Location","values":["Front","Parking"]}],` +
+  `"sageMakerEndpoint":"hardhat-endpoint",
  "endPointAcceptContentType": "image/jpeg",
  "kdsStreamName":"kit-results","inferenceInterval":6,"sageMakerTaskQueueSize":5000,
  "sageMakerTaskThreadPoolSize":20,"sageMakerTaskTimeoutInMilli":20000,

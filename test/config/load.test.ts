@@ -113,7 +113,8 @@ t.test('invalid JSON in an SSM parameter names the parameter and where the JSON 
   t.equal(error.code, 'CONFIG_SYNTAX');
   t.equal(
     error.message,
-    'SSM parameter "kit" is not valid JSON: Expected double-quoted property name in JSON at position 48 (line 2, column 27)',
+    'SSM parameter "kit" is not valid JSON: Expected double-quoted property name in JSON at position 48 (line 2, ' +
+      'column 27)',
   );
   t.type(error.cause, SyntaxError);
 });

@@ -146,7 +146,8 @@ t.test('JSON null means "use the default", so templates can leave a key empty', 
 });
 
 const ENDPOINT_NAME_RULE =
-  "sageMakerEndpoint must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit";
+  "sageMakerEndpoint must be a SageMaker endpoint name (not an ARN): 1 to 63 of a-z, 0-9 and '-', starting and " +
+  'ending with a letter or digit';
 
 const badValues: [key: string, value: unknown, expected: string][] = [
   ['inferenceInterval', 'six', 'inferenceInterval must be a positive integer, got "six"'],
@@ -164,7 +165,8 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   [
     'endPointAcceptContentType',
     'image/webp',
-    'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", "image/gif", got "image/webp"',
+    'endPointAcceptContentType must be one of "image/jpeg", "application/x-image", "image/png", "image/bmp", ' +
+      '"image/gif", got "image/webp"',
   ],
   ['streamNames', 'cam-1', 'streamNames must be an array of stream names, got "cam-1"'],
   ['streamNames', ['ok', 'has space'], 'streamNames[1] must be a stream name'],
@@ -263,7 +265,8 @@ t.test('a mixed-case sageMakerEndpoint is refused, naming the key and why', asyn
   );
   t.equal(
     error.message,
-    'sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": SageMaker writes endpoint ARNs in lowercase and IAM compares ARNs case-sensitively, ' +
+    'sageMakerEndpoint must be in lowercase, got "Hardhat-Endpoint": SageMaker writes endpoint ARNs in lowercase and ' +
+      'IAM compares ARNs case-sensitively, ' +
       'so a role allowed InvokeEndpoint on this name would be denied (the CloudFormation template refuses it too)',
   );
 });
@@ -303,7 +306,7 @@ t.test(
       t.equal(accepted(name), allowed.test(name), `${JSON.stringify(name)}: as the template decides`);
     t.equal(accepted('x'.repeat(64)), false, "64 characters: over SageMaker's limit");
     t.equal(
-      accepted('a-'.repeat(40) + 'a'),
+      accepted(`${'a-'.repeat(40)}a`),
       false,
       "81 characters, which the template's pattern lets through: over SageMaker's limit",
     );

@@ -122,7 +122,8 @@ t.test(
         const wanted = Object.entries(LOCAL_STACK_PACKAGES).map(([name, range]) => `${name}@${range}`);
         t.equal(
           lines[0],
-          `LOCAL_STACK_NOT_INSTALLED: kvs-infer ${command} needs packages a production install leaves out (${wanted.join(', ')}): ` +
+          `LOCAL_STACK_NOT_INSTALLED: kvs-infer ${command} needs packages a production install leaves out ` +
+            `(${wanted.join(', ')}): ` +
             "install them with npm install --include=dev in kvs-infer's directory, or run from a checkout after npm ci",
           'naming the code, each package and how to install them',
         );
@@ -202,7 +203,8 @@ t.test(
 
       // Assess
       console.log(
-        `PRODUCTION-INSTALL | Node ${nodeVersion.trim()} | ${readySeconds.toFixed(1)} s from kvs-infer run to /readyz 200`,
+        `PRODUCTION-INSTALL | Node ${nodeVersion.trim()} | ${readySeconds.toFixed(1)} s from kvs-infer run to ` +
+          `/readyz 200`,
       );
       t.ok(ready, `/readyz answered 200 (${readySeconds.toFixed(1)} s after start)`);
       t.ok(records >= 5, `the installed worker published ${records} records to the Kinesis emulator`);

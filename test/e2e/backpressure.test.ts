@@ -60,7 +60,9 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   const secondMinute = Math.max(...samples.filter((s) => s.at >= RUN_MS / 2).map((s) => s.rss));
   t.comment(`RSS every 2 s, MB: ${samples.map((s) => Math.round(s.rss / 1024 / 1024)).join(' ')}`);
   t.comment(
-    `RSS: max ${mb(max)} (first minute ${mb(firstMinute)}, second ${mb(secondMinute)}); published ${last.totals.published}, sampled ${last.totals.sampled}, reading paused ${Math.round(last.totals.backpressureMs / 1000)} s over ${STREAMS} readers`,
+    `RSS: max ${mb(max)} (first minute ${mb(firstMinute)}, second ${mb(secondMinute)}); published ` +
+      `${last.totals.published}, sampled ${last.totals.sampled}, reading paused ` +
+      `${Math.round(last.totals.backpressureMs / 1000)} s over ${STREAMS} readers`,
   );
   t.ok(max < RSS_BOUND, `worker RSS stays under ${mb(RSS_BOUND)}: max ${mb(max)}`);
   t.ok(
@@ -75,7 +77,8 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   );
   t.ok(
     late.every((s) => s.waitingForSlot > 0),
-    `readers wait for a place in every late stats line (reading paused): ${late.map((s) => s.waitingForSlot).join(',')}`,
+    `readers wait for a place in every late stats line (reading paused): ` +
+      `${late.map((s) => s.waitingForSlot).join(',')}`,
   );
   t.ok(
     late.every((s) => s.dispatcher.inFlight <= CONCURRENCY),
@@ -83,7 +86,8 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   );
   t.ok(
     stats.every((s) => s.dispatcher.held <= QUEUE + CONCURRENCY && s.dispatcher.heldBytes <= 256 * 1024 * 1024),
-    `the dispatcher never holds more than queue + concurrency frames: ${Math.max(...stats.map((s) => s.dispatcher.held))}`,
+    `the dispatcher never holds more than queue + concurrency frames: ` +
+      `${Math.max(...stats.map((s) => s.dispatcher.held))}`,
   );
   t.ok(
     stats.every((s) => s.publisher.buffered <= PUBLISH_BUFFER),
@@ -91,7 +95,8 @@ t.test('a slow endpoint pauses reading instead of growing memory', async (t) => 
   );
   t.ok(
     stats.every((s) => s.inFlight <= QUEUE + CONCURRENCY + SLOTS + PUBLISH_BUFFER),
-    `frames in flight within queue + concurrency + slots + ${PUBLISH_BUFFER}: max ${Math.max(...stats.map((s) => s.inFlight))}`,
+    `frames in flight within queue + concurrency + slots + ${PUBLISH_BUFFER}: max ` +
+      `${Math.max(...stats.map((s) => s.inFlight))}`,
   );
   const rate =
     (last.totals.published - late[0]!.totals.published) /

@@ -65,7 +65,8 @@ t.test(
       `w2 read first the fragment w1 read first (w1 read up to ${lastByW1} before it was killed)`,
     );
 
-    // Assess: every fragment from w1's first read until the kill has its record (the clip has one keyframe per fragment).
+    // Assess: every fragment from w1's first read until the kill has its record
+    // (the clip has one keyframe per fragment).
     const lost = () => {
       const published = new Set(recordsSeen.map((r) => r.fragmentNumber));
       return served(cluster, stream)

@@ -26,7 +26,8 @@ t.test(
       failoverTimeMillis: FAILOVER,
       clipSeconds: CLIP_SECONDS,
       stack: { loop: false },
-      // Checkpoints every 2 s rather than at every fragment, so that w1 dies with published frames not yet checkpointed.
+      // Checkpoints every 2 s rather than at every fragment, so that w1 dies with published frames not yet
+      // checkpointed.
       config: { inferenceInterval: INTERVAL, startSelectorType: 'EARLIEST', checkpointIntervalMillis: 2000 },
     });
     t.teardown(() => cluster.close());
@@ -83,12 +84,14 @@ t.test(
       );
       t.ok(
         typeof lastByW1.keyframesSeen === 'number' && w2Records.length > 0,
-        `${stream}: w2 went on with the sampler from keyframesSeen ${lastByW1.keyframesSeen} (checked above: no frame out of phase)`,
+        `${stream}: w2 went on with the sampler from keyframesSeen ${lastByW1.keyframesSeen} (checked above: no ` +
+          `frame out of phase)`,
       );
     }
     const count = [...duplicates.values()].reduce((n, copies) => n + copies.length - 1, 0);
     t.comment(
-      `duplicates after kill -9: ${count} record(s) over ${victims.length} streams: ${[...duplicates.keys()].join(', ') || 'none'}`,
+      `duplicates after kill -9: ${count} record(s) over ${victims.length} streams: ` +
+        `${[...duplicates.keys()].join(', ') || 'none'}`,
     );
   },
 );

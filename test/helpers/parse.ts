@@ -44,9 +44,8 @@ export function summarize(events: MkvEvent[]): unknown[] {
             codecPrivate: t.codecPrivate && Buffer.from(t.codecPrivate).toString('hex'),
           })),
         };
-      case 'error':
-        return { type: 'error', code: event.error.code, offset: event.error.offset, message: event.error.message };
     }
+    return { type: 'error', code: event.error.code, offset: event.error.offset, message: event.error.message };
   });
 }
 

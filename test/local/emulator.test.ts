@@ -151,7 +151,8 @@ t.test('a client that leaves mid-request does not bring the process down; the em
     const socket = connect(Number(port), hostname);
     await once(socket, 'connect');
     socket.write(
-      `POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 1000\r\n\r\n{"Table":`,
+      `POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: ` +
+        `1000\r\n\r\n{"Table":`,
     );
     await sleep(100);
     socket.destroy();

@@ -19,7 +19,13 @@ const seed = Buffer.concat([
   kvsFragment({ fragmentNumber: '2', clusterTimecode: 100, blocks: [simpleBlock(1, 0, true, Buffer.alloc(50, 3))] }),
 ]);
 
-const mutation = fc.oneof(
+type Mutation =
+  | { kind: 'flip'; at: number; value: number }
+  | { kind: 'cut'; at: number }
+  | { kind: 'delete'; at: number; length: number }
+  | { kind: 'insert'; at: number; bytes: Uint8Array };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
@@ -30,7 +36,7 @@ const mutation = fc.oneof(
   }),
 );
 
-function mutate(bytes: Buffer, mutations: fc.RecordValue<any>[]): Buffer {
+function mutate(bytes: Buffer, mutations: Mutation[]): Buffer {
   let out = Buffer.from(bytes);
   for (const m of mutations) {
     const at = out.length === 0 ? 0 : m.at % out.length;

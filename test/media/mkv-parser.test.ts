@@ -301,7 +301,8 @@ t.test('an element larger than the limit is refused, not buffered', async (t) =>
 });
 
 t.test(
-  'a skip bomb (9 bytes declaring a 1 TiB Void in an unknown-size cluster) is MKV_INVALID; parsing resumes at the next fragment',
+  'a skip bomb (9 bytes declaring a 1 TiB Void in an unknown-size cluster) is MKV_INVALID; parsing resumes at the ' +
+    'next fragment',
   async (t) => {
     // Prepare: 9 bytes (Void id, 8-byte size) declaring 2^40 bytes inside fragment 2's cluster, then fragment 3.
     const bomb = Buffer.concat([Buffer.from([0xec]), Buffer.from([0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00])]);
@@ -320,7 +321,8 @@ t.test(
 
     // Assess
     const message = new RegExp(
-      `skipped element 0xEC of ${2 ** 40} bytes exceeds the ${64 * 1024 * 1024}-byte limit at byte ${at} \\(fragment 2\\)`,
+      `skipped element 0xEC of ${2 ** 40} bytes exceeds the ${64 * 1024 * 1024}-byte limit at byte ${at} \\(fragment ` +
+        `2\\)`,
     );
     t.match(errorsOf(whole), [{ code: 'MKV_INVALID', offset: at, message }]);
     t.same(

@@ -28,7 +28,8 @@ export function parseStartSelector(input: JsonObject): StartSelector {
     default:
       throw new KvsApiError(
         'InvalidArgumentException',
-        `StartSelectorType ${type} is not one of FRAGMENT_NUMBER, SERVER_TIMESTAMP, PRODUCER_TIMESTAMP, NOW, EARLIEST, CONTINUATION_TOKEN`,
+        `StartSelectorType ${type} is not one of FRAGMENT_NUMBER, SERVER_TIMESTAMP, PRODUCER_TIMESTAMP, NOW, ` +
+          `EARLIEST, CONTINUATION_TOKEN`,
       );
   }
 }

@@ -40,7 +40,8 @@ function violation(shape: ShapeName, value: string): string | null {
 
 /** `member` is the request member's name (`mediaType`, `tags`), as AWS names it in the message. */
 function refuse(member: string, value: string, constraint: string): KvsApiError {
-  const message = `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: ${constraint}`;
+  const message =
+    `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: ` + `${constraint}`;
   return new KvsApiError('InvalidArgumentException', message);
 }
 

@@ -47,7 +47,8 @@ export async function runContainer(backend: Backend, request: ContainerRequest):
     return failure(
       415,
       'UnsupportedMediaType',
-      `content type ${contentType ?? '(none)'} is not supported by the ${backend.name} model; use one of ${backend.contentTypes.join(', ')}`,
+      `content type ${contentType ?? '(none)'} is not supported by the ${backend.name} model; use one of ` +
+        `${backend.contentTypes.join(', ')}`,
     );
   }
   if (!accepts(request.accept, backend.responseContentType)) {

@@ -52,7 +52,9 @@ export function checkInvoke(request: InvokeRequest, setup: EndpointSetup): SageM
     return sageMakerError('ValidationError', `Endpoint ${where.endpointName} of account ${where.accountId} not found.`);
   }
   if (targetVariant !== undefined && targetVariant !== setup.variantName) {
-    const message = `The variant ${targetVariant} is not a production variant of endpoint ${where.endpointName} (it has ${setup.variantName}).`;
+    const message =
+      `The variant ${targetVariant} is not a production variant of endpoint ${where.endpointName} (it ` +
+      `has ${setup.variantName}).`;
     return sageMakerError('ValidationError', message);
   }
   if (request.body === null)

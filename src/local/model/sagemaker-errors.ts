@@ -50,12 +50,16 @@ export function modelError(
 ): SageMakerErrorReply {
   const side = originalStatus >= 400 && originalStatus < 500 ? 'client' : 'server';
   const group = `/aws/sagemaker/Endpoints/${where.endpointName}`;
-  const console = `https://${where.region}.console.aws.amazon.com/cloudwatch/home?region=${where.region}#logEventViewer:group=${group}`;
+  const console =
+    `https://${where.region}.console.aws.amazon.com/cloudwatch/home?region=${where.region}` +
+    `#logEventViewer:group=${group}`;
   return {
     name: 'ModelError',
     status: SAGEMAKER_ERROR_STATUS.ModelError,
     body: {
-      Message: `Received ${side} error (${originalStatus}) from primary with message "${originalMessage}". See ${console} in account ${where.accountId} for more information.`,
+      Message:
+        `Received ${side} error (${originalStatus}) from primary with message "${originalMessage}". See ` +
+        `${console} in account ${where.accountId} for more information.`,
       OriginalStatusCode: originalStatus,
       OriginalMessage: originalMessage,
       LogStreamArn: `arn:aws:logs:${where.region}:${where.accountId}:log-group:${group}`,

@@ -174,7 +174,8 @@ t.test('GetMediaForFragmentList of an unknown fragment is ResourceNotFoundExcept
 });
 
 t.test(
-  'a stream with DataRetentionInHours 0 archives nothing: ListFragments and GetMediaForFragmentList find nothing, GetMedia reads it',
+  'a stream with DataRetentionInHours 0 archives nothing: ListFragments and GetMediaForFragmentList find nothing, ' +
+    'GetMedia reads it',
   async (t) => {
     // Prepare: created through the SDK with retention 0 (KVS's default), fed three fragments.
     const clock = new ManualClock();

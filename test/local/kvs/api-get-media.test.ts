@@ -314,7 +314,8 @@ t.test(
 );
 
 t.test(
-  'a stream with DataRetentionInHours 0 serves GetMedia from the host buffer: 5 minutes, then in-band 4000 for what left it',
+  'a stream with DataRetentionInHours 0 serves GetMedia from the host buffer: 5 minutes, then in-band 4000 for what ' +
+    'left it',
   async (t) => {
     // Prepare: the same fragments, 4 and then 1 more minute apart, into a 0-retention stream and a 1-hour one.
     const clock = new ManualClock();

@@ -219,7 +219,8 @@ const ackTypes = (response: PutMediaResponse): unknown[] =>
   (response.lines as { EventType: string }[]).map((ack) => ack.EventType);
 
 t.test(
-  'a second concurrent PutMedia on a stream is ConnectionLimitExceededException; the next one after the first ends is taken',
+  'a second concurrent PutMedia on a stream is ConnectionLimitExceededException; the next one after the first ends ' +
+    'is taken',
   async (t) => {
     // Prepare: a producer holds `cam` open, its whole clip sent but the body not ended; `other` has no producer.
     const clip = producerMkv(1, [
@@ -285,7 +286,8 @@ t.test(
 );
 
 t.test(
-  'a fragment spanning more than 10 s is answered with the ERROR ack KVS sends: ErrorCode MAX_FRAGMENT_DURATION_REACHED, ErrorId 4002',
+  'a fragment spanning more than 10 s is answered with the ERROR ack KVS sends: ErrorCode ' +
+    'MAX_FRAGMENT_DURATION_REACHED, ErrorId 4002',
   async (t) => {
     // Prepare: the second fragment's frames span 10.5 s.
     const clip = producerMkv(1, [

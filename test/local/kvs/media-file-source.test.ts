@@ -176,7 +176,8 @@ t.test('files FileSource cannot serve are refused with a code naming the file', 
 });
 
 t.test(
-  'replay at rate max appends every fragment in order, with producer timestamps and cluster timecodes from the media offsets',
+  'replay at rate max appends every fragment in order, with producer timestamps and cluster timecodes from the media ' +
+    'offsets',
   async (t) => {
     // Prepare
     const path = join(t.testdir(), 'clip.mkv');
@@ -206,7 +207,8 @@ t.test(
 );
 
 t.test(
-  'replay at rate 4 with a fake clock appends each fragment when its media time has elapsed, and keeps looping until aborted',
+  'replay at rate 4 with a fake clock appends each fragment when its media time has elapsed, and keeps looping until ' +
+    'aborted',
   async (t) => {
     // Prepare
     const path = join(t.testdir(), 'clip.mkv');

@@ -294,7 +294,8 @@ t.test('bad selectors are refused when read is called, before any iteration', as
 });
 
 t.test(
-  'a start after a fragment no longer retained (expired, or from before the stream was recreated) is in-band error 4000',
+  'a start after a fragment no longer retained (expired, or from before the stream was recreated) is in-band error ' +
+    '4000',
   async (t) => {
     // Prepare
     const { log, add } = fixture({ retentionMs: 3_000 });

@@ -235,7 +235,8 @@ t.test('KVS timestamps are seconds with exactly three decimals', async (t) => {
 });
 
 t.test(
-  'the element layout matches the real GetMedia capture: EBML header, unknown-size Segment, tags with 4-byte sizes, known-size Cluster',
+  'the element layout matches the real GetMedia capture: EBML header, unknown-size Segment, tags with 4-byte sizes, ' +
+    'known-size Cluster',
   { skip: capturesSkip },
   async (t) => {
     // Prepare

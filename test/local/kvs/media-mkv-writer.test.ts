@@ -87,7 +87,8 @@ t.test(
 
 for (const clusterSize of ['unknown', 'known'] as const) {
   t.test(
-    `a written KVS-style document (${clusterSize}-size cluster) parses back to the same tracks, tags and frames, whatever the chunking`,
+    `a written KVS-style document (${clusterSize}-size cluster) parses back to the same tracks, tags and frames, ` +
+      `whatever the chunking`,
     async (t) => {
       // Prepare
       const frames: BlockSpec[] = [];

@@ -42,7 +42,8 @@ t.before(async () => {
 });
 
 t.test(
-  'a producer MKV (RELATIVE timecodes) becomes one fragment per keyframe cluster, acked BUFFERING, RECEIVED, PERSISTED in order',
+  'a producer MKV (RELATIVE timecodes) becomes one fragment per keyframe cluster, acked BUFFERING, RECEIVED, ' +
+    'PERSISTED in order',
   async (t) => {
     // Prepare
     const log = new FragmentLog({ clock: () => 1_700_000_009_000 });

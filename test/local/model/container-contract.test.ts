@@ -42,7 +42,9 @@ t.test('while a backend factory is still loading, /ping is 503 and invocations a
       contentTypes: ['image/png'],
       responseContentType: 'text/plain',
       invoke: async () => ({ body: 'ok', contentType: 'text/plain' }),
-      close: async () => void (closed = true),
+      close: async () => {
+        closed = true;
+      },
     };
   };
   const server = await ModelServer.create({ backend: slow, waitForModel: false });
@@ -113,7 +115,8 @@ t.test('the container answers 415 for an unsupported type and 406 for an Accept 
 });
 
 t.test(
-  "on /invocations a status fault is that status, malformed is as on the SDK path, and hang never answers (the 60 s cut is SageMaker's)",
+  'on /invocations a status fault is that status, malformed is as on the SDK path, and hang never answers (the 60 s ' +
+    "cut is SageMaker's)",
   async (t) => {
     // Prepare
     const server = await serverFor(t);

@@ -10,7 +10,8 @@ t.test('decodeCenterNet normalises boxes, drops low scores, and suppresses overl
   // Prepare: rows of x1, y1, x2, y2, score, class in 512-pixel input space.
   const raw = [
     [0, 0, 256, 256, 0.9, 0], // kept
-    [10, 10, 260, 250, 0.8, 15], // IoU with the first > 0.4: dropped though another class (human's NMS is class-agnostic)
+    // IoU with the first > 0.4: dropped though another class (human's NMS is class-agnostic)
+    [10, 10, 260, 250, 0.8, 15],
     [256, 256, 512, 600, 0.7, 2], // kept, clamped to 1
     [300, 0, 400, 100, 0.2, 1], // at the threshold: dropped
     [300, 0, 400, 100, 0.5, Number.NaN], // no class: dropped

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { InvokeEndpointCommand, type ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import t from 'tap';
 import { demoClip } from '../../../src/local/demo-clip.js';
 import { COCO_LABELS, ModelServer, type Prediction } from '../../../src/local/model/index.js';
@@ -166,7 +166,7 @@ t.test('detector backend', async (t) => {
       )
       .then(
         () => null,
-        (error: Error & Record<string, any>) => error,
+        (error: ModelError) => error,
       );
 
     // Assess

@@ -139,7 +139,7 @@ t.test('each status fault reaches the SDK as SageMaker would send it', async (t)
 
       // Assess
       t.equal(error.name, name);
-      t.equal(error.$metadata.httpStatusCode, status);
+      t.equal(error.$metadata?.httpStatusCode, status);
       t.equal(error.$fault, fault$);
       t.ok(error.message.length > 0, `message: ${error.message}`);
       t.equal(server.stats.faults[fault], 1);
@@ -159,11 +159,14 @@ t.test('a 424 fault is a ModelError with the original status, message and log st
   // Assess
   t.ok(error instanceof ModelError, 'the SDK built its ModelError class');
   t.equal(error.OriginalStatusCode, 500);
-  t.match(JSON.parse(error.OriginalMessage), { code: 500, type: 'InternalServerException' });
+  t.match(JSON.parse(error.OriginalMessage ?? ''), { code: 500, type: 'InternalServerException' });
   t.equal(error.LogStreamArn, 'arn:aws:logs:eu-west-1:111122223333:log-group:/aws/sagemaker/Endpoints/kit-endpoint');
   t.match(
     error.message,
-    /^Received server error \(500\) from primary with message ".*"\. See https:\/\/eu-west-1\.console\.aws\.amazon\.com\/.* in account 111122223333 for more information\.$/,
+    new RegExp(
+      /^Received server error \(500\) from primary with message ".*"\. See /.source +
+        /https:\/\/eu-west-1\.console\.aws\.amazon\.com\/.* in account 111122223333 for more information\.$/.source,
+    ),
   );
 });
 
@@ -297,7 +300,7 @@ t.test('SageMaker refusals: unsupported type, empty body, oversize body, unknown
     { name: 'ModelError', OriginalStatusCode: 415, $metadata: { httpStatusCode: 424 } },
     'the container refuses the type; SageMaker wraps it',
   );
-  t.match(JSON.parse(tiff.OriginalMessage), { code: 415, message: /image\/tiff is not supported/ });
+  t.match(JSON.parse(tiff.OriginalMessage ?? ''), { code: 415, message: /image\/tiff is not supported/ });
   t.match(tiff.message, /^Received client error \(415\) from primary/);
   t.match(accept, { name: 'ModelError', OriginalStatusCode: 406 });
   t.match(empty, { name: 'ValidationError', $metadata: { httpStatusCode: 400 }, message: /body/ });
@@ -337,7 +340,8 @@ t.test(
     t.match(spaced, { name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
     t.equal(
       spaced.message,
-      `1 validation error detected: Value 'some name/with slash' at 'endpointName' failed to satisfy constraint: ${pattern}`,
+      `1 validation error detected: Value 'some name/with slash' at 'endpointName' failed to satisfy constraint: ` +
+        `${pattern}`,
     );
     t.equal(
       dashed.message,
@@ -351,7 +355,8 @@ t.test(
 );
 
 t.test(
-  'CustomAttributes up to 1024 characters reach the model; longer ones are a ValidationError, with every other violation',
+  'CustomAttributes up to 1024 characters reach the model; longer ones are a ValidationError, with every other ' +
+    'violation',
   async (t) => {
     // Prepare
     const server = await serverFor(t);
@@ -370,7 +375,10 @@ t.test(
     t.equal(over.message, `1 validation error detected: Value '${limit}y' at 'customAttributes' ${lengthOver}`);
     t.match(
       both.message,
-      /^2 validation errors detected: Value 'bad_name' at 'endpointName' failed .*; Value 'x+y' at 'customAttributes' failed /,
+      new RegExp(
+        /^2 validation errors detected: Value 'bad_name' at 'endpointName' failed .*; Value 'x+y' at /.source +
+          /'customAttributes' failed /.source,
+      ),
     );
     t.ok(both.message.endsWith(lengthOver), 'every violation in one message');
     t.equal(server.stats.backend.calls, 1, 'only the valid request reached the model');
@@ -398,7 +406,10 @@ t.test(
     });
     t.match(
       bad.message,
-      /^1 validation error detected: Value 'no_such' at 'targetVariant' failed to satisfy constraint: Member must satisfy regular expression/,
+      new RegExp(
+        /^1 validation error detected: Value 'no_such' at 'targetVariant' failed to satisfy constraint: /.source +
+          /Member must satisfy regular expression/.source,
+      ),
     );
     t.match(server.stats, { answered: 1, rejected: 2 });
   },
@@ -424,7 +435,10 @@ t.test("a hang becomes SageMaker's ModelError at the invocation timeout, as AWS 
   );
   t.match(
     error.message,
-    /^Received server error \(0\) from primary with message "Your invocation timed out .*"\. See https:\/\/.* in account 111122223333 /,
+    new RegExp(
+      /^Received server error \(0\) from primary with message "Your invocation timed out .*"\. See /.source +
+        /https:\/\/.* in account 111122223333 /.source,
+    ),
   );
   t.ok(elapsed >= 290 && elapsed < 5000, `answered after ${elapsed.toFixed(0)} ms`);
   t.match(server.stats, { faults: { hang: 1 }, timedOut: 1, answered: 0, inFlight: 0 });

@@ -64,7 +64,8 @@ export class DetectorBackend implements Backend {
     ) {
       throw new ModelServerError(
         'BAD_SERVER_OPTIONS',
-        `detector needs minScore in [0, 1), iouThreshold in (0, 1] and an integer maxDetections >= 1, got ${JSON.stringify(decode)}`,
+        `detector needs minScore in [0, 1), iouThreshold in (0, 1] and an integer maxDetections >= 1, got ` +
+          `${JSON.stringify(decode)}`,
       );
     }
     const modelPath = options.modelPath ?? defaultCenterNetPath();
