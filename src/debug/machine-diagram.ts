@@ -228,9 +228,9 @@ export function toMermaid(description: DiagramDescription, options: DiagramOptio
     }
     out.push(...declarations);
     // A parallel state's children are its regions, which Mermaid separates with `--`.
-    regions.forEach((region, i) =>
-      out.push(...(i > 0 && container.type === 'parallel' ? [`${pad}--`] : []), ...region),
-    );
+    for (const [i, region] of regions.entries()) {
+      out.push(...(i > 0 && container.type === 'parallel' ? [`${pad}--`] : []), ...region);
+    }
     for (const edge of edges)
       out.push(`${pad}${id(edge.source)} --> ${id(edge.target)} : ${mermaidText(edgeLabel(edge))}`);
     for (const child of children) if (child.type === 'final') out.push(`${pad}${id(child.id)} --> [*]`);

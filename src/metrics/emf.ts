@@ -52,7 +52,10 @@ export function emfDocuments(registry: MetricsRegistry, options: EmfOptions): Em
     // A removed stream's last interval and its new series (the lease came back) would repeat metric names.
     const key = `${series.retired ? 'r' : 'l'}:${stream}`;
     let group = streams.get(key);
-    if (group === undefined) streams.set(key, (group = { stream, series: [] }));
+    if (group === undefined) {
+      group = { stream, series: [] };
+      streams.set(key, group);
+    }
     group.series.push(series);
   }
 

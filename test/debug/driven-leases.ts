@@ -82,7 +82,9 @@ export function drivenSource(
     }),
     subscribe(onChange) {
       const unsubscribes = leases.map((l) => l.watch.onChange(onChange));
-      return () => unsubscribes.forEach((u) => u());
+      return () => {
+        for (const u of unsubscribes) u();
+      };
     },
   };
 }

@@ -55,12 +55,14 @@ t.test(
     // (stage i: 10i, 20i and 30i ms), parking-lot's through none
     const followed = new DrivenLease('front-door');
     const other = new DrivenLease('parking-lot');
-    t.teardown(() => [followed, other].forEach((lease) => lease.stop()));
+    t.teardown(() => {
+      for (const lease of [followed, other]) lease.stop();
+    });
     const metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' });
     t.teardown(() => metrics.destroy());
-    PIPELINE_STAGES.forEach(({ metric }, i) =>
-      [10, 20, 30].forEach((ms) => metrics.observe(metric, ms * (i + 1), { stream: 'front-door' })),
-    );
+    for (const [i, { metric }] of PIPELINE_STAGES.entries()) {
+      for (const ms of [10, 20, 30]) metrics.observe(metric, ms * (i + 1), { stream: 'front-door' });
+    }
     const svg = toSvg(describeDiagram(leaseMachine));
     const server = await DebugServer.start({
       source: drivenSource([followed, other], metrics),

@@ -72,7 +72,10 @@ export function emfErrors(line: string): string[] {
 
   directives.forEach((directive: unknown, d) => {
     const at = `CloudWatchMetrics[${d}]`;
-    if (!isObject(directive)) return void errors.push(`${at} is not an object`);
+    if (!isObject(directive)) {
+      errors.push(`${at} is not an object`);
+      return;
+    }
     for (const key of Object.keys(directive)) {
       if (!['Namespace', 'Dimensions', 'Metrics'].includes(key)) errors.push(`${at} has an unknown member ${key}`);
     }
@@ -82,7 +85,10 @@ export function emfErrors(line: string): string[] {
     if (!Array.isArray(sets)) errors.push(`${at}.Dimensions is not an array`);
     else {
       sets.forEach((set: unknown, s) => {
-        if (!Array.isArray(set)) return void errors.push(`${at}.Dimensions[${s}] is not an array`);
+        if (!Array.isArray(set)) {
+          errors.push(`${at}.Dimensions[${s}] is not an array`);
+          return;
+        }
         if (set.length > 30) errors.push(`${at}.Dimensions[${s}] has ${set.length} keys, more than 30`);
         for (const key of set as unknown[]) {
           if (typeof key !== 'string') {
@@ -98,17 +104,26 @@ export function emfErrors(line: string): string[] {
       });
     }
     const metrics = directive.Metrics;
-    if (!Array.isArray(metrics)) return void errors.push(`${at}.Metrics is not an array`);
+    if (!Array.isArray(metrics)) {
+      errors.push(`${at}.Metrics is not an array`);
+      return;
+    }
     if (metrics.length > 100) errors.push(`${at}.Metrics has ${metrics.length} definitions, more than 100`);
     const seen = new Set<string>();
     metrics.forEach((metric: unknown, m) => {
       const where = `${at}.Metrics[${m}]`;
-      if (!isObject(metric)) return void errors.push(`${where} is not an object`);
+      if (!isObject(metric)) {
+        errors.push(`${where} is not an object`);
+        return;
+      }
       for (const key of Object.keys(metric)) {
         if (!['Name', 'Unit', 'StorageResolution'].includes(key)) errors.push(`${where} has an unknown member ${key}`);
       }
       const name = metric.Name;
-      if (!isName(name)) return void errors.push(`${where}.Name is not a 1-255 character string`);
+      if (!isName(name)) {
+        errors.push(`${where}.Name is not a 1-255 character string`);
+        return;
+      }
       if (seen.has(name)) errors.push(`${where}: ${name} is defined twice`);
       seen.add(name);
       if (dimensionKeys.has(name)) errors.push(`${name} is both a dimension and a metric`);

@@ -33,7 +33,10 @@ export function parsePrometheus(text: string): Map<string, Family> {
   let current: Family | undefined;
   const family = (name: string): Family => {
     let f = families.get(name);
-    if (f === undefined) families.set(name, (f = { name, help: undefined, type: 'untyped', samples: [] }));
+    if (f === undefined) {
+      f = { name, help: undefined, type: 'untyped', samples: [] };
+      families.set(name, f);
+    }
     return f;
   };
   const lines = text.split('\n').slice(0, -1);

@@ -961,7 +961,12 @@ t.test('take passes list with an eventually consistent Scan; syncStreamLeases re
   await createLeases(table, ['stream']);
   const reads: (boolean | undefined)[] = [];
   const a = worker(
-    delegate(table, { list: (options) => (reads.push(options?.consistentRead), table.list(options)) }),
+    delegate(table, {
+      list: (options) => {
+        reads.push(options?.consistentRead);
+        return table.list(options);
+      },
+    }),
     'a',
   );
 

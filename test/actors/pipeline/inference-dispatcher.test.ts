@@ -254,7 +254,10 @@ t.test('latest: a newer frame of a stream replaces its oldest waiting frame; ano
   // Prepare: a1 runs; a2 and b1 fill the queue.
   const server = await serverFor(t, { fixedLatencyMs: 150 });
   const dispatcher = dispatcherFor(t, clientFor(t, server.url), { concurrency: 1, queueSize: 2, policy: 'latest' });
-  const releasing = (handle: DispatchHandle) => (void handle.outcome.finally(handle.release), handle);
+  const releasing = (handle: DispatchHandle) => {
+    void handle.outcome.finally(handle.release);
+    return handle;
+  };
   const a1 = releasing(dispatcher.submit(frame('cam-a', 1)));
   const a2 = releasing(dispatcher.submit(frame('cam-a', 2)));
   const b1 = releasing(dispatcher.submit(frame('cam-b', 1)));

@@ -301,9 +301,10 @@ t.test(
       for (let i = wave * 200; i < (wave + 1) * 200; i++) {
         const key = keys[i % 3]!;
         receipts.push(
-          publisher
-            .publish({ partitionKey: key, data: text(`${key}/${i}`) })
-            .receipt.then((r) => (resolved.get(key)!.push(i), r)),
+          publisher.publish({ partitionKey: key, data: text(`${key}/${i}`) }).receipt.then((r) => {
+            resolved.get(key)!.push(i);
+            return r;
+          }),
         );
       }
       await sleep(10);

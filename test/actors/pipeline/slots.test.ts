@@ -32,8 +32,14 @@ t.test(
     const order: string[] = [];
 
     // Act
-    const b = slots.acquire(600).then((release) => (order.push('b'), release));
-    const c = slots.acquire(100).then((release) => (order.push('c'), release));
+    const b = slots.acquire(600).then((release) => {
+      order.push('b');
+      return release;
+    });
+    const c = slots.acquire(100).then((release) => {
+      order.push('c');
+      return release;
+    });
     const bothWaited = !(await settled(b)) && !(await settled(c));
     const whileWaiting = { used: slots.used, usedBytes: slots.usedBytes, waiting: slots.waiting };
     a();
