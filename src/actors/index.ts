@@ -65,7 +65,6 @@ export {
 export { Slots } from './pipeline/slots.js';
 export {
   type CompletedFragment,
-  type PipelineCounters,
   type PipelineServices,
   StreamPipeline,
   type StreamPipelineOptions,

@@ -10,7 +10,7 @@ import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { backoffDelay } from '../aws/backoff.js';
 import type { KvsInferConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
-import { EmfExporter, MetricsRegistry } from '../metrics/index.js';
+import { EmfExporter, MetricsRegistry, type StreamCounters, streamCounters, workerTotals } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { Discovery } from './lease/discovery.js';
@@ -23,13 +23,7 @@ import { DataStreamCheck } from './pipeline/data-stream-check.js';
 import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
 import { ResultPublisher } from './pipeline/result-publisher.js';
 import { Slots } from './pipeline/slots.js';
-import {
-  addCounters,
-  DECODE_STAGE_BYTES,
-  newPipelineCounters,
-  type PipelineCounters,
-  type PipelineServices,
-} from './pipeline/stream-pipeline.js';
+import { DECODE_STAGE_BYTES, type PipelineServices } from './pipeline/stream-pipeline.js';
 
 export type WorkerConfig = Pick<
   KvsInferConfig,
@@ -74,7 +68,8 @@ export interface WorkerStats {
   worker: string;
   /** Streams read right now. */
   streams: number;
-  totals: PipelineCounters;
+  /** Over every stream this worker has read, ended leases included (from the metrics registry). */
+  totals: StreamCounters;
   /** Sampled frames not yet published (or settled), over every stream. */
   inFlight: number;
   pool: { queued: number; utilization: number };
@@ -135,8 +130,6 @@ export class Worker implements DebugSource {
   readonly #dispatcher: InferenceDispatcher;
   readonly #publisher: ResultPublisher;
   readonly #services: PipelineServices;
-  /** Counters of streams this worker no longer reads, so that the totals never go backwards. */
-  readonly #retired = newPipelineCounters();
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #emf: EmfExporter | undefined;
   readonly #listeners = new Set<() => void>();
@@ -324,7 +317,10 @@ export class Worker implements DebugSource {
     const limit = healthCheckStallFactor * failoverTimeMillis;
     const still = performance.now() - this.#progress.at;
     if (this.#actors.size === 0 || still < limit || !this.#behind()) return null;
-    return `no progress for ${Math.round(still)} ms (limit ${limit}) with ${this.#actors.size} leases held and work outstanding`;
+    return (
+      `no progress for ${Math.round(still)} ms (limit ${limit}) ` +
+      `with ${this.#actors.size} leases held and work outstanding`
+    );
   }
 
   #behind(): boolean {
@@ -357,19 +353,17 @@ export class Worker implements DebugSource {
     return () => this.#listeners.delete(onChange);
   }
 
-  /** Counters of each stream read right now, by name. */
-  streamCounters(): Map<string, Readonly<PipelineCounters>> {
-    return new Map([...this.#actors].map(([stream, actor]) => [stream, actor.counters]));
+  /** Counters of each stream read right now, by name, from the metrics registry. */
+  streamCounters(): Map<string, StreamCounters> {
+    return new Map([...this.#actors.keys()].map((stream) => [stream, streamCounters(this.metrics, stream)]));
   }
 
   /** Pipeline counters over every stream this worker has read, and what waits where right now. */
   stats(): WorkerStats {
-    const totals = addCounters(newPipelineCounters(), this.#retired);
-    for (const actor of this.#actors.values()) addCounters(totals, actor.counters);
     return {
       worker: this.workerId,
       streams: this.#actors.size,
-      totals,
+      totals: workerTotals(this.metrics),
       inFlight: this.#inFlight(),
       pool: { queued: this.#pool.queueSize, utilization: Math.round(this.#pool.utilization * 1000) / 1000 },
       dispatcher: this.#dispatcher.stats,
@@ -461,10 +455,7 @@ export class Worker implements DebugSource {
       this.#ended.push({ at: Date.now(), view: actor.view() });
       // Bounded here, not when the debug page reads it: a worker nobody looks at must not grow it.
       if (this.#ended.length > ENDED_KEPT_MAX) this.#ended.splice(0, this.#ended.length - ENDED_KEPT_MAX);
-      if (this.#actors.get(lease.leaseKey) === actor) {
-        this.#actors.delete(lease.leaseKey);
-        addCounters(this.#retired, actor.counters);
-      }
+      if (this.#actors.get(lease.leaseKey) === actor) this.#actors.delete(lease.leaseKey);
       this.#changed();
     });
   }

@@ -1,9 +1,9 @@
 // What `kvs-infer demo` reports at the end, per stream: frames sampled, inferred and published (from
-// the worker's counters and the records read back from Kinesis), detections by class, latency percentiles.
+// the metrics registry's counters and the records read back from Kinesis), detections by class, latency percentiles.
 
 import hdr from 'hdr-histogram-js';
 import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
-import type { PipelineCounters } from '../actors/pipeline/stream-pipeline.js';
+import type { StreamCounters } from '../metrics/index.js';
 
 export interface Percentiles {
   p50: number;
@@ -43,7 +43,7 @@ export const MIN_SCORE = 0.3;
 
 /** One summary per stream in `counters`, from the records published for it. */
 export function summarize(
-  counters: Map<string, Readonly<PipelineCounters>>,
+  counters: Map<string, StreamCounters>,
   records: InferenceRecord[],
   labels: readonly string[],
 ): StreamSummary[] {
@@ -123,7 +123,8 @@ export function renderSummary(summaries: StreamSummary[]): string {
   for (const s of summaries) {
     lines.push(`stream ${s.stream}`);
     lines.push(
-      `  fragments read ${s.fragmentsRead}, I-frames seen ${s.keyframes}, sampled ${s.sampled}, inferred ${s.inferred}, failed ${s.failed}`,
+      `  fragments read ${s.fragmentsRead}, I-frames seen ${s.keyframes}, sampled ${s.sampled}, ` +
+        `inferred ${s.inferred}, failed ${s.failed}`,
     );
     lines.push(`  published ${s.published} records for ${s.distinctFrames} frames`);
     if (s.classes.length === 0) lines.push(`  detections (score >= ${MIN_SCORE}): none`);
@@ -132,7 +133,8 @@ export function renderSummary(summaries: StreamSummary[]): string {
       for (const c of s.classes) {
         const box = c.best.box.map((v) => v.toFixed(2)).join(', ');
         lines.push(
-          `    ${c.label.padEnd(14)} ${String(c.count).padStart(4)}   best ${c.best.score.toFixed(2)} at [${box}] (frame ${c.best.frameTimecode} ms)`,
+          `    ${c.label.padEnd(14)} ${String(c.count).padStart(4)}   ` +
+            `best ${c.best.score.toFixed(2)} at [${box}] (frame ${c.best.frameTimecode} ms)`,
         );
       }
     }

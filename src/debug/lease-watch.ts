@@ -58,7 +58,8 @@ export class LeaseWatch {
   }
 
   /**
-   * The machine's part of the view; the caller adds what it knows beyond the machine (pipeline counters, lag, latency).
+   * The machine's part of the view; the caller adds what it knows beyond the machine
+   * (the lease's counters, lag, latency).
    */
   view(stream: string): LeaseView {
     const snapshot = this.#snapshot;
@@ -70,7 +71,7 @@ export class LeaseWatch {
       checkpoint: context?.checkpoint?.fragmentNumber ?? null,
       pending: context?.pending?.fragmentNumber ?? null,
       lastError: context?.lastError ?? null,
-      counters: { ...(context?.counters ?? {}) },
+      counters: {},
       millisBehindNow: null,
       stages: stageLatencies(null, stream),
       transitions: [...this.#transitions],

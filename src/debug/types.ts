@@ -32,7 +32,7 @@ export interface LeaseView {
   /** Completed, not yet written. */
   pending: string | null;
   lastError: { source: string; code: string | null; message: string } | null;
-  /** The lease machine's counters and, for a worker's lease, its pipeline's. */
+  /** For a worker's lease, its stream's counters from the metrics registry (field names as in StreamCounters). */
   counters: Record<string, number>;
   /** From the last fragment read; null before one. */
   millisBehindNow: number | null;

@@ -2,9 +2,10 @@
 // when they need a real worker's output (records, logs) without starting a process.
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import { type Logger, type PipelineCounters, Worker } from '../actors/index.js';
+import { type Logger, Worker } from '../actors/index.js';
 import { workerClients } from '../aws/worker-clients.js';
 import { parseConfig, systemEnvironment } from '../config/index.js';
+import type { StreamCounters } from '../metrics/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStack } from './local-stack.js';
 
 export interface LocalWorker {
@@ -69,7 +70,7 @@ export async function untilAllProcessed(
   worker: Worker,
   streams: string[],
   timeoutMs: number,
-  onTick?: (counters: Map<string, Readonly<PipelineCounters>>) => void,
+  onTick?: (counters: Map<string, StreamCounters>) => void,
 ): Promise<boolean> {
   let replayed = false;
   void stack.replayed.then(() => (replayed = true));

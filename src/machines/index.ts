@@ -18,7 +18,6 @@ export {
   DEFAULT_CHECKPOINT_INTERVAL_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   type LeaseContext,
-  type LeaseCounters,
   type LeaseEndReason,
   type LeaseErrorSummary,
   type LeaseEvent,

@@ -128,16 +128,6 @@ export interface LeaseErrorSummary {
   message: string;
 }
 
-export interface LeaseCounters {
-  fragmentsRead: number;
-  fragmentsCompleted: number;
-  reconnects: number;
-  checkpoints: number;
-  checkpointFailures: number;
-  /** Waits begun because the stream did not exist. */
-  streamMissing: number;
-}
-
 export interface LeaseContext {
   streamName: string;
   leaseKey: string;
@@ -158,7 +148,8 @@ export interface LeaseContext {
   /** How long the wait for a missing stream under way lasts; drawn once, on entering it, so that it can be logged. */
   missingRetryMs: number;
   lastError: LeaseErrorSummary | null;
-  counters: LeaseCounters;
+  /** A fragment has been read under this lease: only the first read of a stream without a checkpoint writes one. */
+  hasRead: boolean;
   checkpointIntervalMs: number;
   drainTimeoutMs: number;
   backoff: BackoffPolicy;
@@ -178,7 +169,6 @@ export interface LeaseMachineOutput {
    * Pending (completed, or the inclusive first read) but never written; the next owner reads it again (at-least-once).
    */
   unwritten: Checkpoint | null;
-  counters: LeaseCounters;
   lastError: LeaseErrorSummary | null;
   drainTimedOut: boolean;
 }
@@ -201,7 +191,8 @@ function initialContext(input: LeaseMachineInput): LeaseContext {
   if (!(checkpointIntervalMs > 0) || !(drainTimeoutMs >= 0)) {
     throw new LeaseMachineError(
       'BAD_LEASE_OPTIONS',
-      `lease ${input.leaseKey}: checkpointIntervalMs must be > 0 and drainTimeoutMs >= 0, got ${checkpointIntervalMs} and ${drainTimeoutMs}`,
+      `lease ${input.leaseKey}: checkpointIntervalMs must be > 0 and drainTimeoutMs >= 0, ` +
+        `got ${checkpointIntervalMs} and ${drainTimeoutMs}`,
     );
   }
   return {
@@ -215,14 +206,7 @@ function initialContext(input: LeaseMachineInput): LeaseContext {
     missingAttempts: 0,
     missingRetryMs: 0,
     lastError: null,
-    counters: {
-      fragmentsRead: 0,
-      fragmentsCompleted: 0,
-      reconnects: 0,
-      checkpoints: 0,
-      checkpointFailures: 0,
-      streamMissing: 0,
-    },
+    hasRead: false,
     checkpointIntervalMs,
     drainTimeoutMs,
     backoff: leaseBackoff(input.leaseKey, input.backoff),
@@ -328,7 +312,7 @@ export const leaseMachine = setup({
     missingStreamDelay: ({ context }) => context.missingRetryMs,
   },
   actions: {
-    recordCompleted: assign(({ context, event }) => {
+    recordCompleted: assign(({ event }) => {
       if (event.type !== 'FRAGMENT_COMPLETE') return {};
       return {
         pending: {
@@ -336,7 +320,6 @@ export const leaseMachine = setup({
           serverTimestamp: event.serverTimestamp,
           ...(event.keyframesSeen === undefined ? {} : { keyframesSeen: event.keyframesSeen }),
         },
-        counters: { ...context.counters, fragmentsCompleted: context.counters.fragmentsCompleted + 1 },
       };
     }),
     recordRead: assign(({ context, event }) => {
@@ -345,7 +328,7 @@ export const leaseMachine = setup({
         attempts: 0,
         missingAttempts: 0,
         continuationToken: event.continuationToken ?? context.continuationToken,
-        counters: { ...context.counters, fragmentsRead: context.counters.fragmentsRead + 1 },
+        hasRead: true,
       };
     }),
     /**
@@ -353,7 +336,7 @@ export const leaseMachine = setup({
      * before its first periodic checkpoint would leave the next owner to start from the configured start (NOW),
      * losing everything in between. It is the fragment completed by then, if any; else the fragment read,
      * inclusive (its frames are not published yet). Once per lease: a failed write is retried by the interval.
-     * Runs before recordRead, which counts the read. Typed by hand: inferred inside setup(), the action set
+     * Runs before recordRead, which sets hasRead. Typed by hand: inferred inside setup(), the action set
      * would refer to itself.
      */
     checkpointFirstRead: enqueueActions<
@@ -367,7 +350,7 @@ export const leaseMachine = setup({
       never,
       never
     >(({ context, event, enqueue }) => {
-      if (event.type !== 'FRAGMENT_READ' || context.counters.fragmentsRead > 0 || context.checkpoint !== null) return;
+      if (event.type !== 'FRAGMENT_READ' || context.hasRead || context.checkpoint !== null) return;
       if (context.pending === null) {
         const { fragmentNumber, serverTimestamp } = event;
         enqueue.assign({ pending: { fragmentNumber, serverTimestamp, inclusive: true } });
@@ -375,14 +358,10 @@ export const leaseMachine = setup({
       // A write already in flight (a completion came first) drops it: that write carries the completed fragment.
       enqueue.raise({ type: 'CHECKPOINT_NOW' });
     }),
-    countReconnect: assign(({ context }) => ({
-      attempts: context.attempts + 1,
-      counters: { ...context.counters, reconnects: context.counters.reconnects + 1 },
-    })),
+    countReconnect: assign(({ context }) => ({ attempts: context.attempts + 1 })),
     planMissingStreamRetry: assign(({ context }) => ({
       missingAttempts: context.missingAttempts + 1,
       missingRetryMs: backoffDelay(context.missingAttempts + 1, context.missingStreamBackoff),
-      counters: { ...context.counters, streamMissing: context.counters.streamMissing + 1 },
     })),
     /** Entered waitingForStream (context.missingRetryMs says for how long): the actor provides the log line. */
     announceStreamMissing: () => undefined,
@@ -396,17 +375,9 @@ export const leaseMachine = setup({
       const checkpoint = laterCheckpoint(context.checkpoint, context.inFlight);
       // Completions that arrived during the write stay pending for the next one.
       const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
-      return {
-        checkpoint,
-        pending,
-        inFlight: null,
-        counters: { ...context.counters, checkpoints: context.counters.checkpoints + 1 },
-      };
+      return { checkpoint, pending, inFlight: null };
     }),
-    recordCheckpointFailure: assign(({ context }) => ({
-      inFlight: null,
-      counters: { ...context.counters, checkpointFailures: context.counters.checkpointFailures + 1 },
-    })),
+    recordCheckpointFailure: assign({ inFlight: null }),
     endWith: assign((_, params: { reason: LeaseEndReason }) => ({ endReason: params.reason })),
     noteDrainTimeout: assign({ drainTimedOut: true }),
   },
@@ -421,7 +392,6 @@ export const leaseMachine = setup({
     leaseKey: context.leaseKey,
     checkpoint: context.checkpoint,
     unwritten: context.pending,
-    counters: context.counters,
     lastError: context.lastError,
     drainTimedOut: context.drainTimedOut,
   }),
@@ -498,7 +468,8 @@ export const leaseMachine = setup({
             },
             waitingForStream: {
               description:
-                'The stream does not exist (yet): keeps the lease, and tries again after a backoff of its own, up to minutes.',
+                'The stream does not exist (yet): keeps the lease, ' +
+                'and tries again after a backoff of its own, up to minutes.',
               entry: 'announceStreamMissing',
               after: { missingStreamDelay: { target: 'streaming' } },
             },

@@ -27,7 +27,8 @@ export const METRICS = [
     unit: 'Milliseconds',
     scope: 'stream',
     help:
-      "KIT's definition, per sampled frame: time from KVS ingest (the fragment's server timestamp) to the worker receiving the frame parsed from GetMedia " +
+      "KIT's definition, per sampled frame: time from KVS ingest (the fragment's server timestamp) " +
+      'to the worker receiving the frame parsed from GetMedia ' +
       "(after any backpressure pause of reading, before the frame's own wait for a decode slot).",
   },
   {
@@ -67,7 +68,8 @@ export const METRICS = [
     unit: 'Milliseconds',
     scope: 'stream',
     help:
-      "Time from a frame's answer to Kinesis accepting its inference record: the wait for a place in the publisher (holding its endpoint place), " +
+      "Time from a frame's answer to Kinesis accepting its inference record: " +
+      'the wait for a place in the publisher (holding its endpoint place), ' +
       "the batch's linger, PutRecords with its retries, and the stream's earlier records.",
   },
   {
@@ -85,7 +87,8 @@ export const METRICS = [
     unit: 'Milliseconds',
     scope: 'stream',
     help:
-      "Time from the fragment's KVS server timestamp to Kinesis accepting the frame's record (error records included); " +
+      "Time from the fragment's KVS server timestamp to Kinesis accepting the frame's record " +
+      '(error records included); ' +
       'for an answered frame, the sum of its five stages.',
   },
   {
@@ -97,12 +100,46 @@ export const METRICS = [
     help: 'Fragments read from GetMedia.',
   },
   {
+    name: 'FragmentsCompleted',
+    prometheus: 'kvs_infer_fragments_completed_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help:
+      'Fragments whose sampled frames are all published or settled, in stream order: ' +
+      'what checkpoints advance over.',
+  },
+  {
+    name: 'IncompleteFragments',
+    prometheus: 'kvs_infer_incomplete_fragments_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Fragments given up before their end: the connection broke and the rest never came back.',
+  },
+  {
     name: 'BytesRead',
     prometheus: 'kvs_infer_bytes_read_total',
     kind: 'counter',
     unit: 'Bytes',
     scope: 'stream',
     help: 'Bytes of media read from GetMedia.',
+  },
+  {
+    name: 'FramesRead',
+    prometheus: 'kvs_infer_frames_read_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames parsed from the fragments read, key frames or not (frames read again after a reconnect not counted).',
+  },
+  {
+    name: 'FramesSkipped',
+    prometheus: 'kvs_infer_frames_skipped_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help: 'Frames read again after a GetMedia reconnect and not processed twice.',
   },
   {
     name: 'IFramesSeen',
@@ -166,7 +203,17 @@ export const METRICS = [
     kind: 'counter',
     unit: 'Count',
     scope: 'stream',
-    help: 'InvokeEndpoint attempts repeated after a transient fault (throttling, 5xx, timeout, connection error), counted when the frame is done.',
+    help:
+      'InvokeEndpoint attempts repeated after a transient fault (throttling, 5xx, timeout, connection error), ' +
+      'counted when the frame is done.',
+  },
+  {
+    name: 'ReadPausedTime',
+    prometheus: 'kvs_infer_read_paused_ms_total',
+    kind: 'counter',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help: 'Time the media reader waited for a place for its next sampled frame: reading paused by backpressure.',
   },
   {
     name: 'CorruptFragments',
@@ -190,7 +237,9 @@ export const METRICS = [
     kind: 'counter',
     unit: 'Count',
     scope: 'stream',
-    help: 'In-band errors GetMedia sent (AWS_KINESISVIDEO_ERROR_ID; the get-media-error log line names the id and code).',
+    help:
+      'In-band errors GetMedia sent ' +
+      '(AWS_KINESISVIDEO_ERROR_ID; the get-media-error log line names the id and code).',
   },
   {
     name: 'CheckpointFallbacks',
@@ -198,7 +247,9 @@ export const METRICS = [
     kind: 'counter',
     unit: 'Count',
     scope: 'stream',
-    help: 'Checkpoints GetMedia could not resume from (aged out of retention, or the stream was recreated): reading went on from the oldest retained fragment.',
+    help:
+      'Checkpoints GetMedia could not resume from (aged out of retention, or the stream was recreated): ' +
+      'reading went on from the oldest retained fragment.',
   },
   {
     name: 'MillisBehindNow',
@@ -206,7 +257,9 @@ export const METRICS = [
     kind: 'gauge',
     unit: 'Milliseconds',
     scope: 'stream',
-    help: 'How far the last fragment read is behind the newest fragment of the stream, as GetMedia reports it (MillisBehindNow).',
+    help:
+      'How far the last fragment read is behind the newest fragment of the stream, ' +
+      'as GetMedia reports it (MillisBehindNow).',
   },
   // Worker scope
   {
@@ -271,7 +324,9 @@ export const METRICS = [
     kind: 'gauge',
     unit: 'Count',
     scope: 'worker',
-    help: 'Sampled frames not yet published or settled, over every stream: bounded by the decode slots, the endpoint stage and the publisher.',
+    help:
+      'Sampled frames not yet published or settled, over every stream: ' +
+      'bounded by the decode slots, the endpoint stage and the publisher.',
   },
   {
     name: 'BytesInFlight',
@@ -279,7 +334,9 @@ export const METRICS = [
     kind: 'gauge',
     unit: 'Bytes',
     scope: 'worker',
-    help: 'Bytes the pipeline holds: compressed frames in the decode slots, images and answers in the endpoint stage, records in the publisher.',
+    help:
+      'Bytes the pipeline holds: compressed frames in the decode slots, ' +
+      'images and answers in the endpoint stage, records in the publisher.',
   },
   {
     name: 'LeasesTaken',

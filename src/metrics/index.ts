@@ -41,3 +41,4 @@ export {
   type RegistrySnapshot,
   type SeriesSnapshot,
 } from './registry.js';
+export { STREAM_COUNTER_FIELDS, type StreamCounters, streamCounters, workerTotals } from './stream-counters.js';

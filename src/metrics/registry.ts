@@ -89,6 +89,8 @@ export class MetricsRegistry {
   readonly workerId: string;
   readonly #series = new Map<string, Series>();
   #retired: (CounterSeries | HistogramSeries)[] = [];
+  /** Each stream counter summed over the streams removed so far, so that `countAll` never goes backwards. */
+  readonly #removedTotals = new Map<string, number>();
 
   constructor(options: MetricsRegistryOptions) {
     for (const key of ['appName', 'workerId'] as const) {
@@ -147,6 +149,10 @@ export class MetricsRegistry {
     for (const [key, series] of this.#series) {
       if (series.labels.stream !== stream) continue;
       this.#series.delete(key);
+      if (series.kind === 'counter') {
+        const name = series.definition.name;
+        this.#removedTotals.set(name, (this.#removedTotals.get(name) ?? 0) + series.total);
+      }
       if (series.kind === 'counter' && series.total > series.exported) this.#retired.push(series);
       else if (series.kind === 'histogram' && series.interval.count > 0) {
         series.total.destroy();
@@ -158,6 +164,20 @@ export class MetricsRegistry {
         if (dropped.kind === 'histogram') destroyHistograms(dropped);
       }
     }
+  }
+
+  /** A counter's value since start (or since its stream's lease began); 0 when it has no series. */
+  count(name: CounterName, labels?: MetricLabels): number {
+    const series = this.#series.get(seriesKey(name, labels ?? {}));
+    return series?.kind === 'counter' ? series.total : 0;
+  }
+
+  /** A counter summed over every series it has had: live streams and the streams removed since start. */
+  countAll(name: CounterName): number {
+    let total = this.#removedTotals.get(name) ?? 0;
+    for (const series of this.#series.values())
+      if (series.definition.name === name) total += (series as CounterSeries).total;
+    return total;
   }
 
   /** A histogram's summary since start, or null when it has no series (nothing observed yet). */
@@ -228,6 +248,7 @@ export class MetricsRegistry {
     for (const s of [...this.#series.values(), ...this.#retired]) if (s.kind === 'histogram') destroyHistograms(s);
     this.#series.clear();
     this.#retired = [];
+    this.#removedTotals.clear();
   }
 
   #lookup(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {

@@ -33,6 +33,27 @@ t.test('one worker reads every stream from the start and checkpoints the last fr
     .map((r) => r.stream)
     .sort();
   t.same(released, stack.streams, 'every stream lease released');
+  // The counters live in the metrics registry, which drops a stream's series when its lease ends: the released
+  // line, the ended lease's view and the worker's totals still show what the lease did.
+  const completed = (counters: unknown) => (counters as { fragmentsCompleted: number }).fragmentsCompleted;
+  const logged = a.records.filter((r) => r.event === 'released').map((r) => completed(r.counters));
+  t.ok(
+    logged.every((n) => n >= appended.length),
+    `each released line counts the lease's completed fragments (${logged.join(', ')})`,
+  );
+  t.same(
+    a.worker
+      .view()
+      .leases.map((l) => completed(l.counters))
+      .sort(),
+    [...logged].sort(),
+    'the ended leases show the same counts',
+  );
+  t.equal(
+    a.worker.stats().totals.fragmentsCompleted,
+    logged.reduce((n, c) => n + c, 0),
+    "the worker's totals keep them",
+  );
 });
 
 t.test('two workers split four streams two and two', async (t) => {

@@ -76,7 +76,7 @@ function abstractState(snapshot: LeaseSnapshot): string {
     pending: context.pending !== null,
     inFlight: context.inFlight !== null,
     // The first fragment read of a stream with no checkpoint writes one: a guard in all but name.
-    read: context.counters.fragmentsRead > 0,
+    read: context.hasRead,
     attempts: Math.min(context.attempts, 2),
     missingAttempts: Math.min(context.missingAttempts, 2),
     reason: context.endReason,

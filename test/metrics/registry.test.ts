@@ -31,7 +31,7 @@ t.test('the table names every metric once, in both conventions, with a one-sente
     t.match(m.name, /^[A-Z][A-Za-z]+$/, `${m.name} is PascalCase`);
     t.match(m.prometheus, /^kvs_infer_[a-z0-9]+(_[a-z0-9]+)*$/, `${m.prometheus} is prefixed snake_case`);
     t.equal(m.prometheus.endsWith('_total'), m.kind === 'counter', `${m.prometheus}: _total iff counter`);
-    if (m.unit === 'Milliseconds') t.ok(m.prometheus.endsWith('_ms'), `${m.prometheus} ends in _ms`);
+    if (m.unit === 'Milliseconds') t.match(m.prometheus, /_ms(_total)?$/, `${m.prometheus}: unit _ms, before _total`);
     t.ok(['Count', 'Bytes', 'Milliseconds', 'Percent', 'None'].includes(m.unit));
     t.match(m.help, /^[A-Z][^\n]*\.$/, `${m.name} help is one sentence`);
   }
@@ -275,3 +275,28 @@ t.test('a stream that comes back starts from 0 while its old interval is still r
   t.same(docs.map((d) => d.FramesSampled).sort(), [1, 4]);
   t.equal(value(r.snapshot().series, 'FramesSampled', 's'), 1);
 });
+
+t.test(
+  'count() reads one series; countAll() sums every stream, removed ones included, and never goes back',
+  async (t) => {
+    // Prepare
+    const r = newRegistry();
+    t.teardown(() => r.destroy());
+    r.add('FramesPublished', 3, { stream: 'a' });
+    r.add('FramesPublished', 2, { stream: 'b' });
+    const before = r.countAll('FramesPublished');
+
+    // Act
+    r.removeStream('a');
+    r.collectInterval();
+    r.add('FramesPublished', 1, { stream: 'a' });
+
+    // Assess
+    t.equal(before, 5);
+    t.equal(r.count('FramesPublished', { stream: 'a' }), 1, 'the stream that came back counts from 0');
+    t.equal(r.count('FramesPublished', { stream: 'b' }), 2);
+    t.equal(r.count('FramesPublished', { stream: 'never' }), 0, 'a stream without series reads 0');
+    t.equal(r.count('LeasesTaken'), 0, 'a worker counter reads without labels');
+    t.equal(r.countAll('FramesPublished'), 6, 'the removed stream stays in the total, after its export too');
+  },
+);

@@ -19,10 +19,11 @@ import {
   type ReaderEvent,
   type ReaderInput,
 } from '../../machines/index.js';
+import { type StreamCounters, streamCounters } from '../../metrics/index.js';
 import { onAbort } from '../deferred.js';
 import { errorFields, type Logger } from '../logger.js';
 import { readStreamMedia } from '../pipeline/media-reader.js';
-import { type PipelineCounters, type PipelineServices, StreamPipeline } from '../pipeline/stream-pipeline.js';
+import { type PipelineServices, StreamPipeline } from '../pipeline/stream-pipeline.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
 
@@ -69,6 +70,8 @@ export class LeaseActor {
   readonly #eagerCheckpoints: boolean;
   readonly #pipeline: StreamPipeline;
   readonly #watch = new LeaseWatch();
+  /** The counters as the lease ended, kept for the view of an ended lease; null while it runs. */
+  #final: StreamCounters | null = null;
   #lostReason: LeaseLostReason | null = null;
 
   constructor(options: LeaseActorOptions) {
@@ -136,17 +139,16 @@ export class LeaseActor {
     this.#actor.start();
   }
 
-  /** What the stream's pipeline has done so far. */
-  get counters(): Readonly<PipelineCounters> {
-    return this.#pipeline.counters;
+  /** What this lease has done so far, from the metrics registry (zeros once it has ended). */
+  get counters(): StreamCounters {
+    return streamCounters(this.#options.services.metrics, this.streamName);
   }
 
-  /** The machine's state, recent transitions and counters, for the debug page. */
+  /** The machine's state, recent transitions and the lease's counters, for the debug page. */
   view(): LeaseView {
-    const view = this.#watch.view(this.streamName);
     return {
-      ...view,
-      counters: { ...view.counters, ...this.#pipeline.counters },
+      ...this.#watch.view(this.streamName),
+      counters: this.#final ?? this.counters,
       millisBehindNow: this.#pipeline.millisBehindNow,
       stages: stageLatencies(this.#options.services.metrics, this.streamName),
     };
@@ -261,8 +263,10 @@ export class LeaseActor {
     // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner
     // reads them again.
     this.#pipeline.abort();
+    // Read before the registry drops the stream's series: the ended lease's view and log lines keep them.
+    const counters = this.counters;
+    this.#final = counters;
     this.#options.services.metrics.removeStream(this.streamName);
-    const counters = this.#pipeline.counters;
     if (output?.reason === 'lease-lost') {
       this.#log('lost', { reason: this.#lostReason ?? 'taken', counters });
       return output;

@@ -89,51 +89,6 @@ export interface StreamPipelineOptions {
   onEvent: (event: string, fields: Record<string, unknown>) => void;
 }
 
-export interface PipelineCounters {
-  fragmentsRead: number;
-  fragmentsCompleted: number;
-  corruptFragments: number;
-  /** Fragments given up before their end (the connection broke and the rest never came back). */
-  incompleteFragments: number;
-  frames: number;
-  keyframes: number;
-  sampled: number;
-  /** Frames seen again after a reconnect and not processed twice. */
-  skippedRepeats: number;
-  encoded: number;
-  inferred: number;
-  failed: number;
-  dropped: number;
-  published: number;
-  /** Time a reader spent waiting for a place for its next frame: reading paused by backpressure. */
-  backpressureMs: number;
-}
-
-export function newPipelineCounters(): PipelineCounters {
-  return {
-    fragmentsRead: 0,
-    fragmentsCompleted: 0,
-    corruptFragments: 0,
-    incompleteFragments: 0,
-    frames: 0,
-    keyframes: 0,
-    sampled: 0,
-    skippedRepeats: 0,
-    encoded: 0,
-    inferred: 0,
-    failed: 0,
-    dropped: 0,
-    published: 0,
-    backpressureMs: 0,
-  };
-}
-
-/** Adds `more` into `into`, key by key. */
-export function addCounters(into: PipelineCounters, more: Readonly<PipelineCounters>): PipelineCounters {
-  for (const key of Object.keys(into) as (keyof PipelineCounters)[]) into[key] += more[key];
-  return into;
-}
-
 interface OpenFragment {
   fragmentNumber: string;
   serverTimestamp: number;
@@ -154,7 +109,6 @@ interface OpenFragment {
 
 export class StreamPipeline {
   readonly streamName: string;
-  readonly counters: PipelineCounters = newPipelineCounters();
 
   readonly #options: StreamPipelineOptions;
   readonly #services: PipelineServices;
@@ -212,7 +166,6 @@ export class StreamPipeline {
         this.millisBehindNow = millisBehindNow ?? this.millisBehindNow;
         if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) return;
         const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
-        this.counters.fragmentsRead++;
         this.#metrics.add('FragmentsRead', 1, this.#labels);
         if (millisBehindNow !== null) this.#metrics.set('MillisBehindNow', millisBehindNow, this.#labels);
         this.#finishRead(entry);
@@ -246,14 +199,14 @@ export class StreamPipeline {
     const { fragmentNumber, serverTimestamp, producerTimestamp } = frame.fragment;
     // GetMedia always tags fragments; without a number a frame could never be checkpointed.
     if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) {
-      if (fragmentNumber !== null) this.counters.skippedRepeats++;
+      if (fragmentNumber !== null) this.#metrics.add('FramesSkipped', 1, this.#labels);
       return;
     }
     const entry = this.#entry(fragmentNumber, serverTimestamp, producerTimestamp);
     const seen = (this.#seenThisRead.get(fragmentNumber) ?? 0) + 1;
     this.#seenThisRead.set(fragmentNumber, seen);
     if (seen <= entry.framesTaken) {
-      this.counters.skippedRepeats++;
+      this.#metrics.add('FramesSkipped', 1, this.#labels);
       return;
     }
     // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage
@@ -263,7 +216,7 @@ export class StreamPipeline {
     let release: (() => void) | null = null;
     if (this.#sampler.wouldSample(frame)) {
       release = await this.#services.slots.acquire(frame.data.byteLength, signal);
-      this.counters.backpressureMs += this.#services.clock.now() - receivedAt;
+      this.#metrics.add('ReadPausedTime', this.#services.clock.now() - receivedAt, this.#labels);
       // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
       if (this.#abort.signal.aborted || signal?.aborted) {
         release();
@@ -273,15 +226,13 @@ export class StreamPipeline {
     }
     // From here the frame is taken: counted once, never read again by this pipeline.
     entry.framesTaken++;
-    this.counters.frames++;
+    this.#metrics.add('FramesRead', 1, this.#labels);
     if (frame.keyframe) {
-      this.counters.keyframes++;
       this.#metrics.add('IFramesSeen', 1, this.#labels);
     }
     const keyframeIndex = this.#sampler.sample(frame);
     entry.keyframesSeen = this.#sampler.seen;
     if (keyframeIndex === null || release === null) return;
-    this.counters.sampled++;
     this.#metrics.add('FramesSampled', 1, this.#labels);
     this.#metrics.observe('IngestToProcessLatency', ingestMs, this.#labels);
     entry.outstanding++;
@@ -344,7 +295,6 @@ export class StreamPipeline {
    * once).
    */
   #submit(identity: FrameIdentity, image: EncodedImage): DispatchHandle {
-    this.counters.encoded++;
     this.#metrics.add('FramesDecoded', 1, this.#labels);
     const label = `fragment ${identity.fragmentNumber} timecode ${identity.frameTimecode}`;
     return this.#services.dispatcher.submit(
@@ -379,7 +329,6 @@ export class StreamPipeline {
         return false;
       }
       if (outcome.status === 'dropped') {
-        this.counters.dropped++;
         this.#metrics.add('FramesDropped', 1, this.#labels);
         return true;
       }
@@ -395,7 +344,6 @@ export class StreamPipeline {
         );
       }
       const inferredAt = this.#stageEnded('InvokedToInferredLatency', decodedAt + outcome.queuedMs);
-      this.counters.inferred++;
       this.#metrics.add('FramesInferred', 1, this.#labels);
       this.#metrics.observe('InferenceLatency', outcome.latencyMs, this.#labels);
       const answer = {
@@ -419,7 +367,6 @@ export class StreamPipeline {
     body: Extract<RecordBody, { error: unknown }>,
     onTaken: () => void,
   ): Promise<boolean> {
-    this.counters.failed++;
     this.#metrics.add('FramesFailed', 1, this.#labels);
     const { fragmentNumber, frameTimecode } = identity;
     this.#options.onEvent('frame-failed', {
@@ -484,7 +431,6 @@ export class StreamPipeline {
       };
       return this.#failed(identity, failure, onTaken);
     }
-    this.counters.published++;
     this.#metrics.add('FramesPublished', 1, this.#labels);
     if (inferredAt !== null) this.#stageEnded('InferredToPublishedLatency', inferredAt);
     this.#metrics.observe('EndToEndLatency', this.#now() - identity.serverTimestamp, this.#labels);
@@ -534,7 +480,6 @@ export class StreamPipeline {
     // Reported once per fragment, however many of its blocks are bad or however often a reconnect reads it again.
     if (entry?.corrupt) return;
     if (entry) entry.corrupt = true;
-    this.counters.corruptFragments++;
     this.#metrics.add('CorruptFragments', 1, this.#labels);
     this.#options.onEvent('corrupt-fragment', {
       level: 'warn',
@@ -556,7 +501,7 @@ export class StreamPipeline {
         if (!open.readDone && open.fragmentNumber !== fragmentNumber) {
           // A corrupt fragment the parser dropped ends here, as reported; any other lost its end.
           if (!open.corrupt) {
-            this.counters.incompleteFragments++;
+            this.#metrics.add('IncompleteFragments', 1, this.#labels);
             this.#options.onEvent('fragment-incomplete', {
               level: 'warn',
               fragmentNumber: open.fragmentNumber,
@@ -597,7 +542,7 @@ export class StreamPipeline {
     if (this.#abort.signal.aborted) return;
     while (this.#open.length > 0 && this.#open[0]!.readDone && this.#open[0]!.outstanding === 0) {
       const done = this.#open.shift()!;
-      this.counters.fragmentsCompleted++;
+      this.#metrics.add('FragmentsCompleted', 1, this.#labels);
       this.#options.onComplete({
         fragmentNumber: done.fragmentNumber,
         serverTimestamp: done.serverTimestamp,
