@@ -254,9 +254,9 @@ function newHistogram() {
 function merge(histogram: ReturnType<typeof newHistogram>, value: unknown): number {
   const d = value as EmfDistribution | undefined;
   if (d === undefined || !Array.isArray(d.Values)) return 0;
-  d.Values.forEach((v, i) =>
-    histogram.recordValueWithCount(Math.min(Math.max(Math.round(v), 1), 3_600_000), d.Counts[i] ?? 1),
-  );
+  d.Values.forEach((v, i) => {
+    histogram.recordValueWithCount(Math.min(Math.max(Math.round(v), 1), 3_600_000), d.Counts[i] ?? 1);
+  });
   return d.Max;
 }
 
@@ -399,7 +399,10 @@ export async function liveRun(
       if (aws && typeof aws.Timestamp === 'number') {
         const at = aws.Timestamp;
         let list = flushes.get(at);
-        if (list === undefined) flushes.set(at, (list = []));
+        if (list === undefined) {
+          list = [];
+          flushes.set(at, list);
+        }
         list.push({ ...line, Timestamp: at } as EmfLine);
         return;
       }
@@ -410,7 +413,8 @@ export async function liveRun(
     const alive = () => {
       if (exitedEarly)
         throw new Error(
-          `the worker exited early (code ${spawned.exitCode}); its stderr ended with:\n${stderrTail.join('\n')}\nerrors: ${errors.join('; ')}`,
+          `the worker exited early (code ${spawned.exitCode}); its stderr ended with:\n${stderrTail.join('\n')}` +
+            `\nerrors: ${errors.join('; ')}`,
         );
     };
 
@@ -433,7 +437,8 @@ export async function liveRun(
       alive();
       if (Date.now() > acquireDeadline)
         throw new Error(
-          `the worker held ${acquired.size} of ${streams} leases after ${options.acquireTimeoutMs ?? 60_000 + 200 * streams} ms`,
+          `the worker held ${acquired.size} of ${streams} leases ` +
+            `after ${options.acquireTimeoutMs ?? 60_000 + 200 * streams} ms`,
         );
       onProgress(`worker taking leases: ${acquired.size}/${streams}`);
       await sleep(200);
@@ -472,7 +477,8 @@ export async function liveRun(
     while (Date.now() < windowEnd) {
       alive();
       onProgress(
-        `measuring ${Math.round(options.durationSeconds - (windowEnd - Date.now()) / 1000)}/${options.durationSeconds} s`,
+        `measuring ${Math.round(options.durationSeconds - (windowEnd - Date.now()) / 1000)}/` +
+          `${options.durationSeconds} s`,
       );
       await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
     }

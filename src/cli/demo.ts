@@ -90,7 +90,8 @@ export async function demo(argv: string[]): Promise<number> {
       const debug = port === undefined ? undefined : await startDebugServer(worker, port, '127.0.0.1');
       if (debug) process.stderr.write(`lease inspector: ${debug.url}/debug\n`);
       process.stderr.write(
-        `worker ${worker.workerId} started; replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, inferring 1 of every ${every} I-frames\n`,
+        `worker ${worker.workerId} started; replaying ${streams.map((s) => s.name).join(', ')} at ${rate}x, ` +
+          `inferring 1 of every ${every} I-frames\n`,
       );
 
       const bar = progress('published');
@@ -105,7 +106,8 @@ export async function demo(argv: string[]): Promise<number> {
           const expected = streams.reduce((n, s) => n + Math.ceil(servedKeyframes(stack, s.name) / every), 0);
           const detail = streams.map(
             (s) =>
-              `${s.name} ${count('published', s.name)}/${count('sampled', s.name)} published, ${count('keyframes', s.name)}/${servedKeyframes(stack, s.name)} I-frames read`,
+              `${s.name} ${count('published', s.name)}/${count('sampled', s.name)} published, ` +
+              `${count('keyframes', s.name)}/${servedKeyframes(stack, s.name)} I-frames read`,
           );
           bar.update(published, expected, `[${elapsed()} s] ${detail.join(' | ')}`);
         },
@@ -121,7 +123,8 @@ export async function demo(argv: string[]): Promise<number> {
       process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);
       const checkpoints = logs.filter((l) => l.event === 'checkpoint').length;
       process.stdout.write(
-        `\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ${checkpoints} checkpoints written, in ${elapsed()} s\n`,
+        `\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ` +
+          `${checkpoints} checkpoints written, in ${elapsed()} s\n`,
       );
       if (!finished)
         process.stderr.write(

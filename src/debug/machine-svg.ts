@@ -143,7 +143,8 @@ const STYLE = `
 .state[data-region] > rect { stroke-dasharray: 5 3; }
 .state-final > rect.inner { fill: none; }
 .state > .state-name { font-size: ${NAME_SIZE}px; fill: #1a202c; text-anchor: middle; dominant-baseline: central; }
-.state > .state-label { font-size: 12px; font-weight: 600; fill: #2d3748; text-anchor: middle; dominant-baseline: central; }
+.state > .state-label { font-size: 12px; font-weight: 600; fill: #2d3748; \
+text-anchor: middle; dominant-baseline: central; }
 .state > .state-invoke { font-size: ${SMALL_SIZE}px; fill: #718096; text-anchor: middle; dominant-baseline: central; }
 .state.active > rect { fill: #c6f6d5; stroke: #2f855a; stroke-width: 2; }
 .transition > path, .initial > path { fill: none; stroke: #4a5568; stroke-width: 1.1; }
@@ -259,21 +260,24 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
     return { x, y, width, height };
   };
   const rect = (b: Box, extra = ''): string =>
-    `<rect${extra} x="${num(b.x - b.width / 2)}" y="${num(b.y - b.height / 2)}" width="${num(b.width)}" height="${num(b.height)}" rx="8" ry="8"/>`;
+    `<rect${extra} x="${num(b.x - b.width / 2)}" y="${num(b.y - b.height / 2)}" ` +
+    `width="${num(b.width)}" height="${num(b.height)}" rx="8" ry="8"/>`;
 
   const drawState = (node: DiagramNode, depth: number): string[] => {
     const pad = '  '.repeat(depth);
     const b = box(node.id);
     const region = node.parent !== null && tree.byId.get(node.parent)?.type === 'parallel' ? ' data-region="true"' : '';
     const out = [
-      `${pad}<g id="${xml(svgStateId(node.id))}" class="state state-${node.type}" data-state="${xml(node.id)}"${region}>`,
+      `${pad}<g id="${xml(svgStateId(node.id))}" class="state state-${node.type}" ` +
+        `data-state="${xml(node.id)}"${region}>`,
     ];
     if (node.description !== null) out.push(`${pad}  <title>${xml(node.description)}</title>`);
     if (isContainer(node)) {
       const label = box(labelNode(node.id));
       out.push(`${pad}  ${rect(b)}`);
       out.push(
-        `${pad}  <text class="state-label" x="${num(label.x)}" y="${num(label.y)}">${xml(containerLabel(tree, node))}</text>`,
+        `${pad}  <text class="state-label" x="${num(label.x)}" y="${num(label.y)}">` +
+          `${xml(containerLabel(tree, node))}</text>`,
       );
       for (const child of tree.children.get(node.id) ?? []) out.push(...drawState(child, depth + 1));
     } else {
@@ -282,7 +286,8 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
         out.push(`${pad}  ${rect({ ...b, width: b.width - 6, height: b.height - 6 }, ' class="inner"')}`);
       const invoke = invokeLine(node);
       out.push(
-        `${pad}  <text class="state-name" x="${num(b.x)}" y="${num(invoke === null ? b.y : b.y - 7)}">${xml(tree.key(node))}</text>`,
+        `${pad}  <text class="state-name" x="${num(b.x)}" y="${num(invoke === null ? b.y : b.y - 7)}">` +
+          `${xml(tree.key(node))}</text>`,
       );
       if (invoke !== null)
         out.push(`${pad}  <text class="state-invoke" x="${num(b.x)}" y="${num(b.y + 10)}">${xml(invoke)}</text>`);
@@ -306,7 +311,9 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
       const right = b.x + b.width / 2;
       const reach = right + LOOP - 4;
       const dy = Math.min(b.height / 2 - 4, 10);
-      d = `M${num(right)},${num(b.y - dy)} C${num(reach)},${num(b.y - dy - 12)} ${num(reach)},${num(b.y + dy + 12)} ${num(right)},${num(b.y + dy)}`;
+      d =
+        `M${num(right)},${num(b.y - dy)} C${num(reach)},${num(b.y - dy - 12)} ` +
+        `${num(reach)},${num(b.y + dy + 12)} ${num(right)},${num(b.y + dy)}`;
       labelLeft = right + LOOP;
     } else {
       let points = pointsOf(bundle.v, bundle.w, bundle.name);
@@ -324,9 +331,11 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
       const labelY = layout.y - layout.height / 2 + LABEL_HEIGHT * (k + 0.5);
       const guard = edge.guard === null ? '' : ` data-guard="${xml(edge.guard)}"`;
       out.push(
-        `    <g class="transition" data-source="${xml(edge.source)}" data-target="${xml(edge.target)}" data-event="${xml(edge.event)}"${guard}>`,
+        `    <g class="transition" data-source="${xml(edge.source)}" data-target="${xml(edge.target)}" ` +
+          `data-event="${xml(edge.event)}"${guard}>`,
         `      <path d="${d}" marker-end="url(#${markerId})"/>`,
-        `      <rect class="transition-label-bg" x="${num(labelX - labelWidth / 2)}" y="${num(labelY - LABEL_HEIGHT / 2)}" width="${num(labelWidth)}" height="${LABEL_HEIGHT}" rx="3" ry="3"/>`,
+        `      <rect class="transition-label-bg" x="${num(labelX - labelWidth / 2)}" ` +
+          `y="${num(labelY - LABEL_HEIGHT / 2)}" width="${num(labelWidth)}" height="${LABEL_HEIGHT}" rx="3" ry="3"/>`,
         `      <text x="${num(labelX)}" y="${num(labelY)}">${xml(text)}</text>`,
         '    </g>',
       );
@@ -337,11 +346,13 @@ export function toSvg(description: DiagramDescription, options: DiagramOptions =
   const markerId = `arrow-${description.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const { width = 0, height = 0 } = graph.graph() as { width?: number; height?: number };
   const lines = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="machine-diagram" data-machine="${xml(description.id)}" viewBox="0 0 ${num(width)} ${num(height)}" width="${num(width)}" height="${num(height)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="machine-diagram" data-machine="${xml(description.id)}" ` +
+      `viewBox="0 0 ${num(width)} ${num(height)}" width="${num(width)}" height="${num(height)}">`,
     `  <title>${xml(`${description.id} state machine`)}</title>`,
     `  <style>${STYLE}  </style>`,
     '  <defs>',
-    `    <marker id="${markerId}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">`,
+    `    <marker id="${markerId}" viewBox="0 0 10 10" refX="9" refY="5" ` +
+      `markerWidth="7" markerHeight="7" orient="auto-start-reverse">`,
     '      <path class="arrowhead" d="M0,0 L10,5 L0,10 z"/>',
     '    </marker>',
     '  </defs>',

@@ -8,13 +8,14 @@ const MISSING = 'late-cam';
 const RETRY_MAX = 2_000;
 
 t.test(
-  'a leased stream that does not exist: the lease is kept, the wait backs off and is logged, and the stream is read once it exists',
+  'a leased stream that does not exist: the lease is kept, the wait backs off and is logged, ' +
+    'and the stream is read once it exists',
   async (t) => {
     // Prepare
     const stack = await workerStack(t, 1);
     stack.feed(200);
-    // The default failover time: the fixture's short one would let a loaded machine's stalls expire the lease, which this
-    // is not about.
+    // The default failover time: the fixture's short one would let a loaded machine's stalls expire the lease,
+    // which this is not about.
     const { worker, records } = await stack.start('w1', {
       streamNames: [...stack.streams, MISSING],
       missingStreamRetryMaxMillis: RETRY_MAX,

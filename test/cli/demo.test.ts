@@ -77,13 +77,17 @@ t.test('the demo runs your own files: --stream NAME=FILE, --every, --rate max, t
   t.equal(result.code, 0, 'exits 0');
   t.match(
     result.stdout,
-    /stream lobby\n {2}fragments read \d+, I-frames seen 20, sampled 7, inferred 7, failed 0\n {2}published 7 records for 7 frames/,
+    new RegExp(
+      /stream lobby\n {2}fragments read \d+, I-frames seen 20, sampled 7, inferred 7, failed 0\n/.source +
+        / {2}published 7 records for 7 frames/.source,
+    ),
     'I-frames 0, 3, ..., 18 inferred and published',
   );
 });
 
 t.test(
-  'the demo runs your own model container: --model URL, its answers counted, Object Detection ones with float class ids',
+  'the demo runs your own model container: --model URL, its answers counted, ' +
+    'Object Detection ones with float class ids',
   async (t) => {
     // Prepare: 20 I-frames, 1 in 3 sampled: 7 calls; every other one answered in the built-in algorithm's format.
     const file = await cachedFixture('64x48-gop200ms-4s.mkv', {

@@ -77,7 +77,9 @@ t.test(
       'retries and their backoff',
       'publisher',
     ];
-    definitions.forEach((d, i) => t.ok(d?.help.includes(waits[i]!), `${d?.name} names what it holds: ${waits[i]}`));
+    definitions.forEach((d, i) => {
+      t.ok(d?.help.includes(waits[i]!), `${d?.name} names what it holds: ${waits[i]}`);
+    });
     t.match(
       metricDefinition('IngestToProcessLatency')?.help,
       /^KIT's definition.*server timestamp.*receiving the frame/,

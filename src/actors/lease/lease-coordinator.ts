@@ -137,7 +137,8 @@ export class LeaseCoordinator {
     // A lease given up before its next renewal could land would be lost every interval.
     if (!(margin > 0 && failover - margin > renew)) {
       throw bad(
-        `safetyMarginMillis must be positive and leave more than renewIntervalMillis (${renew}) of failoverTimeMillis (${failover}), got ${margin}`,
+        `safetyMarginMillis must be positive and leave more than renewIntervalMillis (${renew}) ` +
+          `of failoverTimeMillis (${failover}), got ${margin}`,
       );
     }
     if (!(take > 0)) throw bad(`takeIntervalMillis must be positive, got ${take}`);

@@ -292,7 +292,8 @@ export class LeaseTable implements LeaseStore {
       // the coordinator, which runs one write at a time per lease, then dates its proof from that one.
       if (current && current.leaseCounter === lease.leaseCounter + 1 && applied(current)) return current;
       const found = current
-        ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${current.leaseCounter}, expected counter ${lease.leaseCounter}`
+        ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${current.leaseCounter}, ` +
+          `expected counter ${lease.leaseCounter}`
         : 'the lease no longer exists';
       throw new LeaseError('LEASE_LOST', `${operation} of lease ${lease.leaseKey} by ${owner} failed: ${found}`, {
         leaseKey: lease.leaseKey,

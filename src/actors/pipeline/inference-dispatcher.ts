@@ -491,7 +491,9 @@ export class InferenceDispatcher {
       : ` over ${Math.round(spentMs)} ms (retry budget ${this.#retryBudgetMs} ms spent)`;
     const { stream, label } = job.request;
     const why = fault.transient ? spent : '';
-    const message = `endpoint ${this.#endpointName} ${VERB[fault.code]} for stream ${stream} (${label}) after ${attempts}${why}: ${fault.summary}`;
+    const message =
+      `endpoint ${this.#endpointName} ${VERB[fault.code]} for stream ${stream} (${label}) ` +
+      `after ${attempts}${why}: ${fault.summary}`;
     this.#settle(job, {
       status: 'failed',
       error: new InferenceError(fault.code, message, { cause, transient: fault.transient }),
@@ -599,7 +601,10 @@ export class InferenceDispatcher {
   }
 
   #closedMessage(request: FrameAbout): string {
-    return `the inference dispatcher of endpoint ${this.#endpointName} closed before stream ${request.stream} (${request.label}) was done`;
+    return (
+      `the inference dispatcher of endpoint ${this.#endpointName} closed before stream ` +
+      `${request.stream} (${request.label}) was done`
+    );
   }
 }
 

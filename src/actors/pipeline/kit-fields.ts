@@ -43,8 +43,10 @@ export function fragmentMetaData(identity: KitFragmentIdentity, fragment: KitSou
     'success=true',
     'errorId=0',
     'errorCode=null',
-    `millisBehindNow=${fragment.millisBehindNow === null ? 'OptionalLong.empty' : `OptionalLong[${fragment.millisBehindNow}]`}`,
-    `continuationToken=${fragment.continuationToken === null ? 'Optional.empty' : `Optional[${fragment.continuationToken}]`}`,
+    'millisBehindNow=' +
+      (fragment.millisBehindNow === null ? 'OptionalLong.empty' : `OptionalLong[${fragment.millisBehindNow}]`),
+    'continuationToken=' +
+      (fragment.continuationToken === null ? 'Optional.empty' : `Optional[${fragment.continuationToken}]`),
   ];
   return `FragmentMetadata(${fields.join(', ')})`;
 }
@@ -55,7 +57,10 @@ export function fragmentMetaData(identity: KitFragmentIdentity, fragment: KitSou
  */
 export function frameMetaData(block: KitSource['block']): string {
   const { trackNumber, blockTimecode, keyframe, invisible, discardable } = block;
-  return `Frame(trackNumber=${trackNumber}, timeCode=${blockTimecode}, keyFrame=${keyframe}, invisible=${invisible}, discardable=${discardable}, lacing=NO)`;
+  return (
+    `Frame(trackNumber=${trackNumber}, timeCode=${blockTimecode}, keyFrame=${keyframe}, ` +
+    `invisible=${invisible}, discardable=${discardable}, lacing=NO)`
+  );
 }
 
 /**

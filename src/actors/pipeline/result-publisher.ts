@@ -224,7 +224,8 @@ export class ResultPublisher {
       return rejected(
         new PublishError(
           'RECORD_TOO_LARGE',
-          `a record of ${bytes} bytes (data + partition key "${record.partitionKey}") is over the ${limit}-byte limit of a Kinesis record${limit < MAX_RECORD_BYTES ? ' (maxBatchBytes)' : ''}`,
+          `a record of ${bytes} bytes (data + partition key "${record.partitionKey}") ` +
+            `is over the ${limit}-byte limit of a Kinesis record${limit < MAX_RECORD_BYTES ? ' (maxBatchBytes)' : ''}`,
         ),
       );
     }
@@ -447,7 +448,8 @@ export class ResultPublisher {
         callError ??
         new PublishError(
           'PUT_RECORDS_PARTIAL_FAILURE',
-          `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed (${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`,
+          `PutRecords to stream ${this.#streamName}: ${failedCount} of ${batch.length} records failed ` +
+            `(${[...errorCodes].map(([code, n]) => `${code} x${n}`).join(', ')}); retrying them`,
         );
       this.#report(detail, { records: batch.length, failed: failedCount, attempt: this.#failureStreak });
       this.#backoffTimer ??= setTimeout(

@@ -469,7 +469,8 @@ t.test('the system clock is monotonic: a step of the wall clock does not move it
 });
 
 t.test(
-  'on the system clock, a wall-clock step neither lets another worker take a live lease nor makes its holder give it up',
+  'on the system clock, a wall-clock step neither lets another worker take a live lease ' +
+    'nor makes its holder give it up',
   async (t) => {
     // Prepare
     const realNow = Date.now;
@@ -764,7 +765,8 @@ t.test(
 );
 
 t.test(
-  'a worker cut off from the table keeps its leases until their cut-off, then gives them up before anyone may take them',
+  'a worker cut off from the table keeps its leases until their cut-off, ' +
+    'then gives them up before anyone may take them',
   async (t) => {
     // Prepare: after 4 s every call of a fails, fast.
     const table = await (await leaseStack(t)).table();

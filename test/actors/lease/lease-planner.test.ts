@@ -406,7 +406,8 @@ class Simulation {
       const current = this.workers.filter((w) => w.held.get(key)?.counter === version.counter);
       if (current.length > 1 || (current.length === 1 && current[0]!.id !== version.owner)) {
         this.violations.push(
-          `${key} at ${this.now}: ${current.map((w) => w.id).join(', ')} hold counter ${version.counter}, owner ${version.owner}`,
+          `${key} at ${this.now}: ${current.map((w) => w.id).join(', ')} hold counter ${version.counter}, ` +
+            `owner ${version.owner}`,
         );
       }
     }
@@ -485,7 +486,8 @@ const workersArb = fc.tuple(
 );
 
 t.test(
-  'never two readers: however workers interleave, are cut off, hang, read stale or steal, no stream is read by two at once',
+  'never two readers: however workers interleave, are cut off, hang, read stale or steal, ' +
+    'no stream is read by two at once',
   async (t) => {
     const tally: Tally = { expiredTakes: 0, steals: 0, selfExpiries: 0, staleReads: 0, lateWrites: 0, releases: 0 };
     fc.assert(
@@ -530,7 +532,8 @@ t.test(
 );
 
 t.test(
-  'balance: leases spread to ceil(leases / workers) each (one less at worst), including those of dead workers, then stay',
+  'balance: leases spread to ceil(leases / workers) each (one less at worst), ' +
+    'including those of dead workers, then stay',
   async (t) => {
     const tally: Tally = { expiredTakes: 0, steals: 0, selfExpiries: 0, staleReads: 0, lateWrites: 0, releases: 0 };
     fc.assert(

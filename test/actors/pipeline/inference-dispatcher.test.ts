@@ -308,7 +308,8 @@ t.test('a hung endpoint times out each attempt and the connection is really abor
   t.equal(result.error.transient, true);
   t.equal(result.attempts, 2);
   const expected =
-    'endpoint kit-endpoint timed out for stream cam-1 (fragment 1 timecode 100) after 2 attempts (the cap of 2 attempts): no answer within 300 ms';
+    'endpoint kit-endpoint timed out for stream cam-1 (fragment 1 timecode 100) after 2 attempts ' +
+    '(the cap of 2 attempts): no answer within 300 ms';
   t.match(result.error.message, expected);
   t.ok(elapsed >= 2 * 300 + 20 - 5 && elapsed < 2 * 300 + 20 + 400, `gave up after ${elapsed.toFixed(0)} ms`);
   t.ok(result.latencyMs >= 615, `latency ${result.latencyMs.toFixed(0)} ms`);
@@ -515,7 +516,8 @@ t.test(
     );
     t.ok(
       samples.every((s) => s.heldBytes <= 1000 || s.heldBytes === 5000),
-      `held bytes stayed within the bound: max ${Math.max(...samples.filter((s) => s.heldBytes !== 5000).map((s) => s.heldBytes))}`,
+      `held bytes stayed within the bound: max ` +
+        `${Math.max(...samples.filter((s) => s.heldBytes !== 5000).map((s) => s.heldBytes))}`,
     );
     t.equal(server.stats.invocations, 10);
   },
@@ -560,7 +562,10 @@ t.test('an unknown endpoint is rejected at once, naming stream, frame and endpoi
   t.equal(result.attempts, 1);
   t.match(
     result.error.message,
-    /^endpoint unknown rejected the frame for stream cam-7 \(fragment 9134 timecode 99\) after 1 attempt: ValidationError: Endpoint unknown of account \d+ not found\.$/,
+    new RegExp(
+      /^endpoint unknown rejected the frame for stream cam-7 \(fragment 9134 timecode 99\) /.source +
+        /after 1 attempt: ValidationError: Endpoint unknown of account \d+ not found\.$/.source,
+    ),
   );
   t.match(result.error.cause, { name: 'ValidationError' });
   t.equal(server.stats.invocations, 1);

@@ -6,8 +6,10 @@ import { buildRecord, type FrameIdentity, RECORD_VERSION } from '../../../src/ac
 
 const NUMBER = '91343852333181432392682062607743920146159169392';
 const FRAGMENT_TEXT =
-  `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000123, producerSideTimestampMillis=1763769999800, ` +
-  `fragmentNumber=${NUMBER}, success=true, errorId=0, errorCode=null, millisBehindNow=OptionalLong[412], continuationToken=Optional[${NUMBER}])`;
+  `FragmentMetadata(fragmentNumberString=${NUMBER}, serverSideTimestampMillis=1763770000123, ` +
+  `producerSideTimestampMillis=1763769999800, ` +
+  `fragmentNumber=${NUMBER}, success=true, errorId=0, errorCode=null, ` +
+  `millisBehindNow=OptionalLong[412], continuationToken=Optional[${NUMBER}])`;
 const FRAME_TEXT = 'Frame(trackNumber=1, timeCode=0, keyFrame=true, invisible=false, discardable=false, lacing=NO)';
 const context = { contentType: 'image/jpeg', endpoint: 'my-endpoint', workerId: 'w1', now: 1763770000535 };
 

@@ -125,7 +125,8 @@ t.test('an inclusive checkpoint resumes at its fragment: it is read again, and n
 });
 
 t.test(
-  'an inclusive checkpoint aged out of retention: reading goes on from the oldest retained fragment, and the range given up is reported',
+  'an inclusive checkpoint aged out of retention: reading goes on from the oldest retained fragment, ' +
+    'and the range given up is reported',
   async (t) => {
     // Prepare
     const { log, read, notices } = await setup(t);
@@ -271,7 +272,8 @@ t.test(
 );
 
 t.test(
-  'a checkpoint KVS refuses outright (ResourceNotFoundException) gives way too; a stream that is gone stays STREAM_NOT_FOUND',
+  'a checkpoint KVS refuses outright (ResourceNotFoundException) gives way too; ' +
+    'a stream that is gone stays STREAM_NOT_FOUND',
   async (t) => {
     // Prepare
     const { server, log, reader, read: readStream, notices } = await setup(t);
@@ -313,7 +315,8 @@ t.test('a fallback with nothing read after it is still reported when the read en
 });
 
 t.test(
-  'an in-band error mid-read (a KMS key disabled) is reported with its id and code, and fails the read naming the stream',
+  'an in-band error mid-read (a KMS key disabled) is reported with its id and code, ' +
+    'and fails the read naming the stream',
   async (t) => {
     // Prepare
     const { server, log, reader, notices } = await setup(t);
