@@ -8,6 +8,7 @@ import { type ConfigEnvironment, defaultWorkerId, systemEnvironment } from './en
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
   booleanValue,
+  decimal,
   Invalid,
   integer,
   isPlainObject,
@@ -126,6 +127,9 @@ function fields(env: ConfigEnvironment): Fields {
     discoveryIntervalMillis: withDefault(integer(1000), d.discoveryIntervalMillis),
     shutdownTimeoutMillis: withDefault(integer(1000, 3_600_000), d.shutdownTimeoutMillis),
     checkpointIntervalMillis: withDefault(integer(0, 3_600_000), d.checkpointIntervalMillis),
+    samplingIntervalMillis: withDefault(integer(1, 86_400_000), d.samplingIntervalMillis),
+    maxMillisBehindNow: withDefault(integer(1000, 604_800_000), d.maxMillisBehindNow),
+    getMediaPricePerGB: withDefault(decimal(0, 1000), d.getMediaPricePerGB),
     decodeThreadPoolSize: withDefault(positive, env.cpuCount),
     imageWidth: withDefault(integer(1, MAX_IMAGE_SIDE), d.imageWidth),
     imageHeight: withDefault(integer(1, MAX_IMAGE_SIDE), d.imageHeight),
@@ -233,6 +237,12 @@ export function parseConfig(document: unknown, options: ParseConfigOptions = {})
     throw new ConfigError('BAD_CONFIG', prefix + message, { issues });
   }
 
+  if (result.samplingIntervalMillis !== undefined && merged.inferenceInterval != null) {
+    warnings.push({
+      key: 'inferenceInterval',
+      message: `inferenceInterval is ignored: samplingIntervalMillis (${result.samplingIntervalMillis}) replaces it`,
+    });
+  }
   const unique = [...new Set(result.streamNames)];
   if (unique.length !== result.streamNames.length) {
     warnings.push({

@@ -63,6 +63,14 @@ export function integer(min: number, max?: number): Rule<number> {
   };
 }
 
+/** A finite number from `min` to `max`, fractions allowed (a price). */
+export function decimal(min: number, max: number): Rule<number> {
+  return (value, key) => {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max) return value;
+    throw new Invalid(key, `${key} must be a number from ${min} to ${max}, got ${show(value)}`);
+  };
+}
+
 export const booleanValue: Rule<boolean> = (value, key) => {
   if (typeof value === 'boolean') return value;
   throw new Invalid(key, `${key} must be true or false, got ${show(value)}`);

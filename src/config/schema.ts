@@ -32,7 +32,7 @@ export interface KvsInferConfig {
   endPointAcceptContentType: ImageContentType;
   /** Kinesis data stream the results go to. Required. */
   kdsStreamName: string;
-  /** 1 of every `inferenceInterval` I-frames is sent to the endpoint. */
+  /** 1 of every `inferenceInterval` I-frames is sent to the endpoint (unless samplingIntervalMillis is set). */
   inferenceInterval: number;
   /** Frames waiting for the endpoint, per worker. */
   sageMakerTaskQueueSize: number;
@@ -59,6 +59,18 @@ export interface KvsInferConfig {
   checkpointIntervalMillis: number;
   /** Worker threads that decode and encode frames. */
   decodeThreadPoolSize: number;
+  /**
+   * One frame per this many ms of producer time per stream: the first I-frame at or after each tick. Replaces
+   * inferenceInterval when set; undefined: 1 in inferenceInterval I-frames, as KIT samples.
+   */
+  samplingIntervalMillis: number | undefined;
+  /**
+   * A stream whose MillisBehindNow passes this is read again from NOW, skipping (and checkpointing past) what lies
+   * between; undefined: never skip (at-least-once for every fragment).
+   */
+  maxMillisBehindNow: number | undefined;
+  /** US dollars per GB (10^9 bytes) read with GetMedia, for the cost meter; us-east-1's price by default. */
+  getMediaPricePerGB: number;
   /** Resize before encoding; with only one of the two the other keeps the aspect ratio. */
   imageWidth: number | undefined;
   imageHeight: number | undefined;
@@ -142,6 +154,9 @@ export const CONFIG_DEFAULTS = {
   discoveryIntervalMillis: 60_000,
   shutdownTimeoutMillis: 25_000,
   checkpointIntervalMillis: 5_000,
+  samplingIntervalMillis: undefined as number | undefined,
+  maxMillisBehindNow: undefined as number | undefined,
+  getMediaPricePerGB: 0.0085,
   imageWidth: undefined as number | undefined,
   imageHeight: undefined as number | undefined,
   jpegQuality: 80,

@@ -48,6 +48,9 @@ t.test("KIT's exact document loads unchanged, with every new key at its default 
     discoveryIntervalMillis: 60000,
     shutdownTimeoutMillis: 25000,
     checkpointIntervalMillis: 5000,
+    samplingIntervalMillis: undefined,
+    maxMillisBehindNow: undefined,
+    getMediaPricePerGB: 0.0085,
     decodeThreadPoolSize: 3,
     imageWidth: undefined,
     imageHeight: undefined,
@@ -101,6 +104,9 @@ t.test('new keys set in the document replace their defaults', async (t) => {
     discoveryIntervalMillis: 5000,
     shutdownTimeoutMillis: 9000,
     checkpointIntervalMillis: 0,
+    samplingIntervalMillis: 2000,
+    maxMillisBehindNow: 60000,
+    getMediaPricePerGB: 0.0119,
     decodeThreadPoolSize: 8,
     imageWidth: 640,
     imageHeight: 360,
@@ -197,6 +203,10 @@ const badValues: [key: string, value: unknown, expected: string][] = [
   ['shutdownTimeoutMillis', 2.5, 'shutdownTimeoutMillis must be an integer from 1000 to 3600000, got 2.5'],
   ['checkpointIntervalMillis', -1, 'checkpointIntervalMillis must be an integer from 0 to 3600000, got -1'],
   ['decodeThreadPoolSize', 0, 'decodeThreadPoolSize must be a positive integer, got 0'],
+  ['samplingIntervalMillis', 0, 'samplingIntervalMillis must be an integer from 1 to 86400000, got 0'],
+  ['maxMillisBehindNow', 500, 'maxMillisBehindNow must be an integer from 1000 to 604800000, got 500'],
+  ['getMediaPricePerGB', -0.01, 'getMediaPricePerGB must be a number from 0 to 1000, got -0.01'],
+  ['getMediaPricePerGB', '0.0085', 'getMediaPricePerGB must be a number from 0 to 1000, got "0.0085"'],
   ['imageWidth', 0, 'imageWidth must be an integer from 1 to 16384, got 0'],
   ['imageHeight', 100000, 'imageHeight must be an integer from 1 to 16384, got 100000'],
   ['jpegQuality', 101, 'jpegQuality must be an integer from 1 to 100, got 101'],
@@ -469,4 +479,20 @@ t.test('the real host supplies workerId and decodeThreadPoolSize when no environ
   t.match(first.workerId, new RegExp(`-${process.pid}-[0-9a-f]{6}$`));
   t.not(first.workerId, second.workerId);
   t.ok(first.decodeThreadPoolSize >= 1);
+});
+
+t.test('samplingIntervalMillis replaces inferenceInterval, and a document that sets both is warned', async (t) => {
+  // Prepare: a KIT document (which writes inferenceInterval) that adds sampling by time.
+  const document = { ...JSON.parse(KIT_JSON), samplingIntervalMillis: 5000 };
+
+  // Act
+  const both = parseConfig(document, { environment: env });
+  const alone = parseConfig({ ...minimal, samplingIntervalMillis: 5000 }, { environment: env });
+
+  // Assess
+  t.equal(both.config.samplingIntervalMillis, 5000);
+  t.same(both.warnings, [
+    { key: 'inferenceInterval', message: 'inferenceInterval is ignored: samplingIntervalMillis (5000) replaces it' },
+  ]);
+  t.same(alone.warnings, []);
 });
