@@ -42,6 +42,11 @@ const KIT_PARAMETERS = [
 ];
 const NEW_PARAMETERS: Record<string, string> = {
   InferenceInterval: '6',
+  SamplingIntervalMillis: '0',
+  ImageWidth: '0',
+  ImageHeight: '0',
+  MaxMillisBehindNow: '0',
+  GetMediaPricePerGB: '0.0085',
   TaskCpu: '1024',
   TaskMemory: '2048',
   MinTasks: '1',
@@ -438,8 +443,41 @@ t.test("the SSM parameter renders KIT's document, and the worker's parser accept
     t.equal(config.sageMakerTaskQueueSize, 5000, "KIT's other keys as KIT writes them");
   }
   const parameter = template.Resources.ConfigParameter!.Properties!;
+  const defaults = parseConfigText(evaluate(parameter.Value!, context()) as string).config;
+  t.match(
+    defaults,
+    { samplingIntervalMillis: undefined, imageWidth: undefined, imageHeight: undefined, maxMillisBehindNow: undefined },
+    "kvs-infer's parameters at 0 leave their keys at the worker's defaults",
+  );
+  t.equal(defaults.inferenceInterval, 6);
+  t.equal(defaults.getMediaPricePerGB, 0.0085);
   t.same(parameter.Name, { Ref: 'AppName' }, 'the parameter is named after AppName, as in KIT');
   t.equal(parameter.Type, 'String');
+});
+
+t.test("kvs-infer's processing parameters reach the configuration document", async (t) => {
+  // Prepare
+  const ctx = context({
+    InferenceInterval: '4',
+    SamplingIntervalMillis: '2000',
+    ImageWidth: '512',
+    MaxMillisBehindNow: '60000',
+    GetMediaPricePerGB: '0.0119',
+  });
+
+  // Act
+  const text = evaluate(template.Resources.ConfigParameter!.Properties!.Value!, ctx) as string;
+  const { config, warnings } = parseConfigText(text, { source: 'the SSM parameter' });
+
+  // Assess
+  t.same(warnings, [], 'inferenceInterval is left out when SamplingIntervalMillis replaces it');
+  t.match(config, {
+    samplingIntervalMillis: 2000,
+    imageWidth: 512,
+    imageHeight: undefined,
+    maxMillisBehindNow: 60000,
+    getMediaPricePerGB: 0.0119,
+  });
 });
 
 t.test('the worker task: command, stop timeout, health check, logs', async (t) => {
