@@ -125,6 +125,8 @@ function fields(env: ConfigEnvironment): Fields {
     failoverTimeMillis: withDefault(integer(1000, 3_600_000), d.failoverTimeMillis),
     maxLeasesPerWorker: withDefault(positive, d.maxLeasesPerWorker),
     discoveryIntervalMillis: withDefault(integer(1000), d.discoveryIntervalMillis),
+    discoveryTagRequestsPerSecond: withDefault(integer(1, 50), d.discoveryTagRequestsPerSecond),
+    discoveryTagRefreshMillis: withDefault(integer(0, 86_400_000), d.discoveryTagRefreshMillis),
     shutdownTimeoutMillis: withDefault(integer(1000, 3_600_000), d.shutdownTimeoutMillis),
     checkpointIntervalMillis: withDefault(integer(0, 3_600_000), d.checkpointIntervalMillis),
     samplingIntervalMillis: withDefault(integer(1, 86_400_000), d.samplingIntervalMillis),

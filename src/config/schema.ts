@@ -53,6 +53,10 @@ export interface KvsInferConfig {
   /** Upper bound on the stream leases one worker holds; undefined for no bound. */
   maxLeasesPerWorker: number | undefined;
   discoveryIntervalMillis: number;
+  /** Pace of discovery's ListTagsForStream calls (KVS allows 50 per second per account, shared by every caller). */
+  discoveryTagRequestsPerSecond: number;
+  /** A known stream's tags are asked for again once this old; new streams' at the next discovery. */
+  discoveryTagRefreshMillis: number;
   /** From SIGTERM/SIGINT to exit, inside Fargate's 30 s stop timeout. */
   shutdownTimeoutMillis: number;
   /** At most one checkpoint write per stream per this interval; 0 writes whenever the checkpoint advances. */
@@ -152,6 +156,8 @@ export const CONFIG_DEFAULTS = {
   failoverTimeMillis: 10_000,
   maxLeasesPerWorker: undefined as number | undefined,
   discoveryIntervalMillis: 60_000,
+  discoveryTagRequestsPerSecond: 20,
+  discoveryTagRefreshMillis: 600_000,
   shutdownTimeoutMillis: 25_000,
   checkpointIntervalMillis: 5_000,
   samplingIntervalMillis: undefined as number | undefined,

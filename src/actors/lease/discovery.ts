@@ -1,7 +1,13 @@
 // Discovery: which streams the application processes — the configured names plus the streams whose
 // tags match every tag filter — re-resolved on an interval; the lease coordinator follows its changes.
+// Within KVS's control-plane quotas (ListTagsForStream: 50 per second per account, shared with every other caller
+// in the account): tags are asked for new streams only, then again after tagRefreshMillis; the calls are paced by a
+// token bucket; ClientLimitExceededException, which the SDK does not retry, is retried with backoff.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type KinesisVideoClient, ListStreamsCommand, ListTagsForStreamCommand } from '@aws-sdk/client-kinesis-video';
+import { type BackoffPolicy, backoffDelay, resolveBackoff } from '../../aws/backoff.js';
+import { TokenBucket } from '../../aws/token-bucket.js';
 import type { TagFilter } from '../../config/index.js';
 import { KvsInferError } from '../../errors.js';
 
@@ -39,8 +45,23 @@ export interface DiscoveryOptions {
   timers?: DiscoveryTimers;
   /** ListStreams MaxResults; default: the service's (10000). */
   pageSize?: number;
-  /** ListTagsForStream calls in flight at once; default 5, well inside KVS's per-account rate limits. */
+  /** ListTagsForStream calls in flight at once; default 5. */
   tagConcurrency?: number;
+  /** Pace of ListTagsForStream calls; default 20 per second, 40% of KVS's per-account quota. */
+  tagRequestsPerSecond?: number;
+  /** A stream's tags are asked for again once they are this old; 0: at every refresh. Default 10 minutes. */
+  tagRefreshMillis?: number;
+  /** Between tries of a call answered ClientLimitExceededException; default 1 s doubling up to 20 s, full jitter. */
+  throttleBackoff?: Partial<BackoffPolicy>;
+  /** Tries of one call answered ClientLimitExceededException, the first included, before the refresh fails; 6. */
+  throttleAttempts?: number;
+  /** Monotonic ms, for the age of cached tags; default performance.now. */
+  now?: () => number;
+}
+
+interface CachedTags {
+  tags: Record<string, string>;
+  fetchedAt: number;
 }
 
 interface ListedStream {
@@ -49,6 +70,10 @@ interface ListedStream {
 }
 
 const DEFAULT_TAG_CONCURRENCY = 5;
+export const DEFAULT_TAG_REQUESTS_PER_SECOND = 20;
+export const DEFAULT_TAG_REFRESH_MILLIS = 600_000;
+const DEFAULT_THROTTLE_BACKOFF: BackoffPolicy = { baseMs: 1000, maxMs: 20_000, jitter: 1 };
+const DEFAULT_THROTTLE_ATTEMPTS = 6;
 
 const systemTimers: DiscoveryTimers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
@@ -76,6 +101,13 @@ export class Discovery {
   readonly #timers: DiscoveryTimers;
   readonly #pageSize: number | undefined;
   readonly #tagConcurrency: number;
+  readonly #tagPace: TokenBucket;
+  readonly #tagRefreshMillis: number;
+  readonly #throttleBackoff: BackoffPolicy;
+  readonly #throttleAttempts: number;
+  readonly #now: () => number;
+  /** Tags by stream ARN (a stream re-created under its name is another stream), for the streams last listed. */
+  readonly #tags = new Map<string, CachedTags>();
 
   /** The list last handed to onChange; undefined until the first successful refresh. */
   #current: string[] | undefined;
@@ -106,6 +138,14 @@ export class Discovery {
     this.#timers = options.timers ?? systemTimers;
     this.#pageSize = options.pageSize;
     this.#tagConcurrency = Math.max(1, options.tagConcurrency ?? DEFAULT_TAG_CONCURRENCY);
+    this.#tagPace = new TokenBucket({
+      ratePerSecond: options.tagRequestsPerSecond ?? DEFAULT_TAG_REQUESTS_PER_SECOND,
+      now: options.now,
+    });
+    this.#tagRefreshMillis = options.tagRefreshMillis ?? DEFAULT_TAG_REFRESH_MILLIS;
+    this.#throttleBackoff = resolveBackoff({ ...DEFAULT_THROTTLE_BACKOFF, ...options.throttleBackoff });
+    this.#throttleAttempts = Math.max(1, options.throttleAttempts ?? DEFAULT_THROTTLE_ATTEMPTS);
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** The last list resolved (sorted); empty before the first successful refresh. */
@@ -194,22 +234,44 @@ export class Discovery {
     const names = new Set(this.#names);
     if (this.#filters.length > 0) {
       const listed = await this.#listStreams(signal);
-      const matched = await this.#mapBounded(listed, signal, (stream, s) => this.#matches(stream, s));
-      listed.forEach((stream, i) => {
-        if (matched[i]) names.add(stream.name);
+      const arns = new Set(listed.map((stream) => stream.arn));
+      for (const arn of this.#tags.keys()) if (!arns.has(arn)) this.#tags.delete(arn);
+      const now = this.#now();
+      const due = listed.filter((stream) => {
+        const cached = this.#tags.get(stream.arn);
+        return cached === undefined || now - cached.fetchedAt >= this.#tagRefreshMillis;
       });
+      // Each answer is cached as it comes, so a refresh that fails part-way leaves less for the next one to ask.
+      await this.#mapBounded(due, signal, (stream, s) => this.#fetchTags(stream, s));
+      for (const stream of listed) {
+        const cached = this.#tags.get(stream.arn);
+        if (cached !== undefined && matchesTagFilters(cached.tags, this.#filters)) names.add(stream.name);
+      }
     }
     return [...names].sort();
   }
 
-  /** Names the operation in the error, which the SDK's own message does not. */
-  async #call<T>(operation: string, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      throw new DiscoveryError('DISCOVERY_FAILED', `${operation} failed: ${errorName(error)}: ${errorMessage(error)}`, {
-        cause: error,
-      });
+  /**
+   * Sends, retrying ClientLimitExceededException (KVS's throttling, which the SDK does not retry) with backoff up to
+   * throttleAttempts tries; names the operation in the error, which the SDK's own message does not.
+   */
+  async #call<T>(operation: string, signal: AbortSignal, send: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await send();
+      } catch (error) {
+        const throttled = errorName(error) === 'ClientLimitExceededException';
+        if (throttled && attempt < this.#throttleAttempts && !signal.aborted) {
+          await sleep(backoffDelay(attempt, this.#throttleBackoff), undefined, { signal });
+          continue;
+        }
+        const tries = throttled && attempt > 1 ? ` (throttled ${attempt} times)` : '';
+        throw new DiscoveryError(
+          'DISCOVERY_FAILED',
+          `${operation} failed${tries}: ${errorName(error)}: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
     }
   }
 
@@ -217,7 +279,7 @@ export class Discovery {
     const streams: ListedStream[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.#call('ListStreams', () =>
+      const page = await this.#call('ListStreams', signal, () =>
         this.#client.send(new ListStreamsCommand({ MaxResults: this.#pageSize, NextToken: nextToken }), {
           abortSignal: signal,
         }),
@@ -232,13 +294,15 @@ export class Discovery {
     return streams;
   }
 
-  async #matches(stream: ListedStream, signal: AbortSignal): Promise<boolean> {
+  /** Asks for a stream's tags and caches them. */
+  async #fetchTags(stream: ListedStream, signal: AbortSignal): Promise<void> {
     const tags: Record<string, string> = {};
     let nextToken: string | undefined;
     try {
       do {
+        await this.#tagPace.take(signal);
         // By ARN: a stream deleted and re-created under the same name since ListStreams is another stream.
-        const page = await this.#call('ListTagsForStream', () =>
+        const page = await this.#call('ListTagsForStream', signal, () =>
           this.#client.send(new ListTagsForStreamCommand({ StreamARN: stream.arn, NextToken: nextToken }), {
             abortSignal: signal,
           }),
@@ -247,11 +311,14 @@ export class Discovery {
         nextToken = page.NextToken || undefined;
       } while (nextToken !== undefined);
     } catch (error) {
-      // Deleted between ListStreams and now: not a failure, just not a match.
-      if (error instanceof DiscoveryError && errorName(error.cause) === 'ResourceNotFoundException') return false;
+      // Deleted between ListStreams and now: not a failure, just not a match (and asked again if it is listed again).
+      if (error instanceof DiscoveryError && errorName(error.cause) === 'ResourceNotFoundException') {
+        this.#tags.delete(stream.arn);
+        return;
+      }
       throw error;
     }
-    return matchesTagFilters(tags, this.#filters);
+    this.#tags.set(stream.arn, { tags, fetchedAt: this.#now() });
   }
 
   /** `fn` over `items` with at most tagConcurrency in flight; the first failure aborts the rest. */

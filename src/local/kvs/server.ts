@@ -5,13 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type ApiCallCount, ApiLimits } from './api-limits.js';
 import { archivedMediaRoutes } from './archived-media.js';
 import { controlPlaneRoutes } from './control-plane.js';
 import { KvsApiError, KvsInBandError } from './errors.js';
 import { FileSource } from './file-source.js';
 import { FragmentLog } from './fragment-log.js';
 import { getMediaRoutes } from './get-media.js';
-import { readJsonBody, sendError, sendJson } from './http-io.js';
+import { type JsonObject, readJsonBody, sendError, sendJson } from './http-io.js';
 import { putMediaRoutes } from './put-media-route.js';
 import type { ApiContext, Clock, Route } from './route.js';
 import { type KvsStream, type StreamOptions, StreamRegistry } from './stream-registry.js';
@@ -34,6 +35,11 @@ export interface KvsServerOptions {
   maxLogMemoryBytes?: number;
   /** Concurrent GetMedia responses per stream beyond which KVS answers ConnectionLimitExceededException. Default 3. */
   maxGetMediaConnections?: number;
+  /**
+   * Answer control-plane calls beyond KVS's documented request quotas (CONTROL_PLANE_QUOTAS) with
+   * ClientLimitExceededException, as KVS does. Default false: calls are only counted (`apiCalls()`).
+   */
+  enforceApiLimits?: boolean;
 }
 
 export interface ReplayFileOptions {
@@ -61,6 +67,7 @@ export class KvsServer {
   readonly #routes: Map<string, Route>;
   readonly #clock: Clock;
   readonly #maxGetMediaConnections: number;
+  readonly #limits: ApiLimits;
   /** Ends file replays when the server closes. */
   readonly #closing = new AbortController();
   readonly #replays = new Set<Promise<unknown>>();
@@ -71,12 +78,14 @@ export class KvsServer {
     registry: StreamRegistry,
     clock: Clock,
     maxGetMediaConnections: number,
+    limits: ApiLimits,
   ) {
     this.#server = server;
     this.url = url;
     this.registry = registry;
     this.#clock = clock;
     this.#maxGetMediaConnections = maxGetMediaConnections;
+    this.#limits = limits;
     // Every replay listens to it: a stack replaying dozens of streams is expected, not a leak.
     setMaxListeners(0, this.#closing.signal);
     this.#routes = new Map(
@@ -119,6 +128,7 @@ export class KvsServer {
       registry,
       clock,
       options.maxGetMediaConnections ?? 3,
+      new ApiLimits({ enforce: options.enforceApiLimits ?? false }),
     );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void kvs.#handle(req, res));
     return kvs;
@@ -171,6 +181,11 @@ export class KvsServer {
     }
   }
 
+  /** Control-plane and media calls per operation since the server started, answered or refused for a quota. */
+  apiCalls(): Record<string, ApiCallCount> {
+    return this.#limits.counts();
+  }
+
   /** Ends every reader and replay, then every connection. */
   async close(): Promise<void> {
     this.#closing.abort();
@@ -199,10 +214,10 @@ export class KvsServer {
       };
       switch (route.kind) {
         case 'json':
-          sendJson(res, requestId, await route.handle(await readJsonBody(req), ctx));
+          sendJson(res, requestId, await route.handle(this.#admit(path, await readJsonBody(req)), ctx));
           break;
         case 'media':
-          await route.handle(await readJsonBody(req), ctx, res);
+          await route.handle(this.#admit(path, await readJsonBody(req)), ctx, res);
           break;
         case 'raw':
           await route.handle(req, res, ctx);
@@ -213,6 +228,14 @@ export class KvsServer {
       if (!req.readableEnded) req.resume();
       sendError(res, requestId, error);
     }
+  }
+
+  /** Counts the call and applies its quota; `/listTagsForStream` is operation ListTagsForStream. */
+  #admit(path: string, input: JsonObject): JsonObject {
+    const operation = path.charAt(1).toUpperCase() + path.slice(2);
+    const stream = input.StreamARN ?? input.StreamName;
+    this.#limits.admit(operation, typeof stream === 'string' ? stream : undefined);
+    return input;
   }
 }
 

@@ -9,7 +9,7 @@ import {
   type DiscoveryOptions,
   type DiscoveryTimers,
 } from '../../../src/actors/lease/discovery.js';
-import { KvsServer } from '../../../src/local/kvs/index.js';
+import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/index.js';
 
 /**
  * Timers the test fires by hand; `scheduled()` resolves when Discovery arms its next refresh, i.e. the previous one
@@ -56,8 +56,8 @@ interface Harness {
   discovery(options?: Partial<DiscoveryOptions>): Discovery;
 }
 
-async function setup(t: Test): Promise<Harness> {
-  const server = await KvsServer.create();
+async function setup(t: Test, serverOptions: KvsServerOptions = {}): Promise<Harness> {
+  const server = await KvsServer.create(serverOptions);
   // Errors are the point of some tests: answer them at once rather than after retries.
   const client = new KinesisVideoClient({
     endpoint: server.url,
@@ -185,7 +185,13 @@ t.test('timed refreshes add a new matching stream and drop deleted or no-longer-
   const h = await setup(t);
   h.server.createStream('gate', { tags: { Location: 'Front' } });
   h.server.createStream('lot', { tags: { Location: 'Parking' } });
-  const discovery = h.discovery({ streamNames: ['lobby'], tagFilters: FRONT_OR_PARKING, intervalMillis: 30_000 });
+  // Tags asked for at every refresh, so that the re-tagging below is seen at once (the slow refresh is tested below).
+  const discovery = h.discovery({
+    streamNames: ['lobby'],
+    tagFilters: FRONT_OR_PARKING,
+    intervalMillis: 30_000,
+    tagRefreshMillis: 0,
+  });
   t.teardown(() => discovery.stop());
 
   // Act: first refresh at start
@@ -273,7 +279,7 @@ t.test('a failure part-way through the tag lookups keeps the previous list, not 
   // Prepare: the 4th ListTagsForStream is throttled.
   const h = await setup(t);
   for (const name of ['a', 'b', 'c', 'd', 'e']) h.server.createStream(name, { tags: { Location: 'Front' } });
-  const discovery = h.discovery({ tagFilters: FRONT_OR_PARKING, tagConcurrency: 2 });
+  const discovery = h.discovery({ tagFilters: FRONT_OR_PARKING, tagConcurrency: 2, tagRefreshMillis: 0 });
   await discovery.refresh();
   h.server.createStream('f', { tags: { Location: 'Front' } });
   let lookups = 0;
@@ -413,4 +419,122 @@ t.test('a non-positive interval is refused at construction', async (t) => {
 
   // Act / Assess
   t.throws(() => h.discovery({ intervalMillis: 0 }), RangeError);
+});
+
+t.test(
+  'tags are asked for once per stream, then for new streams only, and all again once tagRefreshMillis old',
+  async (t) => {
+    // Prepare
+    const h = await setup(t);
+    let now = 0;
+    h.server.createStream('gate', { tags: { Location: 'Front' } });
+    h.server.createStream('lot', { tags: { Location: 'Parking' } });
+    const discovery = h.discovery({ tagFilters: FRONT_OR_PARKING, tagRefreshMillis: 600_000, now: () => now });
+    await discovery.refresh();
+
+    // Act: a new stream, and a known one re-tagged out of the filters
+    h.server.createStream('dock', { tags: { Location: 'Front' } });
+    await h.client.send(new TagStreamCommand({ StreamName: 'lot', Tags: { Location: 'Rooftop' } }));
+    now += 599_999;
+    const beforeRefresh = await discovery.refresh();
+    const lookupsBefore = h.calls.ListTagsForStreamCommand;
+    now += 1;
+    const afterRefresh = await discovery.refresh();
+
+    // Assess: 2 lookups, then 1 for the new stream only (the re-tagging is not seen yet), then the first 2 again (the
+    // new stream's tags are not yet old).
+    t.same(beforeRefresh, ['dock', 'gate', 'lot']);
+    t.equal(lookupsBefore, 3);
+    t.same(afterRefresh, ['dock', 'gate']);
+    t.equal(h.calls.ListTagsForStreamCommand, 5);
+    t.same(h.errors, []);
+  },
+);
+
+t.test('ListTagsForStream is paced at tagRequestsPerSecond', async (t) => {
+  // Prepare
+  const h = await setup(t);
+  for (let i = 0; i < 30; i++) h.server.createStream(`cam-${i}`, { tags: { Location: 'Front' } });
+  const discovery = h.discovery({ tagFilters: FRONT_OR_PARKING, tagRequestsPerSecond: 20, tagConcurrency: 10 });
+  const started = performance.now();
+
+  // Act
+  const streams = await discovery.refresh();
+
+  // Assess: a second's worth (20) at once, then the other 10 at 20 per second.
+  const elapsed = performance.now() - started;
+  t.equal(streams.length, 30);
+  t.ok(elapsed >= 450, `30 lookups at 20 per second took ${Math.round(elapsed)} ms`);
+});
+
+t.test("at the default pace, a refresh of 80 streams stays within KVS's ListTagsForStream quota", async (t) => {
+  // Prepare: the server refuses calls beyond KVS's documented quotas (50 per second per account).
+  const h = await setup(t, { enforceApiLimits: true });
+  for (let i = 0; i < 80; i++) h.server.createStream(`cam-${i}`, { tags: { Location: 'Front' } });
+  const discovery = h.discovery({ tagFilters: FRONT_OR_PARKING, tagConcurrency: 20 });
+
+  // Act
+  const streams = await discovery.refresh();
+
+  // Assess
+  t.equal(streams.length, 80);
+  t.same(h.server.apiCalls().ListTagsForStream, { answered: 80, throttled: 0 });
+  t.same(h.errors, []);
+});
+
+t.test('calls beyond the quota are answered ClientLimitExceededException and retried with backoff', async (t) => {
+  // Prepare: paced far above the quota, so KVS throttles.
+  const h = await setup(t, { enforceApiLimits: true });
+  for (let i = 0; i < 150; i++) h.server.createStream(`cam-${i}`, { tags: { Location: 'Front' } });
+  const discovery = h.discovery({
+    tagFilters: FRONT_OR_PARKING,
+    tagConcurrency: 20,
+    tagRequestsPerSecond: 1000,
+    throttleBackoff: { baseMs: 20, maxMs: 400 },
+    throttleAttempts: 50,
+  });
+
+  // Act
+  const streams = await discovery.refresh();
+
+  // Assess: every stream found, no error, and KVS did throttle.
+  const calls = h.server.apiCalls().ListTagsForStream!;
+  t.equal(streams.length, 150);
+  t.same(h.errors, []);
+  t.equal(calls.answered, 150);
+  t.ok(calls.throttled > 0, `${calls.throttled} calls throttled`);
+});
+
+t.test('a call still throttled after throttleAttempts tries fails the refresh, naming it', async (t) => {
+  // Prepare
+  const h = await setup(t);
+  h.server.createStream('gate', { tags: { Location: 'Front' } });
+  h.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === 'ListTagsForStreamCommand') {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ClientLimitExceededException' });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'throttleAll' },
+  );
+  const discovery = h.discovery({
+    streamNames: ['lobby'],
+    tagFilters: FRONT_OR_PARKING,
+    throttleBackoff: { baseMs: 5, maxMs: 20 },
+    throttleAttempts: 3,
+  });
+
+  // Act
+  const streams = await discovery.refresh();
+
+  // Assess
+  t.same(streams, []);
+  t.equal(h.calls.ListTagsForStreamCommand, 3);
+  t.equal(h.errors.length, 1);
+  t.equal(
+    h.errors[0]!.message,
+    'ListTagsForStream failed (throttled 3 times): ClientLimitExceededException: Rate exceeded; ' +
+      'keeping the previous 0 streams',
+  );
 });
