@@ -1,6 +1,6 @@
 // The control-plane request quotas Kinesis Video Streams documents (service quotas page: per account, and per stream
 // for the operations that name one), enforced as KVS does: a call beyond them is answered
-// ClientLimitExceededException. Every call is counted per operation, answered or refused, so that a simulation can
+// ClientLimitExceededException. Every call is counted per operation, admitted or refused, so that a simulation can
 // report what a fleet asks of the control plane.
 
 import { TokenBucket } from '../../aws/token-bucket.js';
@@ -24,7 +24,8 @@ export const CONTROL_PLANE_QUOTAS: Readonly<Record<string, Quota>> = {
 };
 
 export interface ApiCallCount {
-  answered: number;
+  /** Let through to the operation (which may still fail for its own reasons). */
+  admitted: number;
   /** Refused with ClientLimitExceededException. */
   throttled: number;
 }
@@ -47,7 +48,7 @@ export class ApiLimits {
    * ClientLimitExceededException when the account's or the stream's quota for it is spent this second.
    */
   admit(operation: string, stream: string | undefined): void {
-    const count = this.#counts.get(operation) ?? { answered: 0, throttled: 0 };
+    const count = this.#counts.get(operation) ?? { admitted: 0, throttled: 0 };
     this.#counts.set(operation, count);
     const quota = CONTROL_PLANE_QUOTAS[operation];
     if (this.#enforce && quota !== undefined) {
@@ -66,7 +67,7 @@ export class ApiLimits {
       account.tryTake();
       streamBucket?.tryTake();
     }
-    count.answered++;
+    count.admitted++;
   }
 
   /** Calls per operation since the server started. */

@@ -181,7 +181,7 @@ export class KvsServer {
     }
   }
 
-  /** Control-plane and media calls per operation since the server started, answered or refused for a quota. */
+  /** Control-plane and media calls per operation since the server started, admitted or refused for a quota. */
   apiCalls(): Record<string, ApiCallCount> {
     return this.#limits.counts();
   }

@@ -478,7 +478,7 @@ t.test("at the default pace, a refresh of 80 streams stays within KVS's ListTags
 
   // Assess
   t.equal(streams.length, 80);
-  t.same(h.server.apiCalls().ListTagsForStream, { answered: 80, throttled: 0 });
+  t.same(h.server.apiCalls().ListTagsForStream, { admitted: 80, throttled: 0 });
   t.same(h.errors, []);
 });
 
@@ -501,7 +501,7 @@ t.test('calls beyond the quota are answered ClientLimitExceededException and ret
   const calls = h.server.apiCalls().ListTagsForStream!;
   t.equal(streams.length, 150);
   t.same(h.errors, []);
-  t.equal(calls.answered, 150);
+  t.equal(calls.admitted, 150);
   t.ok(calls.throttled > 0, `${calls.throttled} calls throttled`);
 });
 

@@ -47,7 +47,7 @@ t.test("GetDataEndpoint beyond 5 per second on one stream is refused; another st
   t.equal(reason.message, 'GetDataEndpoint is limited to 5 per second for stream cam-1');
   t.equal(reason.$metadata.httpStatusCode, 400);
   t.ok(other.DataEndpoint);
-  t.same(server.apiCalls().GetDataEndpoint, { answered: 6, throttled: 1 });
+  t.same(server.apiCalls().GetDataEndpoint, { admitted: 6, throttled: 1 });
 });
 
 t.test('without enforceApiLimits the calls are counted and never refused', async (t) => {
@@ -61,8 +61,8 @@ t.test('without enforceApiLimits the calls are counted and never refused', async
 
   // Assess
   t.same(server.apiCalls(), {
-    GetDataEndpoint: { answered: 20, throttled: 0 },
-    ListStreams: { answered: 1, throttled: 0 },
+    GetDataEndpoint: { admitted: 20, throttled: 0 },
+    ListStreams: { admitted: 1, throttled: 0 },
   });
 });
 
@@ -87,5 +87,5 @@ t.test('the account quota refills at its rate: 50 ListStreams a second', async (
   // Assess
   t.equal(burst.filter(Boolean).length, 50);
   t.same(afterTenth, [true, true, true, true, true, false], '5 tokens in 100 ms');
-  t.same(limits.counts().ListStreams, { answered: 55, throttled: 2 });
+  t.same(limits.counts().ListStreams, { admitted: 55, throttled: 2 });
 });
