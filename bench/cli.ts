@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Progress, progress } from '../src/cli/progress.js';
 import { KvsInferError } from '../src/errors.js';
+import { MAX_IMAGE_DIMENSION } from '../src/native/image-request.js';
 import { markdownBody, type WrittenReport, writeReport } from './output.js';
 import type { BenchReport, Resolution, ScenarioOptions } from './report.js';
 import type { OnProgress } from './scenarios/media.js';
@@ -25,18 +26,26 @@ export interface BenchArguments {
 }
 
 /** Options the media scenario has no use for: refused rather than silently ignored. */
-const NOT_FOR_MEDIA = ['streams', 'warmup', 'inference-interval', 'bound'] as const;
+const NOT_FOR_MEDIA = [
+  'streams',
+  'warmup',
+  'inference-interval',
+  'sampling-interval',
+  'bound',
+  'price-per-gb',
+] as const;
 
 const usage = (message: string) => new KvsInferError('USAGE', message);
 
-function integer(name: string, value: string | undefined): number | undefined {
+function integer(name: string, value: string | undefined, max?: number): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (!/^\d+$/.test(value) || parsed < 1) throw usage(`--${name} must be a positive integer, got "${value}"`);
-  return parsed;
+  if (/^\d+$/.test(value) && parsed >= 1 && parsed <= (max ?? Number.MAX_SAFE_INTEGER)) return parsed;
+  const what = max === undefined ? 'a positive integer' : `an integer from 1 to ${max}`;
+  throw usage(`--${name} must be ${what}, got "${value}"`);
 }
 
-function seconds(name: string, value: string | undefined, options: { zero?: boolean } = {}): number | undefined {
+function decimal(name: string, value: string | undefined, options: { zero?: boolean } = {}): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
   const valid = value.trim() !== '' && Number.isFinite(parsed) && (options.zero ? parsed >= 0 : parsed > 0);
@@ -56,6 +65,10 @@ function parseOptions(argv: string[]) {
         duration: { type: 'string' },
         warmup: { type: 'string' },
         'inference-interval': { type: 'string' },
+        'sampling-interval': { type: 'string' },
+        width: { type: 'string' },
+        height: { type: 'string' },
+        'price-per-gb': { type: 'string' },
         resolution: { type: 'string' },
         bitrate: { type: 'string' },
         gop: { type: 'string' },
@@ -87,6 +100,8 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
   for (const file of values.file ?? []) if (!existsSync(file)) throw usage(`--file ${file}: no such file`);
   if (values.out === '') throw usage('--out must name a directory');
   if (values.json === '') throw usage('--json must name a file');
+  if (values['sampling-interval'] !== undefined && values['inference-interval'] !== undefined)
+    throw usage('--sampling-interval replaces --inference-interval: give one of them');
   if (scenario === 'media') {
     const given = NOT_FOR_MEDIA.filter((name) => values[name] !== undefined);
     if (given.length > 0)
@@ -98,15 +113,20 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
 
   const options: ScenarioOptions = {
     streams: integer('streams', values.streams),
-    durationSeconds: seconds('duration', values.duration),
-    warmupSeconds: seconds('warmup', values.warmup, { zero: true }),
+    durationSeconds: decimal('duration', values.duration),
+    warmupSeconds: decimal('warmup', values.warmup, { zero: true }),
     inferenceInterval: integer('inference-interval', values['inference-interval']),
+    // A day at most, as the worker's samplingIntervalMillis.
+    samplingIntervalMillis: integer('sampling-interval', values['sampling-interval'], 86_400_000),
+    imageWidth: integer('width', values.width, MAX_IMAGE_DIMENSION),
+    imageHeight: integer('height', values.height, MAX_IMAGE_DIMENSION),
+    pricePerGB: decimal('price-per-gb', values['price-per-gb'], { zero: true }),
     resolution: values.resolution as Resolution | undefined,
     bitrate: values.bitrate,
-    gopSeconds: seconds('gop', values.gop),
+    gopSeconds: decimal('gop', values.gop),
     files: values.file,
     runs: integer('runs', values.runs),
-    boundMs: seconds('bound', values.bound),
+    boundMs: decimal('bound', values.bound),
     smoke: values.smoke || undefined,
   };
   // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.

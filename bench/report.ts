@@ -9,6 +9,13 @@ export interface ScenarioOptions {
   durationSeconds?: number;
   warmupSeconds?: number;
   inferenceInterval?: number;
+  /** The worker's samplingIntervalMillis: one I-frame per interval of producer time, instead of 1 in N. */
+  samplingIntervalMillis?: number;
+  /** The images' size (the worker's imageWidth / imageHeight; media's output too); one side keeps the aspect ratio. */
+  imageWidth?: number;
+  imageHeight?: number;
+  /** GetMedia's price, US dollars per GB, for the cost figures; default the worker's getMediaPricePerGB default. */
+  pricePerGB?: number;
   resolution?: Resolution;
   bitrate?: string;
   gopSeconds?: number;

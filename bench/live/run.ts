@@ -9,10 +9,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import hdr from 'hdr-histogram-js';
+import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { LocalStack } from '../../src/local/index.js';
 import { FileSource } from '../../src/local/kvs/index.js';
-import type { EmfDistribution } from '../../src/metrics/index.js';
+import { type EmfDistribution, getMediaCost, type MediaCost, mediaCost } from '../../src/metrics/index.js';
 import { repoRoot } from '../output.js';
 import type { LiveFigures, Resolution } from '../report.js';
 
@@ -33,6 +34,13 @@ export interface LiveRunOptions {
   warmupSeconds?: number;
   /** 1 of every N I-frames is inferred on; default 6 (KIT's). */
   inferenceInterval?: number;
+  /** The worker's samplingIntervalMillis: one I-frame per interval of producer time; replaces inferenceInterval. */
+  samplingIntervalMillis?: number;
+  /** The worker's imageWidth / imageHeight; default full size. */
+  imageWidth?: number;
+  imageHeight?: number;
+  /** GetMedia's price, US dollars per GB; default the worker's getMediaPricePerGB default. */
+  pricePerGB?: number;
   /** Of the generated fixture; default 1080p. */
   resolution?: Resolution;
   /** Of the generated fixture, ffmpeg style; default '4M'. */
@@ -80,6 +88,12 @@ export interface LiveRunExtras {
   framesSampled: number;
   framesDropped: number;
   framesFailed: number;
+  /** What the media read in the window cost at `pricePerGB`, and per 1,000 frames inferred. */
+  cost: MediaCost & {
+    pricePerGB: number;
+    /** One stream's GetMedia charge for 30 days at the bitrate read in the window. */
+    dollarsPerStreamPer30Days: number;
+  };
   /** Samples behind the latency percentiles. */
   latencySamples: number;
   /** EndToEndLatency (to the record handed to the publisher) over the same window, ms. */
@@ -108,6 +122,9 @@ export interface LiveRunExtras {
     streams: number;
     warmupSeconds: number;
     inferenceInterval: number;
+    samplingIntervalMillis: number | undefined;
+    imageWidth: number | undefined;
+    imageHeight: number | undefined;
     fixture: string;
     iFramesPerSecondPerStream: number;
     decodeThreadPoolSize: number;
@@ -117,6 +134,8 @@ export interface LiveRunExtras {
     metricsIntervalMillis: number;
     staggerStreams: boolean;
     worker: string;
+    /** The sampling, image and price settings as the worker read them (its `config` log line). */
+    workerConfig: Record<string, unknown>;
   };
 }
 
@@ -125,6 +144,16 @@ export type LiveRunResult = LiveFigures & LiveRunExtras;
 const RESULTS_STREAM = 'bench-results';
 const ENDPOINT = 'bench';
 const KEEP_UP = 0.95;
+/** The worker's settings a run records as the worker read them. */
+const WORKER_SETTINGS = [
+  'inferenceInterval',
+  'samplingIntervalMillis',
+  'imageWidth',
+  'imageHeight',
+  'endPointAcceptContentType',
+  'jpegQuality',
+  'getMediaPricePerGB',
+] as const;
 
 /** The built CLI, as users run it (after `npm run build`). */
 export function builtWorker(): WorkerCommand {
@@ -209,7 +238,14 @@ class Window {
 
   add(line: EmfLine): void {
     if (line.StreamName !== undefined) {
-      for (const name of ['FramesPublished', 'FramesSampled', 'FramesDropped', 'FramesFailed', 'BytesRead']) {
+      for (const name of [
+        'FramesPublished',
+        'FramesSampled',
+        'FramesInferred',
+        'FramesDropped',
+        'FramesFailed',
+        'BytesRead',
+      ]) {
         const value = line[name];
         if (typeof value === 'number') this.counters.set(name, (this.counters.get(name) ?? 0) + value);
       }
@@ -285,6 +321,8 @@ export async function liveRun(
     throw new RangeError(`durationSeconds must be positive, got ${options.durationSeconds}`);
   const warmupSeconds = options.warmupSeconds ?? 10;
   const inferenceInterval = options.inferenceInterval ?? 6;
+  const { samplingIntervalMillis, imageWidth, imageHeight } = options;
+  const pricePerGB = options.pricePerGB ?? CONFIG_DEFAULTS.getMediaPricePerGB;
   const decodeThreadPoolSize = options.decodeThreadPoolSize ?? availableParallelism();
   const inferenceConcurrency = options.inferenceConcurrency ?? 20;
   const queueSize = options.queueSize ?? 5000;
@@ -303,7 +341,10 @@ export async function liveRun(
   // I-frames per second of each stream (the streams cycle through the files).
   const iFramesPerSecond = (s: FileSource) => s.fragments.reduce((n, f) => n + f.keyframes, 0) / (s.durationMs / 1000);
   const streamRates = Array.from({ length: streams }, (_, i) => iFramesPerSecond(sources[i % sources.length]!));
-  const expectedSampledPerSecond = streamRates.reduce((a, b) => a + b, 0) / inferenceInterval;
+  // By time: one I-frame per interval, or every I-frame when they are further apart than the interval.
+  const sampledRate = (rate: number) =>
+    samplingIntervalMillis === undefined ? rate / inferenceInterval : Math.min(rate, 1000 / samplingIntervalMillis);
+  const expectedSampledPerSecond = streamRates.reduce((a, rate) => a + sampledRate(rate), 0);
   const meanIFrameRate = streamRates.reduce((a, b) => a + b, 0) / streams;
   const names = Array.from({ length: streams }, (_, i) => `live-${i}`);
 
@@ -337,7 +378,11 @@ export async function liveRun(
         sageMakerEndpoint: ENDPOINT,
         kdsStreamName: RESULTS_STREAM,
         appName: `bench-live-${process.pid}-${Date.now()}`,
-        inferenceInterval,
+        // Undefined keys are left out of the JSON: the worker's defaults (1 in N I-frames, full size) apply.
+        ...(samplingIntervalMillis === undefined ? { inferenceInterval } : { samplingIntervalMillis }),
+        imageWidth,
+        imageHeight,
+        getMediaPricePerGB: pricePerGB,
         startSelectorType: 'NOW',
         decodeThreadPoolSize,
         sageMakerTaskThreadPoolSize: inferenceConcurrency,
@@ -386,6 +431,7 @@ export async function liveRun(
     // Every EMF line is kept by its flush time; the window is chosen from them once it has passed.
     const flushes = new Map<number, EmfLine[]>();
     const acquired = new Set<string>();
+    let workerConfig: Record<string, unknown> = {};
     const errors: string[] = [];
     createInterface({ input: spawned.stdout! }).on('line', (text) => {
       if (!text.startsWith('{')) return;
@@ -407,6 +453,8 @@ export async function liveRun(
         return;
       }
       if (line.event === 'acquired' && typeof line.stream === 'string') acquired.add(line.stream);
+      if (line.event === 'config' && typeof line.config === 'object' && line.config !== null)
+        workerConfig = line.config as Record<string, unknown>;
       if (line.level === 'error' && errors.length < 10)
         errors.push(`${String(line.event)}: ${String(line.code ?? '')} ${String(line.message ?? '')}`.trim());
     });
@@ -447,7 +495,7 @@ export async function liveRun(
       // The readers' GetMedia (NOW) calls open just after the leases; each stream's first fragment, hence its
       // sampler's phase, then comes from its own replay start.
       await sleep(500);
-      const periodMs = (inferenceInterval * 1000) / meanIFrameRate;
+      const periodMs = 1000 / sampledRate(meanIFrameRate);
       names.slice(1).forEach((name, k) => {
         const i = k + 1;
         const timer = setTimeout(
@@ -512,6 +560,8 @@ export async function liveRun(
     const ingest = windowOf.ingest();
     const endToEnd = windowOf.endToEnd();
     const round = (n: number) => Math.round(n * 10) / 10;
+    const cost = mediaCost({ bytesRead: count('BytesRead'), inferred: count('FramesInferred') }, pricePerGB);
+    const streamBytesPer30Days = (count('BytesRead') / seconds / streams) * 30 * 86_400;
     return {
       scenario: 'live',
       streams,
@@ -527,6 +577,7 @@ export async function liveRun(
       keptUp: framesPerSecond >= KEEP_UP * expectedSampledPerSecond,
       framesPublished: published,
       framesSampled: count('FramesSampled'),
+      cost: { ...cost, pricePerGB, dollarsPerStreamPer30Days: getMediaCost(streamBytesPer30Days, pricePerGB) },
       framesDropped: count('FramesDropped'),
       framesFailed: count('FramesFailed'),
       latencySamples: ingest.count,
@@ -550,6 +601,9 @@ export async function liveRun(
         streams,
         warmupSeconds,
         inferenceInterval,
+        samplingIntervalMillis,
+        imageWidth,
+        imageHeight,
         fixture: files.join(', '),
         iFramesPerSecondPerStream: meanIFrameRate,
         decodeThreadPoolSize,
@@ -559,6 +613,7 @@ export async function liveRun(
         metricsIntervalMillis,
         staggerStreams: stagger,
         worker: [...command.execArgv, command.main].join(' '),
+        workerConfig: Object.fromEntries(WORKER_SETTINGS.map((key) => [key, workerConfig[key]])),
       },
     };
   } finally {

@@ -3,6 +3,8 @@
 // BenchReport built from `liveRun`s.
 
 import { availableParallelism } from 'node:os';
+import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
+import { BYTES_PER_GB } from '../../src/metrics/index.js';
 import {
   type BenchReport,
   type Figure,
@@ -50,6 +52,10 @@ interface Resolved {
   durationSeconds: number;
   warmupSeconds: number;
   inferenceInterval: number;
+  samplingIntervalMillis: number | undefined;
+  imageWidth: number | undefined;
+  imageHeight: number | undefined;
+  pricePerGB: number;
   resolution: Resolution;
   bitrate: string;
   gopSeconds: number;
@@ -62,6 +68,14 @@ interface Resolved {
   smoke: boolean;
 }
 
+/** Options whose absence means the worker's default; listed so that `resolve` takes them when given. */
+const UNSET = {
+  samplingIntervalMillis: undefined,
+  imageWidth: undefined,
+  imageHeight: undefined,
+  pricePerGB: CONFIG_DEFAULTS.getMediaPricePerGB,
+};
+
 function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolved {
   const smoke = options.smoke ?? false;
   const base: Resolved = smoke
@@ -70,6 +84,7 @@ function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolv
         durationSeconds: 3,
         warmupSeconds: 2,
         inferenceInterval: 1,
+        ...UNSET,
         resolution: '720p',
         bitrate: '4M',
         gopSeconds: 1,
@@ -86,6 +101,7 @@ function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolv
         durationSeconds: 20,
         warmupSeconds: 10,
         inferenceInterval: 6,
+        ...UNSET,
         resolution: '1080p',
         bitrate: '4M',
         gopSeconds: 1,
@@ -114,6 +130,10 @@ function runOptions(
     durationSeconds: r.durationSeconds,
     warmupSeconds: r.warmupSeconds,
     inferenceInterval: r.inferenceInterval,
+    samplingIntervalMillis: r.samplingIntervalMillis,
+    imageWidth: r.imageWidth,
+    imageHeight: r.imageHeight,
+    pricePerGB: r.pricePerGB,
     resolution: r.resolution,
     bitrate: r.bitrate,
     gopSeconds: r.gopSeconds,
@@ -145,6 +165,13 @@ export interface Measured {
   bytesPerSecond: Figure;
   millisBehindNowMax: Figure;
   durationSeconds: Figure;
+  /** GetMedia's charge over the window (see LiveRunResult's `cost`). */
+  gbRead: Figure;
+  dollars: Figure;
+  framesInferred: Figure;
+  /** NaN where nothing was inferred. */
+  dollarsPer1000Inferences: Figure;
+  dollarsPerStreamPer30Days: Figure;
   /** Every run held (see `held`). */
   held: boolean;
   why: string;
@@ -180,6 +207,11 @@ async function measure(
     bytesPerSecond: f((r) => r.bytesPerSecond),
     millisBehindNowMax: f((r) => r.millisBehindNowMax),
     durationSeconds: f((r) => r.durationSeconds),
+    gbRead: f((r) => r.cost.bytesRead / BYTES_PER_GB),
+    dollars: f((r) => r.cost.dollars),
+    framesInferred: f((r) => r.cost.framesInferred),
+    dollarsPer1000Inferences: f((r) => r.cost.dollarsPer1000Inferences ?? Number.NaN),
+    dollarsPerStreamPer30Days: f((r) => r.cost.dollarsPerStreamPer30Days),
     held: verdicts.every((v) => v.ok),
     why: verdicts.find((v) => !v.ok)?.why ?? 'held',
     runs: results,
@@ -193,8 +225,23 @@ const show = (f: Figure, digits = 1, scale = 1) => {
   const v = (n: number) => (n / scale).toFixed(digits);
   return f.runs > 1 ? `${v(f.median)} (${v(f.min)}..${v(f.max)})` : v(f.median);
 };
-const what = (r: Resolved) =>
-  r.files?.length ? r.files.join(', ') : `${r.resolution} ${r.bitrate}bps ${r.gopSeconds} s GOP`;
+const what = (r: Resolved) => {
+  const source = r.files?.length ? r.files.join(', ') : `${r.resolution} ${r.bitrate}bps ${r.gopSeconds} s GOP`;
+  if (r.imageWidth === undefined && r.imageHeight === undefined) return source;
+  if (r.imageHeight === undefined) return `${source}, images ${r.imageWidth} px wide`;
+  if (r.imageWidth === undefined) return `${source}, images ${r.imageHeight} px high`;
+  return `${source}, images ${r.imageWidth}x${r.imageHeight}`;
+};
+const sampling = (r: Resolved) =>
+  r.samplingIntervalMillis === undefined
+    ? `1 in ${r.inferenceInterval} I-frames`
+    : `one I-frame per ${r.samplingIntervalMillis} ms`;
+/** The cost figures' one-line summary. */
+const costLine = (r: Resolved, m: Measured) =>
+  `GetMedia at $${r.pricePerGB}/GB: ${m.gbRead.median.toFixed(3)} GB read in the window, ` +
+  `$${m.dollars.median.toFixed(4)}; $${m.dollarsPer1000Inferences.median.toFixed(4)} per 1,000 of the ` +
+  `${m.framesInferred.median} frames inferred; $${m.dollarsPerStreamPer30Days.median.toFixed(2)} per stream per 30 ` +
+  'days';
 
 function settingsOf(
   r: Resolved,
@@ -202,8 +249,11 @@ function settingsOf(
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   const worker = options.worker;
+  const { inferenceInterval, ...rest } = r;
   return {
-    ...r,
+    ...rest,
+    // One of the two sampling settings applies; the other would only mislead.
+    ...(r.samplingIntervalMillis === undefined ? { inferenceInterval } : {}),
     ...extra,
     staggerStreams: options.staggerStreams ?? true,
     worker: worker ? [...worker.execArgv, worker.main].join(' ') : 'dist/src/cli/main.js',
@@ -243,7 +293,9 @@ export async function liveScenario(
       rssMaxBytes: m.rssMaxBytes,
       bytesPerSecond: m.bytesPerSecond,
       millisBehindNowMax: m.millisBehindNowMax,
+      dollarsPer1000Inferences: m.dollarsPer1000Inferences,
     },
+    cost: costOf(r, m),
     runs: m.runs,
   };
   const runsNote = r.runs > 1 ? `median (min..max) of ${r.runs} runs` : '1 run';
@@ -270,16 +322,22 @@ export async function liveScenario(
         ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
         ['MillisBehindNow max, ms', show(m.millisBehindNowMax, 0)],
         ['other processes on the machine, cores', show(m.otherCpuCores, 2)],
+        ['GetMedia read in the window, GB', show(m.gbRead, 3)],
+        [`GetMedia cost of the window, $ at $${r.pricePerGB}/GB`, show(m.dollars, 4)],
+        ['frames inferred in the window', show(m.framesInferred, 0)],
+        ['GetMedia $ per 1,000 inferences', show(m.dollarsPer1000Inferences, 4)],
+        ['GetMedia $ per stream per 30 days', show(m.dollarsPerStreamPer30Days, 2)],
       ],
     },
     conclusions: [
-      `${r.streams} live streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ` +
+      `${r.streams} live streams of ${what(r)} at ${sampling(r)}: ` +
         `${m.framesPerSecond.median.toFixed(1)} frames/s published of ${m.expectedSampledPerSecond.toFixed(1)} ` +
         `sampled, p99 IngestToProcessLatency ${r0(m.p99.median)} ms, ${m.dropped.median} dropped or failed ` +
         `(${runsNote})`,
       `worker: ${m.cpuCores.median.toFixed(2)} cores, ${(m.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per ` +
         `frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
       m.held ? `held the ${r.boundMs} ms bound with nothing dropped` : `did not hold: ${m.why}`,
+      costLine(r, m),
     ],
     plots: [],
   };
@@ -324,7 +382,7 @@ export async function capacityScenario(
   const largest = good;
   const conclusions = [
     largest > 0
-      ? `largest N that held: ${largest} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames (p99 ` +
+      ? `largest N that held: ${largest} streams of ${what(r)} at ${sampling(r)} (p99 ` +
         `IngestToProcessLatency < ${r.boundMs} ms, nothing dropped or failed, published >= 95% of sampled)`
       : `no step held, not even ${ladder[0]} streams`,
     bad === undefined
@@ -338,11 +396,12 @@ export async function capacityScenario(
         `${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ` +
         `${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ` +
         `${mb(atLargest.rssMaxBytes.median)} MB`,
+      `at ${largest} streams, ${costLine(r, atLargest)}`,
     );
   const plots: PlotSpec[] = [
     {
       id: 'capacity-throughput',
-      title: `Frames published per second against live streams (${what(r)}, 1 in ${r.inferenceInterval} I-frames)`,
+      title: `Frames published per second against live streams (${what(r)}, ${sampling(r)})`,
       xLabel: 'streams',
       yLabel: 'frames/s',
       series: [
@@ -372,7 +431,7 @@ export async function capacityScenario(
       largestStreams: largest,
       firstBrokenStreams: bad ?? null,
       boundMs: r.boundMs,
-      steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(m) })),
+      steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(r, m) })),
     },
     table: {
       columns: [
@@ -388,6 +447,7 @@ export async function capacityScenario(
         'CPU ms/frame',
         'RSS MB',
         'Mbit/s read',
+        'GetMedia $/1k inferences',
         'other CPU cores',
         'held',
       ],
@@ -404,6 +464,7 @@ export async function capacityScenario(
         r1(m.cpuSecondsPerFrame.median * 1000),
         mb(m.rssMaxBytes.median),
         r1(m.bytesPerSecond.median / 125000),
+        Math.round(m.dollarsPer1000Inferences.median * 10_000) / 10_000,
         Math.round(m.otherCpuCores.median * 100) / 100,
         m.held ? 'yes' : `no: ${m.why}`,
       ]),
@@ -413,8 +474,20 @@ export async function capacityScenario(
   };
 }
 
+/** The cost figures' medians, for JSON. */
+function costOf(r: Resolved, m: Measured) {
+  return {
+    pricePerGB: r.pricePerGB,
+    gbRead: m.gbRead.median,
+    dollars: m.dollars.median,
+    framesInferred: m.framesInferred.median,
+    dollarsPer1000Inferences: m.dollarsPer1000Inferences.median,
+    dollarsPerStreamPer30Days: m.dollarsPerStreamPer30Days.median,
+  };
+}
+
 /** The medians of a setting, flat, for JSON. */
-function summary(m: Measured) {
+function summary(r: Resolved, m: Measured) {
   return {
     expectedSampledPerSecond: m.expectedSampledPerSecond,
     framesPerSecond: m.framesPerSecond.median,
@@ -426,6 +499,7 @@ function summary(m: Measured) {
     rssMaxBytes: m.rssMaxBytes.median,
     bytesPerSecond: m.bytesPerSecond.median,
     millisBehindNowMax: m.millisBehindNowMax.median,
+    cost: costOf(r, m),
     spread: { framesPerSecond: m.framesPerSecond, p99: m.p99 },
   };
 }
@@ -537,7 +611,7 @@ export async function sweepScenario(
         endpointLatencyMs: c.latencyMs,
         held: c.m.held,
         why: c.m.why,
-        ...summary(c.m),
+        ...summary(r, c.m),
       })),
     },
     table: {
@@ -575,8 +649,7 @@ export async function sweepScenario(
       ]),
     },
     conclusions: [
-      `${r.streams} streams of ${what(r)} at 1 in ${r.inferenceInterval} I-frames: ${expected.toFixed(1)} frames/s ` +
-        `to process`,
+      `${r.streams} streams of ${what(r)} at ${sampling(r)}: ${expected.toFixed(1)} frames/s to process`,
       recommended.decodeThreadPoolSize === null
         ? 'no setting held the bound: nothing to recommend at this load'
         : `recommended on this machine (${cores} cores): decodeThreadPoolSize ${recommended.decodeThreadPoolSize}, ` +

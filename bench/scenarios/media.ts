@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { MkvParser } from '../../src/media/index.js';
-import { extractImages, FramePool } from '../../src/native/index.js';
+import { extractImages, FramePool, type ImageRequest } from '../../src/native/index.js';
 import { repoRoot } from '../output.js';
 import { type BenchReport, type Figure, figure, type Resolution } from '../report.js';
 
@@ -29,6 +29,9 @@ export interface MediaOptions {
   files?: string[];
   /** Measured runs per figure after the warm-up; default 5 (1 with `smoke`). */
   runs?: number;
+  /** The JPEGs' size; one side keeps the aspect ratio; default the clip's. */
+  imageWidth?: number;
+  imageHeight?: number;
   /** Default every size from 1 to os.availableParallelism() (a geometric subset beyond 8). */
   poolSizes?: number[];
   /** Where generated clips are kept; default `<tmpdir>/kvs-infer-bench`. */
@@ -94,20 +97,42 @@ async function* fileChunks(bytes: Buffer): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += 256 * 1024) yield bytes.subarray(at, at + 256 * 1024);
 }
 
-/** Every I-frame of every file through the pool as JPEG (quality 80, full size). */
-async function poolFramesPerSecond(pool: FramePool, files: Buffer[]): Promise<number> {
+/** What the pool's threads reported for each image, summed over runs. */
+interface ImageTally {
+  images: number;
+  bytes: number;
+  decodeMs: number;
+  encodeMs: number;
+  /** The process's CPU time, every thread: unlike the times above, hardly lengthened by other processes' load. */
+  cpuMs: number;
+  width: number;
+  height: number;
+}
+
+/** Every I-frame of every file through the pool as `output`, each image added to `tally`. */
+async function poolFramesPerSecond(
+  pool: FramePool,
+  files: Buffer[],
+  output: ImageRequest,
+  tally: ImageTally,
+): Promise<number> {
   let images = 0;
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   for (const bytes of files) {
-    for await (const result of extractImages(fileChunks(bytes), {
-      pool,
-      inferenceInterval: 1,
-      output: { contentType: 'image/jpeg', quality: 80 },
-    })) {
+    for await (const result of extractImages(fileChunks(bytes), { pool, inferenceInterval: 1, output })) {
       if (result.error) throw result.error;
       images++;
+      tally.images++;
+      tally.bytes += result.image.data.byteLength;
+      tally.decodeMs += result.image.decodeMs;
+      tally.encodeMs += result.image.encodeMs;
+      tally.width = result.image.width;
+      tally.height = result.image.height;
     }
   }
+  const used = process.cpuUsage(cpu);
+  tally.cpuMs += (used.user + used.system) / 1000;
   return images / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
@@ -116,7 +141,9 @@ function hasFfmpeg(): boolean {
 }
 
 /** The same job by the ffmpeg command line with its default threading, file after file. */
-async function ffmpegFramesPerSecond(paths: string[]): Promise<number> {
+async function ffmpegFramesPerSecond(paths: string[], width?: number, height?: number): Promise<number> {
+  // -1 keeps the aspect ratio, as a missing imageWidth or imageHeight does.
+  const scale = width === undefined && height === undefined ? [] : ['-vf', `scale=${width ?? -1}:${height ?? -1}`];
   let images = 0;
   let seconds = 0;
   for (const path of paths) {
@@ -132,6 +159,7 @@ async function ffmpegFramesPerSecond(paths: string[]): Promise<number> {
         '-i',
         path,
         '-an',
+        ...scale,
         '-fps_mode',
         'passthrough',
         '-c:v',
@@ -177,6 +205,13 @@ export async function mediaScenario(
   const durationSeconds = options.durationSeconds ?? (smoke ? 3 : 60);
   const poolSizes = options.poolSizes ?? defaultPoolSizes();
   const parserTargetBytes = (smoke ? 20 : 200) * 1024 * 1024;
+  const { imageWidth, imageHeight } = options;
+  const output: ImageRequest = {
+    contentType: 'image/jpeg',
+    quality: 80,
+    ...(imageWidth === undefined ? {} : { width: imageWidth }),
+    ...(imageHeight === undefined ? {} : { height: imageHeight }),
+  };
 
   const measure = async (label: string, run: () => Promise<number> | number, unit: string): Promise<Figure> => {
     onProgress(label, 0, runs, 'warm-up');
@@ -231,12 +266,15 @@ export async function mediaScenario(
     ));
 
   const framesPerSecond: Record<string, Figure> = {};
+  const tallies: Record<string, ImageTally> = {};
   for (const size of poolSizes) {
     const pool = await FramePool.create({ size });
+    const tally: ImageTally = { images: 0, bytes: 0, decodeMs: 0, encodeMs: 0, cpuMs: 0, width: 0, height: 0 };
+    tallies[size] = tally;
     try {
       framesPerSecond[size] = await measure(
         `parse + decode + JPEG, pool of ${size}`,
-        () => poolFramesPerSecond(pool, contents),
+        () => poolFramesPerSecond(pool, contents, output, tally),
         'I-frames/s',
       );
     } finally {
@@ -244,7 +282,11 @@ export async function mediaScenario(
     }
   }
   const ffmpeg = hasFfmpeg()
-    ? await measure('ffmpeg -skip_frame nokey -c:v mjpeg', () => ffmpegFramesPerSecond(paths), 'I-frames/s')
+    ? await measure(
+        'ffmpeg -skip_frame nokey -c:v mjpeg',
+        () => ffmpegFramesPerSecond(paths, imageWidth, imageHeight),
+        'I-frames/s',
+      )
     : null;
 
   const smallest = Math.min(...poolSizes);
@@ -254,6 +296,18 @@ export async function mediaScenario(
   const scaling = full.median / one.median;
   const fullPoolVsFfmpeg = ffmpeg ? full.median / ffmpeg.median : null;
   const iFrames = infos.reduce((sum, info) => sum + info.keyframes, 0);
+  // Per image, as the threads of the smallest pool timed it (the least contention for memory bandwidth).
+  const perImage = tallies[smallest]!;
+  const image = {
+    width: perImage.width,
+    height: perImage.height,
+    bytesMean: perImage.bytes / perImage.images,
+    decodeMsMean: perImage.decodeMs / perImage.images,
+    encodeMsMean: perImage.encodeMs / perImage.images,
+    cpuMsMean: perImage.cpuMs / perImage.images,
+    poolSize: smallest,
+  };
+  const resized = imageWidth !== undefined || imageHeight !== undefined;
 
   const describeFile = (info: FileInfo) =>
     `${basename(info.path)} (${info.width}x${info.height}, ${(info.bytes / 1e6).toFixed(1)} MB)`;
@@ -264,6 +318,15 @@ export async function mediaScenario(
       ? [row('parser, one core, output_get_media.mkv (640x360 capture), MB/s', parserOnCapture)]
       : []),
     ...poolSizes.map((size) => row(`parse + decode + JPEG, pool of ${size}, I-frames/s`, framesPerSecond[size]!)),
+    [`JPEG ${image.width}x${image.height} at quality 80, bytes per I-frame (mean)`, fixed(image.bytesMean, 0), '', ''],
+    [`decode, ms per I-frame in a pool of ${smallest} (mean)`, fixed(image.decodeMsMean, 2), '', ''],
+    [
+      `convert${resized ? ' + resize' : ''} + JPEG, ms per I-frame in a pool of ${smallest} (mean)`,
+      fixed(image.encodeMsMean, 2),
+      '',
+      '',
+    ],
+    [`CPU ms per I-frame in a pool of ${smallest}, every thread (mean)`, fixed(image.cpuMsMean, 2), '', ''],
     ...(ffmpeg ? [row('ffmpeg -skip_frame nokey -c:v mjpeg, I-frames/s', ffmpeg)] : []),
     [`scaling from ${smallest} to ${largest} pool threads`, `${scaling.toFixed(2)}x`, '', ''],
     ...(fullPoolVsFfmpeg === null ? [] : [['full pool against ffmpeg', `${fullPoolVsFfmpeg.toFixed(2)}x`, '', '']]),
@@ -273,6 +336,9 @@ export async function mediaScenario(
     `The parser reads ${fixed(parserByFile[0]!.median, 0)} MB/s on one core, on ${describeFile(infos[0]!)}.`,
     `A pool of ${largest} turns ${fixed(full.median)} I-frames/s into JPEG, ${scaling.toFixed(2)}x a pool of ` +
       `${smallest} (${fixed(one.median)} I-frames/s).`,
+    `Each ${image.width}x${image.height} JPEG averages ${fixed(image.bytesMean / 1000)} kB; a thread spends ` +
+      `${fixed(image.decodeMsMean)} ms decoding its I-frame and ${fixed(image.encodeMsMean)} ms converting` +
+      `${resized ? ', resizing' : ''} and encoding it.`,
     ...(ffmpeg && fullPoolVsFfmpeg !== null
       ? [
           `That is ${fullPoolVsFfmpeg.toFixed(2)}x the ffmpeg command line doing the same job ` +
@@ -292,7 +358,7 @@ export async function mediaScenario(
       ...(options.files ? { files: paths } : { resolution, bitrate, gopSeconds, durationSeconds, seed: SEED }),
       poolSizes,
       iFramesPerRun: iFrames,
-      output: { contentType: 'image/jpeg', quality: 80 },
+      output,
     },
     figures: {
       fixture: infos[0],
@@ -301,6 +367,7 @@ export async function mediaScenario(
       parserMBps: parserByFile[0],
       parserMBpsOnCapture: parserOnCapture,
       framesPerSecond,
+      image,
       ffmpegFramesPerSecond: ffmpeg,
       scaling,
       fullPoolVsFfmpeg,

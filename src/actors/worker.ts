@@ -8,9 +8,19 @@ import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { backoffDelay } from '../aws/backoff.js';
+import { meterConsumedCapacity } from '../aws/consumed-capacity.js';
+import { DataEndpoints } from '../aws/data-endpoints.js';
 import type { KvsInferConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
-import { EmfExporter, MetricsRegistry, type StreamCounters, streamCounters, workerTotals } from '../metrics/index.js';
+import {
+  EmfExporter,
+  type MediaCost,
+  MetricsRegistry,
+  mediaCost,
+  type StreamCounters,
+  streamCounters,
+  workerTotals,
+} from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { Discovery } from './lease/discovery.js';
@@ -34,6 +44,8 @@ export type WorkerConfig = Pick<
   | 'failoverTimeMillis'
   | 'maxLeasesPerWorker'
   | 'discoveryIntervalMillis'
+  | 'discoveryTagRequestsPerSecond'
+  | 'discoveryTagRefreshMillis'
   | 'shutdownTimeoutMillis'
   | 'checkpointIntervalMillis'
   | 'getMediaReconnectBaseMillis'
@@ -43,6 +55,7 @@ export type WorkerConfig = Pick<
   | 'endPointAcceptContentType'
   | 'kdsStreamName'
   | 'inferenceInterval'
+  | 'samplingIntervalMillis'
   | 'sageMakerTaskQueueSize'
   | 'sageMakerTaskThreadPoolSize'
   | 'sageMakerTaskTimeoutInMilli'
@@ -51,6 +64,7 @@ export type WorkerConfig = Pick<
   | 'sageMakerTaskQueueBytes'
   | 'publishTimeoutMillis'
   | 'getMediaIdleTimeoutMillis'
+  | 'maxMillisBehindNow'
   | 'missingStreamRetryMaxMillis'
   | 'healthCheckStallFactor'
   | 'decodeThreadPoolSize'
@@ -62,6 +76,7 @@ export type WorkerConfig = Pick<
   | 'statsIntervalMillis'
   | 'metricsNamespace'
   | 'metricsIntervalMillis'
+  | 'getMediaPricePerGB'
 >;
 
 export interface WorkerStats {
@@ -70,6 +85,8 @@ export interface WorkerStats {
   streams: number;
   /** Over every stream this worker has read, ended leases included (from the metrics registry). */
   totals: StreamCounters;
+  /** The GetMedia cost meter over the same streams. */
+  cost: MediaCost;
   /** Sampled frames not yet published (or settled), over every stream. */
   inFlight: number;
   pool: { queued: number; utilization: number };
@@ -121,10 +138,14 @@ export class Worker implements DebugSource {
   readonly coordinator: LeaseCoordinator;
   /** Every metric the worker exports, for /metrics and the EMF lines. */
   readonly metrics: MetricsRegistry;
+  /** The application's lease table, which the debug page's fleet view scans. */
+  readonly leaseTable: LeaseTable;
 
   readonly #options: WorkerOptions;
   readonly #log: Logger;
   readonly #discovery: Discovery;
+  /** GetMedia endpoints, one GetDataEndpoint per stream per 45 minutes, shared by the lease actors. */
+  readonly #endpoints: DataEndpoints;
   readonly #actors = new Map<string, LeaseActor>();
   readonly #pool: FramePool;
   readonly #dispatcher: InferenceDispatcher;
@@ -152,8 +173,13 @@ export class Worker implements DebugSource {
     this.#options = options;
     this.#log = options.log ?? jsonLinesLogger();
     this.workerId = config.workerId;
-    this.metrics = new MetricsRegistry({ appName: config.appName, workerId: config.workerId });
+    this.metrics = new MetricsRegistry({
+      appName: config.appName,
+      workerId: config.workerId,
+      getMediaPricePerGB: config.getMediaPricePerGB,
+    });
     this.#pool = pool;
+    this.leaseTable = table;
     this.#dispatcher = new InferenceDispatcher({
       client: options.sageMakerRuntime,
       endpointName: config.sageMakerEndpoint,
@@ -190,6 +216,7 @@ export class Worker implements DebugSource {
       endpoint: config.sageMakerEndpoint,
       workerId: config.workerId,
       inferenceInterval: config.inferenceInterval,
+      samplingIntervalMillis: config.samplingIntervalMillis,
       publishFailedFrames: config.publishFailedFrames,
       clock: options.clock ?? systemClock,
     };
@@ -213,11 +240,14 @@ export class Worker implements DebugSource {
               message: problem,
             }),
     });
+    this.#endpoints = new DataEndpoints({ control: options.kinesisVideo, apiName: 'GET_MEDIA' });
     this.#discovery = new Discovery({
       client: options.kinesisVideo,
       streamNames: config.streamNames,
       tagFilters: config.tagFilters,
       intervalMillis: config.discoveryIntervalMillis,
+      tagRequestsPerSecond: config.discoveryTagRequestsPerSecond,
+      tagRefreshMillis: config.discoveryTagRefreshMillis,
       onChange: (streams) => this.#syncLeases(streams),
       onError: (error) => this.#error('discovery-failed', error),
     });
@@ -237,6 +267,9 @@ export class Worker implements DebugSource {
       },
     });
     this.#registerGauges();
+    meterConsumedCapacity(options.dynamodb, (kind, units) =>
+      this.metrics.add(kind === 'read' ? 'LeaseTableReadUnits' : 'LeaseTableWriteUnits', units),
+    );
   }
 
   /** Opens (or creates) the lease table named after appName, starts the frame pool, and starts taking leases. */
@@ -280,7 +313,7 @@ export class Worker implements DebugSource {
     const now = Date.now();
     while (this.#ended.length > 0 && (this.#ended.length > ENDED_KEPT_MAX || now - this.#ended[0]!.at > ENDED_KEPT_MS))
       this.#ended.shift();
-    const { worker: _, ...stats } = this.stats();
+    const { worker: _, cost, ...stats } = this.stats();
     const notReady = this.notReady;
     return {
       workerId: this.workerId,
@@ -296,6 +329,7 @@ export class Worker implements DebugSource {
       leases: [...[...this.#actors.values()].map((a) => a.view()), ...this.#recentlyEnded()].sort((a, b) =>
         a.stream.localeCompare(b.stream),
       ),
+      cost,
       stats,
     };
   }
@@ -360,10 +394,12 @@ export class Worker implements DebugSource {
 
   /** Pipeline counters over every stream this worker has read, and what waits where right now. */
   stats(): WorkerStats {
+    const totals = workerTotals(this.metrics);
     return {
       worker: this.workerId,
       streams: this.#actors.size,
-      totals: workerTotals(this.metrics),
+      totals,
+      cost: mediaCost(totals, this.metrics.getMediaPricePerGB),
       inFlight: this.#inFlight(),
       pool: { queued: this.#pool.queueSize, utilization: Math.round(this.#pool.utilization * 1000) / 1000 },
       dispatcher: this.#dispatcher.stats,
@@ -439,7 +475,7 @@ export class Worker implements DebugSource {
       // reading earlier, both would read the stream at once.
       handoverDelayMillis,
       coordinator: this.coordinator,
-      control: this.#options.kinesisVideo,
+      endpoints: this.#endpoints,
       mediaClient: this.#options.mediaClient,
       log: this.#log,
       services: this.#services,
@@ -448,6 +484,7 @@ export class Worker implements DebugSource {
       backoff: { baseMs: config.getMediaReconnectBaseMillis, maxMs: config.getMediaReconnectMaxMillis },
       missingStreamBackoff: { maxMs: config.missingStreamRetryMaxMillis },
       getMediaIdleTimeoutMillis: config.getMediaIdleTimeoutMillis,
+      maxMillisBehindNow: config.maxMillisBehindNow,
     });
     this.#actors.set(lease.leaseKey, actor);
     actor.onChange(() => this.#changed());

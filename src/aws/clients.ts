@@ -8,6 +8,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
+import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -115,6 +116,20 @@ export const kinesisVideoMediaClient = (options: ClientOptions = {}): KinesisVid
     requestHandler: handler(options, {
       defaultRequestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       maxSockets: Infinity,
+      idleTimeout: false,
+    }),
+  });
+
+/**
+ * ListFragments and GetMediaForFragmentList (`kvs-infer replay`): `endpoint` is the URL GetDataEndpoint answered.
+ * As for GetMedia, the body is paced by its reader, so its silence is bounded by the reader's idle timeout.
+ */
+export const kinesisVideoArchivedMediaClient = (options: ClientOptions = {}): KinesisVideoArchivedMediaClient =>
+  new KinesisVideoArchivedMediaClient({
+    ...sdkOptions(options),
+    requestHandler: handler(options, {
+      defaultRequestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      maxSockets: 50,
       idleTimeout: false,
     }),
   });

@@ -9,7 +9,7 @@ import { KvsInferError } from '../errors.js';
 
 export const BENCH_USAGE =
   'kvs-infer bench --scenario media|live|capacity|sweep [--streams N] [--duration SECONDS] [--warmup SECONDS] ' +
-  '[--inference-interval N] ' +
+  '[--inference-interval N | --sampling-interval MS] [--width PX] [--height PX] [--price-per-gb USD] ' +
   '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] ' +
   '[--out DIR] [--smoke]';
 

@@ -1,6 +1,8 @@
-// The debug server as `run` and `demo` start it for a worker: its view, its metrics, the lease machine's diagram.
+// The debug server as `run` and `demo` start it for a worker: its view, its metrics, the lease machine's diagram,
+// the fleet from its lease table.
 
 import type { Worker } from '../actors/index.js';
+import { FleetWatch } from '../debug/fleet.js';
 import { describeDiagram } from '../debug/machine-diagram.js';
 import { toSvg } from '../debug/machine-svg.js';
 import { DebugServer } from '../debug/server.js';
@@ -23,6 +25,7 @@ export async function startDebugServer(worker: Worker, port: number, host: strin
     source: worker,
     metrics: () => ({ body: prometheusText(worker.metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
     machineSvg: () => svg,
+    fleet: new FleetWatch({ table: worker.leaseTable, failoverTimeMillis: worker.coordinator.failoverTimeMillis }),
     port,
     host,
   });

@@ -1,9 +1,10 @@
 // What `kvs-infer demo` reports at the end, per stream: frames sampled, inferred and published (from
-// the metrics registry's counters and the records read back from Kinesis), detections by class, latency percentiles.
+// the metrics registry's counters and the records read back from Kinesis), what reading the stream cost, detections by
+// class, latency percentiles.
 
 import hdr from 'hdr-histogram-js';
 import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
-import type { StreamCounters } from '../metrics/index.js';
+import { BYTES_PER_GB, type MediaCost, mediaCost, type StreamCounters } from '../metrics/index.js';
 
 export interface Percentiles {
   p50: number;
@@ -29,6 +30,8 @@ export interface StreamSummary {
   /** Records of the stream read back from the data stream (a frame published twice counts twice). */
   published: number;
   distinctFrames: number;
+  /** The GetMedia cost meter's figures for the stream. */
+  cost: MediaCost;
   classes: ClassSummary[];
   /**
    * Answers not in the Object Detection format (your own container's, say): published, but not counted as detections.
@@ -41,11 +44,12 @@ export interface StreamSummary {
 /** Detections below this score are not counted (the detector's own answer keeps weaker ones). */
 export const MIN_SCORE = 0.3;
 
-/** One summary per stream in `counters`, from the records published for it. */
+/** One summary per stream in `counters`, from the records published for it; media priced at `getMediaPricePerGB`. */
 export function summarize(
   counters: Map<string, StreamCounters>,
   records: InferenceRecord[],
   labels: readonly string[],
+  getMediaPricePerGB: number,
 ): StreamSummary[] {
   return [...counters].map(([stream, c]) => {
     const mine = records.filter((r) => r.streamName === stream);
@@ -58,6 +62,7 @@ export function summarize(
       failed: c.failed,
       published: mine.length,
       distinctFrames: new Set(mine.map((r) => r.idempotencyKey)).size,
+      cost: mediaCost(c, getMediaPricePerGB),
       classes: detections(mine, labels),
       otherAnswers: mine.filter((r) => r.error === undefined && predictionsOf(r) === null).length,
       inferenceMs: percentiles(mine.flatMap((r) => (r.inferenceLatencyMs === null ? [] : [r.inferenceLatencyMs]))),
@@ -127,6 +132,11 @@ export function renderSummary(summaries: StreamSummary[]): string {
         `inferred ${s.inferred}, failed ${s.failed}`,
     );
     lines.push(`  published ${s.published} records for ${s.distinctFrames} frames`);
+    const { bytesRead, dollars, dollarsPer1000Inferences: per1000 } = s.cost;
+    lines.push(
+      `  GetMedia read ${significant(bytesRead / BYTES_PER_GB)} GB, est. $${significant(dollars)}` +
+        (per1000 === null ? '' : ` ($${significant(per1000)} per 1,000 inferences)`),
+    );
     if (s.classes.length === 0) lines.push(`  detections (score >= ${MIN_SCORE}): none`);
     else {
       lines.push(`  detections (score >= ${MIN_SCORE}):`);
@@ -147,3 +157,6 @@ export function renderSummary(summaries: StreamSummary[]): string {
 }
 
 const format = (p: Percentiles): string => `p50 ${p.p50}  p90 ${p.p90}  p99 ${p.p99}  max ${p.max}`;
+
+/** Three significant digits: a demo reads megabytes, worth fractions of a cent. */
+const significant = (value: number): string => (value === 0 ? '0' : value.toPrecision(3));

@@ -120,7 +120,8 @@ export async function demo(argv: string[]): Promise<number> {
       );
       await worker.shutdown();
       const records = parseRecords<InferenceRecord>(await readAllRecords(local.kinesis, RESULTS_STREAM));
-      process.stdout.write(`\n${renderSummary(summarize(counters, records, COCO_LABELS))}`);
+      const summaries = summarize(counters, records, COCO_LABELS, worker.metrics.getMediaPricePerGB);
+      process.stdout.write(`\n${renderSummary(summaries)}`);
       const checkpoints = logs.filter((l) => l.event === 'checkpoint').length;
       process.stdout.write(
         `\n${records.length} records in Kinesis stream ${RESULTS_STREAM}, ` +

@@ -26,6 +26,7 @@ export async function frames(argv: string[]): Promise<number> {
     options: {
       out: { type: 'string' },
       every: { type: 'string' },
+      'sampling-interval': { type: 'string' },
       type: { type: 'string', default: 'image/jpeg' },
       width: { type: 'string' },
       height: { type: 'string' },
@@ -43,6 +44,9 @@ export async function frames(argv: string[]): Promise<number> {
   };
   validateImageRequest(output);
   const inferenceInterval = positiveInteger('every', values.every, 6)!;
+  const samplingIntervalMillis = positiveInteger('sampling-interval', values['sampling-interval']);
+  if (samplingIntervalMillis !== undefined && values.every !== undefined)
+    throw new KvsInferError('USAGE', '--every and --sampling-interval exclude each other: give one');
   const input = await openInput(positionals[0]);
   await mkdir(values.out, { recursive: true }).catch((error: unknown) => {
     throw unwritable(`--out ${values.out}`, error);
@@ -63,6 +67,7 @@ export async function frames(argv: string[]): Promise<number> {
     for await (const { frame, image, error } of extractImages(input.chunks, {
       pool,
       inferenceInterval,
+      samplingIntervalMillis,
       output,
       onMediaError,
     })) {

@@ -19,8 +19,8 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   probe: { usage: 'kvs-infer probe <file|->', run: async (argv) => (await import('./probe.js')).probe(argv) },
   frames: {
     usage:
-      'kvs-infer frames <file|-> --out DIR [--every N] [--type CONTENT_TYPE] [--width W] [--height H] [--quality Q] ' +
-      '[--threads N]',
+      'kvs-infer frames <file|-> --out DIR [--every N | --sampling-interval MS] [--type CONTENT_TYPE] [--width W] ' +
+      '[--height H] [--quality Q] [--threads N]',
     run: async (argv) => (await import('./frames.js')).frames(argv),
   },
   local: {
@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
       'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P ' +
       '[--debug-host H]]',
     run: async (argv) => (await import('./run.js')).run(argv),
+  },
+  replay: {
+    usage:
+      'kvs-infer replay [--config FILE | --ssm-parameter NAME] --stream NAME --start TIME --end TIME ' +
+      '[--endpoint NAME] [--data-stream NAME] [--progress FILE] [--batch-fragments N]  ' +
+      '(TIME: ISO 8601 with a time zone, or epoch ms)',
+    run: async (argv) => (await import('./replay.js')).replay(argv),
   },
 };
 

@@ -3,6 +3,7 @@
 
 import type { InspectionEvent, StateValue } from 'xstate';
 import type { LeaseContext } from '../machines/index.js';
+import { mediaCost } from '../metrics/cost.js';
 import { stageLatencies } from './stage-latency.js';
 import { type LeaseView, TRANSITIONS_KEPT, type TransitionView } from './types.js';
 
@@ -59,7 +60,7 @@ export class LeaseWatch {
 
   /**
    * The machine's part of the view; the caller adds what it knows beyond the machine
-   * (the lease's counters, lag, latency).
+   * (the lease's counters, lag, cost, latency).
    */
   view(stream: string): LeaseView {
     const snapshot = this.#snapshot;
@@ -73,6 +74,7 @@ export class LeaseWatch {
       lastError: context?.lastError ?? null,
       counters: {},
       millisBehindNow: null,
+      cost: mediaCost({ bytesRead: 0, inferred: 0 }, 0),
       stages: stageLatencies(null, stream),
       transitions: [...this.#transitions],
     };

@@ -1,11 +1,14 @@
 // The worker's debug HTTP server: health and readiness probes, Prometheus metrics, the worker's state
-// as JSON and as server-sent events, and the lease inspector page, whose assets it serves itself (no CDN).
+// as JSON and as server-sent events, the fleet from the lease table, and the lease inspector page, whose assets it
+// serves itself (no CDN).
 
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
+import type { FleetWatch } from './fleet.js';
 import type { DebugSource } from './types.js';
+import { ViewChanges } from './view-changes.js';
 
 export interface DebugServerOptions {
   source: DebugSource;
@@ -13,6 +16,8 @@ export interface DebugServerOptions {
   metrics: () => { body: string; contentType: string };
   /** The lease machine's diagram, drawn from its definition. */
   machineSvg: () => string;
+  /** The fleet as the lease table shows it (`/debug/fleet`); without it that path is 404. */
+  fleet?: Pick<FleetWatch, 'view'>;
   /** Default 0: any free port. */
   port?: number;
   /** Default 127.0.0.1: the page shows stream names and errors, so it is not served beyond the host unless asked. */
@@ -26,8 +31,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 const PAGE_FILES = new Set(['index.html', 'app.js', 'style.css']);
-/** Changes closer together than this reach the page as one event. */
-const EVENT_COALESCE_MS = 100;
+/**
+ * Changes closer together than this reach the page as one event: a few views a second, however many leases move,
+ * are what a person can follow, and keep both the worker's and the browser's cost of them small.
+ */
+const EVENT_COALESCE_MS = 250;
 /** A comment line now and then keeps proxies from closing an idle event stream. */
 const HEARTBEAT_MS = 15_000;
 
@@ -93,6 +101,9 @@ export class DebugServer {
         return sendJson(res, 200, options.source.view());
       case '/debug/events':
         return this.#events(req, res, options.source);
+      case '/debug/fleet':
+        if (options.fleet === undefined) return sendJson(res, 404, { error: 'no fleet view: no lease table given' });
+        return sendJson(res, 200, await options.fleet.view());
       case '/debug/machine.svg':
         return send(res, 200, 'image/svg+xml; charset=utf-8', options.machineSvg());
       case '/debug':
@@ -110,14 +121,21 @@ export class DebugServer {
     send(res, 200, CONTENT_TYPES[extname(name)] ?? 'application/octet-stream', body);
   }
 
-  /** Server-sent events: the whole view at once, then again after every change (coalesced). */
+  /**
+   * Server-sent events: the whole view at once, then after every change (coalesced) an event `changes` with what
+   * changed (ViewChanges).
+   */
   #events(req: IncomingMessage, res: ServerResponse, source: DebugSource): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
-    const push = () => res.write(`data: ${JSON.stringify(source.view())}\n\n`);
+    const changes = new ViewChanges();
+    const push = () => {
+      const { event, data } = changes.next(source.view());
+      res.write(`${event === 'message' ? '' : `event: ${event}\n`}data: ${data}\n\n`);
+    };
     push();
     let timer: ReturnType<typeof setTimeout> | null = null;
     const unsubscribe = source.subscribe(() => {

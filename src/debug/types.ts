@@ -1,5 +1,7 @@
 // What the debug server shows: a plain-data view of one worker and its leases, and where it comes from.
 
+import type { MediaCost } from '../metrics/cost.js';
+
 /** One step of a lease machine: the event and the active states before and after it. */
 export interface TransitionView {
   /** Epoch ms. */
@@ -36,6 +38,8 @@ export interface LeaseView {
   counters: Record<string, number>;
   /** From the last fragment read; null before one. */
   millisBehindNow: number | null;
+  /** What reading the stream cost since its lease began on this worker (the GetMedia meter), and what it bought. */
+  cost: MediaCost;
   /** Each stage of the stream's sampled frames, in a frame's order (KIT's IngestToProcessLatency first). */
   stages: StageLatencyView[];
   /** Oldest first, at most TRANSITIONS_KEPT. */
@@ -58,6 +62,8 @@ export interface WorkerView {
   /** Owners of live leases at the last scan of the lease table, this worker included. */
   workers: string[];
   leases: LeaseView[];
+  /** The cost meter over every stream this worker has read, ended leases included. */
+  cost: MediaCost;
   /** Queue depths and totals (the worker's stats). */
   stats: Record<string, unknown>;
 }

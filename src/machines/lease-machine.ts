@@ -104,7 +104,13 @@ export type ReaderEvent =
 /** Sent by the pipeline (the sink behind the reader), which outlives any one reader. */
 export type PipelineEvent =
   /** Every sampled frame of this fragment, and of every fragment before it, has been published. */
-  | { type: 'FRAGMENT_COMPLETE'; fragmentNumber: string; serverTimestamp: number; keyframesSeen?: number }
+  | {
+      type: 'FRAGMENT_COMPLETE';
+      fragmentNumber: string;
+      serverTimestamp: number;
+      keyframesSeen?: number;
+      nextSampleAt?: number;
+    }
   /** Nothing is in flight any more; sent after the reader stops on shutdown. */
   | { type: 'DRAINED' };
 
@@ -319,6 +325,7 @@ export const leaseMachine = setup({
           fragmentNumber: event.fragmentNumber,
           serverTimestamp: event.serverTimestamp,
           ...(event.keyframesSeen === undefined ? {} : { keyframesSeen: event.keyframesSeen }),
+          ...(event.nextSampleAt === undefined ? {} : { nextSampleAt: event.nextSampleAt }),
         },
       };
     }),

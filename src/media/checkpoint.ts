@@ -19,6 +19,12 @@ export interface Checkpoint {
    */
   keyframesSeen?: number;
   /**
+   * With samplingIntervalMillis: the sampler's next tick after this fragment, epoch ms of producer time. A new owner
+   * samples the first I-frame at or after it, so sampling goes on with no burst and no gap; absent (sampling by
+   * I-frame count, checkpoints written before it existed, a stream's first checkpoint): the next I-frame is sampled.
+   */
+  nextSampleAt?: number;
+  /**
    * The fragment itself is not done: resume at it, not after it. Written once, when a stream that has no checkpoint
    * reads its first fragment, so that a new owner goes on from there rather than from the configured start (NOW),
    * which would lose what came in between. Completing that fragment moves past it.

@@ -2,8 +2,9 @@
 // I-frame after it, counted across fragment (and GetMedia reconnect) boundaries.
 
 import { KvsInferError } from '../errors.js';
+import type { FrameSampler, SamplerState } from './sampler.js';
 
-export class IFrameSampler {
+export class IFrameSampler implements FrameSampler {
   readonly interval: number;
   private keyframesSeen: number;
 
@@ -16,9 +17,9 @@ export class IFrameSampler {
     this.keyframesSeen = keyframesSeen;
   }
 
-  /** I-frames counted so far. */
-  get seen(): number {
-    return this.keyframesSeen;
+  /** The I-frames counted so far. */
+  get state(): SamplerState {
+    return { keyframesSeen: this.keyframesSeen };
   }
 
   /** Whether `sample` would pick this frame, without counting it. */

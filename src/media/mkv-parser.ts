@@ -476,6 +476,7 @@ export class MkvParser {
         keyframe,
         // Scaled by the ratio, not the product: epoch-millisecond cluster timecodes times 1e6 pass 2^53.
         timecodeMs: (this.clusterTimecode + relative) * (this.timecodeScale / 1e6),
+        clusterTimecodeMs: this.clusterTimecode * (this.timecodeScale / 1e6),
         blockTimecode: relative,
         invisible: (flags & 0x08) !== 0,
         discardable: (flags & 0x01) !== 0,

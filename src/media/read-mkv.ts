@@ -2,7 +2,7 @@
 
 import { MediaError } from './errors.js';
 import { type MkvEvent, MkvParser, type MkvParserOptions } from './mkv-parser.js';
-import { IFrameSampler } from './sampler.js';
+import { createSampler, type SamplingOptions } from './sampler.js';
 import type { Frame } from './types.js';
 
 /** Parses a byte source (a file stream, a GetMedia body) into parser events. */
@@ -19,9 +19,8 @@ export interface SampledFrame extends Frame {
   keyframeIndex: number;
 }
 
-export interface SampleOptions extends MkvParserOptions {
-  /** Keep 1 of every `inferenceInterval` I-frames (KIT's default is 6). */
-  inferenceInterval: number;
+/** Keep 1 of every `inferenceInterval` I-frames (KIT's default is 6), or one per `samplingIntervalMillis` when set. */
+export interface SampleOptions extends MkvParserOptions, SamplingOptions {
   /** Called for each non-fatal problem (a bad tag, a corrupt fragment skipped). */
   onError?: (error: MediaError) => void;
 }
@@ -34,7 +33,7 @@ export async function* sampleFrames(
   source: AsyncIterable<Uint8Array>,
   options: SampleOptions,
 ): AsyncGenerator<SampledFrame> {
-  const sampler = new IFrameSampler(options.inferenceInterval);
+  const sampler = createSampler(options);
   let sawVideo = false;
   let fatal: MediaError | null = null;
   for await (const event of readMkv(source, options)) {

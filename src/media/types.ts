@@ -48,6 +48,11 @@ export interface Frame {
   keyframe: boolean;
   /** Absolute timecode: cluster timecode + block offset, TimecodeScale applied. */
   timecodeMs: number;
+  /**
+   * Its cluster's timecode, TimecodeScale applied: `timecodeMs - clusterTimecodeMs` is how far into its fragment the
+   * frame lies, which dates it from the fragment's producer (or server) timestamp.
+   */
+  clusterTimecodeMs: number;
   /** The block's own timecode as stored: signed 16-bit, relative to its cluster's, TimecodeScale not applied. */
   blockTimecode: number;
   /** The block's invisible flag: decode the frame, do not show it. */

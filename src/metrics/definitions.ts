@@ -13,6 +13,11 @@ export interface MetricDefinition {
   readonly unit: MetricUnit;
   readonly scope: MetricScope;
   readonly help: string;
+  /**
+   * A worker metric CloudWatch also gets by AppName alone, so that its Average over the fleet's workers is the mean
+   * per worker: what the stack's autoscaling tracks.
+   */
+  readonly byApp?: true;
 }
 
 // KIT's dashboard also has "Lease Count per Worker": here that is CurrentLeases by WorkerId, not a metric of its own.
@@ -124,6 +129,17 @@ export const METRICS = [
     unit: 'Bytes',
     scope: 'stream',
     help: 'Bytes of media read from GetMedia.',
+  },
+  {
+    name: 'GetMediaCost',
+    prometheus: 'kvs_infer_get_media_cost_dollars_total',
+    kind: 'counter',
+    // CloudWatch has no currency unit: the value is US dollars.
+    unit: 'None',
+    scope: 'stream',
+    help:
+      'Estimated US dollars of GetMedia data consumption: BytesRead x getMediaPricePerGB / 10^9 ' +
+      '(KVS ingestion and storage, SageMaker, Kinesis and compute not included).',
   },
   {
     name: 'FramesRead',
@@ -252,6 +268,26 @@ export const METRICS = [
       'reading went on from the oldest retained fragment.',
   },
   {
+    name: 'FragmentsSkipped',
+    prometheus: 'kvs_infer_fragments_skipped_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'stream',
+    help:
+      'Fragments skipped by jumps to the live edge (maxMillisBehindNow), estimated (KVS does not say how many): ' +
+      "each jump's TimeSkipped over the length of the last fragment read before it.",
+  },
+  {
+    name: 'TimeSkipped',
+    prometheus: 'kvs_infer_skipped_ms_total',
+    kind: 'counter',
+    unit: 'Milliseconds',
+    scope: 'stream',
+    help:
+      'Media skipped by jumps to the live edge (maxMillisBehindNow), in KVS server time: ' +
+      'from the last frame read before each jump to the first frame read after it; never inferred.',
+  },
+  {
     name: 'MillisBehindNow',
     prometheus: 'kvs_infer_behind_now_ms',
     kind: 'gauge',
@@ -260,6 +296,16 @@ export const METRICS = [
     help:
       'How far the last fragment read is behind the newest fragment of the stream, ' +
       'as GetMedia reports it (MillisBehindNow).',
+  },
+  {
+    name: 'CostPer1000Inferences',
+    prometheus: 'kvs_infer_cost_per_1000_inferences_dollars',
+    kind: 'gauge',
+    unit: 'None',
+    scope: 'stream',
+    help:
+      'GetMediaCost per 1,000 FramesInferred since the lease began on this worker, in US dollars; ' +
+      'absent before the first inference.',
   },
   // Worker scope
   {
@@ -301,6 +347,7 @@ export const METRICS = [
     unit: 'Count',
     scope: 'worker',
     help: "Stream leases held by this worker (KIT's Current Lease Total; by WorkerId, its Lease Count per Worker).",
+    byApp: true,
   },
   {
     name: 'NumWorkers',
@@ -377,6 +424,22 @@ export const METRICS = [
     unit: 'Count',
     scope: 'worker',
     help: 'Checkpoints written to the lease table.',
+  },
+  {
+    name: 'LeaseTableReadUnits',
+    prometheus: 'kvs_infer_lease_table_read_units_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: "Read capacity units this worker's lease-table calls consumed, as DynamoDB reports them.",
+  },
+  {
+    name: 'LeaseTableWriteUnits',
+    prometheus: 'kvs_infer_lease_table_write_units_total',
+    kind: 'counter',
+    unit: 'Count',
+    scope: 'worker',
+    help: "Write capacity units this worker's lease-table calls consumed (a failed conditional write counted as 1).",
   },
   {
     name: 'LeaseSyncs',

@@ -91,15 +91,17 @@ function documentsFor(
   // Split into documents rather than directives: the EMF libraries cap metrics per event, not only per directive.
   for (let start = 0; start < series.length; start += EMF_MAX_METRICS) {
     const chunk = series.slice(start, start + EMF_MAX_METRICS);
+    const metric = (s: IntervalSeries) => ({ Name: s.definition.name, Unit: s.definition.unit });
+    const byApp = chunk.filter((s) => s.definition.byApp && s.labels.stream === undefined);
     const document: EmfDocument = {
       _aws: {
         Timestamp: timestamp,
         CloudWatchMetrics: [
-          {
-            Namespace: namespace,
-            Dimensions: dimensions.map((set) => [...set]),
-            Metrics: chunk.map((s) => ({ Name: s.definition.name, Unit: s.definition.unit })),
-          },
+          { Namespace: namespace, Dimensions: dimensions.map((set) => [...set]), Metrics: chunk.map(metric) },
+          // The same member, a second time by AppName alone: one value per worker, averaged by CloudWatch.
+          ...(byApp.length > 0
+            ? [{ Namespace: namespace, Dimensions: [['AppName']], Metrics: byApp.map(metric) }]
+            : []),
         ],
       },
       ...members,

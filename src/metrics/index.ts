@@ -1,5 +1,6 @@
 // The metrics core (one registry of series) and its two exporters: CloudWatch EMF lines and a Prometheus scrape.
 
+export { BYTES_PER_GB, costPer1000Inferences, getMediaCost, type MediaCost, mediaCost } from './cost.js';
 export {
   type CounterName,
   type GaugeName,

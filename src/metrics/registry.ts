@@ -1,7 +1,9 @@
 // The worker's metric series, keyed by metric and stream: what the pipeline and lease actors write into, and
 // what the EMF exporter (per interval) and the Prometheus endpoint and debug page (since start) read out.
 
+import { CONFIG_DEFAULTS } from '../config/schema.js';
 import { KvsInferError } from '../errors.js';
+import { costPer1000Inferences, getMediaCost } from './cost.js';
 import {
   type CounterName,
   type GaugeName,
@@ -21,6 +23,8 @@ export interface MetricLabels {
 export interface MetricsRegistryOptions {
   appName: string;
   workerId: string;
+  /** US dollars per 10^9 bytes read from GetMedia, which GetMediaCost counts from BytesRead; default us-east-1's. */
+  getMediaPricePerGB?: number;
 }
 
 /** One series as of now: counters since start, gauges current, histograms summarised since start. */
@@ -87,6 +91,7 @@ const TABLE_ORDER = new Map<string, number>(METRICS.map((m, i) => [m.name, i]));
 export class MetricsRegistry {
   readonly appName: string;
   readonly workerId: string;
+  readonly getMediaPricePerGB: number;
   readonly #series = new Map<string, Series>();
   #retired: (CounterSeries | HistogramSeries)[] = [];
   /** Each stream counter summed over the streams removed so far, so that `countAll` never goes backwards. */
@@ -101,6 +106,11 @@ export class MetricsRegistry {
     }
     this.appName = options.appName;
     this.workerId = options.workerId;
+    const price = options.getMediaPricePerGB ?? CONFIG_DEFAULTS.getMediaPricePerGB;
+    if (!(Number.isFinite(price) && price >= 0)) {
+      throw new KvsInferError('BAD_CONFIG', `metrics need a getMediaPricePerGB >= 0, got ${price}`);
+    }
+    this.getMediaPricePerGB = price;
     // Counters exist from the start at 0 so that a scrape or a dashboard shows 0, not a missing series.
     for (const definition of WORKER_COUNTERS) this.#create(definition, {});
   }
@@ -112,6 +122,8 @@ export class MetricsRegistry {
       throw new KvsInferError('BAD_METRIC', `counter ${name} can only grow by a finite amount >= 0, got ${value}`);
     }
     series.total += value;
+    // Priced as it is counted, so that GetMediaCost has BytesRead's life: interval deltas, retired streams, totals.
+    if (name === 'BytesRead') this.add('GetMediaCost', getMediaCost(value, this.getMediaPricePerGB), labels);
   }
 
   /** Sets a gauge; replaces a callback registered with `gauge()`. A non-finite value is kept and not exported. */
@@ -268,6 +280,7 @@ export class MetricsRegistry {
     // A stream's counters appear together, so its EMF document and scrape show 0 rather than nothing.
     if (stream !== undefined && !this.#series.has(seriesKey(STREAM_COUNTERS[0]!.name, labels))) {
       for (const counter of STREAM_COUNTERS) this.#create(counter, { stream });
+      this.#createCostGauge(stream);
     }
     return (
       this.#series.get(seriesKey(name, labels)) ?? this.#create(definition, stream === undefined ? {} : { stream })
@@ -289,6 +302,14 @@ export class MetricsRegistry {
       };
     this.#series.set(seriesKey(definition.name, labels), series);
     return series;
+  }
+
+  /** The stream's GetMediaCost per 1,000 FramesInferred; not exported (NaN) before the first inference. */
+  #createCostGauge(stream: string): void {
+    const gauge = this.#create(metricDefinition('CostPer1000Inferences')!, { stream }) as GaugeSeries;
+    gauge.read = () =>
+      costPer1000Inferences(this.count('GetMediaCost', { stream }), this.count('FramesInferred', { stream })) ??
+      Number.NaN;
   }
 
   /** Series in table order, then by stream: stable output, families together. */

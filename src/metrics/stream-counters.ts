@@ -7,6 +7,7 @@ import type { MetricsRegistry } from './registry.js';
 /** Each field and the registry counter it shows. */
 export const STREAM_COUNTER_FIELDS = {
   fragmentsRead: 'FragmentsRead',
+  bytesRead: 'BytesRead',
   fragmentsCompleted: 'FragmentsCompleted',
   corruptFragments: 'CorruptFragments',
   incompleteFragments: 'IncompleteFragments',
@@ -21,6 +22,8 @@ export const STREAM_COUNTER_FIELDS = {
   published: 'FramesPublished',
   backpressureMs: 'ReadPausedTime',
   reconnects: 'GetMediaReconnects',
+  fragmentsSkipped: 'FragmentsSkipped',
+  skippedMs: 'TimeSkipped',
 } as const satisfies Record<string, CounterName>;
 
 export type StreamCounters = Record<keyof typeof STREAM_COUNTER_FIELDS, number>;

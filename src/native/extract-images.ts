@@ -8,6 +8,8 @@ import type { EncodedImage, ImageRequest } from './types.js';
 export interface ExtractOptions {
   pool: FramePool;
   inferenceInterval: number;
+  /** When set, one I-frame per this many ms of producer time (of timecode, in a plain file) instead. */
+  samplingIntervalMillis?: number | undefined;
   output: ImageRequest;
   /** Frames in flight at once; default twice the pool size. */
   concurrency?: number;
@@ -46,6 +48,7 @@ export async function* extractImages(
   try {
     for await (const frame of sampleFrames(source, {
       inferenceInterval: options.inferenceInterval,
+      samplingIntervalMillis: options.samplingIntervalMillis,
       onError: options.onMediaError,
     })) {
       inFlight.push(start(frame));

@@ -149,6 +149,7 @@ export async function workerStack(
           statsIntervalMillis: 0,
           metricsNamespace: 'KvsInferTest',
           metricsIntervalMillis: 0,
+          getMediaPricePerGB: 0.0085,
           ...defaults,
           ...config,
         },

@@ -2,6 +2,7 @@
 // checkpointed, streams split between workers, and a shutdown handing streams over without rereads.
 
 import t from 'tap';
+import { getMediaCost } from '../../src/metrics/index.js';
 import { until, workerStack } from './worker-fixtures.js';
 
 t.test('one worker reads every stream from the start and checkpoints the last fragment read', async (t) => {
@@ -53,6 +54,22 @@ t.test('one worker reads every stream from the start and checkpoints the last fr
     a.worker.stats().totals.fragmentsCompleted,
     logged.reduce((n, c) => n + c, 0),
     "the worker's totals keep them",
+  );
+  // The cost meter too, at the default price.
+  const loggedBytes = a.records
+    .filter((r) => r.event === 'released')
+    .map((r) => (r.counters as { bytesRead: number }).bytesRead);
+  const view = a.worker.view();
+  t.ok(
+    loggedBytes.every((n) => n > 0),
+    `each released line counts the lease's bytes (${loggedBytes.join(', ')})`,
+  );
+  t.same(view.leases.map((l) => l.cost.bytesRead).sort(), [...loggedBytes].sort(), 'the ended leases show them');
+  for (const { stream, cost } of view.leases) t.equal(cost.dollars, getMediaCost(cost.bytesRead, 0.0085), stream);
+  t.equal(
+    view.cost.bytesRead,
+    loggedBytes.reduce((n, b) => n + b, 0),
+    "the worker's cost keeps them",
   );
 });
 

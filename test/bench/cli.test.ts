@@ -89,6 +89,16 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
       /--inference-interval must be a positive integer, got "1.5"/,
     ],
     [['--scenario', 'media', '--streams', '4'], /--streams does not apply to --scenario media/],
+    [['--scenario', 'live', '--sampling-interval', '0'], /--sampling-interval must be an integer from 1 to 86400000/],
+    [
+      ['--scenario', 'live', '--sampling-interval', '2000', '--inference-interval', '6'],
+      /--sampling-interval replaces --inference-interval: give one of them/,
+    ],
+    [['--scenario', 'media', '--sampling-interval', '2000'], /--sampling-interval does not apply to --scenario media/],
+    [['--scenario', 'live', '--width', '512px'], /--width must be an integer from 1 to 16384, got "512px"/],
+    [['--scenario', 'capacity', '--height', '20000'], /--height must be an integer from 1 to 16384, got "20000"/],
+    [['--scenario', 'live', '--price-per-gb=-1'], /--price-per-gb must be a non-negative number, got "-1"/],
+    [['--scenario', 'media', '--price-per-gb', '0.01'], /--price-per-gb does not apply to --scenario media/],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--streams', '4'], /--scenario is required/],
@@ -123,6 +133,12 @@ t.test("options become scenario options, absent ones left to the scenario's defa
     '3',
     '--bound',
     '500',
+    '--width',
+    '512',
+    '--height',
+    '288',
+    '--price-per-gb',
+    '0.0109',
     '--smoke',
   ]);
 
@@ -140,9 +156,17 @@ t.test("options become scenario options, absent ones left to the scenario's defa
       gopSeconds: 2,
       runs: 3,
       boundMs: 500,
+      imageWidth: 512,
+      imageHeight: 288,
+      pricePerGB: 0.0109,
       smoke: true,
     },
   });
+  t.match(
+    parseBenchArgs(['--scenario', 'capacity', '--sampling-interval', '2000', '--width', '512']).options,
+    { samplingIntervalMillis: 2000, imageWidth: 512 },
+    '--sampling-interval and a single side',
+  );
   t.same(
     parseBenchArgs(['--scenario', 'media']),
     { scenario: 'media', out: 'bench/results', options: {} },

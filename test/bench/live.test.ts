@@ -81,7 +81,75 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
     progress.some((p) => p.includes('measuring')),
     'reported progress',
   );
+  t.match(
+    (report.figures as { cost: unknown }).cost,
+    { pricePerGB: 0.0085, framesInferred: Number },
+    'GetMedia priced at the worker default',
+  );
 });
+
+t.test(
+  'live: sampling by time, the image size and the price reach the worker; the report prices the media',
+  async (t) => {
+    // Act: 2 streams with an I-frame a second, one sampled every 3 s, over a 6 s window.
+    const report = await liveScenario({
+      smoke: true,
+      worker,
+      durationSeconds: 6,
+      samplingIntervalMillis: 3000,
+      imageWidth: 320,
+      pricePerGB: 0.02,
+    });
+
+    // Assess
+    checkShape(t, report, 'live');
+    t.match(report.settings, { samplingIntervalMillis: 3000, imageWidth: 320, pricePerGB: 0.02 }, 'settings');
+    t.notOk('inferenceInterval' in report.settings, 'no inferenceInterval beside samplingIntervalMillis');
+    const f = report.figures as unknown as LiveFigures & {
+      expectedSampledPerSecond: number;
+      cost: {
+        pricePerGB: number;
+        gbRead: number;
+        dollars: number;
+        framesInferred: number;
+        dollarsPer1000Inferences: number;
+        dollarsPerStreamPer30Days: number;
+      };
+      runs: { settings: { workerConfig: Record<string, unknown> } }[];
+    };
+    t.match(
+      f.runs[0]!.settings.workerConfig,
+      { samplingIntervalMillis: 3000, imageWidth: 320, imageHeight: undefined, getMediaPricePerGB: 0.02 },
+      'as the worker read them',
+    );
+    t.equal(f.expectedSampledPerSecond.toFixed(3), (2 / 3).toFixed(3), 'expects 2 streams x 1/3 s');
+    checkPlausible(t, f, 'live by time');
+    t.ok(
+      f.framesPerSecond > 0.2 && f.framesPerSecond < 1.3,
+      `about 0.67 frames/s published, not every I-frame's 2 (${f.framesPerSecond.toFixed(2)})`,
+    );
+    const { cost } = f;
+    t.ok(cost.gbRead > 0 && cost.framesInferred > 0, `${cost.gbRead} GB read, ${cost.framesInferred} frames inferred`);
+    t.ok(Math.abs(cost.dollars - cost.gbRead * 0.02) < 1e-12, `$${cost.dollars} = GB x $0.02`);
+    t.ok(
+      Math.abs(cost.dollarsPer1000Inferences - (cost.dollars * 1000) / cost.framesInferred) < 1e-12,
+      `$${cost.dollarsPer1000Inferences} per 1,000 inferences`,
+    );
+    const monthly = (f.bytesPerSecond / 2) * 30 * 86_400 * (0.02 / 1e9);
+    t.ok(
+      Math.abs(cost.dollarsPerStreamPer30Days - monthly) / monthly < 0.001,
+      `$${cost.dollarsPerStreamPer30Days.toFixed(2)} per stream per 30 days at the bitrate read`,
+    );
+    t.ok(
+      report.table.rows.some((row) => row[0] === 'GetMedia $ per 1,000 inferences'),
+      'the table shows $ per 1,000 inferences',
+    );
+    t.ok(
+      report.conclusions.some((c) => c.startsWith('GetMedia at $0.02/GB:')),
+      'and the conclusions the cost',
+    );
+  },
+);
 
 t.test('capacity: two smoke steps name the largest N that held', async (t) => {
   // Act

@@ -51,6 +51,7 @@ const NEW_PARAMETERS: Record<string, string> = {
   TaskMemory: '2048',
   MinTasks: '1',
   MaxTasks: '4',
+  LeasesPerWorkerTarget: '40',
   VpcId: '',
   SubnetIds: '',
   LogRetentionDays: '30',
@@ -161,8 +162,10 @@ function allReferences(tpl: Template): Array<Reference & { owner?: string; owner
 
 // ---------------------------------------------------------------- metrics
 
-const allowedDimensionSets = (scope: 'worker' | 'stream') =>
-  scope === 'worker' ? [['AppName', 'WorkerId']] : [['AppName', 'StreamName'], ['AppName']];
+const allowedDimensionSets = ({ scope, byApp }: { scope: 'worker' | 'stream'; byApp?: true }) =>
+  scope === 'stream'
+    ? [['AppName', 'StreamName'], ['AppName']]
+    : [['AppName', 'WorkerId'], ...(byApp ? [['AppName']] : [])];
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
 
@@ -170,7 +173,7 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 function metricProblem(name: string, dimensions: string[]): string | undefined {
   const definition = METRICS.find((m) => m.name === name);
   if (!definition) return `${name} is not a metric the worker exports`;
-  const allowed = allowedDimensionSets(definition.scope);
+  const allowed = allowedDimensionSets(definition);
   if (!allowed.some((set) => sameSet(set, dimensions))) {
     return (
       `${name} is a ${definition.scope} metric, written with ` +
@@ -594,6 +597,18 @@ t.test('the service: Fargate, no inbound, public IP only in the VPC it made, CPU
     'ECSServiceAverageCPUUtilization',
   );
   t.equal(tracking.TargetValue, 60);
+
+  const leases = template.Resources.WorkerLeaseScalingPolicy!;
+  t.equal(leases.Condition, 'ScalesOnLeases');
+  t.equal(evaluateCondition('ScalesOnLeases', context()), true, 'on by default');
+  t.equal(evaluateCondition('ScalesOnLeases', context({ LeasesPerWorkerTarget: '0' })), false);
+  const leaseTracking = leases.Properties!.TargetTrackingScalingPolicyConfiguration as JsonObject;
+  t.same(leaseTracking.TargetValue, { Ref: 'LeasesPerWorkerTarget' });
+  const metric = evaluate(leaseTracking.CustomizedMetricSpecification!, context({ AppName: 'my-app' })) as JsonObject;
+  t.match(metric, { Namespace: 'my-app', MetricName: 'CurrentLeases', Statistic: 'Average' });
+  const dimensions = (metric.Dimensions as JsonObject[]).map((d) => d.Name as string);
+  t.same(metric.Dimensions, [{ Name: 'AppName', Value: 'my-app' }]);
+  t.equal(metricProblem('CurrentLeases', dimensions), undefined, 'a metric the worker writes with that dimension');
 });
 
 t.test('the lease table, the data stream, the Lambda and its event source', async (t) => {
@@ -706,7 +721,7 @@ t.test(
     }
     // The checker itself: it would catch a metric the worker does not write, and a wrong dimension set.
     t.ok(metricProblem('LeaseCountPerWorker', ['AppName', 'WorkerId']));
-    t.ok(metricProblem('CurrentLeases', ['AppName']));
+    t.ok(metricProblem('LeasesTaken', ['AppName']));
     t.ok(metricProblem('FramesFailed', ['AppName', 'WorkerId']));
   },
 );

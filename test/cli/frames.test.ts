@@ -69,6 +69,44 @@ t.test('writes every 2nd I-frame as a resized PNG and describes each on a JSON l
   }
 });
 
+t.test('--sampling-interval writes the first I-frame at or after each tick of the timecodes', async (t) => {
+  // Prepare: I-frames every 0.5 s for 3 s; a plain file has no producer timestamps, so its timecodes date the frames.
+  const dir = t.testdir();
+  const fixture = await generateFixture({
+    path: join(dir, 'in.mkv'),
+    width: 64,
+    height: 48,
+    fps: 10,
+    gopSeconds: 0.5,
+    durationSeconds: 3,
+  });
+
+  // Act
+  const { code, stdout, stderr } = await runCli([
+    'frames',
+    fixture.path,
+    '--sampling-interval',
+    '1200',
+    '--out',
+    join(dir, 'out'),
+  ]);
+
+  // Assess: ticks at 1.2 and 2.4 s.
+  t.equal(code, 0, stderr);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  t.same(
+    lines.map((l) => [l.keyframeIndex, l.timecodeMs]),
+    [
+      [0, 0],
+      [3, 1500],
+      [5, 2500],
+    ],
+  );
+});
+
 t.test('bad input exits 2 with the error code on stderr', async (t) => {
   const dir = t.testdir();
   const audioOnly = await generateFixture({
@@ -105,6 +143,12 @@ t.test('bad options exit 1 naming the option', async (t) => {
   const every = await runCli(['frames', '-', '--out', dir, '--every', '0']);
   t.equal(every.code, 1);
   t.match(every.stderr, /--every must be a positive integer, got "0"/);
+  const interval = await runCli(['frames', '-', '--out', dir, '--sampling-interval', '1.5']);
+  t.equal(interval.code, 1);
+  t.match(interval.stderr, /--sampling-interval must be a positive integer, got "1.5"/);
+  const both = await runCli(['frames', '-', '--out', dir, '--every', '2', '--sampling-interval', '1000']);
+  t.equal(both.code, 1);
+  t.match(both.stderr, /--every and --sampling-interval exclude each other: give one/);
   const out = await runCli(['frames', '-']);
   t.equal(out.code, 1);
   t.match(out.stderr, /--out DIR is required/);

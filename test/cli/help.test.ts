@@ -25,7 +25,16 @@ t.test('kvs-infer --help lists every command, how to get its help, and --version
 
   // Assess
   t.equal(code, 0, stderr);
-  t.same([...(await usageLines()).keys()].sort(), ['bench', 'demo', 'frames', 'local', 'machines', 'probe', 'run']);
+  t.same([...(await usageLines()).keys()].sort(), [
+    'bench',
+    'demo',
+    'frames',
+    'local',
+    'machines',
+    'probe',
+    'replay',
+    'run',
+  ]);
   t.match(stdout, /^ {2}kvs-infer <command> --help$/m);
   t.match(stdout, /^ {2}kvs-infer --version$/m);
 });

@@ -6,12 +6,15 @@ import { LeaseWatch } from '../../src/debug/lease-watch.js';
 import { stageLatencies } from '../../src/debug/stage-latency.js';
 import type { DebugSource, WorkerView } from '../../src/debug/types.js';
 import { type AcquirerOutput, type LeaseEvent, leaseMachine } from '../../src/machines/index.js';
-import type { MetricsRegistry } from '../../src/metrics/index.js';
+import { type MediaCost, type MetricsRegistry, mediaCost, streamCounters } from '../../src/metrics/index.js';
 
 export class DrivenLease {
   readonly stream: string;
   readonly watch = new LeaseWatch();
   readonly actor: Actor<typeof leaseMachine>;
+  /** What the view shows as the stream's MillisBehindNow and cost; the test sets them. */
+  millisBehindNow: number | null = null;
+  cost: MediaCost = mediaCost({ bytesRead: 0, inferred: 0 }, 0);
   #acquired!: (output: AcquirerOutput) => void;
   #written: (() => void)[] = [];
 
@@ -58,7 +61,10 @@ export class DrivenLease {
   }
 }
 
-/** A worker's view over `leases`, changing as they do, with their stage latencies from `metrics` as a worker's. */
+/**
+ * A worker's view over `leases`, changing as they do, with their counters and stage latencies from `metrics` as a
+ * worker's.
+ */
 export function drivenSource(
   leases: DrivenLease[],
   metrics: MetricsRegistry | null = null,
@@ -77,7 +83,20 @@ export function drivenSource(
       draining: false,
       holdsSyncLease: true,
       workers: [workerId, 'other-worker'],
-      leases: leases.map((l) => ({ ...l.watch.view(l.stream), stages: stageLatencies(metrics, l.stream) })),
+      leases: leases.map((l) => ({
+        ...l.watch.view(l.stream),
+        counters: metrics === null ? {} : streamCounters(metrics, l.stream),
+        millisBehindNow: l.millisBehindNow,
+        cost: l.cost,
+        stages: stageLatencies(metrics, l.stream),
+      })),
+      cost: mediaCost(
+        {
+          bytesRead: leases.reduce((sum, l) => sum + l.cost.bytesRead, 0),
+          inferred: leases.reduce((sum, l) => sum + l.cost.framesInferred, 0),
+        },
+        0.0085,
+      ),
       stats: {},
     }),
     subscribe(onChange) {

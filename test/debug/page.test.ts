@@ -1,55 +1,69 @@
 /// <reference lib="dom" />
-// The lease inspector in headless Chromium: the page loads with no network beyond the worker, draws a
-// state machine per lease, and follows a lease live as the test drives it through acquiring, reading,
-// draining, checkpointing and released, while another lease stays where it is; its stage latency table
-// shows p50 / p99 of every stage from the worker's metrics, and follows them. Saves a screenshot.
+// The lease inspector in headless Chromium: the page loads with no network beyond the worker, lists every lease
+// in its table, draws the selected lease's state machine and follows it live as the test drives it through
+// acquiring, reading, draining, checkpointing and released, while another lease stays where it is; the selected
+// lease's stage latency table shows p50 / p99 of every stage from the worker's metrics, and follows them.
 
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
+import { FleetWatch } from '../../src/debug/fleet.js';
 import { describeDiagram } from '../../src/debug/machine-diagram.js';
 import { toSvg } from '../../src/debug/machine-svg.js';
 import { DebugServer } from '../../src/debug/server.js';
 import { leaseMachine } from '../../src/machines/index.js';
 import { MetricsRegistry, PIPELINE_STAGES, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
+import { leaseStack } from '../actors/lease/lease-fixtures.js';
+import { offlinePage, withoutChromium } from './browser.js';
 import { DrivenLease, drivenSource, settle } from './driven-leases.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOT = '.tap/artifacts/debug-page.png';
+const SCREENSHOT = '.tap/artifacts/debug-page.png';
 
-/** The states the page shows for `stream`, once they are `expected`. */
+/** The states the selected lease's diagram highlights, once its panel shows `expected` for `stream`. */
 async function pageShows(page: Page, stream: string, expected: string[]): Promise<string[]> {
-  const card = page.locator(`.lease[data-stream="${stream}"]`);
   await page.waitForFunction(
-    ([s, want]) => document.querySelector(`.lease[data-stream="${s}"]`)?.getAttribute('data-states') === want,
+    ([s, want]) => {
+      const detail = document.querySelector(`#detail[data-stream="${s}"]`);
+      return detail?.getAttribute('data-states') === want && document.querySelector('#diagram svg') !== null;
+    },
     [stream, expected.join(' ')] as const,
     { timeout: 5000 },
   );
   return (
-    await card
-      .locator('svg [data-state].current')
+    await page
+      .locator('#diagram svg [data-state].current')
       .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-state')!))
   ).sort();
 }
 
-/** The stage latency cells the page shows for `stream`, by metric, once the first stage's cell reads `first`. */
-async function stagesShown(page: Page, stream: string, first: string): Promise<Record<string, string>> {
-  const row = `#stages tbody tr[data-stream="${stream}"]`;
+/** The state column of `stream`'s row, once it reads `expected`. */
+async function rowState(page: Page, stream: string, expected: string): Promise<string> {
+  const cell = `#leases tbody tr[data-stream="${stream}"] td[data-key="state"]`;
   await page.waitForFunction(
-    ([r, want]) => document.querySelector(`${r} td[data-metric]`)?.textContent === want,
-    [row, first] as const,
+    ([c, want]) => document.querySelector(c)?.textContent === want,
+    [cell, expected] as const,
+    { timeout: 5000 },
+  );
+  return (await page.locator(cell).textContent())!;
+}
+
+/** The selected lease's stage latency cells, by metric, once the first stage's reads `first`. */
+async function stagesShown(page: Page, first: string): Promise<Record<string, string>> {
+  await page.waitForFunction(
+    (want) => document.querySelector('#stages tbody tr td:nth-child(2)')?.textContent === want,
+    first,
     { timeout: 5000 },
   );
   const cells = await page
-    .locator(`${row} td[data-metric]`)
-    .evaluateAll((nodes) => nodes.map((n) => [n.getAttribute('data-metric')!, n.textContent!]));
+    .locator('#stages tbody tr')
+    .evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-metric')!, r.children[1]!.textContent!]));
   return Object.fromEntries(cells);
 }
 
 t.test(
-  'the page follows a lease through its states, live and offline',
-  { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)` },
+  'the page lists the leases and follows the selected one through its states, live and offline',
+  { skip: withoutChromium },
   async (t) => {
     // Prepare: two leases the test drives, served as a worker's view; front-door's frames went through every stage
     // (stage i: 10i, 20i and 30i ms), parking-lot's through none
@@ -70,51 +84,35 @@ t.test(
       machineSvg: () => svg,
     });
     t.teardown(() => server.close());
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const requested: string[] = [];
-    // Offline: anything not served by the worker itself is refused, and recorded.
-    await page.route('**/*', (route) => {
-      requested.push(route.request().url());
-      return route.request().url().startsWith(server.url) ? route.continue() : route.abort();
-    });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
+    const { page, requested, errors } = await offlinePage(t, server.url);
 
-    // Act, Assess: the page loads and shows both leases acquiring
+    // Act, Assess: the page loads and lists both leases acquiring; no diagram until one is selected
     await page.goto(`${server.url}/debug`);
+    t.equal(await rowState(page, 'front-door', 'acquiring'), 'acquiring', 'front-door: acquiring');
+    t.equal(await rowState(page, 'parking-lot', 'acquiring'), 'acquiring', 'parking-lot: acquiring');
+    t.equal(await page.locator('svg').count(), 0, 'no diagram drawn before a lease is selected');
+    await page.click('#leases tbody tr[data-stream="front-door"]');
     t.same(
       await pageShows(page, 'front-door', ['lease.acquiring']),
       ['lease.acquiring'],
-      'front-door: acquiring, highlighted in its diagram',
+      'selected, front-door is drawn, acquiring highlighted',
     );
-    t.same(await pageShows(page, 'parking-lot', ['lease.acquiring']), ['lease.acquiring'], 'parking-lot: acquiring');
-    t.equal(await page.locator('.lease').count(), 2, 'one diagram per lease');
+    t.equal(await page.locator('svg').count(), 1, 'one diagram: the selected lease');
 
-    // Assess: the stage latency table, one column per stage in a frame's order, named by its metric
-    const heads = await page.locator('#stages thead th').allTextContents();
+    // Assess: the stage latency table, one row per stage in a frame's order, named by its metric
     t.same(
-      heads,
-      ['stream', ...PIPELINE_STAGES.map((s) => `${s.from} → ${s.to}${s.metric}`)],
-      'a column per stage, in order, with its metric',
+      await page.locator('#stages tbody td:first-child').allTextContents(),
+      PIPELINE_STAGES.map((s) => `${s.from} → ${s.to} ${s.metric}`),
+      'a row per stage, in order, with its metric',
     );
     t.same(
-      await stagesShown(page, 'front-door', '20 / 30'),
+      await stagesShown(page, '20 / 30'),
       Object.fromEntries(PIPELINE_STAGES.map(({ metric }, i) => [metric, `${20 * (i + 1)} / ${30 * (i + 1)}`])),
       'front-door: p50 / p99 of every stage',
     );
-    t.same(
-      Object.values(await stagesShown(page, 'parking-lot', '—')),
-      PIPELINE_STAGES.map(() => '—'),
-      'parking-lot: no frame yet, no values',
-    );
 
     // Act, Assess: reading (a parallel state: both regions' states are current, the parent active); meanwhile ten
-    // frames took 5 s from ingest to the worker, which the table shows with the lease's next change
+    // frames took 5 s from ingest to the worker, which the panel shows with the lease's next change
     for (let i = 0; i < 10; i++) metrics.observe('IngestToProcessLatency', 5000, { stream: 'front-door' });
     followed.acquire();
     await settle();
@@ -124,16 +122,13 @@ t.test(
       'reading: streaming and idle',
     );
     t.ok(
-      await page
-        .locator('.lease[data-stream="front-door"] svg [data-state="lease.reading"]')
-        .evaluate((n) => n.classList.contains('active')),
+      await page.locator('#diagram svg [data-state="lease.reading"]').evaluate((n) => n.classList.contains('active')),
       'reading itself is marked active',
     );
-    const followedStages = await stagesShown(page, 'front-door', '5000 / 5000');
     t.match(
-      followedStages,
+      await stagesShown(page, '5000 / 5000'),
       { IngestToProcessLatency: '5000 / 5000', ReceivedToDecodedLatency: '40 / 60' },
-      'the table follows the metrics',
+      'the stage table follows the metrics',
     );
 
     // Act, Assess: draining, checkpointing, released
@@ -149,35 +144,25 @@ t.test(
     followed.finishWrite();
     await settle();
     t.same(await pageShows(page, 'front-door', ['lease.released']), ['lease.released'], 'released');
-    t.ok(
-      await page.locator('.lease[data-stream="front-door"]').evaluate((n) => n.classList.contains('done')),
-      'the ended lease is marked done',
-    );
+    t.ok(await page.locator('#detail').evaluate((n) => n.classList.contains('done')), 'the ended lease is marked done');
 
     // Assess: the other lease never moved; the history and the table say what happened
     t.same(other.states, ['lease.acquiring'], 'parking-lot is still acquiring');
-    t.same(
-      await pageShows(page, 'parking-lot', ['lease.acquiring']),
-      ['lease.acquiring'],
-      'and the page still shows it so',
-    );
-    const history = await page.locator('.lease[data-stream="front-door"] .history li').allTextContents();
+    t.equal(await rowState(page, 'parking-lot', 'acquiring'), 'acquiring', 'and the table still shows it so');
+    const history = await page.locator('#history li').allTextContents();
     for (const event of ['SHUTDOWN', 'DRAINED', 'xstate.done.actor.finalCheckpoint'])
       t.ok(
         history.some((line) => line.includes(event)),
         `history shows ${event}`,
       );
-    t.match(
-      await page.locator('#streams tbody tr[data-stream="front-door"]').textContent(),
-      /released/,
-      'the streams table shows front-door released',
-    );
-    t.match(
-      await page.locator('.lease[data-stream="front-door"] .lease-states').textContent(),
-      'released',
-      'the card heading says released',
-    );
+    t.equal(await rowState(page, 'front-door', 'released (ended)'), 'released (ended)', 'the table: released');
+    t.match(await page.locator('#detail-states').textContent(), 'released', 'the panel heading says released');
     t.match(await page.locator('#workers').textContent(), /test-worker.*other-worker/, 'the workers are listed');
+
+    // Act, Assess: selecting parking-lot draws its diagram instead
+    await page.click('#leases tbody tr[data-stream="parking-lot"]');
+    t.same(await pageShows(page, 'parking-lot', ['lease.acquiring']), ['lease.acquiring'], 'parking-lot drawn');
+    t.equal(await page.locator('#history li').count(), 1, 'with its own history: its start');
     t.same(errors, [], 'no script errors');
     t.ok(
       requested.length >= 4 && requested.every((url) => url.startsWith(server.url)),
@@ -187,5 +172,68 @@ t.test(
     await mkdir('.tap/artifacts', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     t.ok(existsSync(SCREENSHOT), `screenshot saved to ${SCREENSHOT}`);
+  },
+);
+
+t.test(
+  "the fleet: another worker's leases beside this worker's, and those it stopped renewing",
+  { skip: withoutChromium },
+  async (t) => {
+    // Prepare: this worker holds front-door and renews it; gone-worker held garage and stopped renewing it
+    const stack = await leaseStack(t);
+    const table = await stack.table('page-fleet');
+    for (const key of ['front-door', 'garage']) await table.createLease(key);
+    const fresh = { leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 };
+    let held = await table.take({ leaseKey: 'front-door', ...fresh }, 'test-worker');
+    await table.take({ leaseKey: 'garage', ...fresh }, 'gone-worker');
+    // This worker renews its lease, as its coordinator would.
+    const renewals = setInterval(() => {
+      table.renew(held, 'test-worker').then(
+        (renewed) => (held = renewed),
+        () => undefined,
+      );
+    }, 250);
+    t.teardown(() => clearInterval(renewals));
+    const lease = new DrivenLease('front-door');
+    t.teardown(() => lease.stop());
+    const server = await DebugServer.start({
+      source: drivenSource([lease]),
+      metrics: () => ({ body: '', contentType: PROMETHEUS_CONTENT_TYPE }),
+      machineSvg: () => toSvg(describeDiagram(leaseMachine)),
+      fleet: new FleetWatch({ table, intervalMillis: 200, failoverTimeMillis: 1_000 }),
+    });
+    t.teardown(() => server.close());
+    const { page, errors } = await offlinePage(t, server.url);
+
+    // Act
+    await page.goto(`${server.url}/debug`);
+
+    // Assess: garage is listed as the other worker's, then as expired once its counter stood still past failover
+    t.equal(await rowState(page, 'garage', 'other worker'), 'other worker', "garage: the other worker's");
+    t.equal(await rowState(page, 'garage', 'expired'), 'expired', 'then expired');
+    t.equal(await rowState(page, 'front-door', 'acquiring'), 'acquiring', "front-door: this worker's machine");
+    await page.waitForFunction(() => document.querySelector('#workers li[data-worker="gone-worker"] .badge.off'));
+    t.same(
+      await page.locator('#workers li').allTextContents(),
+      ['gone-worker11 expired', 'test-worker1'],
+      'each worker with its lease count, and how many expired',
+    );
+    await page.selectOption('#filter-state', 'expired');
+    await page.waitForFunction(() => document.getElementById('shown')?.textContent === '1 of 2');
+    t.same(
+      await page
+        .locator('#leases tbody tr[data-stream]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-stream'))),
+      ['garage'],
+      'the state filter shows the expired lease alone',
+    );
+    await page.selectOption('#filter-state', '');
+    await page.check('#filter-errors');
+    await page.waitForFunction(() => document.getElementById('shown')?.textContent === '1 of 2');
+    t.ok(
+      await page.locator('#leases tbody tr[data-stream="garage"]').evaluate((n) => n.classList.contains('has-error')),
+      'an expired lease counts as an error',
+    );
+    t.same(errors, [], 'no script errors');
   },
 );

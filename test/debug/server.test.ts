@@ -3,23 +3,27 @@
 
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import t, { type Test } from 'tap';
+import { type FleetView, FleetWatch } from '../../src/debug/fleet.js';
 import { describeDiagram } from '../../src/debug/machine-diagram.js';
 import { toSvg } from '../../src/debug/machine-svg.js';
 import { DebugServer } from '../../src/debug/server.js';
 import type { DebugSource, WorkerView } from '../../src/debug/types.js';
 import { leaseMachine } from '../../src/machines/index.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
+import { leaseStack } from '../actors/lease/lease-fixtures.js';
 import { DrivenLease, drivenSource, settle } from './driven-leases.js';
 
 async function serve(
   t: Test,
   source: DebugSource,
   metrics = new MetricsRegistry({ appName: 'debug-test', workerId: 'test-worker' }),
+  fleet?: FleetWatch,
 ): Promise<DebugServer> {
   const server = await DebugServer.start({
     source,
     metrics: () => ({ body: prometheusText(metrics), contentType: PROMETHEUS_CONTENT_TYPE }),
     machineSvg: () => toSvg(describeDiagram(leaseMachine)),
+    fleet,
   });
   t.teardown(() => server.close());
   return server;
@@ -100,45 +104,67 @@ t.test('/metrics is Prometheus text that a Prometheus parser reads, with the str
   t.match(text, /^kvs_infer_ingest_to_process_latency_ms_sum\{[^}]*\} 540$/m, 'and their _sum');
 });
 
-t.test('/debug/state and /debug/events follow a lease machine as it moves', async (t) => {
-  // Prepare
-  const lease = new DrivenLease('front-door');
-  t.teardown(() => lease.stop());
-  const server = await serve(t, drivenSource([lease]));
-  const controller = new AbortController();
-  t.teardown(() => controller.abort());
-  const events = await fetch(`${server.url}/debug/events`, { signal: controller.signal });
-  const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  const nextView = async (): Promise<WorkerView> => {
-    while (!buffered.includes('\n\n')) buffered += (await reader.read()).value ?? '';
-    const [message, ...rest] = buffered.split('\n\n');
-    buffered = rest.join('\n\n');
-    return JSON.parse(message!.replace(/^data: /, '')) as WorkerView;
-  };
+t.test(
+  '/debug/state and /debug/events follow the lease machines as they move, events sending only changes',
+  async (t) => {
+    // Prepare
+    const lease = new DrivenLease('front-door');
+    const idle = new DrivenLease('parking-lot');
+    t.teardown(() => {
+      lease.stop();
+      idle.stop();
+    });
+    const server = await serve(t, drivenSource([lease, idle]));
+    const controller = new AbortController();
+    t.teardown(() => controller.abort());
+    const events = await fetch(`${server.url}/debug/events`, { signal: controller.signal });
+    const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    /** The next event: its type (`message` unless named) and its data. */
+    const nextEvent = async (): Promise<{ event: string; data: WorkerView & { removed?: string[] } }> => {
+      while (!buffered.includes('\n\n')) buffered += (await reader.read()).value ?? '';
+      const [message, ...rest] = buffered.split('\n\n');
+      buffered = rest.join('\n\n');
+      const event = /^event: (.*)$/m.exec(message!)?.[1] ?? 'message';
+      return { event, data: JSON.parse(/^data: (.*)$/m.exec(message!)![1]!) };
+    };
 
-  // Act, Assess
-  t.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8', 'an event stream');
-  t.same((await nextView()).leases[0]!.states, ['lease.acquiring'], 'the first event is the view as it is');
-  lease.acquire('9134');
-  await settle();
-  t.same(
-    (await nextView()).leases[0]!.states,
-    ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle'],
-    'the next follows the lease into reading',
-  );
-  const state = (await (await fetch(`${server.url}/debug/state`)).json()) as WorkerView;
-  t.match(
-    state.leases[0],
-    { stream: 'front-door', checkpoint: '9134', status: 'active' },
-    '/debug/state has the lease with its checkpoint',
-  );
-  t.same(
-    state.leases[0]!.transitions.map((x) => x.event),
-    ['xstate.init', 'xstate.done.actor.acquirer'],
-    'and its transitions, with the events behind them',
-  );
-});
+    // Act, Assess
+    t.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8', 'an event stream');
+    const first = await nextEvent();
+    t.equal(first.event, 'message', 'the first event is the whole view');
+    t.same(
+      first.data.leases.map((l) => [l.stream, l.states]),
+      [
+        ['front-door', ['lease.acquiring']],
+        ['parking-lot', ['lease.acquiring']],
+      ],
+      'as it is',
+    );
+    lease.acquire('9134');
+    await settle();
+    const next = await nextEvent();
+    t.equal(next.event, 'changes', 'the next, only what changed');
+    t.same(
+      next.data.leases.map((l) => [l.stream, l.states]),
+      [['front-door', ['lease.reading.media.streaming', 'lease.reading.checkpoints.idle']]],
+      'front-door into reading; parking-lot, unchanged, is not sent',
+    );
+    t.same(next.data.removed, [], 'no lease gone');
+    t.equal(next.data.workerId, 'test-worker', "with the worker's fields");
+    const state = (await (await fetch(`${server.url}/debug/state`)).json()) as WorkerView;
+    t.match(
+      state.leases[0],
+      { stream: 'front-door', checkpoint: '9134', status: 'active' },
+      '/debug/state has the lease with its checkpoint',
+    );
+    t.same(
+      state.leases[0]!.transitions.map((x) => x.event),
+      ['xstate.init', 'xstate.done.actor.acquirer'],
+      'and its transitions, with the events behind them',
+    );
+  },
+);
 
 t.test('the page, its assets and the diagram are served by the worker; anything else is 404', async (t) => {
   // Prepare
@@ -160,4 +186,34 @@ t.test('the page, its assets and the diagram are served by the worker; anything 
   t.match(await get('/debug/../package.json'), { status: 404 }, 'no path escapes the assets');
   t.match(await get('/nope'), { status: 404 }, 'unknown paths are 404');
   t.equal((await fetch(`${server.url}/debug/state`, { method: 'POST' })).status, 405, 'only GET');
+});
+
+t.test('/debug/fleet: the lease table as JSON, scanned at most once per interval; 404 without a table', async (t) => {
+  // Prepare: a real lease table, with a lease another worker holds
+  const stack = await leaseStack(t);
+  const table = await stack.table('served-fleet');
+  await table.createLease('front-door');
+  await table.take({ leaseKey: 'front-door', leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 }, 'other-worker');
+  const server = await serve(t, drivenSource([]), undefined, new FleetWatch({ table, intervalMillis: 60_000 }));
+  const without = await serve(t, drivenSource([]));
+
+  // Act
+  const res = await fetch(`${server.url}/debug/fleet`);
+  const fleet = (await res.json()) as FleetView;
+  await table.createLease('parking-lot');
+  const again = (await (await fetch(`${server.url}/debug/fleet`)).json()) as FleetView;
+
+  // Assess
+  t.match(res.headers.get('content-type'), /application\/json/);
+  t.match(fleet, {
+    intervalMillis: 60_000,
+    error: null,
+    unowned: 0,
+    leases: [{ leaseKey: 'front-door', owner: 'other-worker', leaseCounter: 1, ownerSwitchesSinceCheckpoint: 1 }],
+    workers: [{ workerId: 'other-worker', leases: 1, expired: 0, holdsSyncLease: false }],
+  });
+  t.same(again, fleet, 'within the interval: the same scan, the new lease not yet seen');
+  const missing = await fetch(`${without.url}/debug/fleet`);
+  t.equal(missing.status, 404, 'no fleet view without a lease table');
+  t.match(await missing.json(), { error: /no lease table/ });
 });

@@ -96,6 +96,10 @@ t.test(
       );
       for (const name of ['typescript', 'tap'])
         t.notOk(footprint.packages.includes(`node_modules/${name}`), `no dev dependency installed (${name})`);
+      t.ok(
+        footprint.packages.includes('node_modules/@aws-sdk/client-kinesis-video-archived-media'),
+        'the archived-media client (kvs-infer replay) installed',
+      );
       // The prebuilt binaries are optional dependencies of node-av and sharp: the pruning must leave them.
       for (const binary of [/^node_modules\/@seydx\/node-av-linux-/, /^node_modules\/@img\/sharp-linux-/]) {
         t.ok(
@@ -129,6 +133,19 @@ t.test(
         );
       });
     }
+
+    t.test('kvs-infer replay loads, and names a config file it cannot read', async (t) => {
+      // Prepare
+      const missing = join(dir, 'missing.json');
+      const args = ['replay', '--config', missing, '--stream', 'cam-0', '--start', '2026-12-06', '--end', '2026-12-07'];
+
+      // Act
+      const result = await runNode([main, ...args], dir);
+
+      // Assess
+      t.equal(result.code, 2, `exit 2 (stderr: ${result.stderr})`);
+      t.match(result.stderr, `CONFIG_UNREADABLE: cannot read config file ${missing}: `, 'naming the file');
+    });
 
     t.test(`runs a worker end to end on Node ${nodeVersion.trim()}`, async (t) => {
       // Prepare

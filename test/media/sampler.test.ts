@@ -9,7 +9,7 @@ t.test('samples the first I-frame and every inferenceInterval-th after it, ignor
   const pattern = [true, false, false, true, true, false, true, true, true, false, true];
   const picked = pattern.map((keyframe) => sampler.sample({ keyframe }));
   t.same(picked, [0, null, null, null, null, null, 3, null, null, null, 6]);
-  t.equal(sampler.seen, 7);
+  t.same(sampler.state, { keyframesSeen: 7 });
 });
 
 t.test('interval 1 samples every I-frame; a restored count carries on where it stopped', async (t) => {

@@ -37,6 +37,12 @@ t.test('every document is valid EMF, with worker and per-stream dimensions', asy
   for (const line of lines) t.same(emfErrors(line), [], 'valid EMF');
   const [worker, ...streams] = docs;
   t.same(worker!._aws.CloudWatchMetrics[0]!.Dimensions, [['AppName', 'WorkerId']]);
+  t.same(
+    worker!._aws.CloudWatchMetrics[1],
+    { Namespace: 'KvsInfer', Dimensions: [['AppName']], Metrics: [{ Name: 'CurrentLeases', Unit: 'Count' }] },
+    'CurrentLeases also by AppName alone, which the autoscaling policy averages over the workers',
+  );
+  t.equal(worker!._aws.CloudWatchMetrics.length, 2);
   t.equal(worker!._aws.Timestamp, 1_700_000_000_123);
   t.equal(worker!.AppName, 'kvs-app');
   t.equal(worker!.WorkerId, 'worker-7');
@@ -231,4 +237,32 @@ t.test('a failing write is reported to onError and does not stop the exporter', 
   t.throws(() => new EmfExporter({ registry: r, namespace: 'N', intervalMs: 0, write: () => {} }), {
     code: 'BAD_CONFIG',
   });
+});
+
+t.test("each stream document prices the interval's GetMedia bytes, and its cost per 1,000 inferences", async (t) => {
+  // Prepare
+  const r = new MetricsRegistry({ appName: 'a', workerId: 'w', getMediaPricePerGB: 0.0119 });
+  t.teardown(() => r.destroy());
+  const streamDocument = () => emfDocuments(r, { namespace: 'N', timestamp: 1 }).find((d) => d.StreamName === 'cam-1')!;
+
+  // Act
+  r.add('BytesRead', 3_000_000_000, { stream: 'cam-1' });
+  const first = streamDocument();
+  r.add('BytesRead', 1_000_000_000, { stream: 'cam-1' });
+  r.add('FramesInferred', 50, { stream: 'cam-1' });
+  const second = streamDocument();
+
+  // Assess
+  for (const d of [first, second]) t.same(emfErrors(JSON.stringify(d)), [], 'valid EMF');
+  const units = new Map(second._aws.CloudWatchMetrics[0]!.Metrics.map((m) => [m.Name, m.Unit]));
+  t.equal(units.get('GetMediaCost'), 'None', 'dollars: CloudWatch has no currency unit');
+  t.equal(units.get('CostPer1000Inferences'), 'None');
+  t.equal(units.get('BytesRead'), 'Bytes');
+  t.ok(Math.abs((first.GetMediaCost as number) - 0.0357) < 1e-12, `3 GB at $0.0119: ${first.GetMediaCost}`);
+  t.notOk('CostPer1000Inferences' in first, 'no inference yet: no cost per inference');
+  t.ok(Math.abs((second.GetMediaCost as number) - 0.0119) < 1e-12, `the next GB alone: ${second.GetMediaCost}`);
+  t.ok(
+    Math.abs((second.CostPer1000Inferences as number) - 0.952) < 1e-9,
+    `$0.0476 over the 50 inferences since the lease began, per 1,000: ${second.CostPer1000Inferences}`,
+  );
 });

@@ -142,3 +142,27 @@ t.test('the strict reader rejects what the format forbids', async (t) => {
   t.throws(() => parsePrometheus('x 1\nx 2\n'), 'duplicate sample');
   t.throws(() => parsePrometheus('x one\n'), 'bad value');
 });
+
+t.test('the cost meter is served as a dollars counter and a per-1,000-inferences gauge', async (t) => {
+  // Prepare
+  const r = new MetricsRegistry({ appName: 'a', workerId: 'w', getMediaPricePerGB: 0.0085 });
+  t.teardown(() => r.destroy());
+  r.add('BytesRead', 1_500_000_000, { stream: 'cam-1' });
+  r.add('BytesRead', 500_000_000, { stream: 'cam-1' });
+  r.add('FramesInferred', 40, { stream: 'cam-1' });
+  r.add('BytesRead', 1_000_000, { stream: 'idle' });
+
+  // Act
+  const families = parsePrometheus(prometheusText(r));
+
+  // Assess
+  const value = (family: string, stream: string) =>
+    families.get(family)?.samples.find((s) => s.labels.stream === stream)?.value;
+  t.equal(families.get('kvs_infer_get_media_cost_dollars_total')?.type, 'counter');
+  t.equal(families.get('kvs_infer_cost_per_1000_inferences_dollars')?.type, 'gauge');
+  t.equal(value('kvs_infer_bytes_read_total', 'cam-1'), 2_000_000_000);
+  t.ok(Math.abs(value('kvs_infer_get_media_cost_dollars_total', 'cam-1')! - 0.017) < 1e-12, '2 GB at $0.0085');
+  t.ok(Math.abs(value('kvs_infer_cost_per_1000_inferences_dollars', 'cam-1')! - 0.425) < 1e-12, '$0.017 / 40 x 1000');
+  t.ok(Math.abs(value('kvs_infer_get_media_cost_dollars_total', 'idle')! - 0.0000085) < 1e-15, '1 MB');
+  t.equal(value('kvs_infer_cost_per_1000_inferences_dollars', 'idle'), undefined, 'no inference: no figure');
+});

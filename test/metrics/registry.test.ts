@@ -28,7 +28,7 @@ t.test('the table names every metric once, in both conventions, with a one-sente
   t.equal(new Set(names).size, names.length, 'CloudWatch names unique');
   t.equal(new Set(prometheus).size, prometheus.length, 'Prometheus names unique');
   for (const m of METRICS) {
-    t.match(m.name, /^[A-Z][A-Za-z]+$/, `${m.name} is PascalCase`);
+    t.match(m.name, /^[A-Z][A-Za-z0-9]+$/, `${m.name} is PascalCase`);
     t.match(m.prometheus, /^kvs_infer_[a-z0-9]+(_[a-z0-9]+)*$/, `${m.prometheus} is prefixed snake_case`);
     t.equal(m.prometheus.endsWith('_total'), m.kind === 'counter', `${m.prometheus}: _total iff counter`);
     if (m.unit === 'Milliseconds') t.match(m.prometheus, /_ms(_total)?$/, `${m.prometheus}: unit _ms, before _total`);

@@ -2,7 +2,6 @@
 // checkpointer, feeds what is read through the stream's pipeline, whose completed fragments are what
 // gets checkpointed, and hands the lease back when the machine ends, unless another worker has it.
 
-import type { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import type { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { type Actor, createActor, type EventObject, fromCallback, fromPromise, toPromise } from 'xstate';
 import type { BackoffPolicy } from '../../aws/backoff.js';
@@ -19,10 +18,10 @@ import {
   type ReaderEvent,
   type ReaderInput,
 } from '../../machines/index.js';
-import { type StreamCounters, streamCounters } from '../../metrics/index.js';
+import { mediaCost, type StreamCounters, streamCounters } from '../../metrics/index.js';
 import { onAbort } from '../deferred.js';
 import { errorFields, type Logger } from '../logger.js';
-import { readStreamMedia } from '../pipeline/media-reader.js';
+import { type MediaReaderOptions, readStreamMedia } from '../pipeline/media-reader.js';
 import { type PipelineServices, StreamPipeline } from '../pipeline/stream-pipeline.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
 import type { Lease, LeaseLostReason } from './lease-types.js';
@@ -34,7 +33,7 @@ export interface LeaseActorOptions {
   /** The lease as the coordinator handed it over in onAcquired: its key is the stream name. */
   lease: Lease;
   coordinator: Pick<LeaseCoordinator, 'workerId' | 'checkpoint' | 'release'>;
-  control: KinesisVideoClient;
+  endpoints: MediaReaderOptions['endpoints'];
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   log: Logger;
   /** Pool, endpoint and publisher, shared by the worker's streams. */
@@ -58,6 +57,8 @@ export interface LeaseActorOptions {
    * s).
    */
   getMediaIdleTimeoutMillis?: number;
+  /** A stream read further behind its newest fragment than this jumps to NOW (see the reader); default never. */
+  maxMillisBehindNow?: number;
 }
 
 export class LeaseActor {
@@ -82,6 +83,7 @@ export class LeaseActor {
       streamName: this.streamName,
       services: options.services,
       keyframesSeen: options.lease.checkpoint?.keyframesSeen ?? 0,
+      nextSampleAt: options.lease.checkpoint?.nextSampleAt,
       onComplete: (fragment) => {
         this.#send({ type: 'FRAGMENT_COMPLETE', ...fragment });
         if (this.#eagerCheckpoints) this.#send({ type: 'CHECKPOINT_NOW' });
@@ -98,12 +100,13 @@ export class LeaseActor {
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
           options.services.metrics.add('CheckpointsWritten');
-          const { fragmentNumber, serverTimestamp, keyframesSeen, inclusive } = input.checkpoint;
+          const { fragmentNumber, serverTimestamp, keyframesSeen, nextSampleAt, inclusive } = input.checkpoint;
           // Its own event: a `checkpoint` line says every sampled frame up to and including its fragment is published.
           this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', {
             fragmentNumber,
             serverTimestamp,
             keyframesSeen,
+            nextSampleAt,
             final: input.final,
           });
         }),
@@ -144,12 +147,14 @@ export class LeaseActor {
     return streamCounters(this.#options.services.metrics, this.streamName);
   }
 
-  /** The machine's state, recent transitions and the lease's counters, for the debug page. */
+  /** The machine's state, recent transitions and the lease's counters and cost, for the debug page. */
   view(): LeaseView {
+    const counters = this.#final ?? this.counters;
     return {
       ...this.#watch.view(this.streamName),
-      counters: this.#final ?? this.counters,
+      counters,
       millisBehindNow: this.#pipeline.millisBehindNow,
+      cost: mediaCost(counters, this.#options.services.metrics.getMediaPricePerGB),
       stages: stageLatencies(this.#options.services.metrics, this.streamName),
     };
   }
@@ -205,7 +210,7 @@ export class LeaseActor {
     const labels = { stream: this.streamName };
     if (input.attempt > 0) metrics.add('GetMediaReconnects', 1, labels);
     const events = readStreamMedia({
-      control: this.#options.control,
+      endpoints: this.#options.endpoints,
       mediaClient: this.#options.mediaClient,
       streamName: input.streamName,
       resumeFrom: input.resumeFrom,
@@ -214,9 +219,14 @@ export class LeaseActor {
       signal: abort.signal,
       onBytes: (bytes) => metrics.add('BytesRead', bytes, labels),
       idleTimeoutMs: this.#options.getMediaIdleTimeoutMillis,
-      // In-band GetMedia errors and checkpoints given up: warnings, counted.
-      onNotice: ({ type, ...fields }) => {
-        metrics.add(type === 'get-media-error' ? 'GetMediaErrors' : 'CheckpointFallbacks', 1, labels);
+      maxMillisBehindNow: this.#options.maxMillisBehindNow,
+      // In-band GetMedia errors, checkpoints given up and jumps to the live edge: warnings, counted.
+      onNotice: (notice) => {
+        const { type, ...fields } = notice;
+        if (notice.type === 'live-edge-skip') {
+          metrics.add('FragmentsSkipped', notice.fragmentsSkipped ?? 0, labels);
+          metrics.add('TimeSkipped', notice.skippedMillis, labels);
+        } else metrics.add(type === 'get-media-error' ? 'GetMediaErrors' : 'CheckpointFallbacks', 1, labels);
         this.#log(type, { level: 'warn', ...fields });
       },
     });

@@ -96,14 +96,22 @@ export class LeaseTable implements LeaseStore {
    * Every lease; strongly consistent unless `consistentRead` is false. An eventually consistent Scan costs
    * half the read capacity and may show a lease a write or two behind: fine for a caller that only acts
    * through writes conditional on the counter it read, since a stale counter only makes its write fail.
+   * `abortSignal` abandons the scan, whichever page it is on (LEASE_TABLE_FAILED).
    */
-  async list({ consistentRead = true }: { consistentRead?: boolean } = {}): Promise<Lease[]> {
+  async list({
+    consistentRead = true,
+    abortSignal,
+  }: {
+    consistentRead?: boolean;
+    abortSignal?: AbortSignal;
+  } = {}): Promise<Lease[]> {
     const leases: Lease[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.#send(`listing leases of ${this.tableName}`, null, null, () =>
         this.#doc.send(
           new ScanCommand({ TableName: this.tableName, ConsistentRead: consistentRead, ExclusiveStartKey: start }),
+          { abortSignal },
         ),
       );
       for (const item of page.Items ?? []) {
@@ -215,6 +223,7 @@ export class LeaseTable implements LeaseStore {
       serverTimestamp: checkpoint.serverTimestamp,
     };
     if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
+    if (Number.isFinite(checkpoint.nextSampleAt)) value.nextSampleAt = checkpoint.nextSampleAt;
     if (checkpoint.inclusive === true) value.inclusive = true;
     return this.#write(
       'checkpoint',
@@ -329,13 +338,16 @@ export function parseLease(item: Record<string, unknown>): Lease | undefined {
     lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
     if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0)
       lease.checkpoint.keyframesSeen = cp.keyframesSeen;
+    // Anything else starts sampling by time afresh (the next I-frame), as a checkpoint without it does.
+    if (typeof cp.nextSampleAt === 'number' && Number.isFinite(cp.nextSampleAt))
+      lease.checkpoint.nextSampleAt = cp.nextSampleAt;
     // Only `true` counts: anything else reads as a completed fragment, which resumes after it (the older behaviour).
     if (cp.inclusive === true) lease.checkpoint.inclusive = true;
   }
   return lease;
 }
 
-/** The same position: the same fragment, both inclusive or neither (keyframesSeen follows from the fragment). */
+/** The same position: the same fragment, both inclusive or neither (the sampler's state follows from the fragment). */
 function sameCheckpoint(a: Checkpoint | undefined, b: Checkpoint): boolean {
   return a?.fragmentNumber === b.fragmentNumber && a.inclusive === b.inclusive;
 }

@@ -30,7 +30,7 @@ export interface LeaseStore {
    * Every lease. Strongly consistent unless `consistentRead` is false: an eventually consistent read may be
    * a write or two behind, which costs half as much and suits callers whose every write is conditional anyway.
    */
-  list(options?: { consistentRead?: boolean }): Promise<Lease[]>;
+  list(options?: { consistentRead?: boolean; abortSignal?: AbortSignal }): Promise<Lease[]>;
   get(leaseKey: string): Promise<Lease | undefined>;
   /** Resolves true if created, false if a lease with this key already existed. */
   createLease(leaseKey: string): Promise<boolean>;

@@ -55,6 +55,8 @@ export interface InferenceRecord extends Omit<FrameIdentity, 'kit'> {
   frameMetaData: string;
   /** KIT's: the endpoint's answer as it came, base64; absent when the frame failed (then `error` says why). */
   sageMakerOutput?: string;
+  /** Present (true) on records of `kvs-infer replay`, absent on a live worker's: past video run through the model. */
+  replay?: true;
 }
 
 export interface RecordContext {
@@ -62,6 +64,8 @@ export interface RecordContext {
   endpoint: string;
   workerId: string;
   now: number;
+  /** The frame was read from the archive by `kvs-infer replay`, not live. */
+  replay?: boolean;
 }
 
 export type RecordBody =
@@ -119,6 +123,7 @@ export function buildRecord(frame: FrameIdentity, context: RecordContext, body: 
     contentType: context.contentType,
     endpoint: context.endpoint,
     workerId: context.workerId,
+    ...(context.replay ? { replay: true as const } : {}),
     attempts: body.attempts,
     inferenceLatencyMs: body.inferenceLatencyMs,
     ingestToPublishMs: context.now - frame.serverTimestamp,

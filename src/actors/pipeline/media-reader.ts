@@ -1,16 +1,18 @@
-// Reads one KVS stream as a lease actor does: GetDataEndpoint, then GetMedia from just after the
+// Reads one KVS stream as a lease actor does: GetDataEndpoint (cached), then GetMedia from just after the
 // checkpointed fragment (at it, for an inclusive checkpoint; or from now), parsed as it arrives. One
 // connection per call: reconnecting with backoff is the lease machine's decision. Within a call the
 // reader finds a way forward: a start KVS refuses (an expired continuation token, a checkpoint aged out
 // of retention or from a stream since recreated) gives way to the next one, down to the oldest retained
-// fragment, so a stream always moves on.
+// fragment, so a stream always moves on. With maxMillisBehindNow, a stream read too far behind its newest fragment
+// jumps to NOW after the fragment that shows it (live-edge.ts).
 
-import { GetDataEndpointCommand, type KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
+import type { DataEndpoints } from '../../aws/data-endpoints.js';
 import { KvsInferError } from '../../errors.js';
 import type { ResumePoint } from '../../media/checkpoint.js';
 import { compareFragmentNumbers } from '../../media/fragment-number.js';
 import { type Fragment, type MkvEvent, readMkv } from '../../media/index.js';
+import { LiveEdge, type LiveEdgeSkip } from './live-edge.js';
 
 export type MediaReaderErrorCode =
   /** The stream does not exist (GetDataEndpoint or GetMedia answered ResourceNotFoundException). */
@@ -51,10 +53,13 @@ export type ReaderNotice =
       reason: string;
       firstFragmentNumber: string | null;
       firstServerTimestamp: number | null;
-    };
+    }
+  /** The stream was too far behind: reading jumped to NOW, skipping a range of fragments (maxMillisBehindNow). */
+  | LiveEdgeSkip;
 
 export interface MediaReaderOptions {
-  control: KinesisVideoClient;
+  /** The stream's GetMedia endpoint (GetDataEndpoint, cached), forgotten after a failure that may mean it is wrong. */
+  endpoints: Pick<DataEndpoints, 'resolve' | 'forgetAfter'>;
   /** Builds the data-plane client for the endpoint GetDataEndpoint answers. */
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   streamName: string;
@@ -80,19 +85,27 @@ export interface MediaReaderOptions {
    * count. Default 20000 (getMediaIdleTimeoutMillis).
    */
   idleTimeoutMs?: number;
-  /** Told of in-band GetMedia errors and of a checkpoint given up, as they happen. */
+  /** Told of in-band GetMedia errors, of a checkpoint given up and of a jump to the live edge, as they happen. */
   onNotice?: (notice: ReaderNotice) => void;
+  /**
+   * A fragment read further behind the stream's newest than this (its MillisBehindNow) ends the connection after it,
+   * and reading goes on from NOW: what lies between is skipped. Undefined: never.
+   */
+  maxMillisBehindNow?: number;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 20_000;
 
 /** One way to start reading, and what it stands for: tried in order until KVS accepts one. */
 interface Start {
-  kind: 'token' | 'checkpoint' | 'start';
+  kind: 'token' | 'checkpoint' | 'start' | 'live-edge';
   selector: StartSelector;
   /** An inclusive checkpoint, started by time: fragments before it are skipped, and the first one kept should be it. */
   at?: ResumePoint;
 }
+
+/** Where reading goes on after a fragment too far behind. */
+const LIVE_EDGE_START: Start = { kind: 'live-edge', selector: { StartSelectorType: 'NOW' } };
 
 /** Thrown by a connection whose start KVS refused, to move on to the next start. */
 class StartRefused extends Error {}
@@ -102,29 +115,32 @@ export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenera
   const { streamName, signal } = options;
   let media: KinesisVideoMediaClient;
   try {
-    const { DataEndpoint } = await options.control.send(
-      new GetDataEndpointCommand({ StreamName: streamName, APIName: 'GET_MEDIA' }),
-      { abortSignal: signal },
-    );
-    if (!DataEndpoint) throw new Error('GetDataEndpoint answered no DataEndpoint');
-    media = options.mediaClient(DataEndpoint);
+    media = options.mediaClient(await options.endpoints.resolve(streamName, signal));
   } catch (error) {
     if (signal?.aborted) return;
     throw failure(streamName, error);
   }
-  const starts = startsOf(options);
+  let starts = startsOf(options);
   const givenUp = new GivenUp(options.onNotice);
+  const liveEdge = options.maxMillisBehindNow === undefined ? null : new LiveEdge(options.maxMillisBehindNow);
   try {
-    for (const [i, start] of starts.entries()) {
+    let i = 0;
+    while (i < starts.length) {
+      const start = starts[i]!;
       try {
-        yield* connection(media, start, i === starts.length - 1, givenUp, options);
-        return;
+        const behind = yield* connection(media, start, i === starts.length - 1, givenUp, liveEdge, options);
+        if (!behind) return;
+        // NOW is the last start there is: a refusal of it is the stream's problem.
+        starts = [LIVE_EDGE_START];
+        i = 0;
       } catch (error) {
         if (error instanceof StartRefused) {
           if (start.kind === 'checkpoint') givenUp.refused(options.resumeFrom!.fragmentNumber, error.message);
+          i++;
           continue;
         }
         if (signal?.aborted) return;
+        options.endpoints.forgetAfter(streamName, error instanceof MediaReaderError ? error.cause : error);
         throw error instanceof MediaReaderError ? error : failure(streamName, error);
       }
     }
@@ -134,16 +150,18 @@ export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenera
 }
 
 /**
- * One GetMedia connection from `start`, its events until the body ends. Throws StartRefused when KVS refuses
- * the start (an error answer, or in-band 4000 before any media), unless it is the `last` one to try.
+ * One GetMedia connection from `start`, its events until the body ends; returns true when it ended early because
+ * the stream is too far behind (`liveEdge`). Throws StartRefused when KVS refuses the start (an error answer, or
+ * in-band 4000 before any media), unless it is the `last` one to try.
  */
 async function* connection(
   media: KinesisVideoMediaClient,
   start: Start,
   last: boolean,
   givenUp: GivenUp,
+  liveEdge: LiveEdge | null,
   options: MediaReaderOptions,
-): AsyncGenerator<MkvEvent> {
+): AsyncGenerator<MkvEvent, boolean> {
   const { streamName, signal, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS } = options;
   const startSelectorType = start.selector.StartSelectorType!;
   const controller = new AbortController();
@@ -197,8 +215,14 @@ async function* connection(
         readAny = true;
         givenUp.read(fragment);
       }
+      if (liveEdge !== null && event.type === 'frame') liveEdge.frame(event.frame);
+      const edge = liveEdge !== null && event.type === 'fragment' ? liveEdge.read(event.fragment) : null;
+      if (edge?.skipped) options.onNotice?.(edge.skipped);
       yield event;
+      // After the consumer has taken the fragment's end: a jump never leaves a fragment half read.
+      if (edge?.jump) return true;
     }
+    return false;
   } finally {
     // Lets go of the connection when the consumer stops early or a start is refused mid-body.
     controller.abort();
@@ -326,7 +350,7 @@ function integerOrNull(value: string | null): number | null {
  * The body's chunks; rejects with `onIdle()` when one takes longer than `idleMs` to come. The clock runs only
  * while this waits for the network, never while the consumer holds a chunk.
  */
-async function* idleGuarded(
+export async function* idleGuarded(
   body: AsyncIterable<Uint8Array>,
   idleMs: number,
   onIdle: () => Error,
@@ -353,7 +377,10 @@ async function* idleGuarded(
   }
 }
 
-async function* counted(body: AsyncIterable<Uint8Array>, onBytes: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+export async function* counted(
+  body: AsyncIterable<Uint8Array>,
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of body) {
     onBytes(chunk.byteLength);
     yield chunk;

@@ -26,7 +26,14 @@
 
 import { setMaxListeners } from 'node:events';
 import { compareFragmentNumbers } from '../../media/fragment-number.js';
-import { type Frame, IFrameSampler, type MediaError, type MkvEvent } from '../../media/index.js';
+import {
+  createSampler,
+  type Frame,
+  type FrameSampler,
+  type MediaError,
+  type MkvEvent,
+  type SamplerState,
+} from '../../media/index.js';
 import type { MetricsRegistry, StageMetricName } from '../../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../../native/index.js';
 import type { Clock } from '../clock.js';
@@ -60,8 +67,12 @@ export interface PipelineServices {
   endpoint: string;
   workerId: string;
   inferenceInterval: number;
+  /** When set, one I-frame per this many ms of producer time instead of 1 in `inferenceInterval` I-frames. */
+  samplingIntervalMillis?: number | undefined;
   /** Publish a record with `error` for a frame that failed for good (else it is only counted and logged). */
   publishFailedFrames: boolean;
+  /** Marks every record `replay: true`: `kvs-infer replay` reads archived video, not the live stream. */
+  replay?: boolean;
   /**
    * The worker's monotonic clock: stage durations and backpressure time; the lease actors' machines and waits run on it
    * too.
@@ -71,11 +82,10 @@ export interface PipelineServices {
   now?: () => number;
 }
 
-export interface CompletedFragment {
+/** With the sampler's state at the end of the fragment, stored with the checkpoint. */
+export interface CompletedFragment extends SamplerState {
   fragmentNumber: string;
   serverTimestamp: number;
-  /** The sampler's count at the end of the fragment, stored with the checkpoint. */
-  keyframesSeen: number;
 }
 
 export interface StreamPipelineOptions {
@@ -83,6 +93,8 @@ export interface StreamPipelineOptions {
   services: PipelineServices;
   /** The checkpoint's count: the sampler goes on from where the last owner's checkpoint left it. */
   keyframesSeen: number;
+  /** The checkpoint's next tick of sampling by time: the sampler goes on from it (absent: from the next I-frame). */
+  nextSampleAt?: number | undefined;
   /** Called in fragment order, once every sampled frame of the fragment and of all before it is done. */
   onComplete: (fragment: CompletedFragment) => void;
   /** For problems worth an operator's attention: corrupt fragments, frames that failed for good or went unrecorded. */
@@ -104,7 +116,8 @@ interface OpenFragment {
   outstanding: number;
   /** Frames of it processed; a reconnect that reads it again skips this many. */
   framesTaken: number;
-  keyframesSeen: number;
+  /** The sampler's state after its frames taken so far. */
+  sampler: SamplerState;
 }
 
 export class StreamPipeline {
@@ -112,7 +125,7 @@ export class StreamPipeline {
 
   readonly #options: StreamPipelineOptions;
   readonly #services: PipelineServices;
-  readonly #sampler: IFrameSampler;
+  readonly #sampler: FrameSampler;
   readonly #now: () => number;
   readonly #metrics: MetricsRegistry;
   readonly #labels: { stream: string };
@@ -133,7 +146,11 @@ export class StreamPipeline {
     this.#options = options;
     this.#services = options.services;
     this.streamName = options.streamName;
-    this.#sampler = new IFrameSampler(options.services.inferenceInterval, options.keyframesSeen);
+    this.#sampler = createSampler(
+      options.services,
+      { keyframesSeen: options.keyframesSeen, nextSampleAt: options.nextSampleAt },
+      options.streamName,
+    );
     this.#now = options.services.now ?? Date.now;
     this.#metrics = options.services.metrics;
     this.#labels = { stream: options.streamName };
@@ -231,7 +248,7 @@ export class StreamPipeline {
       this.#metrics.add('IFramesSeen', 1, this.#labels);
     }
     const keyframeIndex = this.#sampler.sample(frame);
-    entry.keyframesSeen = this.#sampler.seen;
+    entry.sampler = this.#sampler.state;
     if (keyframeIndex === null || release === null) return;
     this.#metrics.add('FramesSampled', 1, this.#labels);
     this.#metrics.observe('IngestToProcessLatency', ingestMs, this.#labels);
@@ -397,6 +414,7 @@ export class StreamPipeline {
         endpoint: services.endpoint,
         workerId: services.workerId,
         now: this.#now(),
+        replay: services.replay,
       },
       body,
     );
@@ -515,7 +533,6 @@ export class StreamPipeline {
     }
     let entry = this.#open.find((f) => f.fragmentNumber === fragmentNumber);
     if (entry === undefined) {
-      const keyframesSeen = this.#sampler.seen;
       entry = {
         fragmentNumber,
         serverTimestamp,
@@ -524,7 +541,7 @@ export class StreamPipeline {
         corrupt: false,
         outstanding: 0,
         framesTaken: 0,
-        keyframesSeen,
+        sampler: this.#sampler.state,
       };
       this.#open.push(entry);
     }
@@ -546,7 +563,7 @@ export class StreamPipeline {
       this.#options.onComplete({
         fragmentNumber: done.fragmentNumber,
         serverTimestamp: done.serverTimestamp,
-        keyframesSeen: done.keyframesSeen,
+        ...done.sampler,
       });
     }
   }

@@ -181,6 +181,24 @@ t.test(
   },
 );
 
+t.test("sampling by time: the checkpoint's next tick is stored and read back; a malformed one dropped", async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await table.createLease('stream-a');
+  const held = await table.take((await table.get('stream-a'))!, 'w1');
+  const at = { ...CP, keyframesSeen: 7, nextSampleAt: 1_700_000_002_000 };
+
+  // Act
+  const written = await table.checkpoint(held, 'w1', at);
+  const stored = await table.get('stream-a');
+  const bad = parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, nextSampleAt: '1700000002000' } });
+
+  // Assess
+  t.same(written.checkpoint, at);
+  t.same(stored?.checkpoint, at, 'a new owner reads the next tick back');
+  t.same(bad?.checkpoint, CP, 'a malformed next tick reads as absent: sampling starts afresh');
+});
+
 t.test('release clears the owner, keeps the checkpoint, and lets another worker take the lease', async (t) => {
   // Prepare
   const table = await (await leaseStack(t)).table();

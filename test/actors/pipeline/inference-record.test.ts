@@ -132,3 +132,18 @@ t.test('fragmentMetaData is what the fragment holds when the record is built', a
   t.match(before.fragmentMetaData, /millisBehindNow=OptionalLong\.empty, continuationToken=Optional\.empty\)$/);
   t.equal(after.fragmentMetaData, FRAGMENT_TEXT);
 });
+
+t.test('a replayed frame: `replay: true` beside the usual fields; a live one has no replay field', async (t) => {
+  // Prepare
+  const body = { answer: Buffer.from('{}'), answerContentType: 'application/json', attempts: 1, inferenceLatencyMs: 9 };
+
+  // Act
+  const replayed = buildRecord(identity(), { ...context, replay: true }, body);
+  const live = buildRecord(identity(), { ...context, replay: false }, body);
+
+  // Assess
+  t.equal(replayed.replay, true, 'marked');
+  t.same(Object.keys(replayed).slice(12, 15), ['workerId', 'replay', 'attempts'], 'after workerId');
+  t.same({ ...replayed, replay: undefined }, { ...live, replay: undefined }, 'every other field as for a live frame');
+  t.notOk('replay' in live, 'a live record has no replay field');
+});

@@ -1,18 +1,21 @@
 // The lease actor's reader against the local KVS server: resumes after a checkpoint (or a
 // continuation token), starts at NOW without one, names the stream when it is missing, and stops when aborted;
-// finds a way forward from a checkpoint KVS no longer has, reports in-band errors, and drops a silent body.
+// finds a way forward from a checkpoint KVS no longer has, reports in-band errors, and drops a silent body;
+// with maxMillisBehindNow, jumps from a backlog to the live edge.
 
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import t, { type Test } from 'tap';
+import type { LiveEdgeSkip } from '../../../src/actors/pipeline/live-edge.js';
 import {
   type MediaReaderOptions,
   type ReaderNotice,
   readStreamMedia,
 } from '../../../src/actors/pipeline/media-reader.js';
 import { kinesisVideoClient } from '../../../src/aws/clients.js';
-import { KvsServer } from '../../../src/local/kvs/index.js';
+import { DataEndpoints } from '../../../src/aws/data-endpoints.js';
+import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/index.js';
 import type { FragmentInput, StoredFragment } from '../../../src/local/kvs/types.js';
 import type { ResumePoint } from '../../../src/media/checkpoint.js';
 import { simpleBlock } from '../../helpers/ebml-builder.js';
@@ -39,16 +42,17 @@ function fragment(i: number): FragmentInput {
   };
 }
 
-async function setup(t: Test) {
-  const server = await KvsServer.create();
+async function setup(t: Test, options: KvsServerOptions = {}) {
+  const server = await KvsServer.create(options);
   t.teardown(() => server.close());
   server.createStream('cam');
   const log = server.streamLog('cam');
   const control = new KinesisVideoClient(config(server.url));
+  const endpoints = new DataEndpoints({ control, apiName: 'GET_MEDIA' });
   const notices: ReaderNotice[] = [];
   const read = (options: Partial<MediaReaderOptions>) =>
     readStreamMedia({
-      control,
+      endpoints,
       mediaClient: (endpoint) => new KinesisVideoMediaClient(config(endpoint)),
       streamName: 'cam',
       resumeFrom: null,
@@ -361,6 +365,25 @@ t.test('a body silent for idleTimeoutMs is dropped with GET_MEDIA_IDLE naming th
   t.ok(ms >= 350 && ms < 10_000, `dropped after ${ms.toFixed(0)} ms`);
 });
 
+t.test('reads reuse the cached GetMedia endpoint; one that failed without an answer asks for it again', async (t) => {
+  // Prepare
+  const { server, log, reader, read } = await setup(t);
+  const stored = [0, 1, 2].map((i) => log.append(fragment(i)));
+  const asked = () => server.apiCalls().GetDataEndpoint?.admitted ?? 0;
+
+  // Act: two reads, then one dropped as idle (no HTTP error answer: the endpoint may be wrong), then one more.
+  await frames(reader(stored[0]!.fragmentNumber), 2);
+  await frames(reader(stored[1]!.fragmentNumber), 2);
+  const afterTwo = asked();
+  const idle = await drain(read({ idleTimeoutMs: 300 }));
+  await frames(reader(stored[0]!.fragmentNumber), 2);
+
+  // Assess
+  t.equal(afterTwo, 1, 'one GetDataEndpoint for two reads');
+  t.match(idle.error, { code: 'GET_MEDIA_IDLE' });
+  t.equal(asked(), 2, 'asked again after the failed read');
+});
+
 t.test('a consumer slower than the idle timeout (backpressure) is not idleness', async (t) => {
   // Prepare
   const { log, read } = await setup(t);
@@ -397,7 +420,7 @@ t.test('a black-holed control plane fails GetDataEndpoint at the client deadline
   const started = performance.now();
   const result = await drain(
     readStreamMedia({
-      control,
+      endpoints: new DataEndpoints({ control, apiName: 'GET_MEDIA' }),
       mediaClient: () => t.fail('no GetMedia') as never,
       streamName: 'cam',
       resumeFrom: null,
@@ -407,4 +430,83 @@ t.test('a black-holed control plane fails GetDataEndpoint at the client deadline
   // Assess
   t.match(result.error, { code: 'GET_MEDIA_FAILED', message: /stream cam failed: TimeoutError/ });
   t.ok(performance.now() - started < 10_000);
+});
+
+/** Fragment `i` of a continuous live stream of 200 ms fragments: four frames, 50 ms apart. */
+function live(i: number): FragmentInput {
+  const blocks = Buffer.concat([0, 1, 2, 3].map((k) => simpleBlock(1, k * 50, k === 0, Buffer.from(`f${i}-${k}`))));
+  return { ...fragment(i), producerTimestamp: 1_700_000_000_000 + i * 200, durationMs: 200, blocks, frames: 4 };
+}
+
+/**
+ * A stream 2 s behind: ten fragments stamped as if they had arrived over the last 2 s (the server's clock set back
+ * for each), then a live one every 200 ms.
+ */
+async function backlogged(t: Test) {
+  let offset = 0;
+  const stack = await setup(t, { clock: { now: () => Date.now() + offset } });
+  /** Fragment i is the i-th appended. */
+  const appended: StoredFragment[] = [];
+  for (let i = 0; i < 10; i++) {
+    offset = (i - 10) * 200;
+    appended.push(stack.log.append(live(i)));
+  }
+  offset = 0;
+  const feed = setInterval(() => appended.push(stack.log.append(live(appended.length))), 200);
+  t.teardown(() => clearInterval(feed));
+  return { ...stack, appended };
+}
+
+t.test(
+  'a fragment further behind than maxMillisBehindNow: the reader jumps to NOW after it, and reports the range skipped',
+  async (t) => {
+    // Prepare
+    const { appended, read, notices } = await backlogged(t);
+
+    // Act
+    const seen = await frames(read({ startWhenNew: 'EARLIEST', maxMillisBehindNow: 1000 }), 12);
+
+    // Assess
+    const first = Number(/^f(\d+)-0$/.exec(seen[4]!)?.[1]);
+    t.same(seen.slice(0, 4), ['f0-0', 'f0-1', 'f0-2', 'f0-3'], 'the oldest fragment, read whole');
+    t.same(
+      seen.slice(4),
+      [first, first + 1].flatMap((i) => [0, 1, 2, 3].map((k) => `f${i}-${k}`)),
+      'then live fragments, one after the other',
+    );
+    t.ok(first >= 10, `fragment ${first} is a live one: the backlog (1 to 9) is skipped`);
+    const [last, after] = [appended[0]!, appended[first]!];
+    t.match(notices, [
+      {
+        type: 'live-edge-skip',
+        lastFragmentNumber: last.fragmentNumber,
+        lastServerTimestamp: last.serverTimestamp,
+        maxMillisBehindNow: 1000,
+        firstFragmentNumber: after.fragmentNumber,
+        firstServerTimestamp: after.serverTimestamp,
+        // From fragment 0's last frame, 150 ms into it.
+        skippedMillis: after.serverTimestamp - last.serverTimestamp - 150,
+        skippedProducerMillis: first * 200 - 150,
+      },
+    ]);
+    t.equal(notices.length, 1);
+    const skip = notices[0] as LiveEdgeSkip;
+    t.ok(skip.millisBehindNow > 1000, `the trigger: ${skip.millisBehindNow} ms behind`);
+    t.ok(
+      Math.abs(skip.fragmentsSkipped! - (first - 1)) <= 1,
+      `${skip.fragmentsSkipped} fragments estimated skipped, ${first - 1} were`,
+    );
+  },
+);
+
+t.test('without maxMillisBehindNow the same backlog is read through, fragment after fragment', async (t) => {
+  // Prepare
+  const { read, notices } = await backlogged(t);
+
+  // Act
+  const seen = await frames(read({ startWhenNew: 'EARLIEST' }), 8);
+
+  // Assess
+  t.same(seen, ['f0-0', 'f0-1', 'f0-2', 'f0-3', 'f1-0', 'f1-1', 'f1-2', 'f1-3']);
+  t.same(notices, []);
 });
