@@ -24,7 +24,7 @@ export interface ReplayState {
   key: ReplayKey;
   /** The last fragment done (every fragment before it in the range too); null before the first. */
   lastFragment: string | null;
-  /** The sampler's state after `lastFragment` (as a checkpoint keeps it), so that sampling goes on as if never stopped. */
+  /** The sampler's state after `lastFragment` (as a checkpoint keeps it): sampling goes on as if never stopped. */
   sampler: SamplerState;
   /** Fragments done so far, over every run. */
   fragmentsDone: number;
@@ -36,7 +36,7 @@ export interface ReplayState {
 
 const FORMAT = 'kvs-infer-replay/1';
 
-/** `kvs-infer-replay-<stream>-<hash of the key>.json` in `dir`: one file per replay, found again by the same command. */
+/** `kvs-infer-replay-<stream>-<hash of the key>.json` in `dir`: one file per replay, found again by its command. */
 export function defaultProgressPath(key: ReplayKey, dir: string): string {
   const hash = createHash('sha256')
     .update(JSON.stringify(keyFields(key)))
@@ -86,7 +86,8 @@ export class ProgressFile {
     if (JSON.stringify(keyFields(document.key)) !== JSON.stringify(keyFields(key))) {
       throw new ReplayError(
         'REPLAY_BAD_PROGRESS',
-        `progress file ${path} is for another replay (${describe(document.key)}): give this one its own --progress file`,
+        `progress file ${path} is for another replay (${describe(document.key)}): ` +
+          'give this one its own --progress file',
       );
     }
     const { format: _, ...state } = document as ReplayState & { format: string };

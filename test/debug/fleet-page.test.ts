@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // The lease inspector at fleet scale in headless Chromium: 250 leases in a real lease table (dynalite, the real SDK),
-// 200 of them this worker's, driven and changing all the time, the others held by two other workers or by nobody. While updates stream, the page's main thread stays under 10% busy in every second
-// (Chrome DevTools Protocol metrics); the table shows every lease, sorts and filters; a selected lease is drawn.
+// 200 of them this worker's, driven and changing all the time, the others held by two other workers or by nobody.
+// While updates stream, the page's main thread stays under 10% busy in every second (Chrome DevTools Protocol
+// metrics); the table shows every lease, sorts and filters; a selected lease is drawn.
 
 import { mkdir } from 'node:fs/promises';
 import type { CDPSession, Page } from 'playwright-core';
