@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 import { BYTES_PER_GB } from '../../src/metrics/index.js';
+import { type Ceiling, measureCeiling } from '../ceiling.js';
 import {
   type BenchReport,
   type Figure,
@@ -13,7 +14,7 @@ import {
   type Resolution,
   type ScenarioOptions,
 } from '../report.js';
-import { held, type LiveRunOptions, type LiveRunResult, liveRun, type WorkerCommand } from './run.js';
+import { held, type LiveRunOptions, type LiveRunResult, liveFixture, liveRun, type WorkerCommand } from './run.js';
 
 /** Options common to the three scenarios; every one has a default (a human run, or a CI-sized one with `smoke`). */
 export interface LiveScenarioOptions extends ScenarioOptions {
@@ -172,7 +173,11 @@ export interface Measured {
   /** NaN where nothing was inferred. */
   dollarsPer1000Inferences: Figure;
   dollarsPerStreamPer30Days: Figure;
-  /** Every run held (see `held`). */
+  /** The worker's CPU per sampled frame, ms: its main thread, every other thread, and both (LiveRunResult's `cpu`). */
+  mainThreadMsPerFrame: Figure;
+  poolMsPerFrame: Figure;
+  totalMsPerFrame: Figure;
+  /** The runs' medians held (see `held`): one slow run of three does not decide, nor one lucky one. */
   held: boolean;
   why: string;
   runs: LiveRunResult[];
@@ -191,10 +196,20 @@ async function measure(
     results.push(await liveRun(options, (text) => onProgress(`${prefix}: ${text}`)));
   }
   const f = (pick: (r: LiveRunResult) => number) => figure(results.map(pick));
-  const verdicts = results.map((r) => held(r, boundMs));
+  const expectedSampledPerSecond = results[0]!.expectedSampledPerSecond;
+  const framesPerSecond = f((r) => r.framesPerSecond);
+  const verdict = held(
+    {
+      ingestToProcessMs: { p99: f((r) => r.ingestToProcessMs.p99).median },
+      dropped: f((r) => r.dropped).median,
+      framesPerSecond: framesPerSecond.median,
+      expectedSampledPerSecond,
+    },
+    boundMs,
+  );
   return {
-    framesPerSecond: f((r) => r.framesPerSecond),
-    expectedSampledPerSecond: results[0]!.expectedSampledPerSecond,
+    framesPerSecond,
+    expectedSampledPerSecond,
     p50: f((r) => r.ingestToProcessMs.p50),
     p90: f((r) => r.ingestToProcessMs.p90),
     p99: f((r) => r.ingestToProcessMs.p99),
@@ -212,11 +227,40 @@ async function measure(
     framesInferred: f((r) => r.cost.framesInferred),
     dollarsPer1000Inferences: f((r) => r.cost.dollarsPer1000Inferences ?? Number.NaN),
     dollarsPerStreamPer30Days: f((r) => r.cost.dollarsPerStreamPer30Days),
-    held: verdicts.every((v) => v.ok),
-    why: verdicts.find((v) => !v.ok)?.why ?? 'held',
+    mainThreadMsPerFrame: f((r) => r.cpu.mainThreadMsPerFrame),
+    poolMsPerFrame: f((r) => r.cpu.poolMsPerFrame),
+    totalMsPerFrame: f((r) => r.cpu.totalMsPerFrame),
+    held: verdict.ok,
+    why: verdict.why,
     runs: results,
   };
 }
+
+/** This machine's decode ceiling for the run's clips (see ceiling.ts), measured before the runs. */
+async function ceilingOf(r: Resolved, onProgress: Progress): Promise<Ceiling> {
+  onProgress('measuring the decode ceiling (I-frames decoded per second, one thread per core)');
+  const files = r.files?.length ? r.files : [await liveFixture(r.resolution, r.bitrate, r.gopSeconds)];
+  return measureCeiling({ files, seconds: r.smoke ? 1 : 5 });
+}
+
+/** Streams of the run's clips the ceiling allows: its I-frames per second over what one stream samples. */
+const ceilingStreams = (c: Ceiling, m: Measured, streams: number) =>
+  Math.floor(c.framesPerSecond / (m.expectedSampledPerSecond / streams));
+
+/** The ceiling for the JSON: its rate, and in streams at the run's sampling. */
+const ceilingFigures = (c: Ceiling, streams: number) => ({
+  framesPerSecond: c.framesPerSecond,
+  streams,
+  threads: c.threads,
+  cpuMsPerFrame: c.cpuMsPerFrame,
+});
+
+/** The worker's CPU per sampled frame, medians, for the JSON. */
+const cpuFigures = (m: Measured) => ({
+  mainThreadMsPerFrame: m.mainThreadMsPerFrame.median,
+  poolMsPerFrame: m.poolMsPerFrame.median,
+  totalMsPerFrame: m.totalMsPerFrame.median,
+});
 
 const r1 = (n: number) => (Number.isFinite(n) ? Math.round(n * 10) / 10 : n);
 const r0 = (n: number) => (Number.isFinite(n) ? Math.round(n) : n);
@@ -236,6 +280,10 @@ const sampling = (r: Resolved) =>
   r.samplingIntervalMillis === undefined
     ? `1 in ${r.inferenceInterval} I-frames`
     : `one I-frame per ${r.samplingIntervalMillis} ms`;
+/** Where the worker's CPU per sampled frame went. */
+const cpuLine = (m: Measured) =>
+  `worker CPU per sampled frame: main thread ${m.mainThreadMsPerFrame.median.toFixed(1)} ms, other threads ` +
+  `${m.poolMsPerFrame.median.toFixed(1)} ms, all ${m.totalMsPerFrame.median.toFixed(1)} ms`;
 /** The cost figures' one-line summary. */
 const costLine = (r: Resolved, m: Measured) =>
   `GetMedia at $${r.pricePerGB}/GB: ${m.gbRead.median.toFixed(3)} GB read in the window, ` +
@@ -267,7 +315,9 @@ export async function liveScenario(
   onProgress: Progress = () => undefined,
 ): Promise<BenchReport> {
   const r = resolve(options, { runs: 3, durationSeconds: 30 });
+  const ceiling = await ceilingOf(r, onProgress);
   const m = await measure(r.runs, runOptions(r, options), r.boundMs, onProgress, `live ${r.streams} streams`);
+  const inStreams = ceilingStreams(ceiling, m, r.streams);
   const figures = {
     scenario: 'live' as const,
     streams: r.streams,
@@ -280,6 +330,8 @@ export async function liveScenario(
     bytesPerSecond: m.bytesPerSecond.median,
     expectedSampledPerSecond: m.expectedSampledPerSecond,
     held: m.held,
+    cpu: cpuFigures(m),
+    ceiling: ceilingFigures(ceiling, inStreams),
     spread: {
       framesPerSecond: m.framesPerSecond,
       p50: m.p50,
@@ -294,6 +346,9 @@ export async function liveScenario(
       bytesPerSecond: m.bytesPerSecond,
       millisBehindNowMax: m.millisBehindNowMax,
       dollarsPer1000Inferences: m.dollarsPer1000Inferences,
+      mainThreadMsPerFrame: m.mainThreadMsPerFrame,
+      poolMsPerFrame: m.poolMsPerFrame,
+      totalMsPerFrame: m.totalMsPerFrame,
     },
     cost: costOf(r, m),
     runs: m.runs,
@@ -318,6 +373,13 @@ export async function liveScenario(
         ['frames dropped or failed', show(m.dropped, 0)],
         ['worker CPU, cores', show(m.cpuCores, 2)],
         ['worker CPU seconds per frame', show(m.cpuSecondsPerFrame, 4)],
+        ['worker CPU ms per sampled frame: main thread', show(m.mainThreadMsPerFrame, 1)],
+        ['worker CPU ms per sampled frame: other threads (pool, JPEG, GC)', show(m.poolMsPerFrame, 1)],
+        ['worker CPU ms per sampled frame: all threads', show(m.totalMsPerFrame, 1)],
+        [
+          `decode ceiling: I-frames/s on ${ceiling.threads} threads (streams at this sampling)`,
+          `${ceiling.framesPerSecond.toFixed(1)} (${inStreams})`,
+        ],
         ['worker RSS max, MB', show(m.rssMaxBytes, 0, 1048576)],
         ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
         ['MillisBehindNow max, ms', show(m.millisBehindNowMax, 0)],
@@ -336,6 +398,10 @@ export async function liveScenario(
         `(${runsNote})`,
       `worker: ${m.cpuCores.median.toFixed(2)} cores, ${(m.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per ` +
         `frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
+      cpuLine(m),
+      `decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s on ${ceiling.threads} threads, ` +
+        `${inStreams} streams at this sampling; ${r.streams} streams are ` +
+        `${((100 * r.streams) / inStreams).toFixed(0)}% of it`,
       m.held ? `held the ${r.boundMs} ms bound with nothing dropped` : `did not hold: ${m.why}`,
       costLine(r, m),
     ],
@@ -348,7 +414,9 @@ export async function capacityScenario(
   options: CapacityOptions = {},
   onProgress: Progress = () => undefined,
 ): Promise<BenchReport> {
-  const r = resolve(options, {});
+  // Each step is decided on the median of 3 runs: single runs on a shared machine swing by 2x.
+  const r = resolve(options, { runs: 3 });
+  const ceiling = await ceilingOf(r, onProgress);
   const ladder = options.steps ?? (r.smoke ? [1, 2] : [25, 50, 100, 150, 200, 300, 400]);
   const bisections = options.bisections ?? (r.smoke ? 0 : 2);
   const maxSteps = ladder.length + bisections;
@@ -380,6 +448,8 @@ export async function capacityScenario(
   }
   steps.sort((a, b) => a.streams - b.streams);
   const largest = good;
+  const inStreams = ceilingStreams(ceiling, steps[0]!.m, steps[0]!.streams);
+  const fraction = largest / inStreams;
   const conclusions = [
     largest > 0
       ? `largest N that held: ${largest} streams of ${what(r)} at ${sampling(r)} (p99 ` +
@@ -396,8 +466,17 @@ export async function capacityScenario(
         `${r0(atLargest.p99.median)} ms, worker ${atLargest.cpuCores.median.toFixed(2)} cores, ` +
         `${(atLargest.cpuSecondsPerFrame.median * 1000).toFixed(1)} ms CPU per frame, RSS ` +
         `${mb(atLargest.rssMaxBytes.median)} MB`,
+      `at ${largest} streams, ${cpuLine(atLargest)}`,
       `at ${largest} streams, ${costLine(r, atLargest)}`,
     );
+  conclusions.push(
+    `decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s on ${ceiling.threads} threads ` +
+      `(${ceiling.cpuMsPerFrame.toFixed(1)} ms CPU each), ${inStreams} streams at this sampling: capacity is ` +
+      `${(100 * fraction).toFixed(0)}% of it`,
+    r.runs > 1
+      ? `each step decided on the median of ${r.runs} runs; the table shows medians, p99 with its min..max`
+      : 'each step decided on 1 run',
+  );
   const plots: PlotSpec[] = [
     {
       id: 'capacity-throughput',
@@ -428,10 +507,20 @@ export async function capacityScenario(
     scenario: 'capacity',
     settings: settingsOf(r, options, { steps: ladder, bisections }),
     figures: {
-      largestStreams: largest,
+      largestHeld: largest,
       firstBrokenStreams: bad ?? null,
+      ceiling: ceilingFigures(ceiling, inStreams),
+      fractionOfCeiling: fraction,
+      runsPerStep: r.runs,
       boundMs: r.boundMs,
-      steps: steps.map(({ streams, m }) => ({ streams, held: m.held, why: m.why, ...summary(r, m) })),
+      steps: steps.map(({ streams, m }) => ({
+        streams,
+        held: m.held,
+        why: m.why,
+        ...summary(r, m),
+        cpu: cpuFigures(m),
+        spread: { p99: m.p99, framesPerSecond: m.framesPerSecond, totalMsPerFrame: m.totalMsPerFrame },
+      })),
     },
     table: {
       columns: [
@@ -445,6 +534,7 @@ export async function capacityScenario(
         'dropped+failed',
         'CPU cores',
         'CPU ms/frame',
+        'main thread ms/frame',
         'RSS MB',
         'Mbit/s read',
         'GetMedia $/1k inferences',
@@ -457,11 +547,12 @@ export async function capacityScenario(
         r1(m.framesPerSecond.median),
         r0(m.p50.median),
         r0(m.p90.median),
-        r0(m.p99.median),
+        show(m.p99, 0),
         r0(m.max.median),
         m.dropped.median,
         Math.round(m.cpuCores.median * 100) / 100,
         r1(m.cpuSecondsPerFrame.median * 1000),
+        r1(m.mainThreadMsPerFrame.median),
         mb(m.rssMaxBytes.median),
         r1(m.bytesPerSecond.median / 125000),
         Math.round(m.dollarsPer1000Inferences.median * 10_000) / 10_000,

@@ -2,6 +2,7 @@
 // TypeScript source under this process's loader, so a stale dist/ does not matter) against the local
 // stack; the reports carry the fields `kvs-infer bench` writes, with finite, plausible figures.
 
+import { availableParallelism } from 'node:os';
 import t, { type Test } from 'tap';
 import { sourceWorker } from '../../bench/live/run.js';
 import { capacityScenario, liveScenario, sweepScenario } from '../../bench/live/scenarios.js';
@@ -86,6 +87,22 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
     { pricePerGB: 0.0085, framesInferred: Number },
     'GetMedia priced at the worker default',
   );
+  const { cpu, ceiling } = report.figures as {
+    cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number };
+    ceiling: { framesPerSecond: number; streams: number; threads: number };
+  };
+  t.ok(
+    cpu.mainThreadMsPerFrame > 0 && cpu.poolMsPerFrame > 0,
+    `main ${cpu.mainThreadMsPerFrame}, pool ${cpu.poolMsPerFrame} ms`,
+  );
+  t.ok(
+    Math.abs(cpu.mainThreadMsPerFrame + cpu.poolMsPerFrame - cpu.totalMsPerFrame) < 1e-6,
+    'main thread and the others add up to the whole process',
+  );
+  t.ok(ceiling.framesPerSecond > 1, `the decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s`);
+  t.equal(ceiling.threads, availableParallelism(), 'one decoding thread per core');
+  // Every I-frame of a 1 s GOP sampled: a stream asks for 1 frame/s, so the ceiling in streams is its rate.
+  t.equal(ceiling.streams, Math.floor(ceiling.framesPerSecond / 1), 'in streams at the run sampling');
 });
 
 t.test(
@@ -158,7 +175,9 @@ t.test('capacity: two smoke steps name the largest N that held', async (t) => {
   // Assess
   checkShape(t, report, 'capacity');
   const f = report.figures as {
-    largestStreams: number;
+    largestHeld: number;
+    ceiling: { framesPerSecond: number; streams: number };
+    fractionOfCeiling: number;
     steps: {
       streams: number;
       held: boolean;
@@ -175,7 +194,13 @@ t.test('capacity: two smoke steps name the largest N that held', async (t) => {
     'stepped through 1 and 2 streams',
   );
   for (const step of f.steps) checkPlausible(t, step, `${step.streams} streams`);
-  t.equal(f.largestStreams, 2, 'both smoke steps held: the largest N is 2');
+  t.equal(f.largestHeld, 2, 'both smoke steps held: the largest N is 2');
+  t.ok(f.ceiling.streams > 0, `the decode ceiling: ${f.ceiling.streams} streams`);
+  t.equal(f.fractionOfCeiling, 2 / f.ceiling.streams, 'capacity as a fraction of the ceiling');
+  t.ok(
+    report.conclusions.some((c) => /^decode ceiling: .* capacity is \d+% of it$/.test(c)),
+    'the conclusions set capacity against the ceiling',
+  );
   t.match(report.conclusions[0], /largest N that held: 2 streams/, 'the conclusion names it');
   t.same(
     report.plots.map((p) => p.id),

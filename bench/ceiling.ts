@@ -1,0 +1,89 @@
+// The machine's own ceiling for a live run: how many of the clip's I-frames libavcodec (through node-av and the
+// worker's FrameDecoder) decodes per second with one thread per core and nothing else to do. Divided by what one
+// stream samples, it is how many streams the machine could serve if decoding were all a worker did.
+
+import { on } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { readMkv, TRACK_TYPE_VIDEO } from '../src/media/index.js';
+import { ffmpegCodecId } from '../src/native/codecs.js';
+import type { CeilingGo, CeilingThreadData, CeilingThreadMessage } from './ceiling-thread.js';
+
+const THREAD = new URL(`./ceiling-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+export interface Ceiling {
+  /** I-frames decoded per second over every thread. */
+  framesPerSecond: number;
+  /** Threads decoding at once (one per core by default). */
+  threads: number;
+  /** CPU time of the process per I-frame decoded, ms (every thread). */
+  cpuMsPerFrame: number;
+  /** Distinct I-frames of the clips, decoded round after round. */
+  distinctFrames: number;
+  seconds: number;
+}
+
+export interface CeilingOptions {
+  /** The clips the run replays (their I-frames are decoded). */
+  files: string[];
+  /** Default 5 s, after every thread has opened its decoder. */
+  seconds?: number;
+  /** Default one per core. */
+  threads?: number;
+}
+
+/** The clips' I-frames, as the pool's threads get them. */
+async function keyframes(files: string[]): Promise<CeilingThreadData['frames']> {
+  const frames: CeilingThreadData['frames'] = [];
+  for (const file of files) await addKeyframes(file, frames);
+  if (frames.length === 0) throw new Error(`${files.join(', ')}: no video I-frame to decode`);
+  return frames;
+}
+
+async function addKeyframes(file: string, frames: CeilingThreadData['frames']): Promise<void> {
+  for await (const event of readMkv(createReadStream(file))) {
+    if (event.type !== 'frame' || !event.frame.keyframe || event.frame.track.type !== TRACK_TYPE_VIDEO) continue;
+    const { codecId, codecPrivate } = event.frame.track;
+    frames.push({
+      codecId: codecId ?? '',
+      avCodecId: ffmpegCodecId(codecId ?? ''),
+      codecPrivate: codecPrivate && new Uint8Array(codecPrivate),
+      data: new Uint8Array(event.frame.data).buffer,
+    });
+  }
+}
+
+/** Measures the ceiling: `threads` threads, their decoders open, decode the clips' I-frames for `seconds`. */
+export async function measureCeiling(options: CeilingOptions): Promise<Ceiling> {
+  const threads = options.threads ?? availableParallelism();
+  const frames = await keyframes(options.files);
+  const ms = (options.seconds ?? 5) * 1000;
+  const workers = Array.from({ length: threads }, () => new Worker(THREAD, { workerData: { frames } }));
+  try {
+    const replies = workers.map((worker) => messages(worker));
+    await Promise.all(replies.map((reply) => reply.next()));
+    const cpu = process.cpuUsage();
+    const until = Date.now() + ms;
+    for (const worker of workers) worker.postMessage({ until } satisfies CeilingGo);
+    const counts = await Promise.all(replies.map(async (reply) => (await reply.next()).value as { decoded: number }));
+    const used = process.cpuUsage(cpu);
+    const decoded = counts.reduce((sum, c) => sum + c.decoded, 0);
+    return {
+      framesPerSecond: decoded / (ms / 1000),
+      threads,
+      cpuMsPerFrame: decoded > 0 ? (used.user + used.system) / 1000 / decoded : Number.NaN,
+      distinctFrames: frames.length,
+      seconds: ms / 1000,
+    };
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+/** A thread's messages in order; a thread error rejects the next one. */
+async function* messages(worker: Worker): AsyncGenerator<CeilingThreadMessage> {
+  for await (const [message] of on(worker, 'message')) yield message as CeilingThreadMessage;
+}
