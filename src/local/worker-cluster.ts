@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
 import { kinesisClient } from '../aws/clients.js';
-import { cachedFixture } from './fixtures/index.js';
+import { smallClip } from './fixtures/index.js';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -76,15 +76,7 @@ export class WorkerCluster {
   static async start(options: ClusterOptions): Promise<WorkerCluster> {
     // A small H.264 clip with a keyframe every 200 ms, so a fragment arrives five times a second.
     const seconds = options.clipSeconds ?? 4;
-    const file = await cachedFixture(`64x48-gop200ms-${seconds}s.mkv`, {
-      width: 64,
-      height: 48,
-      fps: 30,
-      gopSeconds: 0.2,
-      durationSeconds: seconds,
-      bitrate: '100k',
-      seed: 3,
-    });
+    const file = await smallClip(seconds);
     const replayed = Array.from({ length: options.streams }, (_, i) => `cam-${i}`);
     const stack = await LocalStack.start({
       streams: replayed.map((name) => ({ name, file })),

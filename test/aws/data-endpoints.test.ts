@@ -1,23 +1,13 @@
 // GetDataEndpoint answers cached per stream, against the local KVS server through the real SDK: one call per stream
 // per 45 minutes, asked again after a failure that may mean the endpoint is wrong, kept after a KVS error answer.
 
-import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import t, { type Test } from 'tap';
 import { DATA_ENDPOINT_TTL_MS, DataEndpoints } from '../../src/aws/data-endpoints.js';
-import { KvsServer } from '../../src/local/kvs/index.js';
+import { controlClient, startServer } from '../local/kvs/api-helpers.js';
 
 async function setup(t: Test) {
-  const server = await KvsServer.create();
-  const control = new KinesisVideoClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-  t.teardown(async () => {
-    control.destroy();
-    await server.close();
-  });
+  const server = await startServer(t);
+  const control = controlClient(t, server);
   server.createStream('cam-1');
   server.createStream('cam-2');
   let now = 0;

@@ -6,23 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { measureCeiling } from '../../bench/ceiling.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
-
-/** The stream-pipeline tests' clip, cached under the same name with the same options. */
-const clip = () =>
-  cachedFixture('64x48-gop200ms-4s.mkv', {
-    width: 64,
-    height: 48,
-    fps: 30,
-    gopSeconds: 0.2,
-    durationSeconds: 4,
-    bitrate: '100k',
-    seed: 3,
-  });
+import { smallClip } from '../../src/local/fixtures/index.js';
 
 t.test("two threads decode the clip's I-frames for the time set, and say how fast", async (t) => {
   // Prepare: 4 s at a 200 ms GOP: 20 I-frames.
-  const file = await clip();
+  const file = await smallClip();
 
   // Act
   const ceiling = await measureCeiling({ files: [file], seconds: 0.5, threads: 2 });

@@ -2,7 +2,7 @@
 // detector on the demo clip, and a summary built from the records read back from Kinesis.
 
 import t from 'tap';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
+import { smallClip } from '../../src/local/fixtures/index.js';
 import { runCli } from '../helpers/cli.js';
 import { TestContainer } from '../helpers/model-container.js';
 
@@ -50,15 +50,7 @@ t.test(
 
 t.test('the demo runs your own files: --stream NAME=FILE, --every, --rate max, the fixed model', async (t) => {
   // Prepare: 4 s at a keyframe every 200 ms: 20 I-frames, 1 in 3 sampled
-  const file = await cachedFixture('64x48-gop200ms-4s.mkv', {
-    width: 64,
-    height: 48,
-    fps: 30,
-    gopSeconds: 0.2,
-    durationSeconds: 4,
-    bitrate: '100k',
-    seed: 3,
-  });
+  const file = await smallClip();
 
   // Act
   const result = await runCli([
@@ -90,15 +82,7 @@ t.test(
     'Object Detection ones with float class ids',
   async (t) => {
     // Prepare: 20 I-frames, 1 in 3 sampled: 7 calls; every other one answered in the built-in algorithm's format.
-    const file = await cachedFixture('64x48-gop200ms-4s.mkv', {
-      width: 64,
-      height: 48,
-      fps: 30,
-      gopSeconds: 0.2,
-      durationSeconds: 4,
-      bitrate: '100k',
-      seed: 3,
-    });
+    const file = await smallClip();
     const container = await TestContainer.start({
       answer: (call) => ({
         contentType: 'application/json',

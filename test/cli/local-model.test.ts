@@ -7,21 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import t from 'tap';
 import { modelSpec } from '../../src/cli/options.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
+import { smallClip } from '../../src/local/fixtures/index.js';
 import { runCli } from '../helpers/cli.js';
 import { deadUrl, TestContainer } from '../helpers/model-container.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const clip = () =>
-  cachedFixture('64x48-gop200ms-4s.mkv', {
-    width: 64,
-    height: 48,
-    fps: 30,
-    gopSeconds: 0.2,
-    durationSeconds: 4,
-    bitrate: '100k',
-    seed: 3,
-  });
 
 t.test(
   'kvs-infer local --model URL serves InvokeEndpoint for any endpoint from your container, and prints ' +
@@ -35,7 +25,7 @@ t.test(
       }),
     });
     t.teardown(() => container.close());
-    const args = ['local', '--stream', `lobby=${await clip()}`, '--model', container.url];
+    const args = ['local', '--stream', `lobby=${await smallClip()}`, '--model', container.url];
     const child = spawn(process.execPath, [...process.execArgv, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.teardown(() => child.kill('SIGKILL'));
     let stdout = '';
@@ -82,7 +72,7 @@ t.test(
     const url = await deadUrl();
 
     // Act
-    const result = await runCli(['local', '--stream', `lobby=${await clip()}`, '--model', url]);
+    const result = await runCli(['local', '--stream', `lobby=${await smallClip()}`, '--model', url]);
 
     // Assess
     t.equal(result.code, 2, 'exit 2: input the command cannot use');

@@ -12,7 +12,7 @@ import {
 import type { Test } from 'tap';
 import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { kinesisClient, kinesisVideoArchivedMediaClient } from '../../src/aws/clients.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
+import { smallClip } from '../../src/local/fixtures/index.js';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -44,15 +44,7 @@ export interface ReplayStack {
  * full speed and kept (DataRetentionInHours 1).
  */
 export async function replayStack(t: Test, seconds: number, options: Partial<LocalStackOptions> = {}) {
-  const file = await cachedFixture(`64x48-gop200ms-${seconds}s.mkv`, {
-    width: 64,
-    height: 48,
-    fps: 30,
-    gopSeconds: 0.2,
-    durationSeconds: seconds,
-    bitrate: '100k',
-    seed: 3,
-  });
+  const file = await smallClip(seconds);
   const stack = await LocalStack.start({
     streams: [{ name: STREAM, file }],
     rate: 'max',

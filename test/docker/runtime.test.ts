@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_STACK_PACKAGES } from '../../src/cli/local-stack-check.js';
-import { cachedFixture } from '../../src/local/fixtures/index.js';
+import { smallClip } from '../../src/local/fixtures/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords } from '../../src/local/index.js';
 import { RESULTS_STREAM, until } from '../../src/local/worker-cluster.js';
 
@@ -149,15 +149,7 @@ t.test(
 
     t.test(`runs a worker end to end on Node ${nodeVersion.trim()}`, async (t) => {
       // Prepare
-      const file = await cachedFixture('64x48-gop200ms-4s.mkv', {
-        width: 64,
-        height: 48,
-        fps: 30,
-        gopSeconds: 0.2,
-        durationSeconds: 4,
-        bitrate: '100k',
-        seed: 3,
-      });
+      const file = await smallClip();
       const stack = await LocalStack.start({
         streams: [{ name: 'cam-0', file }],
         loop: true,

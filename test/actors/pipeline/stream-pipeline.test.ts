@@ -16,7 +16,7 @@ import {
   StreamPipeline,
 } from '../../../src/actors/pipeline/stream-pipeline.js';
 import { kinesisClient, sageMakerRuntimeClient } from '../../../src/aws/clients.js';
-import { cachedFixture } from '../../../src/local/fixtures/index.js';
+import { smallClip } from '../../../src/local/fixtures/index.js';
 import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, parseRecords, readAllRecords } from '../../../src/local/index.js';
 import { FileSource, FragmentLog, renderGetMediaFragment, type StoredFragment } from '../../../src/local/kvs/index.js';
 import {
@@ -79,15 +79,7 @@ interface RigOptions {
 
 /** 20 fragments of a 4 s clip with a keyframe every 200 ms, a pipeline over real services, and what it reports. */
 async function rig(t: Test, options: RigOptions = {}): Promise<Rig> {
-  const file = await cachedFixture('64x48-gop200ms-4s.mkv', {
-    width: 64,
-    height: 48,
-    fps: 30,
-    gopSeconds: 0.2,
-    durationSeconds: 4,
-    bitrate: '100k',
-    seed: 3,
-  });
+  const file = await smallClip();
   const source = await FileSource.open(file);
   const log = new FragmentLog();
   const fragments = source.fragments.map((_, i) => log.append(source.input(i, 0, 1_700_000_000_000)));

@@ -4,26 +4,17 @@
 import {
   ClientLimitExceededException,
   GetDataEndpointCommand,
-  KinesisVideoClient,
+  type KinesisVideoClient,
   ListStreamsCommand,
 } from '@aws-sdk/client-kinesis-video';
 import t, { type Test } from 'tap';
 import { ApiLimits } from '../../../src/local/kvs/api-limits.js';
-import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/index.js';
+import type { KvsServer, KvsServerOptions } from '../../../src/local/kvs/index.js';
+import { controlClient, startServer } from './api-helpers.js';
 
 async function setup(t: Test, options: KvsServerOptions): Promise<{ server: KvsServer; client: KinesisVideoClient }> {
-  const server = await KvsServer.create(options);
-  const client = new KinesisVideoClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    maxAttempts: 1,
-  });
-  t.teardown(async () => {
-    client.destroy();
-    await server.close();
-  });
-  return { server, client };
+  const server = await startServer(t, options);
+  return { server, client: controlClient(t, server) };
 }
 
 const endpointOf = (client: KinesisVideoClient, name: string) =>
