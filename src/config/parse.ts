@@ -1,6 +1,7 @@
 // From a parsed JSON document (KIT's, possibly with kvs-infer's keys) to a complete, validated
 // KvsInferConfig: defaults filled in, every bad value reported at once, unknown keys as warnings.
 
+import { LEASE_ASSIGNMENTS } from '../actors/lease/lease-types.js';
 import { LOG_LEVELS } from '../actors/logger.js';
 import { IMAGE_CONTENT_TYPES, type ImageContentType } from '../native/types.js';
 import { closestKey } from './closest-key.js';
@@ -124,6 +125,7 @@ function fields(env: ConfigEnvironment): Fields {
     // for a slow call.
     failoverTimeMillis: withDefault(integer(1000, 3_600_000), d.failoverTimeMillis),
     maxLeasesPerWorker: withDefault(positive, d.maxLeasesPerWorker),
+    leaseAssignment: withDefault(oneOf(LEASE_ASSIGNMENTS), d.leaseAssignment),
     discoveryIntervalMillis: withDefault(integer(1000), d.discoveryIntervalMillis),
     discoveryTagRequestsPerSecond: withDefault(integer(1, 50), d.discoveryTagRequestsPerSecond),
     discoveryTagRefreshMillis: withDefault(integer(0, 86_400_000), d.discoveryTagRefreshMillis),

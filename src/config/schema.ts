@@ -1,6 +1,7 @@
 // What a validated kvs-infer configuration holds: KIT's keys, unchanged in name and meaning, then
 // the keys kvs-infer adds, each with its default. `parseConfig` turns a JSON document into this.
 
+import type { LeaseAssignment } from '../actors/lease/lease-types.js';
 import type { LogLevel } from '../actors/logger.js';
 import type { ImageContentType } from '../native/types.js';
 
@@ -52,6 +53,11 @@ export interface KvsInferConfig {
   failoverTimeMillis: number;
   /** Upper bound on the stream leases one worker holds; undefined for no bound. */
   maxLeasesPerWorker: number | undefined;
+  /**
+   * 'leader': the sync-lease holder scans the lease table and assigns leases, the others read only their own items.
+   * 'every-worker': every worker scans the whole table every pass and takes for itself (KCL 2.x, KIT).
+   */
+  leaseAssignment: LeaseAssignment;
   discoveryIntervalMillis: number;
   /** Pace of discovery's ListTagsForStream calls (KVS allows 50 per second per account, shared by every caller). */
   discoveryTagRequestsPerSecond: number;
@@ -155,6 +161,7 @@ export const CONFIG_DEFAULTS = {
   appName: 'kvs-infer',
   failoverTimeMillis: 10_000,
   maxLeasesPerWorker: undefined as number | undefined,
+  leaseAssignment: 'leader' as LeaseAssignment,
   discoveryIntervalMillis: 60_000,
   discoveryTagRequestsPerSecond: 20,
   discoveryTagRefreshMillis: 600_000,

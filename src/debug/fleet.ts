@@ -3,7 +3,7 @@
 // The table is scanned only when a page asks, at most once per interval whatever the number of pages: each scan
 // reads the whole table (RCUs).
 
-import { type Lease, type LeaseStore, SYNC_LEASE_KEY } from '../actors/lease/lease-types.js';
+import { isWorkerLeaseKey, type Lease, type LeaseStore, SYNC_LEASE_KEY } from '../actors/lease/lease-types.js';
 
 /** One lease of the table, with ages as of the scan that read it. */
 export interface FleetLeaseView {
@@ -152,6 +152,11 @@ export class FleetWatch {
       const owner = lease.leaseOwner ?? null;
       if (lease.leaseKey === SYNC_LEASE_KEY) {
         if (owner !== null) worker(owner).holdsSyncLease = true;
+        continue;
+      }
+      // A live worker item ('leader' assignment) makes its worker a row, even with no leases yet.
+      if (isWorkerLeaseKey(lease.leaseKey)) {
+        if (owner !== null && !expired) worker(owner);
         continue;
       }
       if (owner === null) unowned++;

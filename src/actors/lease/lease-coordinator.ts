@@ -1,11 +1,18 @@
 // One worker's side of KCL's lease scheme: renews the leases it holds, gives up by itself those it can no
-// longer prove, takes expired ones, steals one at a time towards an even share, and holds the synchronisation
-// lease that elects the discovery runner. What to take and when is decided in lease-planner.ts.
+// longer prove, and holds the synchronisation lease that elects the discovery runner. How it gets leases depends on
+// leaseAssignment. 'every-worker' (KCL 2.x): every worker lists the table every pass, takes expired leases and steals
+// one at a time towards an even share (lease-planner.ts). 'leader' (KCL 3.x's shape): only the sync lease's holder
+// lists the table and assigns (assignment-planner.ts); every other worker keeps an item of its own alive, reads it and
+// the sync lease each pass, and takes what was assigned to it. One other worker, the standby named by the leader's
+// list, lists the table too, so that it judges expiry from warm observations when it succeeds the leader.
 
 import type { Clock } from '../clock.js';
+import { planAssignments } from './assignment-planner.js';
 import { isLeaseLost, LeaseError } from './lease-errors.js';
 import {
   defaultSafetyMargin,
+  handoverDelay,
+  isExpired,
   type LeaseObservation,
   lapsed,
   mayRelease,
@@ -15,11 +22,14 @@ import {
 } from './lease-planner.js';
 import {
   type Checkpoint,
+  isWorkerLeaseKey,
   type Lease,
+  type LeaseAssignment,
   type LeaseLostReason,
   type LeaseStore,
   type LeaseWriteOptions,
   SYNC_LEASE_KEY,
+  workerLeaseKey,
 } from './lease-types.js';
 
 export interface LeaseCoordinatorOptions {
@@ -45,6 +55,8 @@ export interface LeaseCoordinatorOptions {
   /** Stream leases this worker holds at most (the sync lease is not counted). Default unlimited. */
   maxLeasesPerWorker?: number;
   syncLeaseKey?: string;
+  /** Default 'leader'; see the top of this file. */
+  assignment?: LeaseAssignment;
   /** Order of candidates, so that workers starting together do not all race for the same lease. */
   random?: () => number;
   /**
@@ -103,6 +115,7 @@ export class LeaseCoordinator {
   readonly takeIntervalMillis: number;
   readonly maxLeasesPerWorker: number;
   readonly syncLeaseKey: string;
+  readonly assignment: LeaseAssignment;
 
   readonly #table: LeaseStore;
   readonly #clock: Clock;
@@ -116,6 +129,8 @@ export class LeaseCoordinator {
   readonly #counters: LeaseCoordinatorCounters = { taken: 0, stolen: 0, lost: 0, renewed: 0, released: 0 };
   readonly #chains = { take: Promise.resolve() as Promise<unknown>, sync: Promise.resolve() as Promise<unknown> };
   #workers: string[] = [];
+  /** This worker's item under 'leader' assignment: held like a lease, it tells the leader this worker is alive. */
+  readonly #workerKey: string;
   #scans = 0;
   #taking = true;
   #running = false;
@@ -151,6 +166,8 @@ export class LeaseCoordinator {
     this.takeIntervalMillis = take;
     this.maxLeasesPerWorker = max;
     this.syncLeaseKey = options.syncLeaseKey ?? SYNC_LEASE_KEY;
+    this.assignment = options.assignment ?? 'leader';
+    this.#workerKey = workerLeaseKey(options.workerId);
     this.#workers = [options.workerId];
     this.#table = options.table;
     this.#clock = options.clock;
@@ -162,12 +179,16 @@ export class LeaseCoordinator {
   get held(): Lease[] {
     return [...this.#held.values()]
       .map((h) => copy(h.lease))
-      .filter((l) => l.leaseKey !== this.syncLeaseKey)
+      .filter((l) => this.#isStream(l.leaseKey))
       .sort((a, b) => compare(a.leaseKey, b.leaseKey));
   }
 
   holds(leaseKey: string): boolean {
-    return leaseKey !== this.syncLeaseKey && this.#held.has(leaseKey);
+    return this.#isStream(leaseKey) && this.#held.has(leaseKey);
+  }
+
+  #isStream(leaseKey: string): boolean {
+    return leaseKey !== this.syncLeaseKey && !isWorkerLeaseKey(leaseKey);
   }
 
   /** Only the holder runs discovery and syncStreamLeases(). */
@@ -175,7 +196,10 @@ export class LeaseCoordinator {
     return this.#held.has(this.syncLeaseKey);
   }
 
-  /** Owners of live leases at the last take pass, this worker included. */
+  /**
+   * Live workers, this worker included: owners of live leases at the last take pass ('every-worker'), or the live
+   * worker items as the leader last listed them ('leader').
+   */
   get workers(): string[] {
     return [...this.#workers];
   }
@@ -235,9 +259,12 @@ export class LeaseCoordinator {
     return this.failoverTimeMillis - this.safetyMarginMillis;
   }
 
-  /** Lists the table; takes expired leases up to this worker's share, else steals at most one. */
+  /**
+   * 'every-worker': lists the table; takes expired leases up to this worker's share, else steals at most one.
+   * 'leader': the leader lists the table and assigns; any other worker reads its item and takes what it was given.
+   */
   takeLeases(): Promise<void> {
-    return this.#serial('take', () => this.#takePass());
+    return this.#serial('take', () => (this.assignment === 'leader' ? this.#assignedPass() : this.#takePass()));
   }
 
   /**
@@ -262,9 +289,16 @@ export class LeaseCoordinator {
     this.#timers.clear();
   }
 
-  /** First step of a graceful shutdown: take nothing more, keep renewing while readers drain. */
+  /**
+   * First step of a graceful shutdown: take nothing more, keep renewing while readers drain. Under 'leader'
+   * assignment this worker's item goes at once, so that the leader assigns it nothing more.
+   */
   stopTaking(): void {
     this.#taking = false;
+    const item = this.#held.get(this.#workerKey);
+    if (!item) return;
+    this.#drop(this.#workerKey, 'released');
+    void this.#track(this.#table.deleteIfUnchanged(item.lease).catch((error) => this.#report(error)));
   }
 
   /** Resolves once the passes and writes under way have finished. */
@@ -318,7 +352,7 @@ export class LeaseCoordinator {
       const leases = sync && (await this.#withLock(this.syncLeaseKey, () => this.#listAsSyncHolder(sync)));
       if (!leases) return { holdsSyncLease: false, created, deleted };
       const holds = () => this.#held.get(this.syncLeaseKey) === sync;
-      const existing = new Set(leases.map((l) => l.leaseKey).filter((k) => k !== this.syncLeaseKey));
+      const existing = new Set(leases.map((l) => l.leaseKey).filter((k) => this.#isStream(k)));
       for (const key of [...desired].sort(compare)) {
         if (!holds()) return { holdsSyncLease: false, created, deleted };
         if (!existing.has(key) && (await this.#table.createLease(key))) created.push(key);
@@ -397,8 +431,15 @@ export class LeaseCoordinator {
 
   async #renew(key: string, entry: HeldLease): Promise<void> {
     if (this.#held.get(key) !== entry) return;
+    // The leader records the live workers it listed on the sync lease, for the others to read.
+    const workers =
+      key === this.syncLeaseKey && this.assignment === 'leader' && !sameList(entry.lease.workers, this.#workers)
+        ? this.#workers
+        : undefined;
     try {
-      await this.#write(key, entry, (options) => this.#table.renew(entry.lease, this.workerId, options));
+      await this.#write(key, entry, (options) =>
+        this.#table.renew(entry.lease, this.workerId, { ...options, workers }),
+      );
       this.#count('renewed');
     } catch (error) {
       if (!isLeaseLost(error)) this.#report(error);
@@ -471,6 +512,123 @@ export class LeaseCoordinator {
     if (plan.steal && this.#taking) await this.#take(plan.steal, true, now);
   }
 
+  /** 'leader' assignment: the leader's pass, or another worker's (which becomes the leader's if it takes over). */
+  async #assignedPass(): Promise<void> {
+    const sync = this.#held.get(this.syncLeaseKey);
+    if (sync) return this.#leaderPass();
+    const [item, syncLease] = await Promise.all([this.#table.get(this.#workerKey), this.#table.get(this.syncLeaseKey)]);
+    const standby = syncLease !== undefined && standbyOf(syncLease) === this.workerId;
+    // The standby observes the whole table, so that as the next leader it judges expiry without waiting afresh.
+    const listed = standby ? await this.#table.list({ consistentRead: false }) : syncLease ? [syncLease] : [];
+    const now = this.#clock.now();
+    this.#observations = observe(this.#observations, listed, now);
+    this.#workers = syncLease?.workers ?? [this.workerId];
+    await this.#keepWorkerItem(item, now);
+    if (item?.assigned) await this.#takeAssigned(item.assigned);
+    this.#scans++;
+    if (!this.#taking) return;
+    if (!syncLease) {
+      if (await this.#table.createLease(this.syncLeaseKey)) {
+        const created = { leaseKey: this.syncLeaseKey, leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 };
+        if (await this.#take({ lease: created, handoverDelayMillis: 0 }, false, now)) await this.#leaderPass();
+      }
+      return;
+    }
+    // With a standby named, the others leave it the succession: they wait twice as long.
+    const named = standbyOf(syncLease);
+    const wait = named !== undefined && !standby ? 2 * this.failoverTimeMillis : this.failoverTimeMillis;
+    if (isExpired(syncLease, this.#observations, now, wait)) {
+      if (await this.#take({ lease: syncLease, handoverDelayMillis: 0 }, false, now)) await this.#leaderPass();
+    }
+  }
+
+  /** The leader lists the table, takes its own share and assigns the rest. */
+  async #leaderPass(): Promise<void> {
+    const leases = await this.#table.list({ consistentRead: false });
+    const now = this.#clock.now();
+    this.#observations = observe(this.#observations, leases, now);
+    const item = leases.find((l) => l.leaseKey === this.#workerKey);
+    await this.#keepWorkerItem(item, now);
+    if (item?.assigned) await this.#takeAssigned(item.assigned);
+    this.#scans++;
+    // A draining leader assigns nothing: it hands everything back soon, the sync lease included.
+    if (!this.#taking) return;
+    const held = new Set([...this.#held.keys()].filter((key) => this.#isStream(key)));
+    const plan = planAssignments(
+      { leases, observations: this.#observations, held, now, self: this.workerId },
+      {
+        failoverTimeMillis: this.failoverTimeMillis,
+        maxLeasesPerWorker: this.maxLeasesPerWorker,
+        syncLeaseKey: this.syncLeaseKey,
+        random: this.#random,
+      },
+    );
+    this.#workers = plan.workers;
+    const notify = new Map<string, string[]>();
+    await inBatches(plan.assign, async ({ lease, to, live }) => {
+      if (!this.#taking) return;
+      if (to === this.workerId) {
+        const delay = handoverDelay(lease, this.#observations, now, this.failoverTimeMillis);
+        await this.#take({ lease, handoverDelayMillis: delay }, live, now);
+      } else if (held.has(lease.leaseKey)) {
+        // Moved off the leader: handed back, and assigned as a free lease at the next pass.
+        await this.release(lease.leaseKey);
+      } else {
+        try {
+          await this.#table.take(lease, to, { live });
+          notify.set(to, [...(notify.get(to) ?? []), lease.leaseKey]);
+        } catch (error) {
+          if (!isLeaseLost(error)) this.#report(error);
+        }
+      }
+    });
+    await inBatches([...notify], ([to, keys]) =>
+      this.#table.notifyAssigned(workerLeaseKey(to), keys).catch((error) => this.#report(error)),
+    );
+    await inBatches(plan.departed, (departed) =>
+      this.#table.deleteIfUnchanged(departed).then(
+        () => undefined,
+        (error) => this.#report(error),
+      ),
+    );
+  }
+
+  /** Keeps this worker's item held (created, or taken back after a restart or a lapse), unless it is draining. */
+  async #keepWorkerItem(item: Lease | undefined, now: number): Promise<void> {
+    if (!this.#taking || this.#held.has(this.#workerKey)) return;
+    let lease = item;
+    if (!lease && (await this.#table.createLease(this.#workerKey)))
+      lease = { leaseKey: this.#workerKey, leaseCounter: 0, ownerSwitchesSinceCheckpoint: 0 };
+    if (lease) await this.#take({ lease, handoverDelayMillis: 0 }, false, now);
+  }
+
+  /**
+   * Takes the leases the leader assigned to this worker (a draining worker hands them back), then clears them from its
+   * item. One moved from a live owner is read only after a full failoverTimeMillis from now: its old owner stops by
+   * then, whether it learns of the move at its next renewal or gives the lease up by itself.
+   */
+  async #takeAssigned(keys: string[]): Promise<void> {
+    const handled: string[] = [];
+    await inBatches(keys, async (key) => {
+      const lease = this.#held.has(key) ? undefined : await this.#table.get(key);
+      if (lease?.leaseOwner === this.workerId) {
+        if (!this.#taking) {
+          await this.#table.release(lease, this.workerId).catch((error) => {
+            if (!isLeaseLost(error)) this.#report(error);
+          });
+        } else {
+          const live = lease.assignedLive === true;
+          const handoverDelayMillis = live ? this.failoverTimeMillis : 0;
+          // Failed without an answer: kept in the item, and tried again next pass.
+          if (!(await this.#take({ lease, handoverDelayMillis }, live, this.#clock.now())) && !this.#held.has(key))
+            return;
+        }
+      }
+      handled.push(key);
+    });
+    await this.#table.clearAssigned(this.#workerKey, handled);
+  }
+
   /** `plannedAt`: the `now` the handover delay was counted from. */
   async #take({ lease, handoverDelayMillis }: PlannedTake, stolen: boolean, plannedAt: number): Promise<boolean> {
     const sentAt = this.#clock.now();
@@ -493,7 +651,7 @@ export class LeaseCoordinator {
     this.#armExpiry();
     if (taken.leaseKey === this.syncLeaseKey) {
       this.#call(() => this.#options.onSyncLease?.(true));
-    } else {
+    } else if (this.#isStream(taken.leaseKey)) {
       this.#count('taken');
       if (stolen) this.#count('stolen');
       // Counted from the pass's `now`, before the take was sent: waited from here, it ends later still.
@@ -537,6 +695,7 @@ export class LeaseCoordinator {
       this.#call(() => this.#options.onSyncLease?.(false));
       return;
     }
+    if (!this.#isStream(key)) return;
     if (reason !== 'released') this.#count('lost');
     this.#call(() => this.#options.onLost?.(key, reason));
   }
@@ -630,6 +789,22 @@ export class LeaseCoordinator {
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The worker after the sync lease's holder in the list it recorded: it lists the table too, and succeeds first. */
+function standbyOf(sync: Lease): string | undefined {
+  const workers = sync.workers ?? [];
+  const others = workers.filter((w) => w !== sync.leaseOwner);
+  if (others.length === 0) return undefined;
+  return others.find((w) => sync.leaseOwner !== undefined && w > sync.leaseOwner) ?? others[0];
+}
+
+/** Writes of one pass, 16 at a time: a cold start of thousands of leases does not go one round trip at a time. */
+async function inBatches<T>(items: readonly T[], each: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += 16) await Promise.all(items.slice(i, i + 16).map(each));
+}
 
 const copy = (lease: Lease): Lease => ({
   ...lease,

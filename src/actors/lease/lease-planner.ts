@@ -7,7 +7,7 @@
 // it reads no earlier than failoverTimeMillis after our last successful write was sent, on its own clock. We
 // give the lease up at failoverTimeMillis - safety margin after that sending, on ours. No two clocks are compared.
 
-import type { Lease } from './lease-types.js';
+import { isWorkerLeaseKey, type Lease } from './lease-types.js';
 
 /** What this worker last saw of one lease in the table. */
 export interface LeaseObservation {
@@ -157,7 +157,7 @@ export function planTakes(input: LeasePlanInput, options: LeasePlanOptions): Lea
   const sync = leases.find((l) => l.leaseKey === syncLeaseKey);
   const takeSync = sync && !held.has(sync.leaseKey) && expired(sync) ? sync : null;
 
-  const streams = leases.filter((l) => l.leaseKey !== syncLeaseKey);
+  const streams = leases.filter((l) => l.leaseKey !== syncLeaseKey && !isWorkerLeaseKey(l.leaseKey));
   const counts = new Map<string, number>();
   for (const lease of streams) {
     if (lease.leaseOwner && lease.leaseOwner !== self && !expired(lease))
@@ -202,9 +202,10 @@ export function planTakes(input: LeasePlanInput, options: LeasePlanOptions): Lea
 const matches = (seen: LeaseObservation, lease: Lease): boolean =>
   seen.counter === lease.leaseCounter && seen.owner === lease.leaseOwner;
 
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function shuffle<T>(items: T[], random: () => number): T[] {
+/** Fisher–Yates, in place, on `random`. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];

@@ -35,6 +35,9 @@ const NAMES = {
   '#counter': 'leaseCounter',
   '#checkpoint': 'checkpoint',
   '#switches': 'ownerSwitchesSinceCheckpoint',
+  '#live': 'assignedLive',
+  '#assigned': 'assigned',
+  '#workers': 'workers',
 } as const;
 
 type Names = Partial<Record<keyof typeof NAMES, string>>;
@@ -158,8 +161,11 @@ export class LeaseTable implements LeaseStore {
     );
   }
 
-  /** Takes (or steals) the lease as read; conditional on its counter alone, since the owner may be anyone. */
-  take(lease: Lease, owner: string): Promise<Lease> {
+  /**
+   * Takes (or steals) the lease as read, for `owner` (another worker when the leader assigns it); conditional on its
+   * counter alone, since the owner may be anyone. `live` marks a lease moved from a live owner (assignedLive).
+   */
+  take(lease: Lease, owner: string, { live = false }: { live?: boolean } = {}): Promise<Lease> {
     const switched = lease.leaseOwner !== owner ? 1 : 0;
     return this.#write(
       'take',
@@ -168,39 +174,92 @@ export class LeaseTable implements LeaseStore {
       {},
       {
         UpdateExpression:
-          'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched',
+          'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched' +
+          (live ? ', #live = :live' : ' REMOVE #live'),
         ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
-        ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches'),
+        ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches', '#live'),
         ExpressionAttributeValues: {
           ':owner': owner,
           ':next': lease.leaseCounter + 1,
           ':expected': lease.leaseCounter,
           ':zero': 0,
           ':switched': switched,
+          ...(live ? { ':live': true } : {}),
         },
       },
       (current) => current.leaseOwner === owner,
     );
   }
 
-  renew(lease: Lease, owner: string, options: LeaseWriteOptions = {}): Promise<Lease> {
+  /** `workers`: the sync lease's holder records the live workers it listed (leaseAssignment 'leader'). */
+  renew(lease: Lease, owner: string, options: LeaseWriteOptions & { workers?: string[] } = {}): Promise<Lease> {
+    const { workers } = options;
     return this.#write(
       'renew',
       lease,
       owner,
       options,
       {
-        UpdateExpression: 'SET #counter = :next',
+        UpdateExpression: workers ? 'SET #counter = :next, #workers = :workers' : 'SET #counter = :next',
         ConditionExpression: '#counter = :expected AND #owner = :owner',
-        ExpressionAttributeNames: names('#owner', '#counter'),
+        ExpressionAttributeNames: names('#owner', '#counter', ...(workers ? (['#workers'] as const) : [])),
         ExpressionAttributeValues: {
           ':owner': owner,
           ':next': lease.leaseCounter + 1,
           ':expected': lease.leaseCounter,
+          ...(workers ? { ':workers': workers } : {}),
         },
       },
       (current) => current.leaseOwner === owner,
     );
+  }
+
+  /** Adds to a worker item's assigned set; an item that is gone (its worker departed) is not re-created. */
+  async notifyAssigned(workerKey: string, leaseKeys: string[]): Promise<void> {
+    await this.#updateAssigned('ADD', workerKey, leaseKeys);
+  }
+
+  async clearAssigned(workerKey: string, leaseKeys: string[]): Promise<void> {
+    await this.#updateAssigned('DELETE', workerKey, leaseKeys);
+  }
+
+  async #updateAssigned(action: 'ADD' | 'DELETE', workerKey: string, leaseKeys: string[]): Promise<void> {
+    checkKey(workerKey);
+    if (leaseKeys.length === 0) return;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { leaseKey: workerKey },
+          UpdateExpression: `${action} #assigned :keys`,
+          ConditionExpression: 'attribute_exists(#key)',
+          ExpressionAttributeNames: names('#key', '#assigned'),
+          ExpressionAttributeValues: { ':keys': new Set(leaseKeys) },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error))
+        throw tableFailed(`updating the assigned leases of ${workerKey}`, error, workerKey);
+    }
+  }
+
+  async deleteIfUnchanged(lease: Lease): Promise<boolean> {
+    checkKey(lease.leaseKey);
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { leaseKey: lease.leaseKey },
+          ConditionExpression: '#counter = :expected',
+          ExpressionAttributeNames: names('#counter'),
+          ExpressionAttributeValues: { ':expected': lease.leaseCounter },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw tableFailed(`deleting ${lease.leaseKey}`, error, lease.leaseKey);
+    }
   }
 
   /**
@@ -324,7 +383,7 @@ export class LeaseTable implements LeaseStore {
 
 /** The lease an item holds, or undefined for an item that is not one. */
 export function parseLease(item: Record<string, unknown>): Lease | undefined {
-  const { leaseKey, leaseOwner, leaseCounter, checkpoint, ownerSwitchesSinceCheckpoint } = item;
+  const { leaseKey, leaseOwner, leaseCounter, checkpoint, ownerSwitchesSinceCheckpoint, assigned, workers } = item;
   if (typeof leaseKey !== 'string' || typeof leaseCounter !== 'number' || !Number.isInteger(leaseCounter))
     return undefined;
   const lease: Lease = {
@@ -333,6 +392,16 @@ export function parseLease(item: Record<string, unknown>): Lease | undefined {
     ownerSwitchesSinceCheckpoint: typeof ownerSwitchesSinceCheckpoint === 'number' ? ownerSwitchesSinceCheckpoint : 0,
   };
   if (typeof leaseOwner === 'string' && leaseOwner !== '') lease.leaseOwner = leaseOwner;
+  if (item.assignedLive === true) lease.assignedLive = true;
+  // A string set comes back as a Set; anything else that is not a list of strings is ignored.
+  const strings = (value: unknown): string[] | undefined => {
+    const list = value instanceof Set ? [...value] : Array.isArray(value) ? value : undefined;
+    return list?.every((v) => typeof v === 'string') ? list.sort() : undefined;
+  };
+  const assignedKeys = strings(assigned);
+  if (assignedKeys) lease.assigned = assignedKeys;
+  const workerIds = strings(workers);
+  if (workerIds) lease.workers = workerIds;
   const cp = checkpoint as Partial<Checkpoint> | undefined;
   if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
     lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };

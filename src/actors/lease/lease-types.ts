@@ -18,6 +18,15 @@ export interface Lease {
   checkpoint?: Checkpoint;
   /** Owner changes since the last checkpoint: a stream that keeps moving without progress shows here. */
   ownerSwitchesSinceCheckpoint: number;
+  /**
+   * Set by the leader when it moved the lease from a live owner (leaseAssignment 'leader'): the new owner waits out
+   * the old owner's handover before reading. Absent otherwise.
+   */
+  assignedLive?: true;
+  /** A worker item's leases the leader assigned to it and it has not taken yet. */
+  assigned?: string[];
+  /** The sync lease's: the live workers as its holder last listed them, sorted. */
+  workers?: string[];
 }
 
 /**
@@ -35,8 +44,15 @@ export interface LeaseStore {
   /** Resolves true if created, false if a lease with this key already existed. */
   createLease(leaseKey: string): Promise<boolean>;
   deleteLease(leaseKey: string): Promise<void>;
-  take(lease: Lease, owner: string): Promise<Lease>;
-  renew(lease: Lease, owner: string, options?: LeaseWriteOptions): Promise<Lease>;
+  /** Takes the lease for `owner`, who may be another worker (an assignment, `live` when from a live owner). */
+  take(lease: Lease, owner: string, options?: { live?: boolean }): Promise<Lease>;
+  renew(lease: Lease, owner: string, options?: LeaseWriteOptions & { workers?: string[] }): Promise<Lease>;
+  /** Tells a worker, through its item, of leases assigned to it (nothing if the item is gone). */
+  notifyAssigned(workerKey: string, leaseKeys: string[]): Promise<void>;
+  /** Removes leases from a worker item's assigned list once handled. */
+  clearAssigned(workerKey: string, leaseKeys: string[]): Promise<void>;
+  /** Deletes the lease only if its counter is still `leaseCounter` (a departed worker's item); false otherwise. */
+  deleteIfUnchanged(lease: Lease): Promise<boolean>;
   /** Stores `checkpoint` (fragmentNumber, serverTimestamp, keyframesSeen and inclusive, as given) on a held lease. */
   checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options?: LeaseWriteOptions): Promise<Lease>;
   release(lease: Lease, owner: string): Promise<Lease>;
@@ -63,3 +79,21 @@ export type LeaseLostReason =
 
 /** The lease whose holder alone runs discovery (KIT's "lease for synchronization"). */
 export const SYNC_LEASE_KEY = '__sync__';
+
+/**
+ * How leases reach workers. 'leader': the sync-lease holder lists the table and assigns; every other worker reads only
+ * its own item and the sync lease. 'every-worker': each worker lists the table every pass and takes for itself.
+ */
+export const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
+export type LeaseAssignment = (typeof LEASE_ASSIGNMENTS)[number];
+
+// A colon is not allowed in a KVS stream name, so a worker item can never be mistaken for a stream's lease.
+const WORKER_KEY_PREFIX = '__worker__:';
+
+/** The item a worker keeps alive in the lease table under 'leader' assignment, as a lease it holds. */
+export const workerLeaseKey = (workerId: string): string => `${WORKER_KEY_PREFIX}${workerId}`;
+
+export const isWorkerLeaseKey = (leaseKey: string): boolean => leaseKey.startsWith(WORKER_KEY_PREFIX);
+
+/** The worker a worker item belongs to. */
+export const workerOfKey = (leaseKey: string): string => leaseKey.slice(WORKER_KEY_PREFIX.length);

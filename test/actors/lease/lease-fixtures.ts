@@ -78,6 +78,8 @@ export function worker(
     workerId: id,
     clock,
     failoverTimeMillis: FAILOVER,
+    // The tests of 'leader' assignment say so; the others are of KCL 2.x's scheme.
+    assignment: 'every-worker',
     onAcquired: (lease, how) => {
       acquired.push(lease);
       handovers.push({ leaseKey: lease.leaseKey, ...how });
@@ -141,8 +143,11 @@ export function jittered(table: LeaseStore, random: () => number): LeaseStore {
     get: wrap((key: string) => table.get(key)),
     createLease: wrap((key: string) => table.createLease(key)),
     deleteLease: wrap((key: string) => table.deleteLease(key)),
-    take: wrap((lease: Lease, owner: string) => table.take(lease, owner)),
+    take: wrap((lease: Lease, owner: string, options?: { live?: boolean }) => table.take(lease, owner, options)),
     renew: wrap((lease: Lease, owner: string, options?: LeaseWriteOptions) => table.renew(lease, owner, options)),
+    notifyAssigned: wrap((key: string, keys: string[]) => table.notifyAssigned(key, keys)),
+    clearAssigned: wrap((key: string, keys: string[]) => table.clearAssigned(key, keys)),
+    deleteIfUnchanged: wrap((lease: Lease) => table.deleteIfUnchanged(lease)),
     checkpoint: wrap((lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>
       table.checkpoint(lease, owner, cp, options),
     ),
@@ -157,8 +162,11 @@ export function delegate(table: LeaseStore, overrides: Partial<LeaseStore>): Lea
     get: (key) => table.get(key),
     createLease: (key) => table.createLease(key),
     deleteLease: (key) => table.deleteLease(key),
-    take: (lease, owner) => table.take(lease, owner),
+    take: (lease, owner, options) => table.take(lease, owner, options),
     renew: (lease, owner, options) => table.renew(lease, owner, options),
+    notifyAssigned: (key, keys) => table.notifyAssigned(key, keys),
+    clearAssigned: (key, keys) => table.clearAssigned(key, keys),
+    deleteIfUnchanged: (lease) => table.deleteIfUnchanged(lease),
     checkpoint: (lease, owner, cp, options) => table.checkpoint(lease, owner, cp, options),
     release: (lease, owner) => table.release(lease, owner),
     ...overrides,
@@ -267,10 +275,15 @@ export function timedStore(
     get: timed('get', (key: string) => table.get(key)),
     createLease: timed('createLease', (key: string) => table.createLease(key)),
     deleteLease: timed('deleteLease', (key: string) => table.deleteLease(key)),
-    take: timed('take', (lease: Lease, owner: string) => table.take(lease, owner)),
+    take: timed('take', (lease: Lease, owner: string, options?: { live?: boolean }) =>
+      table.take(lease, owner, options),
+    ),
     renew: timed('renew', (lease: Lease, owner: string, options?: LeaseWriteOptions) =>
       table.renew(lease, owner, options),
     ),
+    notifyAssigned: timed('notifyAssigned', (key: string, keys: string[]) => table.notifyAssigned(key, keys)),
+    clearAssigned: timed('clearAssigned', (key: string, keys: string[]) => table.clearAssigned(key, keys)),
+    deleteIfUnchanged: timed('deleteIfUnchanged', (lease: Lease) => table.deleteIfUnchanged(lease)),
     checkpoint: timed(
       'checkpoint',
       (lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>
