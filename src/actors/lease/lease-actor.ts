@@ -59,6 +59,11 @@ export interface LeaseActorOptions {
   getMediaIdleTimeoutMillis?: number;
   /** A stream read further behind its newest fragment than this jumps to NOW (see the reader); default never. */
   maxMillisBehindNow?: number;
+  /**
+   * Hold the lease without reading it (`kvs-infer run --lease-only`, for fleet simulations): no GetMedia, so nothing
+   * to decode or checkpoint; renewals and the release on shutdown go on as usual.
+   */
+  leaseOnly?: boolean;
 }
 
 export class LeaseActor {
@@ -205,6 +210,7 @@ export class LeaseActor {
   }
 
   #read(input: ReaderInput, sendBack: (event: ReaderEvent) => void): () => void {
+    if (this.#options.leaseOnly) return () => undefined;
     const abort = new AbortController();
     const { metrics } = this.#options.services;
     const labels = { stream: this.streamName };

@@ -516,7 +516,12 @@ export class LeaseCoordinator {
   async #assignedPass(): Promise<void> {
     const sync = this.#held.get(this.syncLeaseKey);
     if (sync) return this.#leaderPass();
-    const [item, syncLease] = await Promise.all([this.#table.get(this.#workerKey), this.#table.get(this.syncLeaseKey)]);
+    // Eventually consistent (half the cost): a read a write behind only delays an observation or an assignment.
+    const stale = { consistentRead: false };
+    const [item, syncLease] = await Promise.all([
+      this.#table.get(this.#workerKey, stale),
+      this.#table.get(this.syncLeaseKey, stale),
+    ]);
     const standby = syncLease !== undefined && standbyOf(syncLease) === this.workerId;
     // The standby observes the whole table, so that as the next leader it judges expiry without waiting afresh.
     const listed = standby ? await this.#table.list({ consistentRead: false }) : syncLease ? [syncLease] : [];
@@ -610,7 +615,8 @@ export class LeaseCoordinator {
   async #takeAssigned(keys: string[]): Promise<void> {
     const handled: string[] = [];
     await inBatches(keys, async (key) => {
-      const lease = this.#held.has(key) ? undefined : await this.#table.get(key);
+      // A stale read only fails the take, conditional on the counter read: tried again next pass.
+      const lease = this.#held.has(key) ? undefined : await this.#table.get(key, { consistentRead: false });
       if (lease?.leaseOwner === this.workerId) {
         if (!this.#taking) {
           await this.#table.release(lease, this.workerId).catch((error) => {

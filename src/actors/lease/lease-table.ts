@@ -127,10 +127,13 @@ export class LeaseTable implements LeaseStore {
     return leases.sort((a, b) => (a.leaseKey < b.leaseKey ? -1 : a.leaseKey > b.leaseKey ? 1 : 0));
   }
 
-  async get(leaseKey: string): Promise<Lease | undefined> {
+  async get(
+    leaseKey: string,
+    { consistentRead = true }: { consistentRead?: boolean } = {},
+  ): Promise<Lease | undefined> {
     checkKey(leaseKey);
     const out = await this.#send(`reading lease ${leaseKey}`, leaseKey, null, () =>
-      this.#doc.send(new GetCommand({ TableName: this.tableName, Key: { leaseKey }, ConsistentRead: true })),
+      this.#doc.send(new GetCommand({ TableName: this.tableName, Key: { leaseKey }, ConsistentRead: consistentRead })),
     );
     return out.Item ? parseLease(out.Item) : undefined;
   }

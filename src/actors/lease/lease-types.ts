@@ -40,7 +40,8 @@ export interface LeaseStore {
    * a write or two behind, which costs half as much and suits callers whose every write is conditional anyway.
    */
   list(options?: { consistentRead?: boolean; abortSignal?: AbortSignal }): Promise<Lease[]>;
-  get(leaseKey: string): Promise<Lease | undefined>;
+  /** One lease; strongly consistent unless `consistentRead` is false. */
+  get(leaseKey: string, options?: { consistentRead?: boolean }): Promise<Lease | undefined>;
   /** Resolves true if created, false if a lease with this key already existed. */
   createLease(leaseKey: string): Promise<boolean>;
   deleteLease(leaseKey: string): Promise<void>;

@@ -140,7 +140,7 @@ export function jittered(table: LeaseStore, random: () => number): LeaseStore {
     };
   return {
     list: wrap((options?: { consistentRead?: boolean }) => table.list(options)),
-    get: wrap((key: string) => table.get(key)),
+    get: wrap((key: string, options?: { consistentRead?: boolean }) => table.get(key, options)),
     createLease: wrap((key: string) => table.createLease(key)),
     deleteLease: wrap((key: string) => table.deleteLease(key)),
     take: wrap((lease: Lease, owner: string, options?: { live?: boolean }) => table.take(lease, owner, options)),
@@ -159,7 +159,7 @@ export function jittered(table: LeaseStore, random: () => number): LeaseStore {
 export function delegate(table: LeaseStore, overrides: Partial<LeaseStore>): LeaseStore {
   return {
     list: (options) => table.list(options),
-    get: (key) => table.get(key),
+    get: (key, options) => table.get(key, options),
     createLease: (key) => table.createLease(key),
     deleteLease: (key) => table.deleteLease(key),
     take: (lease, owner, options) => table.take(lease, owner, options),
@@ -272,7 +272,7 @@ export function timedStore(
       } while (pending.size > 0);
     },
     list: timed('list', (options?: { consistentRead?: boolean }) => table.list(options)),
-    get: timed('get', (key: string) => table.get(key)),
+    get: timed('get', (key: string, options?: { consistentRead?: boolean }) => table.get(key, options)),
     createLease: timed('createLease', (key: string) => table.createLease(key)),
     deleteLease: timed('deleteLease', (key: string) => table.deleteLease(key)),
     take: timed('take', (lease: Lease, owner: string, options?: { live?: boolean }) =>

@@ -30,9 +30,9 @@ function counted(table: LeaseStore): { store: LeaseStore; calls: Map<string, num
         count('list');
         return table.list(options);
       },
-      get: (key) => {
+      get: (key, options) => {
         count('get');
-        return table.get(key);
+        return table.get(key, options);
       },
     }),
   };

@@ -387,3 +387,38 @@ t.test('bad keys and checkpoints are refused before any request', async (t) => {
   await t.rejects(noKey, { code: 'BAD_LEASE_OPTIONS' });
   t.throws(badCheckpoint, { code: 'BAD_LEASE_OPTIONS' });
 });
+
+t.test(
+  "the leader's writes: assignments flagged live or not, worker items' assigned sets, the workers list",
+  async (t) => {
+    // Prepare
+    const table = await (await leaseStack(t)).table();
+    await table.createLease('stream');
+    await table.createLease('__worker__:w2');
+    const held = await table.take((await table.get('stream'))!, 'w1');
+    await table.createLease('__sync__');
+    const sync = await table.take((await table.get('__sync__'))!, 'w1');
+
+    // Act
+    const moved = await table.take(held, 'w2', { live: true });
+    await table.notifyAssigned('__worker__:w2', ['stream', 'other']);
+    await table.clearAssigned('__worker__:w2', ['other']);
+    await table.notifyAssigned('__worker__:gone', ['stream']);
+    const retaken = await table.take(moved, 'w2');
+    const renewed = await table.renew(sync, 'w1', { workers: ['w1', 'w2'] });
+    const stale = await table.deleteIfUnchanged({ ...(await table.get('__worker__:w2'))!, leaseCounter: 7 });
+    const item = await table.get('__worker__:w2', { consistentRead: false });
+    const gone = await table.deleteIfUnchanged(item!);
+
+    // Assess
+    t.equal(moved.leaseOwner, 'w2');
+    t.equal(moved.assignedLive, true, 'a move from a live owner is flagged');
+    t.equal(retaken.assignedLive, undefined, 'and the flag goes with the next take');
+    t.same(item?.assigned, ['stream'], 'added, then cleared one by one');
+    t.equal(await table.get('__worker__:gone'), undefined, 'an assignment does not re-create a departed worker item');
+    t.same(renewed.workers, ['w1', 'w2']);
+    t.equal(stale, false, 'not deleted when the counter moved');
+    t.equal(gone, true);
+    t.equal(await table.get('__worker__:w2'), undefined);
+  },
+);
