@@ -48,8 +48,9 @@ export interface LeaseCoordinatorOptions {
    */
   safetyMarginMillis?: number;
   /**
-   * Period of the list/take/steal pass under start(). A dead worker's leases are taken within
-   * failoverTimeMillis + 2 × this of its last renewal. Default min(1000, failoverTimeMillis / 3).
+   * Period of the take pass under start(). A dead worker's leases are taken within failoverTimeMillis + 2 × this of
+   * its last renewal ('every-worker'), + 3 × this under 'leader' (the leader's pass, then the new owner's). Default
+   * min(1000, failoverTimeMillis / 3).
    */
   takeIntervalMillis?: number;
   /** Stream leases this worker holds at most (the sync lease is not counted). Default unlimited. */
