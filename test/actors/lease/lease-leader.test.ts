@@ -221,3 +221,37 @@ t.test('a draining worker is assigned nothing more; what it hands back goes to t
   const owners = await ownersInTable(table);
   t.notOk(Object.keys(owners).includes(`__worker__:${leaving.id}`), 'its item went with it');
 });
+
+t.test('during a switch of leaseAssignment, workers of both schemes share the table safely', async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, streams(6));
+  const old = ['a', 'b'].map((id) => worker(table, id, { assignment: 'every-worker' }));
+  await settle(old, () => balanced(old, 6));
+  const { workers: next } = leaders(table, ['c', 'd']);
+  const all = [...old, ...next];
+
+  // Act: the old workers leave one by one (SIGTERM), as a rolling deployment replaces them.
+  await settle(all, () => false, { rounds: 15 });
+  await old[0]!.coordinator.shutdown();
+  await settle([old[1]!, ...next], () => false, { rounds: 15 });
+  await old[1]!.coordinator.shutdown();
+  const rounds = await settle(next, () => balanced(next, 6), { rounds: 20 });
+
+  // Assess
+  t.ok(rounds > 0, `the new workers hold all 6 leases, balanced, ${rounds} rounds after the last old one left`);
+  t.same(sizes(next), [3, 3]);
+  // Whoever took a lease from a live owner, by either scheme, waited out its handover before reading.
+  const taken = all.flatMap((w) => w.handovers);
+  t.ok(taken.length > 6, `${taken.length} acquisitions while the schemes were mixed`);
+  t.same(
+    taken.filter((h) => h.stolen && h.handoverDelayMillis === 0),
+    [],
+    'no lease taken from a live owner was read at once',
+  );
+  t.same(
+    all.flatMap((w) => w.keys()),
+    [...new Set(all.flatMap((w) => w.keys()))],
+    'no lease held twice at the end',
+  );
+});
