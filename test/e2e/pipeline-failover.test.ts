@@ -33,7 +33,8 @@ t.test(
     t.teardown(() => cluster.close());
     cluster.spawn('w1');
     cluster.spawn('w2');
-    await until('2/2', () => cluster.counts(['w1', 'w2']).join() === '2,2', 20_000);
+    // Two workers compiling the TypeScript sources start in 20 s on a loaded machine.
+    await until('2/2', () => cluster.counts(['w1', 'w2']).join() === '2,2', 60_000);
     const victims = [...cluster.holdings().get('w1')!];
     await until(
       'w1 published and checkpointed on its streams',
