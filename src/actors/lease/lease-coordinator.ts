@@ -10,6 +10,7 @@ import type { Clock } from '../clock.js';
 import { planAssignments } from './assignment-planner.js';
 import { isLeaseLost, LeaseError } from './lease-errors.js';
 import {
+  compare,
   defaultSafetyMargin,
   handoverDelay,
   isExpired,
@@ -794,8 +795,6 @@ export class LeaseCoordinator {
     }
   }
 }
-
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
