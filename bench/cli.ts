@@ -1,4 +1,4 @@
-// `kvs-infer bench --scenario media|live|capacity|sweep`: runs one benchmark scenario, writes its JSON,
+// `kvs-infer bench --scenario media|live|capacity|sweep|fleet`: runs one benchmark scenario, writes its JSON,
 // Markdown and plots (bench/output.ts) and prints its table and conclusions. Runs from a checkout only.
 
 import { existsSync } from 'node:fs';
@@ -13,11 +13,15 @@ import type { OnProgress } from './scenarios/media.js';
 export type { ScenarioOptions } from './report.js';
 export type { OnProgress } from './scenarios/media.js';
 
+/** The README suite's scenarios (bench/readme.ts). */
 export const SCENARIOS = ['media', 'live', 'capacity', 'sweep'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** Every scenario: `fleet` (W worker processes, minutes long) runs on its own, outside the README suite. */
+export type BenchScenario = ScenarioName | 'fleet';
+const ALL_SCENARIOS: readonly string[] = [...SCENARIOS, 'fleet'];
 
 export interface BenchArguments {
-  scenario: ScenarioName;
+  scenario: BenchScenario;
   options: ScenarioOptions;
   /** Where the JSON, Markdown and SVGs go; default bench/results. */
   out: string;
@@ -34,6 +38,24 @@ const NOT_FOR_MEDIA = [
   'bound',
   'price-per-gb',
 ] as const;
+
+/** Options only the fleet scenario takes, and those it has no use for (it reads no media). */
+const FLEET_ONLY = ['workers', 'lease-assignment', 'failover'] as const;
+const NOT_FOR_FLEET = [
+  'warmup',
+  'inference-interval',
+  'sampling-interval',
+  'width',
+  'height',
+  'price-per-gb',
+  'resolution',
+  'bitrate',
+  'gop',
+  'runs',
+  'bound',
+  'file',
+] as const;
+const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
 
 const usage = (message: string) => new KvsInferError('USAGE', message);
 
@@ -78,6 +100,9 @@ function parseOptions(argv: string[]) {
         json: { type: 'string' },
         out: { type: 'string', default: 'bench/results' },
         smoke: { type: 'boolean', default: false },
+        workers: { type: 'string' },
+        'lease-assignment': { type: 'string' },
+        failover: { type: 'string' },
       },
     }).values;
   } catch (error) {
@@ -89,9 +114,12 @@ function parseOptions(argv: string[]) {
 export function parseBenchArgs(argv: string[]): BenchArguments {
   const values = parseOptions(argv);
   const scenario = values.scenario;
-  if (scenario === undefined) throw usage('--scenario is required: media, live, capacity or sweep');
-  if (!(SCENARIOS as readonly string[]).includes(scenario))
-    throw usage(`--scenario must be media, live, capacity or sweep, got "${scenario}"`);
+  if (scenario === undefined) throw usage('--scenario is required: media, live, capacity, sweep or fleet');
+  if (!ALL_SCENARIOS.includes(scenario))
+    throw usage(`--scenario must be media, live, capacity, sweep or fleet, got "${scenario}"`);
+  const leaseAssignment = values['lease-assignment'];
+  if (leaseAssignment !== undefined && !(LEASE_ASSIGNMENTS as readonly string[]).includes(leaseAssignment))
+    throw usage(`--lease-assignment must be leader or every-worker, got "${leaseAssignment}"`);
   if (values.resolution !== undefined && values.resolution !== '1080p' && values.resolution !== '720p') {
     throw usage(`--resolution must be 1080p or 720p, got "${values.resolution}"`);
   }
@@ -102,14 +130,17 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
   if (values.json === '') throw usage('--json must name a file');
   if (values['sampling-interval'] !== undefined && values['inference-interval'] !== undefined)
     throw usage('--sampling-interval replaces --inference-interval: give one of them');
-  if (scenario === 'media') {
-    const given = NOT_FOR_MEDIA.filter((name) => values[name] !== undefined);
+  const notFor = (names: readonly (keyof typeof values)[], what: string) => {
+    const given = names.filter((name) => values[name] !== undefined);
     if (given.length > 0)
       throw usage(
         `${given.map((name) => `--${name}`).join(', ')} do${given.length === 1 ? 'es' : ''} not apply to --scenario ` +
-          `media`,
+          what,
       );
-  }
+  };
+  if (scenario === 'media') notFor(NOT_FOR_MEDIA, 'media');
+  if (scenario === 'fleet') notFor(NOT_FOR_FLEET, 'fleet');
+  else notFor(FLEET_ONLY, scenario);
 
   const options: ScenarioOptions = {
     streams: integer('streams', values.streams),
@@ -128,27 +159,34 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     runs: integer('runs', values.runs),
     boundMs: decimal('bound', values.bound),
     smoke: values.smoke || undefined,
+    workers: integer('workers', values.workers),
+    leaseAssignment: leaseAssignment as ScenarioOptions['leaseAssignment'],
+    failoverTimeMillis: integer('failover', values.failover),
   };
   // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.
   for (const key of Object.keys(options) as (keyof ScenarioOptions)[])
     if (options[key] === undefined) delete options[key];
   return {
-    scenario: scenario as ScenarioName,
+    scenario: scenario as BenchScenario,
     options,
     out: values.out,
     ...(values.json === undefined ? {} : { json: values.json }),
   };
 }
 
-/** Runs one scenario. live, capacity and sweep come from bench/live/, loaded only when asked for. */
+/** Runs one scenario. live, capacity and sweep come from bench/live/, fleet from bench/fleet.ts, loaded if asked. */
 export async function runScenario(
-  scenario: ScenarioName,
+  scenario: BenchScenario,
   options: ScenarioOptions,
   onProgress: OnProgress,
 ): Promise<BenchReport> {
   if (scenario === 'media') {
     const { mediaScenario } = await import('./scenarios/media.js');
     return mediaScenario(options, onProgress);
+  }
+  if (scenario === 'fleet') {
+    const { fleetScenario } = await import('./fleet.js');
+    return fleetScenario(options, onProgress);
   }
   const live = await import('./live/scenarios.js');
   if (scenario === 'live') return live.liveScenario(options, onProgress);

@@ -48,7 +48,8 @@ export interface SuiteResult {
   seconds: number;
 }
 
-const TITLES: Record<ScenarioName, string> = {
+const TITLES: Record<BenchReport['scenario'], string> = {
+  fleet: 'Fleet: W lease-only workers, N streams',
   media: 'Media: parser, decode + JPEG pool, ffmpeg',
   live: 'Live: one worker, N real-time streams',
   capacity: 'Capacity: streams per worker within the bound',

@@ -26,6 +26,12 @@ export interface ScenarioOptions {
   boundMs?: number;
   /** Seconds, not minutes: a CI-sized run. */
   smoke?: boolean;
+  /** fleet: worker processes at the start. */
+  workers?: number;
+  /** fleet: the workers' leaseAssignment; their configuration's default when absent. */
+  leaseAssignment?: 'leader' | 'every-worker';
+  /** fleet: the workers' failoverTimeMillis; default sized to the emulator's write rate (see bench/fleet.ts). */
+  failoverTimeMillis?: number;
 }
 
 /** A measured quantity over several runs, warm-up excluded. */
@@ -54,7 +60,7 @@ export interface PlotSpec {
 }
 
 export interface BenchReport {
-  scenario: 'media' | 'live' | 'capacity' | 'sweep';
+  scenario: 'media' | 'live' | 'capacity' | 'sweep' | 'fleet';
   /** The options the scenario ran with, defaults filled in. */
   settings: Record<string, unknown>;
   /** The scenario's own figures; for `live` at least the fields of LiveFigures. */

@@ -43,6 +43,7 @@ export type WorkerConfig = Pick<
   | 'tagFilters'
   | 'failoverTimeMillis'
   | 'maxLeasesPerWorker'
+  | 'leaseAssignment'
   | 'discoveryIntervalMillis'
   | 'discoveryTagRequestsPerSecond'
   | 'discoveryTagRefreshMillis'
@@ -114,6 +115,8 @@ export interface WorkerOptions {
   writeMetrics?: (line: string) => void;
   /** The one monotonic clock of leases, lease machines and pipelines; default the system's. */
   clock?: Clock;
+  /** Hold leases without reading their streams (`kvs-infer run --lease-only`): see LeaseActorOptions.leaseOnly. */
+  leaseOnly?: boolean;
 }
 
 const COORDINATOR_METRICS = {
@@ -257,6 +260,7 @@ export class Worker implements DebugSource {
       clock: this.#services.clock,
       failoverTimeMillis: config.failoverTimeMillis,
       maxLeasesPerWorker: config.maxLeasesPerWorker,
+      assignment: config.leaseAssignment,
       onAcquired: (lease, { handoverDelayMillis }) => this.#spawn(lease, handoverDelayMillis),
       onLost: (leaseKey, reason) => this.#lost(leaseKey, reason),
       onSyncLease: (held) => this.#syncLease(held),
@@ -485,6 +489,7 @@ export class Worker implements DebugSource {
       missingStreamBackoff: { maxMs: config.missingStreamRetryMaxMillis },
       getMediaIdleTimeoutMillis: config.getMediaIdleTimeoutMillis,
       maxMillisBehindNow: config.maxMillisBehindNow,
+      leaseOnly: this.#options.leaseOnly,
     });
     this.#actors.set(lease.leaseKey, actor);
     actor.onChange(() => this.#changed());

@@ -39,7 +39,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[]) => Promise
   run: {
     usage:
       'kvs-infer run [--config FILE | --ssm-parameter NAME] [--app-name NAME] [--worker-id ID] [--debug-port P ' +
-      '[--debug-host H]]',
+      '[--debug-host H]] [--lease-only]',
     run: async (argv) => (await import('./run.js')).run(argv),
   },
   replay: {

@@ -21,6 +21,8 @@ export async function run(argv: string[]): Promise<number> {
       'worker-id': { type: 'string' },
       'debug-port': { type: 'string' },
       'debug-host': { type: 'string', default: '127.0.0.1' },
+      // Simulation and debugging: leases are taken, renewed and released, but no stream is read.
+      'lease-only': { type: 'boolean', default: false },
     },
   });
   // The container's default: the parameter its task definition names, as KIT's container reads its configuration.
@@ -50,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   let debug: DebugServer | undefined;
   try {
-    const worker = await Worker.start({ config, ...clients, log });
+    const worker = await Worker.start({ config, ...clients, log, leaseOnly: values['lease-only'] });
     if (port !== undefined) {
       debug = await startDebugServer(worker, port, values['debug-host']);
       log({ level: 'info', event: 'debug-server', worker: config.workerId, url: `${debug.url}/debug` });

@@ -68,7 +68,7 @@ t.test('a bad --scenario is a usage error naming the option', async (t) => {
   t.equal(code, 1, 'exits 1');
   t.match(
     stderr,
-    /USAGE: --scenario must be media, live, capacity or sweep, got "x"/,
+    /USAGE: --scenario must be media, live, capacity, sweep or fleet, got "x"/,
     'names --scenario and the value',
   );
   t.match(stderr, /usage: kvs-infer bench --scenario/, 'with the usage line');
