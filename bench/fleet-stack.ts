@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../src/aws/clients.js';
-import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION } from '../src/local/index.js';
+import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, localEnv } from '../src/local/index.js';
 import { KvsServer } from '../src/local/kvs/index.js';
 
 /** The tag every simulated stream carries, and the filter the workers discover them by. */
@@ -66,17 +66,8 @@ export class FleetStack {
 
   /** The AWS SDK's variables that point a worker at this stack. */
   get env(): Record<string, string> {
-    return {
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_KINESIS_VIDEO: this.kvs.url,
-      AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA: this.kvs.url,
-      AWS_ENDPOINT_URL_DYNAMODB: this.dynamodb.url,
-      AWS_ENDPOINT_URL_KINESIS: this.kinesis.url,
-      // Lease-only workers never invoke the endpoint; aimed at a local server all the same, so nothing leaves here.
-      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: this.kvs.url,
-    };
+    // Lease-only workers never invoke the endpoint; aimed at a local server all the same, so nothing leaves here.
+    return localEnv({ kvs: this.kvs.url, model: this.kvs.url, dynamodb: this.dynamodb.url, kinesis: this.kinesis.url });
   }
 
   /** Call once the workers are gone. */

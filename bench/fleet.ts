@@ -235,7 +235,9 @@ class FleetRun {
     };
   }
 
-  /** kill -9 of a serving worker (not the sync-lease holder, if known): until its streams are all taken, then balance. */
+  /**
+   * kill -9 of a serving worker (not the sync-lease holder, if known): until its streams are all taken, then balance.
+   */
   async #kill(timeout: number): Promise<FleetFigures['killed']> {
     const fleet = this.#fleet;
     const sync = fleet.syncHolder;

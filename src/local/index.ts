@@ -11,6 +11,7 @@ export {
   LocalStack,
   type LocalStackOptions,
   type LocalStreamSpec,
+  localEnv,
 } from './local-stack.js';
 export { type LocalWorker, servedKeyframes, startLocalWorker, untilAllProcessed } from './local-worker.js';
 export * as model from './model/index.js';

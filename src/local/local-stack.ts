@@ -51,6 +51,30 @@ export interface LocalStackOptions {
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
+/** The AWS SDK's standard variables that point every client kvs-infer uses at local servers at these URLs. */
+export function localEnv(urls: {
+  kvs: string;
+  model: string;
+  dynamodb: string;
+  kinesis: string;
+}): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    // boto3 and the AWS CLI read this one, not AWS_REGION.
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_KINESIS_VIDEO: urls.kvs,
+    // GetMedia and the archived-media calls go to the URL GetDataEndpoint answers; these cover clients built
+    // without it.
+    AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA: urls.kvs,
+    AWS_ENDPOINT_URL_KINESIS_VIDEO_ARCHIVED_MEDIA: urls.kvs,
+    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: urls.model,
+    AWS_ENDPOINT_URL_DYNAMODB: urls.dynamodb,
+    AWS_ENDPOINT_URL_KINESIS: urls.kinesis,
+  };
+}
+
 export class LocalStack implements AsyncDisposable {
   readonly kvs: KvsServer;
   readonly model: ModelServer;
@@ -126,21 +150,12 @@ export class LocalStack implements AsyncDisposable {
 
   /** The AWS SDK's standard variables that point every client kvs-infer uses at this stack. */
   get env(): Record<string, string> {
-    return {
-      AWS_REGION: LOCAL_REGION,
-      // boto3 and the AWS CLI read this one, not AWS_REGION.
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_KINESIS_VIDEO: this.kvs.url,
-      // GetMedia and the archived-media calls go to the URL GetDataEndpoint answers; these cover clients built without
-      // it.
-      AWS_ENDPOINT_URL_KINESIS_VIDEO_MEDIA: this.kvs.url,
-      AWS_ENDPOINT_URL_KINESIS_VIDEO_ARCHIVED_MEDIA: this.kvs.url,
-      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: this.model.url,
-      AWS_ENDPOINT_URL_DYNAMODB: this.dynamodb.url,
-      AWS_ENDPOINT_URL_KINESIS: this.kinesis.url,
-    };
+    return localEnv({
+      kvs: this.kvs.url,
+      model: this.model.url,
+      dynamodb: this.dynamodb.url,
+      kinesis: this.kinesis.url,
+    });
   }
 
   async close(): Promise<void> {
