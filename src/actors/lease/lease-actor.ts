@@ -239,21 +239,27 @@ export class LeaseActor {
     this.#pipeline.beginRead();
     void (async () => {
       try {
-        for await (const event of events) {
-          // Checked before each event: once the machine stops the reader, nothing more counts as read.
-          if (abort.signal.aborted) return;
-          try {
-            await this.#pipeline.push(event, abort.signal);
-          } catch (error) {
-            // Aborted while waiting for room: the frame was not taken, and the next reader reads it again.
+        for await (const batch of events) {
+          for (const event of batch) {
+            // Checked before each event: once the machine stops the reader, nothing more counts as read.
             if (abort.signal.aborted) return;
-            throw error;
+            // Only a sampled frame waiting for room returns a promise: the others cost no async step.
+            const wait = this.#pipeline.push(event, abort.signal);
+            if (wait !== undefined) {
+              try {
+                await wait;
+              } catch (error) {
+                // Aborted while waiting for room: the frame was not taken, and the next reader reads it again.
+                if (abort.signal.aborted) return;
+                throw error;
+              }
+            }
+            if (event.type !== 'fragment') continue;
+            const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
+            if (fragmentNumber === null || serverTimestamp === null) continue;
+            this.#log('fragment', { level: 'debug', fragmentNumber, serverTimestamp });
+            this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, serverTimestamp, continuationToken });
           }
-          if (event.type !== 'fragment') continue;
-          const { fragmentNumber, serverTimestamp, continuationToken } = event.fragment;
-          if (fragmentNumber === null || serverTimestamp === null) continue;
-          this.#log('fragment', { level: 'debug', fragmentNumber, serverTimestamp });
-          this.#actor.send({ type: 'FRAGMENT_READ', fragmentNumber, serverTimestamp, continuationToken });
         }
         if (!abort.signal.aborted) sendBack({ type: 'READER_ENDED' });
       } catch (error) {

@@ -11,7 +11,7 @@ import type { DataEndpoints } from '../../aws/data-endpoints.js';
 import { KvsInferError } from '../../errors.js';
 import type { ResumePoint } from '../../media/checkpoint.js';
 import { compareFragmentNumbers } from '../../media/fragment-number.js';
-import { type Fragment, type MkvEvent, readMkv } from '../../media/index.js';
+import { type Fragment, type MkvEvent, MkvParser } from '../../media/index.js';
 import { LiveEdge, type LiveEdgeSkip } from './live-edge.js';
 
 export type MediaReaderErrorCode =
@@ -110,8 +110,11 @@ const LIVE_EDGE_START: Start = { kind: 'live-edge', selector: { StartSelectorTyp
 /** Thrown by a connection whose start KVS refused, to move on to the next start. */
 class StartRefused extends Error {}
 
-/** The parser's events for the stream, until GetMedia's body ends or the signal aborts. */
-export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenerator<MkvEvent> {
+/**
+ * The parser's events for the stream, until GetMedia's body ends or the signal aborts: those of each chunk of the
+ * body in one array, so that the many frames of a chunk cost the consumer no async step each.
+ */
+export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenerator<MkvEvent[]> {
   const { streamName, signal } = options;
   let media: KinesisVideoMediaClient;
   try {
@@ -161,7 +164,7 @@ async function* connection(
   givenUp: GivenUp,
   liveEdge: LiveEdge | null,
   options: MediaReaderOptions,
-): AsyncGenerator<MkvEvent, boolean> {
+): AsyncGenerator<MkvEvent[], boolean> {
   const { streamName, signal, idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS } = options;
   const startSelectorType = start.selector.StartSelectorType!;
   const controller = new AbortController();
@@ -189,39 +192,58 @@ async function* connection(
         `GetMedia of stream ${streamName} sent no byte for ${idleTimeoutMs} ms`,
       );
     });
+    const parser = new MkvParser();
     let readAny = false;
-    for await (const event of readMkv(options.onBytes ? counted(bytes, options.onBytes) : bytes)) {
-      const fragment = fragmentOf(event);
-      if (event.type === 'fragment' && (event.fragment.errorId !== null || event.fragment.errorCode !== null)) {
-        const { errorCode, fragmentNumber } = event.fragment;
-        const errorId = integerOrNull(event.fragment.errorId);
-        options.onNotice?.({ type: 'get-media-error', errorId, errorCode, fragmentNumber, startSelectorType });
-        const what = `error ${errorId ?? event.fragment.errorId} (${errorCode ?? 'no code'})`;
-        // Not found before any media: the start names a fragment KVS no longer has.
-        if (errorId === FRAGMENT_NOT_FOUND && !readAny && !last) throw new StartRefused(`in-band ${what}`);
-        const where = fragmentNumber ? ` at fragment ${fragmentNumber}` : '';
-        throw new MediaReaderError(
-          'GET_MEDIA_ERROR',
-          `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`,
-        );
+    /**
+     * The events of one chunk that the consumer should see: up to an in-band error, which is thrown after them, or
+     * up to the fragment after which reading jumps to the live edge (`jump`).
+     */
+    const vet = (events: MkvEvent[]): { batch: MkvEvent[]; error: Error | null; jump: boolean } => {
+      const batch: MkvEvent[] = [];
+      for (const event of events) {
+        const fragment = fragmentOf(event);
+        if (event.type === 'fragment' && (event.fragment.errorId !== null || event.fragment.errorCode !== null)) {
+          const { errorCode, fragmentNumber } = event.fragment;
+          const errorId = integerOrNull(event.fragment.errorId);
+          options.onNotice?.({ type: 'get-media-error', errorId, errorCode, fragmentNumber, startSelectorType });
+          const what = `error ${errorId ?? event.fragment.errorId} (${errorCode ?? 'no code'})`;
+          // Not found before any media: the start names a fragment KVS no longer has.
+          if (errorId === FRAGMENT_NOT_FOUND && !readAny && !last)
+            return { batch, error: new StartRefused(`in-band ${what}`), jump: false };
+          const where = fragmentNumber ? ` at fragment ${fragmentNumber}` : '';
+          const message = `GetMedia of stream ${streamName} from ${startSelectorType} stopped with ${what}${where}`;
+          return { batch, error: new MediaReaderError('GET_MEDIA_ERROR', message), jump: false };
+        }
+        if (start.at && fragment && isBefore(fragment, start.at)) continue;
+        // A parse error names its fragment, but is no proof that media came.
+        if (event.type !== 'error' && fragment?.fragmentNumber != null) {
+          // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without
+          // a word.
+          if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber)
+            givenUp.passed(start.at.fragmentNumber);
+          readAny = true;
+          givenUp.read(fragment);
+        }
+        if (liveEdge !== null && event.type === 'frame') liveEdge.frame(event.frame);
+        const edge = liveEdge !== null && event.type === 'fragment' ? liveEdge.read(event.fragment) : null;
+        if (edge?.skipped) options.onNotice?.(edge.skipped);
+        batch.push(event);
+        // The consumer takes the fragment's end first: a jump never leaves a fragment half read.
+        if (edge?.jump) return { batch, error: null, jump: true };
       }
-      if (start.at && fragment && isBefore(fragment, start.at)) continue;
-      // A parse error names its fragment, but is no proof that media came.
-      if (event.type !== 'error' && fragment?.fragmentNumber != null) {
-        // By time KVS starts past a fragment it no longer has (aged out, or from a stream since recreated) without a
-        // word.
-        if (!readAny && start.at && fragment.fragmentNumber !== start.at.fragmentNumber)
-          givenUp.passed(start.at.fragmentNumber);
-        readAny = true;
-        givenUp.read(fragment);
-      }
-      if (liveEdge !== null && event.type === 'frame') liveEdge.frame(event.frame);
-      const edge = liveEdge !== null && event.type === 'fragment' ? liveEdge.read(event.fragment) : null;
-      if (edge?.skipped) options.onNotice?.(edge.skipped);
-      yield event;
-      // After the consumer has taken the fragment's end: a jump never leaves a fragment half read.
-      if (edge?.jump) return true;
+      return { batch, error: null, jump: false };
+    };
+    for await (const chunk of bytes) {
+      options.onBytes?.(chunk.byteLength);
+      const { batch, error, jump } = vet(parser.push(chunk));
+      if (batch.length > 0) yield batch;
+      if (error !== null) throw error;
+      if (jump) return true;
     }
+    const { batch, error, jump } = vet(parser.end());
+    if (batch.length > 0) yield batch;
+    if (error !== null) throw error;
+    if (jump) return true;
     return false;
   } finally {
     // Lets go of the connection when the consumer stops early or a start is refused mid-body.
@@ -348,7 +370,8 @@ function integerOrNull(value: string | null): number | null {
 
 /**
  * The body's chunks; rejects with `onIdle()` when one takes longer than `idleMs` to come. The clock runs only
- * while this waits for the network, never while the consumer holds a chunk.
+ * while this waits for the network, never while the consumer holds a chunk. One timer for the whole body, re-armed
+ * at each wait, rather than a timer per chunk.
  */
 export async function* idleGuarded(
   body: AsyncIterable<Uint8Array>,
@@ -356,22 +379,27 @@ export async function* idleGuarded(
   onIdle: () => Error,
 ): AsyncGenerator<Uint8Array> {
   const iterator = body[Symbol.asyncIterator]();
+  /** Set while this waits for the network. (Not a race with one long-lived promise: that would keep every chunk.) */
+  let timedOut: ((error: Error) => void) | null = null;
+  // Fired while the consumer holds a chunk, it does nothing; the next wait re-arms it.
+  const timer = setTimeout(() => timedOut?.(onIdle()), idleMs);
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onIdle()), idleMs);
-      });
+      timer.refresh();
       let next: IteratorResult<Uint8Array>;
       try {
-        next = await Promise.race([iterator.next(), idle]);
+        next = await new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+          timedOut = reject;
+          iterator.next().then(resolve, reject);
+        });
       } finally {
-        clearTimeout(timer);
+        timedOut = null;
       }
       if (next.done) return;
       yield next.value;
     }
   } finally {
+    clearTimeout(timer);
     // Not awaited: after an idle timeout the body's pending read settles only once its socket is destroyed.
     void iterator.return?.()?.catch(() => {});
   }

@@ -50,7 +50,8 @@ export class Slots {
    */
   acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waiters.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
+    const release = this.tryAcquire(bytes);
+    if (release !== null) return Promise.resolve(release);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { bytes, grant: () => resolve(this.#take(bytes)), detach: () => {} };
       this.#waiters.push(waiter);
@@ -61,6 +62,11 @@ export class Slots {
         this.#grant();
       });
     });
+  }
+
+  /** The release function when a place for `bytes` is free now and nobody waits ahead; null otherwise. */
+  tryAcquire(bytes: number): (() => void) | null {
+    return this.#waiters.length === 0 && this.#fits(bytes) ? this.#take(bytes) : null;
   }
 
   #fits(bytes: number): boolean {

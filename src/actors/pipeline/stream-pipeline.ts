@@ -170,11 +170,12 @@ export class StreamPipeline {
   }
 
   /**
-   * Takes one parser event. Resolves when the pipeline can take the next one: a sampled frame waits for a
-   * place among the worker's slots, which is how a full pipeline pauses reading. Rejects only when `signal`
-   * (the reader's) aborts, with nothing of the frame taken, so the next connection reads it again.
+   * Takes one parser event. Returns nothing when it is taken at once, as all but a sampled frame that finds the
+   * worker's slots full are; else a promise that resolves when the pipeline can take the next event: the wait for a
+   * place among the slots is how a full pipeline pauses reading. That promise rejects only when `signal` (the
+   * reader's) aborts, with nothing of the frame taken, so the next connection reads it again.
    */
-  async push(event: MkvEvent, signal?: AbortSignal): Promise<void> {
+  push(event: MkvEvent, signal?: AbortSignal): Promise<void> | undefined {
     switch (event.type) {
       case 'frame':
         return this.#frame(event.frame, signal);
@@ -189,7 +190,8 @@ export class StreamPipeline {
         return;
       }
       case 'error':
-        return this.#mediaError(event.error);
+        this.#mediaError(event.error);
+        return;
       case 'tracks':
         if (event.video === null) this.#options.onEvent('no-video-track', { level: 'warn' });
         return;
@@ -212,7 +214,8 @@ export class StreamPipeline {
     this.#abort.abort();
   }
 
-  async #frame(frame: Frame, signal: AbortSignal | undefined): Promise<void> {
+  /** Synchronous unless the frame is to be sampled and must wait for a slot: no async hop for the frames skipped. */
+  #frame(frame: Frame, signal: AbortSignal | undefined): Promise<void> | undefined {
     const { fragmentNumber, serverTimestamp, producerTimestamp } = frame.fragment;
     // GetMedia always tags fragments; without a number a frame could never be checkpointed.
     if (fragmentNumber === null || serverTimestamp === null || this.#isDone(fragmentNumber)) {
@@ -226,13 +229,16 @@ export class StreamPipeline {
       this.#metrics.add('FramesSkipped', 1, this.#labels);
       return;
     }
+    if (!this.#sampler.wouldSample(frame)) {
+      this.#take(frame, entry, null, 0, 0);
+      return;
+    }
     // The frame's receipt, before any wait for a slot: where KIT's IngestToProcessLatency ends and the next stage
     // starts.
     const ingestMs = this.#now() - serverTimestamp;
     const receivedAt = this.#services.clock.now();
-    let release: (() => void) | null = null;
-    if (this.#sampler.wouldSample(frame)) {
-      release = await this.#services.slots.acquire(frame.data.byteLength, signal);
+    const slots = this.#services.slots;
+    const taken = (release: () => void): void => {
       this.#metrics.add('ReadPausedTime', this.#services.clock.now() - receivedAt, this.#labels);
       // The reader may have been stopped (shutdown) while this frame waited: it is not taken, and is read again.
       if (this.#abort.signal.aborted || signal?.aborted) {
@@ -240,8 +246,19 @@ export class StreamPipeline {
         signal?.throwIfAborted();
         return;
       }
-    }
-    // From here the frame is taken: counted once, never read again by this pipeline.
+      this.#take(frame, entry, release, ingestMs, receivedAt);
+    };
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const release = slots.tryAcquire(frame.data.byteLength);
+    if (release === null) return slots.acquire(frame.data.byteLength, signal).then(taken);
+    taken(release);
+  }
+
+  /**
+   * The frame is taken: counted once, never read again by this pipeline; sent on its way when sampled (`release`,
+   * its slot, is null for a frame that cannot be).
+   */
+  #take(frame: Frame, entry: OpenFragment, release: (() => void) | null, ingestMs: number, receivedAt: number): void {
     entry.framesTaken++;
     this.#metrics.add('FramesRead', 1, this.#labels);
     if (frame.keyframe) {
@@ -254,6 +271,7 @@ export class StreamPipeline {
     this.#metrics.observe('IngestToProcessLatency', ingestMs, this.#labels);
     entry.outstanding++;
     this.#outstanding++;
+    const { fragmentNumber, serverTimestamp, producerTimestamp } = entry;
     const identity: FrameIdentity = {
       streamName: this.streamName,
       fragmentNumber,

@@ -4,11 +4,14 @@
 // with maxMillisBehindNow, jumps from a backlog to the live edge.
 
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
 import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import t, { type Test } from 'tap';
 import type { LiveEdgeSkip } from '../../../src/actors/pipeline/live-edge.js';
 import {
+  idleGuarded,
   type MediaReaderOptions,
   type ReaderNotice,
   readStreamMedia,
@@ -50,7 +53,7 @@ async function setup(t: Test, options: KvsServerOptions = {}) {
   const control = new KinesisVideoClient(config(server.url));
   const endpoints = new DataEndpoints({ control, apiName: 'GET_MEDIA' });
   const notices: ReaderNotice[] = [];
-  const read = (options: Partial<MediaReaderOptions>) =>
+  const batches = (options: Partial<MediaReaderOptions>) =>
     readStreamMedia({
       endpoints,
       mediaClient: (endpoint) => new KinesisVideoMediaClient(config(endpoint)),
@@ -59,9 +62,15 @@ async function setup(t: Test, options: KvsServerOptions = {}) {
       onNotice: (notice) => notices.push(notice),
       ...options,
     });
+  const read = (options: Partial<MediaReaderOptions>) => flat(batches(options));
   const reader = (resumeAfter: string | null, signal?: AbortSignal, continuationToken?: string) =>
     read({ resumeFrom: resumeAfter === null ? null : after(resumeAfter), signal, continuationToken });
-  return { server, log, reader, read, notices };
+  return { server, log, reader, read, batches, notices };
+}
+
+/** The events of the batches, one by one. */
+async function* flat<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
 }
 
 /** A checkpoint of a completed fragment: reading resumes after it. */
@@ -109,6 +118,53 @@ t.test('resumes just after the checkpointed fragment', async (t) => {
 
   // Assess
   t.same(read, ['f1-0', 'f1-1', 'f2-0', 'f2-1']);
+});
+
+t.test('hands over the events of each chunk together, not one by one', async (t) => {
+  // Prepare: each stored fragment leaves the server in one write of a few hundred bytes.
+  const { log, batches } = await setup(t);
+  const stored = [0, 1, 2].map((i) => log.append(fragment(i)));
+
+  // Act
+  const read: { type: string; frame?: { data: Uint8Array } }[][] = [];
+  let frames = 0;
+  for await (const batch of batches({ resumeFrom: after(stored[0]!.fragmentNumber) })) {
+    read.push(batch);
+    frames += batch.filter((event) => event.type === 'frame').length;
+    if (frames === 4) break;
+  }
+
+  // Assess: the two fragments' writes reach the reader in one read or two, never an event at a time.
+  const events = read.flat().map((event) => (event.frame ? Buffer.from(event.frame.data).toString() : event.type));
+  t.same(events.slice(0, 7), ['tracks', 'f1-0', 'f1-1', 'fragment', 'tracks', 'f2-0', 'f2-1']);
+  t.ok(read.length <= 2, `${read.length} batches`);
+  t.ok(
+    read.every((batch) => batch.length >= 3),
+    'each holds a whole write',
+  );
+});
+
+t.test('the idle guard keeps no chunk it has handed over', async (t) => {
+  // Prepare: 300 chunks of 1 MiB, each dropped by the consumer as soon as it has it.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const size = 1 << 20;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < 300; i++) yield new Uint8Array(size);
+  }
+
+  // Act
+  let chunks = 0;
+  let peak = 0;
+  for await (const _chunk of idleGuarded(body(), 10_000, () => new Error('idle'))) {
+    if (++chunks % 50 > 0) continue;
+    gc();
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }
+
+  // Assess: a guard that raced every read against one long-lived promise would hold all 300 MiB.
+  t.equal(chunks, 300);
+  t.ok(peak < 40 * size, `${(peak / size).toFixed(1)} MiB of array buffers at most`);
 });
 
 t.test('an inclusive checkpoint resumes at its fragment: it is read again, and nothing before it', async (t) => {
@@ -419,12 +475,14 @@ t.test('a black-holed control plane fails GetDataEndpoint at the client deadline
   // Act
   const started = performance.now();
   const result = await drain(
-    readStreamMedia({
-      endpoints: new DataEndpoints({ control, apiName: 'GET_MEDIA' }),
-      mediaClient: () => t.fail('no GetMedia') as never,
-      streamName: 'cam',
-      resumeFrom: null,
-    }),
+    flat(
+      readStreamMedia({
+        endpoints: new DataEndpoints({ control, apiName: 'GET_MEDIA' }),
+        mediaClient: () => t.fail('no GetMedia') as never,
+        streamName: 'cam',
+        resumeFrom: null,
+      }),
+    ),
   );
 
   // Assess
