@@ -47,7 +47,8 @@ export class ImageEncoder {
       'ENCODE_FAILED',
       `converting ${frame.width}x${frame.height} to RGB ${width}x${height}`,
     );
-    // `data` copies the plane out, so the picture is free for the next frame while sharp works.
+    // `data` is a view of the picture, not a copy: safe, since a pool thread runs one task at a time and the next
+    // frame's conversion starts only once sharp has finished with this one.
     const bytes = bmp ? encodeBmp(picture) : await encodeWithSharp(picture.data![0]!, width, height, request);
     // A fresh ArrayBuffer: sharp's output lives in libvips memory, which Node cannot transfer (it would copy it
     // anyway).
