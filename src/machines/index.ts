@@ -15,6 +15,7 @@ export {
   type CheckpointerInput,
   type CheckpointerLogic,
   type ControlEvent,
+  checkpointToCarry,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
   type LeaseContext,

@@ -10,6 +10,7 @@ import {
   fromCallback,
   fromPromise,
   type PromiseActorLogic,
+  type SnapshotFrom,
   setup,
 } from 'xstate';
 import { type BackoffPolicy, backoffDelay, resolveBackoff } from '../aws/backoff.js';
@@ -117,6 +118,8 @@ export type PipelineEvent =
 /** Sent by the lease coordinator, discovery, or the worker's shutdown. */
 export type ControlEvent =
   | { type: 'CHECKPOINT_NOW' }
+  /** A renewal of the lease carried `checkpoint` (see checkpointToCarry) and wrote it. */
+  | { type: 'CHECKPOINT_WRITTEN'; checkpoint: Checkpoint }
   /** A renewal (or any conditional write) found the lease owned by someone else, or it expired or was deleted. */
   | { type: 'LEASE_LOST'; error?: unknown }
   | { type: 'SHUTDOWN' };
@@ -252,6 +255,17 @@ function notProvided(name: string): LeaseMachineError {
 }
 
 /**
+ * What a renewal of the lease may carry now (LeaseCoordinator.carryCheckpoints): while reading, the checkpoint the
+ * next periodic write would take, unless a write of it is under way. Null otherwise, and always once the lease is lost.
+ */
+export function checkpointToCarry(snapshot: SnapshotFrom<LeaseMachine>): Checkpoint | null {
+  if (snapshot.status !== 'active' || !snapshot.matches('reading')) return null;
+  const { pending, checkpoint, inFlight, endReason } = snapshot.context;
+  if (pending === null || !isAfter(pending, checkpoint) || endReason === 'lease-lost') return null;
+  return inFlight !== null && !isAfter(pending, inFlight) ? null : pending;
+}
+
+/**
  * Reconnect delay with a caller-chosen random source, for `machine.provide({ delays: { reconnectDelay } })`:
  * the default draws its jitter from Math.random.
  */
@@ -384,6 +398,12 @@ export const leaseMachine = setup({
       const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
       return { checkpoint, pending, inFlight: null };
     }),
+    recordCarried: assign(({ context, event }) => {
+      if (event.type !== 'CHECKPOINT_WRITTEN') return {};
+      const checkpoint = laterCheckpoint(context.checkpoint, event.checkpoint);
+      const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
+      return { checkpoint, pending };
+    }),
     recordCheckpointFailure: assign({ inFlight: null }),
     endWith: assign((_, params: { reason: LeaseEndReason }) => ({ endReason: params.reason })),
     noteDrainTimeout: assign({ drainTimedOut: true }),
@@ -392,6 +412,8 @@ export const leaseMachine = setup({
   id: 'lease',
   context: ({ input }) => initialContext(input),
   initial: 'acquiring',
+  // Whatever the state: a renewal offered the checkpoint while reading may finish after reading has ended.
+  on: { CHECKPOINT_WRITTEN: { actions: 'recordCarried' } },
   output: ({ context }) => ({
     // Every edge into a final state sets endReason; the fallback only satisfies the type.
     reason: context.endReason ?? 'shutdown',
@@ -494,8 +516,12 @@ export const leaseMachine = setup({
                 ],
               },
               // While a write is in flight a request is dropped, not queued: the next interval writes whatever is
-              // newer.
-              on: { CHECKPOINT_NOW: { guard: 'canWriteCheckpoint', target: 'writing', actions: 'beginWrite' } },
+              // newer. A renewal that carried a checkpoint starts the interval again: a write of its own comes only
+              // after an interval with none carried.
+              on: {
+                CHECKPOINT_NOW: { guard: 'canWriteCheckpoint', target: 'writing', actions: 'beginWrite' },
+                CHECKPOINT_WRITTEN: { target: 'idle', reenter: true, actions: 'recordCarried' },
+              },
             },
             writing: {
               description: 'Writes the latest completed fragment to the lease table.',

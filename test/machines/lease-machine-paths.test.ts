@@ -39,6 +39,8 @@ function sampleEvents(snapshot: LeaseSnapshot): AnyEventObject[] {
         continuationToken: `token-${next}`,
       },
     ],
+    // A renewal carries what is pending (checkpointToCarry).
+    CHECKPOINT_WRITTEN: pending ? [{ type: 'CHECKPOINT_WRITTEN', checkpoint: pending }] : [],
     READER_FAILED: [{ type: 'READER_FAILED', error: THROTTLED }],
     LEASE_LOST: [{ type: 'LEASE_LOST', error: LOST }],
     'xstate.done.actor.acquirer': [

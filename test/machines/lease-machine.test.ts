@@ -3,7 +3,7 @@
 import t from 'tap';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { LeaseError } from '../../src/actors/lease/lease-errors.js';
-import { type LeaseMachineOutput, leaseMachine } from '../../src/machines/index.js';
+import { checkpointToCarry, type LeaseMachineOutput, leaseMachine } from '../../src/machines/index.js';
 import type { Checkpoint } from '../../src/media/checkpoint.js';
 import { cp, type Harness, leaseLost, settle, startLease, throttled } from './lease-harness.js';
 
@@ -250,6 +250,62 @@ t.test('CHECKPOINT_NOW writes at once; it is ignored with nothing new, and while
   t.equal(afterRequest, 1);
   t.equal(h.writes.length, 1, 'the second request, during the write, is dropped');
   t.same(h.write().input.checkpoint, cp('101'));
+});
+
+t.test(
+  'a renewal carries what the next periodic write would take, and the interval starts again from it',
+  async (t) => {
+    // Prepare
+    const h = await reading();
+    const before = checkpointToCarry(h.actor.getSnapshot());
+    h.complete('101', '102');
+
+    // Act: the renewal carries 102 a second before the interval ends; 103 completes after it.
+    h.clock.increment(INTERVAL - 1_000);
+    const offered = checkpointToCarry(h.actor.getSnapshot());
+    h.actor.send({ type: 'CHECKPOINT_WRITTEN', checkpoint: offered! });
+    const after = checkpointToCarry(h.actor.getSnapshot());
+    const context = h.context();
+    h.complete('103');
+    h.clock.increment(INTERVAL - 1);
+    const beforeInterval = h.writes.length;
+    h.clock.increment(1);
+
+    // Assess
+    t.equal(before, null, 'nothing completed yet');
+    t.same(offered, cp('102'));
+    t.same(context.checkpoint, cp('102'));
+    t.equal(context.pending, null);
+    t.equal(after, null);
+    t.equal(beforeInterval, 0, 'the carried write started the interval again');
+    t.equal(h.writes.length, 1, 'a whole interval with none carried: the periodic write');
+    t.same(h.write().input.checkpoint, cp('103'));
+  },
+);
+
+t.test('a carried checkpoint: not what a write under way already writes, never after the lease is lost', async (t) => {
+  // Prepare: a periodic write of 101 in flight.
+  const h = await reading();
+  h.complete('101');
+  h.clock.increment(INTERVAL);
+
+  // Act
+  const duringWrite = checkpointToCarry(h.actor.getSnapshot());
+  h.complete('102');
+  const newer = checkpointToCarry(h.actor.getSnapshot());
+  // The renewal carrying 102 lands before the write of 101 answers.
+  h.actor.send({ type: 'CHECKPOINT_WRITTEN', checkpoint: cp('102') });
+  h.write().resolve();
+  await settle();
+  const afterBoth = h.context().checkpoint;
+  h.complete('103');
+  h.actor.send({ type: 'LEASE_LOST' });
+
+  // Assess
+  t.equal(duringWrite, null);
+  t.same(newer, cp('102'));
+  t.same(afterBoth, cp('102'), 'the older write answering last does not move it back');
+  t.equal(checkpointToCarry(h.actor.getSnapshot()), null);
 });
 
 t.test('completions that arrive during a write stay pending and go in the next write', async (t) => {

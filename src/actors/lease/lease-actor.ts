@@ -12,6 +12,7 @@ import {
   type AcquirerInput,
   type AcquirerOutput,
   type CheckpointerInput,
+  checkpointToCarry,
   errorCode,
   type LeaseMachineOutput,
   leaseMachine,
@@ -24,7 +25,7 @@ import { errorFields, type Logger } from '../logger.js';
 import { type MediaReaderOptions, readStreamMedia } from '../pipeline/media-reader.js';
 import { type PipelineServices, StreamPipeline } from '../pipeline/stream-pipeline.js';
 import type { LeaseCoordinator } from './lease-coordinator.js';
-import type { Lease, LeaseLostReason } from './lease-types.js';
+import type { Checkpoint, Lease, LeaseLostReason } from './lease-types.js';
 
 /** While a write is in flight CHECKPOINT_NOW is dropped; this interval writes what was dropped. */
 const EAGER_CHECKPOINT_FALLBACK_MS = 1_000;
@@ -32,7 +33,7 @@ const EAGER_CHECKPOINT_FALLBACK_MS = 1_000;
 export interface LeaseActorOptions {
   /** The lease as the coordinator handed it over in onAcquired: its key is the stream name. */
   lease: Lease;
-  coordinator: Pick<LeaseCoordinator, 'workerId' | 'checkpoint' | 'release'>;
+  coordinator: Pick<LeaseCoordinator, 'workerId' | 'checkpoint' | 'release' | 'carryCheckpoints'>;
   endpoints: MediaReaderOptions['endpoints'];
   mediaClient: (endpoint: string) => KinesisVideoMediaClient;
   log: Logger;
@@ -79,6 +80,7 @@ export class LeaseActor {
   /** The counters as the lease ended, kept for the view of an ended lease; null while it runs. */
   #final: StreamCounters | null = null;
   #lostReason: LeaseLostReason | null = null;
+  readonly #uncarry: () => void;
 
   constructor(options: LeaseActorOptions) {
     this.#options = options;
@@ -104,16 +106,7 @@ export class LeaseActor {
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
           await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
-          options.services.metrics.add('CheckpointsWritten');
-          const { fragmentNumber, serverTimestamp, keyframesSeen, nextSampleAt, inclusive } = input.checkpoint;
-          // Its own event: a `checkpoint` line says every sampled frame up to and including its fragment is published.
-          this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', {
-            fragmentNumber,
-            serverTimestamp,
-            keyframesSeen,
-            nextSampleAt,
-            final: input.final,
-          });
+          this.#written(input.checkpoint, { final: input.final });
         }),
       },
       actions: {
@@ -137,6 +130,14 @@ export class LeaseActor {
       inspect: this.#watch.inspect,
       // The worker's clock, so the machine's timers (checkpoint interval, drain timeout, backoffs) run on it.
       clock: options.services.clock,
+    });
+    // The lease's renewals write what the next periodic checkpoint would: one write every renewal, not two.
+    this.#uncarry = options.coordinator.carryCheckpoints(this.streamName, {
+      next: () => checkpointToCarry(this.#actor.getSnapshot()),
+      written: (checkpoint) => {
+        this.#written(checkpoint, { final: false, withRenewal: true });
+        this.#send({ type: 'CHECKPOINT_WRITTEN', checkpoint });
+      },
     });
     this.done = this.#finish();
     const { checkpoint } = options.lease;
@@ -282,6 +283,7 @@ export class LeaseActor {
     } catch (error) {
       this.#log('lease-actor-failed', { level: 'error', ...errorFields(error) });
     }
+    this.#uncarry();
     // Frames still in flight (a drain that timed out) belong to fragments after the last checkpoint: the next owner
     // reads them again.
     this.#pipeline.abort();
@@ -302,6 +304,19 @@ export class LeaseActor {
       counters,
     });
     return output;
+  }
+
+  /** Counts and logs a checkpoint written: its line says every sampled frame up to its fragment is published. */
+  #written(checkpoint: Checkpoint, fields: { final: boolean; withRenewal?: true }): void {
+    this.#options.services.metrics.add('CheckpointsWritten');
+    const { fragmentNumber, serverTimestamp, keyframesSeen, nextSampleAt, inclusive } = checkpoint;
+    this.#log(inclusive ? 'checkpoint-inclusive' : 'checkpoint', {
+      fragmentNumber,
+      serverTimestamp,
+      keyframesSeen,
+      nextSampleAt,
+      ...fields,
+    });
   }
 
   #log(event: string, fields: Record<string, unknown> = {}): void {

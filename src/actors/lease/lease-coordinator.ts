@@ -6,6 +6,7 @@
 // the sync lease each pass, and takes what was assigned to it. One other worker, the standby named by the leader's
 // list, lists the table too, so that it judges expiry from warm observations when it succeeds the leader.
 
+import { isAfter } from '../../media/checkpoint.js';
 import type { Clock } from '../clock.js';
 import { planAssignments } from './assignment-planner.js';
 import { isLeaseLost, LeaseError } from './lease-errors.js';
@@ -95,6 +96,17 @@ export interface SyncResult {
   deleted: string[];
 }
 
+/**
+ * A held lease's reader, offering its renewals a checkpoint to carry: the renewal then writes it (a checkpoint write
+ * renews the lease as well), so that a stream's checkpoints cost no write of their own.
+ */
+export interface CheckpointCarrier {
+  /** The checkpoint to write with the renewal due now, or null for a plain renewal. */
+  next(): Checkpoint | null;
+  /** Called once a renewal has written `checkpoint`. */
+  written(checkpoint: Checkpoint): void;
+}
+
 interface HeldLease {
   lease: Lease;
   /** When the last successful write on it was sent: it landed no earlier, so others saw it no earlier. */
@@ -126,6 +138,7 @@ export class LeaseCoordinator {
   readonly #held = new Map<string, HeldLease>();
   #observations = new Map<string, LeaseObservation>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #carriers = new Map<string, CheckpointCarrier>();
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #timers = new Map<TimerKind, unknown>();
   readonly #counters: LeaseCoordinatorCounters = { taken: 0, stolen: 0, lost: 0, renewed: 0, released: 0 };
@@ -309,8 +322,20 @@ export class LeaseCoordinator {
   }
 
   /**
+   * From now on the renewals of `leaseKey` write the checkpoints `carrier` offers. Returns the function that ends it
+   * (it leaves alone a carrier registered since, by a later holding of the same lease).
+   */
+  carryCheckpoints(leaseKey: string, carrier: CheckpointCarrier): () => void {
+    this.#carriers.set(leaseKey, carrier);
+    return () => {
+      if (this.#carriers.get(leaseKey) === carrier) this.#carriers.delete(leaseKey);
+    };
+  }
+
+  /**
    * Writes a checkpoint through the held lease (which also renews it). Throws LEASE_LOST, after
    * reporting onLost, when the lease turns out to be someone else's; LEASE_NOT_HELD when not held.
+   * A checkpoint before the one the lease has (a renewal carried a later one meanwhile) is not written.
    */
   checkpoint(leaseKey: string, checkpoint: Checkpoint): Promise<Lease> {
     return this.#withLock(leaseKey, async () => {
@@ -321,6 +346,8 @@ export class LeaseCoordinator {
           owner: this.workerId,
         });
       }
+      const stored = entry.lease.checkpoint ?? null;
+      if (stored !== null && isAfter(stored, checkpoint)) return copy(entry.lease);
       return copy(
         await this.#write(leaseKey, entry, (options) =>
           this.#table.checkpoint(entry.lease, this.workerId, checkpoint, options),
@@ -438,11 +465,17 @@ export class LeaseCoordinator {
       key === this.syncLeaseKey && this.assignment === 'leader' && !sameList(entry.lease.workers, this.#workers)
         ? this.#workers
         : undefined;
+    const carrier = this.#carriers.get(key);
+    const offered = carrier?.next() ?? null;
+    const checkpoint = offered !== null && isAfter(offered, entry.lease.checkpoint ?? null) ? offered : null;
     try {
       await this.#write(key, entry, (options) =>
-        this.#table.renew(entry.lease, this.workerId, { ...options, workers }),
+        checkpoint === null
+          ? this.#table.renew(entry.lease, this.workerId, { ...options, workers })
+          : this.#table.checkpoint(entry.lease, this.workerId, checkpoint, options),
       );
       this.#count('renewed');
+      if (checkpoint !== null) this.#call(() => carrier!.written(checkpoint));
     } catch (error) {
       if (!isLeaseLost(error)) this.#report(error);
     }

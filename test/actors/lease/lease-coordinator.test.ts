@@ -25,6 +25,7 @@ import {
 } from './lease-fixtures.js';
 
 const CP = { fragmentNumber: '91343852333181432392682062607743920146264316306', serverTimestamp: 1_700_000_000_123 };
+const LATER = { fragmentNumber: '91343852333181432392682062607743920146264316307', serverTimestamp: 1_700_000_002_123 };
 const streams = (n: number) => Array.from({ length: n }, (_, i) => `stream-${i}`);
 const sizes = (workers: Worker[]) => workers.map((w) => w.keys().length);
 const tally = (owners: Record<string, string | undefined>) => {
@@ -250,6 +251,65 @@ t.test('checkpoints and renewals of one lease run one at a time instead of faili
   t.same(a.lost, []);
   t.same((await table.get('stream'))?.checkpoint, later);
   t.same(a.coordinator.held[0]?.checkpoint, later);
+});
+
+t.test('a renewal carries the checkpoint its reader offers: one write per renewal, checkpoint included', async (t) => {
+  // Prepare: every write of the stream's lease counted (the sync lease's are not).
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const writes: string[] = [];
+  const counting = delegate(table, {
+    renew: (lease, owner, options) => {
+      if (lease.leaseKey === 'stream') writes.push('renew');
+      return table.renew(lease, owner, options);
+    },
+    checkpoint: (lease, owner, cp, options) => {
+      if (lease.leaseKey === 'stream') writes.push('checkpoint');
+      return table.checkpoint(lease, owner, cp, options);
+    },
+  });
+  const a = worker(counting, 'a');
+  await a.coordinator.runOnce();
+  const offers = [null, CP, CP, LATER];
+  const written: (typeof CP)[] = [];
+  a.coordinator.carryCheckpoints('stream', {
+    next: () => offers.shift() ?? null,
+    written: (checkpoint) => written.push(checkpoint),
+  });
+  const counterBefore = (await table.get('stream'))!.leaseCounter;
+
+  // Act: four renewals; the reader offers nothing, then CP (twice: the second is what the lease has), then LATER.
+  for (let i = 0; i < 4; i++) await a.coordinator.renewLeases();
+
+  // Assess
+  t.same(writes, ['renew', 'checkpoint', 'renew', 'checkpoint'], 'no write beyond the renewals');
+  t.same(written, [CP, LATER]);
+  const stored = (await table.get('stream'))!;
+  t.same(stored.checkpoint, LATER);
+  t.equal(stored.leaseCounter, counterBefore + 4, 'each one renewed the lease');
+  t.same(a.lost, []);
+});
+
+t.test('a checkpoint write behind the one a renewal carried is not written: checkpoints never move back', async (t) => {
+  // Prepare: a renewal has carried LATER.
+  const table = await (await leaseStack(t)).table();
+  await createLeases(table, ['stream']);
+  const a = worker(table, 'a');
+  await a.coordinator.runOnce();
+  const stop = a.coordinator.carryCheckpoints('stream', { next: () => LATER, written: () => {} });
+  await a.coordinator.renewLeases();
+  stop();
+  const counter = (await table.get('stream'))!.leaseCounter;
+
+  // Act: the periodic write of the older CP, begun before the renewal finished, arrives after it.
+  const answered = await a.coordinator.checkpoint('stream', CP);
+  await a.coordinator.renewLeases();
+
+  // Assess
+  t.same(answered.checkpoint, LATER);
+  const stored = (await table.get('stream'))!;
+  t.same(stored.checkpoint, LATER);
+  t.equal(stored.leaseCounter, counter + 1, 'only the plain renewal after it wrote (the carrier was ended)');
 });
 
 t.test(
