@@ -19,8 +19,10 @@ import {
 const INTERVAL_MS = 1000;
 // Long enough that, even on a loaded machine (a worker may take 30 s to start), w1 dies while its streams are live.
 const CLIP_SECONDS = 90;
-// Renewals every 2 s, so that a loaded machine (workers catching up from EARLIEST) keeps its leases until the kill.
-const FAILOVER = 6000;
+// Renewals every 2.1 s, so that a loaded machine (workers catching up from EARLIEST) keeps its leases until the kill.
+// Not a whole number of ticks: renewals carry the checkpoints, and every 2 s they would fall at the same point of
+// each tick, always just after the same one of its five fragments.
+const FAILOVER = 6300;
 
 /**
  * The sampled I-frames of a stream, worked out tick by tick rather than as the sampler does: the first I-frame (no
@@ -128,10 +130,8 @@ t.test('samplingIntervalMillis across kill -9: one sample per tick, no gap, no t
       `${stream}: all ${checkpoints.length} checkpoints hold the next tick after their fragment`,
     );
     const sampledNumbers = new Set(samples.map((f) => f.fragmentNumber));
-    t.ok(
-      checkpoints.some((l) => !sampledNumbers.has(l.fragmentNumber!)),
-      `${stream}: fragments without a sample are checkpointed too`,
-    );
+    const unsampled = checkpoints.filter((l) => !sampledNumbers.has(l.fragmentNumber!)).length;
+    t.ok(unsampled > 0, `${stream}: fragments without a sample are checkpointed too (${unsampled} of the checkpoints)`);
   }
   for (const stream of victims) {
     const taken = cluster.lines.find(
