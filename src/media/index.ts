@@ -15,5 +15,5 @@ export {
   type SamplerState,
   type SamplingOptions,
 } from './sampler.js';
-export { frameTime, TimeSampler, tickPhase } from './time-sampler.js';
+export { frameTime, TimeSampler } from './time-sampler.js';
 export { type Fragment, type Frame, TRACK_TYPE_VIDEO, type TrackInfo } from './types.js';

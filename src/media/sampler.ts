@@ -1,8 +1,9 @@
 // Which frames of a stream are inferred on: the one interface of the two samplers (KIT's 1 in N I-frames, and one
 // I-frame per interval of producer time), what a checkpoint keeps of them, and the choice between them by the config.
 
+import { namePhase } from '../name-phase.js';
 import { IFrameSampler } from './iframe-sampler.js';
-import { TimeSampler, tickPhase } from './time-sampler.js';
+import { TimeSampler } from './time-sampler.js';
 import type { Fragment, Frame } from './types.js';
 
 /** What a sampler looks at: an I-frame, and when it was taken. */
@@ -39,7 +40,7 @@ export interface SamplingOptions {
 
 /**
  * The sampler the options ask for, resuming from `state` (a checkpoint's) when given. By time, the stream's name
- * places its grid (tickPhase); without one (a file), the grid is the multiples of the interval.
+ * places its grid (namePhase); without one (a file), the grid is the multiples of the interval.
  */
 export function createSampler(
   options: SamplingOptions,
@@ -48,5 +49,5 @@ export function createSampler(
 ): FrameSampler {
   const interval = options.samplingIntervalMillis;
   if (interval === undefined) return new IFrameSampler(options.inferenceInterval, state.keyframesSeen);
-  return new TimeSampler(interval, state, streamName === undefined ? 0 : tickPhase(streamName, interval));
+  return new TimeSampler(interval, state, streamName === undefined ? 0 : namePhase(streamName, interval));
 }

@@ -7,26 +7,16 @@
 import { KvsInferError } from '../errors.js';
 import type { FrameSampler, SampleableFrame, SamplerState } from './sampler.js';
 
-/**
- * Where a stream's grid lies within the interval, ms: FNV-1a of its name modulo the interval. Any fixed spread would
- * do; a hash of the name needs nothing stored and is the same for every owner.
- */
-export function tickPhase(streamName: string, intervalMs: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < streamName.length; i++) hash = Math.imul(hash ^ streamName.charCodeAt(i), 0x01000193) >>> 0;
-  return hash % intervalMs;
-}
-
 export class TimeSampler implements FrameSampler {
   readonly intervalMs: number;
-  /** The grid's offset from the multiples of the interval (tickPhase). */
+  /** The grid's offset from the multiples of the interval (namePhase of the stream's name). */
   readonly phaseMs: number;
   #keyframesSeen: number;
   #nextSampleAt: number | undefined;
 
   /**
    * `state` restores a checkpoint's: the count of I-frames and the next tick (absent: the next I-frame is taken).
-   * `phaseMs` shifts the grid (tickPhase of the stream's name); 0: multiples of the interval.
+   * `phaseMs` shifts the grid (namePhase of the stream's name); 0: multiples of the interval.
    */
   constructor(intervalMs: number, state: SamplerState = { keyframesSeen: 0 }, phaseMs = 0) {
     if (!Number.isInteger(intervalMs) || intervalMs < 1) {

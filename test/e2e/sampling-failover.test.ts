@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { StoredFragment } from '../../src/local/kvs/types.js';
 import { until, WorkerCluster } from '../../src/local/worker-cluster.js';
-import { tickPhase } from '../../src/media/index.js';
+import { namePhase } from '../../src/name-phase.js';
 import {
   assertCovered,
   assertDuplicatesAfterCheckpoints,
@@ -33,7 +33,7 @@ const FAILOVER = 6300;
 function expectedByTime(stream: string, fragments: StoredFragment[]): ExpectedFrame[] {
   const times = fragments.map((f) => f.producerTimestamp);
   const picked = new Set([0]);
-  const phase = tickPhase(stream, INTERVAL_MS);
+  const phase = namePhase(stream, INTERVAL_MS);
   const firstTick = phase + (Math.floor((times[0]! - phase) / INTERVAL_MS) + 1) * INTERVAL_MS;
   for (let tick = firstTick; tick <= times.at(-1)!; tick += INTERVAL_MS)
     picked.add(times.findIndex((at) => at >= tick));
@@ -109,7 +109,7 @@ t.test('samplingIntervalMillis across kill -9: one sample per tick, no gap, no t
   for (const stream of cluster.streams) {
     // By the records alone: the grid cells of the distinct producer times sampled follow one another.
     const sampled = [...new Set(records.filter((r) => r.streamName === stream).map((r) => r.producerTimestamp!))];
-    const phase = tickPhase(stream, INTERVAL_MS);
+    const phase = namePhase(stream, INTERVAL_MS);
     const cells = sampled.sort((a, b) => a - b).map((at) => Math.floor((at - phase) / INTERVAL_MS));
     const jumps = cells.slice(1).filter((cell, i) => cell !== cells[i]! + 1);
     t.same(jumps, [], `${stream}: ${cells.length} samples, one in each ${INTERVAL_MS} ms tick, none missed`);

@@ -14,8 +14,8 @@ import {
   type SampleableFrame,
   type SamplerState,
   TimeSampler,
-  tickPhase,
 } from '../../src/media/index.js';
+import { namePhase } from '../../src/name-phase.js';
 import { kvsFragment, simpleBlock } from '../helpers/ebml-builder.js';
 
 /** On the grid of every interval below (a multiple of 150 s), so that expected times read as offsets from it. */
@@ -292,7 +292,7 @@ t.test(
     const frames = synthetic(500, 60_000);
 
     // Act
-    const phases = names.map((name) => tickPhase(name, 6000));
+    const phases = names.map((name) => namePhase(name, 6000));
     const samples = names.map(
       (name) =>
         run(createSampler({ inferenceInterval: 6, samplingIntervalMillis: 6000 }, undefined, name), frames).times,
@@ -316,7 +316,7 @@ t.test(
       t.ok(onGrid, `${names[i]}: each sample is the first I-frame at or after a tick of its grid`);
     }
     t.ok(new Set(phases).size >= 25, `${new Set(phases).size} distinct phases of 30`);
-    t.equal(tickPhase('camera-7', 6000), phases[7], 'the same phase for the same name');
+    t.equal(namePhase('camera-7', 6000), phases[7], 'the same phase for the same name');
     t.same(
       run(resumed, frames.slice(40)).times,
       samples[7]!.filter((at) => at >= frameTime(frames[40]!) - T0),

@@ -7,6 +7,7 @@
 // list, lists the table too, so that it judges expiry from warm observations when it succeeds the leader.
 
 import { isAfter } from '../../media/checkpoint.js';
+import { namePhase } from '../../name-phase.js';
 import type { Clock } from '../clock.js';
 import { planAssignments } from './assignment-planner.js';
 import { isLeaseLost, LeaseError } from './lease-errors.js';
@@ -113,6 +114,8 @@ interface HeldLease {
   renewedAt: number;
   /** A renewal is under way: a pass does not queue another behind one that hangs. */
   renewing: boolean;
+  /** When its next renewal is due: each lease keeps its own phase within the interval (see #renewDue). */
+  renewDueAt: number;
   /** When its handover ends: from then on nobody else can be reading it. */
   readableAt: number;
   /** Sending time of the first write since the last success that failed without an answer: it may have landed. */
@@ -141,6 +144,10 @@ export class LeaseCoordinator {
   readonly #carriers = new Map<string, CheckpointCarrier>();
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #timers = new Map<TimerKind, unknown>();
+  /** Period of the renewal timer: a tenth of the interval, each tick renewing the leases due within it. */
+  readonly #renewSliceMillis: number;
+  /** When start() last ran: the renewal ticks fall on its grid of slices. */
+  #renewEpoch = 0;
   readonly #counters: LeaseCoordinatorCounters = { taken: 0, stolen: 0, lost: 0, renewed: 0, released: 0 };
   readonly #chains = { take: Promise.resolve() as Promise<unknown>, sync: Promise.resolve() as Promise<unknown> };
   #workers: string[] = [];
@@ -177,6 +184,7 @@ export class LeaseCoordinator {
     this.workerId = options.workerId;
     this.failoverTimeMillis = failover;
     this.renewIntervalMillis = renew;
+    this.#renewSliceMillis = Math.max(1, Math.floor(renew / RENEW_SLICES));
     this.safetyMarginMillis = margin;
     this.takeIntervalMillis = take;
     this.maxLeasesPerWorker = max;
@@ -245,11 +253,29 @@ export class LeaseCoordinator {
    * A lease found lost is dropped and reported to onLost before this resolves. A failed renewal only
    * reports the error: whether the lease is still ours is expireLeases()' judgement, on the clock alone.
    */
-  async renewLeases(): Promise<void> {
-    const due = [...this.#held].filter(([, entry]) => !entry.renewing);
+  renewLeases(): Promise<void> {
+    return this.#renewWhere(() => true);
+  }
+
+  /**
+   * What start() runs every renewal slice: renews the leases due within the slice. Each lease is renewed once an
+   * interval on its own phase, never later than due; so a worker's 100 leases make ten small bursts of writes an
+   * interval instead of one of 100, which would hold the main thread and the table's write rate at once.
+   */
+  #renewDue(): Promise<void> {
+    const horizon = this.#clock.now() + this.#renewSliceMillis;
+    return this.#renewWhere((entry) => entry.renewDueAt < horizon);
+  }
+
+  async #renewWhere(pick: (entry: HeldLease) => boolean): Promise<void> {
+    const now = this.#clock.now();
+    const due = [...this.#held].filter(([, entry]) => !entry.renewing && pick(entry));
     await Promise.all(
       due.map(async ([key, entry]) => {
         entry.renewing = true;
+        // From this sending, not from when it was due: sent up to a slice early, its next one is never more than
+        // an interval after it. The slice ticks are shared, so the leases keep the phases they were spread on.
+        entry.renewDueAt = now + this.renewIntervalMillis;
         try {
           await this.#withLock(key, () => this.#renew(key, entry));
         } finally {
@@ -291,7 +317,8 @@ export class LeaseCoordinator {
     this.#running = true;
     this.#taking = true;
     this.#schedule('take', 0);
-    this.#schedule('renew', this.renewIntervalMillis);
+    this.#renewEpoch = this.#clock.now();
+    this.#schedule('renew', this.#renewSliceMillis);
     this.#armExpiry();
   }
 
@@ -685,6 +712,9 @@ export class LeaseCoordinator {
       lease: taken,
       renewedAt: sentAt,
       renewing: false,
+      // Its first renewal sooner than an interval by its key's phase: a worker's renewals spread over the interval
+      // rather than all landing together, however many leases one take pass took.
+      renewDueAt: sentAt + this.renewIntervalMillis - namePhase(taken.leaseKey, this.renewIntervalMillis),
       readableAt: plannedAt + handoverDelayMillis,
       unansweredSince: null,
     });
@@ -744,9 +774,11 @@ export class LeaseCoordinator {
   #schedule(kind: 'renew' | 'take', delay: number): void {
     this.#setTimer(kind, delay, () => {
       if (kind === 'renew') {
-        // Fixed rate: a slow or hung renewal delays neither the next pass nor the other leases' renewals.
-        this.#schedule('renew', this.renewIntervalMillis);
-        void this.renewLeases().catch((error) => this.#report(error));
+        // Fixed rate, on a grid from start(): a slow or hung renewal delays neither the next tick nor the other
+        // leases' renewals, and a late tick does not shift the leases' phases.
+        const slice = this.#renewSliceMillis;
+        this.#schedule('renew', slice - ((this.#clock.now() - this.#renewEpoch) % slice));
+        void this.#renewDue().catch((error) => this.#report(error));
         return;
       }
       // Tracked up to the rescheduling, so idle() resolves only once the next timer is armed.
@@ -828,6 +860,9 @@ export class LeaseCoordinator {
     }
   }
 }
+
+/** Ticks of the renewal timer per renewal interval (see #renewDue). */
+const RENEW_SLICES = 10;
 
 const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);

@@ -670,6 +670,51 @@ t.test(
 );
 
 t.test(
+  'a worker spreads its renewals over the interval, each lease renewed once an interval, never later',
+  async (t) => {
+    // Prepare: 30 streams, all taken in one pass within one tenth of the interval (takes answer in 1 ms).
+    const table = await (await leaseStack(t)).table();
+    const streams = Array.from({ length: 30 }, (_, i) => `cam-${i}`);
+    await createLeases(table, streams);
+    const a = timedWorker(
+      table,
+      'a',
+      slow((c) => (c.operation === 'take' ? { ms: 1 } : undefined)),
+    );
+    a.w.coordinator.start();
+    t.teardown(() => a.w.coordinator.stop());
+
+    // Act
+    await runClocks([a.w.clock], [a.store], 5 * RENEW);
+
+    // Assess
+    const offset = a.w.clock.now() - a.elapsed();
+    const sent = (key: string, operation: string) =>
+      a.store.calls.filter((c) => c.leaseKey === key && c.operation === operation).map((c) => c.sentAt - offset);
+    const takenAt = streams.map((s) => sent(s, 'take')[0]!);
+    t.ok(Math.max(...takenAt) - Math.min(...takenAt) < RENEW / 10, 'all taken at once');
+    const gaps = streams.flatMap((s) => {
+      const times = [takenAt[streams.indexOf(s)]!, ...sent(s, 'renew')];
+      return times.slice(1).map((at, i) => at - times[i]!);
+    });
+    t.ok(gaps.length >= 4 * streams.length, `${gaps.length} renewals, at least 4 a lease`);
+    t.ok(Math.max(...gaps) <= RENEW, `never more than an interval after the previous write (${Math.max(...gaps)} ms)`);
+    // The last whole interval: how many renewals each moment of sending had.
+    const burst = new Map<number, number>();
+    for (const s of streams)
+      for (const at of sent(s, 'renew').filter((at) => at >= 4 * RENEW - RENEW && at < 4 * RENEW))
+        burst.set(at, (burst.get(at) ?? 0) + 1);
+    t.equal(
+      [...burst.values()].reduce((sum, n) => sum + n, 0),
+      streams.length,
+      'each lease renewed once in it',
+    );
+    t.ok(burst.size >= 7, `sent at ${burst.size} moments of the interval's 10, not all at one`);
+    t.ok(Math.max(...burst.values()) <= 8, `at most 8 of the 30 together (${Math.max(...burst.values())})`);
+  },
+);
+
+t.test(
   'a renewal unanswered when the next is due is abandoned, so one lost call (all its retries) costs one interval only',
   async (t) => {
     for (const landed of [false, true]) {
@@ -754,7 +799,9 @@ t.test(
     );
     a.w.coordinator.start();
     t.teardown(() => a.w.coordinator.stop());
-    await runClocks([a.w.clock], [a.store], 2 * RENEW + RENEW / 2);
+    const renewals = () => a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream').length;
+    while (renewals() < 2) await runClocks([a.w.clock], [a.store], 10);
+    await runClocks([a.w.clock], [a.store], RENEW / 2);
 
     // Act
     const written = a.w.coordinator.checkpoint('stream', CP).catch((error: unknown) => error);
