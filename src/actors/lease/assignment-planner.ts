@@ -53,8 +53,16 @@ export function planAssignments(input: AssignmentInput, options: AssignmentOptio
     ...new Set([self, ...items.filter((l) => !departed.includes(l)).map((l) => workerOfKey(l.leaseKey))]),
   ].sort(compare);
   const streams = leases.filter((l) => l.leaseKey !== options.syncLeaseKey && !isWorkerLeaseKey(l.leaseKey));
+  // A worker that let a lease of its own expire (partitioned from the table, stalled or dead) is last in line while
+  // its item lives on: its leases and its item are renewed at different moments, so its item may outlive its leases
+  // by up to a renewal interval, and a lease given to it would wait out another failoverTimeMillis. It gets only
+  // what the others have no room for (under maxLeasesPerWorker, its own expired lease may have nowhere else to go).
+  const lapsed = new Set(
+    streams.filter((l) => l.leaseOwner !== undefined && l.leaseOwner !== self && expired(l)).map((l) => l.leaseOwner),
+  );
+  const [receivers, lastInLine] = [workers.filter((w) => !lapsed.has(w)), workers.filter((w) => lapsed.has(w))];
   const target = Math.min(
-    streams.length === 0 ? 0 : Math.ceil(streams.length / workers.length),
+    streams.length === 0 ? 0 : Math.ceil(streams.length / receivers.length),
     options.maxLeasesPerWorker,
   );
 
@@ -81,16 +89,20 @@ export function planAssignments(input: AssignmentInput, options: AssignmentOptio
     options.random,
   );
   for (const lease of free) {
-    const to = leastLoaded(workers, size);
-    if (size(to) >= target) break;
+    const to = [leastLoaded(receivers, size), leastLoaded(lastInLine, size)].find(
+      (w) => w !== undefined && size(w) < target,
+    );
+    if (to === undefined) break;
     give(lease, to, false);
   }
 
   // Then moves, as KCL's steals: from the most loaded, while it is over the share, or at it when the short worker
-  // is more than one short (3/3/1 becomes 2/3/2). Each move lowers the spread, so this ends.
+  // is more than one short (3/3/1 becomes 2/3/2). Each move lowers the spread, so this ends. None to or from a
+  // worker that let a lease lapse.
   for (;;) {
-    const short = leastLoaded(workers, size);
-    const victim = mostLoaded(workers, size);
+    // The leader itself is always among the receivers.
+    const short = leastLoaded(receivers, size)!;
+    const victim = mostLoaded(receivers, size);
     const over = size(victim) - target;
     const need = target - size(short);
     if (need <= 0 || over < 0 || (over === 0 && need <= 1)) break;
@@ -104,8 +116,12 @@ export function planAssignments(input: AssignmentInput, options: AssignmentOptio
   return { workers, target, assign, departed };
 }
 
-function leastLoaded(workers: string[], size: (w: string) => number): string {
-  return workers.reduce((best, w) => (size(w) < size(best) ? w : best));
+/** undefined for no workers. */
+function leastLoaded(workers: string[], size: (w: string) => number): string | undefined {
+  return workers.reduce<string | undefined>(
+    (best, w) => (best === undefined || size(w) < size(best) ? w : best),
+    undefined,
+  );
 }
 
 function mostLoaded(workers: string[], size: (w: string) => number): string {

@@ -70,6 +70,8 @@ t.test(
   async (t) => {
     let assigned = 0;
     let moved = 0;
+    let lastInLine = 0;
+    let passedOver = 0;
     fc.assert(
       fc.property(tableArb, ({ table, observations, held, max, seed }) => {
         const plan = planAssignments({ leases: table, observations, held, now: NOW, self: 'a' }, options(seed, max));
@@ -90,20 +92,80 @@ t.test(
         const load = (w: string) =>
           table.filter((l) => l.leaseKey.startsWith('s') && l.leaseOwner === w && (!expired(l) || held.has(l.leaseKey)))
             .length;
+        const after = (w: string) =>
+          load(w) +
+          plan.assign.filter((x) => x.to === w).length -
+          plan.assign.filter((x) => x.lease.leaseOwner === w && x.live).length;
         for (const w of live) {
-          const gained = plan.assign.filter((x) => x.to === w).length;
-          if (
-            gained > 0 &&
-            load(w) + gained - plan.assign.filter((x) => x.lease.leaseOwner === w && x.live).length > plan.target
-          )
-            return false;
+          if (plan.assign.some((x) => x.to === w) && after(w) > plan.target) return false;
         }
+        // Owners that let a lease of theirs expire are last in line: a free lease only once the others are full, and
+        // never a move.
+        const lapsed = new Set(
+          table
+            .filter((l) => l.leaseKey.startsWith('s') && l.leaseOwner !== 'a' && expired(l))
+            .map((l) => l.leaseOwner),
+        );
+        const others = [...live].filter((w) => !lapsed.has(w));
+        for (const { to, live: fromLive } of plan.assign) {
+          if (lapsed.has(to) && (fromLive || others.some((w) => after(w) < plan.target))) return false;
+        }
+        lastInLine += plan.assign.filter((x) => lapsed.has(x.to)).length;
+        passedOver += lapsed.size > 0 && plan.assign.some((x) => !lapsed.has(x.to)) ? 1 : 0;
         const departed = table.filter((l) => l.leaseKey.startsWith('__worker__:') && expired(l));
         return plan.departed.map((l) => l.leaseKey).join() === departed.map((l) => l.leaseKey).join();
       }),
       { numRuns: 2000, seed: 17 },
     );
     t.ok(assigned > 0 && moved > 0, `exercised: ${assigned} assignments, ${moved} of them moves`);
+    t.ok(
+      lastInLine > 0 && passedOver > 0,
+      `exercised: ${passedOver} plans passed over a worker that let a lease lapse, ${lastInLine} gave one the rest`,
+    );
+  },
+);
+
+t.test(
+  'a worker whose lease expired while its item lives gets nothing: its expired leases go to the others',
+  async (t) => {
+    // Prepare: the leader a holds two; b's item is fresh, but b's two leases have not moved for a failover (b was cut
+    // off from the table after renewing its item, the item due later in the interval than its leases).
+    const lease = (leaseKey: string, leaseOwner: string): Lease => ({
+      leaseKey,
+      leaseOwner,
+      leaseCounter: 1,
+      ownerSwitchesSinceCheckpoint: 0,
+    });
+    const table = [
+      lease('s0', 'a'),
+      lease('s1', 'a'),
+      lease('s2', 'b'),
+      lease('s3', 'b'),
+      lease(workerLeaseKey('b'), 'b'),
+      lease(SYNC, 'a'),
+    ];
+    const age = (key: string) => (key === 's2' || key === 's3' ? FAILOVER : FAILOVER / 2);
+    const observations = new Map(
+      table.map((l): [string, LeaseObservation] => [
+        l.leaseKey,
+        { counter: 1, owner: l.leaseOwner, since: NOW - age(l.leaseKey) },
+      ]),
+    );
+
+    // Act
+    const plan = planAssignments(
+      { leases: table, observations, held: new Set(['s0', 's1']), now: NOW, self: 'a' },
+      options(1, Number.POSITIVE_INFINITY),
+    );
+
+    // Assess
+    t.same(plan.workers, ['a', 'b'], 'b is still a live worker');
+    t.same(
+      plan.assign.map((x) => `${x.lease.leaseKey} to ${x.to}${x.live ? ' (moved)' : ''}`).sort(),
+      ['s2 to a', 's3 to a'],
+      "b's expired leases go to a at once, not back to b",
+    );
+    t.same(plan.departed, [], "b's item is not deleted: b may be back");
   },
 );
 
