@@ -255,6 +255,16 @@ function notProvided(name: string): LeaseMachineError {
 }
 
 /**
+ * The checkpoint and what stays pending once `written` is stored: completions that arrived during the write stay
+ * pending for the next one.
+ */
+function afterWrite(context: LeaseContext, written: Checkpoint | null): Pick<LeaseContext, 'checkpoint' | 'pending'> {
+  const checkpoint = laterCheckpoint(context.checkpoint, written);
+  const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
+  return { checkpoint, pending };
+}
+
+/**
  * What a renewal of the lease may carry now (LeaseCoordinator.carryCheckpoints): while reading, the checkpoint the
  * next periodic write would take, unless a write of it is under way. Null otherwise, and always once the lease is lost.
  */
@@ -392,18 +402,10 @@ export const leaseMachine = setup({
       return error === undefined ? {} : { lastError: summarize(params.source, error) };
     }),
     beginWrite: assign(({ context }) => ({ inFlight: context.pending })),
-    recordWritten: assign(({ context }) => {
-      const checkpoint = laterCheckpoint(context.checkpoint, context.inFlight);
-      // Completions that arrived during the write stay pending for the next one.
-      const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
-      return { checkpoint, pending, inFlight: null };
-    }),
-    recordCarried: assign(({ context, event }) => {
-      if (event.type !== 'CHECKPOINT_WRITTEN') return {};
-      const checkpoint = laterCheckpoint(context.checkpoint, event.checkpoint);
-      const pending = context.pending !== null && isAfter(context.pending, checkpoint) ? context.pending : null;
-      return { checkpoint, pending };
-    }),
+    recordWritten: assign(({ context }) => ({ ...afterWrite(context, context.inFlight), inFlight: null })),
+    recordCarried: assign(({ context, event }) =>
+      event.type === 'CHECKPOINT_WRITTEN' ? afterWrite(context, event.checkpoint) : {},
+    ),
     recordCheckpointFailure: assign({ inFlight: null }),
     endWith: assign((_, params: { reason: LeaseEndReason }) => ({ endReason: params.reason })),
     noteDrainTimeout: assign({ drainTimedOut: true }),
