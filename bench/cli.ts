@@ -32,6 +32,7 @@ export interface BenchArguments {
 /** Options the media scenario has no use for: refused rather than silently ignored. */
 const NOT_FOR_MEDIA = [
   'streams',
+  'cpu-prof',
   'warmup',
   'inference-interval',
   'sampling-interval',
@@ -54,6 +55,7 @@ const NOT_FOR_FLEET = [
   'runs',
   'bound',
   'file',
+  'cpu-prof',
 ] as const;
 const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
 
@@ -103,6 +105,7 @@ function parseOptions(argv: string[]) {
         workers: { type: 'string' },
         'lease-assignment': { type: 'string' },
         failover: { type: 'string' },
+        'cpu-prof': { type: 'string' },
       },
     }).values;
   } catch (error) {
@@ -128,6 +131,7 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
   for (const file of values.file ?? []) if (!existsSync(file)) throw usage(`--file ${file}: no such file`);
   if (values.out === '') throw usage('--out must name a directory');
   if (values.json === '') throw usage('--json must name a file');
+  if (values['cpu-prof'] === '') throw usage('--cpu-prof must name a directory');
   if (values['sampling-interval'] !== undefined && values['inference-interval'] !== undefined)
     throw usage('--sampling-interval replaces --inference-interval: give one of them');
   const notFor = (names: readonly (keyof typeof values)[], what: string) => {
@@ -162,6 +166,7 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     workers: integer('workers', values.workers),
     leaseAssignment: leaseAssignment as ScenarioOptions['leaseAssignment'],
     failoverTimeMillis: integer('failover', values.failover),
+    cpuProfileDir: values['cpu-prof'],
   };
   // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.
   for (const key of Object.keys(options) as (keyof ScenarioOptions)[])

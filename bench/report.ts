@@ -26,6 +26,8 @@ export interface ScenarioOptions {
   boundMs?: number;
   /** Seconds, not minutes: a CI-sized run. */
   smoke?: boolean;
+  /** live, capacity, sweep: write the worker's V8 CPU profile of each run (`node --cpu-prof`) into this directory. */
+  cpuProfileDir?: string;
   /** fleet: worker processes at the start. */
   workers?: number;
   /** fleet: the workers' leaseAssignment; their configuration's default when absent. */

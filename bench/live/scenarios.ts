@@ -145,6 +145,7 @@ function runOptions(
     worker: options.worker,
     staggerStreams: options.staggerStreams,
     config: options.config,
+    cpuProfileDir: options.cpuProfileDir,
     ...overrides,
   };
 }

@@ -99,6 +99,8 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
     [['--scenario', 'capacity', '--height', '20000'], /--height must be an integer from 1 to 16384, got "20000"/],
     [['--scenario', 'live', '--price-per-gb=-1'], /--price-per-gb must be a non-negative number, got "-1"/],
     [['--scenario', 'media', '--price-per-gb', '0.01'], /--price-per-gb does not apply to --scenario media/],
+    [['--scenario', 'media', '--cpu-prof', 'p'], /--cpu-prof does not apply to --scenario media/],
+    [['--scenario', 'live', '--cpu-prof', ''], /--cpu-prof must name a directory/],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--streams', '4'], /--scenario is required/],
@@ -139,6 +141,8 @@ t.test("options become scenario options, absent ones left to the scenario's defa
     '288',
     '--price-per-gb',
     '0.0109',
+    '--cpu-prof',
+    'profiles',
     '--smoke',
   ]);
 
@@ -159,6 +163,7 @@ t.test("options become scenario options, absent ones left to the scenario's defa
       imageWidth: 512,
       imageHeight: 288,
       pricePerGB: 0.0109,
+      cpuProfileDir: 'profiles',
       smoke: true,
     },
   });

@@ -49,6 +49,16 @@ t.test(`one worker partitioned from DynamoDB for ${FAULT_MS / 1000} s, then heal
   );
   const fencedInTime = fenced.every((s) => s !== undefined && s.at - start < failoverTimeMillis);
   t.ok(fencedInTime, `w1 stopped reading ${cutOff.join(', ')} itself within failoverTimeMillis of the partition`);
+  // Its checkpoints written between renewals (checkpointIntervalMillis is shorter than a renewal interval here)
+  // failed too, each said so, naming its stream and fragment.
+  const checkpointFailures = chaos.cluster.lines.filter(
+    (l) => l.event === 'checkpoint-failed' && l.worker === 'w1' && l.at >= start && l.at < end,
+  );
+  t.ok(
+    checkpointFailures.length > 0 &&
+      checkpointFailures.every((l) => cutOff.includes(String(l.stream)) && l.fragmentNumber && l.code),
+    `w1 logged its failed checkpoint writes (${checkpointFailures.length}), each with stream, fragment and code`,
+  );
   const duplicates = await assertInvariants(t, chaos);
   printFailureMode({
     fault:

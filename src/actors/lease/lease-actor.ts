@@ -105,7 +105,20 @@ export class LeaseActor {
         }),
         reader: fromCallback<EventObject, ReaderInput>(({ input, sendBack }) => this.#read(input, sendBack)),
         checkpointer: fromPromise<void, CheckpointerInput>(async ({ input }) => {
-          await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
+          try {
+            await options.coordinator.checkpoint(input.leaseKey, input.checkpoint);
+          } catch (error) {
+            // Retried by the next interval, or by a renewal carrying it; a lost lease is logged as `lost`.
+            if (errorCode(error) !== 'LEASE_LOST') {
+              this.#log('checkpoint-failed', {
+                level: 'warn',
+                fragmentNumber: input.checkpoint.fragmentNumber,
+                final: input.final,
+                ...errorFields(error),
+              });
+            }
+            throw error;
+          }
           this.#written(input.checkpoint, { final: input.final });
         }),
       },
