@@ -33,6 +33,7 @@ export interface BenchArguments {
 const NOT_FOR_MEDIA = [
   'streams',
   'cpu-prof',
+  'no-stagger',
   'warmup',
   'inference-interval',
   'sampling-interval',
@@ -56,6 +57,7 @@ const NOT_FOR_FLEET = [
   'bound',
   'file',
   'cpu-prof',
+  'no-stagger',
 ] as const;
 const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
 
@@ -106,6 +108,7 @@ function parseOptions(argv: string[]) {
         'lease-assignment': { type: 'string' },
         failover: { type: 'string' },
         'cpu-prof': { type: 'string' },
+        'no-stagger': { type: 'boolean' },
       },
     }).values;
   } catch (error) {
@@ -167,6 +170,7 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     leaseAssignment: leaseAssignment as ScenarioOptions['leaseAssignment'],
     failoverTimeMillis: integer('failover', values.failover),
     cpuProfileDir: values['cpu-prof'],
+    staggerStreams: values['no-stagger'] ? false : undefined,
   };
   // Absent options stay absent, so that each scenario's defaults apply and the JSON shows only what was asked.
   for (const key of Object.keys(options) as (keyof ScenarioOptions)[])

@@ -26,6 +26,11 @@ export interface ScenarioOptions {
   boundMs?: number;
   /** Seconds, not minutes: a CI-sized run. */
   smoke?: boolean;
+  /**
+   * live, capacity, sweep: false starts every stream's replay at once instead of spread over a sampling period
+   * (LiveRunOptions' staggerStreams), so that every stream is read from the start however rarely it is sampled.
+   */
+  staggerStreams?: boolean;
   /** live, capacity, sweep: write the worker's V8 CPU profile of each run (`node --cpu-prof`) into this directory. */
   cpuProfileDir?: string;
   /** fleet: worker processes at the start. */

@@ -104,7 +104,7 @@ export interface LiveRunExtras {
    * The worker's CPU time per frame sampled in the window, ms, from /proc/PID/task/TID/stat: its main thread (the
    * event loop), every other thread (the decode pool's, libuv's that run sharp's JPEG encoder, V8's), and both.
    */
-  cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number };
+  cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number; mainThreadCores: number };
   /** This process's CPU over the window (the local stack: KVS server, model server, emulators), cores. */
   harnessCpuCores: number;
   /**
@@ -597,6 +597,9 @@ export async function liveRun(
         mainThreadMsPerFrame: msPerSampled(mainEnd - mainStart),
         poolMsPerFrame: msPerSampled(cpuEnd - cpuStart - (mainEnd - mainStart)),
         totalMsPerFrame: msPerSampled(cpuEnd - cpuStart),
+        // Per second, not per frame: what follows the streams shows with nothing sampled, and a main thread near one
+        // core is the worker's bottleneck whatever the others do.
+        mainThreadCores: (mainEnd - mainStart) / wallSeconds,
       },
       harnessCpuCores: (harnessUsage.user + harnessUsage.system) / 1e6 / wallSeconds,
       otherCpuCores: Math.max(

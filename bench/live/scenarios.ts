@@ -25,8 +25,6 @@ export interface LiveScenarioOptions extends ScenarioOptions {
   smoke?: boolean;
   /** How to start the worker; default the built CLI. */
   worker?: WorkerCommand;
-  /** Passed through to every run (see LiveRunOptions). */
-  staggerStreams?: boolean;
   config?: Record<string, unknown>;
 }
 
@@ -176,6 +174,8 @@ export interface Measured {
   dollarsPerStreamPer30Days: Figure;
   /** The worker's CPU per sampled frame, ms: its main thread, every other thread, and both (LiveRunResult's `cpu`). */
   mainThreadMsPerFrame: Figure;
+  /** The worker's main thread, cores (its CPU per second of the window). */
+  mainThreadCores: Figure;
   poolMsPerFrame: Figure;
   totalMsPerFrame: Figure;
   /** The runs' medians held (see `held`): one slow run of three does not decide, nor one lucky one. */
@@ -229,6 +229,7 @@ async function measure(
     dollarsPer1000Inferences: f((r) => r.cost.dollarsPer1000Inferences ?? Number.NaN),
     dollarsPerStreamPer30Days: f((r) => r.cost.dollarsPerStreamPer30Days),
     mainThreadMsPerFrame: f((r) => r.cpu.mainThreadMsPerFrame),
+    mainThreadCores: f((r) => r.cpu.mainThreadCores),
     poolMsPerFrame: f((r) => r.cpu.poolMsPerFrame),
     totalMsPerFrame: f((r) => r.cpu.totalMsPerFrame),
     held: verdict.ok,
@@ -256,11 +257,12 @@ const ceilingFigures = (c: Ceiling, streams: number) => ({
   cpuMsPerFrame: c.cpuMsPerFrame,
 });
 
-/** The worker's CPU per sampled frame, medians, for the JSON. */
+/** The worker's CPU per sampled frame, and its main thread's per second, medians, for the JSON. */
 const cpuFigures = (m: Measured) => ({
   mainThreadMsPerFrame: m.mainThreadMsPerFrame.median,
   poolMsPerFrame: m.poolMsPerFrame.median,
   totalMsPerFrame: m.totalMsPerFrame.median,
+  mainThreadCores: m.mainThreadCores.median,
 });
 
 const r1 = (n: number) => (Number.isFinite(n) ? Math.round(n * 10) / 10 : n);
@@ -348,6 +350,7 @@ export async function liveScenario(
       millisBehindNowMax: m.millisBehindNowMax,
       dollarsPer1000Inferences: m.dollarsPer1000Inferences,
       mainThreadMsPerFrame: m.mainThreadMsPerFrame,
+      mainThreadCores: m.mainThreadCores,
       poolMsPerFrame: m.poolMsPerFrame,
       totalMsPerFrame: m.totalMsPerFrame,
     },
@@ -373,6 +376,7 @@ export async function liveScenario(
         ['IngestToProcessLatency max, ms', show(m.max, 0)],
         ['frames dropped or failed', show(m.dropped, 0)],
         ['worker CPU, cores', show(m.cpuCores, 2)],
+        ['worker main thread, cores', show(m.mainThreadCores, 2)],
         ['worker CPU seconds per frame', show(m.cpuSecondsPerFrame, 4)],
         ['worker CPU ms per sampled frame: main thread', show(m.mainThreadMsPerFrame, 1)],
         ['worker CPU ms per sampled frame: other threads (pool, JPEG, GC)', show(m.poolMsPerFrame, 1)],

@@ -12,7 +12,7 @@ export const BENCH_USAGE =
   '[--warmup SECONDS] [--workers W] [--lease-assignment leader|every-worker] [--failover MS] ' +
   '[--inference-interval N | --sampling-interval MS] [--width PX] [--height PX] [--price-per-gb USD] ' +
   '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] ' +
-  '[--out DIR] [--cpu-prof DIR] [--smoke]';
+  '[--out DIR] [--cpu-prof DIR] [--no-stagger] [--smoke]';
 
 /**
  * Runs the bench program with `argv`, its output on this process's stdout and stderr, and returns its exit code.

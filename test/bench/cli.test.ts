@@ -101,6 +101,7 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
     [['--scenario', 'media', '--price-per-gb', '0.01'], /--price-per-gb does not apply to --scenario media/],
     [['--scenario', 'media', '--cpu-prof', 'p'], /--cpu-prof does not apply to --scenario media/],
     [['--scenario', 'live', '--cpu-prof', ''], /--cpu-prof must name a directory/],
+    [['--scenario', 'fleet', '--no-stagger'], /--no-stagger does not apply to --scenario fleet/],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--streams', '4'], /--scenario is required/],
@@ -143,6 +144,7 @@ t.test("options become scenario options, absent ones left to the scenario's defa
     '0.0109',
     '--cpu-prof',
     'profiles',
+    '--no-stagger',
     '--smoke',
   ]);
 
@@ -164,6 +166,7 @@ t.test("options become scenario options, absent ones left to the scenario's defa
       imageHeight: 288,
       pricePerGB: 0.0109,
       cpuProfileDir: 'profiles',
+      staggerStreams: false,
       smoke: true,
     },
   });

@@ -87,8 +87,9 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
     { pricePerGB: 0.0085, framesInferred: Number },
     'GetMedia priced at the worker default',
   );
-  const { cpu, ceiling } = report.figures as {
-    cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number };
+  const { cpu, ceiling, spread } = report.figures as {
+    cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number; mainThreadCores: number };
+    spread: { cpuCores: { median: number } };
     ceiling: { framesPerSecond: number; streams: number; threads: number };
   };
   t.ok(
@@ -98,6 +99,11 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   t.ok(
     Math.abs(cpu.mainThreadMsPerFrame + cpu.poolMsPerFrame - cpu.totalMsPerFrame) < 1e-6,
     'main thread and the others add up to the whole process',
+  );
+  const cpuCores = spread.cpuCores.median;
+  t.ok(
+    cpu.mainThreadCores > 0 && cpu.mainThreadCores <= cpuCores,
+    `the main thread ${cpu.mainThreadCores.toFixed(3)} of the worker's ${cpuCores.toFixed(3)} cores`,
   );
   t.ok(ceiling.framesPerSecond > 1, `the decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s`);
   t.equal(ceiling.threads, availableParallelism(), 'one decoding thread per core');
