@@ -114,7 +114,10 @@ interface HeldLease {
   renewedAt: number;
   /** A renewal is under way: a pass does not queue another behind one that hangs. */
   renewing: boolean;
-  /** When its next renewal is due: each lease keeps its own phase within the interval (see #renewDue). */
+  /**
+   * When its next renewal is due: each lease keeps its own phase within the interval (see #renewDue), and any write
+   * that succeeds (a checkpoint too) puts it an interval after what that write proves.
+   */
   renewDueAt: number;
   /** When its handover ends: from then on nobody else can be reading it. */
   readableAt: number;
@@ -276,8 +279,9 @@ export class LeaseCoordinator {
         // From this sending, not from when it was due: sent up to a slice early, its next one is never more than
         // an interval after it. The slice ticks are shared, so the leases keep the phases they were spread on.
         entry.renewDueAt = now + this.renewIntervalMillis;
+        const provenAt = entry.renewedAt;
         try {
-          await this.#withLock(key, () => this.#renew(key, entry));
+          await this.#withLock(key, () => this.#renew(key, entry, provenAt));
         } finally {
           entry.renewing = false;
         }
@@ -485,8 +489,15 @@ export class LeaseCoordinator {
     await Promise.all([...this.#held.keys()].map((key) => this.release(key)));
   }
 
-  async #renew(key: string, entry: HeldLease): Promise<void> {
+  /** `provenAt`: the lease's renewedAt when this renewal was due. */
+  async #renew(key: string, entry: HeldLease, provenAt: number): Promise<void> {
     if (this.#held.get(key) !== entry) return;
+    // A write that went ahead of it on the lock (a checkpoint) and succeeded has renewed the lease: sending this one
+    // too would only add a write, and, with DynamoDB slow, hold up the next by a whole call.
+    if (entry.renewedAt > provenAt) {
+      entry.renewDueAt = entry.renewedAt + this.renewIntervalMillis;
+      return;
+    }
     // The leader records the live workers it listed on the sync lease, for the others to read.
     const workers =
       key === this.syncLeaseKey && this.assignment === 'leader' && !sameList(entry.lease.workers, this.#workers)
@@ -520,6 +531,9 @@ export class LeaseCoordinator {
       entry.lease = await this.#bounded(send);
       entry.renewedAt = entry.unansweredSince ?? sentAt;
       entry.unansweredSince = null;
+      // Any write renews: the next renewal is due an interval after what this one proves, not after the last
+      // renewal (a checkpoint written between renewals, more often than they come, stands for them).
+      entry.renewDueAt = Math.max(entry.renewDueAt, entry.renewedAt + this.renewIntervalMillis);
       return entry.lease;
     } catch (error) {
       if (!isLeaseLost(error)) {
