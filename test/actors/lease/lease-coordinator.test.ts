@@ -608,6 +608,16 @@ function timedWorker(
   return { w, store, elapsed, drops, takes };
 }
 
+/** Worker a on a timedStore with `plan`, started on a table of one lease, `stream`; stopped when `t` ends. */
+async function startedOnOneStream(t: Test, plan: Parameters<typeof timedStore>[2], tableName?: string) {
+  const table = await (await leaseStack(t)).table(tableName);
+  await createLeases(table, ['stream']);
+  const a = timedWorker(table, 'a', plan);
+  a.w.coordinator.start();
+  t.teardown(() => a.w.coordinator.stop());
+  return { a, table };
+}
+
 /** Calls that answer after 40 ms (a loaded DynamoDB), unless `special` says otherwise. */
 const slow =
   (special: (call: PlannedCall) => CallPlan | undefined = () => undefined) =>
@@ -637,15 +647,11 @@ t.test(
   'one failed renewal is tolerated when calls take time, even one that fails only at the DynamoDB timeout',
   async (t) => {
     // Prepare: every call takes 40 ms; the third renewal of the stream fails after the request timeout.
-    const table = await (await leaseStack(t)).table();
-    await createLeases(table, ['stream']);
     const third = (c: PlannedCall): CallPlan | undefined =>
       c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 3
         ? { ms: DYNAMODB_TIMEOUT, outcome: 'fail' }
         : undefined;
-    const a = timedWorker(table, 'a', slow(third));
-    a.w.coordinator.start();
-    t.teardown(() => a.w.coordinator.stop());
+    const { a } = await startedOnOneStream(t, slow(third));
 
     // Act
     const heldAt: boolean[] = [];
@@ -719,15 +725,10 @@ t.test(
   async (t) => {
     // Prepare: every call takes 2 s (DynamoDB 1 s slower each way); the stream's reader checkpoints every 3 s, more
     // often than the renewals come.
-    const table = await (await leaseStack(t)).table();
-    await createLeases(table, ['stream']);
-    const a = timedWorker(
-      table,
-      'a',
+    const { a } = await startedOnOneStream(
+      t,
       slow(() => ({ ms: 2000 })),
     );
-    a.w.coordinator.start();
-    t.teardown(() => a.w.coordinator.stop());
     // Take passes take a few calls of 2 s each.
     while (!a.w.coordinator.holds('stream') && a.elapsed() < 10 * RENEW) await runClocks([a.w.clock], [a.store], 10);
     t.ok(a.w.coordinator.holds('stream'), `taken after ${a.elapsed()} ms`);
@@ -772,15 +773,11 @@ t.test(
   async (t) => {
     for (const landed of [false, true]) {
       // Prepare: the second renewal of the stream answers only after 6 s (three attempts timing out), failed or landed.
-      const table = await (await leaseStack(t)).table(landed ? 'landed' : 'failed');
-      await createLeases(table, ['stream']);
       const second = (c: PlannedCall): CallPlan | undefined =>
         c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 2
           ? { ms: 6_000, outcome: landed ? 'ok' : 'fail' }
           : undefined;
-      const a = timedWorker(table, 'a', slow(second));
-      a.w.coordinator.start();
-      t.teardown(() => a.w.coordinator.stop());
+      const { a, table } = await startedOnOneStream(t, slow(second), landed ? 'landed' : 'failed');
 
       // Act
       await runClocks([a.w.clock], [a.store], 5 * RENEW + 100);
@@ -809,15 +806,11 @@ t.test(
   'a write abandoned but landed, then taken for the next one: the lease counts as proven from the abandoned one only',
   async (t) => {
     // Prepare: the second renewal lands but answers only after 6 s; from the fourth on, nothing reaches the table.
-    const table = await (await leaseStack(t)).table();
-    await createLeases(table, ['stream']);
     const plan = (c: PlannedCall): CallPlan | undefined => {
       if (c.operation !== 'renew' || c.leaseKey !== 'stream') return undefined;
       return c.nth === 2 ? { ms: 6_000 } : c.nth >= 4 ? { ms: 40, outcome: 'fail' } : undefined;
     };
-    const a = timedWorker(table, 'a', slow(plan));
-    a.w.coordinator.start();
-    t.teardown(() => a.w.coordinator.stop());
+    const { a } = await startedOnOneStream(t, slow(plan));
 
     // Act
     await runClocks([a.w.clock], [a.store], 5 * FAILOVER);
@@ -843,15 +836,10 @@ t.test(
   'a renewal abandoned but landed, then a checkpoint: still ours, the checkpoint is written on the counter it moved',
   async (t) => {
     // Prepare: the second renewal lands but answers only after 6 s, so it is abandoned; a checkpoint waits behind it.
-    const table = await (await leaseStack(t)).table();
-    await createLeases(table, ['stream']);
-    const a = timedWorker(
-      table,
-      'a',
+    const { a, table } = await startedOnOneStream(
+      t,
       slow((c) => (c.operation === 'renew' && c.leaseKey === 'stream' && c.nth === 2 ? { ms: 6_000 } : undefined)),
     );
-    a.w.coordinator.start();
-    t.teardown(() => a.w.coordinator.stop());
     const renewals = () => a.store.calls.filter((c) => c.operation === 'renew' && c.leaseKey === 'stream').length;
     while (renewals() < 2) await runClocks([a.w.clock], [a.store], 10);
     await runClocks([a.w.clock], [a.store], RENEW / 2);
