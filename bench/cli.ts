@@ -39,10 +39,12 @@ const NOT_FOR_MEDIA = [
   'sampling-interval',
   'bound',
   'price-per-gb',
+  'failover',
+  'checkpoint-interval',
 ] as const;
 
 /** Options only the fleet scenario takes, and those it has no use for (it reads no media). */
-const FLEET_ONLY = ['workers', 'lease-assignment', 'failover'] as const;
+const FLEET_ONLY = ['workers', 'lease-assignment'] as const;
 const NOT_FOR_FLEET = [
   'warmup',
   'inference-interval',
@@ -58,6 +60,7 @@ const NOT_FOR_FLEET = [
   'file',
   'cpu-prof',
   'no-stagger',
+  'checkpoint-interval',
 ] as const;
 const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
 
@@ -107,6 +110,7 @@ function parseOptions(argv: string[]) {
         workers: { type: 'string' },
         'lease-assignment': { type: 'string' },
         failover: { type: 'string' },
+        'checkpoint-interval': { type: 'string' },
         'cpu-prof': { type: 'string' },
         'no-stagger': { type: 'boolean' },
       },
@@ -169,6 +173,7 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     workers: integer('workers', values.workers),
     leaseAssignment: leaseAssignment as ScenarioOptions['leaseAssignment'],
     failoverTimeMillis: integer('failover', values.failover),
+    checkpointIntervalMillis: integer('checkpoint-interval', values['checkpoint-interval']),
     cpuProfileDir: values['cpu-prof'],
     staggerStreams: values['no-stagger'] ? false : undefined,
   };

@@ -1,9 +1,9 @@
 // The fleet simulation's arithmetic, apart from the processes: lease-table unit rates from the workers' EMF
 // intervals, control-plane call rates from the KVS server's counts, and a process's CPU time from /proc.
 
-import { readFileSync } from 'node:fs';
 import type { ApiCallCount } from '../src/local/kvs/api-limits.js';
 import type { UnitSample } from './fleet-workers.js';
+import { cpuSecondsOf } from './proc.js';
 
 export interface UnitRates {
   /** Read units per second, every worker together. */
@@ -71,11 +71,7 @@ export function callRates(
 export function cpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name (which may hold spaces) in parentheses; utime and stime are 14th and 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Clock ticks: 100 per second on Linux (USER_HZ).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuSecondsOf(pid);
   } catch {
     return null;
   }

@@ -1,6 +1,8 @@
 // `npm run bench:kvs`: how many real-time 1080p 4 Mbps streams the local KVS server replays on one
 // core. The server runs in a child process replaying N looping streams at 1x, one GetMedia reader
-// each; the server's own CPU time over a window gives the streams one core would carry.
+// each; the server's own CPU time over a window gives the streams one core would carry. The readers,
+// in this process, parse what they read with the worker's MkvParser: this process's main-thread CPU time
+// over the same window is what reading and parsing N streams costs a worker, before anything is sampled.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -9,6 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { progress } from '../src/cli/progress.js';
 import { cachedFixture } from '../src/local/fixtures/index.js';
+import { MkvParser } from '../src/media/index.js';
+import { cpuSecondsOf } from './proc.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,11 +32,15 @@ function ask<T>(child: ChildProcess, message: object): Promise<T> {
   });
 }
 
-/** A GetMedia reader that counts the bytes it is sent and throws them away. */
-function reader(url: string, stream: string, counter: { bytes: number }): void {
+/** A GetMedia reader that parses what it is sent, counts its bytes and frames, and throws them away. */
+function reader(url: string, stream: string, counter: { bytes: number; frames: number }): void {
   const body = JSON.stringify({ StreamName: stream, StartSelector: { StartSelectorType: 'NOW' } });
+  const parser = new MkvParser();
   const req = request(`${url}/getMedia`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-    res.on('data', (chunk: Buffer) => (counter.bytes += chunk.length));
+    res.on('data', (chunk: Buffer) => {
+      counter.bytes += chunk.length;
+      for (const event of parser.push(chunk)) if (event.type === 'frame') counter.frames++;
+    });
   });
   req.on('error', () => undefined);
   req.end(body);
@@ -54,7 +62,7 @@ const server = fork(
   { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
 );
 await new Promise((resolve) => server.once('message', resolve));
-const counter = { bytes: 0 };
+const counter = { bytes: 0, frames: 0 };
 const rows: {
   streams: number;
   cpuPercentOfOneCore: number;
@@ -62,6 +70,8 @@ const rows: {
   expectedMbps: number;
   rssMB: number;
   streamsPerCore: number;
+  readersMainThreadPercentOfOneCore: number;
+  framesPerSecond: number;
 }[] = [];
 let readers = 0;
 const bar = progress('stream counts');
@@ -72,9 +82,13 @@ for (const [step, n] of steps.entries()) {
   // Let every stream reach steady state (a fragment a second) before measuring.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const bytesBefore = counter.bytes;
+  const framesBefore = counter.frames;
+  // The readers run on this process's main thread (its tid is the pid); its GC threads are left out.
+  const readersStart = cpuSecondsOf(process.pid, process.pid);
   const measured = await ask<{ cpuSeconds: number; seconds: number; rssBytes: number }>(server, {
     measureMs: windowMs,
   });
+  const readersSeconds = cpuSecondsOf(process.pid, process.pid) - readersStart;
   const cpu = measured.cpuSeconds / measured.seconds;
   const row = {
     streams: n,
@@ -83,12 +97,16 @@ for (const [step, n] of steps.entries()) {
     expectedMbps: (n * BITRATE) / 1e6,
     rssMB: measured.rssBytes / 1048576,
     streamsPerCore: n / cpu,
+    readersMainThreadPercentOfOneCore: (100 * readersSeconds) / measured.seconds,
+    framesPerSecond: (counter.frames - framesBefore) / measured.seconds,
   };
   rows.push(row);
   console.log(
     `${String(n).padStart(4)} streams: server ${row.cpuPercentOfOneCore.toFixed(1)}% of one core, ` +
       `${row.deliveredMbps.toFixed(0)} of ${row.expectedMbps.toFixed(0)} Mbit/s delivered, RSS ` +
-      `${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core`,
+      `${row.rssMB.toFixed(0)} MB -> ${row.streamsPerCore.toFixed(0)} streams per core; readers' main thread ` +
+      `(read + parse, ${row.framesPerSecond.toFixed(0)} frames/s) ` +
+      `${row.readersMainThreadPercentOfOneCore.toFixed(1)}% of one core`,
   );
 }
 bar.update(steps.length, steps.length, 'done');

@@ -37,8 +37,13 @@ export interface ScenarioOptions {
   workers?: number;
   /** fleet: the workers' leaseAssignment; their configuration's default when absent. */
   leaseAssignment?: 'leader' | 'every-worker';
-  /** fleet: the workers' failoverTimeMillis; default sized to the emulator's write rate (see bench/fleet.ts). */
+  /**
+   * The workers' failoverTimeMillis (a renewal every third of it). fleet: default sized to the emulator's write rate
+   * (see bench/fleet.ts); live, capacity, sweep: default the worker's (10 000).
+   */
   failoverTimeMillis?: number;
+  /** live, capacity, sweep: the worker's checkpointIntervalMillis; default the worker's (5000). */
+  checkpointIntervalMillis?: number;
 }
 
 /** A measured quantity over several runs, warm-up excluded. */

@@ -2,7 +2,7 @@
 // run` worker as a child process (its CPU and RSS its own), measured after a warm-up from the worker's own
 // EMF lines (latency, frames, bytes) and from /proc (CPU seconds, RSS). The scenarios are built on it.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { LocalStack } from '../../src/local/index.js';
 import { FileSource } from '../../src/local/kvs/index.js';
 import { type EmfDistribution, getMediaCost, type MediaCost, mediaCost } from '../../src/metrics/index.js';
 import { repoRoot } from '../output.js';
+import { clkTck, cpuSecondsOf } from '../proc.js';
 import type { LiveFigures, Resolution } from '../report.js';
 
 /** How to start the worker: the built CLI (default) or the TypeScript source under the caller's loader. */
@@ -59,6 +60,10 @@ export interface LiveRunOptions {
   queueSize?: number;
   /** Delay of every answer of the `fixed` model backend, ms; default 0. */
   endpointLatencyMs?: number;
+  /** The worker's failoverTimeMillis (a lease renewal every third of it); default the worker's. */
+  failoverTimeMillis?: number;
+  /** The worker's checkpointIntervalMillis; default the worker's. */
+  checkpointIntervalMillis?: number;
   /** The worker's EMF interval, ms; default 1000. */
   metricsIntervalMillis?: number;
   /**
@@ -158,6 +163,8 @@ const WORKER_SETTINGS = [
   'endPointAcceptContentType',
   'jpegQuality',
   'getMediaPricePerGB',
+  'failoverTimeMillis',
+  'checkpointIntervalMillis',
 ] as const;
 
 /** The built CLI, as users run it (after `npm run build`). */
@@ -187,26 +194,6 @@ export async function liveFixture(
     bitrate,
     seed: 7,
   });
-}
-
-let clockTicks: number | undefined;
-function clkTck(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
-/** utime + stime of `pid` (every thread), or of its thread `tid` alone, seconds. */
-async function cpuSecondsOf(pid: number, tid?: number): Promise<number> {
-  const stat = await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
-  // The command name may hold spaces and parentheses: fields count from after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / clkTck();
 }
 
 /** Busy CPU seconds of the whole machine (every core), from /proc/stat. */
@@ -393,11 +380,11 @@ export async function liveRun(
         sageMakerTaskThreadPoolSize: inferenceConcurrency,
         sageMakerTaskQueueSize: queueSize,
         queuePolicy: 'backpressure',
-        checkpointIntervalMillis: 5000,
+        checkpointIntervalMillis: options.checkpointIntervalMillis,
         metricsIntervalMillis,
         statsIntervalMillis: 0,
         logLevel: 'info',
-        failoverTimeMillis: 10_000,
+        failoverTimeMillis: options.failoverTimeMillis,
         shutdownTimeoutMillis: 10_000,
         ...options.config,
       }),
@@ -521,9 +508,9 @@ export async function liveRun(
       await sleep(Math.min(1000, Math.max(0, warmupEnd - Date.now())));
     }
     const startedAt = Date.now();
-    const cpuStart = await cpuSecondsOf(spawned.pid!);
+    const cpuStart = cpuSecondsOf(spawned.pid!);
     // The main thread's id is the process's.
-    const mainStart = await cpuSecondsOf(spawned.pid!, spawned.pid!);
+    const mainStart = cpuSecondsOf(spawned.pid!, spawned.pid!);
     const harnessStart = process.cpuUsage();
     const machineStart = await machineBusySeconds();
     const wallStart = performance.now();
@@ -537,8 +524,8 @@ export async function liveRun(
       );
       await sleep(Math.min(1000, Math.max(0, windowEnd - Date.now())));
     }
-    const cpuEnd = await cpuSecondsOf(spawned.pid!);
-    const mainEnd = await cpuSecondsOf(spawned.pid!, spawned.pid!);
+    const cpuEnd = cpuSecondsOf(spawned.pid!);
+    const mainEnd = cpuSecondsOf(spawned.pid!, spawned.pid!);
     const harnessUsage = process.cpuUsage(harnessStart);
     const machineEnd = await machineBusySeconds();
     const wallSeconds = (performance.now() - wallStart) / 1000;

@@ -64,6 +64,8 @@ interface Resolved {
   decodeThreadPoolSize: number;
   inferenceConcurrency: number;
   endpointLatencyMs: number;
+  failoverTimeMillis: number;
+  checkpointIntervalMillis: number;
   smoke: boolean;
 }
 
@@ -73,6 +75,8 @@ const UNSET = {
   imageWidth: undefined,
   imageHeight: undefined,
   pricePerGB: CONFIG_DEFAULTS.getMediaPricePerGB,
+  failoverTimeMillis: CONFIG_DEFAULTS.failoverTimeMillis,
+  checkpointIntervalMillis: CONFIG_DEFAULTS.checkpointIntervalMillis,
 };
 
 function resolve(options: LiveScenarioOptions, human: Partial<Resolved>): Resolved {
@@ -140,6 +144,8 @@ function runOptions(
     decodeThreadPoolSize: r.decodeThreadPoolSize,
     inferenceConcurrency: r.inferenceConcurrency,
     endpointLatencyMs: r.endpointLatencyMs,
+    failoverTimeMillis: r.failoverTimeMillis,
+    checkpointIntervalMillis: r.checkpointIntervalMillis,
     worker: options.worker,
     staggerStreams: options.staggerStreams,
     config: options.config,

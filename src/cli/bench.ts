@@ -10,6 +10,7 @@ import { KvsInferError } from '../errors.js';
 export const BENCH_USAGE =
   'kvs-infer bench --scenario media|live|capacity|sweep|fleet [--streams N] [--duration SECONDS] ' +
   '[--warmup SECONDS] [--workers W] [--lease-assignment leader|every-worker] [--failover MS] ' +
+  '[--checkpoint-interval MS] ' +
   '[--inference-interval N | --sampling-interval MS] [--width PX] [--height PX] [--price-per-gb USD] ' +
   '[--resolution 1080p|720p] [--bitrate 4M] [--gop SECONDS] [--runs N] [--bound MS] [--file F ...] [--json FILE] ' +
   '[--out DIR] [--cpu-prof DIR] [--no-stagger] [--smoke]';

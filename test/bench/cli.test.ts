@@ -102,6 +102,12 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
     [['--scenario', 'media', '--cpu-prof', 'p'], /--cpu-prof does not apply to --scenario media/],
     [['--scenario', 'live', '--cpu-prof', ''], /--cpu-prof must name a directory/],
     [['--scenario', 'fleet', '--no-stagger'], /--no-stagger does not apply to --scenario fleet/],
+    [['--scenario', 'media', '--failover', '20000'], /--failover does not apply to --scenario media/],
+    [
+      ['--scenario', 'fleet', '--checkpoint-interval', '7000'],
+      /--checkpoint-interval does not apply to --scenario fleet/,
+    ],
+    [['--scenario', 'live', '--checkpoint-interval', '5s'], /--checkpoint-interval must be a positive integer/],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--streams', '4'], /--scenario is required/],
@@ -145,6 +151,10 @@ t.test("options become scenario options, absent ones left to the scenario's defa
     '--cpu-prof',
     'profiles',
     '--no-stagger',
+    '--failover',
+    '20000',
+    '--checkpoint-interval',
+    '7000',
     '--smoke',
   ]);
 
@@ -167,6 +177,8 @@ t.test("options become scenario options, absent ones left to the scenario's defa
       pricePerGB: 0.0109,
       cpuProfileDir: 'profiles',
       staggerStreams: false,
+      failoverTimeMillis: 20_000,
+      checkpointIntervalMillis: 7000,
       smoke: true,
     },
   });

@@ -112,7 +112,7 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
 });
 
 t.test(
-  'live: sampling by time, the image size and the price reach the worker; the report prices the media',
+  'live: sampling by time, image size, price and lease timing reach the worker; the report prices the media',
   async (t) => {
     // Act: 2 streams with an I-frame a second, one sampled every 3 s, over a 6 s window.
     const report = await liveScenario({
@@ -122,11 +122,23 @@ t.test(
       samplingIntervalMillis: 3000,
       imageWidth: 320,
       pricePerGB: 0.02,
+      failoverTimeMillis: 12_000,
+      checkpointIntervalMillis: 7000,
     });
 
     // Assess
     checkShape(t, report, 'live');
-    t.match(report.settings, { samplingIntervalMillis: 3000, imageWidth: 320, pricePerGB: 0.02 }, 'settings');
+    t.match(
+      report.settings,
+      {
+        samplingIntervalMillis: 3000,
+        imageWidth: 320,
+        pricePerGB: 0.02,
+        failoverTimeMillis: 12_000,
+        checkpointIntervalMillis: 7000,
+      },
+      'settings',
+    );
     t.notOk('inferenceInterval' in report.settings, 'no inferenceInterval beside samplingIntervalMillis');
     const f = report.figures as unknown as LiveFigures & {
       expectedSampledPerSecond: number;
@@ -142,7 +154,14 @@ t.test(
     };
     t.match(
       f.runs[0]!.settings.workerConfig,
-      { samplingIntervalMillis: 3000, imageWidth: 320, imageHeight: undefined, getMediaPricePerGB: 0.02 },
+      {
+        samplingIntervalMillis: 3000,
+        imageWidth: 320,
+        imageHeight: undefined,
+        getMediaPricePerGB: 0.02,
+        failoverTimeMillis: 12_000,
+        checkpointIntervalMillis: 7000,
+      },
       'as the worker read them',
     );
     t.equal(f.expectedSampledPerSecond.toFixed(3), (2 / 3).toFixed(3), 'expects 2 streams x 1/3 s');
