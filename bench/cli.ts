@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type Progress, progress } from '../src/cli/progress.js';
+import { ConfigError, parseConfig } from '../src/config/index.js';
 import { KvsInferError } from '../src/errors.js';
 import { MAX_IMAGE_DIMENSION } from '../src/native/image-request.js';
 import { markdownBody, type WrittenReport, writeReport } from './output.js';
@@ -120,6 +121,30 @@ function parseOptions(argv: string[]) {
   }
 }
 
+/** Options that go to the worker's configuration as they are, with the key each becomes there. */
+const WORKER_KEYS = { failover: 'failoverTimeMillis', 'checkpoint-interval': 'checkpointIntervalMillis' } as const;
+
+/**
+ * The workers' lease timing, checked by the worker's own rules: a value the worker would refuse is a USAGE error
+ * now, not a run that fails once the stack is up.
+ */
+function leaseTiming(values: Partial<Record<keyof typeof WORKER_KEYS, string>>) {
+  const timing = {
+    failoverTimeMillis: integer('failover', values.failover),
+    checkpointIntervalMillis: integer('checkpoint-interval', values['checkpoint-interval']),
+  };
+  try {
+    parseConfig(timing);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const [option, key] of Object.entries(WORKER_KEYS)) {
+      const issue = error.issues.find((i) => i.key === key);
+      if (issue) throw usage(`--${option}: ${issue.message}`);
+    }
+  }
+  return timing;
+}
+
 /** Parses and checks the command line; every bad value is a USAGE error naming its option. */
 export function parseBenchArgs(argv: string[]): BenchArguments {
   const values = parseOptions(argv);
@@ -172,8 +197,7 @@ export function parseBenchArgs(argv: string[]): BenchArguments {
     smoke: values.smoke || undefined,
     workers: integer('workers', values.workers),
     leaseAssignment: leaseAssignment as ScenarioOptions['leaseAssignment'],
-    failoverTimeMillis: integer('failover', values.failover),
-    checkpointIntervalMillis: integer('checkpoint-interval', values['checkpoint-interval']),
+    ...leaseTiming(values),
     cpuProfileDir: values['cpu-prof'],
     staggerStreams: values['no-stagger'] ? false : undefined,
   };

@@ -108,6 +108,14 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
       /--checkpoint-interval does not apply to --scenario fleet/,
     ],
     [['--scenario', 'live', '--checkpoint-interval', '5s'], /--checkpoint-interval must be a positive integer/],
+    [
+      ['--scenario', 'capacity', '--failover', '500'],
+      /--failover: failoverTimeMillis must be an integer from 1000 to 3600000, got 500/,
+    ],
+    [
+      ['--scenario', 'live', '--checkpoint-interval', '3600001'],
+      /--checkpoint-interval: checkpointIntervalMillis must be an integer from 0 to 3600000, got 3600001/,
+    ],
     [['--scenario', 'media', '--file', join(out, 'missing.mkv')], /--file .*missing\.mkv: no such file/],
     [['--scenario', 'media', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['--streams', '4'], /--scenario is required/],
