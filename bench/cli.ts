@@ -67,11 +67,22 @@ const LEASE_ASSIGNMENTS = ['leader', 'every-worker'] as const;
 
 const usage = (message: string) => new KvsInferError('USAGE', message);
 
-function integer(name: string, value: string | undefined, max?: number): number | undefined {
+function integer(
+  name: string,
+  value: string | undefined,
+  max?: number,
+  options: { zero?: boolean } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const parsed = Number(value);
-  if (/^\d+$/.test(value) && parsed >= 1 && parsed <= (max ?? Number.MAX_SAFE_INTEGER)) return parsed;
-  const what = max === undefined ? 'a positive integer' : `an integer from 1 to ${max}`;
+  const min = options.zero ? 0 : 1;
+  if (/^\d+$/.test(value) && parsed >= min && parsed <= (max ?? Number.MAX_SAFE_INTEGER)) return parsed;
+  const what =
+    max !== undefined
+      ? `an integer from ${min} to ${max}`
+      : options.zero
+        ? 'a non-negative integer'
+        : 'a positive integer';
   throw usage(`--${name} must be ${what}, got "${value}"`);
 }
 
@@ -131,7 +142,8 @@ const WORKER_KEYS = { failover: 'failoverTimeMillis', 'checkpoint-interval': 'ch
 function leaseTiming(values: Partial<Record<keyof typeof WORKER_KEYS, string>>) {
   const timing = {
     failoverTimeMillis: integer('failover', values.failover),
-    checkpointIntervalMillis: integer('checkpoint-interval', values['checkpoint-interval']),
+    // 0: every completed fragment checkpointed at once (the worker's eager checkpoints).
+    checkpointIntervalMillis: integer('checkpoint-interval', values['checkpoint-interval'], undefined, { zero: true }),
   };
   try {
     parseConfig(timing);

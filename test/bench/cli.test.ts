@@ -107,7 +107,10 @@ t.test('other bad values are USAGE errors naming their option', async (t) => {
       ['--scenario', 'fleet', '--checkpoint-interval', '7000'],
       /--checkpoint-interval does not apply to --scenario fleet/,
     ],
-    [['--scenario', 'live', '--checkpoint-interval', '5s'], /--checkpoint-interval must be a positive integer/],
+    [
+      ['--scenario', 'live', '--checkpoint-interval', '5s'],
+      /--checkpoint-interval must be a non-negative integer, got "5s"/,
+    ],
     [
       ['--scenario', 'capacity', '--failover', '500'],
       /--failover: failoverTimeMillis must be an integer from 1000 to 3600000, got 500/,
@@ -194,6 +197,11 @@ t.test("options become scenario options, absent ones left to the scenario's defa
     parseBenchArgs(['--scenario', 'capacity', '--sampling-interval', '2000', '--width', '512']).options,
     { samplingIntervalMillis: 2000, imageWidth: 512 },
     '--sampling-interval and a single side',
+  );
+  t.same(
+    parseBenchArgs(['--scenario', 'sweep', '--checkpoint-interval', '0']).options,
+    { checkpointIntervalMillis: 0 },
+    '--checkpoint-interval 0: eager checkpoints, as the worker takes it',
   );
   t.same(
     parseBenchArgs(['--scenario', 'media']),
