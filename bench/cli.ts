@@ -78,11 +78,7 @@ function integer(
   const min = options.zero ? 0 : 1;
   if (/^\d+$/.test(value) && parsed >= min && parsed <= (max ?? Number.MAX_SAFE_INTEGER)) return parsed;
   const what =
-    max !== undefined
-      ? `an integer from ${min} to ${max}`
-      : options.zero
-        ? 'a non-negative integer'
-        : 'a positive integer';
+    max !== undefined ? `an integer from ${min} to ${max}` : `a ${min ? 'positive' : 'non-negative'} integer`;
   throw usage(`--${name} must be ${what}, got "${value}"`);
 }
 

