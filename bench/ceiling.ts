@@ -1,6 +1,7 @@
 // The machine's own ceiling for a live run: how many of the clip's I-frames libavcodec (through node-av and the
 // worker's FrameDecoder) decodes per second with one thread per core and nothing else to do. Divided by what one
-// stream samples, it is how many streams the machine could serve if decoding were all a worker did.
+// stream samples, it is how many streams the machine could serve if decoding were all a worker did. Beside it, the
+// same I-frames made into the run's images by the worker's own pool: the ceiling of a worker that must also encode.
 
 import { on } from 'node:events';
 import { createReadStream } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { readMkv, TRACK_TYPE_VIDEO } from '../src/media/index.js';
 import { ffmpegCodecId } from '../src/native/codecs.js';
+import { FramePool, type ImageRequest } from '../src/native/index.js';
 import type { CeilingGo, CeilingThreadData, CeilingThreadMessage } from './ceiling-thread.js';
 
 const THREAD = new URL(`./ceiling-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
@@ -24,6 +26,22 @@ export interface Ceiling {
   /** Distinct I-frames of the clips, decoded round after round. */
   distinctFrames: number;
   seconds: number;
+  /**
+   * The same I-frames made into the run's images by the worker's own pool (decode, convert and encode, sharp's
+   * threads included), a thread per core, nothing else running: what a worker that must send images could do.
+   */
+  images: ImageCeiling;
+}
+
+export interface ImageCeiling {
+  /** Images made per second by the whole pool. */
+  framesPerSecond: number;
+  /** CPU time of the process per image, ms (every thread: the pool's, libuv's and libvips's for the encoder). */
+  cpuMsPerFrame: number;
+  /** The images' size and type, as the run's worker makes them. */
+  width: number;
+  height: number;
+  contentType: string;
 }
 
 export interface CeilingOptions {
@@ -33,6 +51,8 @@ export interface CeilingOptions {
   seconds?: number;
   /** Default one per core. */
   threads?: number;
+  /** The image the run's worker makes of a sampled frame. */
+  output: ImageRequest;
 }
 
 /** The clips' I-frames, as the pool's threads get them. */
@@ -56,7 +76,10 @@ async function addKeyframes(file: string, frames: CeilingThreadData['frames']): 
   }
 }
 
-/** Measures the ceiling: `threads` threads, their decoders open, decode the clips' I-frames for `seconds`. */
+/**
+ * Measures the ceiling: `threads` threads, their decoders open, decode the clips' I-frames for `seconds`; then a pool
+ * of `threads` makes them into images for as long.
+ */
 export async function measureCeiling(options: CeilingOptions): Promise<Ceiling> {
   const threads = options.threads ?? availableParallelism();
   const frames = await keyframes(options.files);
@@ -71,15 +94,62 @@ export async function measureCeiling(options: CeilingOptions): Promise<Ceiling> 
     const counts = await Promise.all(replies.map(async (reply) => (await reply.next()).value as { decoded: number }));
     const used = process.cpuUsage(cpu);
     const decoded = counts.reduce((sum, c) => sum + c.decoded, 0);
+    await Promise.all(workers.splice(0).map((worker) => worker.terminate()));
     return {
       framesPerSecond: decoded / (ms / 1000),
       threads,
       cpuMsPerFrame: decoded > 0 ? (used.user + used.system) / 1000 / decoded : Number.NaN,
       distinctFrames: frames.length,
       seconds: ms / 1000,
+      images: await imagesPerSecond(frames, options.output, threads, ms),
     };
   } finally {
     await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+/** The pool's rate: two frames a thread in flight, as the worker's decode stage keeps it, for `ms` after a warm-up. */
+async function imagesPerSecond(
+  frames: CeilingThreadData['frames'],
+  output: ImageRequest,
+  threads: number,
+  ms: number,
+): Promise<ImageCeiling> {
+  const pool = await FramePool.create({ size: threads });
+  try {
+    let next = 0;
+    const image = () => {
+      const frame = frames[next++ % frames.length]!;
+      return pool.process({
+        codecId: frame.codecId,
+        codecPrivate: frame.codecPrivate,
+        data: new Uint8Array(frame.data),
+        output,
+      });
+    };
+    // Every thread's decoder opened and its encoder loaded.
+    let last = (await Promise.all(Array.from({ length: threads }, image))).at(-1)!;
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    let made = 0;
+    const lane = async () => {
+      while (performance.now() - start < ms) {
+        last = await image();
+        made++;
+      }
+    };
+    await Promise.all(Array.from({ length: threads * 2 }, lane));
+    const seconds = (performance.now() - start) / 1000;
+    const used = process.cpuUsage(cpu);
+    return {
+      framesPerSecond: made / seconds,
+      cpuMsPerFrame: made > 0 ? (used.user + used.system) / 1000 / made : Number.NaN,
+      width: last.width,
+      height: last.height,
+      contentType: last.contentType,
+    };
+  } finally {
+    await pool.destroy();
   }
 }
 

@@ -3,6 +3,8 @@
 // BenchReport built from `liveRun`s.
 
 import { availableParallelism } from 'node:os';
+import { imageRequest } from '../../src/actors/pipeline/stream-pipeline.js';
+import type { KvsInferConfig } from '../../src/config/index.js';
 import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 import { BYTES_PER_GB } from '../../src/metrics/index.js';
 import { type Ceiling, measureCeiling } from '../ceiling.js';
@@ -244,24 +246,30 @@ async function measure(
   };
 }
 
-/** This machine's decode ceiling for the run's clips (see ceiling.ts), measured before the runs. */
-async function ceilingOf(r: Resolved, onProgress: Progress): Promise<Ceiling> {
-  onProgress('measuring the decode ceiling (I-frames decoded per second, one thread per core)');
+/** This machine's ceilings for the run's clips and images (see ceiling.ts), measured before the runs. */
+async function ceilingOf(r: Resolved, options: LiveScenarioOptions, onProgress: Progress): Promise<Ceiling> {
+  onProgress('measuring the ceilings (I-frames decoded, then made into images, per second, one thread per core)');
   const files = r.files?.length ? r.files : [await liveFixture(r.resolution, r.bitrate, r.gopSeconds)];
-  return measureCeiling({ files, seconds: r.smoke ? 1 : 5 });
+  // The image the run's worker makes: its defaults, the run's size, and any key the caller set.
+  const config = { ...CONFIG_DEFAULTS, imageWidth: r.imageWidth, imageHeight: r.imageHeight, ...options.config };
+  return measureCeiling({ files, seconds: r.smoke ? 1 : 5, output: imageRequest(config as KvsInferConfig) });
 }
 
-/** Streams of the run's clips the ceiling allows: its I-frames per second over what one stream samples. */
-const ceilingStreams = (c: Ceiling, m: Measured, streams: number) =>
-  Math.floor(c.framesPerSecond / (m.expectedSampledPerSecond / streams));
+/** Streams of the run's clips a rate of I-frames allows: the rate over what one stream samples. */
+const streamsAt = (framesPerSecond: number, m: Measured, streams: number) =>
+  Math.floor(framesPerSecond / (m.expectedSampledPerSecond / streams));
 
-/** The ceiling for the JSON: its rate, and in streams at the run's sampling. */
-const ceilingFigures = (c: Ceiling, streams: number) => ({
+/** The ceilings for the JSON: their rates, and in streams at the sampling of `m`, a run of `streams`. */
+const ceilingFigures = (c: Ceiling, m: Measured, streams: number) => ({
   framesPerSecond: c.framesPerSecond,
-  streams,
+  streams: streamsAt(c.framesPerSecond, m, streams),
   threads: c.threads,
   cpuMsPerFrame: c.cpuMsPerFrame,
+  images: { ...c.images, streams: streamsAt(c.images.framesPerSecond, m, streams) },
 });
+
+/** What the image ceiling made: "1920x1080 image/jpeg". */
+const imagesMade = (c: Ceiling) => `${c.images.width}x${c.images.height} ${c.images.contentType}`;
 
 /** The worker's CPU per sampled frame, and its main thread's per second, medians, for the JSON. */
 const cpuFigures = (m: Measured) => ({
@@ -324,9 +332,9 @@ export async function liveScenario(
   onProgress: Progress = () => undefined,
 ): Promise<BenchReport> {
   const r = resolve(options, { runs: 3, durationSeconds: 30 });
-  const ceiling = await ceilingOf(r, onProgress);
+  const ceiling = await ceilingOf(r, options, onProgress);
   const m = await measure(r.runs, runOptions(r, options), r.boundMs, onProgress, `live ${r.streams} streams`);
-  const inStreams = ceilingStreams(ceiling, m, r.streams);
+  const ceilings = ceilingFigures(ceiling, m, r.streams);
   const figures = {
     scenario: 'live' as const,
     streams: r.streams,
@@ -340,7 +348,7 @@ export async function liveScenario(
     expectedSampledPerSecond: m.expectedSampledPerSecond,
     held: m.held,
     cpu: cpuFigures(m),
-    ceiling: ceilingFigures(ceiling, inStreams),
+    ceiling: ceilings,
     spread: {
       framesPerSecond: m.framesPerSecond,
       p50: m.p50,
@@ -389,7 +397,11 @@ export async function liveScenario(
         ['worker CPU ms per sampled frame: all threads', show(m.totalMsPerFrame, 1)],
         [
           `decode ceiling: I-frames/s on ${ceiling.threads} threads (streams at this sampling)`,
-          `${ceiling.framesPerSecond.toFixed(1)} (${inStreams})`,
+          `${ceiling.framesPerSecond.toFixed(1)} (${ceilings.streams})`,
+        ],
+        [
+          `image ceiling: ${imagesMade(ceiling)} per second by a pool of ${ceiling.threads} (streams at this sampling)`,
+          `${ceiling.images.framesPerSecond.toFixed(1)} (${ceilings.images.streams})`,
         ],
         ['worker RSS max, MB', show(m.rssMaxBytes, 0, 1048576)],
         ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
@@ -411,8 +423,11 @@ export async function liveScenario(
         `frame, RSS max ${mb(m.rssMaxBytes.median)} MB`,
       cpuLine(m),
       `decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s on ${ceiling.threads} threads, ` +
-        `${inStreams} streams at this sampling; ${r.streams} streams are ` +
-        `${((100 * r.streams) / inStreams).toFixed(0)}% of it`,
+        `${ceilings.streams} streams at this sampling; ${r.streams} streams are ` +
+        `${((100 * r.streams) / ceilings.streams).toFixed(0)}% of it`,
+      `image ceiling: ${ceiling.images.framesPerSecond.toFixed(1)} ${imagesMade(ceiling)}/s by a pool of ` +
+        `${ceiling.threads}, ${ceilings.images.streams} streams at this sampling; ${r.streams} streams are ` +
+        `${((100 * r.streams) / ceilings.images.streams).toFixed(0)}% of it`,
       m.held ? `held the ${r.boundMs} ms bound with nothing dropped` : `did not hold: ${m.why}`,
       costLine(r, m),
     ],
@@ -427,7 +442,7 @@ export async function capacityScenario(
 ): Promise<BenchReport> {
   // Each step is decided on the median of 3 runs: single runs on a shared machine swing by 2x.
   const r = resolve(options, { runs: 3 });
-  const ceiling = await ceilingOf(r, onProgress);
+  const ceiling = await ceilingOf(r, options, onProgress);
   const ladder = options.steps ?? (r.smoke ? [1, 2] : [25, 50, 100, 150, 200, 300, 400]);
   const bisections = options.bisections ?? (r.smoke ? 0 : 2);
   const maxSteps = ladder.length + bisections;
@@ -459,8 +474,9 @@ export async function capacityScenario(
   }
   steps.sort((a, b) => a.streams - b.streams);
   const largest = good;
-  const inStreams = ceilingStreams(ceiling, steps[0]!.m, steps[0]!.streams);
-  const fraction = largest / inStreams;
+  const ceilings = ceilingFigures(ceiling, steps[0]!.m, steps[0]!.streams);
+  const fraction = largest / ceilings.streams;
+  const fractionOfImages = largest / ceilings.images.streams;
   const conclusions = [
     largest > 0
       ? `largest N that held: ${largest} streams of ${what(r)} at ${sampling(r)} (p99 ` +
@@ -482,8 +498,11 @@ export async function capacityScenario(
     );
   conclusions.push(
     `decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s on ${ceiling.threads} threads ` +
-      `(${ceiling.cpuMsPerFrame.toFixed(1)} ms CPU each), ${inStreams} streams at this sampling: capacity is ` +
+      `(${ceiling.cpuMsPerFrame.toFixed(1)} ms CPU each), ${ceilings.streams} streams at this sampling: capacity is ` +
       `${(100 * fraction).toFixed(0)}% of it`,
+    `image ceiling: ${ceiling.images.framesPerSecond.toFixed(1)} ${imagesMade(ceiling)}/s by a pool of ` +
+      `${ceiling.threads} (${ceiling.images.cpuMsPerFrame.toFixed(1)} ms CPU each), ${ceilings.images.streams} ` +
+      `streams at this sampling: capacity is ${(100 * fractionOfImages).toFixed(0)}% of it`,
     r.runs > 1
       ? `each step decided on the median of ${r.runs} runs; the table shows medians, p99 with its min..max`
       : 'each step decided on 1 run',
@@ -520,8 +539,9 @@ export async function capacityScenario(
     figures: {
       largestHeld: largest,
       firstBrokenStreams: bad ?? null,
-      ceiling: ceilingFigures(ceiling, inStreams),
+      ceiling: ceilings,
       fractionOfCeiling: fraction,
+      fractionOfImageCeiling: fractionOfImages,
       runsPerStep: r.runs,
       boundMs: r.boundMs,
       steps: steps.map(({ streams, m }) => ({

@@ -33,7 +33,7 @@ import { DataStreamCheck } from './pipeline/data-stream-check.js';
 import { InferenceDispatcher } from './pipeline/inference-dispatcher.js';
 import { ResultPublisher } from './pipeline/result-publisher.js';
 import { Slots } from './pipeline/slots.js';
-import { DECODE_STAGE_BYTES, type PipelineServices } from './pipeline/stream-pipeline.js';
+import { DECODE_STAGE_BYTES, imageRequest, type PipelineServices } from './pipeline/stream-pipeline.js';
 
 export type WorkerConfig = Pick<
   KvsInferConfig,
@@ -210,12 +210,7 @@ export class Worker implements DebugSource {
       dispatcher: this.#dispatcher,
       publisher: this.#publisher,
       metrics: this.metrics,
-      image: {
-        contentType: config.endPointAcceptContentType,
-        width: config.imageWidth,
-        height: config.imageHeight,
-        quality: config.jpegQuality,
-      },
+      image: imageRequest(config),
       endpoint: config.sageMakerEndpoint,
       workerId: config.workerId,
       inferenceInterval: config.inferenceInterval,

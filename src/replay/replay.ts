@@ -17,7 +17,12 @@ import { InferenceDispatcher } from '../actors/pipeline/inference-dispatcher.js'
 import { counted, idleGuarded } from '../actors/pipeline/media-reader.js';
 import { ResultPublisher } from '../actors/pipeline/result-publisher.js';
 import { Slots } from '../actors/pipeline/slots.js';
-import { type CompletedFragment, DECODE_STAGE_BYTES, StreamPipeline } from '../actors/pipeline/stream-pipeline.js';
+import {
+  type CompletedFragment,
+  DECODE_STAGE_BYTES,
+  imageRequest,
+  StreamPipeline,
+} from '../actors/pipeline/stream-pipeline.js';
 import { backoffDelay } from '../aws/backoff.js';
 import { DataEndpoints } from '../aws/data-endpoints.js';
 import type { KvsInferConfig } from '../config/index.js';
@@ -204,12 +209,7 @@ class ReplayRun {
         dispatcher,
         publisher,
         metrics: this.#metrics,
-        image: {
-          contentType: config.endPointAcceptContentType,
-          width: config.imageWidth,
-          height: config.imageHeight,
-          quality: config.jpegQuality,
-        },
+        image: imageRequest(config),
         endpoint: config.sageMakerEndpoint,
         workerId: config.workerId,
         inferenceInterval: config.inferenceInterval,

@@ -90,7 +90,12 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   const { cpu, ceiling, spread } = report.figures as {
     cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number; mainThreadCores: number };
     spread: { cpuCores: { median: number } };
-    ceiling: { framesPerSecond: number; streams: number; threads: number };
+    ceiling: {
+      framesPerSecond: number;
+      streams: number;
+      threads: number;
+      images: { framesPerSecond: number; streams: number; width: number; height: number; contentType: string };
+    };
   };
   t.ok(
     cpu.mainThreadMsPerFrame > 0 && cpu.poolMsPerFrame > 0,
@@ -109,6 +114,22 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   t.equal(ceiling.threads, availableParallelism(), 'one decoding thread per core');
   // Every I-frame of a 1 s GOP sampled: a stream asks for 1 frame/s, so the ceiling in streams is its rate.
   t.equal(ceiling.streams, Math.floor(ceiling.framesPerSecond / 1), 'in streams at the run sampling');
+  t.match(
+    ceiling.images,
+    { width: 1280, height: 720, contentType: 'image/jpeg' },
+    "the image ceiling makes the run's images",
+  );
+  t.ok(
+    ceiling.images.framesPerSecond > 1 && ceiling.images.framesPerSecond < ceiling.framesPerSecond,
+    `the image ceiling: ${ceiling.images.framesPerSecond.toFixed(1)} images/s, fewer than decoded alone`,
+  );
+  t.equal(ceiling.images.streams, Math.floor(ceiling.images.framesPerSecond / 1), 'in streams too');
+  t.ok(
+    report.conclusions.some((c) =>
+      /^image ceiling: [\d.]+ 1280x720 image\/jpeg\/s by a pool of \d+, \d+ streams/.test(c),
+    ),
+    'the conclusions set the run against the image ceiling',
+  );
 });
 
 t.test(
@@ -201,8 +222,9 @@ t.test('capacity: smoke steps of 1 and 2 streams name the largest N that held', 
   checkShape(t, report, 'capacity');
   const f = report.figures as {
     largestHeld: number;
-    ceiling: { framesPerSecond: number; streams: number };
+    ceiling: { framesPerSecond: number; streams: number; images: { streams: number } };
     fractionOfCeiling: number;
+    fractionOfImageCeiling: number;
     steps: {
       streams: number;
       held: boolean;
@@ -229,6 +251,7 @@ t.test('capacity: smoke steps of 1 and 2 streams name the largest N that held', 
   t.equal(f.largestHeld, largest, `the largest N is the last step that held: ${largest}`);
   t.ok(f.ceiling.streams > 0, `the decode ceiling: ${f.ceiling.streams} streams`);
   t.equal(f.fractionOfCeiling, largest / f.ceiling.streams, 'capacity as a fraction of the ceiling');
+  t.equal(f.fractionOfImageCeiling, largest / f.ceiling.images.streams, 'and of the image ceiling');
   t.ok(
     report.conclusions.some((c) => /^decode ceiling: .* capacity is \d+% of it$/.test(c)),
     'the conclusions set capacity against the ceiling',

@@ -25,6 +25,7 @@
 // 64 MiB + 10 MiB + about 975 MiB + 20 MiB, about 1070 MiB above the idle process.
 
 import { setMaxListeners } from 'node:events';
+import type { KvsInferConfig } from '../../config/index.js';
 import { compareFragmentNumbers } from '../../media/fragment-number.js';
 import {
   createSampler,
@@ -53,6 +54,18 @@ import type { Slots } from './slots.js';
 export const DECODE_STAGE_BYTES = 64 * 1024 * 1024;
 
 /** What every stream of a worker shares. */
+/** The image the pool makes of each sampled frame, as the worker's configuration asks for it. */
+export function imageRequest(
+  config: Pick<KvsInferConfig, 'endPointAcceptContentType' | 'imageWidth' | 'imageHeight' | 'jpegQuality'>,
+): ImageRequest {
+  return {
+    contentType: config.endPointAcceptContentType,
+    width: config.imageWidth,
+    height: config.imageHeight,
+    quality: config.jpegQuality,
+  };
+}
+
 export interface PipelineServices {
   pool: Pick<FramePool, 'process'>;
   /**
