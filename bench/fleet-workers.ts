@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { WORKER_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { KvsInferError } from '../src/errors.js';
 
 /** One EMF interval of one worker: the lease-table units its own calls consumed since the previous one. */
@@ -71,10 +72,14 @@ export class FleetWorkers {
   spawn(id: string): FleetWorker {
     const { main, config, env } = this.#command;
     // The built CLI without a loader, as in production; the children's heap is what Node picks.
-    const child = spawn(process.execPath, [main, 'run', '--config', config, '--worker-id', id, '--lease-only'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...WORKER_NODE_FLAGS, main, 'run', '--config', config, '--worker-id', id, '--lease-only'],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const worker: FleetWorker = {
       id,

@@ -9,6 +9,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import hdr from 'hdr-histogram-js';
+import { WORKER_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 import { cachedFixture } from '../../src/local/fixtures/index.js';
 import { LocalStack } from '../../src/local/index.js';
@@ -391,6 +392,7 @@ export async function liveRun(
     );
 
     const nodeArgs = [
+      ...WORKER_NODE_FLAGS,
       ...command.execArgv,
       ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
     ];

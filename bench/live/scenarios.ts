@@ -169,6 +169,8 @@ export interface Measured {
   cpuCores: Figure;
   /** CPU the rest of the machine used meanwhile (not the worker, not the local stack), cores. */
   otherCpuCores: Figure;
+  /** CPU the local stack (KVS server, model server, emulators: the bench's own process) used meanwhile, cores. */
+  stackCpuCores: Figure;
   rssMaxBytes: Figure;
   bytesPerSecond: Figure;
   millisBehindNowMax: Figure;
@@ -227,6 +229,7 @@ async function measure(
     cpuSecondsPerFrame: f((r) => r.cpuSecondsPerFrame),
     cpuCores: f((r) => r.cpuCores),
     otherCpuCores: f((r) => r.otherCpuCores),
+    stackCpuCores: f((r) => r.harnessCpuCores),
     rssMaxBytes: f((r) => r.rssMaxBytes),
     bytesPerSecond: f((r) => r.bytesPerSecond),
     millisBehindNowMax: f((r) => r.millisBehindNowMax),
@@ -359,6 +362,7 @@ export async function liveScenario(
       cpuSecondsPerFrame: m.cpuSecondsPerFrame,
       cpuCores: m.cpuCores,
       otherCpuCores: m.otherCpuCores,
+      stackCpuCores: m.stackCpuCores,
       rssMaxBytes: m.rssMaxBytes,
       bytesPerSecond: m.bytesPerSecond,
       millisBehindNowMax: m.millisBehindNowMax,
@@ -406,6 +410,7 @@ export async function liveScenario(
         ['worker RSS max, MB', show(m.rssMaxBytes, 0, 1048576)],
         ['media read, Mbit/s', show(m.bytesPerSecond, 1, 125000)],
         ['MillisBehindNow max, ms', show(m.millisBehindNowMax, 0)],
+        ['local stack (KVS server, model, emulators), cores', show(m.stackCpuCores, 2)],
         ['other processes on the machine, cores', show(m.otherCpuCores, 2)],
         ['GetMedia read in the window, GB', show(m.gbRead, 3)],
         [`GetMedia cost of the window, $ at $${r.pricePerGB}/GB`, show(m.dollars, 4)],
@@ -569,6 +574,7 @@ export async function capacityScenario(
         'RSS MB',
         'Mbit/s read',
         'GetMedia $/1k inferences',
+        'local stack CPU cores',
         'other CPU cores',
         'held',
       ],
@@ -587,6 +593,7 @@ export async function capacityScenario(
         mb(m.rssMaxBytes.median),
         r1(m.bytesPerSecond.median / 125000),
         Math.round(m.dollarsPer1000Inferences.median * 10_000) / 10_000,
+        Math.round(m.stackCpuCores.median * 100) / 100,
         Math.round(m.otherCpuCores.median * 100) / 100,
         m.held ? 'yes' : `no: ${m.why}`,
       ]),
@@ -617,6 +624,7 @@ function summary(r: Resolved, m: Measured) {
     dropped: m.dropped.median,
     cpuCores: m.cpuCores.median,
     otherCpuCores: m.otherCpuCores.median,
+    stackCpuCores: m.stackCpuCores.median,
     cpuSecondsPerFrame: m.cpuSecondsPerFrame.median,
     rssMaxBytes: m.rssMaxBytes.median,
     bytesPerSecond: m.bytesPerSecond.median,

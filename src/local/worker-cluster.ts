@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { InferenceRecord } from '../actors/pipeline/inference-record.js';
 import { kinesisClient } from '../aws/clients.js';
+import { WORKER_NODE_FLAGS } from '../cli/node-flags.js';
 import { smallClip } from './fixtures/index.js';
 import {
   LOCAL_CREDENTIALS,
@@ -120,6 +121,7 @@ export class WorkerCluster {
     const child = spawn(
       process.execPath,
       [
+        ...WORKER_NODE_FLAGS,
         ...(this.#options.execArgv ?? process.execArgv),
         this.#options.main ?? 'src/cli/main.ts',
         'run',

@@ -89,7 +89,7 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   );
   const { cpu, ceiling, spread } = report.figures as {
     cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number; mainThreadCores: number };
-    spread: { cpuCores: { median: number } };
+    spread: { cpuCores: { median: number }; stackCpuCores: { median: number } };
     ceiling: {
       framesPerSecond: number;
       streams: number;
@@ -109,6 +109,14 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
   t.ok(
     cpu.mainThreadCores > 0 && cpu.mainThreadCores <= cpuCores,
     `the main thread ${cpu.mainThreadCores.toFixed(3)} of the worker's ${cpuCores.toFixed(3)} cores`,
+  );
+  t.ok(
+    spread.stackCpuCores.median > 0 && spread.stackCpuCores.median < 2,
+    `the local stack's CPU beside the worker's: ${spread.stackCpuCores.median.toFixed(3)} cores`,
+  );
+  t.ok(
+    report.table.rows.some((row) => row[0] === 'local stack (KVS server, model, emulators), cores'),
+    'the table shows it',
   );
   t.ok(ceiling.framesPerSecond > 1, `the decode ceiling: ${ceiling.framesPerSecond.toFixed(1)} I-frames/s`);
   t.equal(ceiling.threads, availableParallelism(), 'one decoding thread per core');

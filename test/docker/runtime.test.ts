@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { kinesisClient } from '../../src/aws/clients.js';
 import { LOCAL_STACK_PACKAGES } from '../../src/cli/local-stack-check.js';
+import { WORKER_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { smallClip } from '../../src/local/fixtures/index.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LocalStack, readAllRecords } from '../../src/local/index.js';
 import { RESULTS_STREAM, until } from '../../src/local/worker-cluster.js';
@@ -49,10 +50,10 @@ t.test('the Dockerfile lints clean and keeps to its contract', async (t) => {
     'the runtime stage installs with docker/install-runtime.sh, the script this test runs',
   );
   t.match(runtime, /^USER node$/m, 'runs as the non-root node user');
-  t.match(
-    runtime,
-    /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/dist\/src\/cli\/main\.js"\]$/m,
-    'exec form through tini, so SIGTERM reaches Node',
+  const node = ['node', ...WORKER_NODE_FLAGS, '/app/dist/src/cli/main.js'].map((arg) => `, "${arg}"`).join('');
+  t.ok(
+    runtime.split('\n').includes(`ENTRYPOINT ["/usr/bin/tini", "--"${node}]`),
+    `exec form through tini, so SIGTERM reaches Node, with the worker's Node flags (${WORKER_NODE_FLAGS.join(' ')})`,
   );
   t.match(runtime, /^CMD \["run"/m, 'kvs-infer run by default');
   const ignored = (await readFile('.dockerignore', 'utf8')).split('\n');
@@ -173,11 +174,15 @@ t.test(
 
       // Act: the installed command, from outside the checkout, as the container's entrypoint runs it
       const started = performance.now();
-      const child = spawn(NODE, [main, 'run', '--config', config, '--worker-id', 'container', '--debug-port', '0'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...stack.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        NODE,
+        [...WORKER_NODE_FLAGS, main, 'run', '--config', config, '--worker-id', 'container', '--debug-port', '0'],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...stack.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       t.teardown(() => child.kill('SIGKILL'));
       let output = '';
