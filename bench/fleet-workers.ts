@@ -71,7 +71,7 @@ export class FleetWorkers {
   /** Starts `kvs-infer run --lease-only` as worker `id`. */
   spawn(id: string): FleetWorker {
     const { main, config, env } = this.#command;
-    // The built CLI without a loader, as in production; the children's heap is what Node picks.
+    // The built CLI without a loader, with the worker's Node flags, as in production.
     const child = spawn(
       process.execPath,
       [...WORKER_NODE_FLAGS, main, 'run', '--config', config, '--worker-id', id, '--lease-only'],
