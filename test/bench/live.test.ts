@@ -127,10 +127,7 @@ t.test('live: one smoke run reports the LiveFigures fields', async (t) => {
     { width: 1280, height: 720, contentType: 'image/jpeg' },
     "the image ceiling makes the run's images",
   );
-  t.ok(
-    ceiling.images.framesPerSecond > 1 && ceiling.images.framesPerSecond < ceiling.framesPerSecond,
-    `the image ceiling: ${ceiling.images.framesPerSecond.toFixed(1)} images/s, fewer than decoded alone`,
-  );
+  t.ok(ceiling.images.framesPerSecond > 1, `the image ceiling: ${ceiling.images.framesPerSecond.toFixed(1)} images/s`);
   t.equal(ceiling.images.streams, Math.floor(ceiling.images.framesPerSecond / 1), 'in streams too');
   t.ok(
     report.conclusions.some((c) =>
