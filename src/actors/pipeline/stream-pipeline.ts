@@ -53,7 +53,6 @@ import type { Slots } from './slots.js';
  */
 export const DECODE_STAGE_BYTES = 64 * 1024 * 1024;
 
-/** What every stream of a worker shares. */
 /** The image the pool makes of each sampled frame, as the worker's configuration asks for it. */
 export function imageRequest(
   config: Pick<KvsInferConfig, 'endPointAcceptContentType' | 'imageWidth' | 'imageHeight' | 'jpegQuality'>,
@@ -66,6 +65,7 @@ export function imageRequest(
   };
 }
 
+/** What every stream of a worker shares. */
 export interface PipelineServices {
   pool: Pick<FramePool, 'process'>;
   /**
