@@ -27,8 +27,8 @@ export interface Ceiling {
   distinctFrames: number;
   seconds: number;
   /**
-   * The same I-frames made into the run's images by the worker's own pool (decode, convert and encode, sharp's
-   * threads included), a thread per core, nothing else running: what a worker that must send images could do.
+   * The same I-frames made into the run's images by the worker's own pool (decode, convert and encode, any thread
+   * the encoder uses included), a thread per core, nothing else running: what a worker that must send images could do.
    */
   images: ImageCeiling;
 }

@@ -23,6 +23,7 @@ export interface Versions {
   ffmpeg: string | null;
   'node-av': string | null;
   sharp: string | null;
+  'jpeg-turbo': string | null;
   piscina: string | null;
 }
 
@@ -106,13 +107,16 @@ export function versions(root = repoRoot()): Versions {
     ffmpeg: ffmpegVersion(),
     'node-av': dependency('node-av'),
     sharp: dependency('sharp'),
+    'jpeg-turbo': dependency('@julusian/jpeg-turbo'),
     piscina: dependency('piscina'),
   };
 }
 
 /** One line on the machine and versions, for Markdown. */
 export function describeMachine(m: Machine, v: Versions): string {
-  const libraries = (['node-av', 'sharp', 'piscina'] as const).map((name) => `${name} ${v[name] ?? '?'}`).join(', ');
+  const libraries = (['node-av', 'sharp', 'jpeg-turbo', 'piscina'] as const)
+    .map((name) => `${name} ${v[name] ?? '?'}`)
+    .join(', ');
   return (
     `${m.cpu}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${m.os}; Node ${v.node}, ` +
     `kvs-infer ${v['kvs-infer'] ?? '?'}, ${libraries}${v.ffmpeg ? `, ffmpeg ${v.ffmpeg}` : ', no ffmpeg'}`

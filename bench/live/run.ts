@@ -108,7 +108,7 @@ export interface LiveRunExtras {
   cpuCores: number;
   /**
    * The worker's CPU time per frame sampled in the window, ms, from /proc/PID/task/TID/stat: its main thread (the
-   * event loop), every other thread (the decode pool's, libuv's that run sharp's JPEG encoder, V8's), and both.
+   * event loop), every other thread (the decode pool's, which also encode JPEG; libuv's; V8's), and both.
    */
   cpu: { mainThreadMsPerFrame: number; poolMsPerFrame: number; totalMsPerFrame: number; mainThreadCores: number };
   /** This process's CPU over the window (the local stack: KVS server, model server, emulators), cores. */

@@ -1,6 +1,7 @@
 // Turns a decoded picture into the requested image: one swscale pass to packed RGB (colour matrix
-// and range from the frame, resize included), then sharp for JPEG/PNG/GIF or libavcodec for BMP.
+// and range from the frame, resize included), then libjpeg-turbo for JPEG, sharp for PNG/GIF or libavcodec for BMP.
 
+import jpegTurbo from '@julusian/jpeg-turbo';
 import { AV_PIX_FMT_BGR24, AV_PIX_FMT_RGB24, type AVPixelFormat } from 'node-av/constants';
 import { Frame, SoftwareScaleContext } from 'node-av/lib';
 import sharp from 'sharp';
@@ -36,6 +37,8 @@ export class ImageEncoder {
   readonly #exact = scaler(EXACT_SWS_FLAGS);
   readonly #fast = scaler(FAST_SWS_FLAGS);
   #picture: Frame | null = null;
+  /** libjpeg-turbo's output buffer, grown to the worst case of the largest picture so far. */
+  #jpeg: Buffer = Buffer.alloc(0);
 
   async encode(frame: Frame, request: ImageRequest): Promise<Image> {
     const { width, height } = outputSize(frame.width, frame.height, request);
@@ -48,11 +51,36 @@ export class ImageEncoder {
       `converting ${frame.width}x${frame.height} to RGB ${width}x${height}`,
     );
     // `data` is a view of the picture, not a copy: safe, since a pool thread runs one task at a time and the next
-    // frame's conversion starts only once sharp has finished with this one.
-    const bytes = bmp ? encodeBmp(picture) : await encodeWithSharp(picture.data![0]!, width, height, request);
-    // A fresh ArrayBuffer: sharp's output lives in libvips memory, which Node cannot transfer (it would copy it
-    // anyway).
+    // frame's conversion starts only once this one's image is written.
+    const pixels = picture.data![0]!;
+    const { contentType } = request;
+    const bytes =
+      contentType === 'image/bmp'
+        ? encodeBmp(picture)
+        : contentType === 'image/png' || contentType === 'image/gif'
+          ? await encodeWithSharp(pixels, width, height, contentType)
+          : this.#encodeJpeg(pixels, width, height, request.quality ?? DEFAULT_JPEG_QUALITY);
+    // A fresh ArrayBuffer of exactly the image: the JPEG is a view of the reused output buffer, and sharp's output
+    // lives in libvips memory, which Node cannot transfer (it would copy it anyway).
     return { data: new Uint8Array(bytes).buffer, width, height };
+  }
+
+  /**
+   * Baseline JPEG, 4:2:0 at every quality and standard Huffman tables, as sharp wrote it before: optimised tables
+   * cost a second pass (27 ms instead of 10 ms for a 1080p frame in sharp) to save ~6% of the bytes, a poor trade for
+   * an image that lives one request. libjpeg-turbo on this thread, not sharp: sharp's libvips pipeline and its hop
+   * to a libuv thread cost ~2.3 ms more CPU a 1080p frame for the same bytes (README, "Where the time goes").
+   */
+  #encodeJpeg(pixels: Buffer, width: number, height: number, quality: number): Buffer {
+    const size = { width, height, subsampling: jpegTurbo.SAMP_420 };
+    const needed = jpegTurbo.bufferSize(size);
+    // Kept: a fresh worst-case buffer (larger than the RGB picture) per frame would cost its page faults every time.
+    if (this.#jpeg.length < needed) this.#jpeg = Buffer.allocUnsafe(needed);
+    try {
+      return jpegTurbo.compressSync(pixels, this.#jpeg, { ...size, format: jpegTurbo.FORMAT_RGB, quality });
+    } catch (error) {
+      throw new FrameError('ENCODE_FAILED', `encoding image/jpeg: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   #pictureOf(width: number, height: number, format: AVPixelFormat): Frame {
@@ -65,7 +93,7 @@ export class ImageEncoder {
     picture.width = width;
     picture.height = height;
     picture.format = format;
-    // Alignment 1 packs the rows (stride = width * 3), the layout sharp's raw input expects.
+    // Alignment 1 packs the rows (stride = width * 3), the layout sharp's raw input and libjpeg-turbo expect.
     const allocated = picture.getBuffer(1);
     if (allocated < 0) picture.free();
     checkFFmpeg(allocated, 'ENCODE_FAILED', 'allocating the RGB picture');
@@ -86,24 +114,18 @@ function scaler(flags: string): SoftwareScaleContext {
   return context;
 }
 
-async function encodeWithSharp(pixels: Buffer, width: number, height: number, request: ImageRequest): Promise<Buffer> {
+async function encodeWithSharp(
+  pixels: Buffer,
+  width: number,
+  height: number,
+  contentType: 'image/png' | 'image/gif',
+): Promise<Buffer> {
   const image = sharp(pixels, { raw: { width, height, channels: 3 } });
   try {
-    switch (request.contentType) {
-      case 'image/png':
-        return await image.png().toBuffer();
-      case 'image/gif':
-        // libimagequant at its defaults takes ~2 s for a 1080p frame; least effort without dithering takes
-        // ~0.4 s and scores higher PSNR (dither noise is error, and no help to a model).
-        return await image.gif({ effort: 1, dither: 0 }).toBuffer();
-      default:
-        // Standard Huffman tables: optimised ones cost a second pass (27 ms instead of 10 ms for a
-        // 1080p frame) to save ~6% of the bytes, a poor trade for an image that lives one request.
-        return await image.jpeg({ quality: request.quality ?? DEFAULT_JPEG_QUALITY, optimiseCoding: false }).toBuffer();
-    }
+    // libimagequant at its defaults takes ~2 s for a 1080p frame; least effort without dithering takes ~0.4 s and
+    // scores higher PSNR (dither noise is error, and no help to a model).
+    return await (contentType === 'image/png' ? image.png() : image.gif({ effort: 1, dither: 0 })).toBuffer();
   } catch (error) {
-    throw new FrameError('ENCODE_FAILED', `encoding ${request.contentType}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new FrameError('ENCODE_FAILED', `encoding ${contentType}: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -35,7 +35,7 @@ t.test('--scenario media --smoke writes media.json, media.md and media-pool.svg,
   t.equal(report.versions.node, process.version, 'versions: node');
   t.match(
     report.versions,
-    { 'kvs-infer': String, 'node-av': String, sharp: String, piscina: String },
+    { 'kvs-infer': String, 'node-av': String, sharp: String, 'jpeg-turbo': String, piscina: String },
     'versions: kvs-infer and its key dependencies',
   );
   t.match(report.settings, { smoke: true, runs: 1, resolution: '720p' }, 'settings with defaults filled in');

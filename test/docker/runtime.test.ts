@@ -22,8 +22,12 @@ const run = promisify(execFile);
 const DOCKERFILE = 'docker/Dockerfile';
 /** The issue's budget for the installed app (node_modules and dist), as du counts it. */
 const MAX_INSTALL_MB = 260;
-/** Packages the worker never loads: the local stack's emulators and detector, and node-av's WebRTC stack. */
-const LEFT_OUT = /(^|\/)node_modules\/(dynalite|kinesalite|leveldown|werift|@tensorflow\/[^/]+|@vladmandic\/[^/]+)$/;
+/**
+ * Packages the worker never loads: the local stack's emulators and detector, node-av's WebRTC stack and
+ * jpeg-turbo's fallback compiler.
+ */
+const LEFT_OUT =
+  /(^|\/)node_modules\/(dynalite|kinesalite|leveldown|werift|cmake-js|@tensorflow\/[^/]+|@vladmandic\/[^/]+)$/;
 /** The Node that runs the installed app: the container's (22) when given, else this one. */
 const NODE = process.env.KVS_INFER_NODE22 || process.execPath;
 
@@ -93,7 +97,7 @@ t.test(
       t.same(
         footprint.packages.filter((p) => LEFT_OUT.test(p)),
         [],
-        'no emulator, detector, model or WebRTC package installed',
+        'no emulator, detector, model, WebRTC or compiler package installed',
       );
       for (const name of ['typescript', 'tap'])
         t.notOk(footprint.packages.includes(`node_modules/${name}`), `no dev dependency installed (${name})`);
