@@ -36,7 +36,7 @@ export interface Ceiling {
 export interface ImageCeiling {
   /** Images made per second by the whole pool. */
   framesPerSecond: number;
-  /** CPU time of the process per image, ms (every thread: the pool's, libuv's and libvips's for the encoder). */
+  /** CPU time of the process per image, ms (every thread: the pool's, and any the encoder uses). */
   cpuMsPerFrame: number;
   /** The images' size and type, as the run's worker makes them. */
   width: number;
