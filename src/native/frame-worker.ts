@@ -17,7 +17,7 @@ sharp.cache(false);
 const decoder = new FrameDecoder();
 const encoder = new ImageEncoder();
 
-/** Resolves once this module (node-av, sharp) has loaded; FramePool.create waits on it. */
+/** Resolves once this module (node-av, libjpeg-turbo, sharp) has loaded; FramePool.create waits on it. */
 export function ready(): boolean {
   return true;
 }
