@@ -4,7 +4,6 @@
 
 import { availableParallelism } from 'node:os';
 import { imageRequest } from '../../src/actors/pipeline/stream-pipeline.js';
-import type { KvsInferConfig } from '../../src/config/index.js';
 import { CONFIG_DEFAULTS } from '../../src/config/schema.js';
 import { BYTES_PER_GB } from '../../src/metrics/index.js';
 import { type Ceiling, measureCeiling } from '../ceiling.js';
@@ -255,7 +254,7 @@ async function ceilingOf(r: Resolved, options: LiveScenarioOptions, onProgress: 
   const files = r.files?.length ? r.files : [await liveFixture(r.resolution, r.bitrate, r.gopSeconds)];
   // The image the run's worker makes: its defaults, the run's size, and any key the caller set.
   const config = { ...CONFIG_DEFAULTS, imageWidth: r.imageWidth, imageHeight: r.imageHeight, ...options.config };
-  return measureCeiling({ files, seconds: r.smoke ? 1 : 5, output: imageRequest(config as KvsInferConfig) });
+  return measureCeiling({ files, seconds: r.smoke ? 1 : 5, output: imageRequest(config) });
 }
 
 /** Streams of the run's clips a rate of I-frames allows: the rate over what one stream samples. */
