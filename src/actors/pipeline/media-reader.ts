@@ -6,6 +6,7 @@
 // fragment, so a stream always moves on. With maxMillisBehindNow, a stream read too far behind its newest fragment
 // jumps to NOW after the fragment that shows it (live-edge.ts).
 
+import { finished, Readable } from 'node:stream';
 import { GetMediaCommand, type KinesisVideoMediaClient, type StartSelector } from '@aws-sdk/client-kinesis-video-media';
 import type { DataEndpoints } from '../../aws/data-endpoints.js';
 import { KvsInferError } from '../../errors.js';
@@ -77,7 +78,7 @@ export interface MediaReaderOptions {
   /** Where a stream without a checkpoint starts; default NOW, as KIT does. */
   startWhenNew?: 'NOW' | 'EARLIEST';
   signal?: AbortSignal;
-  /** Told the size of every chunk of the GetMedia body as it arrives. */
+  /** Told how many bytes of the GetMedia body came, as they come (those of one read together). */
   onBytes?: (bytes: number) => void;
   /**
    * A body that sends no byte for this long, while the reader waits for one, is dropped (GET_MEDIA_IDLE) so that
@@ -111,8 +112,8 @@ const LIVE_EDGE_START: Start = { kind: 'live-edge', selector: { StartSelectorTyp
 class StartRefused extends Error {}
 
 /**
- * The parser's events for the stream, until GetMedia's body ends or the signal aborts: those of each chunk of the
- * body in one array, so that the many frames of a chunk cost the consumer no async step each.
+ * The parser's events for the stream, until GetMedia's body ends or the signal aborts: those of each read of the
+ * body in one array, so that the many frames of a read cost the consumer no async step each.
  */
 export async function* readStreamMedia(options: MediaReaderOptions): AsyncGenerator<MkvEvent[]> {
   const { streamName, signal } = options;
@@ -233,9 +234,13 @@ async function* connection(
       }
       return { batch, error: null, jump: false };
     };
-    for await (const chunk of bytes) {
-      options.onBytes?.(chunk.byteLength);
-      const { batch, error, jump } = vet(parser.push(chunk));
+    for await (const chunks of bytes) {
+      let size = 0;
+      for (const chunk of chunks) size += chunk.byteLength;
+      options.onBytes?.(size);
+      const { batch, error, jump } = vet(
+        chunks.length === 1 ? parser.push(chunks[0]!) : chunks.flatMap((chunk) => parser.push(chunk)),
+      );
       if (batch.length > 0) yield batch;
       if (error !== null) throw error;
       if (jump) return true;
@@ -368,50 +373,94 @@ function integerOrNull(value: string | null): number | null {
   return value !== null && /^\d{1,9}$/.test(value) ? Number(value) : null;
 }
 
+/** Chunks the body may hand over ahead of the consumer before it is paused: TCP then pushes back on the sender. */
+const AHEAD_CHUNKS = 16;
+const AHEAD_BYTES = 256 * 1024;
+
 /**
- * The body's chunks; rejects with `onIdle()` when one takes longer than `idleMs` to come. The clock runs only
- * while this waits for the network, never while the consumer holds a chunk. One timer for the whole body, re-armed
- * at each wait, rather than a timer per chunk.
+ * The body's chunks, handed over as they come: each step yields every chunk that came since the last one (one read
+ * of the socket often brings several of the body's chunks), so that the consumer takes one async step per read, not
+ * per chunk. Rejects with `onIdle()` when nothing comes for `idleMs`. The clock runs only while this waits for the
+ * network, never while the consumer holds chunks. One timer for the whole body, re-armed at each wait, rather than a
+ * timer per chunk.
+ *
+ * The body is read by its `data` events, at most AHEAD_CHUNKS chunks or AHEAD_BYTES ahead of the consumer (then
+ * paused until the consumer has taken them), not by the stream's async iterator: that one costs a `readable` event, a
+ * promise and a copy of the buffered pieces into one buffer for every read, and reading 100 streams so cost about
+ * twice the CPU (README, "Where the time goes"). A body that is not a Node stream is read through one.
  */
 export async function* idleGuarded(
   body: AsyncIterable<Uint8Array>,
   idleMs: number,
   onIdle: () => Error,
-): AsyncGenerator<Uint8Array> {
-  const iterator = body[Symbol.asyncIterator]();
-  /** Set while this waits for the network. (Not a race with one long-lived promise: that would keep every chunk.) */
-  let timedOut: ((error: Error) => void) | null = null;
+): AsyncGenerator<Uint8Array[]> {
+  const stream = body instanceof Readable ? body : Readable.from(body);
+  const ahead: Uint8Array[] = [];
+  let aheadBytes = 0;
+  let ended = false;
+  let failure: Error | null = null;
+  /** Set while this waits for the network. */
+  let waiting: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  const wake = (): void => {
+    waiting?.resolve();
+    waiting = null;
+  };
+  const onData = (chunk: Uint8Array): void => {
+    ahead.push(chunk);
+    aheadBytes += chunk.byteLength;
+    if (ahead.length >= AHEAD_CHUNKS || aheadBytes >= AHEAD_BYTES) stream.pause();
+    wake();
+  };
+  stream.on('data', onData);
+  // The end, or the error: a premature close (the connection cut mid-body) is one.
+  const stopWatching = finished(stream, (error) => {
+    if (error) failure = error;
+    else ended = true;
+    wake();
+  });
   // Fired while the consumer holds a chunk, it does nothing; the next wait re-arms it.
-  const timer = setTimeout(() => timedOut?.(onIdle()), idleMs);
+  const timer = setTimeout(() => {
+    waiting?.reject(onIdle());
+    waiting = null;
+  }, idleMs);
   try {
     for (;;) {
-      timer.refresh();
-      let next: IteratorResult<Uint8Array>;
-      try {
-        next = await new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-          timedOut = reject;
-          iterator.next().then(resolve, reject);
-        });
-      } finally {
-        timedOut = null;
+      if (ahead.length > 0) {
+        const chunks = ahead.splice(0);
+        aheadBytes = 0;
+        yield chunks;
+        continue;
       }
-      if (next.done) return;
-      yield next.value;
+      if (failure !== null) throw failure;
+      if (ended) return;
+      timer.refresh();
+      stream.resume();
+      await new Promise<void>((resolve, reject) => {
+        waiting = { resolve, reject };
+      });
     }
   } finally {
     clearTimeout(timer);
-    // Not awaited: after an idle timeout the body's pending read settles only once its socket is destroyed.
-    void iterator.return?.()?.catch(() => {});
+    stopWatching();
+    stream.off('data', onData);
+    // The body is given up (idle, or the consumer stopped): let its connection go. A late error is moot.
+    if (!ended) {
+      stream.on('error', () => {});
+      stream.destroy();
+    }
   }
 }
 
+/** The chunks of `idleGuarded`'s steps one by one, each told to `onBytes` first. */
 export async function* counted(
-  body: AsyncIterable<Uint8Array>,
+  body: AsyncIterable<Uint8Array[]>,
   onBytes: (bytes: number) => void,
 ): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    onBytes(chunk.byteLength);
-    yield chunk;
+  for await (const chunks of body) {
+    for (const chunk of chunks) {
+      onBytes(chunk.byteLength);
+      yield chunk;
+    }
   }
 }
 
