@@ -4,6 +4,8 @@
 // with maxMillisBehindNow, jumps from a backlog to the live edge.
 
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
@@ -167,6 +169,35 @@ t.test('the idle guard keeps no chunk it has handed over', async (t) => {
   // Assess: a guard that raced every read against one long-lived promise would hold all 300 MiB.
   t.equal(chunks, 300);
   t.ok(peak < 40 * size, `${(peak / size).toFixed(1)} MiB of array buffers at most`);
+});
+
+t.test('the idle guard reads at most 16 chunks or 256 KiB ahead of its consumer, then pauses the body', async (t) => {
+  for (const [size, most] of [
+    [1024, 16],
+    [64 * 1024, 4],
+  ] as const) {
+    // Prepare: a body that never ends and makes a chunk whenever it is read.
+    let made = 0;
+    const body = new Readable({
+      read() {
+        made++;
+        this.push(Buffer.alloc(size));
+      },
+    });
+    const steps = idleGuarded(body, 10_000, () => new Error('idle'));
+
+    // Act: two steps taken, then the consumer holds the second and asks for nothing.
+    await steps.next();
+    const second = (await steps.next()).value as Uint8Array[];
+    const madeThen = made;
+    await delay(100);
+
+    // Assess
+    t.equal(second.length, most, `${size}-byte chunks: a step holds what came before the body was paused`);
+    t.ok(made - madeThen <= 16, `${size}-byte chunks: ${made - madeThen} made while the consumer held a step`);
+    await steps.return(undefined);
+    t.ok(body.destroyed, 'given up, the body is destroyed');
+  }
 });
 
 t.test('an inclusive checkpoint resumes at its fragment: it is read again, and nothing before it', async (t) => {
