@@ -30,6 +30,9 @@ export class LeaseWatch {
   readonly #transitions: TransitionView[] = [];
   readonly #listeners = new Set<() => void>();
   #snapshot: WatchedSnapshot | null = null;
+  /** The active states of `#snapshot`, and their joined form to compare the next snapshot's with. */
+  #states: string[] = [];
+  #statesKey = '';
 
   constructor(machineId = 'lease') {
     this.#machineId = machineId;
@@ -42,10 +45,14 @@ export class LeaseWatch {
     // The lease machine is the root of its actor system; its invoked readers and writers are not watched.
     if (event.type !== '@xstate.snapshot' || event.actorRef.sessionId !== event.rootId) return;
     const snapshot = event.snapshot as unknown as WatchedSnapshot;
-    const from = this.#snapshot === null ? [] : this.#states(this.#snapshot);
-    const to = this.#states(snapshot);
+    const from = this.#states;
+    const to = activePaths(snapshot.value).map((path) => `${this.#machineId}.${path}`);
+    const toKey = to.join();
     this.#snapshot = snapshot;
-    if (from.join() !== to.join() || snapshot.status !== 'active') {
+    this.#states = to;
+    const moved = toKey !== this.#statesKey;
+    this.#statesKey = toKey;
+    if (moved || snapshot.status !== 'active') {
       this.#transitions.push({ at: Date.now(), event: event.event.type, from, to });
       if (this.#transitions.length > TRANSITIONS_KEPT) this.#transitions.shift();
     }
@@ -67,7 +74,7 @@ export class LeaseWatch {
     const context = snapshot?.context;
     return {
       stream,
-      states: snapshot === null ? [] : this.#states(snapshot),
+      states: [...this.#states],
       status: snapshot === null || snapshot.status === 'active' ? 'active' : 'done',
       checkpoint: context?.checkpoint?.fragmentNumber ?? null,
       pending: context?.pending?.fragmentNumber ?? null,
@@ -78,9 +85,5 @@ export class LeaseWatch {
       stages: stageLatencies(null, stream),
       transitions: [...this.#transitions],
     };
-  }
-
-  #states(snapshot: WatchedSnapshot): string[] {
-    return activePaths(snapshot.value).map((path) => `${this.#machineId}.${path}`);
   }
 }

@@ -93,6 +93,13 @@ export class MetricsRegistry {
   readonly workerId: string;
   readonly getMediaPricePerGB: number;
   readonly #series = new Map<string, Series>();
+  /**
+   * The series found for a labels object, by metric name: a stream's pipeline passes the same object for every frame,
+   * so its counters are found without building a key. Forgotten whenever a series goes (`#dropped`).
+   */
+  #found = new WeakMap<MetricLabels, Map<string, Series>>();
+  /** `#series` in export order; null once a series comes or goes. */
+  #sorted: Series[] | null = null;
   #retired: (CounterSeries | HistogramSeries)[] = [];
   /** Each stream counter summed over the streams removed so far, so that `countAll` never goes backwards. */
   readonly #removedTotals = new Map<string, number>();
@@ -149,7 +156,10 @@ export class MetricsRegistry {
     series.read = read;
     const key = seriesKey(name, labels);
     return () => {
-      if (this.#series.get(key) === series && series.read === read) this.#series.delete(key);
+      if (this.#series.get(key) === series && series.read === read) {
+        this.#series.delete(key);
+        this.#dropped();
+      }
     };
   }
 
@@ -158,6 +168,7 @@ export class MetricsRegistry {
    * exported stay for the next interval export, labelled as before; gauges go at once.
    */
   removeStream(stream: string): void {
+    this.#dropped();
     for (const [key, series] of this.#series) {
       if (series.labels.stream !== stream) continue;
       this.#series.delete(key);
@@ -259,11 +270,25 @@ export class MetricsRegistry {
   destroy(): void {
     for (const s of [...this.#series.values(), ...this.#retired]) if (s.kind === 'histogram') destroyHistograms(s);
     this.#series.clear();
+    this.#dropped();
     this.#retired = [];
     this.#removedTotals.clear();
   }
 
+  /** A labels object is taken as it is when first seen: its `stream` must not change afterwards. */
   #lookup(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {
+    const found = labels === undefined ? undefined : this.#found.get(labels)?.get(name);
+    if (found?.kind === kind) return found;
+    const series = this.#find(name, kind, labels);
+    if (labels !== undefined) {
+      let byName = this.#found.get(labels);
+      if (byName === undefined) this.#found.set(labels, (byName = new Map()));
+      byName.set(name, series);
+    }
+    return series;
+  }
+
+  #find(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {
     const definition = metricDefinition(name);
     if (definition === undefined) throw new KvsInferError('BAD_METRIC', `no metric is named ${JSON.stringify(name)}`);
     if (definition.kind !== kind)
@@ -301,6 +326,7 @@ export class MetricsRegistry {
         total: new LatencyHistogram(),
       };
     this.#series.set(seriesKey(definition.name, labels), series);
+    this.#sorted = null;
     return series;
   }
 
@@ -314,11 +340,18 @@ export class MetricsRegistry {
 
   /** Series in table order, then by stream: stable output, families together. */
   #ordered(): Series[] {
-    return [...this.#series.values()].sort(
+    this.#sorted ??= [...this.#series.values()].sort(
       (a, b) =>
         TABLE_ORDER.get(a.definition.name)! - TABLE_ORDER.get(b.definition.name)! ||
         compareText(a.labels.stream ?? '', b.labels.stream ?? ''),
     );
+    return this.#sorted;
+  }
+
+  /** A series went: what was found or sorted may name it. */
+  #dropped(): void {
+    this.#found = new WeakMap();
+    this.#sorted = null;
   }
 }
 

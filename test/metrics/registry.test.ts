@@ -263,14 +263,15 @@ t.test('removeStream drops the series at once and hands their last interval to E
 });
 
 t.test('a stream that comes back starts from 0 while its old interval is still reported apart', async (t) => {
-  // Prepare
+  // Prepare: one labels object throughout, as a stream's pipeline passes.
   const r = newRegistry();
   t.teardown(() => r.destroy());
-  r.add('FramesSampled', 4, { stream: 's' });
+  const labels = { stream: 's' };
+  r.add('FramesSampled', 4, labels);
   r.removeStream('s');
 
   // Act
-  r.add('FramesSampled', 1, { stream: 's' });
+  r.add('FramesSampled', 1, labels);
   const docs = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d.StreamName === 's');
 
   // Assess
