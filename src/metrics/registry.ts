@@ -281,9 +281,9 @@ export class MetricsRegistry {
     if (found?.kind === kind) return found;
     const series = this.#find(name, kind, labels);
     if (labels !== undefined) {
-      let byName = this.#found.get(labels);
-      if (byName === undefined) this.#found.set(labels, (byName = new Map()));
+      const byName = this.#found.get(labels) ?? new Map<string, Series>();
       byName.set(name, series);
+      this.#found.set(labels, byName);
     }
     return series;
   }

@@ -122,7 +122,7 @@ t.test('resumes just after the checkpointed fragment', async (t) => {
   t.same(read, ['f1-0', 'f1-1', 'f2-0', 'f2-1']);
 });
 
-t.test('hands over the events of each chunk together, not one by one', async (t) => {
+t.test('hands over the events of each read together, not one by one', async (t) => {
   // Prepare: each stored fragment leaves the server in one write of a few hundred bytes.
   const { log, batches } = await setup(t);
   const stored = [0, 1, 2].map((i) => log.append(fragment(i)));
