@@ -337,14 +337,15 @@ export class LeaseCoordinator {
 
   /**
    * First step of a graceful shutdown: take nothing more, keep renewing while readers drain. Under 'leader'
-   * assignment this worker's item goes at once, so that the leader assigns it nothing more.
+   * assignment this worker's item goes at once, so that the leader assigns it nothing more. Deleted as long as it is
+   * ours, whatever its counter: a renewal of it in flight may have landed unanswered, and an item left behind would
+   * draw the leases this worker hands back to it again, to wait out a failover.
    */
   stopTaking(): void {
     this.#taking = false;
-    const item = this.#held.get(this.#workerKey);
-    if (!item) return;
+    if (!this.#held.has(this.#workerKey)) return;
     this.#drop(this.#workerKey, 'released');
-    void this.#track(this.#table.deleteIfUnchanged(item.lease).catch((error) => this.#report(error)));
+    void this.#track(this.#table.deleteIfOwned(this.#workerKey, this.workerId).catch((error) => this.#report(error)));
   }
 
   /** Resolves once the passes and writes under way have finished. */
@@ -486,7 +487,11 @@ export class LeaseCoordinator {
     this.stopTaking();
     this.stop();
     await this.idle();
-    await Promise.all([...this.#held.keys()].map((key) => this.release(key)));
+    // The sync lease last: the worker that takes it over then finds these free, and hands them out in its first pass.
+    await Promise.all(
+      [...this.#held.keys()].filter((key) => key !== this.syncLeaseKey).map((key) => this.release(key)),
+    );
+    await this.release(this.syncLeaseKey);
   }
 
   /** `provenAt`: the lease's renewedAt when this renewal was due. */

@@ -246,22 +246,31 @@ export class LeaseTable implements LeaseStore {
     }
   }
 
-  async deleteIfUnchanged(lease: Lease): Promise<boolean> {
-    checkKey(lease.leaseKey);
+  deleteIfUnchanged(lease: Lease): Promise<boolean> {
+    return this.#deleteIf(lease.leaseKey, '#counter', lease.leaseCounter);
+  }
+
+  deleteIfOwned(leaseKey: string, owner: string): Promise<boolean> {
+    return this.#deleteIf(leaseKey, '#owner', owner);
+  }
+
+  /** Deletes the lease only if its `attribute` is `expected`; false when it is not (or the lease is gone). */
+  async #deleteIf(leaseKey: string, attribute: '#counter' | '#owner', expected: unknown): Promise<boolean> {
+    checkKey(leaseKey);
     try {
       await this.#doc.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: { leaseKey: lease.leaseKey },
-          ConditionExpression: '#counter = :expected',
-          ExpressionAttributeNames: names('#counter'),
-          ExpressionAttributeValues: { ':expected': lease.leaseCounter },
+          Key: { leaseKey },
+          ConditionExpression: `${attribute} = :expected`,
+          ExpressionAttributeNames: names(attribute),
+          ExpressionAttributeValues: { ':expected': expected },
         }),
       );
       return true;
     } catch (error) {
       if (isConditionFailed(error)) return false;
-      throw tableFailed(`deleting ${lease.leaseKey}`, error, lease.leaseKey);
+      throw tableFailed(`deleting ${leaseKey}`, error, leaseKey);
     }
   }
 

@@ -54,6 +54,11 @@ export interface LeaseStore {
   clearAssigned(workerKey: string, leaseKeys: string[]): Promise<void>;
   /** Deletes the lease only if its counter is still `leaseCounter` (a departed worker's item); false otherwise. */
   deleteIfUnchanged(lease: Lease): Promise<boolean>;
+  /**
+   * Deletes the lease only if `owner` holds it, whatever its counter (a draining worker's own item, which a renewal
+   * still in flight may have moved); false otherwise.
+   */
+  deleteIfOwned(leaseKey: string, owner: string): Promise<boolean>;
   /** Stores `checkpoint` (fragmentNumber, serverTimestamp, keyframesSeen and inclusive, as given) on a held lease. */
   checkpoint(lease: Lease, owner: string, checkpoint: Checkpoint, options?: LeaseWriteOptions): Promise<Lease>;
   release(lease: Lease, owner: string): Promise<Lease>;

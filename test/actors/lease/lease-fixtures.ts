@@ -148,6 +148,7 @@ export function jittered(table: LeaseStore, random: () => number): LeaseStore {
     notifyAssigned: wrap((key: string, keys: string[]) => table.notifyAssigned(key, keys)),
     clearAssigned: wrap((key: string, keys: string[]) => table.clearAssigned(key, keys)),
     deleteIfUnchanged: wrap((lease: Lease) => table.deleteIfUnchanged(lease)),
+    deleteIfOwned: wrap((key: string, owner: string) => table.deleteIfOwned(key, owner)),
     checkpoint: wrap((lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>
       table.checkpoint(lease, owner, cp, options),
     ),
@@ -167,6 +168,7 @@ export function delegate(table: LeaseStore, overrides: Partial<LeaseStore>): Lea
     notifyAssigned: (key, keys) => table.notifyAssigned(key, keys),
     clearAssigned: (key, keys) => table.clearAssigned(key, keys),
     deleteIfUnchanged: (lease) => table.deleteIfUnchanged(lease),
+    deleteIfOwned: (key, owner) => table.deleteIfOwned(key, owner),
     checkpoint: (lease, owner, cp, options) => table.checkpoint(lease, owner, cp, options),
     release: (lease, owner) => table.release(lease, owner),
     ...overrides,
@@ -284,6 +286,7 @@ export function timedStore(
     notifyAssigned: timed('notifyAssigned', (key: string, keys: string[]) => table.notifyAssigned(key, keys)),
     clearAssigned: timed('clearAssigned', (key: string, keys: string[]) => table.clearAssigned(key, keys)),
     deleteIfUnchanged: timed('deleteIfUnchanged', (lease: Lease) => table.deleteIfUnchanged(lease)),
+    deleteIfOwned: timed('deleteIfOwned', (key: string, owner: string) => table.deleteIfOwned(key, owner)),
     checkpoint: timed(
       'checkpoint',
       (lease: Lease, owner: string, cp: NonNullable<Lease['checkpoint']>, options?: LeaseWriteOptions) =>

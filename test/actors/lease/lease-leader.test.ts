@@ -2,6 +2,7 @@
 // other workers read only their own item and the sync lease; expiry, handover and succession keep KCL's promises.
 
 import t from 'tap';
+import { deferred } from '../../../src/actors/deferred.js';
 import type { LeaseStore } from '../../../src/actors/lease/lease-types.js';
 import {
   createLeases,
@@ -221,6 +222,68 @@ t.test('a draining worker is assigned nothing more; what it hands back goes to t
   const owners = await ownersInTable(table);
   t.notOk(Object.keys(owners).includes(`__worker__:${leaving.id}`), 'its item went with it');
 });
+
+t.test(
+  'a draining leader: its item goes though a renewal of it landed unanswered, and the sync lease goes last',
+  async (t) => {
+    // Prepare: while `holding`, a's renewals of its item land but their answers are held back.
+    const table = await (await leaseStack(t)).table();
+    await createLeases(table, streams(4));
+    let holding = false;
+    const landed = deferred<void>();
+    const answered = deferred<void>();
+    const released: string[] = [];
+    const store = delegate(table, {
+      renew: async (lease, owner, options) => {
+        const renewed = await table.renew(lease, owner, options);
+        if (holding && lease.leaseKey === '__worker__:a') {
+          landed.resolve();
+          await answered.promise;
+        }
+        return renewed;
+      },
+      release: async (lease, owner) => {
+        const done = await table.release(lease, owner);
+        released.push(lease.leaseKey);
+        return done;
+      },
+    });
+    const leaving = worker(store, 'a', { assignment: 'leader' });
+    const other = worker(table, 'b', { assignment: 'leader' });
+    await settle([leaving, other], () => balanced([leaving, other], 4));
+    const led = leaving.coordinator.holdsSyncLease;
+    const given = leaving.keys().filter((k) => k.startsWith('stream-'));
+    other.handovers.length = 0;
+    released.length = 0;
+
+    // Act: a renewal of a's item lands, and a starts draining before its answer comes.
+    holding = true;
+    const renewing = leaving.coordinator.renewLeases();
+    await landed.promise;
+    leaving.coordinator.stopTaking();
+    answered.resolve();
+    await renewing;
+    await leaving.coordinator.shutdown();
+    const rounds = await settle([other], () => other.keys().filter((k) => k.startsWith('stream-')).length === 4, {
+      rounds: 5,
+    });
+
+    // Assess
+    t.ok(led, `a led, holding ${given.join()}`);
+    t.notOk(
+      (await table.list()).some((l) => l.leaseKey === '__worker__:a'),
+      'its item went with it',
+    );
+    t.same(released.slice(0, -1).sort(), given.sort(), 'its streams handed back');
+    t.equal(released.at(-1), '__sync__', 'then the sync lease');
+    t.ok(rounds > 0 && rounds <= 2, `b took them all after ${rounds} passes, not after failover`);
+    t.same(
+      other.handovers.filter((h) => given.includes(h.leaseKey)).map((h) => h.handoverDelayMillis),
+      [0, 0],
+      'read at once',
+    );
+  },
+);
 
 t.test('during a switch of leaseAssignment, workers of both schemes share the table safely', async (t) => {
   // Prepare

@@ -422,3 +422,25 @@ t.test(
     t.equal(await table.get('__worker__:w2'), undefined);
   },
 );
+
+t.test("a draining worker deletes its own item whatever its counter, and never another's", async (t) => {
+  // Prepare
+  const table = await (await leaseStack(t)).table();
+  await table.createLease('__worker__:w3');
+  const taken = await table.take((await table.get('__worker__:w3'))!, 'w3');
+  // A renewal that landed without its answer: the worker still knows the counter before it.
+  await table.renew(taken, 'w3');
+
+  // Act
+  const another = await table.deleteIfOwned('__worker__:w3', 'w4');
+  const kept = await table.get('__worker__:w3');
+  const own = await table.deleteIfOwned('__worker__:w3', 'w3');
+  const again = await table.deleteIfOwned('__worker__:w3', 'w3');
+
+  // Assess
+  t.equal(another, false, "not another worker's");
+  t.equal(kept?.leaseCounter, taken.leaseCounter + 1, 'left as it was');
+  t.equal(own, true, 'its own, one renewal past what it knew');
+  t.equal(await table.get('__worker__:w3'), undefined);
+  t.equal(again, false, 'already gone');
+});
