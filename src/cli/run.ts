@@ -10,6 +10,9 @@ import { loadConfig, redactConfig, systemEnvironment } from '../config/index.js'
 import type { DebugServer } from '../debug/server.js';
 import { debugPort, startDebugServer } from './debug-server.js';
 
+/** How long the process may outlive its shutdown, for its last lines to be written. */
+const EXIT_GRACE_MS = 1000;
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -64,5 +67,9 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await debug?.close();
     destroy();
+    // A shutdown cut off at shutdownTimeoutMillis leaves lease writes retrying (DynamoDB unreachable), each for its
+    // whole retry budget, and they would hold the process that long. What is not done by now is left to expire: the
+    // process goes, once its last lines are out, whatever still holds it.
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
   }
 }
