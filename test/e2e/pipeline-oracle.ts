@@ -154,3 +154,29 @@ export function assertDuplicatesAfterCheckpoints(
     `${what}: ${count} duplicate record(s), every one of a frame after the checkpoint its publisher resumed from`,
   );
 }
+
+/**
+ * Asserts that `survivor` took `stream` over after `killedAt`, resuming after `victim`'s last logged checkpoint or a
+ * later one: a write that landed as the victim was killed, before it could log it. Returns the lease take-over line
+ * and the fragment resumed after.
+ */
+export function assertResumedAfterLastCheckpoint(
+  t: Test,
+  lines: LogLine[],
+  stream: string,
+  workers: { victim: string; survivor: string; killedAt: number },
+): { lastLogged: LogLine; resumedAfter: bigint } {
+  const { victim, survivor, killedAt } = workers;
+  // After the kill only: before the workers' balance settled, the survivor may have held the stream briefly.
+  const taken = lines.find(
+    (l) => l.event === 'acquired' && l.worker === survivor && l.stream === stream && l.at >= killedAt,
+  );
+  const lastLogged = lines.filter((l) => l.event === 'checkpoint' && l.worker === victim && l.stream === stream).at(-1);
+  const resumedAfter = BigInt((taken?.checkpoint as string | null | undefined) ?? -1);
+  t.ok(
+    taken !== undefined && lastLogged !== undefined && resumedAfter >= BigInt(lastLogged.fragmentNumber!),
+    `${stream}: ${survivor} resumed after ${taken?.checkpoint}, ${victim}'s last logged checkpoint ` +
+      `${lastLogged?.fragmentNumber} or one it wrote as it was killed`,
+  );
+  return { lastLogged: lastLogged!, resumedAfter };
+}
