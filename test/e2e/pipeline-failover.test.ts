@@ -42,18 +42,16 @@ t.test(
       const acquired = cluster.find('acquired', 'w1', stream).at(-1)!.at;
       return cluster.find('checkpoint', 'w1', stream).filter((l) => l.at >= acquired).length;
     };
+    const tenure = (stream: string) => {
+      const since = Date.now() - cluster.find('acquired', 'w1', stream).at(-1)!.at;
+      return `${stream} (for ${Math.round(since / 1000)} s, ${checkpointsOf(stream)} checkpoints)`;
+    };
     await until(
       '2/2, w1 having published and checkpointed twice on each of its streams',
       () => cluster.counts(['w1', 'w2']).join() === '2,2' && held().every((s) => checkpointsOf(s) >= 2),
       60_000,
     ).catch((error) => {
-      t.comment(
-        `w1 holds ${
-          held()
-            .map((s) => `${s} (${checkpointsOf(s)} checkpoints)`)
-            .join(', ') || 'nothing'
-        }`,
-      );
+      t.comment(`w1 holds ${held().map(tenure).join(', ') || 'nothing'}; w2 holds ${cluster.counts(['w2'])[0]}`);
       throw error;
     });
     const victims = held();
