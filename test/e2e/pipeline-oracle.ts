@@ -157,8 +157,8 @@ export function assertDuplicatesAfterCheckpoints(
 
 /**
  * Asserts that `survivor` took `stream` over after `killedAt`, resuming after `victim`'s last logged checkpoint or a
- * later one: a write that landed as the victim was killed, before it could log it. Returns the lease take-over line
- * and the fragment resumed after.
+ * later one: a write that landed as the victim was killed, before it could log it. Returns that last logged
+ * checkpoint's line and the fragment resumed after.
  */
 export function assertResumedAfterLastCheckpoint(
   t: Test,
