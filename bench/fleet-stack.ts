@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { CreateStreamCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../src/aws/clients.js';
 import { Emulator, LOCAL_CREDENTIALS, LOCAL_REGION, localEnv } from '../src/local/index.js';

@@ -10,6 +10,7 @@ import type { Clock } from '../../src/actors/clock.js';
 import type { LogRecord } from '../../src/actors/logger.js';
 import { Worker, type WorkerConfig } from '../../src/actors/worker.js';
 import { dynamoDbClient, kinesisClient, sageMakerRuntimeClient } from '../../src/aws/clients.js';
+import { CONFIG_DEFAULTS } from '../../src/config/index.js';
 import { Emulator } from '../../src/local/emulator.js';
 import { KvsServer } from '../../src/local/kvs/index.js';
 import type { FragmentInput } from '../../src/local/kvs/types.js';
@@ -114,6 +115,8 @@ export async function workerStack(
       const records: LogRecord[] = [];
       const worker = await Worker.start({
         config: {
+          // The shipped defaults under the tests' own timings.
+          ...CONFIG_DEFAULTS,
           appName: 'kvs-infer-test',
           workerId,
           streamNames: streams,

@@ -446,7 +446,9 @@ t.test("the SSM parameter renders KIT's document, and the worker's parser accept
     t.equal(config.sageMakerTaskQueueSize, 5000, "KIT's other keys as KIT writes them");
   }
   const parameter = template.Resources.ConfigParameter!.Properties!;
-  const defaults = parseConfigText(evaluate(parameter.Value!, context()) as string).config;
+  const defaults = parseConfigText(evaluate(parameter.Value!, context()) as string, {
+    source: 'the SSM parameter',
+  }).config;
   t.match(
     defaults,
     { samplingIntervalMillis: undefined, imageWidth: undefined, imageHeight: undefined, maxMillisBehindNow: undefined },

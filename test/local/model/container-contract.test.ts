@@ -11,11 +11,8 @@ async function serverFor(t: Test, options: Partial<ModelServerOptions> = {}): Pr
   return server;
 }
 
-const post = (
-  server: ModelServer,
-  body: Uint8Array,
-  headers: Record<string, string> = { 'Content-Type': 'image/png' },
-) => fetch(`${server.url}/invocations`, { method: 'POST', body, headers });
+const post = (server: ModelServer, body: BodyInit, headers: Record<string, string> = { 'Content-Type': 'image/png' }) =>
+  fetch(`${server.url}/invocations`, { method: 'POST', body, headers });
 
 t.test('GET /ping answers 200 once the model is loaded', async (t) => {
   // Prepare

@@ -171,7 +171,7 @@ t.test('detector backend', async (t) => {
 
     // Assess
     t.match(error, { name: 'ModelError', OriginalStatusCode: 400, $metadata: { httpStatusCode: 424 } });
-    t.match(JSON.parse(error!.OriginalMessage), {
+    t.match(JSON.parse(error!.OriginalMessage!), {
       code: 400,
       type: 'UNDECODABLE_INPUT',
       message: /cannot decode the image/,
