@@ -1,7 +1,7 @@
 // AWS SDK v3 clients as kvs-infer builds them. Endpoints come from the SDK's standard settings
 // (AWS_ENDPOINT_URL_<SERVICE> variables, which `kvs-infer local` prints) unless given here.
-// Every client has a deadline on connecting and on each request: a black-holed connection (accepted,
-// never answered, as a network partition looks to a client) fails the call instead of hanging it.
+// Every client has a deadline on connecting, on each request and on fetching its credentials: a black-holed
+// connection (accepted, never answered, as a network partition looks to a client) fails the call instead of hanging it.
 
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -13,6 +13,8 @@ import { KinesisVideoMediaClient } from '@aws-sdk/client-kinesis-video-media';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { boundedCredentials } from './credentials.js';
 
 /** Connecting to an AWS endpoint takes milliseconds; 3 s is a lost SYN retried twice, then a dead path. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
@@ -35,7 +37,8 @@ export interface ClientOptions {
   region?: string;
   /** Overrides the service endpoint (a local server's URL). */
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Default: the SDK's default chain, each fetch under a deadline (`boundedCredentials`), one for the process. */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | AwsCredentialIdentityProvider;
   /** Deadline for a connection to be established; default 3000 ms. */
   connectTimeoutMs?: number;
   /**
@@ -85,10 +88,16 @@ function handler(
 const shortCalls = (options: ClientOptions, defaultRequestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): NodeHttpHandler =>
   handler(options, { defaultRequestTimeoutMs, maxSockets: 50, idleTimeout: true });
 
-/** The client options the SDK takes: ours without the deadlines, which go to the handler. */
+let processCredentials: AwsCredentialIdentityProvider | undefined;
+
+/**
+ * The client options the SDK takes: ours without the deadlines, which go to the handler, and with the process's
+ * bounded credential chain unless credentials are given: one fetch serves every client.
+ */
 function sdkOptions(options: ClientOptions): Omit<ClientOptions, 'connectTimeoutMs' | 'requestTimeoutMs'> {
-  const { connectTimeoutMs: _connect, requestTimeoutMs: _request, ...rest } = options;
-  return rest;
+  const { connectTimeoutMs: _connect, requestTimeoutMs: _request, credentials, ...rest } = options;
+  processCredentials ??= boundedCredentials();
+  return { ...rest, credentials: credentials ?? processCredentials };
 }
 
 /** The lease table's client. Default request timeout: the one for KCL's default failover time of 10 s (2666 ms). */
