@@ -38,6 +38,14 @@ const PAGE_FILES = new Set(['index.html', 'app.js', 'style.css']);
 const EVENT_COALESCE_MS = 250;
 /** A comment line now and then keeps proxies from closing an idle event stream. */
 const HEARTBEAT_MS = 15_000;
+/**
+ * What an event stream may hold unsent (beyond what the socket has taken) before its client is dropped. A client
+ * that stops reading (a paused tab, a stuck proxy) would otherwise grow the worker's memory without limit, about
+ * 1 MB a second with 100 leases. 1 MiB is a second or so of that on top of the socket's own buffers, which a client
+ * that reads at all drains long before; one that does not costs the worker at most this much, and reconnects to a
+ * whole view.
+ */
+export const EVENT_STREAM_MAX_UNSENT_BYTES = 1024 * 1024;
 
 export class DebugServer {
   readonly url: string;
@@ -47,6 +55,11 @@ export class DebugServer {
   private constructor(server: Server, url: string) {
     this.#server = server;
     this.url = url;
+  }
+
+  /** Bytes each open event stream holds unsent: what a client that is not reading costs the worker. */
+  get unsentEventBytes(): number[] {
+    return [...this.#streams].map((res) => res.writableLength);
   }
 
   static async start(options: DebugServerOptions): Promise<DebugServer> {
@@ -100,7 +113,7 @@ export class DebugServer {
       case '/debug/state':
         return sendJson(res, 200, options.source.view());
       case '/debug/events':
-        return this.#events(req, res, options.source);
+        return this.#events(res, options.source);
       case '/debug/fleet':
         if (options.fleet === undefined) return sendJson(res, 404, { error: 'no fleet view: no lease table given' });
         return sendJson(res, 200, await options.fleet.view());
@@ -125,18 +138,13 @@ export class DebugServer {
    * Server-sent events: the whole view at once, then after every change (coalesced) an event `changes` with what
    * changed (ViewChanges).
    */
-  #events(req: IncomingMessage, res: ServerResponse, source: DebugSource): void {
+  #events(res: ServerResponse, source: DebugSource): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       connection: 'keep-alive',
     });
     const changes = new ViewChanges();
-    const push = () => {
-      const { event, data } = changes.next(source.view());
-      res.write(`${event === 'message' ? '' : `event: ${event}\n`}data: ${data}\n\n`);
-    };
-    push();
     let timer: ReturnType<typeof setTimeout> | null = null;
     const unsubscribe = source.subscribe(() => {
       timer ??= setTimeout(() => {
@@ -144,15 +152,44 @@ export class DebugServer {
         push();
       }, EVENT_COALESCE_MS);
     });
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS).unref();
-    this.#streams.add(res);
-    req.on('close', () => {
+    const heartbeat = setInterval(() => write(': heartbeat\n\n'), HEARTBEAT_MS).unref();
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
       unsubscribe();
       if (timer !== null) clearTimeout(timer);
       clearInterval(heartbeat);
       this.#streams.delete(res);
-    });
+    };
+    // A client too far behind is dropped here, so it is stopped at once rather than when its socket's close arrives.
+    const write = (chunk: string) => {
+      if (!writeOrDrop(res, chunk)) stop();
+    };
+    const push = () => {
+      const { event, data } = changes.next(source.view());
+      write(`${event === 'message' ? '' : `event: ${event}\n`}data: ${data}\n\n`);
+    };
+    this.#streams.add(res);
+    res.on('close', stop);
+    push();
   }
+}
+
+/**
+ * Writes `chunk` to an event stream unless what waits unsent for its client would then exceed
+ * EVENT_STREAM_MAX_UNSENT_BYTES: then the client is dropped (the response destroyed) and false returned. A chunk
+ * alone larger than that (the whole view of a large worker) still goes to a client with nothing waiting.
+ */
+function writeOrDrop(res: ServerResponse, chunk: string): boolean {
+  if (res.destroyed) return false;
+  const waiting = res.writableLength;
+  if (waiting > 0 && waiting + Buffer.byteLength(chunk) > EVENT_STREAM_MAX_UNSENT_BYTES) {
+    res.destroy();
+    return false;
+  }
+  res.write(chunk);
+  return true;
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Uint8Array): void {

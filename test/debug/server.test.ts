@@ -1,12 +1,13 @@
 // The debug server over HTTP: probes, metrics a Prometheus parser accepts, the state as JSON and as
 // server-sent events that follow a lease machine, and the page's own assets.
 
+import { type IncomingMessage, request } from 'node:http';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import t, { type Test } from 'tap';
 import { type FleetView, FleetWatch } from '../../src/debug/fleet.js';
 import { describeDiagram } from '../../src/debug/machine-diagram.js';
 import { toSvg } from '../../src/debug/machine-svg.js';
-import { DebugServer } from '../../src/debug/server.js';
+import { DebugServer, EVENT_STREAM_MAX_UNSENT_BYTES } from '../../src/debug/server.js';
 import type { DebugSource, WorkerView } from '../../src/debug/types.js';
 import { leaseMachine } from '../../src/machines/index.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, prometheusText } from '../../src/metrics/index.js';
@@ -165,6 +166,77 @@ t.test(
     );
   },
 );
+
+/** Opens `/debug/events` with node:http over 127.0.0.1: the response, once its headers are in. */
+function openEvents(t: Test, url: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/debug/events`, resolve);
+    req.on('error', reject);
+    t.teardown(() => req.destroy());
+    req.end();
+  });
+}
+
+t.test('/debug/events drops a client that stops reading once the cap waits unsent for it; others go on', async (t) => {
+  // Prepare: a source whose every change carries a large payload, so events pile up fast behind a stalled client
+  const payload = 'x'.repeat(256 * 1024);
+  const listeners = new Set<() => void>();
+  let version = 0;
+  const base = drivenSource([]);
+  const source: DebugSource = {
+    view: (): WorkerView => ({ ...base.view(), stats: { version, payload } }),
+    subscribe(onChange) {
+      listeners.add(onChange);
+      return () => listeners.delete(onChange);
+    },
+  };
+  const server = await serve(t, source);
+  const stalled = await openEvents(t, server.url);
+  // It never reads: its socket's buffers fill, then the server's.
+  stalled.pause();
+  // The server's destroying the socket may reach it as an aborted response.
+  stalled.on('error', () => undefined);
+  const reading = await openEvents(t, server.url);
+  reading.setEncoding('utf8');
+  let buffered = '';
+  let readVersion = -1;
+  reading.on('data', (chunk: string) => {
+    buffered += chunk;
+    const messages = buffered.split('\n\n');
+    buffered = messages.pop()!;
+    for (const message of messages) {
+      const data = /^data: (.*)$/m.exec(message)?.[1];
+      if (data !== undefined) readVersion = (JSON.parse(data) as WorkerView).stats.version as number;
+    }
+  });
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, ...server.unsentEventBytes)), 5);
+  t.teardown(() => clearInterval(sampler));
+  /** Changes the view every 50 ms (the server coalesces them into four events a second) until `done`. */
+  const changeUntil = async (done: () => boolean, what: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`not ${what} within 30 s`);
+      version++;
+      for (const onChange of [...listeners]) onChange();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  // Act
+  t.equal(listeners.size, 2, 'both clients subscribed');
+  await changeUntil(() => listeners.size < 2, 'dropped');
+  const droppedAt = version;
+  await changeUntil(() => readVersion > droppedAt, 'read after the drop');
+
+  // Assess
+  const event = `event: changes\ndata: ${JSON.stringify({ version, payload })}\n\n`.length;
+  t.equal(listeners.size, 1, 'the stalled client is unsubscribed');
+  t.equal(server.unsentEventBytes.length, 1, 'and its stream gone from the server');
+  t.ok(peak <= EVENT_STREAM_MAX_UNSENT_BYTES + event, `at most the cap and one event waited unsent (${peak} bytes)`);
+  t.ok(peak > EVENT_STREAM_MAX_UNSENT_BYTES - event, `it was dropped at the cap, not before (${peak} bytes)`);
+  t.ok(readVersion > droppedAt, `the reading client still receives events (${readVersion} after ${droppedAt})`);
+});
 
 t.test('the page, its assets and the diagram are served by the worker; anything else is 404', async (t) => {
   // Prepare
