@@ -146,7 +146,11 @@ export class StreamPipeline {
   readonly #open: OpenFragment[] = [];
   /** The newest fragment read to its end (or given up); anything up to it that is read again is skipped. */
   #lastReadDone: string | null = null;
-  /** Frames of each fragment seen on the current connection. */
+  /**
+   * Frames of each fragment seen on the current connection, to skip those a fragment read again had taken. Only
+   * for fragments not read to their end: a fragment done is skipped before this is looked at (#isDone), so its
+   * count is dropped (#finishRead) and the map holds one or two fragments, however long the connection.
+   */
   #seenThisRead = new Map<string, number>();
   #currentFragment: string | null = null;
   #outstanding = 0;
@@ -174,6 +178,11 @@ export class StreamPipeline {
   /** Sampled frames in flight (decoding, waiting for or at the endpoint, publishing). */
   get outstanding(): number {
     return this.#outstanding;
+  }
+
+  /** Fragments whose frames the current connection is counting (read, not yet read to their end). */
+  get fragmentsCountedThisRead(): number {
+    return this.#seenThisRead.size;
   }
 
   /** A new GetMedia connection begins: it may start again inside, or before the end of, what was read. */
@@ -302,6 +311,7 @@ export class StreamPipeline {
         (image) => this.#infer(identity, image, receivedAt, release),
         (error: unknown) => this.#encodeFailed(identity, error, release),
       )
+      .catch((error: unknown) => this.#unaccounted(identity, error, release))
       .then((accounted) => {
         if (accounted) this.#settled(entry);
       });
@@ -438,20 +448,35 @@ export class StreamPipeline {
     inferredAt: number | null = null,
   ): Promise<boolean> {
     const services = this.#services;
-    const record = buildRecord(
-      identity,
-      {
-        contentType: services.image.contentType,
-        endpoint: services.endpoint,
-        workerId: services.workerId,
-        now: this.#now(),
-        replay: services.replay,
-      },
-      body,
-    );
+    let data: Buffer;
+    try {
+      const record = buildRecord(
+        identity,
+        {
+          contentType: services.image.contentType,
+          endpoint: services.endpoint,
+          workerId: services.workerId,
+          now: this.#now(),
+          replay: services.replay,
+        },
+        body,
+      );
+      data = Buffer.from(JSON.stringify(record));
+    } catch (error) {
+      // An answer that cannot be written as a record: JSON that parses but nests too deep to serialise again, or
+      // one too large for a string. Not an abandoned frame: it is recorded as failed, like an oversized one.
+      if (this.#abort.signal.aborted) return false;
+      const { fragmentNumber, frameTimecode } = identity;
+      const what = 'answer' in body ? `an answer of ${body.answer.byteLength} bytes` : 'an error record';
+      const cause = `${error instanceof Error ? error.name : 'Error'}: ${errorFields(error).message}`;
+      const message =
+        `the record of stream ${this.streamName} fragment ${fragmentNumber} timecode ${frameTimecode} ` +
+        `cannot be written as JSON (${what}): ${cause}`;
+      return this.#unpublishable(identity, body, onTaken, { code: 'RECORD_UNSERIALIZABLE', message });
+    }
     try {
       const { taken, receipt } = services.publisher.publish(
-        { partitionKey: this.streamName, data: Buffer.from(JSON.stringify(record)) },
+        { partitionKey: this.streamName, data },
         this.#abort.signal,
       );
       // Not on a rejection: a record too large becomes an error record below, which takes the place over.
@@ -460,29 +485,57 @@ export class StreamPipeline {
     } catch (error) {
       // The publisher gives up on nothing but oversized records; anything else means the lease or the worker is ending.
       if (this.#abort.signal.aborted || errorFields(error).code !== 'RECORD_TOO_LARGE') return false;
-      if ('error' in body) {
-        // Error records are bounded (inference-record.ts) to fit a Kinesis record; one that still does not fit
-        // (a publisher built with a smaller limit) must not hold the fragment open: the frame is failed, unrecorded.
-        const { fragmentNumber, frameTimecode } = identity;
-        this.#options.onEvent('failed-frame-unrecorded', {
-          level: 'error',
-          fragmentNumber,
-          frameTimecode,
-          ...errorFields(error),
-        });
-        return true;
-      }
-      // An answer too large for a Kinesis record still leaves a trace, so the frame is accounted for.
-      const failure = {
-        error: { stage: 'publish' as const, ...codeAndMessage(error) },
-        attempts: body.attempts,
-        inferenceLatencyMs: body.inferenceLatencyMs,
-      };
-      return this.#failed(identity, failure, onTaken);
+      return this.#unpublishable(identity, body, onTaken, codeAndMessage(error));
     }
     this.#metrics.add('FramesPublished', 1, this.#labels);
     if (inferredAt !== null) this.#stageEnded('InferredToPublishedLatency', inferredAt);
     this.#metrics.observe('EndToEndLatency', this.#now() - identity.serverTimestamp, this.#labels);
+    return true;
+  }
+
+  /**
+   * A frame whose record cannot be published as is (too large, or not serialisable) still leaves a trace, so that it
+   * is accounted for and its fragment completes: an answered frame gets an error record of stage `publish` instead;
+   * an error record that cannot be published either leaves the frame failed, unrecorded, and says so.
+   */
+  async #unpublishable(
+    identity: FrameIdentity,
+    body: RecordBody,
+    onTaken: () => void,
+    error: { code: string; message: string },
+  ): Promise<boolean> {
+    if ('error' in body) {
+      // Error records are bounded (inference-record.ts) to fit a Kinesis record; one that still does not fit
+      // (a publisher built with a smaller limit), or cannot be written, must not hold the fragment open: the frame
+      // is failed, unrecorded.
+      const { fragmentNumber, frameTimecode } = identity;
+      this.#options.onEvent('failed-frame-unrecorded', { level: 'error', fragmentNumber, frameTimecode, ...error });
+      return true;
+    }
+    const failure = {
+      error: { stage: 'publish' as const, ...error },
+      attempts: body.attempts,
+      inferenceLatencyMs: body.inferenceLatencyMs,
+    };
+    return this.#failed(identity, failure, onTaken);
+  }
+
+  /**
+   * A frame's way through the stages rejected, which none of them should (a defect): the frame would otherwise be
+   * neither published nor settled, holding its fragment and every checkpoint after it open for good, or the
+   * rejection would go unhandled and end the worker. It is failed, unrecorded, and logged, unless abandoned.
+   */
+  #unaccounted(identity: FrameIdentity, error: unknown, releaseSlot: () => void): boolean {
+    releaseSlot();
+    if (this.#abort.signal.aborted) return false;
+    this.#metrics.add('FramesFailed', 1, this.#labels);
+    const { fragmentNumber, frameTimecode } = identity;
+    this.#options.onEvent('failed-frame-unrecorded', {
+      level: 'error',
+      fragmentNumber,
+      frameTimecode,
+      ...codeAndMessage(error),
+    });
     return true;
   }
 
@@ -583,6 +636,9 @@ export class StreamPipeline {
     entry.readDone = true;
     if (this.#lastReadDone === null || compareFragmentNumbers(entry.fragmentNumber, this.#lastReadDone) > 0)
       this.#lastReadDone = entry.fragmentNumber;
+    // No frame of a fragment up to #lastReadDone reaches #seenThisRead again: their counts are no longer needed.
+    for (const fragmentNumber of this.#seenThisRead.keys())
+      if (this.#isDone(fragmentNumber)) this.#seenThisRead.delete(fragmentNumber);
     this.#completeReady();
   }
 

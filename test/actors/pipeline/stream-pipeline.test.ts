@@ -692,3 +692,120 @@ t.test('abort abandons what is in flight: nothing completes after it', async (t)
     `${r.pipeline.outstanding} frames left unaccounted for, so no checkpoint can cover them`,
   );
 });
+
+/** A model whose first answer is `first` (as JSON); every later one is the fixed model's. */
+async function firstAnswer(first: string): Promise<Backend> {
+  const fixed = await FixedBackend.create();
+  let calls = 0;
+  return {
+    name: 'first-answer',
+    contentTypes: fixed.contentTypes,
+    responseContentType: fixed.responseContentType,
+    invoke: async (request) =>
+      calls++ === 0 ? { body: first, contentType: fixed.responseContentType } : fixed.invoke(request),
+  };
+}
+
+t.test(
+  'an answer that parses as JSON but cannot be written back becomes an error record naming the frame; ' +
+    'its fragment completes and the later frames are published',
+  async (t) => {
+    // Prepare: the first frame's answer nested 100 000 deep (200 KB), one call at a time so it is the first frame's
+    const depth = 100_000;
+    const deep = '['.repeat(depth) + ']'.repeat(depth);
+    t.throws(() => JSON.stringify(JSON.parse(deep)), RangeError, 'JSON.parse takes it, JSON.stringify cannot');
+    const r = await rig(t, { model: { backend: await firstAnswer(deep) }, concurrency: 1, queueSize: 1 });
+    const f = r.fragments.slice(0, 10);
+    const events: Record<string, unknown>[] = [];
+    const pipeline = new StreamPipeline({
+      streamName: STREAM,
+      services: r.services,
+      keyframesSeen: 0,
+      onComplete: (c) => r.completed.push(c),
+      onEvent: (event, fields) => events.push({ event, ...fields }),
+    });
+    t.teardown(() => pipeline.abort());
+
+    // Act
+    await connection(pipeline, getMedia(f));
+    await until('every sampled frame to be accounted for', () => pipeline.outstanding === 0, 10_000);
+    const records = await r.records();
+
+    // Assess
+    const [deepKey, ...laterKeys] = sampledKeys(f);
+    const failed = records.filter((x) => x.error !== undefined);
+    t.match(
+      failed,
+      [
+        {
+          idempotencyKey: deepKey,
+          streamName: STREAM,
+          fragmentNumber: f[0]!.fragmentNumber,
+          error: {
+            stage: 'publish',
+            code: 'RECORD_UNSERIALIZABLE',
+            message: new RegExp(
+              `^the record of stream ${STREAM} fragment ${f[0]!.fragmentNumber} timecode \\d+ cannot be written as ` +
+                'JSON \\(an answer of 200000 bytes\\): RangeError: Maximum call stack size exceeded$',
+            ),
+          },
+        },
+      ],
+      'the first frame published as an error record naming stream, fragment and frame',
+    );
+    t.notOk(failed[0] && 'result' in failed[0], 'without the answer');
+    t.match(
+      events.filter((e) => e.event === 'frame-failed'),
+      [{ level: 'warn', fragmentNumber: f[0]!.fragmentNumber, stage: 'publish', code: 'RECORD_UNSERIALIZABLE' }],
+      'and logged',
+    );
+    t.same(
+      records
+        .filter((x) => x.result !== undefined)
+        .map((x) => x.idempotencyKey)
+        .sort(),
+      laterKeys.sort(),
+      'the later frames published with their results',
+    );
+    t.match(counters(r), { inferred: 5, failed: 1, published: 5 });
+    t.same(
+      r.completed.map((c) => c.fragmentNumber),
+      f.map((x) => x.fragmentNumber),
+      'every fragment completes, the first included: checkpoints go on',
+    );
+  },
+);
+
+t.test(
+  'one long connection keeps frame counts only for fragments not yet read to their end, and reads as before',
+  async (t) => {
+    // Prepare: 100 fragments (the clip 5 times over) on one connection
+    const r = await rig(t);
+    const source = await FileSource.open(await smallClip());
+    const log = new FragmentLog();
+    const f = [0, 1, 2, 3, 4].flatMap((loop) =>
+      source.fragments.map((_, i) => log.append(source.input(i, loop, 1_700_000_000_000))),
+    );
+
+    // Act
+    r.pipeline.beginRead();
+    let most = 0;
+    for await (const event of readMkv(body(getMedia(f)))) {
+      await r.pipeline.push(event);
+      most = Math.max(most, r.pipeline.fragmentsCountedThisRead);
+    }
+    await r.pipeline.whenIdle();
+
+    // Assess
+    t.equal(f.length, 100);
+    t.equal(most, 1, 'never more than the fragment being read');
+    t.equal(r.pipeline.fragmentsCountedThisRead, 0, 'none once the last is read to its end');
+    t.same(
+      r.completed.map((c) => c.fragmentNumber),
+      f.map((x) => x.fragmentNumber),
+      'every fragment completes, in order',
+    );
+    t.equal(counters(r).published, 50, 'every sampled frame published');
+    t.equal(counters(r).skippedRepeats, 0, 'none skipped');
+  },
+);
