@@ -72,6 +72,7 @@ export class MkvParser {
   private documentStart = 0;
   private fragmentsInDocument = 0;
   private clusterTimecode = 0;
+  /** One entry per SimpleTag open on `stack`: emptied wherever the stack is dropped without closing them. */
   private readonly simpleTags: SimpleTagState[] = [];
   private group: BlockGroupState | null = null;
 
@@ -210,7 +211,10 @@ export class MkvParser {
         continue;
       }
       if (!unknownSize && parent !== undefined && at + headerBytes + size > parent.end) {
-        pos = this.fail(`${elementName(id)} of ${size} bytes overruns its ${elementName(parent.id)}`, at, pos);
+        const next = this.fail(`${elementName(id)} of ${size} bytes overruns its ${elementName(parent.id)}`, at, pos);
+        // The next document's header, cutting this one short: resync finds it here, at the top level where it
+        // cannot overrun, rather than past it at that document's Cluster (read without its tags, no fragment number).
+        pos = id === ID.EBML ? pos : next;
         continue;
       }
       this.sawElement = true;
@@ -287,6 +291,8 @@ export class MkvParser {
     this.report('MKV_INVALID', `${reason} at byte ${at}${where}`, at, fragment);
     this.fragment = null;
     this.group = null;
+    // The open SimpleTags are abandoned with the fragment: a corrupt tag's value is not held for the connection.
+    this.simpleTags.length = 0;
     this.resyncing = true;
     return pos + 1;
   }
@@ -306,6 +312,8 @@ export class MkvParser {
       return keep;
     }
     this.resyncing = false;
+    // Either way every open SimpleTag is dropped below, unclosed.
+    this.simpleTags.length = 0;
     if (found === cluster) {
       // Re-enter the document: drop everything open down to the segment level.
       while (this.stack.length > 0 && this.stack.at(-1)!.id !== ID.Segment) this.stack.pop();
@@ -326,6 +334,7 @@ export class MkvParser {
 
   private startDocument(at: number): void {
     this.stack.length = 0;
+    this.simpleTags.length = 0;
     this.finishFragment();
     this.timecodeScale = DEFAULT_TIMECODE_SCALE;
     this.tracks = [];

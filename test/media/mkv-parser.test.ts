@@ -388,3 +388,133 @@ t.test('push after end and empty chunks are harmless', async (t) => {
   t.same(parser.push(bytes), []);
   t.same(parser.end(), []);
 });
+
+const TAGS = 0x1254c367;
+const TAG = 0x7373;
+const simpleTag = (name: string, value: string, ...rest: Uint8Array[]) =>
+  el(0x67c8, el(0x45a3, name), el(0x4487, value), ...rest);
+
+/** An element built by `el` (8-byte size) that claims `extra` bytes more than it holds: cut off by what follows. */
+function claiming(element: Buffer, extra: number): Buffer {
+  const out = Buffer.from(element);
+  const at = (element[0]! >= 0x80 ? 1 : element[0]! >= 0x40 ? 2 : element[0]! >= 0x20 ? 3 : 4) + 2;
+  out.writeUIntBE(out.readUIntBE(at, 6) + extra, at, 6);
+  return out;
+}
+
+/** A KVS fragment with `leading` among its first tags and `closing` as its last element. */
+function kvsDocument(fragmentNumber: string, leading: Uint8Array[], closing: Uint8Array = tags({})): Buffer {
+  return Buffer.concat([
+    ebmlHeader(),
+    unknown(
+      SEGMENT,
+      videoTrack(),
+      el(TAGS, el(TAG, simpleTag('AWS_KINESISVIDEO_FRAGMENT_NUMBER', fragmentNumber), ...leading)),
+      unknown(CLUSTER, clusterTimecode(0), simpleBlock(1, 0, true, frame(Number(fragmentNumber) % 256))),
+      closing,
+    ),
+  ]);
+}
+
+/** Closing tags cut off inside a SimpleTag, `extra` bytes short: the next document starts inside it. */
+const cutTags = (value: string, extra: number) =>
+  claiming(el(TAGS, claiming(el(TAG, claiming(simpleTag('LEAKED', value), extra)), extra)), extra);
+
+t.test(
+  'a corrupt or cut-off SimpleTag holds nothing once the parser moves on; later tags are exactly theirs',
+  async (t) => {
+    // Prepare: 60 corrupt tags of 64 KiB, three ways: an invalid element inside it (resync at the Cluster), cut off
+    // by the next document's header when that fits inside it (a new document), or overrun by it (resync there).
+    const big = 'v'.repeat(64 * 1024);
+    const rounds = 20;
+    const good = (n: number) => kvsDocument(String(n), [simpleTag('CAMERA', `cam-${n}`)]);
+    const corrupt = [
+      (n: number) => kvsDocument(String(n), [simpleTag('LEAKED', big, Buffer.from([0x00]))]),
+      (n: number) => kvsDocument(String(n), [], cutTags(big, 40)),
+      (n: number) => kvsDocument(String(n), [], cutTags(big, 10)),
+    ];
+    const parser = new MkvParser();
+    const held = () => (parser as unknown as { simpleTags: unknown[] }).simpleTags.length;
+    const events = [];
+
+    // Act
+    for (let round = 0; round < rounds; round++) {
+      for (const [way, bad] of corrupt.entries()) {
+        const n = 100 * round + 10 * way;
+        events.push(...parser.push(bad(n + 1)), ...parser.push(good(n + 2)));
+        t.equal(held(), 0, `round ${round}, way ${way}: no SimpleTag held after the next fragment`);
+      }
+    }
+    events.push(...parser.end());
+
+    // Assess
+    const fragments = fragmentsOf(events);
+    t.notOk(
+      fragments.some((f) => 'LEAKED' in f.tags),
+      'a corrupt tag lands on no fragment',
+    );
+    const goodOnes = fragments.filter((f) => Number(f.fragmentNumber) % 10 === 2);
+    t.equal(goodOnes.length, rounds * corrupt.length, 'every good fragment is read');
+    for (const f of goodOnes)
+      t.same(f.tags, { CAMERA: `cam-${f.fragmentNumber}` }, `fragment ${f.fragmentNumber}'s tags`);
+    t.same(
+      errorsOf(events).map((e) => e.fragment?.fragmentNumber),
+      Array.from({ length: rounds }, (_, round) => [`${100 * round + 1}`, `${100 * round + 21}`]).flat(),
+      'the invalid and overrun tags are reported with their fragments; the one cut by a document that fits is not',
+    );
+    t.equal(held(), 0);
+  },
+);
+
+t.test(
+  'a fragment cut short by the next document, whose header overruns the open element: the next fragment is read ' +
+    'whole, with its number and tracks',
+  async (t) => {
+    // Prepare: fragment 2's closing tags stop 10 bytes short; fragment 3's 30-byte EBML header starts inside them.
+    const good = (n: string) => kvsDocument(n, []);
+    const bytes = Buffer.concat([good('1'), kvsDocument('2', [], cutTags('x', 10)), good('3'), good('4')]);
+
+    // Act
+    const events = parseChunks(bytes);
+
+    // Assess
+    t.match(errorsOf(events), [{ code: 'MKV_INVALID', message: /EBML of \d+ bytes overruns its SimpleTag/ }]);
+    t.equal(errorsOf(events)[0]!.fragment?.fragmentNumber, '2', 'the error names the cut fragment');
+    t.same(
+      fragmentsOf(events).map((f) => f.fragmentNumber),
+      ['1', '3', '4'],
+      'fragment 3 keeps its number (not read from its Cluster on, without its tags)',
+    );
+    t.same(
+      framesOf(events).map((f) => [f.fragment.fragmentNumber, f.data[0]]),
+      [
+        ['1', 1],
+        ['2', 2],
+        ['3', 3],
+        ['4', 4],
+      ],
+    );
+    t.equal(events.filter((e) => e.type === 'tracks').length, 4, "fragment 3's own Tracks are read");
+    for (const size of [1, 7, 64])
+      t.same(summarize(parseChunks(bytes, [size])), summarize(events), `chunks of ${size}`);
+  },
+);
+
+t.test("a bad element size in a fragment's tags is reported naming that fragment; the next is read", async (t) => {
+  // Prepare: a producer tag after the fragment number whose TagString has an invalid size byte (0x00).
+  const bad = kvsDocument('2', [simpleTag('CAMERA', 'front')]);
+  bad[bad.indexOf(Buffer.from('front')) - 8] = 0x00;
+  const bytes = Buffer.concat([kvsDocument('1', []), bad, kvsDocument('3', [])]);
+
+  // Act
+  const events = parseChunks(bytes);
+
+  // Assess: the resync finds fragment 2's Cluster, read on as a fragment without a number (the pipeline drops its
+  // frames), so the error naming fragment 2 is what reports the loss.
+  t.match(errorsOf(events), [{ code: 'MKV_INVALID', message: /invalid element size .*\(fragment 2\)/ }]);
+  t.equal(errorsOf(events)[0]!.fragment?.fragmentNumber, '2');
+  t.same(
+    fragmentsOf(events).map((f) => f.fragmentNumber),
+    ['1', null, '3'],
+  );
+});
