@@ -96,8 +96,7 @@ let processCredentials: AwsCredentialIdentityProvider | undefined;
  */
 function sdkOptions(options: ClientOptions): Omit<ClientOptions, 'connectTimeoutMs' | 'requestTimeoutMs'> {
   const { connectTimeoutMs: _connect, requestTimeoutMs: _request, credentials, ...rest } = options;
-  processCredentials ??= boundedCredentials();
-  return { ...rest, credentials: credentials ?? processCredentials };
+  return { ...rest, credentials: credentials ?? (processCredentials ??= boundedCredentials()) };
 }
 
 /** The lease table's client. Default request timeout: the one for KCL's default failover time of 10 s (2666 ms). */
