@@ -22,9 +22,12 @@ const BAD_INPUT = new Set([
   'REPLAY_BAD_PROGRESS',
 ]);
 
+/** A command line the command cannot parse: ours, and node's parseArgs's (an unknown option, a missing value). */
+const isUsageError = (code: string): boolean => code === 'USAGE' || code.startsWith('ERR_PARSE_ARGS_');
+
 /**
- * Writes `error` to stderr (with `usage` unless the input was at fault) and returns the exit code: 2 for bad input,
- * else 1.
+ * Writes `error` to stderr (with `usage` when the command line was at fault, not after a failure at run time such as
+ * an AWS call's) and returns the exit code: 2 for bad input, else 1.
  */
 export function reportFailure(error: unknown, usage: string): number {
   const { code = 'ERROR', message } = error as { code?: string; message: string };
@@ -33,6 +36,6 @@ export function reportFailure(error: unknown, usage: string): number {
     process.stderr.write(`${line}\n`);
     return 2;
   }
-  process.stderr.write(`${line}\nusage: ${usage}\n`);
+  process.stderr.write(isUsageError(code) ? `${line}\nusage: ${usage}\n` : `${line}\n`);
   return 1;
 }

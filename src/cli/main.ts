@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `kvs-infer` command: dispatches to its subcommands, each loaded only when it runs (the
 // local stack's model libraries take a while to load), and answers `--help` for each from its usage
-// here. Exit 1 for a usage error, 2 for bad input (a file that cannot be read or written, a bad config).
+// here. Exit 1 for a usage error (with the usage) or a failure at run time (without), 2 for bad input (a file that
+// cannot be read or written, a bad config).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
