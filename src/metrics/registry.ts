@@ -101,8 +101,13 @@ export class MetricsRegistry {
   /** `#series` in export order; null once a series comes or goes. */
   #sorted: Series[] | null = null;
   #retired: (CounterSeries | HistogramSeries)[] = [];
-  /** Each stream counter summed over the streams removed so far, so that `countAll` never goes backwards. */
+  /**
+   * Each stream counter summed over the streams removed so far, and what their ended labels objects counted after
+   * (frames that were in flight), so that `countAll` never goes backwards and misses nothing.
+   */
   readonly #removedTotals = new Map<string, number>();
+  /** Labels objects of leases that ended (`removeStream`): what is recorded with them makes no series. */
+  readonly #ended = new WeakSet<MetricLabels>();
 
   constructor(options: MetricsRegistryOptions) {
     for (const key of ['appName', 'workerId'] as const) {
@@ -124,25 +129,29 @@ export class MetricsRegistry {
 
   /** Adds `value` (finite, >= 0) to a counter. */
   add(name: CounterName, value = 1, labels?: MetricLabels): void {
-    const series = this.#lookup(name, 'counter', labels) as CounterSeries;
+    const series = this.#lookup(name, 'counter', labels) as CounterSeries | undefined;
     if (!(Number.isFinite(value) && value >= 0)) {
       throw new KvsInferError('BAD_METRIC', `counter ${name} can only grow by a finite amount >= 0, got ${value}`);
     }
-    series.total += value;
+    // An ended lease's late count: no series of its stream, but the worker's totals (`countAll`) keep it.
+    if (series === undefined) this.#removedTotals.set(name, (this.#removedTotals.get(name) ?? 0) + value);
+    else series.total += value;
     // Priced as it is counted, so that GetMediaCost has BytesRead's life: interval deltas, retired streams, totals.
     if (name === 'BytesRead') this.add('GetMediaCost', getMediaCost(value, this.getMediaPricePerGB), labels);
   }
 
   /** Sets a gauge; replaces a callback registered with `gauge()`. A non-finite value is kept and not exported. */
   set(name: GaugeName, value: number, labels?: MetricLabels): void {
-    const series = this.#lookup(name, 'gauge', labels) as GaugeSeries;
+    const series = this.#lookup(name, 'gauge', labels) as GaugeSeries | undefined;
+    if (series === undefined) return;
     series.value = value;
     series.read = undefined;
   }
 
   /** Records one latency in milliseconds (non-finite values are ignored). */
   observe(name: HistogramName, ms: number, labels?: MetricLabels): void {
-    const series = this.#lookup(name, 'histogram', labels) as HistogramSeries;
+    const series = this.#lookup(name, 'histogram', labels) as HistogramSeries | undefined;
+    if (series === undefined) return;
     series.interval.record(ms);
     series.total.record(ms);
   }
@@ -152,7 +161,8 @@ export class MetricsRegistry {
    * Returns the function that unregisters it (no-op once replaced by another `gauge()` or `set()`).
    */
   gauge(name: GaugeName, read: () => number, labels?: MetricLabels): () => void {
-    const series = this.#lookup(name, 'gauge', labels) as GaugeSeries;
+    const series = this.#lookup(name, 'gauge', labels) as GaugeSeries | undefined;
+    if (series === undefined) return () => undefined;
     series.read = read;
     const key = seriesKey(name, labels);
     return () => {
@@ -166,8 +176,19 @@ export class MetricsRegistry {
   /**
    * Drops every series of `stream` (its lease left this worker). Counter increments and latencies not yet
    * exported stay for the next interval export, labelled as before; gauges go at once.
+   *
+   * `ended`, the labels object the ended lease recorded with, is inert from now on: what its frames still in flight
+   * record makes no series (counter increments go to `countAll` alone), so the stream's series do not come back.
+   * Any other labels object of the stream (a lease of it taken again, with its own) makes them afresh. Without
+   * `ended`, the next record of the stream makes them again, whoever records it.
    */
-  removeStream(stream: string): void {
+  removeStream(stream: string, ended?: MetricLabels): void {
+    if (ended !== undefined) {
+      if (ended.stream !== stream) {
+        throw new KvsInferError('BAD_METRIC', `labels of stream ${ended.stream} cannot end stream ${stream}`);
+      }
+      this.#ended.add(ended);
+    }
     this.#dropped();
     for (const [key, series] of this.#series) {
       if (series.labels.stream !== stream) continue;
@@ -275,11 +296,16 @@ export class MetricsRegistry {
     this.#removedTotals.clear();
   }
 
-  /** A labels object is taken as it is when first seen: its `stream` must not change afterwards. */
-  #lookup(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {
+  /**
+   * A labels object is taken as it is when first seen: its `stream` must not change afterwards. Undefined for an
+   * ended labels object (checked past the cache, which `removeStream` empties): nothing is to be recorded.
+   */
+  #lookup(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series | undefined {
     const found = labels === undefined ? undefined : this.#found.get(labels)?.get(name);
     if (found?.kind === kind) return found;
-    const series = this.#find(name, kind, labels);
+    const definition = checkedDefinition(name, kind, labels);
+    if (labels !== undefined && this.#ended.has(labels)) return undefined;
+    const series = this.#find(definition, labels);
     if (labels !== undefined) {
       const byName = this.#found.get(labels) ?? new Map<string, Series>();
       byName.set(name, series);
@@ -288,18 +314,9 @@ export class MetricsRegistry {
     return series;
   }
 
-  #find(name: string, kind: MetricKind, labels: MetricLabels | undefined): Series {
-    const definition = metricDefinition(name);
-    if (definition === undefined) throw new KvsInferError('BAD_METRIC', `no metric is named ${JSON.stringify(name)}`);
-    if (definition.kind !== kind)
-      throw new KvsInferError('BAD_METRIC', `${name} is a ${definition.kind}, not a ${kind}`);
+  #find(definition: MetricDefinition, labels: MetricLabels | undefined): Series {
+    const { name } = definition;
     const stream = labels?.stream;
-    if (definition.scope === 'stream' && (typeof stream !== 'string' || stream.length === 0)) {
-      throw new KvsInferError('BAD_METRIC', `${name} is a stream metric and needs a non-empty stream label`);
-    }
-    if (definition.scope === 'worker' && stream !== undefined) {
-      throw new KvsInferError('BAD_METRIC', `${name} is a worker metric and takes no stream label`);
-    }
     const existing = this.#series.get(seriesKey(name, labels));
     if (existing !== undefined) return existing;
     // A stream's counters appear together, so its EMF document and scrape show 0 rather than nothing.
@@ -353,6 +370,21 @@ export class MetricsRegistry {
     this.#found = new WeakMap();
     this.#sorted = null;
   }
+}
+
+/** `name`'s definition, checked against the kind written and the labels given. */
+function checkedDefinition(name: string, kind: MetricKind, labels: MetricLabels | undefined): MetricDefinition {
+  const definition = metricDefinition(name);
+  if (definition === undefined) throw new KvsInferError('BAD_METRIC', `no metric is named ${JSON.stringify(name)}`);
+  if (definition.kind !== kind) throw new KvsInferError('BAD_METRIC', `${name} is a ${definition.kind}, not a ${kind}`);
+  const stream = labels?.stream;
+  if (definition.scope === 'stream' && (typeof stream !== 'string' || stream.length === 0)) {
+    throw new KvsInferError('BAD_METRIC', `${name} is a stream metric and needs a non-empty stream label`);
+  }
+  if (definition.scope === 'worker' && stream !== undefined) {
+    throw new KvsInferError('BAD_METRIC', `${name} is a worker metric and takes no stream label`);
+  }
+  return definition;
 }
 
 function seriesKey(name: string, labels: MetricLabels | undefined): string {

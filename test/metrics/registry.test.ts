@@ -9,6 +9,7 @@ import {
   MetricsRegistry,
   metricDefinition,
   PIPELINE_STAGES,
+  prometheusText,
   type SeriesSnapshot,
 } from '../../src/metrics/index.js';
 
@@ -301,5 +302,55 @@ t.test(
     t.equal(r.count('FramesPublished', { stream: 'never' }), 0, 'a stream without series reads 0');
     t.equal(r.count('LeasesTaken'), 0, 'a worker counter reads without labels');
     t.equal(r.countAll('FramesPublished'), 6, 'the removed stream stays in the total, after its export too');
+  },
+);
+
+t.test(
+  'the labels object of an ended lease makes no series: its late records stay out of every export, ' +
+    'its late counts stay in countAll, and a new lease of the stream records afresh',
+  async (t) => {
+    // Prepare: a lease's labels object, as its pipeline and reader pass it for every record.
+    const r = newRegistry();
+    t.teardown(() => r.destroy());
+    const ended = { stream: 'cam' };
+    r.add('FramesSampled', 4, ended);
+    r.observe('EndToEndLatency', 80, ended);
+    r.removeStream('cam', ended);
+    const lastInterval = emfDocuments(r, { namespace: 'N', timestamp: 1 }).filter((d) => d.StreamName === 'cam');
+
+    // Act: what a frame still in flight records after its lease ended (BytesRead prices GetMediaCost too).
+    r.add('FramesDecoded', 1, ended);
+    r.add('BytesRead', 1_000_000_000, ended);
+    r.observe('ReceivedToDecodedLatency', 5, ended);
+    r.set('MillisBehindNow', 10, ended);
+    const unregister = r.gauge('MillisBehindNow', () => 1, ended);
+    unregister();
+    const streamsAfterLate = r.streams();
+    const snapshotAfterLate = r.snapshot().series.filter((s) => s.labels.stream !== undefined);
+    const scrapeAfterLate = prometheusText(r);
+    const emfAfterLate = emfDocuments(r, { namespace: 'N', timestamp: 2 }).filter((d) => d.StreamName === 'cam');
+    // The lease of the stream taken again on this worker: a labels object of its own.
+    const next = { stream: 'cam' };
+    r.add('FramesSampled', 2, next);
+    r.observe('EndToEndLatency', 30, next);
+
+    // Assess
+    t.equal(lastInterval.length, 1, 'the ended lease still has its last interval');
+    t.equal(lastInterval[0]!.FramesSampled, 4);
+    t.same(streamsAfterLate, [], 'late records bring no series back');
+    t.same(snapshotAfterLate, [], 'nor into the snapshot');
+    t.notMatch(scrapeAfterLate, /stream="cam"/, 'nor into a scrape');
+    t.same(emfAfterLate, [], 'nor into EMF');
+    t.equal(r.countAll('FramesDecoded'), 1, 'a late count stays in the worker totals');
+    t.equal(r.countAll('BytesRead'), 1_000_000_000);
+    t.ok(r.countAll('GetMediaCost') > 0, 'priced as usual');
+    t.same(r.streams(), ['cam'], 'the new lease makes series again');
+    t.equal(r.count('FramesSampled', { stream: 'cam' }), 2, 'counting from 0');
+    t.equal(r.count('FramesDecoded', { stream: 'cam' }), 0, 'without the ended lease late counts');
+    t.equal(r.summary('EndToEndLatency', { stream: 'cam' })?.count, 1);
+    t.equal(r.countAll('FramesSampled'), 6);
+    t.throws(() => r.add('FramesDecoded', -1, ended), { code: 'BAD_METRIC' }, 'still checked');
+    t.throws(() => r.add('LeasesTaken', 1, ended), { code: 'BAD_METRIC' }, 'still checked');
+    t.throws(() => r.removeStream('other', next), { code: 'BAD_METRIC' }, 'labels end their own stream only');
   },
 );

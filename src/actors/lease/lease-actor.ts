@@ -19,7 +19,7 @@ import {
   type ReaderEvent,
   type ReaderInput,
 } from '../../machines/index.js';
-import { mediaCost, type StreamCounters, streamCounters } from '../../metrics/index.js';
+import { type MetricLabels, mediaCost, type StreamCounters, streamCounters } from '../../metrics/index.js';
 import { onAbort } from '../deferred.js';
 import { errorFields, type Logger } from '../logger.js';
 import { type MediaReaderOptions, readStreamMedia } from '../pipeline/media-reader.js';
@@ -76,6 +76,11 @@ export class LeaseActor {
   readonly #actor: Actor<typeof leaseMachine>;
   readonly #eagerCheckpoints: boolean;
   readonly #pipeline: StreamPipeline;
+  /**
+   * What this lease and its pipeline record the stream's metrics with: ended with the lease (`removeStream`), so that
+   * frames still in flight then bring back none of its series, while a later lease of the stream records with its own.
+   */
+  readonly #labels: MetricLabels;
   readonly #watch = new LeaseWatch();
   /** The counters as the lease ended, kept for the view of an ended lease; null while it runs. */
   #final: StreamCounters | null = null;
@@ -86,8 +91,10 @@ export class LeaseActor {
     this.#options = options;
     this.streamName = options.lease.leaseKey;
     this.#eagerCheckpoints = options.checkpointIntervalMillis === 0;
+    this.#labels = { stream: this.streamName };
     this.#pipeline = new StreamPipeline({
       streamName: this.streamName,
+      labels: this.#labels,
       services: options.services,
       keyframesSeen: options.lease.checkpoint?.keyframesSeen ?? 0,
       nextSampleAt: options.lease.checkpoint?.nextSampleAt,
@@ -227,7 +234,7 @@ export class LeaseActor {
     if (this.#options.leaseOnly) return () => undefined;
     const abort = new AbortController();
     const { metrics } = this.#options.services;
-    const labels = { stream: this.streamName };
+    const labels = this.#labels;
     if (input.attempt > 0) metrics.add('GetMediaReconnects', 1, labels);
     const events = readStreamMedia({
       endpoints: this.#options.endpoints,
@@ -303,7 +310,7 @@ export class LeaseActor {
     // Read before the registry drops the stream's series: the ended lease's view and log lines keep them.
     const counters = this.counters;
     this.#final = counters;
-    this.#options.services.metrics.removeStream(this.streamName);
+    this.#options.services.metrics.removeStream(this.streamName, this.#labels);
     if (output?.reason === 'lease-lost') {
       this.#log('lost', { reason: this.#lostReason ?? 'taken', counters });
       return output;

@@ -35,7 +35,7 @@ import {
   type MkvEvent,
   type SamplerState,
 } from '../../media/index.js';
-import type { MetricsRegistry, StageMetricName } from '../../metrics/index.js';
+import type { MetricLabels, MetricsRegistry, StageMetricName } from '../../metrics/index.js';
 import type { EncodedImage, FramePool, ImageRequest } from '../../native/index.js';
 import type { Clock } from '../clock.js';
 import { errorFields } from '../logger.js';
@@ -112,6 +112,11 @@ export interface StreamPipelineOptions {
   onComplete: (fragment: CompletedFragment) => void;
   /** For problems worth an operator's attention: corrupt fragments, frames that failed for good or went unrecorded. */
   onEvent: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * What its metrics are recorded with (default a `{ stream }` of its own): its lease's, which the lease passes to
+   * `removeStream` as it ends, so that frames still in flight then record nothing for the stream.
+   */
+  labels?: MetricLabels;
 }
 
 interface OpenFragment {
@@ -141,7 +146,7 @@ export class StreamPipeline {
   readonly #sampler: FrameSampler;
   readonly #now: () => number;
   readonly #metrics: MetricsRegistry;
-  readonly #labels: { stream: string };
+  readonly #labels: MetricLabels;
   /** Fragments not yet complete, in stream order. */
   readonly #open: OpenFragment[] = [];
   /** The newest fragment read to its end (or given up); anything up to it that is read again is skipped. */
@@ -170,7 +175,7 @@ export class StreamPipeline {
     );
     this.#now = options.services.now ?? Date.now;
     this.#metrics = options.services.metrics;
-    this.#labels = { stream: options.streamName };
+    this.#labels = options.labels ?? { stream: options.streamName };
     // Every frame in flight listens to it (pool, endpoint, publisher): hundreds at once are expected, not a leak.
     setMaxListeners(0, this.#abort.signal);
   }
