@@ -84,9 +84,14 @@ function handler(
   });
 }
 
-/** The handler of a client whose calls are short: the SDK's 50 sockets, and any silence bounded. */
-const shortCalls = (options: ClientOptions, defaultRequestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): NodeHttpHandler =>
-  handler(options, { defaultRequestTimeoutMs, maxSockets: 50, idleTimeout: true });
+/**
+ * The handler of a client whose calls are short: the SDK's 50 sockets, and any silence bounded. Exported for the
+ * Lambda consumer (cfn/lambda), which also gives it to clients whose packages the worker does not ship (S3).
+ */
+export const shortCalls = (
+  options: ClientOptions,
+  defaultRequestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): NodeHttpHandler => handler(options, { defaultRequestTimeoutMs, maxSockets: 50, idleTimeout: true });
 
 let processCredentials: AwsCredentialIdentityProvider | undefined;
 
@@ -94,9 +99,11 @@ let processCredentials: AwsCredentialIdentityProvider | undefined;
  * The client options the SDK takes: ours without the deadlines, which go to the handler, and with the process's
  * bounded credential chain unless credentials are given: one fetch serves every client.
  */
-function sdkOptions(options: ClientOptions): Omit<ClientOptions, 'connectTimeoutMs' | 'requestTimeoutMs'> {
+export function sdkOptions(options: ClientOptions): Omit<ClientOptions, 'connectTimeoutMs' | 'requestTimeoutMs'> {
   const { connectTimeoutMs: _connect, requestTimeoutMs: _request, credentials, ...rest } = options;
-  return { ...rest, credentials: credentials ?? (processCredentials ??= boundedCredentials()) };
+  if (credentials !== undefined) return { ...rest, credentials };
+  processCredentials ??= boundedCredentials();
+  return { ...rest, credentials: processCredentials };
 }
 
 /** The lease table's client. Default request timeout: the one for KCL's default failover time of 10 s (2666 ms). */
