@@ -259,7 +259,9 @@ export class Worker implements DebugSource {
       onAcquired: (lease, { handoverDelayMillis }) => this.#spawn(lease, handoverDelayMillis),
       onLost: (leaseKey, reason) => this.#lost(leaseKey, reason),
       onSyncLease: (held) => this.#syncLease(held),
-      onError: (error) => this.#error('lease-error', error),
+      // A malformed lease item needs an operator; the rest (DynamoDB slow or unreachable) passes by itself.
+      onError: (error) =>
+        this.#error('lease-error', error, errorFields(error).code === 'LEASE_ITEM_INVALID' ? 'error' : 'warn'),
       onCount: (counter) => {
         const metric = COORDINATOR_METRICS[counter];
         if (metric) this.metrics.add(metric);
@@ -579,7 +581,7 @@ export class Worker implements DebugSource {
     );
   }
 
-  #error(event: string, error: unknown): void {
-    this.#log({ level: 'warn', event, worker: this.workerId, ...errorFields(error) });
+  #error(event: string, error: unknown, level: 'warn' | 'error' = 'warn'): void {
+    this.#log({ level, event, worker: this.workerId, ...errorFields(error) });
   }
 }

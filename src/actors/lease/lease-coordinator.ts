@@ -73,7 +73,10 @@ export interface LeaseCoordinatorOptions {
   onLost?: (leaseKey: string, reason: LeaseLostReason) => void | Promise<void>;
   /** This worker gained (true) or lost (false) the sync lease, i.e. the duty to run discovery. */
   onSyncLease?: (held: boolean) => void | Promise<void>;
-  /** Errors the background passes and callbacks swallow (DynamoDB unreachable, a throwing callback). */
+  /**
+   * Errors the background passes and callbacks swallow (DynamoDB unreachable, a throwing callback), and each malformed
+   * attribute of the lease items a pass meets (LEASE_ITEM_INVALID, once a minute while it stays).
+   */
   onError?: (error: unknown) => void;
   /** Told of every count as it happens (for metrics); `counters` has the totals. */
   onCount?: (counter: keyof LeaseCoordinatorCounters) => void;
@@ -157,6 +160,8 @@ export class LeaseCoordinator {
   /** This worker's item under 'leader' assignment: held like a lease, it tells the leader this worker is alive. */
   readonly #workerKey: string;
   #scans = 0;
+  /** When each problem of a lease item (by lease, field and value) was last reported: see #reportProblems. */
+  readonly #reported = new Map<string, number>();
   #taking = true;
   #running = false;
 
@@ -443,7 +448,12 @@ export class LeaseCoordinator {
     const current = leases.find((l) => l.leaseKey === this.syncLeaseKey);
     const ours = current !== undefined && current.leaseOwner === this.workerId;
     // A renewal abandoned unanswered may have landed: ours, one write ahead of what we know. Proven from its sending.
-    if (ours && sync.unansweredSince !== null && current.leaseCounter === sync.lease.leaseCounter + 1) {
+    if (
+      ours &&
+      sync.unansweredSince !== null &&
+      !current.malformedCounter &&
+      current.leaseCounter === sync.lease.leaseCounter + 1
+    ) {
       sync.lease = current;
       sync.renewedAt = sync.unansweredSince;
       sync.unansweredSince = null;
@@ -551,6 +561,7 @@ export class LeaseCoordinator {
       if (
         entry.unansweredSince !== null &&
         current?.leaseOwner === this.workerId &&
+        !current.malformedCounter &&
         current.leaseCounter === entry.lease.leaseCounter + 1
       ) {
         entry.lease = current;
@@ -570,6 +581,7 @@ export class LeaseCoordinator {
     const leases = await this.#table.list({ consistentRead: false });
     const now = this.#clock.now();
     this.#observations = observe(this.#observations, leases, now);
+    this.#reportProblems(leases, now);
     const plan = planTakes(
       { leases, observations: this.#observations, held: new Set(this.#held.keys()), now, self: this.workerId },
       {
@@ -608,6 +620,7 @@ export class LeaseCoordinator {
     const listed = standby ? await this.#table.list({ consistentRead: false }) : syncLease ? [syncLease] : [];
     const now = this.#clock.now();
     this.#observations = observe(this.#observations, listed, now);
+    this.#reportProblems([item, syncLease, ...listed], now);
     this.#workers = syncLease?.workers ?? [this.workerId];
     await this.#keepWorkerItem(item, now);
     if (item?.assigned) await this.#takeAssigned(item.assigned);
@@ -633,6 +646,7 @@ export class LeaseCoordinator {
     const leases = await this.#table.list({ consistentRead: false });
     const now = this.#clock.now();
     this.#observations = observe(this.#observations, leases, now);
+    this.#reportProblems(leases, now);
     const item = leases.find((l) => l.leaseKey === this.#workerKey);
     await this.#keepWorkerItem(item, now);
     if (item?.assigned) await this.#takeAssigned(item.assigned);
@@ -742,6 +756,8 @@ export class LeaseCoordinator {
     if (taken.leaseKey === this.syncLeaseKey) {
       this.#call(() => this.#options.onSyncLease?.(true));
     } else if (this.#isStream(taken.leaseKey)) {
+      // What the reader starts from: a worker that never listed the lease ('leader' assignment) reports it here.
+      this.#reportProblems([taken], this.#clock.now());
       this.#count('taken');
       if (stolen) this.#count('stolen');
       // Counted from the pass's `now`, before the take was sent: waited from here, it ends later still.
@@ -871,6 +887,26 @@ export class LeaseCoordinator {
     }
   }
 
+  /**
+   * Reports each problem of the lease items met (LEASE_ITEM_INVALID, through onError): the lease, the field, the value
+   * and what is done about it. Every pass meets them again, so each (lease, field, value) at most once per
+   * REPORT_PROBLEMS_MILLIS: for as long as the item stays malformed, and again at once if its value changes.
+   */
+  #reportProblems(leases: Iterable<Lease | undefined>, now: number): void {
+    for (const [key, at] of this.#reported) if (now - at >= REPORT_PROBLEMS_MILLIS) this.#reported.delete(key);
+    for (const lease of leases) {
+      if (!lease?.problems) continue;
+      const { leaseKey } = lease;
+      for (const { field, found, handling } of lease.problems) {
+        const key = `${leaseKey}\n${field}\n${found}`;
+        if (this.#reported.has(key)) continue;
+        this.#reported.set(key, now);
+        const message = `lease item ${leaseKey}: ${field} is ${found}; ${handling}`;
+        this.#report(new LeaseError('LEASE_ITEM_INVALID', message, { leaseKey }));
+      }
+    }
+  }
+
   #report(error: unknown): void {
     try {
       this.#options.onError?.(error);
@@ -882,6 +918,9 @@ export class LeaseCoordinator {
 
 /** Ticks of the renewal timer per renewal interval (see #renewDue). */
 const RENEW_SLICES = 10;
+
+/** How often one worker reports the same problem of a lease item while it stays (see #reportProblems). */
+const REPORT_PROBLEMS_MILLIS = 60_000;
 
 const sameList = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);

@@ -13,6 +13,8 @@ export type LeaseErrorCode =
   | 'LEASE_TABLE_FAILED'
   /** The table exists with another key schema, or never became ACTIVE. */
   | 'LEASE_TABLE_INVALID'
+  /** A lease item has a malformed attribute: the message names the lease, the field, the value and what is done. */
+  | 'LEASE_ITEM_INVALID'
   /** A bad option or lease key given by the caller. */
   | 'BAD_LEASE_OPTIONS';
 

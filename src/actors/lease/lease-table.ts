@@ -18,7 +18,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { LeaseError } from './lease-errors.js';
-import type { Checkpoint, Lease, LeaseStore, LeaseWriteOptions } from './lease-types.js';
+import type { Checkpoint, Lease, LeaseItemProblem, LeaseStore, LeaseWriteOptions } from './lease-types.js';
 
 export interface LeaseTableOptions {
   /** The caller owns it (endpoint, retries, destroy); the table only sends through it. */
@@ -118,7 +118,8 @@ export class LeaseTable implements LeaseStore {
         ),
       );
       for (const item of page.Items ?? []) {
-        // An item that is not a lease (hand-edited, another tool's) is skipped rather than crash the worker.
+        // Every item is a lease (the key is a string); a malformed one (hand-edited, another tool's or version's)
+        // comes with its problems, which the coordinator reports, rather than being skipped and never read.
         const lease = parseLease(item);
         if (lease) leases.push(lease);
       }
@@ -170,23 +171,24 @@ export class LeaseTable implements LeaseStore {
    */
   take(lease: Lease, owner: string, { live = false }: { live?: boolean } = {}): Promise<Lease> {
     const switched = lease.leaseOwner !== owner ? 1 : 0;
+    const liveClause = live ? ', #live = :live' : ' REMOVE #live';
+    const at = counterAt(lease);
     return this.#write(
       'take',
       lease,
       owner,
       {},
       {
-        UpdateExpression:
-          'SET #owner = :owner, #counter = :next, #switches = if_not_exists(#switches, :zero) + :switched' +
-          (live ? ', #live = :live' : ' REMOVE #live'),
-        ConditionExpression: 'attribute_exists(#key) AND #counter = :expected',
+        // The switches as read, plus one: every write of them moves the counter this take is conditional on, so the
+        // read is what the item holds; and a malformed value (which `+` would refuse) is set afresh.
+        UpdateExpression: `SET #owner = :owner, #counter = :next, #switches = :switches${liveClause}`,
+        ConditionExpression: `attribute_exists(#key) AND ${at.condition}`,
         ExpressionAttributeNames: names('#key', '#owner', '#counter', '#switches', '#live'),
         ExpressionAttributeValues: {
           ':owner': owner,
-          ':next': lease.leaseCounter + 1,
-          ':expected': lease.leaseCounter,
-          ':zero': 0,
-          ':switched': switched,
+          ':next': at.next,
+          ...at.values,
+          ':switches': lease.ownerSwitchesSinceCheckpoint + switched,
           ...(live ? { ':live': true } : {}),
         },
       },
@@ -197,6 +199,7 @@ export class LeaseTable implements LeaseStore {
   /** `workers`: the sync lease's holder records the live workers it listed (leaseAssignment 'leader'). */
   renew(lease: Lease, owner: string, options: LeaseWriteOptions & { workers?: string[] } = {}): Promise<Lease> {
     const { workers } = options;
+    const at = counterAt(lease);
     return this.#write(
       'renew',
       lease,
@@ -204,12 +207,12 @@ export class LeaseTable implements LeaseStore {
       options,
       {
         UpdateExpression: workers ? 'SET #counter = :next, #workers = :workers' : 'SET #counter = :next',
-        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ConditionExpression: `${at.condition} AND #owner = :owner`,
         ExpressionAttributeNames: names('#owner', '#counter', ...(workers ? (['#workers'] as const) : [])),
         ExpressionAttributeValues: {
           ':owner': owner,
-          ':next': lease.leaseCounter + 1,
-          ':expected': lease.leaseCounter,
+          ':next': at.next,
+          ...at.values,
           ...(workers ? { ':workers': workers } : {}),
         },
       },
@@ -247,24 +250,35 @@ export class LeaseTable implements LeaseStore {
   }
 
   deleteIfUnchanged(lease: Lease): Promise<boolean> {
-    return this.#deleteIf(lease.leaseKey, '#counter', lease.leaseCounter);
+    const at = counterAt(lease);
+    return this.#deleteIf(
+      lease.leaseKey,
+      `attribute_exists(#key) AND ${at.condition}`,
+      ['#key', '#counter'],
+      at.values,
+    );
   }
 
   deleteIfOwned(leaseKey: string, owner: string): Promise<boolean> {
-    return this.#deleteIf(leaseKey, '#owner', owner);
+    return this.#deleteIf(leaseKey, '#owner = :owner', ['#owner'], { ':owner': owner });
   }
 
-  /** Deletes the lease only if its `attribute` is `expected`; false when it is not (or the lease is gone). */
-  async #deleteIf(leaseKey: string, attribute: '#counter' | '#owner', expected: unknown): Promise<boolean> {
+  /** Deletes the lease only if `condition` holds; false when it does not (or the lease is gone). */
+  async #deleteIf(
+    leaseKey: string,
+    condition: string,
+    attributes: (keyof typeof NAMES)[],
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
     checkKey(leaseKey);
     try {
       await this.#doc.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { leaseKey },
-          ConditionExpression: `${attribute} = :expected`,
-          ExpressionAttributeNames: names(attribute),
-          ExpressionAttributeValues: { ':expected': expected },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names(...attributes),
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
         }),
       );
       return true;
@@ -296,6 +310,7 @@ export class LeaseTable implements LeaseStore {
     if (Number.isInteger(checkpoint.keyframesSeen)) value.keyframesSeen = checkpoint.keyframesSeen;
     if (Number.isFinite(checkpoint.nextSampleAt)) value.nextSampleAt = checkpoint.nextSampleAt;
     if (checkpoint.inclusive === true) value.inclusive = true;
+    const at = counterAt(lease);
     return this.#write(
       'checkpoint',
       lease,
@@ -303,12 +318,12 @@ export class LeaseTable implements LeaseStore {
       options,
       {
         UpdateExpression: 'SET #counter = :next, #checkpoint = :checkpoint, #switches = :zero',
-        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ConditionExpression: `${at.condition} AND #owner = :owner`,
         ExpressionAttributeNames: names('#owner', '#counter', '#checkpoint', '#switches'),
         ExpressionAttributeValues: {
           ':owner': owner,
-          ':next': lease.leaseCounter + 1,
-          ':expected': lease.leaseCounter,
+          ':next': at.next,
+          ...at.values,
           ':checkpoint': value,
           ':zero': 0,
         },
@@ -319,6 +334,7 @@ export class LeaseTable implements LeaseStore {
 
   /** Hands the lease back (owner removed) so another worker takes it at once instead of after failover. */
   release(lease: Lease, owner: string): Promise<Lease> {
+    const at = counterAt(lease);
     return this.#write(
       'release',
       lease,
@@ -326,13 +342,9 @@ export class LeaseTable implements LeaseStore {
       {},
       {
         UpdateExpression: 'SET #counter = :next REMOVE #owner',
-        ConditionExpression: '#counter = :expected AND #owner = :owner',
+        ConditionExpression: `${at.condition} AND #owner = :owner`,
         ExpressionAttributeNames: names('#owner', '#counter'),
-        ExpressionAttributeValues: {
-          ':owner': owner,
-          ':next': lease.leaseCounter + 1,
-          ':expected': lease.leaseCounter,
-        },
+        ExpressionAttributeValues: { ':owner': owner, ':next': at.next, ...at.values },
       },
       (current) => current.leaseOwner === undefined,
     );
@@ -369,11 +381,13 @@ export class LeaseTable implements LeaseStore {
       // The SDK retries a write whose answer was lost; the retry then fails the very condition its first
       // attempt satisfied. Exactly our write having landed shows as counter+1 with the expected outcome.
       // An earlier write of the caller's that got no answer (timed out, abandoned) and landed shows the same:
-      // the coordinator, which runs one write at a time per lease, then dates its proof from that one.
-      if (current && current.leaseCounter === lease.leaseCounter + 1 && applied(current)) return current;
+      // the coordinator, which runs one write at a time per lease, then dates its proof from that one. Never a
+      // malformed counter: none of our writes leaves one, so it proves nothing.
+      const next = counterAt(lease).next;
+      if (current && !current.malformedCounter && current.leaseCounter === next && applied(current)) return current;
       const found = current
-        ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${current.leaseCounter}, ` +
-          `expected counter ${lease.leaseCounter}`
+        ? `found owner ${current.leaseOwner ?? '(none)'} and counter ${counterText(current)}, ` +
+          `expected counter ${counterText(lease)}`
         : 'the lease no longer exists';
       throw new LeaseError('LEASE_LOST', `${operation} of lease ${lease.leaseKey} by ${owner} failed: ${found}`, {
         leaseKey: lease.leaseKey,
@@ -393,39 +407,215 @@ export class LeaseTable implements LeaseStore {
   }
 }
 
-/** The lease an item holds, or undefined for an item that is not one. */
+/**
+ * The lease an item holds, or undefined for an object without a string `leaseKey` (never a table item: it is the
+ * key). A malformed attribute, which KIT users, other tools and older versions may leave, is never skipped silently:
+ * each one goes into `problems` with what is made of it, and the coordinator reports it (LEASE_ITEM_INVALID). What
+ * can be read exactly is kept: the worker must neither leave a stream unread nor resume it past its checkpoint.
+ */
 export function parseLease(item: Record<string, unknown>): Lease | undefined {
   const { leaseKey, leaseOwner, leaseCounter, checkpoint, ownerSwitchesSinceCheckpoint, assigned, workers } = item;
-  if (typeof leaseKey !== 'string' || typeof leaseCounter !== 'number' || !Number.isInteger(leaseCounter))
-    return undefined;
+  if (typeof leaseKey !== 'string') return undefined;
+  const problems: LeaseItemProblem[] = [];
+  const problem: Problem = (field, value, handling) => void problems.push({ field, found: shown(value), handling });
+  const counted = typeof leaseCounter === 'number' && Number.isInteger(leaseCounter);
+  const switches = ownerSwitchesSinceCheckpoint;
   const lease: Lease = {
     leaseKey,
-    leaseCounter,
-    ownerSwitchesSinceCheckpoint: typeof ownerSwitchesSinceCheckpoint === 'number' ? ownerSwitchesSinceCheckpoint : 0,
+    leaseCounter: counted ? leaseCounter : standIn(leaseCounter),
+    ownerSwitchesSinceCheckpoint: typeof switches === 'number' && Number.isFinite(switches) ? switches : 0,
   };
-  if (typeof leaseOwner === 'string' && leaseOwner !== '') lease.leaseOwner = leaseOwner;
-  if (item.assignedLive === true) lease.assignedLive = true;
-  // A string set comes back as a Set; anything else that is not a list of strings is ignored.
-  const strings = (value: unknown): string[] | undefined => {
-    const list = value instanceof Set ? [...value] : Array.isArray(value) ? value : undefined;
-    return list?.every((v) => typeof v === 'string') ? list.sort() : undefined;
-  };
-  const assignedKeys = strings(assigned);
-  if (assignedKeys) lease.assigned = assignedKeys;
-  const workerIds = strings(workers);
-  if (workerIds) lease.workers = workerIds;
-  const cp = checkpoint as Partial<Checkpoint> | undefined;
-  if (cp && typeof cp.fragmentNumber === 'string' && typeof cp.serverTimestamp === 'number') {
-    lease.checkpoint = { fragmentNumber: cp.fragmentNumber, serverTimestamp: cp.serverTimestamp };
-    if (typeof cp.keyframesSeen === 'number' && Number.isInteger(cp.keyframesSeen) && cp.keyframesSeen >= 0)
-      lease.checkpoint.keyframesSeen = cp.keyframesSeen;
-    // Anything else starts sampling by time afresh (the next I-frame), as a checkpoint without it does.
-    if (typeof cp.nextSampleAt === 'number' && Number.isFinite(cp.nextSampleAt))
-      lease.checkpoint.nextSampleAt = cp.nextSampleAt;
-    // Only `true` counts: anything else reads as a completed fragment, which resumes after it (the older behaviour).
-    if (cp.inclusive === true) lease.checkpoint.inclusive = true;
+  if (!counted) {
+    // Skipped, it would stay unread for good: createLease finds it there. Repaired in place, it could be under
+    // another worker's writes. Taken like any lease once expired or ownerless, conditional on the value as found.
+    lease.malformedCounter = { value: leaseCounter };
+    problem(
+      'leaseCounter',
+      leaseCounter,
+      'not an integer number: the lease is taken over like any expired or ownerless one, by a write conditional on ' +
+        `this exact value that sets the counter to ${counterAfter(leaseCounter)}; until then nobody reads it`,
+    );
   }
+  if (switches !== undefined && switches !== null && lease.ownerSwitchesSinceCheckpoint !== switches)
+    problem('ownerSwitchesSinceCheckpoint', switches, 'read as 0; the next take sets it afresh');
+  if (typeof leaseOwner === 'string' && leaseOwner !== '') lease.leaseOwner = leaseOwner;
+  else if (leaseOwner !== undefined && leaseOwner !== null && leaseOwner !== '')
+    problem('leaseOwner', leaseOwner, 'not a string: read as no owner, so the lease is free to take');
+  // Read as live when in doubt: the new owner then waits out the old one's handover rather than overlap it.
+  if (item.assignedLive === true) lease.assignedLive = true;
+  else if (item.assignedLive !== undefined && item.assignedLive !== null && item.assignedLive !== false) {
+    lease.assignedLive = true;
+    problem('assignedLive', item.assignedLive, 'read as true: the new owner waits out the old one before reading');
+  }
+  // A string set comes back as a Set; anything else that is not a list of strings is ignored.
+  const strings = (field: string, value: unknown): string[] | undefined => {
+    const list = value instanceof Set ? [...value] : Array.isArray(value) ? value : undefined;
+    if (list?.every((v) => typeof v === 'string')) return list.sort();
+    if (value !== undefined && value !== null) problem(field, value, 'not a list of strings: ignored');
+    return undefined;
+  };
+  const assignedKeys = strings('assigned', assigned);
+  if (assignedKeys) lease.assigned = assignedKeys;
+  const workerIds = strings('workers', workers);
+  if (workerIds) lease.workers = workerIds;
+  const parsed = parseCheckpoint(checkpoint, problem);
+  if (parsed) lease.checkpoint = parsed;
+  if (problems.length > 0) lease.problems = problems;
   return lease;
+}
+
+type Problem = (field: string, value: unknown, handling: string) => void;
+
+const UNUSABLE =
+  'the checkpoint cannot be used: the stream is read from the configured startSelectorType (NOW by default) as if ' +
+  'never checkpointed, and its first checkpoint replaces this one; what came in between is not read';
+
+/**
+ * The checkpoint of an item, as exactly as it can be read. Reading resumes after `fragmentNumber` (at it when
+ * `inclusive`, found by `serverTimestamp`), so a fragment number that can be read keeps the checkpoint: a number
+ * spelled as a string is read as that number, and a `serverTimestamp` that cannot be read is NaN (unknown), which
+ * only an inclusive checkpoint needs. Without a fragment number nothing says where to resume: the configured start.
+ */
+function parseCheckpoint(value: unknown, problem: Problem): Checkpoint | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isMap(value)) {
+    problem('checkpoint', value, `not a map: ${UNUSABLE}`);
+    return undefined;
+  }
+  const { fragmentNumber: number, serverTimestamp: time, keyframesSeen, nextSampleAt, inclusive } = value;
+  let fragmentNumber: string;
+  if (typeof number === 'string' && number !== '') fragmentNumber = number;
+  else if (typeof number === 'bigint' || (typeof number === 'number' && Number.isSafeInteger(number))) {
+    fragmentNumber = String(number);
+    problem('checkpoint.fragmentNumber', number, `a number: read as "${fragmentNumber}"`);
+  } else {
+    problem('checkpoint.fragmentNumber', number, `not a fragment number: ${UNUSABLE}`);
+    return undefined;
+  }
+  // Resuming at the fragment reads it again; resuming after it, when `inclusive` was meant, would skip it.
+  const atFragment = inclusive !== undefined && inclusive !== null && inclusive !== false;
+  if (atFragment && inclusive !== true)
+    problem('checkpoint.inclusive', inclusive, 'read as true: the fragment is read again rather than skipped');
+  let serverTimestamp = numberIn(time);
+  if (serverTimestamp !== undefined && typeof time !== 'number')
+    problem('checkpoint.serverTimestamp', time, `read as ${serverTimestamp}`);
+  if (serverTimestamp === undefined) {
+    serverTimestamp = Number.NaN;
+    problem(
+      'checkpoint.serverTimestamp',
+      time,
+      atFragment
+        ? `not a number, and the inclusive fragment ${fragmentNumber} can only be found by it: reading resumes ` +
+            'after that fragment instead, which is not read'
+        : `not a number, which resuming after fragment ${fragmentNumber} does not need: read as unknown (NaN)`,
+    );
+  }
+  const checkpoint: Checkpoint = { fragmentNumber, serverTimestamp };
+  if (atFragment && Number.isFinite(serverTimestamp)) checkpoint.inclusive = true;
+  if (keyframesSeen !== undefined && keyframesSeen !== null) {
+    const count = numberIn(keyframesSeen);
+    if (count !== undefined && Number.isSafeInteger(count) && count >= 0) {
+      checkpoint.keyframesSeen = count;
+      if (typeof keyframesSeen !== 'number') problem('checkpoint.keyframesSeen', keyframesSeen, `read as ${count}`);
+    } else {
+      problem(
+        'checkpoint.keyframesSeen',
+        keyframesSeen,
+        'not a count: ignored, so the I-frame count restarts at 0 (with inferenceInterval above 1, other I-frames ' +
+          'are sampled than the previous owner would have)',
+      );
+    }
+  }
+  if (nextSampleAt !== undefined && nextSampleAt !== null) {
+    const at = numberIn(nextSampleAt);
+    if (at !== undefined) {
+      checkpoint.nextSampleAt = at;
+      if (typeof nextSampleAt !== 'number') problem('checkpoint.nextSampleAt', nextSampleAt, `read as ${at}`);
+    } else {
+      problem('checkpoint.nextSampleAt', nextSampleAt, 'not a number: ignored, sampling by time starts afresh');
+    }
+  }
+  return checkpoint;
+}
+
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  !Array.isArray(value) &&
+  !(value instanceof Set) &&
+  !(value instanceof Uint8Array);
+
+/** A finite number, or a string that spells one exactly (decimal digits, as DynamoDB would store it); else none. */
+function numberIn(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value)) return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) ? number : undefined;
+}
+
+/**
+ * The condition that the item's counter is what `lease` was read with, the values it uses, and the counter a write
+ * on it sets. A malformed counter is matched as found, value and type: any write of ours that landed meanwhile
+ * (each writes a number) or any edit fails the condition, as a moved counter does, so one reader per stream holds.
+ */
+function counterAt(lease: Lease): { condition: string; values: Record<string, unknown>; next: number } {
+  const malformed = lease.malformedCounter;
+  if (!malformed)
+    return {
+      condition: '#counter = :expected',
+      values: { ':expected': lease.leaseCounter },
+      next: lease.leaseCounter + 1,
+    };
+  const next = counterAfter(malformed.value);
+  if (malformed.value === undefined) return { condition: 'attribute_not_exists(#counter)', values: {}, next };
+  return { condition: '#counter = :expected', values: { ':expected': malformed.value }, next };
+}
+
+/** The counter a take writes over a malformed one: one more than the whole number it spells, else 1. */
+function counterAfter(value: unknown): number {
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  const next = typeof number === 'number' ? Math.floor(number) + 1 : 1;
+  return Number.isSafeInteger(next) && next > 0 ? next : 1;
+}
+
+const counterText = (lease: Lease): string =>
+  lease.malformedCounter ? shown(lease.malformedCounter.value) : String(lease.leaseCounter);
+
+/**
+ * The stand-in counter of a malformed one: negative (ours never are) and a hash of the value, so that it moves
+ * when the value does and another worker's expiry judgement sees the change.
+ */
+function standIn(value: unknown): number {
+  const text = `${typeof value}:${canonical(value)}`;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return -1 - hash;
+}
+
+/** Longest value a LEASE_ITEM_INVALID message quotes. */
+const SHOWN_MAX = 120;
+
+/** A value found, as JSON (sets as lists, big numbers as digits), cut short past SHOWN_MAX characters. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'absent';
+  const text = canonical(value);
+  return text.length > SHOWN_MAX ? `${text.slice(0, SHOWN_MAX)}... (${text.length} characters)` : text;
+}
+
+function canonical(value: unknown): string {
+  if (value instanceof Uint8Array) return `binary of ${value.length} bytes`;
+  // A number too long for a double comes back from DynamoDB as a bigint.
+  if (typeof value === 'bigint') return `${value}`;
+  const json = JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'bigint'
+      ? `${v}`
+      : v instanceof Set
+        ? [...v]
+        : v instanceof Uint8Array
+          ? `binary of ${v.length} bytes`
+          : v,
+  );
+  return json ?? String(value);
 }
 
 /** The same position: the same fragment, both inclusive or neither (the sampler's state follows from the fragment). */

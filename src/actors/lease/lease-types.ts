@@ -27,6 +27,25 @@ export interface Lease {
   assigned?: string[];
   /** The sync lease's: the live workers as its holder last listed them, sorted. */
   workers?: string[];
+  /**
+   * The item's `leaseCounter` as found when it is not an integer number (`value` undefined: no such attribute), as a
+   * KIT user's edit, another tool or another version may leave it. `leaseCounter` is then a negative stand-in that
+   * changes whenever the value found does, so expiry is judged as for any lease; a take (or deleteIfUnchanged) is
+   * conditional on this exact value and type instead, and writes a number. Absent on a well-formed item.
+   */
+  malformedCounter?: { value: unknown };
+  /** What parseLease found wrong with the item, each with what is done about it; absent when nothing. */
+  problems?: LeaseItemProblem[];
+}
+
+/** One malformed attribute of a lease item; the coordinator reports each as LEASE_ITEM_INVALID. */
+export interface LeaseItemProblem {
+  /** The attribute, dotted inside the checkpoint: `leaseCounter`, `checkpoint.serverTimestamp`. */
+  field: string;
+  /** The value found, as JSON (a string in quotes), cut short when long; `absent` for a missing attribute. */
+  found: string;
+  /** What the worker makes of it. */
+  handling: string;
 }
 
 /**

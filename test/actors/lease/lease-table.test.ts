@@ -170,14 +170,18 @@ t.test(
 );
 
 t.test(
-  'parseLease reads inclusive only as true: a checkpoint without it, or with another value, resumes after its fragment',
+  'parseLease: a checkpoint without inclusive resumes after its fragment; another value than true is reported, ' +
+    'and resumes at it (read again rather than skipped)',
   async (t) => {
     const item = (checkpoint: Record<string, unknown>) =>
       parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, ...checkpoint } });
     t.same(item({ inclusive: true })?.checkpoint, { ...CP, inclusive: true });
     t.same(item({})?.checkpoint, CP);
-    t.same(item({ inclusive: 'true' })?.checkpoint, CP);
     t.same(item({ inclusive: false })?.checkpoint, CP);
+    t.same(item({ inclusive: false })?.problems, undefined);
+    const odd = item({ inclusive: 'true' });
+    t.same(odd?.checkpoint, { ...CP, inclusive: true });
+    t.match(odd?.problems, [{ field: 'checkpoint.inclusive', found: '"true"', handling: /read as true/ }]);
   },
 );
 
@@ -191,12 +195,16 @@ t.test("sampling by time: the checkpoint's next tick is stored and read back; a 
   // Act
   const written = await table.checkpoint(held, 'w1', at);
   const stored = await table.get('stream-a');
-  const bad = parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, nextSampleAt: '1700000002000' } });
+  const spelled = parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, nextSampleAt: '1700000002000' } });
+  const bad = parseLease({ leaseKey: 'k', leaseCounter: 1, checkpoint: { ...CP, nextSampleAt: 'soon' } });
 
   // Assess
   t.same(written.checkpoint, at);
   t.same(stored?.checkpoint, at, 'a new owner reads the next tick back');
+  t.same(spelled?.checkpoint, { ...CP, nextSampleAt: 1_700_000_002_000 }, 'a tick spelled as a string is read');
+  t.match(spelled?.problems, [{ field: 'checkpoint.nextSampleAt', found: '"1700000002000"' }], 'and reported');
   t.same(bad?.checkpoint, CP, 'a malformed next tick reads as absent: sampling starts afresh');
+  t.match(bad?.problems, [{ field: 'checkpoint.nextSampleAt', found: '"soon"', handling: /starts afresh/ }]);
 });
 
 t.test('release clears the owner, keeps the checkpoint, and lets another worker take the lease', async (t) => {
@@ -289,40 +297,48 @@ t.test('a DynamoDB failure other than a condition keeps its cause under LEASE_TA
   t.equal((await renewal).leaseKey, 'k');
 });
 
-t.test('list skips items that are not leases and pages through a table larger than one Scan page', async (t) => {
-  // Prepare
-  const stack = await leaseStack(t);
-  const table = await stack.table();
-  // Five 300 KB items exceed the 1 MB a Scan page holds.
-  const pad = { S: 'x'.repeat(300_000) };
-  const keys = ['s1', 's2', 's3', 's4', 's5'];
-  for (const key of keys) {
+t.test(
+  'list keeps a malformed item, with its problem, and pages through a table larger than one Scan page',
+  async (t) => {
+    // Prepare
+    const stack = await leaseStack(t);
+    const table = await stack.table();
+    // Five 300 KB items exceed the 1 MB a Scan page holds.
+    const pad = { S: 'x'.repeat(300_000) };
+    const keys = ['s1', 's2', 's3', 's4', 's5'];
+    for (const key of keys) {
+      await stack.client.send(
+        new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: key }, leaseCounter: { N: '0' }, pad } }),
+      );
+    }
     await stack.client.send(
-      new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: key }, leaseCounter: { N: '0' }, pad } }),
+      new PutItemCommand({
+        TableName: 'leases',
+        Item: { leaseKey: { S: 'junk' }, leaseCounter: { S: 'not a number' } },
+      }),
     );
-  }
-  await stack.client.send(
-    new PutItemCommand({ TableName: 'leases', Item: { leaseKey: { S: 'junk' }, leaseCounter: { S: 'not a number' } } }),
-  );
-  let scans = 0;
-  stack.client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'ScanCommand') scans++;
-      return next(args);
-    },
-    { step: 'initialize', name: 'countScans' },
-  );
+    let scans = 0;
+    stack.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ScanCommand') scans++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countScans' },
+    );
 
-  // Act
-  const leases = await table.list();
+    // Act
+    const leases = await table.list();
 
-  // Assess
-  t.same(
-    leases.map((l) => l.leaseKey),
-    keys,
-  );
-  t.ok(scans > 1, `paged (${scans} Scan requests)`);
-});
+    // Assess
+    t.same(
+      leases.map((l) => l.leaseKey),
+      ['junk', ...keys],
+    );
+    t.same(leases[0]?.malformedCounter, { value: 'not a number' });
+    t.match(leases[0]?.problems, [{ field: 'leaseCounter', found: '"not a number"' }]);
+    t.ok(scans > 1, `paged (${scans} Scan requests)`);
+  },
+);
 
 t.test(
   'list reads strongly consistent by default, eventually consistent when asked, with the same leases',
