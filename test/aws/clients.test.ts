@@ -3,7 +3,7 @@
 // on one socket does not hold up the next one.
 
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand as ListDataStreamsCommand } from '@aws-sdk/client-kinesis';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis-video';
@@ -22,6 +22,7 @@ import {
   sageMakerRuntimeClient,
   ssmClient,
 } from '../../src/aws/clients.js';
+import { blackHole, timed } from '../helpers/network.js';
 
 interface AnyClient {
   send(command: unknown): Promise<unknown>;
@@ -56,21 +57,6 @@ const FACTORIES: {
 
 const base = { region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } };
 
-/** Accepts connections and never answers (nor closes) them. */
-async function blackHole(t: Test): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 /** Answers every request `{}` at once; with `holdFirst`, except the first, which it holds and never answers. */
 async function fakeAws(t: Test, holdFirst: boolean): Promise<{ url: string; answered: () => number }> {
   let requests = 0;
@@ -89,16 +75,6 @@ async function fakeAws(t: Test, holdFirst: boolean): Promise<{ url: string; answ
     server.close();
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answered: () => answered };
-}
-
-async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const started = performance.now();
-  try {
-    await call;
-    return { error: null, ms: performance.now() - started };
-  } catch (error) {
-    return { error, ms: performance.now() - started };
-  }
 }
 
 const REQUEST_TIMEOUT_MS = 400;

@@ -3,12 +3,11 @@
 // naming the credentials, later calls back off, and they succeed once the endpoint answers again. Credentials still
 // valid are served while a refresh hangs. Real SDK clients, over HTTP to servers on 127.0.0.1.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import t, { type Test } from 'tap';
 import { dynamoDbClient } from '../../src/aws/clients.js';
 import { boundedCredentials } from '../../src/aws/credentials.js';
+import { httpServer, timed, urlOf } from '../helpers/network.js';
 
 // The default chain, with nothing before the container endpoint: no keys in the environment, no profile files, no
 // EC2 instance metadata.
@@ -29,7 +28,7 @@ interface CredentialsEndpoint {
 /** A container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI), and the process pointed at it. */
 async function credentialsEndpoint(t: Test): Promise<CredentialsEndpoint> {
   const state: CredentialsEndpoint = { mode: 'hang', expiresInMs: 3_600_000, requests: 0 };
-  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+  const server = await httpServer(t, (_req, res) => {
     state.requests++;
     if (state.mode === 'hang') return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -41,38 +40,18 @@ async function credentialsEndpoint(t: Test): Promise<CredentialsEndpoint> {
       }),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = `http://127.0.0.1:${(server.address() as AddressInfo).port}/creds`;
+  process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = `${urlOf(server)}/creds`;
   return state;
 }
 
 /** An AWS endpoint answering `{}` to every call, counting the access key ids it was signed with. */
 async function fakeDynamoDb(t: Test): Promise<{ url: string; keys: string[] }> {
   const keys: string[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = await httpServer(t, (req, res) => {
     keys.push(/Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '');
     req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, keys };
-}
-
-async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const started = performance.now();
-  try {
-    await call;
-    return { error: null, ms: performance.now() - started };
-  } catch (error) {
-    return { error, ms: performance.now() - started };
-  }
+  return { url: urlOf(server), keys };
 }
 
 const TIMEOUT_MS = 300;

@@ -3,12 +3,11 @@
 // looks to a client), or whose media body stalls after its headers, fails with a TimeoutError within the deadline
 // and the SDK's retries, instead of hanging the invocation until the function's timeout.
 
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { clientsFromEnv, LAMBDA_REQUEST_TIMEOUT_MS } from '../../cfn/lambda/clients.js';
 import type { ConsumedRecord } from '../../cfn/lambda/parse-records.js';
 import { FragmentStore } from '../../cfn/lambda/store-fragments.js';
+import { blackHole, httpServer, timed, urlOf } from '../helpers/network.js';
 
 const T = LAMBDA_REQUEST_TIMEOUT_MS;
 /** The SDK's default attempts per call (standard retry mode). */
@@ -17,50 +16,6 @@ const ATTEMPTS = 3;
 const SLACK_MS = 2_000;
 /** Past this a call counts as hung: without deadlines it would wait for the function's timeout. */
 const HUNG_MS = ATTEMPTS * T + 10_000;
-
-const url = (server: { address(): AddressInfo | string | null }) =>
-  `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-/** Accepts connections and never answers (nor closes) them. */
-async function blackHole(t: Test): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return url(server);
-}
-
-async function httpServer(t: Test, serve: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
-  const server = createHttpServer(serve);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return server;
-}
-
-async function timed(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
-  const started = performance.now();
-  let hung: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    hung = setTimeout(() => reject(new Error(`still waiting after ${HUNG_MS} ms`)), HUNG_MS);
-  });
-  try {
-    await Promise.race([call, limit]);
-    return { error: null, ms: performance.now() - started };
-  } catch (error) {
-    return { error, ms: performance.now() - started };
-  } finally {
-    clearTimeout(hung);
-  }
-}
 
 // Prepare: one black hole for S3 and for one stream's data endpoint; a KVS control plane that answers each stream's
 // GetDataEndpoint with the endpoint of its case (and never answers one of them); a media endpoint that answers at once
@@ -81,8 +36,8 @@ const stall = await httpServer(t, (req, res) => {
 const dataEndpoints: Record<string, string | null> = {
   'endpoint-hole': null,
   'media-hole': hole,
-  'media-stall': url(stall),
-  's3-hole': url(media),
+  'media-stall': urlOf(stall),
+  's3-hole': urlOf(media),
 };
 const controlPlane = await httpServer(t, (req, res) => {
   const chunks: Buffer[] = [];
@@ -101,7 +56,7 @@ Object.assign(process.env, {
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
   AWS_ENDPOINT_URL_S3: hole,
-  AWS_ENDPOINT_URL_KINESIS_VIDEO: url(controlPlane),
+  AWS_ENDPOINT_URL_KINESIS_VIDEO: urlOf(controlPlane),
 });
 const clients = clientsFromEnv(process.env);
 t.teardown(() => {
@@ -119,7 +74,7 @@ const store = (stream: string) =>
 
 // Act: the four at once, as the consumer stores fragments concurrently.
 const [endpointHole, mediaHole, mediaStall, s3Hole] = await Promise.all(
-  ['endpoint-hole', 'media-hole', 'media-stall', 's3-hole'].map((stream) => timed(store(stream))),
+  ['endpoint-hole', 'media-hole', 'media-stall', 's3-hole'].map((stream) => timed(store(stream), HUNG_MS)),
 );
 
 // Assess

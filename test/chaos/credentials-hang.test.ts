@@ -5,10 +5,9 @@
 // - one started once it answers reads and publishes every stream, and goes on publishing when the endpoint hangs
 //   again while its credentials are still valid: their refresh is tried, not in a loop, and delays no call.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { WorkerCluster } from '../../src/local/worker-cluster.js';
+import { httpServer, urlOf } from '../helpers/network.js';
 
 const STREAMS = 2;
 /** How long the running worker is watched while the endpoint hangs: several of the chain's 5 s deadlines. */
@@ -18,7 +17,7 @@ t.test('a hung credentials endpoint fails a starting worker at the deadline; a r
   // Prepare: credentials within the SDK's refresh window (5 minutes), so that it asks for them before every call.
   let hanging = true;
   let requests = 0;
-  const server = createServer((_req: IncomingMessage, res: ServerResponse) => {
+  const server = await httpServer(t, (_req, res) => {
     requests++;
     if (hanging) return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -29,11 +28,6 @@ t.test('a hung credentials endpoint fails a starting worker at the deadline; a r
         Expiration: new Date(Date.now() + 240_000).toISOString(),
       }),
     );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
   });
   const cluster = await WorkerCluster.start({ streams: STREAMS, failoverTimeMillis: 3000 });
   t.teardown(() => cluster.close());
@@ -46,7 +40,7 @@ t.test('a hung credentials endpoint fails a starting worker at the deadline; a r
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
     AWS_CONFIG_FILE: '/nonexistent/config',
     AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(server.address() as AddressInfo).port}/creds`,
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: `${urlOf(server)}/creds`,
   };
   const streamsPublished = async (since: number) => {
     const records = await cluster.records();

@@ -37,6 +37,9 @@ const COMPACT_AT = 1024;
 
 type Waiter = () => void;
 
+/** The last clock-derived first number handed out in this process. */
+let lastDefaultBase = 0n;
+
 export class FragmentLog {
   readonly #retentionMs: number;
   readonly #clock: () => number;
@@ -73,8 +76,12 @@ export class FragmentLog {
       }
       this.#base = BigInt(options.firstFragmentNumber);
     } else {
-      // 17 + 30 digits: the prefix, then the creation time in ms scaled so that 10^17 appends fit below it.
-      this.#base = NUMBER_PREFIX * 10n ** 30n + BigInt(Math.max(0, Math.floor(this.#clock()))) * 10n ** 17n;
+      // 17 + 30 digits: the prefix, then the creation time in ms scaled so that 10^17 appends fit below it. Streams
+      // created in the same millisecond (a test's, a bench's) would share numbers, which KVS's never do: each later
+      // one starts 10^13 above the one before.
+      const fromClock = NUMBER_PREFIX * 10n ** 30n + BigInt(Math.max(0, Math.floor(this.#clock()))) * 10n ** 17n;
+      this.#base = fromClock > lastDefaultBase ? fromClock : lastDefaultBase + 10n ** 13n;
+      lastDefaultBase = this.#base;
     }
   }
 

@@ -13,11 +13,10 @@ import type { Lease } from '../../../src/actors/lease/lease-types.js';
 import { Slots } from '../../../src/actors/pipeline/slots.js';
 import type { PipelineServices } from '../../../src/actors/pipeline/stream-pipeline.js';
 import { DataEndpoints } from '../../../src/aws/data-endpoints.js';
-import type { FragmentInput } from '../../../src/local/kvs/index.js';
 import { KvsServer } from '../../../src/local/kvs/index.js';
 import { emfDocuments, MetricsRegistry, prometheusText } from '../../../src/metrics/index.js';
 import type { EncodedImage } from '../../../src/native/index.js';
-import { simpleBlock } from '../../helpers/ebml-builder.js';
+import { fragment } from '../worker-fixtures.js';
 
 const STREAM = 'cam';
 const config = (endpoint: string) => ({
@@ -26,22 +25,6 @@ const config = (endpoint: string) => ({
   credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   maxAttempts: 1,
 });
-
-/** One fragment: a keyframe (sampled: every keyframe is) and a frame after it. */
-function fragment(i: number): FragmentInput {
-  const blocks = Buffer.concat([
-    simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)),
-    simpleBlock(1, 33, false, Buffer.from(`f${i}-1`)),
-  ]);
-  return {
-    producerTimestamp: 1_700_000_000_000 + i * 1000,
-    durationMs: 1000,
-    tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }],
-    blocks,
-    frames: 2,
-    keyframes: 1,
-  };
-}
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

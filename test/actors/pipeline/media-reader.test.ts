@@ -24,6 +24,7 @@ import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/index.j
 import type { FragmentInput, StoredFragment } from '../../../src/local/kvs/types.js';
 import type { ResumePoint } from '../../../src/media/checkpoint.js';
 import { simpleBlock } from '../../helpers/ebml-builder.js';
+import { fragment } from '../worker-fixtures.js';
 
 const config = (endpoint: string) => ({
   endpoint,
@@ -31,21 +32,6 @@ const config = (endpoint: string) => ({
   credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
   maxAttempts: 1,
 });
-
-function fragment(i: number): FragmentInput {
-  const blocks = Buffer.concat([
-    simpleBlock(1, 0, true, Buffer.from(`f${i}-0`)),
-    simpleBlock(1, 33, false, Buffer.from(`f${i}-1`)),
-  ]);
-  return {
-    producerTimestamp: 1_700_000_000_000 + i * 1000,
-    durationMs: 1000,
-    tracks: [{ number: 1, type: 1, codecId: 'V_MPEG4/ISO/AVC', codecPrivate: Uint8Array.of(1), width: 64, height: 48 }],
-    blocks,
-    frames: 2,
-    keyframes: 1,
-  };
-}
 
 async function setup(t: Test, options: KvsServerOptions = {}) {
   const server = await KvsServer.create(options);
