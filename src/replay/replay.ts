@@ -14,7 +14,7 @@ import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { systemClock } from '../actors/clock.js';
 import { errorFields, type Logger, type LogLevel } from '../actors/logger.js';
 import { InferenceDispatcher } from '../actors/pipeline/inference-dispatcher.js';
-import { counted, idleGuarded } from '../actors/pipeline/media-reader.js';
+import { answered, counted, idleGuarded } from '../actors/pipeline/media-reader.js';
 import { ResultPublisher } from '../actors/pipeline/result-publisher.js';
 import { Slots } from '../actors/pipeline/slots.js';
 import {
@@ -305,16 +305,14 @@ class ReplayRun {
     const { streamName, config } = this.#options;
     const controller = new AbortController();
     const signal = AbortSignal.any([this.#signal, controller.signal]);
+    const idleMs = config.getMediaIdleTimeoutMillis;
     try {
-      const output = await media.send(
-        new GetMediaForFragmentListCommand({
-          StreamName: streamName,
-          Fragments: fragments.map((f) => f.fragmentNumber),
-        }),
-        { abortSignal: signal },
-      );
+      const command = new GetMediaForFragmentListCommand({
+        StreamName: streamName,
+        Fragments: fragments.map((f) => f.fragmentNumber),
+      });
+      const output = await answered(() => media.send(command, { abortSignal: signal }), controller, idleMs);
       if (!output.Payload) throw new Error('GetMediaForFragmentList answered no body');
-      const idleMs = config.getMediaIdleTimeoutMillis;
       const body = idleGuarded(output.Payload as AsyncIterable<Uint8Array>, idleMs, () => {
         controller.abort();
         return new Error(`the answer sent no byte for ${idleMs} ms`);

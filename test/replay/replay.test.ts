@@ -1,6 +1,7 @@
 // The replay's reads when GetMediaForFragmentList breaks off: the batch is read again from its first
 // fragment not read to its end, and a batch that keeps failing ends the replay with REPLAY_FAILED, its
-// progress kept. Real SDK clients and the local stack, with a proxy in front of the archive that cuts bodies.
+// progress kept, an error answer that stalls included. Real SDK clients and the local stack, with a proxy in front of
+// the archive that cuts bodies.
 
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,12 +19,14 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalStack } from '../../src/loca
 import { ProgressFile } from '../../src/replay/progress-file.js';
 import { replay } from '../../src/replay/replay.js';
 import { producerTimestamps, RESULTS, replayStack, STREAM } from '../cli/replay-stack.js';
+import { timed } from '../helpers/network.js';
 
 /**
  * A proxy to `target` that destroys the first `cuts` GetMediaForFragmentList answers after `afterBytes` of body
- * (the connection drops mid-body), and notes the fragments each call asks for.
+ * (the connection drops mid-body), and notes the fragments each call asks for. `stall`: every such call is answered
+ * 500 and half an error body instead, then nothing.
  */
-async function cuttingProxy(t: Test, target: string, cuts: number, afterBytes: number) {
+async function cuttingProxy(t: Test, target: string, cuts: number, afterBytes: number, stall = false) {
   const calls = { archive: 0, fragments: [] as string[][] };
   const server = createServer((req, res) => {
     const archive = req.url === '/getMediaForFragmentList';
@@ -32,6 +35,11 @@ async function cuttingProxy(t: Test, target: string, cuts: number, afterBytes: n
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk));
       req.on('end', () => calls.fragments.push((JSON.parse(body) as { Fragments: string[] }).Fragments));
+    }
+    if (archive && stall) {
+      res.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'ClientLimitExceededException' });
+      res.write('{"message":');
+      return;
     }
     const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode!, answer.headers);
@@ -65,7 +73,13 @@ async function cuttingProxy(t: Test, target: string, cuts: number, afterBytes: n
 }
 
 /** replay() over the whole stream, its archive reads through `archiveUrl`. */
-async function replayThrough(t: Test, stack: LocalStack, archiveUrl: string, lines: LogRecord[]) {
+async function replayThrough(
+  t: Test,
+  stack: LocalStack,
+  archiveUrl: string,
+  lines: LogRecord[],
+  getMediaIdleTimeoutMillis?: number,
+) {
   const { config } = parseConfig(
     {
       streamNames: [STREAM],
@@ -75,6 +89,7 @@ async function replayThrough(t: Test, stack: LocalStack, archiveUrl: string, lin
       inferenceInterval: 1,
       getMediaReconnectBaseMillis: 10,
       getMediaReconnectMaxMillis: 50,
+      ...(getMediaIdleTimeoutMillis === undefined ? {} : { getMediaIdleTimeoutMillis }),
     },
     { environment: systemEnvironment() },
   );
@@ -163,4 +178,24 @@ t.test('a batch that fails every time ends the replay with REPLAY_FAILED, what w
   });
   t.equal(proxy.calls.archive, 6, 'six attempts');
   t.match(progress.state, { lastFragment: null, fragmentsDone: 0, complete: false }, 'nothing done, nothing lost');
+});
+
+t.test('an error answer whose body stalls is cut after getMediaIdleTimeoutMillis and tried again', async (t) => {
+  // Prepare: every GetMediaForFragmentList answered 500 and half a body, then nothing
+  const { stack } = await replayStack(t, 4);
+  await stack.replayed;
+  const proxy = await cuttingProxy(t, stack.kvs.url, 0, 0, true);
+  const lines: LogRecord[] = [];
+
+  // Act
+  const { run } = await replayThrough(t, stack, proxy.url, lines, 1000);
+  const { error, ms } = await timed(run, 30_000);
+
+  // Assess: six attempts of 1 s each, then the replay fails naming the deadline
+  t.match(error, {
+    code: 'REPLAY_FAILED',
+    message: /\(6 attempts\) failed: TimeoutError: no complete answer in 1000 ms/,
+  });
+  t.equal(proxy.calls.archive, 6, 'six attempts');
+  t.ok(ms >= 6000 && ms < 20_000, `failed after ${ms.toFixed(0)} ms`);
 });

@@ -173,9 +173,8 @@ async function* connection(
   try {
     let body: AsyncIterable<Uint8Array>;
     try {
-      const output = await media.send(new GetMediaCommand({ StreamName: streamName, StartSelector: start.selector }), {
-        abortSignal,
-      });
+      const command = new GetMediaCommand({ StreamName: streamName, StartSelector: start.selector });
+      const output = await answered(() => media.send(command, { abortSignal }), controller, idleTimeoutMs);
       body = output.Payload as AsyncIterable<Uint8Array>;
     } catch (error) {
       const { name, message } = error as Error;
@@ -448,6 +447,26 @@ export async function* idleGuarded(
       stream.on('error', () => {});
       stream.destroy();
     }
+  }
+}
+
+/**
+ * A media call (`send`) under a deadline on its whole answer: the SDK reads an error answer's body whole before the
+ * call settles, and the media handlers have no socket timeout (their readers pace a media body), so an error body
+ * that stalls would hold the call for ever. At `ms`, aborts `controller` and throws a TimeoutError.
+ */
+export async function answered<T>(send: () => Promise<T>, controller: AbortController, ms: number): Promise<T> {
+  let cut: Error | undefined;
+  const deadline = setTimeout(() => {
+    cut = Object.assign(new Error(`no complete answer in ${ms} ms`), { name: 'TimeoutError' });
+    controller.abort();
+  }, ms);
+  try {
+    return await send();
+  } catch (error) {
+    throw cut ?? error;
+  } finally {
+    clearTimeout(deadline);
   }
 }
 

@@ -3,7 +3,6 @@
 // finds a way forward from a checkpoint KVS no longer has, reports in-band errors, and drops a silent body;
 // with maxMillisBehindNow, jumps from a backlog to the live edge.
 
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -18,12 +17,13 @@ import {
   type ReaderNotice,
   readStreamMedia,
 } from '../../../src/actors/pipeline/media-reader.js';
-import { kinesisVideoClient } from '../../../src/aws/clients.js';
+import { kinesisVideoClient, kinesisVideoMediaClient } from '../../../src/aws/clients.js';
 import { DataEndpoints } from '../../../src/aws/data-endpoints.js';
 import { KvsServer, type KvsServerOptions } from '../../../src/local/kvs/index.js';
 import type { FragmentInput, StoredFragment } from '../../../src/local/kvs/types.js';
 import type { ResumePoint } from '../../../src/media/checkpoint.js';
 import { simpleBlock } from '../../helpers/ebml-builder.js';
+import { blackHole, httpServer, timed, urlOf } from '../../helpers/network.js';
 import { fragment } from '../worker-fixtures.js';
 
 const config = (endpoint: string) => ({
@@ -478,17 +478,7 @@ t.test('a consumer slower than the idle timeout (backpressure) is not idleness',
 
 t.test('a black-holed control plane fails GetDataEndpoint at the client deadline, as GET_MEDIA_FAILED', async (t) => {
   // Prepare: accepts connections, never answers.
-  const sockets = new Set<Socket>();
-  const hole = createServer((socket) => sockets.add(socket.on('error', () => {})));
-  await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    hole.close();
-  });
-  const control = kinesisVideoClient({
-    ...config(`http://127.0.0.1:${(hole.address() as AddressInfo).port}`),
-    requestTimeoutMs: 300,
-  });
+  const control = kinesisVideoClient({ ...config(await blackHole(t)), requestTimeoutMs: 300 });
   t.teardown(() => control.destroy());
 
   // Act
@@ -587,3 +577,31 @@ t.test('without maxMillisBehindNow the same backlog is read through, fragment af
   t.same(seen, ['f0-0', 'f0-1', 'f0-2', 'f0-3', 'f1-0', 'f1-1', 'f1-2', 'f1-3']);
   t.same(notices, []);
 });
+
+t.test(
+  'an error answer whose body stalls after its headers is cut after idleTimeoutMs, as GET_MEDIA_FAILED',
+  async (t) => {
+    // Prepare: GetMedia answers 500 and half an error body, then nothing.
+    const { read } = await setup(t);
+    const stalls = await httpServer(t, (_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json', 'x-amzn-errortype': 'ClientLimitExceededException' });
+      res.write('{"message":');
+    });
+    const media = kinesisVideoMediaClient(config(urlOf(stalls)));
+    t.teardown(() => media.destroy());
+
+    // Act
+    const reading = drain(read({ mediaClient: () => media, idleTimeoutMs: 400 }));
+    const { error, ms } = await timed(
+      reading.then((result) => Promise.reject(result.error)),
+      10_000,
+    );
+
+    // Assess
+    t.match(error, {
+      code: 'GET_MEDIA_FAILED',
+      message: /GetMedia of stream cam failed: TimeoutError: no complete answer in 400 ms/,
+    });
+    t.ok(ms >= 350 && ms < 5000, `cut after ${ms.toFixed(0)} ms`);
+  },
+);
