@@ -10,7 +10,7 @@ import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { backoffDelay } from '../aws/backoff.js';
 import { meterConsumedCapacity } from '../aws/consumed-capacity.js';
 import { DataEndpoints } from '../aws/data-endpoints.js';
-import type { KvsInferConfig } from '../config/index.js';
+import type { KvsInferConfig, PipelineConfig } from '../config/index.js';
 import type { DebugSource, LeaseView, WorkerView } from '../debug/types.js';
 import {
   EmfExporter,
@@ -35,50 +35,28 @@ import { ResultPublisher } from './pipeline/result-publisher.js';
 import { Slots } from './pipeline/slots.js';
 import { DECODE_STAGE_BYTES, imageRequest, type PipelineServices } from './pipeline/stream-pipeline.js';
 
-export type WorkerConfig = Pick<
-  KvsInferConfig,
-  | 'appName'
-  | 'workerId'
-  | 'streamNames'
-  | 'tagFilters'
-  | 'failoverTimeMillis'
-  | 'maxLeasesPerWorker'
-  | 'leaseAssignment'
-  | 'discoveryIntervalMillis'
-  | 'discoveryTagRequestsPerSecond'
-  | 'discoveryTagRefreshMillis'
-  | 'shutdownTimeoutMillis'
-  | 'checkpointIntervalMillis'
-  | 'getMediaReconnectBaseMillis'
-  | 'getMediaReconnectMaxMillis'
-  | 'startSelectorType'
-  | 'sageMakerEndpoint'
-  | 'endPointAcceptContentType'
-  | 'kdsStreamName'
-  | 'inferenceInterval'
-  | 'samplingIntervalMillis'
-  | 'sageMakerTaskQueueSize'
-  | 'sageMakerTaskThreadPoolSize'
-  | 'sageMakerTaskTimeoutInMilli'
-  | 'sageMakerTaskMaxAttempts'
-  | 'sageMakerTaskRetryBudgetMillis'
-  | 'sageMakerTaskQueueBytes'
-  | 'publishTimeoutMillis'
-  | 'getMediaIdleTimeoutMillis'
-  | 'maxMillisBehindNow'
-  | 'missingStreamRetryMaxMillis'
-  | 'healthCheckStallFactor'
-  | 'decodeThreadPoolSize'
-  | 'imageWidth'
-  | 'imageHeight'
-  | 'jpegQuality'
-  | 'queuePolicy'
-  | 'publishFailedFrames'
-  | 'statsIntervalMillis'
-  | 'metricsNamespace'
-  | 'metricsIntervalMillis'
-  | 'getMediaPricePerGB'
->;
+export type WorkerConfig = PipelineConfig &
+  Pick<
+    KvsInferConfig,
+    | 'streamNames'
+    | 'tagFilters'
+    | 'failoverTimeMillis'
+    | 'maxLeasesPerWorker'
+    | 'leaseAssignment'
+    | 'discoveryIntervalMillis'
+    | 'discoveryTagRequestsPerSecond'
+    | 'discoveryTagRefreshMillis'
+    | 'checkpointIntervalMillis'
+    | 'startSelectorType'
+    | 'maxMillisBehindNow'
+    | 'missingStreamRetryMaxMillis'
+    | 'healthCheckStallFactor'
+    | 'queuePolicy'
+    | 'statsIntervalMillis'
+    | 'metricsNamespace'
+    | 'metricsIntervalMillis'
+    | 'getMediaPricePerGB'
+  >;
 
 export interface WorkerStats {
   worker: string;

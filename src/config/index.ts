@@ -12,6 +12,7 @@ export {
   type ConfigWarning,
   KIT_KEYS,
   type KvsInferConfig,
+  type PipelineConfig,
   QUEUE_POLICIES,
   type QueuePolicy,
   START_SELECTOR_TYPES,

@@ -130,6 +130,34 @@ export interface KvsInferConfig {
   getMediaReconnectMaxMillis: number;
 }
 
+/** The settings of the read, decode, infer and publish path, which the worker and `replay` both run. */
+export type PipelineConfig = Pick<
+  KvsInferConfig,
+  | 'appName'
+  | 'workerId'
+  | 'sageMakerEndpoint'
+  | 'endPointAcceptContentType'
+  | 'kdsStreamName'
+  | 'inferenceInterval'
+  | 'samplingIntervalMillis'
+  | 'sageMakerTaskQueueSize'
+  | 'sageMakerTaskThreadPoolSize'
+  | 'sageMakerTaskTimeoutInMilli'
+  | 'sageMakerTaskMaxAttempts'
+  | 'sageMakerTaskRetryBudgetMillis'
+  | 'sageMakerTaskQueueBytes'
+  | 'publishTimeoutMillis'
+  | 'publishFailedFrames'
+  | 'getMediaIdleTimeoutMillis'
+  | 'getMediaReconnectBaseMillis'
+  | 'getMediaReconnectMaxMillis'
+  | 'shutdownTimeoutMillis'
+  | 'decodeThreadPoolSize'
+  | 'imageWidth'
+  | 'imageHeight'
+  | 'jpegQuality'
+>;
+
 /** Keys of KIT's document, in KIT's order. */
 export const KIT_KEYS = [
   'streamNames',

@@ -25,7 +25,7 @@ import {
 } from '../actors/pipeline/stream-pipeline.js';
 import { backoffDelay } from '../aws/backoff.js';
 import { DataEndpoints } from '../aws/data-endpoints.js';
-import type { KvsInferConfig } from '../config/index.js';
+import type { KvsInferConfig, PipelineConfig } from '../config/index.js';
 import { compareFragmentNumbers, readMkv } from '../media/index.js';
 import { MetricsRegistry, type StreamCounters, streamCounters } from '../metrics/index.js';
 import { FramePool } from '../native/index.js';
@@ -34,33 +34,7 @@ import { type BatchLimits, batches, listRangeFragments, type RangeFragment } fro
 import type { ProgressFile } from './progress-file.js';
 import type { TimeRange } from './time-range.js';
 
-export type ReplayConfig = Pick<
-  KvsInferConfig,
-  | 'appName'
-  | 'workerId'
-  | 'sageMakerEndpoint'
-  | 'endPointAcceptContentType'
-  | 'kdsStreamName'
-  | 'inferenceInterval'
-  | 'samplingIntervalMillis'
-  | 'sageMakerTaskQueueSize'
-  | 'sageMakerTaskThreadPoolSize'
-  | 'sageMakerTaskTimeoutInMilli'
-  | 'sageMakerTaskMaxAttempts'
-  | 'sageMakerTaskRetryBudgetMillis'
-  | 'sageMakerTaskQueueBytes'
-  | 'publishTimeoutMillis'
-  | 'publishFailedFrames'
-  | 'getMediaIdleTimeoutMillis'
-  | 'getMediaReconnectBaseMillis'
-  | 'getMediaReconnectMaxMillis'
-  | 'awsRequestTimeoutMillis'
-  | 'shutdownTimeoutMillis'
-  | 'decodeThreadPoolSize'
-  | 'imageWidth'
-  | 'imageHeight'
-  | 'jpegQuality'
->;
+export type ReplayConfig = PipelineConfig & Pick<KvsInferConfig, 'awsRequestTimeoutMillis'>;
 
 export interface ReplayClients {
   kinesisVideo: KinesisVideoClient;
