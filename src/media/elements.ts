@@ -3,6 +3,7 @@
 
 export const ID = {
   EBML: 0x1a45dfa3,
+  DocType: 0x4282,
   Segment: 0x18538067,
   SeekHead: 0x114d9b74,
   Info: 0x1549a966,

@@ -43,6 +43,9 @@ interface BlockGroupState {
 /** The EBML header id, the magic that starts every document (and every KVS fragment). */
 const EBML_MAGIC = Uint8Array.of(0x1a, 0x45, 0xdf, 0xa3);
 const CLUSTER_MAGIC = Uint8Array.of(0x1f, 0x43, 0xb6, 0x75);
+/** Longest EBML header taken for the next document's inside a block (KVS writes 47 bytes), and its payload. */
+const HEADER_WINDOW = 80;
+const MAX_HEADER_PAYLOAD = HEADER_WINDOW - 12;
 
 const DEFAULT_TIMECODE_SCALE = 1_000_000;
 
@@ -57,6 +60,12 @@ export class MkvParser {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private need = 0;
+  /**
+   * The pending element is a block that nothing but its own size bounds (in an unknown-size Cluster), and how many of
+   * its bytes have been searched for the next document's header as they came.
+   */
+  private pendingUnbounded = false;
+  private searched = 0;
   private skipRemaining = 0;
   private skipStart = 0;
   private resyncing = false;
@@ -98,8 +107,15 @@ export class MkvParser {
         return this.drain();
       }
       const take = Math.min(this.need - this.pendingBytes, chunk.length - pos);
-      this.pending.push(chunk.subarray(pos, pos + take));
+      const piece = chunk.subarray(pos, pos + take);
+      if (this.pendingUnbounded && this.documentStartsIn(piece)) {
+        // The block is cut short by the next document: parse on from what is in hand, which finds it again.
+        this.run(concat([...this.pending, chunk.subarray(pos)], this.pendingBytes + chunk.length - pos));
+        return this.drain();
+      }
+      this.pending.push(piece);
       this.pendingBytes += take;
+      this.searched = this.pendingBytes;
       pos += take;
       if (this.pendingBytes < this.need) return this.drain();
       this.run(concat(this.pending, this.pendingBytes));
@@ -157,8 +173,11 @@ export class MkvParser {
     const base = this.offset;
     const length = buf.length;
     let pos = 0;
+    // Bytes of a block pending at position 0 already searched for a document's header, but for the last window.
+    const searched = this.pendingUnbounded ? Math.max(0, this.searched - HEADER_WINDOW) : 0;
     this.pending = [];
     this.pendingBytes = 0;
+    this.pendingUnbounded = false;
     for (;;) {
       if (this.skipRemaining > 0) {
         const n = Math.min(this.skipRemaining, length - pos);
@@ -262,8 +281,25 @@ export class MkvParser {
         pos = this.fail(`${elementName(id)} of ${size} bytes exceeds the ${this.maxElementSize}-byte limit`, at, pos);
         continue;
       }
-      if (length - pos < headerBytes + size) {
+      const complete = length - pos >= headerBytes + size;
+      // In an unknown-size Cluster of an unknown-size Segment (not KVS's: its Clusters are sized) nothing but its size
+      // bounds a block: one inflated by corruption would take the next fragments in as its payload. The next
+      // document's header inside it cuts it short.
+      const unbounded = kind === 'block' && (parent?.end ?? Infinity) === Infinity;
+      if (unbounded) {
+        const from = pos + Math.max(headerBytes, pos === 0 ? searched : 0);
+        const next = findDocument(buf, from, complete ? pos + headerBytes + size : length);
+        if (next >= 0) {
+          const cut = `${elementName(id)} of ${size} bytes is cut short by the next document's EBML header at byte`;
+          this.fail(`${cut} ${base + next}`, at, pos);
+          pos = next;
+          continue;
+        }
+      }
+      if (!complete) {
         pos = this.wait(buf, pos, base, headerBytes + size);
+        this.pendingUnbounded = unbounded;
+        this.searched = this.pendingBytes;
         break;
       }
       this.leaf(id, buf.subarray(pos + headerBytes, pos + headerBytes + size), at);
@@ -295,6 +331,26 @@ export class MkvParser {
     this.simpleTags.length = 0;
     this.resyncing = true;
     return pos + 1;
+  }
+
+  /**
+   * Whether a next document's EBML header starts in `piece` of the pending block, or across the boundary between
+   * the bytes pending and it.
+   */
+  private documentStartsIn(piece: Uint8Array): boolean {
+    const tail: Uint8Array[] = [];
+    let tailBytes = 0;
+    for (let i = this.pending.length - 1; i >= 0 && tailBytes < HEADER_WINDOW; i--) {
+      const part = this.pending[i]!;
+      const keep = part.subarray(Math.max(0, part.length - (HEADER_WINDOW - tailBytes)));
+      tail.unshift(keep);
+      tailBytes += keep.length;
+    }
+    const across = concat(
+      [...tail, piece.subarray(0, HEADER_WINDOW)],
+      tailBytes + Math.min(piece.length, HEADER_WINDOW),
+    );
+    return findDocument(across, 0, tailBytes) >= 0 || findDocument(piece, 0, piece.length) >= 0;
   }
 
   /** Searches for the next EBML header or Cluster; returns the position to go on from. */
@@ -504,6 +560,45 @@ function describeId(id: number): string {
 }
 
 const decoder = new TextDecoder();
+
+/**
+ * The first position in [from, to) of `buf` where a whole EBML header of a Matroska or WebM document starts, or -1.
+ * The DocType is checked too: the four magic bytes alone come by chance in a few GB of video.
+ */
+function findDocument(buf: Uint8Array, from: number, to: number): number {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, to + EBML_MAGIC.length - 1));
+  for (let i = view.indexOf(EBML_MAGIC, from); i >= 0; i = view.indexOf(EBML_MAGIC, i + 1)) {
+    if (isDocumentHeader(buf, i)) return i;
+  }
+  return -1;
+}
+
+/** Whether the EBML header whose magic is at `at` is whole in `buf`, well formed and of DocType matroska or webm. */
+function isDocumentHeader(buf: Uint8Array, at: number): boolean {
+  let pos = at + EBML_MAGIC.length;
+  const sizeBytes = pos < buf.length ? vintLength(buf[pos]!) : 0;
+  if (sizeBytes === 0 || pos + sizeBytes > buf.length) return false;
+  const size = readSize(buf, pos, sizeBytes);
+  pos += sizeBytes;
+  const end = pos + size;
+  if (size < 0 || size > MAX_HEADER_PAYLOAD || end > buf.length) return false;
+  while (pos < end) {
+    const idBytes = idLength(buf[pos]!);
+    const childSizeBytes = idBytes === 0 || pos + idBytes >= end ? 0 : vintLength(buf[pos + idBytes]!);
+    if (childSizeBytes === 0 || pos + idBytes + childSizeBytes > end) return false;
+    let id = 0;
+    for (let i = 0; i < idBytes; i++) id = id * 256 + buf[pos + i]!;
+    const childSize = readSize(buf, pos + idBytes, childSizeBytes);
+    const body = pos + idBytes + childSizeBytes;
+    if (childSize < 0 || body + childSize > end) return false;
+    if (id === ID.DocType) {
+      const docType = text(buf.subarray(body, body + childSize));
+      return docType === 'matroska' || docType === 'webm';
+    }
+    pos = body + childSize;
+  }
+  return false;
+}
 
 /** EBML strings may be padded with NULs. */
 function text(payload: Uint8Array): string {
