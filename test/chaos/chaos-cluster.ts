@@ -3,7 +3,6 @@
 // polled by a Monitor. The scenarios drive the proxies; invariants.ts checks what came out.
 
 import type { Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import {
   type ClusterOptions,
   type LogLine,
@@ -13,7 +12,7 @@ import {
 } from '../../src/local/worker-cluster.js';
 import { describeMode, type FaultMode, FaultProxy } from './fault-proxy.js';
 import { Monitor } from './monitor.js';
-import { ResultsReader } from './results-reader.js';
+import { type PublishedRecord, ResultsReader } from './results-reader.js';
 
 /**
  * The endpoints a worker calls: DynamoDB (leases), Kinesis (results), KVS (control plane and GetMedia), SageMaker
@@ -116,7 +115,7 @@ export class ChaosCluster {
   }
 
   /** Every record published so far (none while the data stream does not exist), read incrementally. */
-  records(): Promise<InferenceRecord[]> {
+  records(): Promise<PublishedRecord[]> {
     return this.#results.records();
   }
 

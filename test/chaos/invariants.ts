@@ -3,13 +3,13 @@
 // no error record for a transient fault. Each scenario ends with one `FAILURE-MODE |` line for the README.
 
 import type { Test } from 'tap';
-import type { InferenceRecord } from '../../src/actors/pipeline/inference-record.js';
 import { DEFAULT_BUFFERED_BYTES } from '../../src/actors/pipeline/result-publisher.js';
 import { DECODE_STAGE_BYTES } from '../../src/actors/pipeline/stream-pipeline.js';
 import { until } from '../../src/local/worker-cluster.js';
 import { keyOf, served } from '../e2e/pipeline-oracle.js';
 import type { ChaosCluster } from './chaos-cluster.js';
 import type { Sample } from './monitor.js';
+import type { PublishedRecord } from './results-reader.js';
 
 /** The RSS bound of one worker process (TypeScript loader included), whatever the fault. */
 const RSS_BOUND_BYTES = 1024 * 1024 * 1024;
@@ -107,7 +107,7 @@ async function recovery(
   scope: RecoveryScope = {},
 ): Promise<Recovery> {
   const streams = scope.streams ?? chaos.streams;
-  const after = (records: InferenceRecord[], made: (r: InferenceRecord) => boolean): number | null => {
+  const after = (records: PublishedRecord[], made: (r: PublishedRecord) => boolean): number | null => {
     const mine = records.filter((r) => (scope.worker === undefined || r.workerId === scope.worker) && made(r));
     const first = streams.map((s) => Math.min(...mine.filter((r) => r.streamName === s).map((r) => r.publishedAt)));
     return first.every(Number.isFinite) ? Math.max(...first) - since : null;
@@ -187,7 +187,7 @@ function assertCheckpointsPublished(
   t: Test,
   chaos: ChaosCluster,
   checkpoints: Map<string, bigint>,
-  records: InferenceRecord[],
+  records: PublishedRecord[],
   unreadable: Set<string>,
 ): void {
   const published = new Set(records.map((r) => r.idempotencyKey));
@@ -275,7 +275,7 @@ function assertBounded(t: Test, chaos: ChaosCluster): void {
 }
 
 /** Records beyond the first of each idempotency key. */
-export function duplicatesIn(records: InferenceRecord[]): number {
+export function duplicatesIn(records: PublishedRecord[]): number {
   return records.length - new Set(records.map((r) => r.idempotencyKey)).size;
 }
 

@@ -1,6 +1,8 @@
 // Reads the results data stream incrementally: each call fetches only what was published since the last
 // one (a shard iterator kept per shard), so that polling it every second during a long scenario does not
-// load the in-process Kinesis emulator, which the workers under test share.
+// load the in-process Kinesis emulator, which the workers under test share. The model's answers are not kept: a
+// scenario publishes tens of thousands of records, and holding them whole (the answer twice in each) filled the test
+// process's heap.
 
 import {
   GetRecordsCommand,
@@ -21,6 +23,9 @@ const PAGE = 200;
 /** The emulator, loaded by the workers under test, can take seconds for a page; this reader is not what is tested. */
 const READ_TIMEOUT_MS = 60_000;
 
+/** A record as read back: everything but the model's answer (`result`, and KIT's `sageMakerOutput`). */
+export type PublishedRecord = Omit<InferenceRecord, 'result' | 'sageMakerOutput'>;
+
 export class ResultsReader {
   readonly #client: KinesisClient;
   readonly #streamName: string;
@@ -28,8 +33,8 @@ export class ResultsReader {
   readonly #iterators = new Map<string, string>();
   /** Sequence number of the last record read from each shard. */
   readonly #lastSequence = new Map<string, string>();
-  readonly #records: InferenceRecord[] = [];
-  #reading: Promise<InferenceRecord[]> | null = null;
+  readonly #records: PublishedRecord[] = [];
+  #reading: Promise<PublishedRecord[]> | null = null;
 
   constructor(endpoint: string, streamName: string) {
     this.#client = kinesisClient({
@@ -45,7 +50,7 @@ export class ResultsReader {
    * Every record published so far, in shard order; none while the stream does not exist. Concurrent calls share one
    * read.
    */
-  records(): Promise<InferenceRecord[]> {
+  records(): Promise<PublishedRecord[]> {
     this.#reading ??= this.#read().finally(() => (this.#reading = null));
     return this.#reading;
   }
@@ -54,14 +59,16 @@ export class ResultsReader {
     this.#client.destroy();
   }
 
-  async #read(): Promise<InferenceRecord[]> {
+  async #read(): Promise<PublishedRecord[]> {
     if (this.#iterators.size === 0 && !(await this.#open())) return [];
     for (const shard of this.#iterators.keys()) {
       for (;;) {
         const page = await this.#page(shard);
         const records = page.Records ?? [];
-        for (const r of records)
-          this.#records.push(JSON.parse(Buffer.from(r.Data!).toString('utf8')) as InferenceRecord);
+        for (const r of records) {
+          const { result: _, sageMakerOutput: __, ...kept } = JSON.parse(Buffer.from(r.Data!).toString('utf8'));
+          this.#records.push(kept as PublishedRecord);
+        }
         if (records.length > 0) this.#lastSequence.set(shard, records.at(-1)!.SequenceNumber!);
         if (page.NextShardIterator) this.#iterators.set(shard, page.NextShardIterator);
         // The emulator answers a full page while more records follow, a short one at the tip (its MillisBehindLatest
