@@ -107,7 +107,10 @@ export interface KvsInferConfig {
   awsConnectTimeoutMillis: number;
   /** Deadline of a KVS control-plane call (DynamoDB's is derived from failoverTimeMillis). */
   awsRequestTimeoutMillis: number;
-  /** A GetMedia body that sends no byte for this long is dropped and read again from its continuation token. */
+  /**
+   * A GetMedia body that sends no byte for this long is dropped and read again from its continuation token; an answer
+   * not whole by then (an error whose body stalls) is cut the same way.
+   */
   getMediaIdleTimeoutMillis: number;
   /** Cap of the backoff between tries while a leased stream does not exist. */
   missingStreamRetryMaxMillis: number;
