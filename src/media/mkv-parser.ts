@@ -68,6 +68,12 @@ export class MkvParser {
   private searched = 0;
   private skipRemaining = 0;
   private skipStart = 0;
+  /**
+   * The element being skipped, when nothing but its own size bounds it (`describeId` and size, for the error), and the
+   * last bytes skipped, searched again with the next chunk for a document header across the boundary.
+   */
+  private skipUnbounded: string | null = null;
+  private skipTail: Uint8Array = new Uint8Array(0);
   private resyncing = false;
   private sawElement = false;
 
@@ -99,6 +105,21 @@ export class MkvParser {
   push(chunk: Uint8Array): MkvEvent[] {
     if (this.ended || chunk.length === 0) return this.drain();
     this.totalBytes += chunk.length;
+    if (this.skipRemaining > 0 && this.skipUnbounded !== null && this.skipTail.length > 0) {
+      const tail = this.skipTail;
+      // Only the element's own bytes: a header that runs past its end does not cut it, however the input is split.
+      const head = chunk.subarray(0, Math.min(HEADER_WINDOW, this.skipRemaining));
+      const next = findDocument(concat([tail, head], tail.length + head.length), 0);
+      // One that starts in this chunk is found as it is skipped.
+      if (next >= 0 && next < tail.length) {
+        // The skipped element is cut short by a document that began in the last chunk: parse on from its header.
+        this.offset -= tail.length - next;
+        this.cutShort(this.skipUnbounded, this.skipStart, this.offset);
+        this.skipRemaining = 0;
+        this.run(concat([tail.subarray(next), chunk], tail.length - next + chunk.length));
+        return this.drain();
+      }
+    }
     let pos = 0;
     while (this.pendingBytes > 0 && pos < chunk.length) {
       if (this.resyncing) {
@@ -181,6 +202,14 @@ export class MkvParser {
     for (;;) {
       if (this.skipRemaining > 0) {
         const n = Math.min(this.skipRemaining, length - pos);
+        const next = this.skipUnbounded === null ? -1 : findDocument(buf.subarray(0, pos + n), pos);
+        if (next >= 0) {
+          this.cutShort(this.skipUnbounded!, this.skipStart, base + next);
+          this.skipRemaining = 0;
+          pos = next;
+          continue;
+        }
+        if (this.skipUnbounded !== null) this.skipTail = lastBytes(this.skipTail, buf.subarray(pos, pos + n));
         this.skipRemaining -= n;
         pos += n;
         if (this.skipRemaining > 0) break;
@@ -275,6 +304,10 @@ export class MkvParser {
         pos += headerBytes;
         this.skipRemaining = size;
         this.skipStart = at;
+        // Like a block's, an unbounded skip corrupted upwards would take the next fragments with it.
+        const unbounded = id !== ID.EBML && (parent?.end ?? Infinity) === Infinity;
+        this.skipUnbounded = unbounded ? `${describeId(id)} of ${size} bytes` : null;
+        this.skipTail = new Uint8Array(0);
         continue;
       }
       if (size > this.maxElementSize) {
@@ -288,10 +321,9 @@ export class MkvParser {
       const unbounded = kind === 'block' && (parent?.end ?? Infinity) === Infinity;
       if (unbounded) {
         const from = pos + Math.max(headerBytes, pos === 0 ? searched : 0);
-        const next = findDocument(buf, from, complete ? pos + headerBytes + size : length);
+        const next = findDocument(complete ? buf.subarray(0, pos + headerBytes + size) : buf, from);
         if (next >= 0) {
-          const cut = `${elementName(id)} of ${size} bytes is cut short by the next document's EBML header at byte`;
-          this.fail(`${cut} ${base + next}`, at, pos);
+          this.cutShort(`${elementName(id)} of ${size} bytes`, at, base + next);
           pos = next;
           continue;
         }
@@ -333,6 +365,11 @@ export class MkvParser {
     return pos + 1;
   }
 
+  /** Reports `what` (an element at `at`) cut short by the next document at `next`; parsing resumes there. */
+  private cutShort(what: string, at: number, next: number): void {
+    this.fail(`the next document's EBML header at byte ${next} cuts short ${what}`, at, 0);
+  }
+
   /**
    * Whether a next document's EBML header starts in `piece` of the pending block, or across the boundary between
    * the bytes pending and it.
@@ -350,7 +387,7 @@ export class MkvParser {
       [...tail, piece.subarray(0, HEADER_WINDOW)],
       tailBytes + Math.min(piece.length, HEADER_WINDOW),
     );
-    return findDocument(across, 0, tailBytes) >= 0 || findDocument(piece, 0, piece.length) >= 0;
+    return findDocument(across, 0) >= 0 || findDocument(piece, 0) >= 0;
   }
 
   /** Searches for the next EBML header or Cluster; returns the position to go on from. */
@@ -562,11 +599,11 @@ function describeId(id: number): string {
 const decoder = new TextDecoder();
 
 /**
- * The first position in [from, to) of `buf` where a whole EBML header of a Matroska or WebM document starts, or -1.
- * The DocType is checked too: the four magic bytes alone come by chance in a few GB of video.
+ * The first position from `from` where an EBML header of a Matroska or WebM document starts and ends inside `buf`, or
+ * -1. The DocType is checked too: the four magic bytes alone come by chance in a few GB of video.
  */
-function findDocument(buf: Uint8Array, from: number, to: number): number {
-  const view = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, to + EBML_MAGIC.length - 1));
+function findDocument(buf: Uint8Array, from: number): number {
+  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
   for (let i = view.indexOf(EBML_MAGIC, from); i >= 0; i = view.indexOf(EBML_MAGIC, i + 1)) {
     if (isDocumentHeader(buf, i)) return i;
   }
@@ -604,6 +641,13 @@ function isDocumentHeader(buf: Uint8Array, at: number): boolean {
 function text(payload: Uint8Array): string {
   const end = payload.indexOf(0);
   return decoder.decode(end < 0 ? payload : payload.subarray(0, end));
+}
+
+/** The last HEADER_WINDOW bytes of `before` then `bytes`, copied (the chunks they come from are not kept). */
+function lastBytes(before: Uint8Array, bytes: Uint8Array): Uint8Array {
+  if (bytes.length >= HEADER_WINDOW) return bytes.slice(bytes.length - HEADER_WINDOW);
+  const keep = before.subarray(Math.max(0, before.length - (HEADER_WINDOW - bytes.length)));
+  return Buffer.concat([keep, bytes]);
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {

@@ -519,89 +519,91 @@ t.test("a bad element size in a fragment's tags is reported naming that fragment
   );
 });
 
-/** A SimpleBlock whose size field says `extra` bytes more than it holds. */
-function inflated(data: Uint8Array, extra: number): Buffer {
-  const block = simpleBlock(1, 40, false, data);
-  block.writeUIntBE(block.length - 9 + extra, 3, 6);
-  return block;
+/** `element` (built with 8-byte sizes) with its size field saying `extra` bytes more than it holds. */
+function inflated(element: Buffer, idBytes: number, extra: number): Buffer {
+  const copy = Buffer.from(element);
+  copy.writeUIntBE(copy.length - idBytes - 8 + extra, idBytes + 2, 6);
+  return copy;
 }
 
-/** Fragment n of a GetMedia answer: two frames, the second `second`. */
-const getMediaFragment = (n: number, second = simpleBlock(1, 40, false, frame(n + 100))) =>
+/** Fragment n of a GetMedia answer: two frames, then `after` (nothing by default). */
+const getMediaFragment = (n: number, after: Buffer[] = []) =>
   kvsFragment({
     fragmentNumber: String(n),
     clusterTimecode: n * 1000,
-    blocks: [simpleBlock(1, 0, true, frame(n)), second],
+    blocks: [simpleBlock(1, 0, true, frame(n)), simpleBlock(1, 40, false, frame(n + 100)), ...after],
   });
 
 t.test(
-  'a block inflated in an unknown-size Cluster is cut short by the next fragment, which is read whole, in any chunks',
+  'an element inflated in an unknown-size Cluster, a block or one skipped, is cut short by the next fragment, which ' +
+    'is read whole, in any chunks',
   async (t) => {
-    const cases = [
+    const elements = [
+      { what: 'SimpleBlock', element: simpleBlock(1, 80, false, frame(200)), idBytes: 1 },
+      { what: 'element 0xEC', element: el(0xec, Buffer.alloc(16)), idBytes: 1 },
+    ];
+    const sizes = [
       // Its size reaches far past what there is (4 MiB): its bytes never all come.
       { name: 'by 4 MiB', extra: 4 * 1024 * 1024 },
       // Past fragment 2's closing tags and fragment 3's header: its bytes come, with fragment 3's start among them.
       { name: 'into the next fragment', extra: 0 },
     ];
-    for (const { name, extra } of cases) {
-      // Prepare
-      const two = (grow: number) => getMediaFragment(2, inflated(frame(102), grow));
-      const block = inflated(frame(102), 0);
-      const after = two(0).length - two(0).indexOf(block) - block.length;
-      const second = two(extra || after + 60);
-      const bytes = Buffer.concat([getMediaFragment(1), second, getMediaFragment(3), getMediaFragment(4)]);
-      const nextAt = getMediaFragment(1).length + second.length;
+    for (const { what, element, idBytes } of elements) {
+      for (const { name, extra } of sizes) {
+        // Prepare
+        const two = (grow: number) => getMediaFragment(2, [inflated(element, idBytes, grow)]);
+        const after = two(0).length - two(0).indexOf(element) - element.length;
+        const second = two(extra || after + 60);
+        const bytes = Buffer.concat([getMediaFragment(1), second, getMediaFragment(3), getMediaFragment(4)]);
+        const nextAt = getMediaFragment(1).length + second.length;
+        const label = `${what} ${name}`;
 
-      // Act
-      const events = parseChunks(bytes);
+        // Act
+        const events = parseChunks(bytes);
 
-      // Assess
-      t.match(
-        errorsOf(events),
-        [
-          {
-            code: 'MKV_INVALID',
-            message: new RegExp(
-              `SimpleBlock of \\d+ bytes is cut short by the next document's EBML header at byte ${nextAt}`,
-            ),
-          },
-        ],
-        `${name}: one error, naming where the next document starts`,
-      );
-      t.equal(errorsOf(events)[0]?.fragment?.fragmentNumber, '2', `${name}: the error names the fragment cut`);
-      t.same(
-        fragmentsOf(events).map((f) => f.fragmentNumber),
-        ['1', '3', '4'],
-        `${name}: the fragments after it are read, with their numbers`,
-      );
-      t.same(
-        framesOf(events).map((f) => [f.fragment.fragmentNumber, f.data[0]]),
-        [
-          ['1', 1],
-          ['1', 101],
-          ['2', 2],
-          ['3', 3],
-          ['3', 103],
-          ['4', 4],
-          ['4', 104],
-        ],
-        `${name}: every whole frame, none made of the next fragments`,
-      );
-      for (const size of [1, 7, 64, 1000])
-        t.same(summarize(parseChunks(bytes, [size])), summarize(events), `${name}: chunks of ${size}`);
+        // Assess
+        const cut = `the next document's EBML header at byte ${nextAt} cuts short ${what} of \\d+ bytes at byte \\d+`;
+        t.match(
+          errorsOf(events),
+          [{ code: 'MKV_INVALID', message: new RegExp(`^${cut} \\(fragment 2\\)$`) }],
+          `${label}: one error, naming where the next document starts`,
+        );
+        t.equal(errorsOf(events)[0]?.fragment?.fragmentNumber, '2', `${label}: the error names the fragment cut`);
+        t.same(
+          fragmentsOf(events).map((f) => f.fragmentNumber),
+          ['1', '3', '4'],
+          `${label}: the fragments after it are read, with their numbers`,
+        );
+        t.same(
+          framesOf(events).map((f) => [f.fragment.fragmentNumber, f.data[0]]),
+          [
+            ['1', 1],
+            ['1', 101],
+            ['2', 2],
+            ['2', 102],
+            ['3', 3],
+            ['3', 103],
+            ['4', 4],
+            ['4', 104],
+          ],
+          `${label}: every whole frame, none made of the next fragments`,
+        );
+        for (const size of [1, 7, 64, 1000])
+          t.same(summarize(parseChunks(bytes, [size])), summarize(events), `${label}: chunks of ${size}`);
+      }
     }
   },
 );
 
 t.test(
-  'a frame that holds the EBML magic, or a header that is not a Matroska one, is a frame like any other',
+  'a frame or a skipped element that holds the EBML magic, or a header that is not a Matroska one, is taken as it is',
   async (t) => {
-    // Prepare: a frame with the magic bytes alone, one with a whole EBML header of another DocType.
+    // Prepare: a frame with the magic bytes alone, one with a whole EBML header of another DocType; a Void with each.
     const magic = Buffer.from([0x00, 0x1a, 0x45, 0xdf, 0xa3, 0x84, 0x42, 0x82, 0x81, 0x6d, 0x00]);
     const other = Buffer.concat([Buffer.alloc(5, 9), el(0x1a45dfa3, el(0x4282, 'not-mkv')), Buffer.alloc(5, 9)]);
     const bytes = Buffer.concat([
-      getMediaFragment(1, simpleBlock(1, 40, false, magic)),
-      getMediaFragment(2, simpleBlock(1, 40, false, other)),
+      getMediaFragment(1, [simpleBlock(1, 80, false, magic), el(0xec, magic)]),
+      getMediaFragment(2, [simpleBlock(1, 80, false, other), el(0xec, other)]),
       getMediaFragment(3),
     ]);
 
@@ -616,7 +618,7 @@ t.test(
     );
     t.same(
       framesOf(events).map((f) => Buffer.from(f.data).toString('hex')),
-      [frame(1), magic, frame(2), other, frame(3), frame(103)].map((b) => b.toString('hex')),
+      [frame(1), frame(101), magic, frame(2), frame(102), other, frame(3), frame(103)].map((b) => b.toString('hex')),
     );
     for (const size of [1, 7, 64])
       t.same(summarize(parseChunks(bytes, [size])), summarize(events), `chunks of ${size}`);
